@@ -1,0 +1,483 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The priority event bus: five isolated tiers, each with bounded queues and its own workers.
+
+Pure Python, no ROS. Each tier owns ``workers`` lanes; a lane is one bounded FIFO queue and one
+worker thread. An event goes to the lane chosen by a stable hash of its topic, so events of one
+topic are handled in order, and a tier's handlers never wait behind another tier's: a flood in
+LOW fills LOW's queues only, and CRITICAL has its own threads.
+
+When a lane is full, the tier's overflow policy applies: ``block`` makes the publisher wait
+(back-pressure, nothing dropped; the default for CRITICAL), ``drop_oldest`` evicts the oldest
+queued event, ``drop_newest`` refuses the new one. Every drop is counted.
+
+A handler that raises is retried ``max_retries`` times with exponential backoff, then the event
+goes to the dead-letter sinks with the error; the bus never dies from a handler.
+"""
+
+import collections
+import dataclasses
+import enum
+import itertools
+import logging
+import threading
+import time
+import traceback
+from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple
+import zlib
+
+from unity_kernel_core.errors import BusError, BusFullError, BusStoppedError
+from unity_kernel_core.events import Event, Tier
+from unity_kernel_core.patterns import compile_pattern
+
+_LOG = logging.getLogger('unity_kernel.bus')
+
+Handler = Callable[[Event], Any]
+
+
+class OverflowPolicy(str, enum.Enum):
+    """What a full tier does with a new event."""
+
+    BLOCK = 'block'
+    DROP_OLDEST = 'drop_oldest'
+    DROP_NEWEST = 'drop_newest'
+
+
+@dataclasses.dataclass(frozen=True)
+class TierPolicy:
+    """Queue, worker and retry settings of one tier."""
+
+    workers: int = 1
+    queue_size: int = 10000
+    overflow: OverflowPolicy = OverflowPolicy.DROP_OLDEST
+    max_retries: int = 2
+    retry_backoff_s: float = 0.01
+    block_timeout_s: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise BusError(f'workers must be >= 1, got {self.workers}')
+        if self.queue_size < self.workers:
+            raise BusError(
+                f'queue_size ({self.queue_size}) must be >= workers ({self.workers})')
+        if self.max_retries < 0 or self.retry_backoff_s < 0:
+            raise BusError('max_retries and retry_backoff_s must be >= 0')
+
+
+DEFAULT_POLICIES: Mapping[Tier, TierPolicy] = {
+    Tier.CRITICAL: TierPolicy(workers=2, queue_size=10000, overflow=OverflowPolicy.BLOCK,
+                              max_retries=3),
+    Tier.HIGH: TierPolicy(workers=2, queue_size=10000),
+    Tier.NORMAL: TierPolicy(workers=1, queue_size=10000),
+    Tier.LOW: TierPolicy(workers=1, queue_size=5000),
+    Tier.DEFERRED: TierPolicy(workers=1, queue_size=1000, max_retries=1),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class DeadLetter:
+    """An event whose handler kept failing after every retry."""
+
+    event: Event
+    handler: str
+    error: str
+    traceback: str
+    attempts: int
+    time_ns: int
+
+
+class Subscription:
+    """A handler attached to the bus for topics matching ``pattern``."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, pattern: str, handler: Handler, name: str,
+                 tiers: Optional[frozenset]) -> None:
+        self.pattern = pattern
+        self.regex = compile_pattern(pattern)
+        self.handler = handler
+        self.name = name
+        self.tiers = tiers
+        self.id = next(Subscription._ids)
+
+    def accepts(self, event: Event) -> bool:
+        """Return True when this subscription wants ``event``."""
+        if self.tiers is not None and event.tier not in self.tiers:
+            return False
+        return self.regex.match(event.topic) is not None
+
+    def __repr__(self) -> str:
+        return f'Subscription({self.name!r}, {self.pattern!r})'
+
+
+@dataclasses.dataclass
+class TierStats:
+    """Counters of one tier, summed over its lanes."""
+
+    tier: Tier
+    published: int = 0
+    delivered: int = 0
+    dropped: int = 0
+    handler_errors: int = 0
+    retries: int = 0
+    dead_letters: int = 0
+    depth: int = 0
+    high_water: int = 0
+    capacity: int = 0
+    latency_p50_ms: float = 0.0
+    latency_p99_ms: float = 0.0
+
+
+class _Lane:
+    """One bounded FIFO and the worker thread that drains it."""
+
+    def __init__(self, bus: 'EventBus', tier: Tier, index: int, capacity: int,
+                 policy: TierPolicy) -> None:
+        self.bus = bus
+        self.tier = tier
+        self.capacity = capacity
+        self.policy = policy
+        self.queue: Deque[Event] = collections.deque()
+        self.cond = threading.Condition()
+        self.running = False
+        self.busy = False
+        self.thread = threading.Thread(
+            target=self._run, name=f'bus-{tier.name.lower()}-{index}', daemon=True)
+        # counters: published/dropped/high_water written under cond, the rest by the worker
+        self.published = 0
+        self.dropped = 0
+        self.high_water = 0
+        self.delivered = 0
+        self.handler_errors = 0
+        self.retries = 0
+        self.dead_letters = 0
+        self.latencies: Deque[int] = collections.deque(maxlen=2048)
+
+    def put(self, event: Event) -> bool:
+        with self.cond:
+            if not self.running:
+                raise BusStoppedError(f'bus is stopped; cannot accept {event!r}')
+            if len(self.queue) >= self.capacity:
+                policy = self.policy.overflow
+                if policy is OverflowPolicy.BLOCK:
+                    deadline = (None if self.policy.block_timeout_s is None
+                                else time.monotonic() + self.policy.block_timeout_s)
+                    while len(self.queue) >= self.capacity and self.running:
+                        remaining = None if deadline is None else deadline - time.monotonic()
+                        if remaining is not None and remaining <= 0:
+                            self.dropped += 1
+                            raise BusFullError(
+                                f'{self.tier.name} queue stayed full for '
+                                f'{self.policy.block_timeout_s}s; refused {event!r}')
+                        self.cond.wait(remaining)
+                    if not self.running:
+                        raise BusStoppedError(f'bus stopped while {event!r} waited for room')
+                elif policy is OverflowPolicy.DROP_OLDEST:
+                    self.queue.popleft()
+                    self.dropped += 1
+                else:
+                    self.dropped += 1
+                    return False
+            self.queue.append(event)
+            self.published += 1
+            if len(self.queue) > self.high_water:
+                self.high_water = len(self.queue)
+            self.cond.notify_all()
+            return True
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                while not self.queue and self.running:
+                    self.cond.wait()
+                if not self.queue:
+                    return
+                event = self.queue.popleft()
+                self.busy = True
+                self.cond.notify_all()
+            try:
+                self.latencies.append(time.monotonic_ns() - event.mono_ns)
+                self.bus._dispatch(self, event)
+            finally:
+                with self.cond:
+                    self.busy = False
+                    self.cond.notify_all()
+
+    def idle(self) -> bool:
+        return not self.queue and not self.busy
+
+
+class EventBus:
+    """
+    Priority event bus with five isolated tiers.
+
+    Thread-safe: ``publish`` may be called from any thread (the ROS executor, module threads).
+    """
+
+    def __init__(self, policies: Optional[Mapping[Tier, TierPolicy]] = None,
+                 classifier: Optional[Callable[[str], Tier]] = None) -> None:
+        merged = dict(DEFAULT_POLICIES)
+        merged.update(policies or {})
+        self._policies = merged
+        self._classifier = classifier
+        self._seq = 0
+        self._seq_lock = threading.Lock()
+        self._subs: Tuple[Subscription, ...] = ()
+        self._route_cache: Dict[str, Tuple[Subscription, ...]] = {}
+        self._subs_lock = threading.Lock()
+        self._taps: Tuple[Callable[[Event], None], ...] = ()
+        self._dead_letter_sinks: Tuple[Callable[[DeadLetter], None], ...] = ()
+        self._lanes: Dict[Tier, List[_Lane]] = {}
+        self._state = 'new'
+        self._build_lanes()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _build_lanes(self) -> None:
+        for tier in Tier:
+            policy = self._policies[tier]
+            per_lane = max(1, policy.queue_size // policy.workers)
+            self._lanes[tier] = [_Lane(self, tier, i, per_lane, policy)
+                                 for i in range(policy.workers)]
+
+    @property
+    def running(self) -> bool:
+        """Return True between start() and stop()."""
+        return self._state == 'running'
+
+    def start(self) -> None:
+        """Start every tier's workers."""
+        if self._state == 'running':
+            return
+        if self._state == 'stopped':
+            self._build_lanes()
+        for lanes in self._lanes.values():
+            for lane in lanes:
+                lane.running = True
+                lane.thread.start()
+        self._state = 'running'
+
+    def stop(self, drain: bool = True, timeout: float = 10.0) -> int:
+        """
+        Stop the workers; with ``drain`` they first handle what is queued.
+
+        Returns the number of events left unhandled (dropped when ``drain`` is False or the
+        timeout ran out). Those are counted in the tier's ``dropped``.
+        """
+        if self._state != 'running':
+            return 0
+        self._state = 'stopping'
+        lanes = [lane for tier_lanes in self._lanes.values() for lane in tier_lanes]
+        for lane in lanes:
+            with lane.cond:
+                if not drain:
+                    lane.dropped += len(lane.queue)
+                    lane.queue.clear()
+                lane.running = False
+                lane.cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for lane in lanes:
+            lane.thread.join(max(0.0, deadline - time.monotonic()))
+        left = 0
+        for lane in lanes:
+            with lane.cond:
+                if lane.queue:
+                    left += len(lane.queue)
+                    lane.dropped += len(lane.queue)
+                    lane.queue.clear()
+        if left:
+            _LOG.error('bus stopped with %d event(s) unhandled after %.1fs', left, timeout)
+        self._state = 'stopped'
+        return left
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every queue is empty and no handler runs; return False on timeout."""
+        deadline = time.monotonic() + timeout
+        for lanes in self._lanes.values():
+            for lane in lanes:
+                with lane.cond:
+                    while not lane.idle():
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            return False
+                        lane.cond.wait(remaining)
+        return True
+
+    # -- wiring ----------------------------------------------------------------------------
+
+    def set_classifier(self, classifier: Optional[Callable[[str], Tier]]) -> None:
+        """Set the function giving the tier of a topic published without an explicit tier."""
+        self._classifier = classifier
+
+    def subscribe(self, pattern: str, handler: Handler, *, name: Optional[str] = None,
+                  tiers: Optional[Iterable[Tier]] = None) -> Subscription:
+        """Call ``handler(event)`` for every event whose topic matches ``pattern``."""
+        label = name or str(getattr(handler, '__qualname__', repr(handler)))
+        sub = Subscription(pattern, handler, label,
+                           None if tiers is None else frozenset(Tier.parse(t) for t in tiers))
+        with self._subs_lock:
+            self._subs = self._subs + (sub,)
+            self._route_cache = {}
+        return sub
+
+    def unsubscribe(self, subscription: Subscription) -> bool:
+        """Detach a subscription; return False if it was not attached."""
+        with self._subs_lock:
+            if subscription not in self._subs:
+                return False
+            self._subs = tuple(s for s in self._subs if s is not subscription)
+            self._route_cache = {}
+        return True
+
+    @property
+    def subscriptions(self) -> Tuple[Subscription, ...]:
+        """Return the attached subscriptions, in order of attachment."""
+        return self._subs
+
+    def add_tap(self, tap: Callable[[Event], None]) -> None:
+        """
+        Call ``tap(event)`` for every accepted event, in sequence order, before queuing.
+
+        Taps run on the publisher's thread while the sequence lock is held: they must be fast
+        and must not block (the Redis mirror only appends to its own buffer here).
+        """
+        self._taps = self._taps + (tap,)
+
+    def remove_tap(self, tap: Callable[[Event], None]) -> None:
+        """Detach a tap added with add_tap."""
+        self._taps = tuple(t for t in self._taps if t is not tap)
+
+    def add_dead_letter_sink(self, sink: Callable[[DeadLetter], None]) -> None:
+        """Call ``sink(dead_letter)`` for every event whose handler exhausted its retries."""
+        self._dead_letter_sinks = self._dead_letter_sinks + (sink,)
+
+    def remove_dead_letter_sink(self, sink: Callable[[DeadLetter], None]) -> None:
+        """Detach a sink added with add_dead_letter_sink."""
+        self._dead_letter_sinks = tuple(s for s in self._dead_letter_sinks if s is not sink)
+
+    # -- data path -------------------------------------------------------------------------
+
+    def publish(self, topic: str, type_name: str, message: Any = None, *,
+                cdr: Optional[bytes] = None, tier: 'Optional[Tier | str]' = None,
+                stamp_ns: Optional[int] = None, source: str = '') -> Optional[Event]:
+        """
+        Accept one event; return it, or None when a ``drop_newest`` tier refused it.
+
+        ``tier`` defaults to the classifier's answer for ``topic`` (NORMAL without one).
+        Raises BusStoppedError when the bus is not running, and BusFullError when a
+        ``block`` tier stayed full past its timeout.
+        """
+        if self._state != 'running':
+            raise BusStoppedError(f'bus is {self._state}; cannot publish on {topic}')
+        if tier is None:
+            resolved = self._classifier(topic) if self._classifier else Tier.NORMAL
+        else:
+            resolved = Tier.parse(tier)
+        lanes = self._lanes[resolved]
+        lane = lanes[zlib.crc32(topic.encode()) % len(lanes)] if len(lanes) > 1 else lanes[0]
+        with self._seq_lock:
+            self._seq += 1
+            event = Event(topic, type_name, resolved, self._seq, message=message, cdr=cdr,
+                          stamp_ns=stamp_ns, source=source)
+            for tap in self._taps:
+                try:
+                    tap(event)
+                except Exception:  # a tap must never stop intake; report loudly
+                    _LOG.exception('bus tap %r failed on %r', tap, event)
+        return event if lane.put(event) else None
+
+    def _routes(self, topic: str) -> Tuple[Subscription, ...]:
+        cache = self._route_cache
+        subs = cache.get(topic)
+        if subs is None:
+            subs = tuple(s for s in self._subs if s.regex.match(topic) is not None)
+            if len(cache) < 65536:
+                cache[topic] = subs
+        return subs
+
+    def _dispatch(self, lane: _Lane, event: Event) -> None:
+        policy = lane.policy
+        for sub in self._routes(event.topic):
+            if sub.tiers is not None and event.tier not in sub.tiers:
+                continue
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    sub.handler(event)
+                    lane.delivered += 1
+                    break
+                except Exception as exc:  # handlers are untrusted: contain and retry
+                    lane.handler_errors += 1
+                    if attempt <= policy.max_retries:
+                        lane.retries += 1
+                        time.sleep(policy.retry_backoff_s * (2 ** (attempt - 1)))
+                        continue
+                    lane.dead_letters += 1
+                    self._dead_letter(DeadLetter(
+                        event=event, handler=sub.name, error=f'{type(exc).__name__}: {exc}',
+                        traceback=traceback.format_exc(), attempts=attempt,
+                        time_ns=time.time_ns()))
+                    break
+
+    def _dead_letter(self, letter: DeadLetter) -> None:
+        _LOG.warning('handler %s failed %d time(s) on %r: %s; sent to dead letters',
+                     letter.handler, letter.attempts, letter.event, letter.error)
+        for sink in self._dead_letter_sinks:
+            try:
+                sink(letter)
+            except Exception:  # a failing sink must not kill the worker
+                _LOG.exception('dead-letter sink %r failed for %r', sink, letter.event)
+
+    # -- observation -----------------------------------------------------------------------
+
+    @property
+    def last_seq(self) -> int:
+        """Return the sequence number of the most recent event."""
+        return self._seq
+
+    def set_next_seq(self, seq: int) -> None:
+        """Continue numbering after ``seq - 1`` (used when resuming after a restart)."""
+        with self._seq_lock:
+            if seq - 1 < self._seq:
+                raise BusError(f'sequence can only move forward ({self._seq} -> {seq - 1})')
+            self._seq = seq - 1
+
+    def stats(self) -> Dict[Tier, TierStats]:
+        """Return per-tier counters (a snapshot)."""
+        out: Dict[Tier, TierStats] = {}
+        for tier, lanes in self._lanes.items():
+            s = TierStats(tier=tier)
+            samples: List[int] = []
+            for lane in lanes:
+                with lane.cond:
+                    s.published += lane.published
+                    s.dropped += lane.dropped
+                    s.depth += len(lane.queue)
+                    s.high_water = max(s.high_water, lane.high_water)
+                    s.capacity += lane.capacity
+                    samples.extend(lane.latencies)
+                s.delivered += lane.delivered
+                s.handler_errors += lane.handler_errors
+                s.retries += lane.retries
+                s.dead_letters += lane.dead_letters
+            if samples:
+                samples.sort()
+                s.latency_p50_ms = samples[len(samples) // 2] / 1e6
+                s.latency_p99_ms = samples[min(len(samples) - 1,
+                                               int(len(samples) * 0.99))] / 1e6
+            out[tier] = s
+        return out

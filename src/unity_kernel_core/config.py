@@ -1,0 +1,391 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Kernel configuration: schema, loading from YAML/JSON with precise errors, env overrides.
+
+Errors name the file, the line, the key path and what was expected, for example::
+
+    config/kernel.yaml:14: tiers.CRITICAL.workers: Input should be greater than or equal to 1
+
+Environment overrides: ``UNITY_KERNEL__<SECTION>__<KEY>=value`` sets ``section.key`` (any depth,
+keys case-insensitive, value parsed as a YAML scalar); ``UNITY_REDIS_URL`` sets ``redis.url``.
+"""
+
+import json
+import os
+import pathlib
+from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ValidationError
+import yaml
+
+from unity_kernel_core.bus import OverflowPolicy, TierPolicy
+from unity_kernel_core.errors import ConfigError, ConfigIssue, PatternError
+from unity_kernel_core.events import Tier
+from unity_kernel_core.patterns import any_match, compile_pattern, first_match
+
+ENV_PREFIX = 'UNITY_KERNEL__'
+ENV_ALIASES = {'UNITY_REDIS_URL': ('redis', 'url')}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra='forbid', frozen=True)
+
+
+class QosSettings(_Strict):
+    """QoS profile a tier's subscriptions start from (adapted to the publishers found)."""
+
+    reliability: Literal['reliable', 'best_effort'] = 'reliable'
+    durability: Literal['volatile', 'transient_local'] = 'volatile'
+    history: Literal['keep_last', 'keep_all'] = 'keep_last'
+    depth: int = Field(100, ge=1, le=100000)
+    deadline_ms: Optional[float] = Field(None, gt=0)
+    lifespan_ms: Optional[float] = Field(None, gt=0)
+    adapt_to_publishers: bool = True
+
+
+class TierSettings(_Strict):
+    """Queue, workers, retries and QoS of one priority tier."""
+
+    workers: int = Field(1, ge=1, le=64)
+    queue_size: int = Field(10000, ge=1, le=10_000_000)
+    overflow: OverflowPolicy = OverflowPolicy.DROP_OLDEST
+    max_retries: int = Field(2, ge=0, le=100)
+    retry_backoff_ms: float = Field(10.0, ge=0, le=60000)
+    block_timeout_ms: Optional[float] = Field(None, gt=0)
+    qos: QosSettings = QosSettings()
+
+    @model_validator(mode='after')
+    def _queue_fits_workers(self) -> 'TierSettings':
+        if self.queue_size < self.workers:
+            raise ValueError(f'queue_size ({self.queue_size}) must be >= workers '
+                             f'({self.workers})')
+        return self
+
+    def policy(self) -> TierPolicy:
+        """Return the bus policy of this tier."""
+        return TierPolicy(
+            workers=self.workers, queue_size=self.queue_size, overflow=self.overflow,
+            max_retries=self.max_retries, retry_backoff_s=self.retry_backoff_ms / 1000.0,
+            block_timeout_s=None if self.block_timeout_ms is None
+            else self.block_timeout_ms / 1000.0)
+
+
+def _default_tiers() -> Dict[Tier, TierSettings]:
+    best_effort = QosSettings(reliability='best_effort', depth=10)
+    return {
+        Tier.CRITICAL: TierSettings(workers=2, overflow=OverflowPolicy.BLOCK, max_retries=3,
+                                    qos=QosSettings(depth=1000)),
+        Tier.HIGH: TierSettings(workers=2, qos=best_effort),
+        Tier.NORMAL: TierSettings(),
+        Tier.LOW: TierSettings(queue_size=5000),
+        Tier.DEFERRED: TierSettings(queue_size=1000, max_retries=1),
+    }
+
+
+class TopicRule(_Strict):
+    """Map topics matching ``pattern`` to a tier."""
+
+    pattern: str
+    tier: Tier
+    mirror: bool = True
+    retention_maxlen: Optional[int] = Field(None, ge=1)
+    retention_max_age_s: Optional[float] = Field(None, gt=0)
+
+    @field_validator('pattern')
+    @classmethod
+    def _valid_pattern(cls, value: str) -> str:
+        try:
+            compile_pattern(value)
+        except PatternError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator('tier', mode='before')
+    @classmethod
+    def _parse_tier(cls, value: Any) -> Tier:
+        if isinstance(value, bool) or not isinstance(value, (str, int, Tier)):
+            raise ValueError(f'expected a tier name (CRITICAL, HIGH, NORMAL, LOW, DEFERRED), '
+                             f'got {value!r}')
+        return Tier.parse(value)
+
+
+class KernelSettings(_Strict):
+    """Settings of the kernel node itself."""
+
+    node_name: str = Field('unity_kernel', pattern=r'^[A-Za-z][A-Za-z0-9_]*$')
+    discovery_period_s: float = Field(0.5, gt=0, le=60)
+    diagnostics_period_s: float = Field(1.0, gt=0, le=3600)
+    shutdown_timeout_s: float = Field(10.0, gt=0, le=600)
+    state_dir: str = '~/.local/state/unity_kernel'
+    event_echo_topic: Optional[str] = None
+    executor: Literal['events', 'single_threaded'] = 'events'
+
+    @field_validator('event_echo_topic')
+    @classmethod
+    def _absolute_topic(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not value.startswith('/'):
+            raise ValueError(f"topic {value!r} must start with '/'")
+        return value
+
+
+class RedisSettings(_Strict):
+    """Redis Streams mirror (audit trail)."""
+
+    enabled: bool = True
+    url: Optional[str] = None
+    password_file: Optional[str] = None
+    stream_prefix: str = Field('unity', pattern=r'^[A-Za-z0-9_.:-]+$')
+    batch_size: int = Field(500, ge=1, le=100000)
+    flush_interval_ms: float = Field(5.0, gt=0, le=10000)
+    maxlen: Optional[int] = Field(1_000_000, ge=1)
+    journal_max_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+
+
+class ModulesSettings(_Strict):
+    """Module discovery and supervision."""
+
+    search_paths: List[str] = []
+    enabled: List[str] = []
+
+
+DEFAULT_EXCLUDE = ('/rosout', '/parameter_events', '/diagnostics', '/diagnostics_agg',
+                   '/unity_kernel/**', '/*/transition_event')
+
+
+class KernelConfig(_Strict):
+    """The whole kernel configuration."""
+
+    kernel: KernelSettings = KernelSettings()
+    tiers: Dict[Tier, TierSettings] = Field(default_factory=_default_tiers)
+    topics: List[TopicRule] = [
+        TopicRule(pattern='/safety/**', tier=Tier.CRITICAL),
+        TopicRule(pattern='/sensors/**', tier=Tier.HIGH),
+        TopicRule(pattern='/**', tier=Tier.NORMAL),
+    ]
+    exclude: List[str] = list(DEFAULT_EXCLUDE)
+    redis: RedisSettings = RedisSettings()
+    modules: ModulesSettings = ModulesSettings()
+
+    @field_validator('tiers', mode='before')
+    @classmethod
+    def _merge_tiers(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise ValueError('expected a mapping of tier name to tier settings')
+        merged: Dict[Any, Any] = dict(_default_tiers())
+        for key, settings in value.items():
+            try:
+                tier = Tier.parse(key)
+            except ValueError as exc:
+                raise ValueError(str(exc)) from None
+            default = merged[tier]
+            if isinstance(settings, Mapping) and isinstance(default, TierSettings):
+                # a tier given in the file overrides only the keys it names
+                base = default.model_dump(mode='json')
+                qos = settings.get('qos')
+                combined = {**base, **settings}
+                if isinstance(qos, Mapping):
+                    combined['qos'] = {**base['qos'], **qos}
+                merged[tier] = combined
+            else:
+                merged[tier] = settings
+        return merged
+
+    @field_validator('exclude')
+    @classmethod
+    def _valid_excludes(cls, value: List[str]) -> List[str]:
+        for pattern in value:
+            try:
+                compile_pattern(pattern)
+            except PatternError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def rule_for(self, topic: str) -> Optional[TopicRule]:
+        """Return the first topic rule matching ``topic``, or None when excluded/unmapped."""
+        if any_match(self.exclude, topic):
+            return None
+        return first_match([(r.pattern, r) for r in self.topics], topic)
+
+    def tier_for(self, topic: str) -> Tier:
+        """Return the tier of ``topic`` (NORMAL when no rule matches)."""
+        rule = first_match([(r.pattern, r) for r in self.topics], topic)
+        return rule.tier if rule else Tier.NORMAL
+
+    def policies(self) -> Dict[Tier, TierPolicy]:
+        """Return the bus policies of all tiers."""
+        return {tier: s.policy() for tier, s in self.tiers.items()}
+
+
+# -- loading --------------------------------------------------------------------------------
+
+def _line_index(node: Any, path: Tuple[Any, ...], out: Dict[Tuple[Any, ...], int]) -> None:
+    """Record the 1-based line of every key path in a composed YAML node tree."""
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[path + (key,)] = key_node.start_mark.line + 1
+            _line_index(value_node, path + (key,), out)
+            out[path + (key,)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_index(item, path + (i,), out)
+
+
+def _lookup_line(lines: Mapping[Tuple[Any, ...], int], loc: Tuple[Any, ...]) -> Optional[int]:
+    """Find the line of the deepest existing prefix of ``loc`` (tier keys match any case)."""
+    def norm_key(parts: Tuple[Any, ...]) -> Tuple[str, ...]:
+        return tuple(p.name if isinstance(p, Tier) else str(p).upper() for p in parts)
+
+    norm = {norm_key(k): v for k, v in lines.items()}
+    for end in range(len(loc), -1, -1):
+        key = norm_key(loc[:end])
+        if key in norm:
+            return norm[key]
+    return None
+
+
+def _format_loc(loc: Tuple[Any, ...]) -> str:
+    parts: List[str] = []
+    for p in loc:
+        if isinstance(p, Tier):
+            parts.append(('.' if parts else '') + p.name)
+        elif isinstance(p, int):
+            parts.append(f'[{p}]')
+        else:
+            parts.append(('.' if parts else '') + str(p))
+    return ''.join(parts)
+
+
+def _env_overrides(environ: Mapping[str, str]) -> List[Tuple[Tuple[str, ...], Any, str]]:
+    out: List[Tuple[Tuple[str, ...], Any, str]] = []
+    for name, raw in sorted(environ.items()):
+        if name in ENV_ALIASES:
+            out.append((ENV_ALIASES[name], raw, name))
+        elif name.startswith(ENV_PREFIX):
+            keys = tuple(k.lower() for k in name[len(ENV_PREFIX):].split('__') if k)
+            if keys:
+                try:
+                    value = yaml.safe_load(raw) if raw != '' else None
+                except yaml.YAMLError:
+                    value = raw
+                out.append((keys, value, name))
+    return out
+
+
+def _apply_override(data: Dict[str, Any], keys: Tuple[str, ...], value: Any,
+                    source: str) -> None:
+    node: Any = data
+    for key in keys[:-1]:
+        if key in ('tiers',) or isinstance(node, dict) and key.upper() in {t.name for t in Tier}:
+            key = key if key == 'tiers' else key.upper()
+        nxt = node.get(key) if isinstance(node, dict) else None
+        if nxt is None:
+            nxt = {}
+            node[key] = nxt
+        if not isinstance(nxt, dict):
+            raise ConfigError([ConfigIssue(source, None, '.'.join(keys),
+                                           f'cannot override inside non-mapping {key!r}')])
+        node = nxt
+    last = keys[-1]
+    if isinstance(node, dict) and last.upper() in {t.name for t in Tier} and 'tiers' in keys:
+        last = last.upper()
+    node[last] = value
+
+
+def parse_config(text: str, source: str = '<string>',
+                 environ: Optional[Mapping[str, str]] = None) -> KernelConfig:
+    """
+    Parse and validate configuration text (YAML or JSON); raise ConfigError with every issue.
+
+    ``environ`` (default: none) supplies ``UNITY_KERNEL__...`` / ``UNITY_REDIS_URL`` overrides.
+    """
+    lines: Dict[Tuple[Any, ...], int] = {}
+    is_json = source.endswith('.json')
+    try:
+        if is_json:
+            data = json.loads(text) if text.strip() else {}
+        else:
+            data = yaml.safe_load(text)
+        node = yaml.compose(text) if text.strip() else None
+        if node is not None:
+            _line_index(node, (), lines)
+    except json.JSONDecodeError as exc:
+        raise ConfigError([ConfigIssue(source, exc.lineno, '',
+                                       f'invalid JSON: {exc.msg} (column {exc.colno})')]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, 'problem_mark', None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, 'problem', None) or str(exc)
+        raise ConfigError([ConfigIssue(source, line, '', f'invalid YAML: {problem}')]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigIssue(source, 1, '', 'expected a mapping at the top level, '
+                                       f'got {type(data).__name__}')])
+    overrides = _env_overrides(environ or {})
+    for keys, value, name in overrides:
+        _apply_override(data, keys, value, f'environment variable {name}')
+    try:
+        return KernelConfig.model_validate(data)
+    except ValidationError as exc:
+        issues = []
+        for err in exc.errors():
+            loc = tuple(err.get('loc', ()))
+            if len(loc) > 1 and loc[0] == 'tiers' and isinstance(loc[1], int):
+                loc = ('tiers', Tier(loc[1])) + loc[2:]
+            # errors inside a field validator report the field; keep the deepest path
+            message = err.get('msg', 'invalid value')
+            if message.startswith('Value error, '):
+                message = message[len('Value error, '):]
+            if err.get('type') == 'extra_forbidden':
+                message = 'unknown key (not in the schema; check its spelling)'
+            elif 'input' in err and err.get('type') not in ('missing',):
+                shown = repr(err['input'])
+                if len(shown) <= 60 and not isinstance(err['input'], (dict, list)):
+                    message = f'{message} (got {shown})'
+            env = next((n for k, _v, n in overrides if tuple(k) == tuple(
+                str(p).lower() for p in loc[:len(k)])), None)
+            where = f'environment variable {env}' if env else source
+            issues.append(ConfigIssue(where, None if env else _lookup_line(lines, loc),
+                                      _format_loc(loc), message))
+        raise ConfigError(issues) from None
+
+
+def load_config(path: 'str | os.PathLike[str] | None',
+                environ: Optional[Mapping[str, str]] = None) -> KernelConfig:
+    """Load a config file (None: the built-in defaults); ``environ`` defaults to os.environ."""
+    env = os.environ if environ is None else environ
+    if path is None:
+        return parse_config('', '<defaults>', env)
+    p = pathlib.Path(path).expanduser()
+    try:
+        text = p.read_text(encoding='utf-8')
+    except FileNotFoundError:
+        raise ConfigError([ConfigIssue(str(p), None, '', 'file not found')]) from None
+    except IsADirectoryError:
+        raise ConfigError([ConfigIssue(str(p), None, '', 'is a directory, expected a '
+                                       'YAML or JSON file')]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([ConfigIssue(str(p), None, '',
+                                       f'not UTF-8 text ({exc.reason})')]) from None
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(str(p), None, '', f'cannot read: {exc.strerror}')]) \
+            from None
+    return parse_config(text, str(p), env)

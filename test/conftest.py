@@ -1,0 +1,62 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Shared test fixtures: per-test ROS domain, free ports, real redis-server, child processes."""
+
+import os
+import pathlib
+import sys
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import support  # noqa: E402
+
+
+@pytest.fixture
+def ros_env(tmp_path, monkeypatch):
+    """Give this test its own ROS domain (and ROS_HOME), for itself and its child processes."""
+    env = support.ros_environment(tmp_path)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return dict(os.environ)
+
+
+@pytest.fixture
+def rclpy_context(ros_env):
+    """Provide an initialised rclpy context on the test's domain, shut down afterwards."""
+    import rclpy
+    from rclpy.context import Context
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=int(ros_env['ROS_DOMAIN_ID']))
+    yield ctx
+    ctx.try_shutdown()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """Run a private redis-server on loopback, a free port and a temp dir; stopped afterwards."""
+    server = support.RedisServer(tmp_path / 'redis')
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def processes():
+    """Start child processes with ``processes.start(...)``; all are killed at teardown."""
+    group = support.ProcessGroup()
+    yield group
+    group.stop_all()

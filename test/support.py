@@ -1,0 +1,198 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Helpers for tests that start real things: ROS domains, redis-server, child processes."""
+
+import os
+import pathlib
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SRC = ROOT / 'src'
+
+_used_domains: set = set()
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def fresh_domain_id() -> int:
+    """Pick a ROS domain id in 1..101 not used by this test process yet (random start)."""
+    for _ in range(200):
+        candidate = random.randint(1, 101)
+        if candidate not in _used_domains:
+            _used_domains.add(candidate)
+            return candidate
+    _used_domains.clear()
+    return random.randint(1, 101)
+
+
+def ros_environment(tmp_path: pathlib.Path) -> Dict[str, str]:
+    """Environment variables isolating one test's ROS graph on this machine."""
+    ros_home = tmp_path / 'ros_home'
+    ros_home.mkdir(parents=True, exist_ok=True)
+    pythonpath = os.pathsep.join(
+        [str(SRC)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p])
+    return {
+        'ROS_DOMAIN_ID': str(fresh_domain_id()),
+        'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',
+        'RMW_IMPLEMENTATION': 'rmw_fastrtps_cpp',
+        'ROS_HOME': str(ros_home),
+        'ROS_LOG_DIR': str(ros_home / 'log'),
+        'AMENT_PREFIX_PATH': os.environ.get('AMENT_PREFIX_PATH', sys.prefix),
+        'PYTHONPATH': pythonpath,
+        'PYTHONUNBUFFERED': '1',
+    }
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.05,
+             message: str = 'condition') -> object:
+    """Poll ``predicate`` until it returns a truthy value; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f'timed out after {timeout}s waiting for {message}')
+        time.sleep(interval)
+
+
+class ManagedProcess:
+    """A child process whose output goes to a log file the test can read."""
+
+    def __init__(self, args: Sequence[str], env: Dict[str, str], log_path: pathlib.Path,
+                 cwd: Optional[str] = None) -> None:
+        self.args = list(args)
+        self.log_path = log_path
+        self._log = open(log_path, 'wb')
+        self.proc = subprocess.Popen(self.args, env=env, cwd=cwd, stdout=self._log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors='replace')
+
+    def wait_output(self, text: str, timeout: float = 20.0) -> str:
+        def seen() -> bool:
+            if self.proc.poll() is not None and text not in self.output():
+                raise AssertionError(
+                    f'process exited ({self.proc.returncode}) before printing {text!r}:\n'
+                    f'{self.output()[-4000:]}')
+            return text in self.output()
+        wait_for(seen, timeout, message=f'{text!r} in output of {self.args}')
+        return self.output()
+
+    def signal(self, sig: int) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+
+    def wait(self, timeout: float) -> int:
+        return self.proc.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> Optional[int]:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGINT)
+                self.proc.wait(timeout)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(5)
+        self._log.close()
+        return self.proc.returncode
+
+
+class ProcessGroup:
+    """Child processes of one test, all stopped at teardown."""
+
+    def __init__(self) -> None:
+        self._procs: List[ManagedProcess] = []
+
+    def start(self, args: Sequence[str], env: Dict[str, str], log_path: pathlib.Path,
+              cwd: Optional[str] = None) -> ManagedProcess:
+        proc = ManagedProcess(args, env, log_path, cwd)
+        self._procs.append(proc)
+        return proc
+
+    def python(self, module: str, *args: str, env: Dict[str, str],
+               log_path: pathlib.Path) -> ManagedProcess:
+        """Run ``python -m module args`` with the test interpreter."""
+        return self.start([sys.executable, '-m', module, *args], env, log_path)
+
+    def stop_all(self) -> None:
+        for proc in reversed(self._procs):
+            proc.stop()
+
+
+class RedisServer:
+    """A private redis-server: loopback, free port, data in a temp dir, no persistence."""
+
+    def __init__(self, directory: pathlib.Path, port: Optional[int] = None,
+                 appendonly: bool = False) -> None:
+        self.dir = directory
+        self.port = port or free_port()
+        self.appendonly = appendonly
+        self.proc: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        return f'redis://127.0.0.1:{self.port}/0'
+
+    def start(self) -> None:
+        exe = shutil.which('redis-server')
+        if exe is None:
+            raise RuntimeError('redis-server is not installed: run `make setup`')
+        self.dir.mkdir(parents=True, exist_ok=True)
+        args = [exe, '--port', str(self.port), '--bind', '127.0.0.1', '--dir', str(self.dir),
+                '--save', '', '--appendonly', 'yes' if self.appendonly else 'no',
+                '--protected-mode', 'yes', '--logfile', str(self.dir / 'redis.log')]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self._ping, 10, message=f'redis-server on port {self.port}')
+
+    def _ping(self) -> bool:
+        try:
+            with socket.create_connection(('127.0.0.1', self.port), timeout=0.5) as s:
+                s.sendall(b'PING\r\n')
+                return s.recv(16).startswith(b'+PONG')
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
