@@ -60,3 +60,11 @@ def processes():
     group = support.ProcessGroup()
     yield group
     group.stop_all()
+
+
+@pytest.fixture
+def probe(rclpy_context):
+    """Provide a spinning rclpy probe node in the test process."""
+    p = support.Probe(rclpy_context)
+    yield p
+    p.close()

@@ -196,3 +196,79 @@ class RedisServer:
                 self.proc.kill()
                 self.proc.wait(5)
         self.proc = None
+
+
+class Probe:
+    """
+    An rclpy node in the test process, spun on a background thread.
+
+    Collects messages from topics and calls lifecycle services of other nodes.
+    """
+
+    def __init__(self, context, name: str = 'probe') -> None:
+        import threading
+
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        self._rclpy = rclpy
+        self.node = rclpy.create_node(name, context=context)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._running = True
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while self._running:
+            try:
+                self.executor.spin_once(timeout_sec=0.05)
+            except Exception:  # context shut down while spinning
+                return
+
+    def collect(self, topic: str, msg_type, qos=None) -> list:
+        """Subscribe to ``topic`` and return the list messages are appended to."""
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        received: list = []
+        profile = qos or QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
+        self.node.create_subscription(msg_type, topic, received.append, profile)
+        return received
+
+    def _call(self, srv_type, name: str, request, timeout: float = 10.0):
+        client = self.node.create_client(srv_type, name)
+        try:
+            if not client.wait_for_service(timeout_sec=timeout):
+                raise AssertionError(f'service {name} not available')
+            future = client.call_async(request)
+            wait_for(future.done, timeout, message=f'answer from {name}')
+            return future.result()
+        finally:
+            self.node.destroy_client(client)
+
+    def get_state(self, node_name: str) -> str:
+        from lifecycle_msgs.srv import GetState
+        return self._call(GetState, f'/{node_name}/get_state',
+                          GetState.Request()).current_state.label
+
+    def change_state(self, node_name: str, transition: str) -> bool:
+        """Request a lifecycle transition by label (configure, activate, ...)."""
+        from lifecycle_msgs.msg import Transition
+        from lifecycle_msgs.srv import ChangeState
+        ids = {'configure': Transition.TRANSITION_CONFIGURE,
+               'activate': Transition.TRANSITION_ACTIVATE,
+               'deactivate': Transition.TRANSITION_DEACTIVATE,
+               'cleanup': Transition.TRANSITION_CLEANUP,
+               'shutdown': {'unconfigured': Transition.TRANSITION_UNCONFIGURED_SHUTDOWN,
+                            'inactive': Transition.TRANSITION_INACTIVE_SHUTDOWN,
+                            'active': Transition.TRANSITION_ACTIVE_SHUTDOWN}}
+        request = ChangeState.Request()
+        chosen = ids[transition]
+        if isinstance(chosen, dict):
+            chosen = chosen[self.get_state(node_name)]
+        request.transition.id = chosen
+        return bool(self._call(ChangeState, f'/{node_name}/change_state', request).success)
+
+    def close(self) -> None:
+        self._running = False
+        self._thread.join(5)
+        self.executor.remove_node(self.node)
+        self.node.destroy_node()

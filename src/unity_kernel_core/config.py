@@ -132,7 +132,7 @@ class KernelSettings(_Strict):
     shutdown_timeout_s: float = Field(10.0, gt=0, le=600)
     state_dir: str = '~/.local/state/unity_kernel'
     event_echo_topic: Optional[str] = None
-    executor: Literal['events', 'single_threaded'] = 'events'
+    autostart: bool = False
 
     @field_validator('event_echo_topic')
     @classmethod

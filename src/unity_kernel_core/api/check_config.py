@@ -1,0 +1,38 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Validate a kernel config file and list every problem in it."""
+
+import pathlib
+from typing import List, Mapping, Optional, Tuple
+
+from unity_kernel_core.config import KernelConfig, load_config
+from unity_kernel_core.errors import ConfigError, ConfigIssue
+
+
+def check_config(path: pathlib.Path, environ: Optional[Mapping[str, str]] = None
+                 ) -> Tuple[Optional[KernelConfig], List[ConfigIssue]]:
+    """Return the config (None when invalid) and every problem found."""
+    try:
+        return load_config(path, environ), []
+    except ConfigError as exc:
+        return None, exc.issues
+
+
+def summary(config: KernelConfig) -> str:
+    """Return a one-paragraph human summary of a valid config."""
+    rules = ', '.join(f'{r.pattern}->{r.tier.name}' for r in config.topics)
+    redis = config.redis.url or ('private redis-server' if config.redis.enabled else 'off')
+    return (f'{len(config.topics)} topic rule(s): {rules}; '
+            f'{len(config.exclude)} exclude pattern(s); redis: {redis}')

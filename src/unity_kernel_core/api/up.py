@@ -1,0 +1,71 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Bring the kernel up in this process: the main job of ``unity-kernel up``."""
+
+import pathlib
+import sys
+from typing import Callable, List, Optional, TextIO
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.signals import SignalHandlerOptions
+
+from unity_kernel_core.config import load_config
+from unity_kernel_core.errors import ConfigError
+from unity_kernel_core.kernel_node import KernelNode
+from unity_kernel_core.paths import default_config_path
+from unity_kernel_core.runtime import spin_until_signal
+
+
+def status_line(node: KernelNode) -> str:
+    """Return the one-line status printed once the kernel is active."""
+    config = node.config
+    assert config is not None
+    mapped = len(node.intake.mapped) if node.intake is not None else 0
+    parts = [f'unity-kernel: {node.get_name()} {node.state_label}',
+             f'config {node.config_path or "built-in defaults"}',
+             f'{len(config.topics)} topic rules, {mapped} topics mapped so far']
+    parts += [f'{c.name} ready' for c in node.components]
+    return ' | '.join(parts) + ' | Ctrl-C to stop'
+
+
+def up(config_path: Optional[pathlib.Path], ros_args: Optional[List[str]] = None,
+       out: TextIO = sys.stdout,
+       on_active: Optional[Callable[[KernelNode], None]] = None) -> int:
+    """Validate the config, start the kernel, print status, run until Ctrl-C; exit code."""
+    path = config_path if config_path is not None else default_config_path()
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f'unity-kernel: cannot start: {exc}', file=sys.stderr)
+        return 2
+
+    def announce(node: KernelNode) -> None:
+        print(status_line(node), file=out, flush=True)
+        if on_active is not None:
+            on_active(node)
+
+    args = ['unity-kernel'] + (['--ros-args'] + ros_args if ros_args else [])
+    with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
+        node = KernelNode(config.kernel.node_name, config_file=path)
+        try:
+            code = spin_until_signal(node, autostart=True, on_active=announce)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            code = 0
+        finally:
+            node.destroy_node()
+    print(f'unity-kernel: stopped ({"clean" if code == 0 else f"exit {code}"})', file=out,
+          flush=True)
+    return code

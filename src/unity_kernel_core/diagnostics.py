@@ -1,0 +1,75 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Build the kernel's ``/diagnostics`` entries from bus counters."""
+
+import dataclasses
+from typing import Dict, Optional
+
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+
+from unity_kernel_core.bus import TierStats
+from unity_kernel_core.events import Tier
+
+OK = DiagnosticStatus.OK
+WARN = DiagnosticStatus.WARN
+ERROR = DiagnosticStatus.ERROR
+STALE = DiagnosticStatus.STALE
+
+
+def status(name: str, level: bytes, message: str, values: Dict[str, object],
+           hardware_id: str = '') -> DiagnosticStatus:
+    """Build a DiagnosticStatus from plain values."""
+    return DiagnosticStatus(
+        level=level, name=name, message=message, hardware_id=hardware_id,
+        values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+
+
+def kernel_status(node_name: str, state: str, stats: Dict[Tier, TierStats],
+                  previous: Optional[Dict[Tier, TierStats]], period_s: float,
+                  mapped_topics: int) -> DiagnosticStatus:
+    """
+    Summarize the kernel: lifecycle state, per-tier depth, rates and drops.
+
+    WARN when events were dropped or a handler failed since the previous report, or a queue
+    is over 80 % full, or the kernel is not active.
+    """
+    values: Dict[str, object] = {'state': state, 'mapped_topics': mapped_topics}
+    problems = []
+    for tier, s in stats.items():
+        prev = previous.get(tier) if previous else None
+        base = prev if prev is not None else dataclasses.replace(s, published=0, dropped=0,
+                                                                 handler_errors=0)
+        rate = (s.published - base.published) / period_s if period_s > 0 else 0.0
+        key = tier.name.lower()
+        values[f'{key}.depth'] = s.depth
+        values[f'{key}.capacity'] = s.capacity
+        values[f'{key}.rate_hz'] = f'{rate:.1f}'
+        values[f'{key}.published'] = s.published
+        values[f'{key}.delivered'] = s.delivered
+        values[f'{key}.dropped'] = s.dropped
+        values[f'{key}.handler_errors'] = s.handler_errors
+        values[f'{key}.dead_letters'] = s.dead_letters
+        values[f'{key}.latency_p99_ms'] = f'{s.latency_p99_ms:.3f}'
+        if s.dropped > base.dropped:
+            problems.append(f'{tier.name} dropped {s.dropped - base.dropped}')
+        if s.handler_errors > base.handler_errors:
+            problems.append(f'{tier.name} handler errors {s.handler_errors - base.handler_errors}')
+        if s.capacity and s.depth > 0.8 * s.capacity:
+            problems.append(f'{tier.name} queue {s.depth}/{s.capacity}')
+    if state != 'active':
+        problems.insert(0, state)
+    level = WARN if problems else OK
+    message = '; '.join(problems) if problems else f'active, {mapped_topics} topics mapped'
+    return status(f'{node_name}: kernel', level, message, values, hardware_id=node_name)

@@ -1,0 +1,317 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The kernel node: a lifecycle node that wires config, bus, intake and components together.
+
+- configure: load and validate the config, start the bus, build the components
+- activate: map topics from the ROS graph into the bus (and keep doing so as topics appear)
+- deactivate: stop intake; what is queued is still handled
+- cleanup / shutdown: drain the bus, flush and release the components
+
+Run it with ``ros2 run unity_kernel kernel --ros-args -p config_file:=PATH -p autostart:=true``.
+"""
+
+import importlib
+import json
+import logging
+import pathlib
+import sys
+import threading
+import traceback
+from typing import Any, Callable, Dict, List, Optional
+
+from diagnostic_msgs.msg import DiagnosticArray
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.signals import SignalHandlerOptions
+from std_msgs.msg import String
+
+from unity_kernel_core import ros_logging
+from unity_kernel_core.bus import EventBus, TierStats
+from unity_kernel_core.component import KernelComponent, KernelContext
+from unity_kernel_core.config import KernelConfig, load_config
+from unity_kernel_core.config_watch import ConfigWatcher
+from unity_kernel_core.diagnostics import kernel_status
+from unity_kernel_core.errors import ConfigError
+from unity_kernel_core.events import Event, Tier
+
+_LOG = logging.getLogger('unity_kernel.kernel')
+
+#: Components built on configure, in order ("module:factory"; a factory may return None).
+COMPONENT_FACTORIES: List[str] = [
+]
+
+CONFIG_CHANGED_TOPIC = '/unity_kernel/config_changed'
+
+
+def _guarded(node: 'KernelNode', callback: Callable[[], None]) -> Callable[[], None]:
+    """Wrap a timer callback so an exception is logged with its traceback, not fatal."""
+    def run() -> None:
+        try:
+            callback()
+        except Exception as exc:  # the kernel must not fall over from one bad pass
+            node.callback_errors += 1
+            node.get_logger().error(f'{callback.__name__} failed: {exc}\n'
+                                    f'{traceback.format_exc()}')
+    run.__name__ = callback.__name__
+    return run
+
+
+def _load_factory(spec: str) -> Callable[[KernelContext], Optional[KernelComponent]]:
+    module_name, _, attr = spec.partition(':')
+    return getattr(importlib.import_module(module_name), attr)
+
+
+class KernelNode(LifecycleNode):
+    """The UnityKernel lifecycle node."""
+
+    def __init__(self, node_name: str = 'unity_kernel', *,
+                 config_file: 'str | pathlib.Path | None' = None, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self.declare_parameter('config_file', str(config_file or ''))
+        self.declare_parameter('autostart', False)
+        self.declare_parameter('diagnostics_period_s', 0.0)
+        self.declare_parameter('discovery_period_s', 0.0)
+        ros_logging.install(self.get_logger())
+        self.config: Optional[KernelConfig] = None
+        self.config_path: Optional[pathlib.Path] = None
+        self.bus: Optional[EventBus] = None
+        self.intake: Optional[Any] = None
+        self.components: List[KernelComponent] = []
+        self._state_label = 'unconfigured'
+        self._diag_pub: Optional[Any] = None
+        self._diag_timer: Optional[Any] = None
+        self._discovery_timer: Optional[Any] = None
+        self._echo_pub: Optional[Any] = None
+        self._echo_sub: Optional[Any] = None
+        self._watcher: Optional[ConfigWatcher] = None
+        self._pending_config: Optional[KernelConfig] = None
+        self._pending_lock = threading.Lock()
+        self._prev_stats: Optional[Dict[Tier, TierStats]] = None
+        self.callback_errors = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        path_param = self.get_parameter('config_file').value
+        self.config_path = pathlib.Path(path_param).expanduser() if path_param else None
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            for issue in exc.issues:
+                self.get_logger().error(f'config: {issue}')
+            return TransitionCallbackReturn.FAILURE
+        config = self._apply_parameter_overrides(config)
+        self.config = config
+        state_dir = pathlib.Path(config.kernel.state_dir).expanduser()
+        state_dir.mkdir(parents=True, exist_ok=True)
+        from unity_kernel_core.intake import Intake
+        self.bus = EventBus(config.policies(), classifier=config.tier_for)
+        self.bus.start()
+        self.intake = Intake(self, self.bus, config)
+        context = KernelContext(node=self, bus=self.bus, config=config,
+                                config_path=self.config_path, state_dir=state_dir)
+        try:
+            for spec in COMPONENT_FACTORIES:
+                component = _load_factory(spec)(context)
+                if component is not None:
+                    self.components.append(component)
+        except Exception as exc:  # report which component failed, then undo
+            self.get_logger().error(f'configure failed building components: {exc}')
+            self._teardown()
+            return TransitionCallbackReturn.FAILURE
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._diag_timer = self.create_timer(config.kernel.diagnostics_period_s,
+                                             _guarded(self, self._publish_diagnostics))
+        if config.kernel.event_echo_topic:
+            self._echo_pub = self.create_publisher(String, config.kernel.event_echo_topic, 1000)
+            self._echo_sub = self.bus.subscribe('/**', self._echo, name='event_echo')
+        if self.config_path is not None:
+            self._watcher = ConfigWatcher(self.config_path, self._queue_config)
+            self._watcher.start()
+        self._state_label = 'inactive'
+        self.get_logger().info(
+            f'configured from {self.config_path or "built-in defaults"}: '
+            f'{len(config.topics)} topic rules, components: '
+            f'{", ".join(c.name for c in self.components) or "none"}')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        assert self.config is not None
+        for component in self.components:
+            component.activate()
+        self._discovery_timer = self.create_timer(self.config.kernel.discovery_period_s,
+                                                  _guarded(self, self._discover))
+        self._discover()
+        self._state_label = 'active'
+        self.get_logger().info('active: mapping topics into the bus')
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_intake()
+        self._state_label = 'inactive'
+        self.get_logger().info('inactive: intake stopped, queued events are still handled')
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._teardown()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if self._discovery_timer is not None:
+            self._stop_intake()
+        self._teardown()
+        self._state_label = 'finalized'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.get_logger().error(f'error during a transition from {state.label}: cleaning up')
+        if self._discovery_timer is not None:
+            self._stop_intake()
+        self._teardown()
+        return TransitionCallbackReturn.SUCCESS
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _apply_parameter_overrides(self, config: KernelConfig) -> KernelConfig:
+        updates: Dict[str, Any] = {}
+        for name in ('diagnostics_period_s', 'discovery_period_s'):
+            value = self.get_parameter(name).value
+            if value and value > 0:
+                updates[name] = float(value)
+        if self.get_parameter('autostart').value:
+            updates['autostart'] = True
+        if not updates:
+            return config
+        return config.model_copy(update={'kernel': config.kernel.model_copy(update=updates)})
+
+    def _stop_intake(self) -> None:
+        if self._discovery_timer is not None:
+            self.destroy_timer(self._discovery_timer)
+            self._discovery_timer = None
+        if self.intake is not None:
+            self.intake.clear()
+        for component in reversed(self.components):
+            component.deactivate()
+
+    def _teardown(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        for component in reversed(self.components):
+            try:
+                component.cleanup()
+            except Exception as exc:  # keep tearing the rest down, but say so
+                self.get_logger().error(f'cleanup of {component.name} failed: {exc}')
+        if self.bus is not None:
+            assert self.config is not None
+            left = self.bus.stop(drain=True, timeout=self.config.kernel.shutdown_timeout_s)
+            if left:
+                self.get_logger().error(f'{left} queued event(s) were not handled in time')
+            self.bus = None
+        self.components = []
+        for timer in (self._diag_timer, self._discovery_timer):
+            if timer is not None:
+                self.destroy_timer(timer)
+        self._diag_timer = self._discovery_timer = None
+        for pub in (self._diag_pub, self._echo_pub):
+            if pub is not None:
+                self.destroy_publisher(pub)
+        self._diag_pub = self._echo_pub = None
+        self._echo_sub = None
+        self.intake = None
+        self._prev_stats = None
+        self._state_label = 'unconfigured'
+
+    def _discover(self) -> None:
+        self._apply_pending_config()
+        if self.intake is not None:
+            self.intake.sync()
+
+    def _echo(self, event: Event) -> None:
+        pub = self._echo_pub
+        if pub is not None:
+            pub.publish(String(data=json.dumps({
+                'seq': event.seq, 'topic': event.topic, 'type': event.type_name,
+                'tier': event.tier.name, 'stamp_ns': event.stamp_ns})))
+
+    def _queue_config(self, config: KernelConfig) -> None:
+        # called on the watcher's thread: applied on the executor thread
+        with self._pending_lock:
+            self._pending_config = config
+
+    def _apply_pending_config(self) -> None:
+        with self._pending_lock:
+            config, self._pending_config = self._pending_config, None
+        if config is None or self.config is None or self.bus is None:
+            return
+        old = self.config
+        changed = sorted(k for k in KernelConfig.model_fields
+                         if getattr(old, k) != getattr(config, k))
+        if config.tiers != old.tiers:
+            self.get_logger().warning(
+                'tier settings changed: they take effect at the next configure')
+        self.config = config
+        self.bus.set_classifier(config.tier_for)
+        if self.intake is not None:
+            self.intake.set_config(config)
+        for component in self.components:
+            component.reconfigure(config)
+        self.get_logger().info(f'config reloaded from {self.config_path}: changed '
+                               f'{", ".join(changed) or "nothing"}')
+        self.bus.publish(CONFIG_CHANGED_TOPIC, 'std_msgs/msg/String',
+                         String(data=json.dumps({'path': str(self.config_path),
+                                                 'changed': changed})),
+                         tier=Tier.HIGH, source='kernel')
+
+    def _publish_diagnostics(self) -> None:
+        self._apply_pending_config()
+        if self.bus is None or self._diag_pub is None or self.config is None:
+            return
+        stats = self.bus.stats()
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        mapped = len(self.intake.mapped) if self.intake is not None else 0
+        array.status.append(kernel_status(self.get_name(), self._state_label, stats,
+                                          self._prev_stats,
+                                          self.config.kernel.diagnostics_period_s, mapped))
+        for component in self.components:
+            array.status.extend(component.diagnostics())
+        self._prev_stats = stats
+        self._diag_pub.publish(array)
+
+    @property
+    def state_label(self) -> str:
+        """Return the kernel's lifecycle state as a word (unconfigured, inactive, active...)."""
+        return self._state_label
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Run the kernel node (``ros2 run unity_kernel kernel``)."""
+    from unity_kernel_core.runtime import spin_until_signal
+    with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
+        node = KernelNode()
+        try:
+            autostart = bool(node.get_parameter('autostart').value)
+            return spin_until_signal(node, autostart=autostart)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            return 0
+        finally:
+            node.destroy_node()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,71 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Spin a kernel node until SIGINT/SIGTERM, then shut it down gracefully (drain, exit 0)."""
+
+import signal
+import threading
+from typing import Any, Callable, Optional
+
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.lifecycle import TransitionCallbackReturn
+
+from unity_kernel_core.kernel_node import KernelNode
+
+
+def bring_up(node: KernelNode) -> bool:
+    """Drive the node through configure and activate; return True when it is active."""
+    if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+        return False
+    return node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+
+def spin_until_signal(node: KernelNode, *, autostart: bool,
+                      on_active: Optional[Callable[[KernelNode], None]] = None,
+                      stop: Optional[threading.Event] = None,
+                      executor: Optional[Any] = None) -> int:
+    """
+    Spin ``node`` until SIGINT/SIGTERM (or ``stop``), then run its shutdown transition.
+
+    With ``autostart`` the node is configured and activated first; return 1 if that fails.
+    The shutdown transition stops intake, drains the bus and releases the components while
+    the ROS context is still up, so that every component can still talk to the graph.
+    """
+    stop = stop or threading.Event()
+    executor = executor or SingleThreadedExecutor(context=node.context)
+    executor.add_node(node)
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, request_stop)
+    try:
+        if autostart:
+            if not bring_up(node):
+                node.get_logger().error('could not bring the kernel up (see errors above)')
+                return 1
+            if on_active is not None:
+                on_active(node)
+        while not stop.is_set() and node.context.ok():
+            executor.spin_once(timeout_sec=0.1)
+        node.get_logger().info('shutting down: draining the bus')
+        node.trigger_shutdown()
+        return 0
+    finally:
+        executor.remove_node(node)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

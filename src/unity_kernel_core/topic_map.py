@@ -1,0 +1,120 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Topic mapping, as pure logic: which graph topics to take in, on which tier, with which QoS.
+
+The kernel asks the ROS graph for topics and their publishers' QoS; :func:`plan_subscriptions`
+turns that into a plan. QoS is adapted to what publishers offer, the way rosbag2 does it, so
+that a subscription matches every publisher instead of silently missing some:
+
+- reliability: a RELIABLE request does not match a BEST_EFFORT publisher, so when any
+  publisher is best-effort the subscription becomes best-effort;
+- durability: a TRANSIENT_LOCAL request does not match a VOLATILE publisher, so it is lowered
+  to VOLATILE when any publisher is volatile;
+- deadline: a requested deadline shorter than a publisher's offer is incompatible, so it is
+  dropped (and reported) when a publisher offers a longer or infinite one.
+
+What cannot be bridged (several types on one topic) is reported and the topic skipped.
+"""
+
+import dataclasses
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from unity_kernel_core.config import KernelConfig, QosSettings
+from unity_kernel_core.events import Tier
+
+
+@dataclasses.dataclass(frozen=True)
+class PublisherQos:
+    """The QoS a publisher offers (only what matters for matching)."""
+
+    reliability: str  # 'reliable' | 'best_effort'
+    durability: str  # 'volatile' | 'transient_local'
+    deadline_ms: Optional[float] = None  # None: infinite
+
+
+@dataclasses.dataclass(frozen=True)
+class SubscriptionPlan:
+    """How to subscribe to one topic."""
+
+    topic: str
+    type_name: str
+    tier: Tier
+    qos: QosSettings
+    notes: Tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+    """A topic that matched a rule but cannot be taken in, and why."""
+
+    topic: str
+    reason: str
+
+
+def adapt_qos(requested: QosSettings,
+              publishers: Sequence[PublisherQos]) -> Tuple[QosSettings, Tuple[str, ...]]:
+    """Return QoS compatible with every publisher, and notes on what was changed."""
+    if not requested.adapt_to_publishers or not publishers:
+        return requested, ()
+    notes: List[str] = []
+    changes: Dict[str, object] = {}
+    if requested.reliability == 'reliable' and any(
+            p.reliability == 'best_effort' for p in publishers):
+        changes['reliability'] = 'best_effort'
+        notes.append('best-effort publisher: subscribing best-effort')
+    if requested.durability == 'transient_local' and any(
+            p.durability == 'volatile' for p in publishers):
+        changes['durability'] = 'volatile'
+        notes.append('volatile publisher: subscribing volatile')
+    if requested.deadline_ms is not None:
+        offered = [p.deadline_ms for p in publishers]
+        if any(d is None or d > requested.deadline_ms for d in offered):
+            changes['deadline_ms'] = None
+            notes.append(f'publisher offers no deadline <= {requested.deadline_ms} ms: '
+                         'deadline not requested')
+    if not changes:
+        return requested, ()
+    return requested.model_copy(update=changes), tuple(notes)
+
+
+def plan_subscriptions(
+        config: KernelConfig,
+        topics: Sequence[Tuple[str, Sequence[str]]],
+        publishers: Mapping[str, Sequence[PublisherQos]],
+) -> Tuple[List[SubscriptionPlan], List[Skipped]]:
+    """
+    Decide which topics to subscribe to.
+
+    ``topics`` is what ``Node.get_topic_names_and_types()`` returns; ``publishers`` maps a
+    topic to its publishers' QoS. Topics without publishers are not subscribed yet (their
+    QoS is unknown) and come back on a later pass.
+    """
+    plans: List[SubscriptionPlan] = []
+    skipped: List[Skipped] = []
+    for topic, types in topics:
+        rule = config.rule_for(topic)
+        if rule is None:
+            continue
+        if len(types) != 1:
+            skipped.append(Skipped(topic, f'{len(types)} types on one topic '
+                                          f'({", ".join(types)}): cannot subscribe'))
+            continue
+        pubs = publishers.get(topic, ())
+        if not pubs:
+            continue
+        qos, notes = adapt_qos(config.tiers[rule.tier].qos, pubs)
+        plans.append(SubscriptionPlan(topic, types[0], rule.tier, qos, notes))
+    return plans, skipped

@@ -1,0 +1,274 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Behaviour of the priority event bus (pure Python, no ROS)."""
+
+import threading
+import time
+
+import pytest
+
+from unity_kernel_core.bus import EventBus, OverflowPolicy, TierPolicy
+from unity_kernel_core.errors import BusFullError, BusStoppedError
+from unity_kernel_core.events import Tier
+
+
+@pytest.fixture
+def bus():
+    b = EventBus()
+    b.start()
+    yield b
+    b.stop(drain=False, timeout=5)
+
+
+def test_events_of_one_topic_arrive_in_order_with_increasing_seq(bus):
+    got = []
+    bus.subscribe('/a/**', lambda e: got.append((e.message, e.seq)))
+    for i in range(500):
+        bus.publish('/a/x', 'test/msg/Int', i)
+    assert bus.wait_idle(10)
+    assert [m for m, _ in got] == list(range(500))
+    seqs = [s for _, s in got]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 500
+
+
+def test_sequence_is_global_across_topics_and_tiers(bus):
+    seen = []
+    bus.add_tap(lambda e: seen.append(e.seq))
+    for i in range(100):
+        bus.publish(f'/t{i % 7}', 'test/msg/Int', i, tier=Tier(i % 5))
+    assert seen == list(range(1, 101))
+
+
+def test_pattern_and_tier_filters_select_subscribers(bus):
+    safety, sensors, only_low = [], [], []
+    bus.subscribe('/safety/*', lambda e: safety.append(e.topic))
+    bus.subscribe('/sensors/**', lambda e: sensors.append(e.topic))
+    bus.subscribe('/**', lambda e: only_low.append(e.topic), tiers=[Tier.LOW])
+    bus.publish('/safety/estop', 't/msg/B', 1, tier=Tier.CRITICAL)
+    bus.publish('/safety/arm/estop', 't/msg/B', 1, tier=Tier.CRITICAL)
+    bus.publish('/sensors/cam/image', 't/msg/I', 1, tier=Tier.HIGH)
+    bus.publish('/logs', 't/msg/S', 1, tier=Tier.LOW)
+    assert bus.wait_idle(5)
+    assert safety == ['/safety/estop']
+    assert sensors == ['/sensors/cam/image']
+    assert only_low == ['/logs']
+
+
+def test_classifier_gives_the_tier_when_none_is_given():
+    bus = EventBus(classifier=lambda topic: Tier.CRITICAL if topic.startswith('/safety')
+                   else Tier.LOW)
+    bus.start()
+    try:
+        assert bus.publish('/safety/x', 't/msg/B', 1).tier is Tier.CRITICAL
+        assert bus.publish('/other', 't/msg/B', 1).tier is Tier.LOW
+    finally:
+        bus.stop()
+
+
+def test_critical_is_handled_while_low_is_flooded_and_stuck(bus):
+    release = threading.Event()
+    critical_done = threading.Event()
+    bus.subscribe('/low/**', lambda e: release.wait(10))
+    bus.subscribe('/safety/**', lambda e: critical_done.set())
+    for i in range(2000):
+        bus.publish('/low/flood', 't/msg/S', i, tier=Tier.LOW)
+    bus.publish('/safety/estop', 't/msg/B', True, tier=Tier.CRITICAL)
+    # LOW's only worker is blocked in its handler with ~2000 events queued behind it;
+    # CRITICAL has its own lanes and must not wait for any of them.
+    assert critical_done.wait(5)
+    assert bus.stats()[Tier.LOW].depth > 0
+    release.set()
+
+
+def test_drop_oldest_keeps_the_newest_and_counts_drops():
+    bus = EventBus({Tier.DEFERRED: TierPolicy(workers=1, queue_size=10,
+                                              overflow=OverflowPolicy.DROP_OLDEST)})
+    bus.start()
+    gate = threading.Event()
+    got = []
+
+    def handler(e):
+        gate.wait(10)
+        got.append(e.message)
+
+    bus.subscribe('/d', handler)
+    bus.publish('/d', 't/msg/I', -1, tier=Tier.DEFERRED)  # taken by the worker, blocks
+    time.sleep(0.2)
+    for i in range(50):
+        bus.publish('/d', 't/msg/I', i, tier=Tier.DEFERRED)
+    stats = bus.stats()[Tier.DEFERRED]
+    assert stats.dropped == 40 and stats.depth == 10
+    gate.set()
+    bus.stop(drain=True)
+    assert got == [-1] + list(range(40, 50))
+
+
+def test_drop_newest_refuses_new_events():
+    bus = EventBus({Tier.LOW: TierPolicy(workers=1, queue_size=3,
+                                         overflow=OverflowPolicy.DROP_NEWEST)})
+    bus.start()
+    gate = threading.Event()
+    bus.subscribe('/l', lambda e: gate.wait(10))
+    bus.publish('/l', 't/msg/I', 0, tier=Tier.LOW)
+    time.sleep(0.2)
+    results = [bus.publish('/l', 't/msg/I', i, tier=Tier.LOW) for i in range(1, 6)]
+    assert [r is not None for r in results] == [True, True, True, False, False]
+    assert bus.stats()[Tier.LOW].dropped == 2
+    gate.set()
+    bus.stop()
+
+
+def test_block_applies_back_pressure_and_never_drops():
+    bus = EventBus({Tier.CRITICAL: TierPolicy(workers=1, queue_size=2,
+                                              overflow=OverflowPolicy.BLOCK)})
+    bus.start()
+    got = []
+
+    def slow(e):
+        time.sleep(0.01)
+        got.append(e.message)
+
+    bus.subscribe('/c', slow)
+    for i in range(50):
+        bus.publish('/c', 't/msg/I', i, tier=Tier.CRITICAL)
+    bus.stop(drain=True)
+    assert got == list(range(50))
+    assert bus.stats()[Tier.CRITICAL].dropped == 0
+
+
+def test_block_with_timeout_raises_when_the_tier_stays_full():
+    bus = EventBus({Tier.CRITICAL: TierPolicy(workers=1, queue_size=1,
+                                              overflow=OverflowPolicy.BLOCK,
+                                              block_timeout_s=0.2)})
+    bus.start()
+    gate = threading.Event()
+    bus.subscribe('/c', lambda e: gate.wait(10))
+    bus.publish('/c', 't/msg/I', 0, tier=Tier.CRITICAL)
+    time.sleep(0.1)
+    bus.publish('/c', 't/msg/I', 1, tier=Tier.CRITICAL)
+    with pytest.raises(BusFullError, match='CRITICAL queue stayed full'):
+        bus.publish('/c', 't/msg/I', 2, tier=Tier.CRITICAL)
+    gate.set()
+    bus.stop()
+
+
+def test_failing_handler_is_retried_then_dead_lettered_and_others_still_run():
+    bus = EventBus({Tier.NORMAL: TierPolicy(max_retries=2, retry_backoff_s=0.001)})
+    bus.start()
+    letters, good, calls = [], [], []
+
+    def bad(e):
+        calls.append(e.seq)
+        raise ValueError('boom')
+
+    bus.subscribe('/x', bad, name='bad_handler')
+    bus.subscribe('/x', lambda e: good.append(e.seq))
+    bus.add_dead_letter_sink(letters.append)
+    bus.publish('/x', 't/msg/I', 1)
+    bus.publish('/x', 't/msg/I', 2)
+    assert bus.wait_idle(5)
+    assert len(calls) == 6  # 1 try + 2 retries, for each event
+    assert good == [1, 2]
+    assert [(d.handler, d.attempts, d.event.seq) for d in letters] == [
+        ('bad_handler', 3, 1), ('bad_handler', 3, 2)]
+    assert 'ValueError: boom' in letters[0].error and 'Traceback' in letters[0].traceback
+    stats = bus.stats()[Tier.NORMAL]
+    assert stats.dead_letters == 2 and stats.handler_errors == 6 and stats.retries == 4
+    bus.stop()
+
+
+def test_flaky_handler_succeeds_on_retry_without_dead_letter():
+    bus = EventBus({Tier.NORMAL: TierPolicy(max_retries=3, retry_backoff_s=0.001)})
+    bus.start()
+    attempts, letters = [], []
+
+    def flaky(e):
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise RuntimeError('transient')
+
+    bus.subscribe('/x', flaky)
+    bus.add_dead_letter_sink(letters.append)
+    bus.publish('/x', 't/msg/I', 1)
+    assert bus.wait_idle(5)
+    assert len(attempts) == 3 and not letters
+    bus.stop()
+
+
+def test_stop_drains_queued_events_and_refuses_new_ones():
+    bus = EventBus()
+    bus.start()
+    got = []
+    bus.subscribe('/**', lambda e: (time.sleep(0.001), got.append(e.seq)))
+    for i in range(300):
+        bus.publish(f'/t{i % 3}', 't/msg/I', i, tier=Tier(i % 5))
+    assert bus.stop(drain=True, timeout=30) == 0
+    assert len(got) == 300
+    with pytest.raises(BusStoppedError):
+        bus.publish('/t', 't/msg/I', 1)
+
+
+def test_stop_without_drain_counts_discarded_events():
+    bus = EventBus({Tier.NORMAL: TierPolicy(workers=1, queue_size=1000)})
+    bus.start()
+    gate = threading.Event()
+    bus.subscribe('/n', lambda e: gate.wait(2))
+    for i in range(100):
+        bus.publish('/n', 't/msg/I', i)
+    time.sleep(0.1)
+    threading.Timer(0.2, gate.set).start()
+    bus.stop(drain=False, timeout=10)
+    assert bus.stats()[Tier.NORMAL].dropped == 99
+
+
+def test_unsubscribe_stops_delivery(bus):
+    got = []
+    sub = bus.subscribe('/u', lambda e: got.append(e.seq))
+    bus.publish('/u', 't/msg/I', 1)
+    assert bus.wait_idle(5)
+    assert bus.unsubscribe(sub) is True
+    bus.publish('/u', 't/msg/I', 2)
+    assert bus.wait_idle(5)
+    assert got == [1]
+    assert bus.unsubscribe(sub) is False
+
+
+def test_failing_tap_does_not_stop_intake(bus):
+    def bad_tap(e):
+        raise RuntimeError('tap broke')
+
+    got = []
+    bus.add_tap(bad_tap)
+    bus.subscribe('/t', lambda e: got.append(e.seq))
+    bus.publish('/t', 't/msg/I', 1)
+    assert bus.wait_idle(5)
+    assert got == [1]
+
+
+def test_stats_count_published_and_delivered(bus):
+    bus.subscribe('/s', lambda e: None)
+    for i in range(20):
+        bus.publish('/s', 't/msg/I', i, tier=Tier.HIGH)
+    assert bus.wait_idle(5)
+    s = bus.stats()[Tier.HIGH]
+    assert (s.published, s.delivered, s.dropped, s.depth) == (20, 20, 0, 0)
+    assert s.latency_p99_ms >= s.latency_p50_ms >= 0
+
+
+def test_sequence_resumes_forward_only(bus):
+    bus.set_next_seq(1000)
+    assert bus.publish('/s', 't/msg/I', 1).seq == 1000
+    with pytest.raises(Exception):
+        bus.set_next_seq(5)

@@ -1,0 +1,72 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The ``unity-kernel`` command: check-config and up, run as a user would."""
+
+import signal
+import subprocess
+import sys
+
+import pytest
+import support
+
+CLI = [sys.executable, '-m', 'unity_kernel_core.cli.main']
+
+
+def run(args, env=None):
+    return subprocess.run(CLI + args, capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_check_config_accepts_the_shipped_config():
+    result = run(['check-config', str(support.ROOT / 'config' / 'kernel.yaml')])
+    assert result.returncode == 0, result.stderr
+    assert 'OK' in result.stdout and '/safety/**->CRITICAL' in result.stdout
+
+
+def test_check_config_prints_every_problem_with_file_and_line(tmp_path):
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('kernel:\n  diagnostics_period_s: -1\ntopics:\n  - {pattern: x, tier: Y}\n')
+    result = run(['check-config', str(bad)])
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert f'{bad}:2: kernel.diagnostics_period_s: Input should be greater than 0 (got -1)' \
+        in lines
+    assert any(line.startswith(f'{bad}:4: topics[0].pattern:') for line in lines)
+    assert any(line.startswith(f'{bad}:4: topics[0].tier:') for line in lines)
+    assert lines[-1] == f'{bad}: 3 problem(s)'
+
+
+def test_unknown_verb_is_a_usage_error():
+    result = run(['frobnicate'])
+    assert result.returncode == 2 and 'invalid choice' in result.stderr
+
+
+@pytest.mark.ros
+def test_up_prints_status_and_stops_cleanly_on_ctrl_c(processes, ros_env, tmp_path):
+    config = tmp_path / 'kernel.yaml'
+    config.write_text(f'kernel: {{state_dir: {tmp_path}}}\nredis: {{enabled: false}}\n')
+    up = processes.start(CLI + ['up', '--config', str(config)], ros_env, tmp_path / 'up.log')
+    out = up.wait_output('Ctrl-C to stop', 30)
+    assert 'unity-kernel: unity_kernel active' in out
+    up.signal(signal.SIGINT)
+    assert up.wait(30) == 0
+    assert 'unity-kernel: stopped (clean)' in up.output()
+
+
+def test_up_refuses_a_bad_config_before_starting(tmp_path, ros_env):
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('tiers:\n  LOW: {overflow: explode}\n')
+    result = run(['up', '--config', str(bad)], env=ros_env)
+    assert result.returncode == 2
+    assert f'{bad}:2: tiers.LOW.overflow' in result.stderr

@@ -1,0 +1,66 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Messages from another process arrive on the kernel's bus with their exact bytes."""
+
+import sys
+import threading
+
+import pytest
+from rclpy.serialization import deserialize_message
+from std_msgs.msg import String
+import support
+
+from unity_kernel_core.kernel_node import KernelNode
+from unity_kernel_core.runtime import spin_until_signal
+
+pytestmark = pytest.mark.ros
+
+
+def test_dds_messages_reach_a_bus_handler_with_type_and_cdr(rclpy_context, ros_env, tmp_path,
+                                                            processes):
+    config = tmp_path / 'kernel.yaml'
+    config.write_text(f'kernel: {{discovery_period_s: 0.2, state_dir: {tmp_path}}}\n'
+                      'redis: {enabled: false}\n')
+    node = KernelNode(config_file=config, context=rclpy_context)
+    got = []
+    ready = threading.Event()
+    stop = threading.Event()
+
+    def on_active(n):
+        n.bus.subscribe('/chatter', got.append, name='test_handler')
+        ready.set()
+
+    thread = threading.Thread(target=spin_until_signal, args=(node,),
+                              kwargs={'autostart': True, 'on_active': on_active, 'stop': stop})
+    thread.start()
+    try:
+        assert ready.wait(20)
+        talker = processes.start(
+            [sys.executable, str(support.ROOT / 'test' / 'nodes' / 'talker.py'),
+             '--topic', '/chatter', '--count', '50', '--rate', '100'],
+            ros_env, tmp_path / 'talker.log')
+        talker.wait_output('talker: done', 30)
+        support.wait_for(lambda: len(got) == 50, 10, message='50 events on the bus')
+        assert [e.message.data for e in got] == [str(i) for i in range(50)]
+        assert {e.type_name for e in got} == {'std_msgs/msg/String'}
+        assert {e.tier.name for e in got} == {'NORMAL'}
+        assert isinstance(got[7].cdr, bytes)
+        assert deserialize_message(got[7].cdr, String).data == '7'
+        assert all(b.seq > a.seq for a, b in zip(got, got[1:]))
+    finally:
+        stop.set()
+        thread.join(30)
+        node.destroy_node()
+    assert node.state_label == 'finalized'
