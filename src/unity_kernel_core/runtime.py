@@ -62,8 +62,9 @@ def spin_until_signal(node: KernelNode, *, autostart: bool,
                 on_active(node)
         while not stop.is_set() and node.context.ok():
             executor.spin_once(timeout_sec=0.1)
-        node.get_logger().info('shutting down: draining the bus')
-        node.trigger_shutdown()
+        if node.state_label != 'finalized':
+            node.get_logger().info('shutting down: draining the bus')
+            node.trigger_shutdown()
         return 0
     finally:
         executor.remove_node(node)
