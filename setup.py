@@ -58,7 +58,7 @@ setup(
     description='Deterministic ROS 2 runtime: priority event bus, Redis audit trail, '
                 'module supervision, sensors and an LLM bridge.',
     license='Apache-2.0',
-    tests_require=['pytest'],
+    extras_require={'test': ['pytest']},
     entry_points={
         'console_scripts': [
             'kernel = unity_kernel_core.kernel_node:main',
