@@ -165,6 +165,7 @@ class _Lane:
         self.retries = 0
         self.dead_letters = 0
         self.latencies: Deque[int] = collections.deque(maxlen=2048)
+        self.yields = tier > Tier.HIGH
 
     def put(self, event: Event) -> bool:
         with self.cond:
@@ -215,6 +216,10 @@ class _Lane:
                 with self.cond:
                     self.busy = False
                     self.cond.notify_all()
+            if self.yields:
+                # hand the GIL over between events, so a more urgent worker that is waiting
+                # does not wait for the interpreter's switch interval
+                time.sleep(0)
 
     def idle(self) -> bool:
         return not self.queue and not self.busy
