@@ -216,14 +216,19 @@ class Probe:
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._running = True
+        self.spin_errors: list = []
         self._thread.start()
 
     def _spin(self) -> None:
         while self._running:
             try:
                 self.executor.spin_once(timeout_sec=0.05)
-            except Exception:  # context shut down while spinning
-                return
+            except Exception as exc:
+                # entities created from the test thread while this one waits can make one
+                # spin_once fail; keep spinning unless the context is gone
+                self.spin_errors.append(exc)
+                if not self.node.context.ok():
+                    return
 
     def collect(self, topic: str, msg_type, qos=None) -> list:
         """Subscribe to ``topic`` and return the list messages are appended to."""

@@ -52,6 +52,14 @@ def start_kernel(processes, ros_env, tmp_path, config, autostart=True, env=None)
     return processes.start(args, {**ros_env, **(env or {})}, tmp_path / 'kernel.log')
 
 
+def wait_ready(kernel, probe):
+    """Wait until the kernel is active and its event echo reaches the probe."""
+    kernel.wait_output('active: mapping topics', 30)
+    support.wait_for(lambda: probe.node.count_publishers(ECHO) >= 1, 20,
+                     message='the kernel event echo matched by the probe')
+    time.sleep(0.5)
+
+
 def talker(processes, ros_env, tmp_path, topic, *extra, name=None):
     log = tmp_path / f'talker{(name or topic).replace("/", "_")}.log'
     return processes.start([sys.executable, TALKER, '--topic', topic, *extra], ros_env, log)
@@ -103,7 +111,7 @@ def test_lifecycle_transitions_from_another_process(processes, ros_env, tmp_path
 
 def test_topics_go_to_their_tiers_with_adapted_qos(processes, ros_env, tmp_path, probe):
     echo = probe.collect(ECHO, String)
-    start_kernel(processes, ros_env, tmp_path, write_config(tmp_path))
+    wait_ready(start_kernel(processes, ros_env, tmp_path, write_config(tmp_path)), probe)
     runs = [
         talker(processes, ros_env, tmp_path, '/safety/estop', '--type', 'std_msgs/msg/Bool',
                '--count', '30', '--rate', '50'),
@@ -129,7 +137,7 @@ def test_topics_go_to_their_tiers_with_adapted_qos(processes, ros_env, tmp_path,
 def test_a_topic_that_appears_later_is_mapped(processes, ros_env, tmp_path, probe):
     echo = probe.collect(ECHO, String)
     kernel = start_kernel(processes, ros_env, tmp_path, write_config(tmp_path))
-    kernel.wait_output('active: mapping topics', 30)
+    wait_ready(kernel, probe)
     time.sleep(1.0)
     t = talker(processes, ros_env, tmp_path, '/late/topic', '--count', '10', '--rate', '20')
     t.wait_output('talker: done', 30)
@@ -143,13 +151,16 @@ def test_an_unimportable_type_is_reported_once_and_skipped(processes, ros_env, t
     env = {'PYTHONPATH': f'{tmp_path / "shadow"}:{ros_env["PYTHONPATH"]}'}
     echo = probe.collect(ECHO, String)
     kernel = start_kernel(processes, ros_env, tmp_path, write_config(tmp_path), env=env)
+    wait_ready(kernel, probe)
     twist = talker(processes, ros_env, tmp_path, '/cmd_vel', '--type',
-                   'geometry_msgs/msg/Twist', '--count', '20', '--rate', '20',
+                   'geometry_msgs/msg/Twist', '--count', '200', '--rate', '20',
                    '--wait-subscribers', '0')
+    kernel.wait_output('cannot import message type geometry_msgs/msg/Twist', 30)
     chat = talker(processes, ros_env, tmp_path, '/chatter', '--count', '10', '--rate', '20')
-    twist.wait_output('talker: done', 30)
     chat.wait_output('talker: done', 30)
     support.wait_for(lambda: len(events(echo, '/chatter')) == 10, 10, message='chatter')
+    time.sleep(1.0)  # several more discovery passes see /cmd_vel again
+    twist.stop()
     log = kernel.output()
     assert log.count('cannot import message type geometry_msgs/msg/Twist') == 1, log
     assert 'not mapping /cmd_vel' in log
@@ -189,6 +200,7 @@ def test_config_edit_is_applied_live_and_a_bad_edit_is_rejected(
     echo = probe.collect(ECHO, String)
     config = write_config(tmp_path, 'topics:\n  - {pattern: /chatter, tier: NORMAL}\n')
     kernel = start_kernel(processes, ros_env, tmp_path, config)
+    wait_ready(kernel, probe)
     t = talker(processes, ros_env, tmp_path, '/chatter', '--count', '400', '--rate', '40')
     support.wait_for(lambda: events(echo, '/chatter'), 30, message='first chatter event')
     config.write_text(config.read_text().replace('tier: NORMAL', 'tier: LOW'))
