@@ -23,7 +23,6 @@ Environment overrides: ``UNITY_KERNEL__<SECTION>__<KEY>=value`` sets ``section.k
 keys case-insensitive, value parsed as a YAML scalar); ``UNITY_REDIS_URL`` sets ``redis.url``.
 """
 
-import json
 import os
 import pathlib
 from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
@@ -33,6 +32,7 @@ from pydantic import ValidationError
 import yaml
 
 from unity_kernel_core.bus import OverflowPolicy, TierPolicy
+from unity_kernel_core.documents import parse_document, read_text, validation_issues
 from unity_kernel_core.errors import ConfigError, ConfigIssue, PatternError
 from unity_kernel_core.events import Tier
 from unity_kernel_core.patterns import any_match, compile_pattern, first_match
@@ -234,43 +234,15 @@ class KernelConfig(_Strict):
 
 # -- loading --------------------------------------------------------------------------------
 
-def _line_index(node: Any, path: Tuple[Any, ...], out: Dict[Tuple[Any, ...], int]) -> None:
-    """Record the 1-based line of every key path in a composed YAML node tree."""
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            out[path + (key,)] = key_node.start_mark.line + 1
-            _line_index(value_node, path + (key,), out)
-            out[path + (key,)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_index(item, path + (i,), out)
+def _norm_key(parts: Tuple[Any, ...]) -> Tuple[str, ...]:
+    """Normalize a key path so tier keys match in any case."""
+    return tuple(p.name if isinstance(p, Tier) else str(p).upper() for p in parts)
 
 
-def _lookup_line(lines: Mapping[Tuple[Any, ...], int], loc: Tuple[Any, ...]) -> Optional[int]:
-    """Find the line of the deepest existing prefix of ``loc`` (tier keys match any case)."""
-    def norm_key(parts: Tuple[Any, ...]) -> Tuple[str, ...]:
-        return tuple(p.name if isinstance(p, Tier) else str(p).upper() for p in parts)
-
-    norm = {norm_key(k): v for k, v in lines.items()}
-    for end in range(len(loc), -1, -1):
-        key = norm_key(loc[:end])
-        if key in norm:
-            return norm[key]
-    return None
-
-
-def _format_loc(loc: Tuple[Any, ...]) -> str:
-    parts: List[str] = []
-    for p in loc:
-        if isinstance(p, Tier):
-            parts.append(('.' if parts else '') + p.name)
-        elif isinstance(p, int):
-            parts.append(f'[{p}]')
-        else:
-            parts.append(('.' if parts else '') + str(p))
-    return ''.join(parts)
+def _fix_loc(loc: Tuple[Any, ...]) -> Tuple[Any, ...]:
+    if len(loc) > 1 and loc[0] == 'tiers' and isinstance(loc[1], int):
+        return ('tiers', Tier(loc[1])) + loc[2:]
+    return loc
 
 
 def _env_overrides(environ: Mapping[str, str]) -> List[Tuple[Tuple[str, ...], Any, str]]:
@@ -316,56 +288,21 @@ def parse_config(text: str, source: str = '<string>',
 
     ``environ`` (default: none) supplies ``UNITY_KERNEL__...`` / ``UNITY_REDIS_URL`` overrides.
     """
-    lines: Dict[Tuple[Any, ...], int] = {}
-    is_json = source.endswith('.json')
-    try:
-        if is_json:
-            data = json.loads(text) if text.strip() else {}
-        else:
-            data = yaml.safe_load(text)
-        node = yaml.compose(text) if text.strip() else None
-        if node is not None:
-            _line_index(node, (), lines)
-    except json.JSONDecodeError as exc:
-        raise ConfigError([ConfigIssue(source, exc.lineno, '',
-                                       f'invalid JSON: {exc.msg} (column {exc.colno})')]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, 'problem_mark', None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, 'problem', None) or str(exc)
-        raise ConfigError([ConfigIssue(source, line, '', f'invalid YAML: {problem}')]) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError([ConfigIssue(source, 1, '', 'expected a mapping at the top level, '
-                                       f'got {type(data).__name__}')])
+    data, lines = parse_document(text, source)
     overrides = _env_overrides(environ or {})
     for keys, value, name in overrides:
         _apply_override(data, keys, value, f'environment variable {name}')
+
+    def env_source(loc: Tuple[Any, ...]) -> Optional[str]:
+        env = next((n for k, _v, n in overrides if tuple(k) == tuple(
+            str(p).lower() for p in loc[:len(k)])), None)
+        return f'environment variable {env}' if env else None
+
     try:
         return KernelConfig.model_validate(data)
     except ValidationError as exc:
-        issues = []
-        for err in exc.errors():
-            loc = tuple(err.get('loc', ()))
-            if len(loc) > 1 and loc[0] == 'tiers' and isinstance(loc[1], int):
-                loc = ('tiers', Tier(loc[1])) + loc[2:]
-            # errors inside a field validator report the field; keep the deepest path
-            message = err.get('msg', 'invalid value')
-            if message.startswith('Value error, '):
-                message = message[len('Value error, '):]
-            if err.get('type') == 'extra_forbidden':
-                message = 'unknown key (not in the schema; check its spelling)'
-            elif 'input' in err and err.get('type') not in ('missing',):
-                shown = repr(err['input'])
-                if len(shown) <= 60 and not isinstance(err['input'], (dict, list)):
-                    message = f'{message} (got {shown})'
-            env = next((n for k, _v, n in overrides if tuple(k) == tuple(
-                str(p).lower() for p in loc[:len(k)])), None)
-            where = f'environment variable {env}' if env else source
-            issues.append(ConfigIssue(where, None if env else _lookup_line(lines, loc),
-                                      _format_loc(loc), message))
-        raise ConfigError(issues) from None
+        raise ConfigError(validation_issues(exc, source, lines, fix_loc=_fix_loc,
+                                            norm_key=_norm_key, where=env_source)) from None
 
 
 def load_config(path: 'str | os.PathLike[str] | None',
@@ -375,17 +312,4 @@ def load_config(path: 'str | os.PathLike[str] | None',
     if path is None:
         return parse_config('', '<defaults>', env)
     p = pathlib.Path(path).expanduser()
-    try:
-        text = p.read_text(encoding='utf-8')
-    except FileNotFoundError:
-        raise ConfigError([ConfigIssue(str(p), None, '', 'file not found')]) from None
-    except IsADirectoryError:
-        raise ConfigError([ConfigIssue(str(p), None, '', 'is a directory, expected a '
-                                       'YAML or JSON file')]) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError([ConfigIssue(str(p), None, '',
-                                       f'not UTF-8 text ({exc.reason})')]) from None
-    except OSError as exc:
-        raise ConfigError([ConfigIssue(str(p), None, '', f'cannot read: {exc.strerror}')]) \
-            from None
-    return parse_config(text, str(p), env)
+    return parse_config(read_text(p), str(p), env)

@@ -44,10 +44,12 @@ class ConfigIssue:
 class ConfigError(UnityKernelError):
     """A configuration could not be read or did not validate."""
 
+    what = 'configuration'
+
     def __init__(self, issues: Sequence[ConfigIssue]) -> None:
         self.issues = list(issues)
         lines = '\n  '.join(str(i) for i in self.issues)
-        super().__init__(f'invalid configuration ({len(self.issues)} problem(s)):\n  {lines}')
+        super().__init__(f'invalid {self.what} ({len(self.issues)} problem(s)):\n  {lines}')
 
 
 class PatternError(UnityKernelError):
@@ -68,3 +70,25 @@ class BusFullError(BusError):
 
 class MessageTypeError(UnityKernelError):
     """A ROS message type name could not be resolved or a payload could not be decoded."""
+
+
+class ManifestError(ConfigError):
+    """A module manifest could not be read or did not validate."""
+
+    what = 'module manifest'
+
+
+class ModuleGraphError(UnityKernelError):
+    """Module dependencies cannot be ordered: a cycle or a missing module."""
+
+    def __init__(self, message: str, modules: Sequence[str]) -> None:
+        super().__init__(message)
+        self.modules = list(modules)
+
+
+class ModuleError(UnityKernelError):
+    """A module could not be loaded, started or driven through a transition."""
+
+    def __init__(self, module: str, message: str) -> None:
+        super().__init__(f'module {module!r}: {message}')
+        self.module = module

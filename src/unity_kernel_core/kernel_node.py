@@ -52,6 +52,7 @@ _LOG = logging.getLogger('unity_kernel.kernel')
 
 #: Components built on configure, in order ("module:factory"; a factory may return None).
 COMPONENT_FACTORIES: List[str] = [
+    'unity_kernel_core.supervisor:create',
 ]
 
 CONFIG_CHANGED_TOPIC = '/unity_kernel/config_changed'
@@ -85,6 +86,7 @@ class KernelNode(LifecycleNode):
         self.declare_parameter('autostart', False)
         self.declare_parameter('diagnostics_period_s', 0.0)
         self.declare_parameter('discovery_period_s', 0.0)
+        self.declare_parameter('spawn_modules', True)
         ros_logging.install(self.get_logger())
         self.config: Optional[KernelConfig] = None
         self.config_path: Optional[pathlib.Path] = None

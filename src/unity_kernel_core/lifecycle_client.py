@@ -1,0 +1,127 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Drive other lifecycle nodes over their standard services, from any thread, with timeouts.
+
+The client owns a small rclpy node and executor on a thread of its own, so that calls work
+while the kernel's executor is busy (even from inside the kernel's own transitions).
+"""
+
+import threading
+from typing import Any, Dict, Optional
+
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+
+TRANSITIONS = {
+    'configure': Transition.TRANSITION_CONFIGURE,
+    'cleanup': Transition.TRANSITION_CLEANUP,
+    'activate': Transition.TRANSITION_ACTIVATE,
+    'deactivate': Transition.TRANSITION_DEACTIVATE,
+}
+SHUTDOWN_FROM = {
+    'unconfigured': Transition.TRANSITION_UNCONFIGURED_SHUTDOWN,
+    'inactive': Transition.TRANSITION_INACTIVE_SHUTDOWN,
+    'active': Transition.TRANSITION_ACTIVE_SHUTDOWN,
+}
+
+
+class LifecycleClient:
+    """Call ``get_state``/``change_state`` of lifecycle nodes by fully qualified name."""
+
+    def __init__(self, context: Any, name: str = 'unity_kernel_lifecycle_client') -> None:
+        self.node = rclpy.create_node(name, context=context,
+                                      start_parameter_services=False)
+        self._executor = SingleThreadedExecutor(context=context)
+        self._executor.add_node(self.node)
+        self._clients: Dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._running = True
+        self._thread = threading.Thread(target=self._spin, name='lifecycle-client', daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while self._running and self.node.context.ok():
+            try:
+                self._executor.spin_once(timeout_sec=0.05)
+            except Exception:  # entities added from other threads can upset one wait
+                if not self.node.context.ok():
+                    return
+
+    def _client(self, srv_type: Any, service: str) -> Any:
+        with self._lock:
+            client = self._clients.get(service)
+            if client is None:
+                client = self.node.create_client(srv_type, service)
+                self._clients[service] = client
+            return client
+
+    def _call(self, srv_type: Any, service: str, request: Any, timeout: float) -> Any:
+        client = self._client(srv_type, service)
+        if not client.service_is_ready() and not client.wait_for_service(timeout_sec=timeout):
+            return None
+        done = threading.Event()
+        future = client.call_async(request)
+        future.add_done_callback(lambda _f: done.set())
+        if not done.wait(timeout):
+            future.cancel()
+            client.remove_pending_request(future)
+            return None
+        return future.result()
+
+    def get_state(self, node: str, timeout: float) -> Optional[str]:
+        """Return the node's state label (``active``...), or None without an answer in time."""
+        response = self._call(GetState, f'{node}/get_state', GetState.Request(), timeout)
+        return None if response is None else str(response.current_state.label)
+
+    def change_state(self, node: str, transition: str, timeout: float) -> Optional[bool]:
+        """
+        Request ``transition`` (configure, activate, deactivate, cleanup, shutdown).
+
+        Return the node's answer (True on success), or None when it did not answer in time.
+        """
+        if transition == 'shutdown':
+            label = self.get_state(node, timeout)
+            if label is None:
+                return None
+            if label not in SHUTDOWN_FROM:
+                return label == 'finalized'
+            transition_id = SHUTDOWN_FROM[label]
+        else:
+            transition_id = TRANSITIONS[transition]
+        request = ChangeState.Request()
+        request.transition.id = transition_id
+        response = self._call(ChangeState, f'{node}/change_state', request, timeout)
+        return None if response is None else bool(response.success)
+
+    def node_present(self, node: str) -> bool:
+        """Return True when a node of this fully qualified name is in the ROS graph."""
+        ns, _, name = node.rpartition('/')
+        return (name, ns or '/') in self.node.get_node_names_and_namespaces()
+
+    def forget(self, node: str) -> None:
+        """Drop the clients of ``node`` (it was restarted or unloaded)."""
+        with self._lock:
+            for service in [s for s in self._clients if s.startswith(f'{node}/')]:
+                self.node.destroy_client(self._clients.pop(service))
+
+    def close(self) -> None:
+        """Stop the spin thread and destroy the node."""
+        self._running = False
+        self._thread.join(2.0)
+        self._executor.remove_node(self.node)
+        self.node.destroy_node()

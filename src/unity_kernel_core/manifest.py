@@ -1,0 +1,287 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Module manifests: what a module is, how to run it, what it needs, how to supervise it.
+
+A module lives in a directory with a ``manifest.yaml``. Manifests are only read from the
+configured search paths (an allow-list); each one is validated against the schema below and
+every problem is reported with file, line, key and what was expected.
+"""
+
+import enum
+import os
+import pathlib
+import re
+from typing import Any, Dict, List, Literal, Optional, Tuple
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ValidationError
+
+from unity_kernel_core.documents import parse_document, read_text, validation_issues
+from unity_kernel_core.errors import ConfigError, ConfigIssue, ManifestError
+
+MANIFEST_NAME = 'manifest.yaml'
+_NAME = r'^[a-z][a-z0-9_]*$'
+_ENTRY = re.compile(r'^(?P<file>[A-Za-z0-9_./-]+\.py|[A-Za-z_][A-Za-z0-9_.]*):'
+                    r'(?P<attr>[A-Za-z_][A-Za-z0-9_]*)$')
+_ROS_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
+_PARAM_TYPES = (bool, int, float, str)
+
+
+class ModuleKind(str, enum.Enum):
+    """How a module runs."""
+
+    NODE = 'node'
+    """A ROS 2 lifecycle node in its own process, driven over its lifecycle services."""
+    INPROCESS = 'inprocess'
+    """A Python class inside the kernel process, on the bus (see ``module_api``)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra='forbid', frozen=True)
+
+
+class RestartPolicy(_Strict):
+    """When and how fast a failed module is brought back."""
+
+    policy: Literal['always', 'on-failure', 'never'] = 'on-failure'
+    max_restarts: int = Field(5, ge=0, le=1000)
+    window_s: float = Field(60.0, gt=0, le=86400)
+    backoff_initial_s: float = Field(0.5, ge=0, le=3600)
+    backoff_max_s: float = Field(30.0, ge=0, le=3600)
+
+    @model_validator(mode='after')
+    def _ordered_backoff(self) -> 'RestartPolicy':
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError(f'backoff_max_s ({self.backoff_max_s}) must be >= '
+                             f'backoff_initial_s ({self.backoff_initial_s})')
+        return self
+
+
+class HealthLimits(_Strict):
+    """Deadlines the supervisor holds a module to."""
+
+    heartbeat_period_s: float = Field(1.0, gt=0, le=3600)
+    """How often the module is asked for its state (node) or checked (in-process)."""
+    heartbeat_timeout_s: float = Field(5.0, gt=0, le=3600)
+    """No answer within this time: the module is hung and gets restarted."""
+    transition_timeout_s: float = Field(15.0, gt=0, le=3600)
+    """Longest a lifecycle transition (or process start) may take."""
+    max_error_rate: float = Field(0.5, ge=0, le=1)
+    """In-process modules: handler error ratio above which the module is ERROR."""
+
+
+class TopicUse(_Strict):
+    """Topics a module publishes and subscribes (documentation and graph checks)."""
+
+    publishes: List[str] = []
+    subscribes: List[str] = []
+
+    @field_validator('publishes', 'subscribes')
+    @classmethod
+    def _absolute(cls, value: List[str]) -> List[str]:
+        for topic in value:
+            if not isinstance(topic, str) or not topic.startswith('/'):
+                raise ValueError(f"topic {topic!r} must be an absolute name starting with '/'")
+        return value
+
+
+class Manifest(_Strict):
+    """One module's manifest (``manifest.yaml``)."""
+
+    name: str = Field(pattern=_NAME)
+    version: str = Field(pattern=r'^\d+\.\d+\.\d+([.+-][0-9A-Za-z.+-]+)?$')
+    kind: ModuleKind
+    description: str = ''
+    executable: Optional[str] = None
+    """Node modules: a console script of the unity_kernel package, or a path (relative to
+    the manifest) of an executable or a ``.py`` file."""
+    node_name: Optional[str] = None
+    namespace: str = '/'
+    entry: Optional[str] = None
+    """In-process modules: ``file.py:Class`` (relative to the manifest) or ``pkg.mod:Class``."""
+    depends: List[str] = []
+    parameters: Dict[str, Any] = {}
+    topics: TopicUse = TopicUse()
+    restart: RestartPolicy = RestartPolicy()
+    health: HealthLimits = HealthLimits()
+    directory: pathlib.Path = Field(pathlib.Path('.'), exclude=True)
+    """Where the manifest was found (set by the loader, not written in the file)."""
+    source: str = Field('<string>', exclude=True)
+
+    @field_validator('depends')
+    @classmethod
+    def _dependency_names(cls, value: List[str]) -> List[str]:
+        seen = set()
+        for name in value:
+            if not isinstance(name, str) or not re.match(_NAME, name):
+                raise ValueError(f'dependency {name!r} is not a module name ([a-z][a-z0-9_]*)')
+            if name in seen:
+                raise ValueError(f'dependency {name!r} is listed twice')
+            seen.add(name)
+        return value
+
+    @field_validator('parameters')
+    @classmethod
+    def _scalar_parameters(cls, value: Dict[str, Any]) -> Dict[str, Any]:
+        for key, item in value.items():
+            if not _ROS_NAME.match(str(key)):
+                raise ValueError(f'parameter name {key!r} is not a valid ROS parameter name')
+            items = item if isinstance(item, list) else [item]
+            if not all(isinstance(v, _PARAM_TYPES) for v in items) or \
+                    (isinstance(item, list) and len({type(v) for v in item}) > 1):
+                raise ValueError(f'parameter {key!r}: expected a bool, int, float, string or '
+                                 f'a list of one of those, got {item!r}')
+        return value
+
+    @field_validator('node_name')
+    @classmethod
+    def _node_name(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _ROS_NAME.match(value):
+            raise ValueError(f'{value!r} is not a valid ROS node name')
+        return value
+
+    @field_validator('namespace')
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        if not re.match(r'^/([A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*)?$', value):
+            raise ValueError(f"namespace {value!r} must be '/' or like '/robot1'")
+        return value
+
+    @model_validator(mode='after')
+    def _kind_fields(self) -> 'Manifest':
+        if self.name in self.depends:
+            raise ValueError(f'module {self.name!r} depends on itself')
+        if self.kind is ModuleKind.NODE:
+            if not self.executable:
+                raise ValueError("a 'node' module needs 'executable' (a console script or "
+                                 'a path relative to the manifest)')
+            if self.entry:
+                raise ValueError("'entry' is for 'inprocess' modules; a 'node' module uses "
+                                 "'executable'")
+        else:
+            if not self.entry:
+                raise ValueError("an 'inprocess' module needs 'entry' ('file.py:Class' or "
+                                 "'package.module:Class')")
+            if not _ENTRY.match(self.entry):
+                raise ValueError(f"entry {self.entry!r}: expected 'file.py:Class' or "
+                                 "'package.module:Class'")
+            if self.executable:
+                raise ValueError("'executable' is for 'node' modules; an 'inprocess' module "
+                                 "uses 'entry'")
+        return self
+
+    # -- derived ---------------------------------------------------------------------------
+
+    @property
+    def ros_node_name(self) -> str:
+        """Return the ROS node name (``node_name``, default the module name)."""
+        return self.node_name or self.name
+
+    @property
+    def fully_qualified_node_name(self) -> str:
+        """Return ``/namespace/node``."""
+        ns = self.namespace.rstrip('/')
+        return f'{ns}/{self.ros_node_name}'
+
+    def entry_parts(self) -> Tuple[str, str]:
+        """Return (file path or module name, class name) of an in-process module."""
+        assert self.entry is not None
+        match = _ENTRY.match(self.entry)
+        assert match is not None
+        return match.group('file'), match.group('attr')
+
+    def entry_file(self) -> Optional[pathlib.Path]:
+        """Return the source file of an in-process module given as ``file.py:Class``."""
+        if self.entry is None:
+            return None
+        target, _ = self.entry_parts()
+        if target.endswith('.py'):
+            return (self.directory / target).resolve()
+        return None
+
+
+def parse_manifest(text: str, source: str, directory: pathlib.Path) -> Manifest:
+    """Validate manifest text; raise ManifestError listing every problem with its line."""
+    try:
+        data, lines = parse_document(text, source)
+    except ConfigError as exc:
+        raise ManifestError(exc.issues) from None
+    for private in ('directory', 'source'):
+        if private in data:
+            raise ManifestError([ConfigIssue(source, lines.get((private,)), private,
+                                             'unknown key (not in the schema; check its '
+                                             'spelling)')])
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise ManifestError(validation_issues(exc, source, lines)) from None
+    return manifest.model_copy(update={'directory': directory, 'source': source})
+
+
+def load_manifest(path: 'str | os.PathLike[str]') -> Manifest:
+    """Load a ``manifest.yaml`` (or a module directory holding one)."""
+    p = pathlib.Path(path).expanduser()
+    if p.is_dir():
+        p = p / MANIFEST_NAME
+    try:
+        text = read_text(p)
+    except ConfigError as exc:
+        raise ManifestError(exc.issues) from None
+    return parse_manifest(text, str(p), p.parent.resolve())
+
+
+def discover(search_paths: List[pathlib.Path]) -> Tuple[Dict[str, Manifest], List[ManifestError]]:
+    """
+    Find the modules under the search paths: ``<path>/<module>/manifest.yaml``.
+
+    Returns the valid manifests by name and the errors of the invalid ones (a bad manifest
+    does not hide the good ones). A name found twice is an error naming both files; the
+    first one found (search path order) is kept.
+    """
+    found: Dict[str, Manifest] = {}
+    errors: List[ManifestError] = []
+    for root in search_paths:
+        root = pathlib.Path(root).expanduser()
+        if not root.is_dir():
+            errors.append(ManifestError([ConfigIssue(str(root), None, '',
+                                                     'module search path is not a directory')]))
+            continue
+        candidates = [root / MANIFEST_NAME] if (root / MANIFEST_NAME).is_file() else \
+            sorted(root.glob(f'*/{MANIFEST_NAME}'))
+        for path in candidates:
+            try:
+                manifest = load_manifest(path)
+            except ManifestError as exc:
+                errors.append(exc)
+                continue
+            if manifest.name in found:
+                errors.append(ManifestError([ConfigIssue(
+                    str(path), None, 'name', f'module {manifest.name!r} is already defined in '
+                    f'{found[manifest.name].source}; this one is ignored')]))
+                continue
+            found[manifest.name] = manifest
+    return found, errors
+
+
+def resolve_search_paths(paths: List[str], base: Optional[pathlib.Path]) -> List[pathlib.Path]:
+    """Resolve configured search paths: ``~`` expanded, relative ones against ``base``."""
+    out = []
+    for raw in paths:
+        p = pathlib.Path(os.path.expandvars(raw)).expanduser()
+        if not p.is_absolute() and base is not None:
+            p = base / p
+        out.append(p.resolve())
+    return out

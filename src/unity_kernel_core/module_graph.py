@@ -1,0 +1,91 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Module dependency order: a topological sort in levels, with cycles and gaps named.
+
+Pure Python. ``levels`` returns groups of modules: every module's dependencies are in an
+earlier group, and the modules of one group are independent of each other, so they may be
+brought up concurrently. Shutdown runs the groups in reverse.
+"""
+
+from typing import Dict, Iterable, List, Mapping, Sequence, Set
+
+from unity_kernel_core.errors import ModuleGraphError
+
+
+def _find_cycle(graph: Mapping[str, Sequence[str]], nodes: Iterable[str]) -> List[str]:
+    """Return one dependency cycle among ``nodes`` as [a, b, ..., a]."""
+    remaining = set(nodes)
+    for start in sorted(remaining):
+        path: List[str] = []
+        index: Dict[str, int] = {}
+        node = start
+        while node not in index:
+            index[node] = len(path)
+            path.append(node)
+            node = next(d for d in sorted(graph[node]) if d in remaining)
+        return path[index[node]:] + [node]
+    return []
+
+
+def levels(graph: Mapping[str, Sequence[str]]) -> List[List[str]]:
+    """
+    Order modules so that dependencies come first; return them in independent groups.
+
+    ``graph`` maps each module to the modules it depends on. Raises ModuleGraphError naming
+    the missing module and who needs it, or the modules of a cycle (``a -> b -> a``).
+    Within a group, names are sorted, so the order is deterministic.
+    """
+    for name in sorted(graph):
+        missing = sorted(set(graph[name]) - set(graph))
+        if missing:
+            raise ModuleGraphError(
+                f'module {name!r} depends on {", ".join(map(repr, missing))}, which '
+                f'{"is" if len(missing) == 1 else "are"} not available', [name, *missing])
+    pending: Dict[str, Set[str]] = {n: set(d) for n, d in graph.items()}
+    done: Set[str] = set()
+    out: List[List[str]] = []
+    while pending:
+        ready = sorted(n for n, deps in pending.items() if deps <= done)
+        if not ready:
+            cycle = _find_cycle(graph, pending)
+            raise ModuleGraphError('dependency cycle: ' + ' -> '.join(cycle), cycle[:-1])
+        out.append(ready)
+        done.update(ready)
+        for n in ready:
+            del pending[n]
+    return out
+
+
+def order(graph: Mapping[str, Sequence[str]]) -> List[str]:
+    """Flatten ``levels`` into one start sequence, dependencies first."""
+    return [n for group in levels(graph) for n in group]
+
+
+def dependents(graph: Mapping[str, Sequence[str]], name: str) -> List[str]:
+    """Return every module that depends on ``name``, directly or not, in start order."""
+    result: Set[str] = set()
+    frontier = [name]
+    while frontier:
+        current = frontier.pop()
+        for other, deps in graph.items():
+            if current in deps and other not in result:
+                result.add(other)
+                frontier.append(other)
+    try:
+        flat = order(graph)
+    except ModuleGraphError:
+        flat = sorted(graph)
+    return [n for n in flat if n in result]

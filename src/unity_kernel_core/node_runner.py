@@ -1,0 +1,262 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Run a node module: start its process (or find it, under ``ros2 launch``) and drive its lifecycle.
+
+When the kernel starts the process itself (``unity-kernel up``) it owns it: the process gets
+its own session (a Ctrl-C at the terminal reaches the kernel only, which then shuts the
+modules down in order) and dies with the kernel (``PR_SET_PDEATHSIG``). Its output goes to
+``<state_dir>/logs/<module>.log``, rotated at 5 MB.
+"""
+
+import ctypes
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from typing import Any, Dict, IO, List, Optional
+
+from unity_kernel_core.errors import ModuleError
+from unity_kernel_core.lifecycle_client import LifecycleClient
+from unity_kernel_core.manifest import Manifest
+
+LOG_ROTATE_BYTES = 5 * 1024 * 1024
+PACKAGE = 'unity_kernel'
+
+
+def _param_arg(value: Any) -> str:
+    """Format a parameter value as a ``-p name:=value`` YAML scalar/list."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(value)
+
+
+def resolve_executable(manifest: Manifest) -> List[str]:
+    """
+    Return the command that runs a node module's executable.
+
+    A path (with ``/`` or ending in ``.py``) is relative to the manifest; a ``.py`` file runs
+    with this Python. A bare name is a console script of the package: looked up next to this
+    Python, in ``<prefix>/lib/unity_kernel`` of the ament index, then on PATH.
+    """
+    exe = manifest.executable
+    assert exe is not None
+    if '/' in exe or exe.endswith('.py'):
+        path = (manifest.directory / exe).resolve()
+        if not path.is_file():
+            raise ModuleError(manifest.name, f'executable not found: {path}')
+        if path.suffix == '.py':
+            return [sys.executable, str(path)]
+        if not os.access(path, os.X_OK):
+            raise ModuleError(manifest.name, f'{path} is not executable')
+        return [str(path)]
+    candidates = [pathlib.Path(sys.executable).parent / exe]
+    try:
+        from ament_index_python.packages import get_package_prefix
+        candidates.append(pathlib.Path(get_package_prefix(PACKAGE)) / 'lib' / PACKAGE / exe)
+    except Exception:  # not installed in an ament prefix: fine, keep looking
+        pass
+    found = shutil.which(exe)
+    if found:
+        candidates.append(pathlib.Path(found))
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return [str(candidate)]
+    raise ModuleError(manifest.name, f'executable {exe!r} not found (looked in '
+                                     f'{", ".join(str(c.parent) for c in candidates)}); '
+                                     'is the package installed?')
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        libc = ctypes.CDLL('libc.so.6', use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class NodeRunner:
+    """The supervisor's handle on one node module."""
+
+    def __init__(self, manifest: Manifest, client: LifecycleClient, state_dir: pathlib.Path,
+                 spawn: bool, env: Optional[Dict[str, str]] = None) -> None:
+        self.manifest = manifest
+        self.client = client
+        self.state_dir = state_dir
+        self.spawned = spawn
+        self.env = env
+        self.proc: Optional[subprocess.Popen] = None
+        self._log: Optional[IO[bytes]] = None
+        self.log_path = state_dir / 'logs' / f'{manifest.name}.log'
+        self.starts = 0
+
+    @property
+    def node(self) -> str:
+        """Return the node's fully qualified name."""
+        return self.manifest.fully_qualified_node_name
+
+    def command(self) -> List[str]:
+        """Return the command line that starts the node."""
+        m = self.manifest
+        args = [*resolve_executable(m), '--ros-args', '-r', f'__node:={m.ros_node_name}',
+                '-r', f'__ns:={m.namespace}']
+        for key, value in m.parameters.items():
+            args += ['-p', f'{key}:={_param_arg(value)}']
+        return args
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the process (when the kernel owns it) and wait until its services answer."""
+        limits = self.manifest.health
+        if self.spawned:
+            self._spawn()
+        deadline = time.monotonic() + limits.transition_timeout_s
+        while True:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise ModuleError(self.manifest.name, f'process exited with status '
+                                                      f'{self.proc.returncode} during start; '
+                                                      f'see {self.log_path}')
+            state = self.client.get_state(self.node, timeout=0.5)
+            if state is not None:
+                if state == 'active':
+                    self._transition('deactivate')
+                    state = 'inactive'
+                if state == 'inactive':
+                    self._transition('cleanup')
+                return
+            if time.monotonic() > deadline:
+                where = f'; see {self.log_path}' if self.spawned else \
+                    ' (is it launched? under ros2 launch the launch file starts it)'
+                raise ModuleError(self.manifest.name, f'lifecycle node {self.node} did not '
+                                  f'appear within {limits.transition_timeout_s}s{where}')
+
+    def configure(self) -> None:
+        """Run the configure transition."""
+        self._transition('configure')
+
+    def activate(self) -> None:
+        """Run the activate transition."""
+        self._transition('activate')
+
+    def deactivate(self) -> None:
+        """Run the deactivate transition (when active)."""
+        if self.client.get_state(self.node, self.manifest.health.transition_timeout_s) == 'active':
+            self._transition('deactivate')
+
+    def cleanup(self) -> None:
+        """Run the cleanup transition (when inactive)."""
+        if self.client.get_state(self.node,
+                                 self.manifest.health.transition_timeout_s) == 'inactive':
+            self._transition('cleanup')
+
+    def stop(self) -> None:
+        """Deactivate, clean up and shut the node down; end the process when the kernel owns it."""
+        timeout = self.manifest.health.transition_timeout_s
+        try:
+            if self.alive():
+                self.deactivate()
+                self.cleanup()
+                self.client.change_state(self.node, 'shutdown', timeout)
+        except ModuleError:
+            pass  # it is going away anyway; the process is ended below
+        finally:
+            self._end_process(graceful=True)
+            self.client.forget(self.node)
+
+    def kill(self) -> None:
+        """End the process at once (SIGKILL) when the kernel owns it."""
+        self._end_process(graceful=False)
+        self.client.forget(self.node)
+
+    # -- health ----------------------------------------------------------------------------
+
+    def alive(self) -> bool:
+        """Return False when the kernel's own process of this module has exited."""
+        return self.proc is None or self.proc.poll() is None
+
+    def check(self, expected: str) -> Optional[str]:
+        """Return a problem description, or None when the node is healthy."""
+        if self.proc is not None and self.proc.poll() is not None:
+            return f'process exited with status {self.proc.returncode}'
+        state = self.client.get_state(self.node, self.manifest.health.heartbeat_timeout_s)
+        if state is None:
+            if not self.client.node_present(self.node):
+                return 'node is gone from the ROS graph'
+            return (f'no answer to get_state within {self.manifest.health.heartbeat_timeout_s}'
+                    's (hung?)')
+        if state != expected:
+            return f'in state {state}, expected {expected}'
+        return None
+
+    def describe(self) -> Dict[str, Any]:
+        """Return details for /diagnostics."""
+        return {'node': self.node, 'pid': self.proc.pid if self.proc else '',
+                'owned_process': self.spawned, 'starts': self.starts,
+                'log': str(self.log_path) if self.spawned else ''}
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _transition(self, name: str) -> None:
+        timeout = self.manifest.health.transition_timeout_s
+        result = self.client.change_state(self.node, name, timeout)
+        if result is None:
+            raise ModuleError(self.manifest.name, f'{name}: no answer from {self.node} within '
+                                                  f'{timeout}s')
+        if not result:
+            state = self.client.get_state(self.node, timeout)
+            log = self.log_path if self.spawned else 'its log'
+            raise ModuleError(self.manifest.name, f'{name} failed (node now {state}); see {log}')
+
+    def _spawn(self) -> None:
+        self._end_process(graceful=False)
+        command = self.command()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.log_path.exists() and self.log_path.stat().st_size > LOG_ROTATE_BYTES:
+            self.log_path.replace(self.log_path.with_suffix('.log.1'))
+        self._log = open(self.log_path, 'ab')
+        self._log.write(f'--- start: {" ".join(command)}\n'.encode())
+        self._log.flush()
+        env = dict(os.environ if self.env is None else self.env)
+        env.setdefault('PYTHONUNBUFFERED', '1')
+        self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env,
+                                     start_new_session=True, preexec_fn=_die_with_parent)
+        self.starts += 1
+
+    def _end_process(self, graceful: bool) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            try:
+                if graceful:
+                    os.killpg(proc.pid, signal.SIGINT)
+                    try:
+                        proc.wait(5.0)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                else:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5.0)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+        if self._log is not None:
+            self._log.close()
+            self._log = None

@@ -1,0 +1,287 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Module supervision with a real kernel process and real lifecycle node modules."""
+
+import json
+import os
+import signal
+import sys
+import textwrap
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from diagnostic_msgs.srv import AddDiagnostics
+import pytest
+from std_srvs.srv import Trigger
+import support
+
+pytestmark = pytest.mark.ros
+
+MODULE_NODE = str(support.ROOT / 'test' / 'nodes' / 'lifecycle_module.py')
+
+
+def node_module(root, name, depends=(), marker=None, **params):
+    d = root / name
+    d.mkdir(parents=True, exist_ok=True)
+    parameters = {'marker': str(marker)} if marker else {}
+    parameters.update(params)
+    (d / 'manifest.yaml').write_text(textwrap.dedent(f"""\
+        name: {name}
+        version: 1.0.0
+        kind: node
+        executable: {MODULE_NODE}
+        depends: {json.dumps(list(depends))}
+        parameters: {json.dumps(parameters)}
+        restart: {{max_restarts: 3, window_s: 60, backoff_initial_s: 0.2, backoff_max_s: 1}}
+        health: {{heartbeat_period_s: 0.3, heartbeat_timeout_s: 1.5, transition_timeout_s: 20}}
+        """))
+    return d
+
+
+INPROCESS_SOURCE = """
+from unity_kernel_core.module_api import Module, on_event, periodic
+
+
+class Counter(Module):
+    VERSION = 'VERSION_TAG'
+
+    def on_configure(self):
+        self.marker = self.context.parameters['marker']
+
+    def on_activate(self):
+        with open(self.marker, 'a') as f:
+            f.write(f'{self.context.name} activated {self.VERSION}\\n')
+
+    def on_deactivate(self):
+        with open(self.marker, 'a') as f:
+            f.write(f'{self.context.name} deactivated {self.VERSION}\\n')
+"""
+
+
+def inprocess_module(root, name, marker, depends=(), version='v1'):
+    d = root / name
+    d.mkdir(parents=True, exist_ok=True)
+    (d / 'counter.py').write_text(INPROCESS_SOURCE.replace('VERSION_TAG', version))
+    (d / 'manifest.yaml').write_text(textwrap.dedent(f"""\
+        name: {name}
+        version: 1.0.0
+        kind: inprocess
+        entry: counter.py:Counter
+        depends: {json.dumps(list(depends))}
+        parameters: {{marker: {json.dumps(str(marker))}}}
+        """))
+    return d
+
+
+def kernel_config(tmp_path, modules_dir, enabled):
+    path = tmp_path / 'kernel.yaml'
+    path.write_text(textwrap.dedent(f"""\
+        kernel:
+          diagnostics_period_s: 0.5
+          state_dir: {tmp_path / 'state'}
+        redis:
+          enabled: false
+        modules:
+          search_paths: [{modules_dir}]
+          enabled: {json.dumps(enabled)}
+        """))
+    return path
+
+
+def start_kernel(processes, ros_env, tmp_path, config):
+    args = [sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args',
+            '-p', f'config_file:={config}', '-p', 'autostart:=true']
+    return processes.start(args, ros_env, tmp_path / 'kernel.log')
+
+
+def marks(marker):
+    if not marker.exists():
+        return []
+    return [line.split() for line in marker.read_text().splitlines() if line.strip()]
+
+
+def events_of(marker, name, what):
+    return [m for m in marks(marker) if m[0] == name and m[1] == what]
+
+
+def list_modules(probe):
+    result = probe._call(Trigger, '/unity_kernel/modules/list', Trigger.Request())
+    assert result.success
+    return {m['name']: m for m in json.loads(result.message)}
+
+
+def module_states(probe):
+    return {n: m['state'] for n, m in list_modules(probe).items()}
+
+
+def test_modules_come_up_in_dependency_order_and_stop_in_reverse(processes, ros_env, tmp_path,
+                                                                 probe):
+    marker = tmp_path / 'marks.txt'
+    mods = tmp_path / 'modules'
+    node_module(mods, 'base', marker=marker)
+    inprocess_module(mods, 'middle', marker, depends=['base'])
+    node_module(mods, 'top', depends=['middle'], marker=marker)
+    node_module(mods, 'side', marker=marker)
+    kernel = start_kernel(processes, ros_env, tmp_path,
+                          kernel_config(tmp_path, mods, ['top', 'middle', 'base', 'side']))
+    support.wait_for(lambda: len(events_of(marker, 'top', 'activated')) == 1, 60,
+                     message='top activated')
+    lines = [(m[0], m[1]) for m in marks(marker)]
+    assert lines.index(('base', 'activated')) < lines.index(('middle', 'activated')) < \
+        lines.index(('top', 'configured'))
+    support.wait_for(lambda: set(module_states(probe).values()) == {'active'}, 20,
+                     message='all modules active')
+    kernel.signal(signal.SIGINT)
+    assert kernel.wait(60) == 0
+    lines = [(m[0], m[1]) for m in marks(marker)]
+    assert lines.index(('top', 'deactivated')) < lines.index(('middle', 'deactivated')) < \
+        lines.index(('base', 'deactivated'))
+    assert lines.index(('top', 'shutdown')) < lines.index(('base', 'shutdown'))
+    for name in ('base', 'top', 'side'):
+        assert ('shutdown' in [w for n, w in lines if n == name]), name
+
+
+def test_killed_node_module_is_restarted_and_dependents_come_back(processes, ros_env, tmp_path,
+                                                                  probe):
+    marker = tmp_path / 'marks.txt'
+    mods = tmp_path / 'modules'
+    node_module(mods, 'base', marker=marker)
+    node_module(mods, 'top', depends=['base'], marker=marker)
+    start_kernel(processes, ros_env, tmp_path, kernel_config(tmp_path, mods, ['base', 'top']))
+    support.wait_for(lambda: len(events_of(marker, 'top', 'activated')) == 1, 60,
+                     message='top activated')
+    pid = int(events_of(marker, 'base', 'activated')[0][3])
+    killed = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    support.wait_for(lambda: len(events_of(marker, 'base', 'activated')) == 2, 30,
+                     message='base restarted and active again')
+    recovered = time.monotonic() - killed
+    assert int(events_of(marker, 'base', 'activated')[1][3]) != pid
+    # the dependent was taken down while its dependency was away and brought back after it
+    support.wait_for(lambda: len(events_of(marker, 'top', 'activated')) == 2, 30,
+                     message='top reactivated')
+    assert events_of(marker, 'top', 'deactivated')
+    assert recovered < 30
+    support.wait_for(lambda: module_states(probe) == {'base': 'active', 'top': 'active'}, 20,
+                     message='both active')
+    assert list_modules(probe)['base']['restarts'] == 1
+
+
+def test_module_that_keeps_crashing_ends_failed_and_kernel_stays_up(
+        processes, ros_env, tmp_path, probe):
+    marker = tmp_path / 'marks.txt'
+    mods = tmp_path / 'modules'
+    node_module(mods, 'flaky', marker=marker, crash_after_s=0.3)
+    node_module(mods, 'steady', marker=marker)
+    diagnostics = probe.collect('/diagnostics', DiagnosticArray)
+    start_kernel(processes, ros_env, tmp_path, kernel_config(tmp_path, mods, ['flaky', 'steady']))
+    support.wait_for(lambda: module_states(probe).get('flaky') == 'failed', 90,
+                     message='flaky marked failed')
+    info = list_modules(probe)
+    assert 'gave up after 3 restart(s)' in info['flaky']['message']
+    assert len(events_of(marker, 'flaky', 'crashing')) == 4
+    assert info['steady']['state'] == 'active'
+    assert probe.get_state('unity_kernel') == 'active'
+
+    def levels():
+        out = {}
+        for array in list(diagnostics)[-4:]:
+            for s in array.status:
+                out[s.name] = s.level
+        return out
+    support.wait_for(lambda: levels().get('unity_kernel: module flaky') == DiagnosticStatus.ERROR
+                     and levels().get('unity_kernel: module steady') == DiagnosticStatus.OK,
+                     10, message='module levels on /diagnostics')
+
+
+def test_hung_module_is_detected_and_restarted(processes, ros_env, tmp_path, probe):
+    marker = tmp_path / 'marks.txt'
+    mods = tmp_path / 'modules'
+    node_module(mods, 'sleepy', marker=marker, hang_after_s=1.0)
+    start_kernel(processes, ros_env, tmp_path, kernel_config(tmp_path, mods, ['sleepy']))
+    support.wait_for(lambda: len(events_of(marker, 'sleepy', 'hanging')) >= 1, 60,
+                     message='module hangs')
+    first = int(events_of(marker, 'sleepy', 'hanging')[0][3])
+    support.wait_for(lambda: len(events_of(marker, 'sleepy', 'activated')) >= 2, 30,
+                     message='hung module restarted')
+    assert int(events_of(marker, 'sleepy', 'activated')[1][3]) != first
+    with pytest.raises(ProcessLookupError):
+        os.kill(first, 0)
+
+
+def test_cycle_is_refused_with_the_modules_named(processes, ros_env, tmp_path, probe):
+    marker = tmp_path / 'marks.txt'
+    mods = tmp_path / 'modules'
+    node_module(mods, 'alpha', depends=['beta'], marker=marker)
+    node_module(mods, 'beta', depends=['alpha'], marker=marker)
+    kernel = start_kernel(processes, ros_env, tmp_path,
+                          kernel_config(tmp_path, mods, ['alpha', 'beta']))
+    kernel.wait_output('dependency cycle: alpha -> beta -> alpha', 30)
+    assert probe.get_state('unity_kernel') == 'active'
+    assert not marks(marker)
+
+
+def test_inprocess_module_hot_reload_and_broken_edit_keeps_old(
+        processes, ros_env, tmp_path, probe):
+    marker = tmp_path / 'marks.txt'
+    mods = tmp_path / 'modules'
+    d = inprocess_module(mods, 'counter', marker)
+    start_kernel(processes, ros_env, tmp_path, kernel_config(tmp_path, mods, ['counter']))
+    support.wait_for(lambda: ['counter', 'activated', 'v1'] in marks(marker), 30,
+                     message='v1 active')
+    (d / 'counter.py').write_text(INPROCESS_SOURCE.replace('VERSION_TAG', 'v2'))
+    support.wait_for(lambda: ['counter', 'activated', 'v2'] in marks(marker), 30,
+                     message='v2 active after edit')
+    assert ['counter', 'deactivated', 'v1'] in marks(marker)
+    (d / 'counter.py').write_text('this is not python (\n')
+    support.wait_for(lambda: 'SyntaxError' in list_modules(probe)['counter']['reload_error'],
+                     30, message='broken edit reported')
+    assert list_modules(probe)['counter']['state'] == 'active'
+    assert ['counter', 'deactivated', 'v2'] not in marks(marker)
+
+
+def test_modules_service_restart_load_unload(processes, ros_env, tmp_path, probe):
+    marker = tmp_path / 'marks.txt'
+    mods = tmp_path / 'modules'
+    node_module(mods, 'base', marker=marker)
+    extra = inprocess_module(mods, 'extra', marker, depends=['base'])
+    start_kernel(processes, ros_env, tmp_path, kernel_config(tmp_path, mods, ['base']))
+    support.wait_for(lambda: module_states(probe).get('base') == 'active', 60,
+                     message='base active')
+    assert module_states(probe)['extra'] == 'available'
+
+    def call(verb, arg):
+        request = AddDiagnostics.Request(load_namespace=arg)
+        return probe._call(AddDiagnostics, f'/unity_kernel/modules/{verb}', request)
+
+    outside = tmp_path / 'elsewhere'
+    inprocess_module(outside, 'rogue', marker)
+    refused = call('load', str(outside / 'rogue'))
+    assert not refused.success and 'not under a configured module search path' in \
+        refused.message
+    assert call('load', str(extra)).success
+    support.wait_for(lambda: module_states(probe).get('extra') == 'active', 30,
+                     message='extra loaded')
+    assert call('restart', 'base').success
+    support.wait_for(lambda: len(events_of(marker, 'base', 'activated')) == 2, 30,
+                     message='base restarted')
+    assert not call('restart', 'nope').success
+    refused = call('unload', 'base')
+    support.wait_for(lambda: module_states(probe).get('extra') == 'active', 30,
+                     message='extra back after base restart')
+    assert call('unload', 'extra').success
+    support.wait_for(lambda: module_states(probe).get('extra') == 'stopped', 30,
+                     message='extra unloaded')
+    assert ['extra', 'deactivated', 'v1'] in marks(marker)
