@@ -13,18 +13,33 @@
 # limitations under the License.
 
 """
-Bring up UnityKernel under ``ros2 launch``: the kernel as a managed lifecycle node.
+Bring up UnityKernel under ``ros2 launch``: the kernel plus the node modules of its config.
 
     ros2 launch unity_kernel bringup.launch.py [config:=/path/kernel.yaml] [autostart:=true]
 
-Kept thin: every behaviour lives in the tested ``unity_kernel`` executables.
+The launch system starts each enabled node module as a lifecycle node (respawned if it dies);
+the kernel drives their lifecycles in dependency order (``spawn_modules: false``) and runs the
+in-process modules itself. Kept thin: the module list comes from the tested
+``unity_kernel_core.api.launch_plan``.
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode
 from launch_ros.substitutions import FindPackageShare
+
+from unity_kernel_core.api.launch_plan import node_modules
+
+
+def launch_modules(context):
+    config = LaunchConfiguration('config').perform(context)
+    return [
+        LifecycleNode(
+            package='unity_kernel', executable=m.executable, name=m.name,
+            namespace=m.namespace, parameters=[m.parameters],
+            output='screen', respawn=True, respawn_delay=1.0)
+        for m in node_modules(config)]
 
 
 def generate_launch_description():
@@ -38,9 +53,11 @@ def generate_launch_description():
             description='kernel config file (YAML or JSON)'),
         DeclareLaunchArgument(
             'autostart', default_value='true',
-            description='configure and activate the kernel on start'),
+            description='configure and activate the kernel (and its modules) on start'),
         LifecycleNode(
             package='unity_kernel', executable='kernel', name='unity_kernel', namespace='',
-            parameters=[{'config_file': config, 'autostart': autostart}],
+            parameters=[{'config_file': config, 'autostart': autostart,
+                         'spawn_modules': False}],
             output='screen', respawn=True, respawn_delay=2.0),
+        OpaqueFunction(function=launch_modules),
     ])

@@ -14,6 +14,7 @@
 
 """The ``unity-kernel`` command: check-config and up, run as a user would."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -70,3 +71,35 @@ def test_up_refuses_a_bad_config_before_starting(tmp_path, ros_env):
     result = run(['up', '--config', str(bad)], env=ros_env)
     assert result.returncode == 2
     assert f'{bad}:2: tiers.LOW.overflow' in result.stderr
+
+
+@pytest.mark.ros
+def test_up_with_shipped_config_runs_example_modules_and_modules_verb_manages_them(
+        processes, ros_env, tmp_path):
+    env = {**ros_env, 'UNITY_KERNEL__KERNEL__STATE_DIR': str(tmp_path / 'state')}
+    up = processes.start(CLI + ['up'], env, tmp_path / 'up.log')
+    up.wait_output('Ctrl-C to stop', 60)
+
+    def states():
+        result = run(['modules', 'list', '--json'], env=env)
+        assert result.returncode == 0, result.stderr
+        return {m['name']: m['state'] for m in json.loads(result.stdout)}
+    support.wait_for(lambda: states().get('monitor') == 'active' and
+                     states().get('heartbeat') == 'active', 60,
+                     message='example modules active')
+    table = run(['modules', 'list'], env=env).stdout
+    assert table.splitlines()[0].split()[:4] == ['NAME', 'KIND', 'VERSION', 'STATE']
+    restart = run(['modules', 'restart', 'heartbeat'], env=env)
+    assert restart.returncode == 0 and 'restart of heartbeat scheduled' in restart.stdout
+    unknown = run(['modules', 'restart', 'nope'], env=env)
+    assert unknown.returncode == 1 and "no module named 'nope'" in unknown.stderr
+    support.wait_for(lambda: states() == {'heartbeat': 'active', 'monitor': 'active'}, 60,
+                     message='both active again after the restart')
+    up.signal(signal.SIGINT)
+    assert up.wait(60) == 0
+
+
+def test_modules_verb_says_when_no_kernel_runs(ros_env):
+    result = run(['modules', '--timeout', '1', 'list'], env=ros_env)
+    assert result.returncode == 2
+    assert 'is the kernel running' in result.stderr

@@ -36,6 +36,8 @@ def launch_nodes():
         if isinstance(call, ast.Call) and getattr(call.func, 'id', '') in (
                 'Node', 'LifecycleNode'):
             kwargs = {k.arg: k.value for k in call.keywords}
+            if not isinstance(kwargs['executable'], ast.Constant):
+                continue  # module nodes: from the launch plan, checked below
             exe = ast.literal_eval(kwargs['executable'])
             params = []
             for item in getattr(kwargs.get('parameters'), 'elts', []):
@@ -59,6 +61,33 @@ def test_kernel_parameters_in_launch_are_declared_by_the_node():
     for exe, params in launch_nodes():
         if exe == 'kernel':
             assert set(params) <= declared, set(params) - declared
+
+
+def test_launch_plan_of_the_shipped_config_starts_installed_node_modules():
+    from unity_kernel_core.api.launch_plan import node_modules
+    plan = node_modules(support.ROOT / 'config' / 'kernel.yaml')
+    missing = {m.executable for m in plan} - console_scripts()
+    assert not missing, f'modules with executables setup.py does not install: {missing}'
+
+
+def test_launch_plan_orders_node_modules_and_leaves_out_the_rest(tmp_path):
+    from unity_kernel_core.api.launch_plan import node_modules
+    mods = tmp_path / 'mods'
+    for name, kind, extra in [
+            ('cam', 'node', 'executable: camera\nparameters: {fps: 15.0}'),
+            ('fusion', 'node', 'executable: fusion\ndepends: [cam]\nnamespace: /robot'),
+            ('local', 'node', 'executable: ./run.py'),
+            ('mon', 'inprocess', 'entry: m.py:M\ndepends: [fusion]')]:
+        (mods / name).mkdir(parents=True)
+        (mods / name / 'manifest.yaml').write_text(
+            f'name: {name}\nversion: 1.0.0\nkind: {kind}\n{extra}\n')
+    config = tmp_path / 'kernel.yaml'
+    config.write_text('modules:\n  search_paths: [mods]\n'
+                      '  enabled: [mon, fusion, cam, local]\n')
+    plan = node_modules(config)
+    assert [(m.module, m.executable, m.namespace) for m in plan] == [
+        ('cam', 'camera', '/'), ('fusion', 'fusion', '/robot')]
+    assert plan[0].parameters == {'fps': 15.0}
 
 
 @pytest.mark.skipif(importlib.util.find_spec('launch_ros') is None,

@@ -316,7 +316,10 @@ class Supervisor:
 
     def _make_runner(self, manifest: Manifest) -> Any:
         if manifest.kind is ModuleKind.NODE:
-            return NodeRunner(manifest, self._lifecycle_client(), self.state_dir, self.spawn)
+            exe = manifest.executable or ''
+            by_path = '/' in exe or exe.endswith('.py')  # never started by ros2 launch
+            return NodeRunner(manifest, self._lifecycle_client(), self.state_dir,
+                              self.spawn or by_path)
         return InProcessRunner(manifest, self.bus, self.state_dir)
 
     def _set(self, rec: ModuleRecord, state: ModuleState, message: str = '') -> None:

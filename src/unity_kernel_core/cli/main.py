@@ -23,6 +23,7 @@ from typing import List, Optional
 VERBS: List[str] = [
     'up',
     'check_config',
+    'modules',
 ]
 
 

@@ -1,0 +1,66 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+What ``launch/bringup.launch.py`` starts besides the kernel: the config's node modules.
+
+Under ``ros2 launch`` the launch system owns the module processes (with respawn), and the
+kernel only drives their lifecycles (``spawn_modules:=false``). This module turns a config
+into the list of nodes to launch, so that the launch file stays a thin loop over it.
+"""
+
+import dataclasses
+import os
+import pathlib
+from typing import Any, Dict, List, Optional
+
+from unity_kernel_core import module_graph
+from unity_kernel_core.config import load_config
+from unity_kernel_core.manifest import discover, ModuleKind, resolve_search_paths
+
+
+@dataclasses.dataclass(frozen=True)
+class LaunchedNode:
+    """One node module as the launch file starts it."""
+
+    module: str
+    executable: str
+    name: str
+    namespace: str
+    parameters: Dict[str, Any]
+
+
+def node_modules(config_path: 'str | os.PathLike[str] | None') -> List[LaunchedNode]:
+    """
+    Return the enabled node modules of a config, dependencies first.
+
+    Only console-script executables can be launched by package; a module whose executable
+    is a path is left out here, and the kernel starts that one itself.
+    """
+    config = load_config(config_path)
+    base: Optional[pathlib.Path] = pathlib.Path(config_path).expanduser().resolve().parent \
+        if config_path else None
+    manifests, _errors = discover(resolve_search_paths(config.modules.search_paths, base))
+    enabled = {n: manifests[n] for n in config.modules.enabled if n in manifests}
+    ordered = module_graph.order({n: [d for d in m.depends if d in enabled]
+                                  for n, m in enabled.items()})
+    out = []
+    for name in ordered:
+        m = enabled[name]
+        exe = m.executable or ''
+        if m.kind is not ModuleKind.NODE or '/' in exe or exe.endswith('.py'):
+            continue
+        out.append(LaunchedNode(module=name, executable=exe, name=m.ros_node_name,
+                                namespace=m.namespace, parameters=dict(m.parameters)))
+    return out
