@@ -1,0 +1,231 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Audio capture without ROS: chunking, the wire layout, the level meter, the WAV source."""
+
+import subprocess
+import wave
+
+import numpy as np
+import pytest
+
+from unity_sensors.audio import pcm
+from unity_sensors.audio.chunking import AudioFormat, Block, Chunker, FLAG_DISCONTINUITY
+from unity_sensors.audio.chunking import FLAG_END
+from unity_sensors.audio.level import FLOOR_DBFS, LevelMeter, rms_dbfs
+from unity_sensors.audio.settings import load_settings
+from unity_sensors.audio.sources import make_source, WavFileSource
+from unity_sensors.errors import DeviceNotFoundError, SensorConfigError
+
+MONO16K = AudioFormat(16000, 1)
+
+
+def ramp(n, channels=1, start=0):
+    values = (np.arange(start, start + n * channels) % 65536 - 32768).astype('<i2')
+    return values.reshape(n, channels)
+
+
+def write_wav(path, frames, rate=16000):
+    with wave.open(str(path), 'wb') as w:
+        w.setnchannels(frames.shape[1])
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames.astype('<i2').tobytes())
+    return path
+
+
+def sox(*args):
+    subprocess.run(['sox', *map(str, args)], check=True, capture_output=True)
+
+
+# -- chunking ----------------------------------------------------------------------------------
+
+def test_blocks_of_any_size_become_fixed_size_chunks_in_order():
+    chunker = Chunker(MONO16K, 100)
+    data = ramp(1000)
+    out = []
+    pos = 0
+    for size in [7, 93, 250, 1, 99, 300, 250]:
+        out += chunker.push(Block(data[pos:pos + size], stamp_ns=pos * 62500))
+        pos += size
+    assert pos == 1000
+    assert [c.seq for c in out] == list(range(10))
+    assert all(c.frames.shape == (100, 1) and c.valid_frames == 100 for c in out)
+    assert np.array_equal(np.concatenate([c.frames for c in out]), data)
+    # the stamp of a chunk is the capture time of its first frame (62.5 us per frame)
+    assert [c.stamp_ns for c in out] == [i * 100 * 62500 for i in range(10)]
+    assert chunker.pending_frames == 0
+
+
+def test_end_of_stream_pads_the_last_chunk_and_says_how_much_is_real():
+    chunker = Chunker(AudioFormat(8000, 2), 64)
+    data = ramp(150, channels=2)
+    out = chunker.push(Block(data, 0, end=True))
+    assert [c.valid_frames for c in out] == [64, 64, 22]
+    assert out[-1].flags & FLAG_END and not out[0].flags & FLAG_END
+    assert np.array_equal(out[-1].frames[:22], data[128:])
+    assert not out[-1].frames[22:].any()
+    exact = Chunker(MONO16K, 50).push(Block(ramp(100), 0, end=True))
+    assert len(exact) == 2 and exact[-1].flags & FLAG_END and exact[-1].valid_frames == 50
+
+
+def test_lost_input_marks_the_next_chunk_and_sequence_numbers_go_on_after_reset():
+    chunker = Chunker(MONO16K, 10)
+    first = chunker.push(Block(ramp(15), 0))
+    chunker.reset()  # the device was reopened: the partial chunk is dropped
+    after = chunker.push(Block(ramp(10), 0, discontinuity=True))
+    assert [c.seq for c in first + after] == [0, 1]
+    assert after[0].flags & FLAG_DISCONTINUITY and not first[0].flags
+
+
+def test_chunker_rejects_blocks_of_the_wrong_channel_count():
+    with pytest.raises(ValueError, match=r'expected \(n, 2\)'):
+        Chunker(AudioFormat(16000, 2), 10).push(Block(ramp(5), 0))
+
+
+# -- wire layout -------------------------------------------------------------------------------
+
+def test_chunk_encodes_with_its_format_and_decodes_to_the_same_samples():
+    fmt = AudioFormat(48000, 2)
+    chunk = Chunker(fmt, 32).push(Block(ramp(32, 2), 123456789, discontinuity=True))[0]
+    data = pcm.encode(chunk, fmt)
+    assert len(data) == pcm.HEADER_BYTES + 32 * 2 * 2
+    header, frames = pcm.decode(data)
+    assert header == pcm.ChunkHeader(fmt, FLAG_DISCONTINUITY, 32, 0, 123456789)
+    assert np.array_equal(frames, chunk.frames)
+    dims, offset = pcm.layout(fmt, 32)
+    assert offset == pcm.HEADER_BYTES
+    assert dims == [('frames', 32, 128), ('channels', 2, 4), ('s16le', 2, 2)]
+    # a generic multi-array reader: skip data_offset, then dims give the byte positions
+    frame, channel = 5, 1
+    at = offset + frame * dims[1][2] + channel * dims[2][2]
+    assert int.from_bytes(data[at:at + 2], 'little', signed=True) == chunk.frames[5, 1]
+
+
+@pytest.mark.parametrize('bad, message', [
+    (b'xx', 'shorter than'),
+    (b'NOPE' + bytes(28), 'magic'),
+    (pcm.HEADER.pack(pcm.MAGIC, 9, 0, 1, 16000, 0, 0, 0), 'encoding id 9'),
+    (pcm.HEADER.pack(pcm.MAGIC, 1, 0, 2, 16000, 0, 0, 0) + b'abc', 'whole number')])
+def test_decode_rejects_bytes_that_are_not_a_chunk(bad, message):
+    with pytest.raises(ValueError, match=message):
+        pcm.decode(bad)
+
+
+# -- level -------------------------------------------------------------------------------------
+
+def test_level_of_known_signals_in_dbfs():
+    t = np.arange(16000) / 16000
+    half_sine = (0.5 * 32767 * np.sin(2 * np.pi * 440 * t)).astype('<i2').reshape(-1, 1)
+    assert rms_dbfs(half_sine) == pytest.approx(-9.03, abs=0.02)  # 20log10(0.5/sqrt 2)
+    square = np.full((100, 1), -32768, dtype='<i2')
+    assert rms_dbfs(square) == pytest.approx(0.0)
+    assert rms_dbfs(np.zeros((100, 1), dtype='<i2')) == FLOOR_DBFS
+    meter = LevelMeter()
+    assert meter.take() is None
+    meter.add(half_sine[:8000])
+    meter.add(half_sine[8000:])
+    assert meter.take() == pytest.approx(-9.03, abs=0.02)
+    assert meter.take() is None
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+def test_bad_parameters_are_named_with_what_was_expected():
+    with pytest.raises(SensorConfigError, match='unsupported sample rate 12345 Hz: expected '
+                                                'one of 8000'):
+        load_settings({'sample_rate': 12345})
+    with pytest.raises(SensorConfigError, match="wav_path: the 'wav' source needs a file"):
+        load_settings({'source': 'wav'})
+    with pytest.raises(SensorConfigError) as err:
+        load_settings({'chunk_frames': 0, 'source': 'mic'})
+    assert 'chunk_frames: Input should be greater than or equal to 16' in str(err.value)
+    assert "source: Input should be 'device' or 'wav'" in str(err.value)
+
+
+# -- WAV source --------------------------------------------------------------------------------
+
+def read_all(source, limit=10000):
+    blocks = []
+    for _ in range(limit):
+        block = source.read(0.5)
+        if block is not None:
+            blocks.append(block)
+            if block.end:
+                return blocks
+    raise AssertionError('no end of stream')
+
+
+def test_wav_file_is_read_sample_exactly_in_blocks(tmp_path):
+    data = ramp(5000, channels=2)
+    source = make_source(load_settings({'source': 'wav', 'realtime': False,
+                                        'wav_path': str(write_wav(tmp_path / 'a.wav', data)),
+                                        'block_frames': 512}))
+    assert source.fmt == AudioFormat(16000, 2)
+    source.start()
+    blocks = read_all(source)
+    source.stop()
+    assert [len(b.frames) for b in blocks] == [512] * 9 + [392]
+    assert np.array_equal(np.concatenate([b.frames for b in blocks]), data)
+
+
+def test_wav_file_made_by_sox_keeps_its_samples_through_the_chunker(tmp_path):
+    path = tmp_path / 'tone.wav'
+    sox('-n', '-r', 22050, '-c', 1, '-b', 16, '-e', 'signed', path, 'synth', 0.3, 'sine', 1000)
+    with wave.open(str(path)) as w:
+        expected = np.frombuffer(w.readframes(w.getnframes()), '<i2').reshape(-1, 1)
+    source = WavFileSource(str(path), realtime=False)
+    source.start()
+    chunker = Chunker(source.fmt, 1000)
+    chunks = [c for b in read_all(source) for c in chunker.push(b)]
+    assert all(len(c.frames) == 1000 for c in chunks)
+    joined = np.concatenate([c.frames[:c.valid_frames] for c in chunks])
+    assert np.array_equal(joined, expected)
+
+
+def test_wav_loop_starts_again_and_realtime_paces_the_blocks(tmp_path):
+    import time
+    path = write_wav(tmp_path / 'a.wav', ramp(800), rate=8000)
+    source = WavFileSource(str(path), block_frames=400, loop=True, realtime=True)
+    source.start()
+    started = time.monotonic()
+    blocks = [b for b in (source.read(0.5) for _ in range(6)) if b is not None]
+    elapsed = time.monotonic() - started
+    source.stop()
+    assert len(blocks) == 6 and not any(b.end for b in blocks)
+    assert np.array_equal(blocks[2].frames, blocks[0].frames)  # looped
+    assert elapsed > 0.2  # 5 block periods of 50 ms after the first: paced, not a burst
+
+
+def test_bad_wav_files_give_clear_errors(tmp_path):
+    with pytest.raises(DeviceNotFoundError, match='device not found: .*missing.wav'):
+        WavFileSource(str(tmp_path / 'missing.wav'))
+    corrupt = tmp_path / 'corrupt.wav'
+    corrupt.write_bytes(b'RIFF\x10\x00\x00\x00WAVEjunkjunkjunk')
+    with pytest.raises(SensorConfigError, match='not a valid WAV file'):
+        WavFileSource(str(corrupt))
+    text = tmp_path / 'text.wav'
+    text.write_text('hello, not audio\n')
+    with pytest.raises(SensorConfigError, match='not a valid WAV file'):
+        WavFileSource(str(text))
+    eight = tmp_path / 'eight.wav'
+    sox('-n', '-r', 8000, '-c', 1, '-b', 8, '-e', 'unsigned', eight, 'synth', 0.1, 'sine', 440)
+    with pytest.raises(SensorConfigError, match='8-bit samples are not supported'):
+        WavFileSource(str(eight))
+    good = write_wav(tmp_path / 'good.wav', ramp(100), rate=44100)
+    with pytest.raises(SensorConfigError, match='sample rate 44100 Hz, but sample_rate is '
+                                                '16000 Hz'):
+        WavFileSource(str(good), sample_rate=16000)
+    with pytest.raises(SensorConfigError, match='1 channel'):
+        WavFileSource(str(good), channels=2)
