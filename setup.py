@@ -63,6 +63,7 @@ setup(
         'console_scripts': [
             'kernel = unity_kernel_core.kernel_node:main',
             'unity-kernel = unity_kernel_core.cli.main:main',
+            'audio = unity_sensors.audio.node:main',
         ],
     },
 )

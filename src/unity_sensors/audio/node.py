@@ -37,6 +37,7 @@ import json
 import sys
 from typing import Any, Deque, Dict, List, Optional
 
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32, MultiArrayDimension, String, UInt8MultiArray
 
@@ -61,7 +62,9 @@ class AudioNode(SensorNode):
     def __init__(self) -> None:
         super().__init__('audio')
         for name in PARAMETERS:
-            self.declare_parameter(name, getattr(_DEFAULTS, name))
+            # ``device`` is an index or a name: accept both ``device:=3`` and ``device:=pulse``
+            self.declare_parameter(name, getattr(_DEFAULTS, name), ParameterDescriptor(
+                dynamic_typing=name == 'device'))
         self.settings: Optional[AudioSettings] = None
         self.source: Optional[AudioSource] = None
         self.chunker: Optional[Chunker] = None
@@ -78,7 +81,9 @@ class AudioNode(SensorNode):
 
     def configure_sensor(self) -> None:
         """Validate the parameters, build the source (unopened), create the publishers."""
-        settings = load_settings({n: self.get_parameter(n).value for n in PARAMETERS})
+        values = {n: self.get_parameter(n).value for n in PARAMETERS}
+        values['device'] = str(values['device'])
+        settings = load_settings(values)
         source = make_source(settings)
         self.settings, self.source = settings, source
         self.chunker = Chunker(source.fmt, settings.chunk_frames)

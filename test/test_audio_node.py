@@ -1,0 +1,181 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The audio node as a separate process, driven through its lifecycle, observed by a subscriber.
+
+Real devices: a private PulseAudio daemon (pipe source fed in real time) and ALSA ``file``
+PCMs replaying a fixture bit-exactly (see audio_harness.py); real WAV files made here.
+"""
+
+import json
+import subprocess
+import sys
+import wave
+
+from audio_harness import PulseAudio
+from diagnostic_msgs.msg import DiagnosticArray
+import numpy as np
+import pytest
+from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Float32, String, UInt8MultiArray
+import support
+
+from unity_sensors.audio import pcm
+from unity_sensors.audio.chunking import FLAG_END
+
+pytestmark = pytest.mark.ros
+NODE = 'audio'
+RATE = 16000
+
+
+def sox(*args):
+    subprocess.run(['sox', *map(str, args)], check=True, capture_output=True)
+
+
+def tone(path, seconds, freq=440, volume=0.5, rate=RATE, channels=1, raw=False):
+    """Make a sine fixture (WAV, or headerless s16le with ``raw``) with sox."""
+    kind = ['-t', 'raw'] if raw else []
+    sox('-n', '-r', rate, '-c', channels, '-b', 16, '-e', 'signed', *kind, path,
+        'synth', seconds, 'sine', freq, 'vol', volume)
+    return path
+
+
+def wav_samples(path):
+    with wave.open(str(path)) as w:
+        return np.frombuffer(w.readframes(w.getnframes()), '<i2').reshape(
+            -1, w.getnchannels())
+
+
+def start_node(processes, env, tmp_path, **params):
+    args = [sys.executable, '-m', 'unity_sensors.audio.node', '--ros-args',
+            '-p', 'diagnostics_period_s:=0.5']
+    for key, value in params.items():
+        value = str(value).lower() if isinstance(value, bool) else value
+        args += ['-p', f'{key}:={value}']
+    return processes.start(args, env, tmp_path / 'audio.log')
+
+
+def wait_ready(probe, proc):
+    def answers():
+        if proc.proc.poll() is not None:
+            raise AssertionError(f'node exited:\n{proc.output()[-3000:]}')
+        try:
+            return probe.get_state(NODE)
+        except AssertionError:
+            return None
+    assert support.wait_for(answers, 30, message='audio node services') == 'unconfigured'
+
+
+class Chunks:
+    """Collect and decode the node's chunks."""
+
+    def __init__(self, probe):
+        self.msgs = probe.collect(f'/{NODE}/pcm', UInt8MultiArray)
+
+    def decoded(self):
+        return [pcm.decode(m.data) for m in list(self.msgs)]
+
+    def wait(self, count, timeout=30):
+        support.wait_for(lambda: len(self.msgs) >= count, timeout,
+                         message=f'{count} audio chunks (got {len(self.msgs)})')
+        return self.decoded()
+
+
+def samples(decoded):
+    return np.concatenate([frames[:h.valid_frames] for h, frames in decoded])
+
+
+def latched(probe, topic, msg_type):
+    qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    return probe.collect(topic, msg_type, qos)
+
+
+@pytest.fixture
+def pulse(tmp_path):
+    daemons = []
+
+    def make(**kwargs):
+        daemon = PulseAudio(tmp_path / f'pulse{len(daemons)}', **kwargs).start()
+        daemons.append(daemon)
+        return daemon
+    yield make
+    for daemon in daemons:
+        daemon.stop()
+
+
+# -- WAV source ----------------------------------------------------------------------------------
+
+def test_wav_round_trips_sample_exactly_in_fixed_size_chunks(ros_env, probe, processes,
+                                                              tmp_path):
+    path = tone(tmp_path / 'tone.wav', 1.05, freq=997, volume=0.7, channels=2)
+    expected = wav_samples(path)
+    proc = start_node(processes, ros_env, tmp_path, source='wav', wav_path=path,
+                      realtime=False, chunk_frames=1024)
+    wait_ready(probe, proc)
+    chunks = Chunks(probe)
+    info = latched(probe, f'/{NODE}/info', String)
+    assert probe.change_state(NODE, 'configure')
+    assert probe.change_state(NODE, 'activate')
+    count = -(-len(expected) // 1024)
+    decoded = chunks.wait(count)
+    assert len(chunks.msgs) == count  # the file ended: nothing more
+    for msg in chunks.msgs:
+        assert msg.layout.data_offset == pcm.HEADER_BYTES
+        assert [(d.label, d.size, d.stride) for d in msg.layout.dim] == [
+            ('frames', 1024, 4096), ('channels', 2, 4), ('s16le', 2, 2)]
+        assert len(msg.data) == pcm.HEADER_BYTES + 4096
+    headers = [h for h, _ in decoded]
+    assert [h.seq for h in headers] == list(range(count))
+    assert {(h.fmt.sample_rate, h.fmt.channels, h.fmt.encoding) for h in headers} == {
+        (RATE, 2, 's16le')}
+    assert headers[-1].flags & FLAG_END and not headers[0].flags & FLAG_END
+    assert np.array_equal(samples(decoded), expected)
+    support.wait_for(lambda: info, 10, message='the latched info message')
+    described = json.loads(info[0].data)
+    assert (described['sample_rate'], described['channels'], described['chunk_frames']) == \
+        (RATE, 2, 1024)
+    assert probe.change_state(NODE, 'deactivate')
+    assert probe.change_state(NODE, 'cleanup')
+    assert probe.get_state(NODE) == 'unconfigured'
+
+
+def test_level_meter_reports_the_rms_of_a_known_tone(ros_env, probe, processes, tmp_path):
+    path = tone(tmp_path / 'tone.wav', 2.0, volume=0.5)
+    proc = start_node(processes, ros_env, tmp_path, source='wav', wav_path=path,
+                      wav_loop=True, level_rate_hz=10.0, autostart=True)
+    levels = probe.collect(f'/{NODE}/level', Float32, qos_profile_sensor_data)
+    support.wait_for(lambda: len(levels) >= 5, 30, message='5 level messages')
+    # a sine of amplitude 0.5 full scale: RMS 0.5/sqrt(2) = -9.03 dBFS
+    assert all(abs(m.data - (-9.03)) < 0.3 for m in levels[1:5]), [m.data for m in levels]
+    proc.stop()
+
+
+def test_bad_parameters_fail_the_transition_with_a_clear_error(ros_env, probe, processes,
+                                                               tmp_path):
+    corrupt = tmp_path / 'corrupt.wav'
+    corrupt.write_bytes(b'RIFF\x24\x00\x00\x00WAVEfmt garbage that is no header')
+    for params, expected in [
+            ({'source': 'wav', 'wav_path': corrupt}, 'not a valid WAV file'),
+            ({'source': 'wav', 'wav_path': tmp_path / 'none.wav'}, 'device not found: '),
+            ({'sample_rate': 12345}, 'unsupported sample rate 12345 Hz'),
+            ({'source': 'wav', 'wav_path': tone(tmp_path / 't.wav', 0.1, rate=8000),
+              'sample_rate': 16000}, 'sample rate 8000 Hz, but sample_rate is 16000 Hz')]:
+        proc = start_node(processes, ros_env, tmp_path, **params)
+        wait_ready(probe, proc)
+        assert not probe.change_state(NODE, 'configure')
+        assert probe.get_state(NODE) == 'unconfigured'
+        assert expected in proc.output(), proc.output()
+        proc.stop()
