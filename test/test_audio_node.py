@@ -25,7 +25,7 @@ import sys
 import wave
 
 from audio_harness import PulseAudio
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 import numpy as np
 import pytest
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
@@ -179,3 +179,135 @@ def test_bad_parameters_fail_the_transition_with_a_clear_error(ros_env, probe, p
         assert probe.get_state(NODE) == 'unconfigured'
         assert expected in proc.output(), proc.output()
         proc.stop()
+
+
+# -- PortAudio devices (private PulseAudio daemon, ALSA file PCMs) ------------------------------
+
+def source_outputs(pa):
+    """Return the capture streams the daemon serves right now."""
+    return [line for line in pa.pactl('list', 'short', 'source-outputs').splitlines() if line]
+
+
+def audio_status(diagnostics):
+    for array in reversed(list(diagnostics)):
+        for st in array.status:
+            if st.name == f'{NODE}: audio':
+                return st, {kv.key: kv.value for kv in st.values}
+    return None, {}
+
+
+def test_pulse_device_delivers_real_time_paced_chunks_and_is_released_on_deactivate(
+        ros_env, probe, processes, tmp_path, pulse):
+    pa = pulse()
+    pa.feed(tone(tmp_path / 'tone.raw', 1.0, volume=0.5, raw=True).read_bytes(), loop=True)
+    proc = start_node(processes, pa.env(ros_env), tmp_path, device='pulse',
+                      chunk_frames=1600, block_frames=320, level_rate_hz=10.0)
+    wait_ready(probe, proc)
+    chunks = Chunks(probe)
+    levels = probe.collect(f'/{NODE}/level', Float32, qos_profile_sensor_data)
+    assert probe.change_state(NODE, 'configure')
+    assert source_outputs(pa) == []  # configure opens nothing
+    assert probe.change_state(NODE, 'activate')
+    decoded = chunks.wait(15)
+    assert len(source_outputs(pa)) == 1
+    headers = [h for h, _ in decoded]
+    assert [h.seq for h in headers] == list(range(len(headers)))
+    assert all(f.shape == (1600, 1) and h.valid_frames == 1600 for h, f in decoded)
+    # real time: capture stamps step by one chunk (100 ms), not a burst
+    steps_ms = np.diff([h.stamp_ns for h in headers[2:]]) / 1e6
+    assert 70 < float(np.median(steps_ms)) < 130, steps_ms
+    span_s = (headers[-1].stamp_ns - headers[2].stamp_ns) / 1e9
+    assert 0.7 < span_s / (0.1 * (len(headers) - 3)) < 1.4, span_s
+    support.wait_for(lambda: len(levels) >= 4, 20, message='level messages')
+    assert abs(levels[-1].data - (-9.03)) < 1.0, [m.data for m in levels]
+
+    assert probe.change_state(NODE, 'deactivate')
+    support.wait_for(lambda: source_outputs(pa) == [], 10, message='the stream to be released')
+    received = len(chunks.msgs)
+    assert probe.change_state(NODE, 'activate')  # opens again; sequence numbers go on
+    more = chunks.wait(received + 5)
+    assert [h.seq for h, _ in more] == list(range(len(more)))
+    assert probe.change_state(NODE, 'shutdown')
+
+
+def test_alsa_file_pcm_replays_a_speech_fixture_bit_exactly_through_portaudio(
+        ros_env, probe, processes, tmp_path, pulse):
+    speech = tmp_path / 'speech.wav'
+    subprocess.run(['espeak-ng', '-w', str(speech), 'testing one two three'], check=True,
+                   capture_output=True)
+    raw = tmp_path / 'speech.raw'
+    sox(speech, '-r', RATE, '-c', 1, '-b', 16, '-e', 'signed', '-t', 'raw', raw)
+    expected = np.frombuffer(raw.read_bytes(), '<i2')
+    assert len(expected) > RATE // 2 and np.abs(expected).max() > 1000  # real speech
+    pa = pulse(fixtures={'speech': raw})
+    proc = start_node(processes, pa.env(ros_env), tmp_path, device='speech',
+                      chunk_frames=2048, autostart=True)
+    chunks = Chunks(probe)
+    decoded = chunks.wait(-(-len(expected) // 2048) + 1, timeout=60)
+    got = samples(decoded)[:, 0]
+    assert np.array_equal(got[:len(expected)], expected)
+    assert [h.seq for h, _ in decoded] == list(range(len(decoded)))
+    proc.stop()
+
+
+def test_unpaced_device_overruns_are_counted_on_diagnostics_with_bounded_buffers(
+        ros_env, probe, processes, tmp_path, pulse):
+    raw = tone(tmp_path / 'tone.raw', 1.0, raw=True)
+    pa = pulse(fast_fixtures={'flood': raw})
+    diagnostics = probe.collect('/diagnostics', DiagnosticArray)
+    proc = start_node(processes, pa.env(ros_env), tmp_path, device='flood',
+                      block_frames=256, buffer_blocks=4, autostart=True)
+
+    def overran():
+        st, values = audio_status(diagnostics)
+        return st is not None and int(values.get('overruns', 0)) > 0 and st
+    st = support.wait_for(overran, 30, message='overruns on /diagnostics')
+    assert st.level == DiagnosticStatus.WARN, st.message
+    assert 'overrun' in st.message or 'dropped' in st.message
+    assert probe.get_state(NODE) == 'active'
+    assert probe.change_state(NODE, 'deactivate')
+    proc.stop()
+
+
+def test_missing_or_unsuitable_device_fails_activation_with_a_clear_error(
+        ros_env, probe, processes, tmp_path, pulse):
+    pa = pulse()
+    for params, expected in [({'device': 'nope'}, 'device not found: nope'),
+                             ({'device': 'pulse', 'channels': 64}, "audio device 'pulse' "
+                                                                   'does not support')]:
+        proc = start_node(processes, pa.env(ros_env), tmp_path, **params)
+        wait_ready(probe, proc)
+        assert probe.change_state(NODE, 'configure')
+        assert not probe.change_state(NODE, 'activate')
+        assert probe.get_state(NODE) == 'inactive'
+        out = proc.output()
+        assert expected in out, out
+        if params['device'] == 'nope':
+            assert 'input devices: 0: pulse' in out  # says what there is
+        proc.stop()
+
+
+def test_lost_sound_server_is_reported_and_the_stream_comes_back(
+        ros_env, probe, processes, tmp_path, pulse):
+    pa = pulse()
+    feed = tone(tmp_path / 'tone.raw', 1.0, raw=True).read_bytes()
+    pa.feed(feed, loop=True)
+    diagnostics = probe.collect('/diagnostics', DiagnosticArray)
+    proc = start_node(processes, pa.env(ros_env), tmp_path, device='pulse', autostart=True)
+    chunks = Chunks(probe)
+    chunks.wait(3)
+    pa.stop()  # the sound server goes away
+
+    def reconnecting():
+        st, values = audio_status(diagnostics)
+        return st is not None and st.level == DiagnosticStatus.ERROR and st
+    st = support.wait_for(reconnecting, 30, message='an ERROR status while the device is gone')
+    assert 'device lost' in st.message
+    pa.start()
+    pa.feed(feed, loop=True)
+    before = len(chunks.msgs)
+    chunks.wait(before + 3, timeout=60)
+    support.wait_for(lambda: int(audio_status(diagnostics)[1].get('reopens', 0)) >= 1, 20,
+                     message='reopens counted')
+    assert probe.get_state(NODE) == 'active'
+    proc.stop()
