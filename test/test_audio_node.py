@@ -118,8 +118,8 @@ def pulse(tmp_path):
 
 # -- WAV source ----------------------------------------------------------------------------------
 
-def test_wav_round_trips_sample_exactly_in_fixed_size_chunks(ros_env, probe, processes,
-                                                              tmp_path):
+def test_wav_round_trips_sample_exactly_in_fixed_size_chunks(
+        ros_env, probe, processes, tmp_path):
     path = tone(tmp_path / 'tone.wav', 1.05, freq=997, volume=0.7, channels=2)
     expected = wav_samples(path)
     proc = start_node(processes, ros_env, tmp_path, source='wav', wav_path=path,
@@ -163,8 +163,8 @@ def test_level_meter_reports_the_rms_of_a_known_tone(ros_env, probe, processes, 
     proc.stop()
 
 
-def test_bad_parameters_fail_the_transition_with_a_clear_error(ros_env, probe, processes,
-                                                               tmp_path):
+def test_bad_parameters_fail_the_transition_with_a_clear_error(
+        ros_env, probe, processes, tmp_path):
     corrupt = tmp_path / 'corrupt.wav'
     corrupt.write_bytes(b'RIFF\x24\x00\x00\x00WAVEfmt garbage that is no header')
     for params, expected in [

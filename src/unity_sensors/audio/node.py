@@ -38,6 +38,7 @@ import sys
 from typing import Any, Deque, Dict, List, Optional
 
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32, MultiArrayDimension, String, UInt8MultiArray
 
@@ -158,6 +159,13 @@ class AudioNode(SensorNode):
         self._pcm_pub = self._info_pub = self._level_pub = None
         self.source = None
         self.chunker = None
+
+    def check_parameter(self, param: Parameter) -> Optional[str]:
+        """Refuse run-time changes of the audio parameters (they are read at configure)."""
+        if param.name in PARAMETERS and self.state_label in ('inactive', 'active'):
+            return (f'is read at configure; the node is {self.state_label}: deactivate and '
+                    'clean up first')
+        return None
 
     def describe_source(self) -> str:
         """Return the source's description."""
