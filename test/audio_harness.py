@@ -37,7 +37,7 @@ import threading
 import time
 from typing import Dict, Optional
 
-SILENCE_CHUNK_S = 0.02
+FEED_STEP_S = 0.005
 
 
 class PulseAudio:
@@ -125,7 +125,7 @@ class PulseAudio:
         self._feeder.start()
 
     def _feed(self, pcm: bytes, loop: bool) -> None:
-        step = int(self.rate * SILENCE_CHUNK_S) * 2 * self.channels
+        step = int(self.rate * FEED_STEP_S) * 2 * self.channels
         fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
         try:
             pos, start, n = 0, time.monotonic(), 0
@@ -140,7 +140,7 @@ class PulseAudio:
                 except BlockingIOError:
                     pass  # the daemon is not reading: drop, as a microphone would
                 n += 1
-                self._stop_feed.wait(max(0.0, start + n * SILENCE_CHUNK_S - time.monotonic()))
+                self._stop_feed.wait(max(0.0, start + n * FEED_STEP_S - time.monotonic()))
         finally:
             os.close(fd)
 

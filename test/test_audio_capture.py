@@ -25,7 +25,7 @@ from unity_sensors.audio.chunking import AudioFormat, Block, Chunker, FLAG_DISCO
 from unity_sensors.audio.chunking import FLAG_END
 from unity_sensors.audio.level import FLOOR_DBFS, LevelMeter, rms_dbfs
 from unity_sensors.audio.settings import load_settings
-from unity_sensors.audio.sources import make_source, WavFileSource
+from unity_sensors.audio.sources import BlockClock, make_source, WavFileSource
 from unity_sensors.errors import DeviceNotFoundError, SensorConfigError
 
 MONO16K = AudioFormat(16000, 1)
@@ -138,6 +138,28 @@ def test_level_of_known_signals_in_dbfs():
     meter.add(half_sine[8000:])
     assert meter.take() == pytest.approx(-9.03, abs=0.02)
     assert meter.take() is None
+
+
+# -- capture stamps -----------------------------------------------------------------------------
+
+def test_bursty_callbacks_are_stamped_by_counting_frames_and_reanchored_after_a_gap():
+    clock = BlockClock(MONO16K, slack_ns=40_000_000)
+    ms = 1_000_000
+    # 20 ms of audio arrives every 20 ms as three callbacks in a burst (139 + 139 + 42 frames)
+    stamps = []
+    for burst in range(3):
+        now = (100 + 20 * burst) * ms
+        for frames in (139, 139, 42):
+            stamps.append(clock.stamp(now, frames))
+    offsets = [MONO16K.frames_to_ns(n) for n in (0, 139, 278)]
+    # the first burst can only be bounded ("arrived now, so captured before now - length");
+    # from the second on, counting frames puts each block where it belongs
+    assert stamps[0] == 100 * ms - MONO16K.frames_to_ns(139)
+    assert stamps[3:] == [start * ms + off for start in (100, 120) for off in offsets]
+    # a block can never be stamped later than "now minus its duration"
+    assert clock.stamp(160 * ms, 320) == 140 * ms
+    # 200 ms of lost input: the count falls behind by more than the slack, re-anchored
+    assert clock.stamp(400 * ms, 320) == 380 * ms
 
 
 # -- settings ----------------------------------------------------------------------------------

@@ -180,6 +180,36 @@ class WavFileSource:
         return AudioFormat(sample_rate=rate, channels=channels)
 
 
+class BlockClock:
+    """
+    Stamp the blocks of a paced stream with the capture time of their first frame.
+
+    A block that arrives at ``now`` was captured no later than ``now - duration``: an upper
+    bound, late by however long the block waited (callbacks often come in bursts). Counting
+    frames from the previous block gives a continuous estimate. The stamp is the smaller of
+    the two; when the count falls behind the bound by more than ``slack_ns`` (lost frames,
+    clock drift) it is re-anchored to the bound.
+    """
+
+    def __init__(self, fmt: AudioFormat, slack_ns: int) -> None:
+        self.fmt = fmt
+        self.slack_ns = slack_ns
+        self._next: Optional[int] = None
+
+    def reset(self) -> None:
+        """Forget the frame count (the stream restarted or lost input)."""
+        self._next = None
+
+    def stamp(self, now_ns: int, frames: int) -> int:
+        """Return the first frame's capture time of a block of ``frames`` arriving now."""
+        bound = now_ns - self.fmt.frames_to_ns(frames)
+        counted = self._next
+        stamp = bound if counted is None or counted > bound or \
+            bound - counted > self.slack_ns else counted
+        self._next = stamp + self.fmt.frames_to_ns(frames)
+        return stamp
+
+
 def _sounddevice() -> Any:
     """Import sounddevice (PortAudio initialises, and lists its devices, at import)."""
     try:
@@ -220,6 +250,8 @@ class SoundDeviceSource:
         self._overflows = 0
         self._underflows = 0
         self._overruns_before = 0
+        block_ns = fmt.frames_to_ns(block_frames) if block_frames else 0
+        self._clock = BlockClock(fmt, max(40_000_000, 2 * block_ns))
 
     def describe(self) -> str:
         """Return the device and the format."""
@@ -241,6 +273,7 @@ class SoundDeviceSource:
                 f'{fmt.channels} channel(s), {fmt.encoding}: {exc}') from None
         self._queue = SampleQueue(self.buffer_blocks)
         self._seen_drops = 0
+        self._clock.reset()
         try:
             stream = sd.InputStream(device=index, samplerate=fmt.sample_rate,
                                     channels=fmt.channels, dtype='int16',
@@ -314,9 +347,10 @@ class SoundDeviceSource:
         now_ns = time.time_ns()
         if status.input_overflow:
             self._overflows += 1
+            self._clock.reset()
         if status.input_underflow:
             self._underflows += 1
-        stamp_ns = now_ns - self.fmt.frames_to_ns(frames)
+        stamp_ns = self._clock.stamp(now_ns, frames)
         self._queue.put(Block(indata.copy(), stamp_ns,
                               discontinuity=bool(status.input_overflow)))
 
