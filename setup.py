@@ -63,6 +63,8 @@ setup(
         'console_scripts': [
             'kernel = unity_kernel_core.kernel_node:main',
             'unity-kernel = unity_kernel_core.cli.main:main',
+            'camera = unity_sensors.camera_node:main',
+            'haptic = unity_sensors.haptic_node:main',
         ],
     },
 )

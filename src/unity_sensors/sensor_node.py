@@ -163,7 +163,7 @@ class SensorNode(LifecycleNode):
         return None
 
     def parameters_changed(self, params: List[Parameter]) -> None:
-        """Apply parameters that were just set (executor thread)."""
+        """Apply parameters that were just set while configured (executor thread)."""
 
     # -- helpers for subclasses ----------------------------------------------------------------
 
@@ -346,12 +346,16 @@ class SensorNode(LifecycleNode):
 
     def _on_set_parameters(self, params: List[Parameter]) -> SetParametersResult:
         for param in params:
+            if not self.has_parameter(param.name):
+                continue  # being declared: start-up values are checked by configure
             reason = self.check_parameter(param)
             if reason:
                 return SetParametersResult(successful=False, reason=f'{param.name}: {reason}')
         return SetParametersResult(successful=True)
 
     def _after_set_parameters(self, params: List[Parameter]) -> None:
+        if self.state_label not in ('inactive', 'active'):
+            return  # declared or set before configure: configure reads them
         try:
             self.parameters_changed(params)
         except SensorError as exc:
