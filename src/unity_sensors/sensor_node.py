@@ -108,13 +108,15 @@ class SensorNode(LifecycleNode):
     """Short name used in diagnostics and thread names."""
     use_capture_thread = True
     """False for sources that push samples themselves (``self.worker.put``)."""
+    default_stale_timeout_s = 0.0
+    """Default of the ``stale_timeout_s`` parameter (0: no deadline)."""
 
     def __init__(self, node_name: str, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         ros_logging.install(self.get_logger())
         self.declare_parameter('frame_id', node_name)
         self.declare_parameter('queue_size', 2)
-        self.declare_parameter('stale_timeout_s', 0.0)
+        self.declare_parameter('stale_timeout_s', float(self.default_stale_timeout_s))
         self.declare_parameter('diagnostics_period_s', 1.0)
         self.declare_parameter('autostart', False)
         self.counters = Counters()
