@@ -49,7 +49,7 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         (SHARE, ['package.xml']),
         (os.path.join(SHARE, 'launch'), glob('launch/*.launch.py')),
-        (os.path.join(SHARE, 'config'), glob('config/*.yaml')),
+        (os.path.join(SHARE, 'config'), glob('config/*.yaml') + glob('config/*.xml')),
     ] + tree('modules', os.path.join(SHARE, 'modules')),
     install_requires=['setuptools'],
     zip_safe=False,
@@ -63,6 +63,8 @@ setup(
         'console_scripts': [
             'kernel = unity_kernel_core.kernel_node:main',
             'unity-kernel = unity_kernel_core.cli.main:main',
+            'camera = unity_sensors.camera_node:main',
+            'haptic = unity_sensors.haptic_node:main',
             'audio = unity_sensors.audio.node:main',
         ],
     },

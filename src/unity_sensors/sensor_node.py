@@ -108,13 +108,15 @@ class SensorNode(LifecycleNode):
     """Short name used in diagnostics and thread names."""
     use_capture_thread = True
     """False for sources that push samples themselves (``self.worker.put``)."""
+    default_stale_timeout_s = 0.0
+    """Default of the ``stale_timeout_s`` parameter (0: no deadline)."""
 
     def __init__(self, node_name: str, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         ros_logging.install(self.get_logger())
         self.declare_parameter('frame_id', node_name)
         self.declare_parameter('queue_size', 2)
-        self.declare_parameter('stale_timeout_s', 0.0)
+        self.declare_parameter('stale_timeout_s', float(self.default_stale_timeout_s))
         self.declare_parameter('diagnostics_period_s', 1.0)
         self.declare_parameter('autostart', False)
         self.counters = Counters()
@@ -163,7 +165,7 @@ class SensorNode(LifecycleNode):
         return None
 
     def parameters_changed(self, params: List[Parameter]) -> None:
-        """Apply parameters that were just set (executor thread)."""
+        """Apply parameters that were just set while configured (executor thread)."""
 
     # -- helpers for subclasses ----------------------------------------------------------------
 
@@ -346,12 +348,16 @@ class SensorNode(LifecycleNode):
 
     def _on_set_parameters(self, params: List[Parameter]) -> SetParametersResult:
         for param in params:
+            if not self.has_parameter(param.name):
+                continue  # being declared: start-up values are checked by configure
             reason = self.check_parameter(param)
             if reason:
                 return SetParametersResult(successful=False, reason=f'{param.name}: {reason}')
         return SetParametersResult(successful=True)
 
     def _after_set_parameters(self, params: List[Parameter]) -> None:
+        if self.state_label not in ('inactive', 'active'):
+            return  # declared or set before configure: configure reads them
         try:
             self.parameters_changed(params)
         except SensorError as exc:

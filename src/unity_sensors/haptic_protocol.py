@@ -1,0 +1,173 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+The haptic device line protocol: ASCII lines, each ending in a newline, plain Python (no ROS).
+
+Host to device:
+
+==============================  =============================================================
+``HELLO``                       handshake; the device answers ``HELLO <name> <version>``
+``FB <id> <type> <intensity>``  feedback: ``sensor_msgs/JoyFeedback`` id, type (0 LED,
+                                1 RUMBLE, 2 BUZZER), intensity 0.000..1.000
+``STOP``                        all feedback off (sent when the node deactivates or fails)
+==============================  =============================================================
+
+Device to host:
+
+===========================================  ================================================
+``HELLO <name> <version>``                   handshake answer (version: ``1``)
+``F <seq> <fx> <fy> <fz> <tx> <ty> <tz>``    a force/torque reading (N, N m), seq 0..2^32-1
+``E <text>``                                 the device reports a fault
+===========================================  ================================================
+
+Lines longer than :data:`MAX_LINE` bytes are an error (a device babbling binary is caught
+instead of filling memory); blank lines and ``#`` comments are ignored. The host sends
+``HELLO`` only after opening the port, because pyserial flushes input on open.
+"""
+
+import dataclasses
+import math
+from typing import List, Optional, Tuple, Union
+
+from unity_sensors.errors import SensorError
+
+PROTOCOL_VERSION = 1
+MAX_LINE = 256
+FEEDBACK_TYPES = {0: 'led', 1: 'rumble', 2: 'buzzer'}
+HELLO = b'HELLO\n'
+STOP = b'STOP\n'
+
+
+class ProtocolError(SensorError):
+    """A line from the device does not follow the protocol."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """One force/torque reading."""
+
+    seq: int
+    force: Tuple[float, float, float]
+    torque: Tuple[float, float, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class Hello:
+    """The device's handshake answer."""
+
+    name: str
+    version: int
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceFault:
+    """A fault the device reports."""
+
+    text: str
+
+
+Message = Union[Reading, Hello, DeviceFault]
+
+
+@dataclasses.dataclass(frozen=True)
+class Feedback:
+    """One feedback command (from a ``sensor_msgs/JoyFeedback``)."""
+
+    feedback_id: int
+    kind: int
+    """0 LED, 1 RUMBLE, 2 BUZZER (``sensor_msgs/JoyFeedback.type``)."""
+    intensity: float
+
+
+def _finite(word: str, line: str) -> float:
+    try:
+        value = float(word)
+    except ValueError:
+        raise ProtocolError(f'not a number: {word!r} in {line!r}') from None
+    if not math.isfinite(value):
+        raise ProtocolError(f'not a finite number: {word!r} in {line!r}')
+    return value
+
+
+def parse_line(raw: bytes) -> Optional[Message]:
+    """Parse one line from the device (without or with its newline); None for blank/comment."""
+    if len(raw) > MAX_LINE:
+        raise ProtocolError(f'line longer than {MAX_LINE} bytes: {raw[:40]!r}...')
+    try:
+        line = raw.decode('ascii').strip()
+    except UnicodeDecodeError:
+        raise ProtocolError(f'not ASCII: {raw[:40]!r}') from None
+    if not line or line.startswith('#'):
+        return None
+    words = line.split()
+    kind, args = words[0], words[1:]
+    if kind == 'F':
+        if len(args) != 7:
+            raise ProtocolError(f'expected F <seq> <fx> <fy> <fz> <tx> <ty> <tz>, got {line!r}')
+        if not args[0].isdigit() or int(args[0]) >= 2 ** 32:
+            raise ProtocolError(f'bad sequence number {args[0]!r} in {line!r}')
+        v = [_finite(w, line) for w in args[1:]]
+        return Reading(int(args[0]), (v[0], v[1], v[2]), (v[3], v[4], v[5]))
+    if kind == 'HELLO':
+        if len(args) != 2 or not args[1].isdigit():
+            raise ProtocolError(f'expected HELLO <name> <version>, got {line!r}')
+        return Hello(args[0], int(args[1]))
+    if kind == 'E':
+        return DeviceFault(' '.join(args) or 'unspecified device fault')
+    raise ProtocolError(f'unknown message {kind!r} in {line!r} (expected F, HELLO or E)')
+
+
+def format_feedback(fb: Feedback) -> bytes:
+    """Return the ``FB`` line for one feedback command (intensity clamped to 0..1)."""
+    if fb.kind not in FEEDBACK_TYPES:
+        raise ProtocolError(f'unknown feedback type {fb.kind} (expected 0 LED, 1 RUMBLE, '
+                            '2 BUZZER)')
+    if not 0 <= fb.feedback_id <= 255:
+        raise ProtocolError(f'feedback id {fb.feedback_id} out of range 0..255')
+    intensity = min(1.0, max(0.0, fb.intensity)) if math.isfinite(fb.intensity) else 0.0
+    return f'FB {fb.feedback_id} {fb.kind} {intensity:.3f}\n'.encode('ascii')
+
+
+def format_reading(r: Reading) -> bytes:
+    """Return the ``F`` line of a reading (what the firmware, or a simulator, sends)."""
+    values = ' '.join(f'{v:.6g}' for v in (*r.force, *r.torque))
+    return f'F {r.seq} {values}\n'.encode('ascii')
+
+
+class LineBuffer:
+    """Split a byte stream into lines; bounded: an over-long line raises ProtocolError."""
+
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self._buf = bytearray()
+        self._max = max_line
+
+    def feed(self, data: bytes) -> List[bytes]:
+        """Add bytes; return the complete lines now available (without newlines)."""
+        self._buf += data
+        lines = []
+        while True:
+            end = self._buf.find(b'\n')
+            if end < 0:
+                break
+            lines.append(bytes(self._buf[:end]).rstrip(b'\r'))
+            del self._buf[:end + 1]
+        if len(self._buf) > self._max:
+            head = bytes(self._buf[:40])
+            self._buf.clear()
+            raise ProtocolError(f'line longer than {self._max} bytes: {head!r}...')
+        return lines
+
+    def clear(self) -> None:
+        """Forget any partial line."""
+        self._buf.clear()

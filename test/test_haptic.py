@@ -1,0 +1,417 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""The haptic node: protocol and drivers (plain Python, a real pty), the node as a process."""
+
+import errno
+import json
+import os
+import select
+import sys
+import textwrap
+import threading
+import time
+import tty
+
+from geometry_msgs.msg import WrenchStamped
+import pytest
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JoyFeedback, JoyFeedbackArray
+from std_msgs.msg import String
+import support
+
+from unity_sensors.errors import DeviceLostError, DeviceNotFoundError, SensorConfigError
+from unity_sensors.errors import SensorError
+from unity_sensors.haptic_drivers import EvdevDriver, SerialDriver, SimulatedDriver
+from unity_sensors.haptic_protocol import DeviceFault, Feedback, format_feedback
+from unity_sensors.haptic_protocol import format_reading, Hello, LineBuffer, parse_line
+from unity_sensors.haptic_protocol import ProtocolError, Reading
+from unity_sensors.sensor_node import sensor_qos
+
+READING = Reading(0, (1.5, -2.0, 9.81), (0.1, 0.2, 0.3))
+
+
+class Firmware:
+    """The device end of a real pty pair, playing the firmware: answers HELLO, streams F."""
+
+    def __init__(self, period_s: float = 0.02, answer_hello: bool = True) -> None:
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.port = os.ttyname(self.slave)
+        self.period_s = period_s
+        self.answer_hello = answer_hello
+        self.streaming = threading.Event()
+        self.paused = threading.Event()
+        self.received: list = []
+        self.seq = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def write(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def _run(self) -> None:
+        buf = LineBuffer(4096)
+        next_send = time.monotonic()
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.master], [], [], 0.005)
+            if ready:
+                try:
+                    data = os.read(self.master, 4096)
+                except OSError as exc:
+                    if exc.errno == errno.EIO:  # nobody has the port open right now
+                        time.sleep(0.01)
+                        continue
+                    raise
+                for line in buf.feed(data):
+                    self.received.append(line.decode())
+                    if line == b'HELLO' and self.answer_hello:
+                        self.write(b'HELLO testfw 1\n')
+                        self.streaming.set()
+            if self.streaming.is_set() and not self.paused.is_set() and \
+                    time.monotonic() >= next_send:
+                self.seq += 1
+                self.write(format_reading(Reading(self.seq, READING.force, READING.torque)))
+                next_send = time.monotonic() + self.period_s
+
+    def lines(self, prefix: str) -> list:
+        return [line for line in list(self.received) if line.startswith(prefix)]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@pytest.fixture
+def firmware():
+    fw = Firmware()
+    yield fw
+    fw.close()
+
+
+# -- protocol --------------------------------------------------------------------------------
+
+def test_protocol_parses_readings_handshake_and_faults():
+    assert parse_line(b'F 7 1.5 -2 9.81 0.1 0.2 0.3\r\n') == \
+        Reading(7, (1.5, -2.0, 9.81), (0.1, 0.2, 0.3))
+    assert parse_line(b'HELLO glove 1') == Hello('glove', 1)
+    assert parse_line(b'E over temperature') == DeviceFault('over temperature')
+    assert parse_line(b'') is None and parse_line(b'# boot log') is None
+    assert parse_line(format_reading(READING)) == READING
+
+
+@pytest.mark.parametrize('line,message', [
+    (b'F 1 2 3', 'expected F <seq>'),
+    (b'F 1 nan 0 0 0 0 0', "not a finite number: 'nan'"),
+    (b'F x 0 0 0 0 0 0', "bad sequence number 'x'"),
+    (b'F 1 0 0 zero 0 0 0', "not a number: 'zero'"),
+    (b'\xff\xfe', 'not ASCII'),
+    (b'Q 1', "unknown message 'Q'"),
+    (b'F ' + b'1' * 300, 'line longer than 256 bytes'),
+])
+def test_protocol_rejects_malformed_lines_naming_the_problem(line, message):
+    with pytest.raises(ProtocolError, match=message):
+        parse_line(line)
+
+
+def test_feedback_lines_are_clamped_and_validated():
+    assert format_feedback(Feedback(1, 1, 0.5)) == b'FB 1 1 0.500\n'
+    assert format_feedback(Feedback(2, 2, 7.0)) == b'FB 2 2 1.000\n'
+    assert format_feedback(Feedback(0, 0, float('nan'))) == b'FB 0 0 0.000\n'
+    with pytest.raises(ProtocolError, match='unknown feedback type 9'):
+        format_feedback(Feedback(0, 9, 0.1))
+
+
+def test_line_buffer_joins_chunks_and_bounds_a_runaway_line():
+    buf = LineBuffer(16)
+    assert buf.feed(b'F 1 ') == []
+    assert buf.feed(b'2\nHEL') == [b'F 1 2']
+    assert buf.feed(b'LO\r\n') == [b'HELLO']
+    with pytest.raises(ProtocolError, match='line longer than 16 bytes'):
+        buf.feed(b'x' * 40)
+    assert buf.feed(b'ok\n') == [b'ok']
+
+
+# -- drivers ---------------------------------------------------------------------------------
+
+def test_serial_driver_handshakes_reads_and_writes_over_a_real_pty(firmware):
+    driver = SerialDriver(firmware.port, handshake_timeout_s=5)
+    driver.start()
+    assert driver.device_name == 'testfw' and firmware.received[0] == 'HELLO'
+    readings = []
+    support.wait_for(lambda: readings.extend(driver.read(0.1)) or len(readings) >= 3, 10,
+                     message='readings')
+    assert readings[0].force == READING.force and readings[0].torque == READING.torque
+    assert [r.seq for r in readings] == list(range(readings[0].seq,
+                                                   readings[0].seq + len(readings)))
+    driver.send([Feedback(1, 1, 0.25), Feedback(3, 0, 1.0)])
+    driver.stop_feedback()
+    support.wait_for(lambda: firmware.lines('STOP'), 5, message='STOP at the firmware')
+    assert firmware.lines('FB') == ['FB 1 1 0.250', 'FB 3 0 1.000']
+    firmware.write(b'garbage line\n')
+    support.wait_for(lambda: driver.read(0.1) is not None and driver.bad_lines, 5,
+                     message='the bad line counted')
+    assert "unknown message 'garbage'" in driver.last_bad_line
+    firmware.write(b'E motor stalled\n')
+    with pytest.raises(SensorError, match='the device reports a fault: motor stalled'):
+        for _ in range(50):
+            driver.read(0.1)
+    driver.close()
+
+
+def test_serial_driver_errors_are_clear():
+    with pytest.raises(DeviceNotFoundError, match='^device not found: /dev/ttyNOPE$'):
+        SerialDriver('/dev/ttyNOPE').start()
+    silent = Firmware(answer_hello=False)
+    try:
+        with pytest.raises(SensorError, match=f'no handshake answer from {silent.port} '
+                                              'within 0.3 s'):
+            SerialDriver(silent.port, handshake_timeout_s=0.3).start()
+    finally:
+        silent.close()
+
+
+def test_simulated_driver_streams_and_reacts_to_rumble():
+    driver = SimulatedDriver(200.0)
+    driver.start()
+    before = [r for _ in range(5) for r in driver.read(0.1)]
+    driver.send([Feedback(0, 1, 1.0)])
+    after = [r for _ in range(5) for r in driver.read(0.1)]
+    assert before and after
+    assert before[-1].force[2] == pytest.approx(9.81) and after[-1].force[2] == \
+        pytest.approx(19.62)
+    assert list(driver.feedback) == [Feedback(0, 1, 1.0)]
+    driver.close()
+    with pytest.raises(DeviceLostError):
+        driver.read(0.1)
+
+
+class FakeEvdevDevice:
+    """Stands in for evdev.InputDevice: /dev/uinput does not exist on these machines."""
+
+    name = 'fake glove'
+
+    def __init__(self, ff=True) -> None:
+        from evdev import ecodes
+        self.rfd, self.wfd = os.pipe()
+        self.fd = self.rfd
+        self._caps = {ecodes.EV_FF: [ecodes.FF_RUMBLE]} if ff else {}
+        self.events: list = []
+        self.uploaded: list = []
+        self.written: list = []
+        self.erased: list = []
+        self.gone = False
+
+    def capabilities(self):
+        return self._caps
+
+    def push(self, *events):
+        self.events.extend(events)
+        os.write(self.wfd, b'x')
+
+    def read(self):
+        if self.gone:
+            raise OSError(errno.ENODEV, 'No such device')
+        os.read(self.rfd, 1)
+        events, self.events = self.events, []
+        return events
+
+    def upload_effect(self, effect):
+        self.uploaded.append((effect.type, effect.id, effect.u.ff_rumble_effect.strong_magnitude))
+        return 5 if effect.id == -1 else effect.id
+
+    def write(self, etype, code, value):
+        self.written.append((etype, code, value))
+
+    def erase_effect(self, effect_id):
+        self.erased.append(effect_id)
+
+    def close(self):
+        os.close(self.rfd)
+        os.close(self.wfd)
+
+
+def test_evdev_driver_reads_axes_and_plays_rumble(tmp_path):
+    from evdev import ecodes, InputEvent
+    path = tmp_path / 'event7'
+    path.write_text('')
+    dev = FakeEvdevDevice()
+    driver = EvdevDriver(str(path), scale=0.5, open_device=lambda p: dev)
+    driver.start()
+    assert driver.describe() == f'evdev:{path} (fake glove)'
+    dev.push(InputEvent(0, 0, ecodes.EV_ABS, ecodes.ABS_X, 10),
+             InputEvent(0, 0, ecodes.EV_ABS, ecodes.ABS_RZ, -4),
+             InputEvent(0, 0, ecodes.EV_SYN, ecodes.SYN_REPORT, 0))
+    readings = driver.read(1.0)
+    assert len(readings) == 1
+    assert readings[0].force == (5.0, 0.0, 0.0) and readings[0].torque == (0.0, 0.0, -2.0)
+    driver.send([Feedback(1, 1, 0.5), Feedback(2, 0, 1.0)])   # LED: not force feedback
+    driver.send([Feedback(1, 1, 0.0)])
+    assert dev.uploaded == [(ecodes.FF_RUMBLE, -1, 32768), (ecodes.FF_RUMBLE, 5, 0)]
+    assert dev.written == [(ecodes.EV_FF, 5, 1), (ecodes.EV_FF, 5, 0)]
+    driver.stop_feedback()
+    assert dev.erased == [5]
+    dev.gone = True
+    dev.push()
+    with pytest.raises(DeviceLostError, match='No such device'):
+        driver.read(1.0)
+    driver.close()
+
+
+def test_evdev_driver_refuses_a_device_without_force_feedback(tmp_path):
+    path = tmp_path / 'event3'
+    path.write_text('')
+    dev = FakeEvdevDevice(ff=False)
+    with pytest.raises(SensorConfigError, match='has no FF_RUMBLE force feedback'):
+        EvdevDriver(str(path), open_device=lambda p: dev).start()
+    with pytest.raises(DeviceNotFoundError, match='device not found: /dev/input/nope'):
+        EvdevDriver('/dev/input/nope').start()
+
+
+# -- the node, as a process ------------------------------------------------------------------
+
+def start_haptic(processes, ros_env, tmp_path, *params):
+    args = [sys.executable, '-m', 'unity_sensors.haptic_node', '--ros-args',
+            '-p', 'diagnostics_period_s:=0.3']
+    for p in params:
+        args += ['-p', p]
+    return processes.start(args, ros_env, tmp_path / 'haptic.log')
+
+
+def bring_up(probe, activate=True):
+    support.wait_for(lambda: probe.get_state('haptic') == 'unconfigured', 30,
+                     message='the haptic node')
+    return probe.change_state('haptic', 'configure') and \
+        (not activate or probe.change_state('haptic', 'activate'))
+
+
+def feedback(*items):
+    return JoyFeedbackArray(array=[JoyFeedback(type=t, id=i, intensity=x) for t, i, x in items])
+
+
+RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+
+
+@pytest.mark.ros
+def test_serial_haptic_publishes_wrenches_and_writes_feedback_to_the_device(
+        processes, ros_env, tmp_path, probe, firmware):
+    start_haptic(processes, ros_env, tmp_path, 'driver:=serial', f'port:={firmware.port}',
+                 'frame_id:=glove')
+    wrenches = probe.collect('/haptic/wrench', WrenchStamped, sensor_qos(100))
+    pub = probe.node.create_publisher(JoyFeedbackArray, '/safety/haptic/feedback', RELIABLE)
+    assert bring_up(probe)
+    assert firmware.received[0] == 'HELLO'
+    support.wait_for(lambda: len(wrenches) >= 5, 20, message='wrenches')
+    w = wrenches[-1]
+    assert w.header.frame_id == 'glove'
+    assert (w.wrench.force.x, w.wrench.force.y, w.wrench.force.z) == READING.force
+    assert (w.wrench.torque.x, w.wrench.torque.y, w.wrench.torque.z) == READING.torque
+    support.wait_for(lambda: pub.get_subscription_count() > 0, 10, message='subscriber')
+    pub.publish(feedback((JoyFeedback.TYPE_RUMBLE, 1, 0.5), (JoyFeedback.TYPE_LED, 0, 1.0)))
+    support.wait_for(lambda: firmware.lines('FB'), 10, message='feedback at the device')
+    assert firmware.lines('FB') == ['FB 1 1 0.500', 'FB 0 0 1.000']
+    assert probe.change_state('haptic', 'deactivate')
+    assert firmware.received[-1] == 'STOP'   # feedback off before the port is released
+    pub.publish(feedback((JoyFeedback.TYPE_RUMBLE, 1, 0.9)))   # inactive: refused
+    time.sleep(0.5)
+    assert firmware.lines('FB') == ['FB 1 1 0.500', 'FB 0 0 1.000']
+
+
+@pytest.mark.ros
+def test_stale_device_is_reported_and_the_node_goes_to_error(processes, ros_env, tmp_path,
+                                                             probe, firmware):
+    proc = start_haptic(processes, ros_env, tmp_path, 'driver:=serial',
+                        f'port:={firmware.port}', 'stale_timeout_s:=0.5')
+    wrenches = probe.collect('/haptic/wrench', WrenchStamped, sensor_qos(100))
+    assert bring_up(probe)
+    support.wait_for(lambda: len(wrenches) >= 3, 20, message='wrenches')
+    firmware.paused.set()   # the device stops talking
+    support.wait_for(lambda: probe.get_state('haptic') == 'unconfigured', 20,
+                     message='the error state')
+    out = proc.wait_output('error state (from')
+    assert 'no data from the device for 0.5 s' in out
+    assert firmware.received[-1] == 'STOP'
+    firmware.paused.clear()
+    assert bring_up(probe)   # the kernel (here the probe) can bring it back
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize('params,transition,message', [
+    (['driver:=serial', 'port:=/dev/ttyNOPE'], 'activate', 'device not found: /dev/ttyNOPE'),
+    (['feedback_topic:=/haptic/feedback'], 'configure',
+     "feedback_topic '/haptic/feedback' must be under /safety/"),
+    (['driver:=usb'], 'configure', "unknown haptic driver 'usb'"),
+])
+def test_bad_parameters_fail_with_a_clear_error(processes, ros_env, tmp_path, probe, params,
+                                                transition, message):
+    proc = start_haptic(processes, ros_env, tmp_path, *params)
+    support.wait_for(lambda: probe.get_state('haptic') == 'unconfigured', 30,
+                     message='the haptic node')
+    if transition == 'activate':
+        assert probe.change_state('haptic', 'configure')
+    assert not probe.change_state('haptic', transition)
+    proc.wait_output(message)
+    assert proc.proc.poll() is None
+
+
+@pytest.mark.ros
+def test_kernel_runs_haptic_as_a_module_and_feedback_is_critical(processes, ros_env, tmp_path,
+                                                                 probe, firmware):
+    mods = tmp_path / 'modules'
+    (mods / 'haptic').mkdir(parents=True)
+    (mods / 'haptic' / 'manifest.yaml').write_text(textwrap.dedent(f"""\
+        name: haptic
+        version: 1.0.0
+        kind: node
+        executable: haptic
+        parameters: {{driver: serial, port: {json.dumps(firmware.port)}}}
+        health: {{heartbeat_period_s: 0.3, heartbeat_timeout_s: 2.0, transition_timeout_s: 20}}
+        """))
+    config = tmp_path / 'kernel.yaml'
+    config.write_text(textwrap.dedent(f"""\
+        kernel:
+          diagnostics_period_s: 0.5
+          state_dir: {tmp_path / 'state'}
+          event_echo_topic: /unity_kernel/events
+        redis:
+          enabled: false
+        modules:
+          search_paths: [{mods}]
+          enabled: [haptic]
+        """))
+    echo = probe.collect('/unity_kernel/events', String)
+    wrenches = probe.collect('/haptic/wrench', WrenchStamped, sensor_qos(100))
+    processes.start([sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args',
+                     '-p', f'config_file:={config}', '-p', 'autostart:=true'],
+                    ros_env, tmp_path / 'kernel.log')
+    support.wait_for(lambda: len(wrenches) >= 3, 60, message='the kernel to activate haptic')
+    pub = probe.node.create_publisher(JoyFeedbackArray, '/safety/haptic/feedback', RELIABLE)
+    events = []
+
+    def critical_feedback():
+        events.extend(json.loads(m.data) for m in echo[len(events):])
+        return [e for e in events if e['topic'] == '/safety/haptic/feedback']
+    # keep sending until the kernel has mapped the topic (it scans the graph periodically)
+    for i in range(100):
+        pub.publish(feedback((JoyFeedback.TYPE_RUMBLE, 2, 0.25)))
+        if critical_feedback():
+            break
+        time.sleep(0.2)
+    seen = critical_feedback()
+    assert seen and all(e['tier'] == 'CRITICAL' for e in seen)
+    assert seen[0]['type'] == 'sensor_msgs/msg/JoyFeedbackArray'
+    support.wait_for(lambda: 'FB 2 1 0.250' in firmware.lines('FB'), 10,
+                     message='the feedback at the device')
