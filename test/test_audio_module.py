@@ -14,6 +14,7 @@
 
 """The shipped audio module: its manifest, the launch plan, and the kernel supervising it."""
 
+import json
 import re
 import sys
 import textwrap
@@ -21,7 +22,7 @@ import textwrap
 from audio_harness import PulseAudio
 import numpy as np
 import pytest
-from std_msgs.msg import UInt8MultiArray
+from std_msgs.msg import String, UInt8MultiArray
 import support
 
 from unity_kernel_core.api.launch_plan import node_modules
@@ -43,7 +44,8 @@ def test_shipped_manifest_runs_the_installed_audio_executable_with_valid_paramet
     audio_params = {k: v for k, v in manifest.parameters.items()
                     if k in AudioSettings.model_fields}
     AudioSettings.model_validate(audio_params)  # every audio parameter is a valid value
-    assert set(manifest.parameters) - set(audio_params) <= {'queue_size', 'frame_id'}
+    assert set(manifest.parameters) - set(audio_params) <= {'queue_size', 'frame_id',
+                                                            'stale_timeout_s'}
 
 
 def test_audio_is_off_in_the_shipped_config_and_launched_when_enabled(tmp_path):
@@ -68,11 +70,13 @@ def test_kernel_brings_up_the_shipped_audio_module_on_the_default_input(
         pa.feed(tone.astype('<i2').tobytes(), loop=True)
         config = tmp_path / 'kernel.yaml'
         config.write_text(textwrap.dedent(f"""\
-            kernel: {{state_dir: {tmp_path / 'state'}, diagnostics_period_s: 0.5}}
+            kernel: {{state_dir: {tmp_path / 'state'}, diagnostics_period_s: 0.5,
+                      event_echo_topic: /unity_kernel/events}}
             redis: {{enabled: false}}
             modules: {{search_paths: [{MODULES}], enabled: [audio]}}
             """))
         chunks = probe.collect('/sensors/audio/pcm', UInt8MultiArray)
+        echo = probe.collect('/unity_kernel/events', String)
         kernel = processes.start(
             [sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args',
              '-p', f'config_file:={config}', '-p', 'autostart:=true'],
@@ -82,6 +86,12 @@ def test_kernel_brings_up_the_shipped_audio_module_on_the_default_input(
         header, frames = pcm.decode(chunks[-1].data)
         assert (header.fmt.sample_rate, frames.shape) == (16000, (1600, 1))
         assert probe.get_state('sensors/audio') == 'active'
+
+        def mapped():
+            return [e for e in (json.loads(m.data) for m in list(echo))
+                    if e['topic'] == '/sensors/audio/pcm']
+        events = support.wait_for(mapped, 30, message='audio chunks on the kernel bus')
+        assert (events[0]['tier'], events[0]['type']) == ('HIGH', 'std_msgs/msg/UInt8MultiArray')
         kernel.stop()
     finally:
         pa.stop()

@@ -28,6 +28,8 @@ from audio_harness import PulseAudio
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 import numpy as np
 import pytest
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32, String, UInt8MultiArray
 import support
@@ -147,6 +149,11 @@ def test_wav_round_trips_sample_exactly_in_fixed_size_chunks(
     described = json.loads(info[0].data)
     assert (described['sample_rate'], described['channels'], described['chunk_frames']) == \
         (RATE, 2, 1024)
+    # the format is fixed while configured: a run-time change is refused, not half-applied
+    change = SetParameters.Request(parameters=[Parameter(name='sample_rate', value=ParameterValue(
+        type=ParameterType.PARAMETER_INTEGER, integer_value=48000))])
+    result = probe._call(SetParameters, f'/{NODE}/set_parameters', change).results[0]
+    assert not result.successful and 'is read at configure' in result.reason
     assert probe.change_state(NODE, 'deactivate')
     assert probe.change_state(NODE, 'cleanup')
     assert probe.get_state(NODE) == 'unconfigured'
