@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+import wave
 
 import numpy as np
 import psutil
@@ -62,6 +63,8 @@ CONFIGS = [
     {'name': '20 ms chunks, PortAudio blocks', 'chunk_frames': 320, 'block_frames': 0},
     {'name': '10 ms chunks, 48 kHz stereo', 'chunk_frames': 480, 'block_frames': 480,
      'sample_rate': 48000, 'channels': 2},
+    {'name': 'WAV file, real-time, 20 ms chunks = blocks (no PortAudio)', 'chunk_frames': 320,
+     'block_frames': 320, 'source': 'wav'},
 ]
 
 
@@ -87,6 +90,14 @@ def run_config(cfg: dict, env: dict, tmp: pathlib.Path) -> dict:
             '-p', 'autostart:=true', '-p', 'device:=pulse', '-p', f'sample_rate:={rate}',
             '-p', f'channels:={channels}', '-p', f'chunk_frames:={cfg["chunk_frames"]}',
             '-p', f'block_frames:={cfg["block_frames"]}', '-p', 'queue_size:=8']
+    if cfg.get('source') == 'wav':
+        wav_path = tmp / 'bench.wav'
+        with wave.open(str(wav_path), 'wb') as w:
+            w.setnchannels(channels)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes(np.repeat(tone, channels).tobytes())
+        args += ['-p', 'source:=wav', '-p', f'wav_path:={wav_path}', '-p', 'wav_loop:=true']
     log = open(tmp / 'audio.log', 'ab')
     node = subprocess.Popen(args, env=pa.env(env), stdout=log, stderr=subprocess.STDOUT)
     latencies: list = []
