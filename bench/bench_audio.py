@@ -23,7 +23,8 @@ the PortAudio callback) with the receive time (same clock). Reported per configu
 - ``first_frame_ms``: first frame captured -> chunk received (includes the chunk's own
   duration: a 100 ms chunk cannot leave before its last frame is captured);
 - ``pipeline_ms``: ``first_frame_ms`` minus the chunk duration, i.e. last frame captured ->
-  received (callback hand-off, chunking, publish thread, DDS, subscriber);
+  received (callback hand-off, chunking, publish thread, DDS, subscriber); for the WAV
+  source (a whole block is read at its stamp) the same as ``first_frame_ms``;
 - ``node_cpu_percent``: the node process's user+system CPU over the run (100 = one core);
 - chunks received, sequence gaps, overruns reported on /diagnostics.
 
@@ -150,7 +151,9 @@ def run_config(cfg: dict, env: dict, tmp: pathlib.Path) -> dict:
         log.close()
         pa.stop()
     chunk_ms = 1000.0 * cfg['chunk_frames'] / rate
-    pipeline = [v - chunk_ms for v in latencies]
+    # a device's chunk is complete one chunk after its first frame; a WAV chunk is read whole
+    waited_ms = 0.0 if cfg.get('source') == 'wav' else chunk_ms
+    pipeline = [v - waited_ms for v in latencies]
     cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / (wall1 - wall0) * 100
     gaps = sum(b - a - 1 for a, b in zip(seqs, seqs[1:]) if b != a + 1)
     if not latencies:
