@@ -37,6 +37,8 @@ import threading
 import time
 from typing import Dict, Optional
 
+from support import ManagedProcess
+
 FEED_STEP_S = 0.005
 
 
@@ -55,10 +57,9 @@ class PulseAudio:
         self.runtime = directory / 'run'
         self.fifo = directory / 'source.fifo'
         self.log_path = directory / 'pulseaudio.log'
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: Optional[ManagedProcess] = None
         self._feeder: Optional[threading.Thread] = None
         self._stop_feed = threading.Event()
-        self._log = None
 
     @property
     def socket(self) -> pathlib.Path:
@@ -91,15 +92,13 @@ class PulseAudio:
             for mapping, slave in ((self.fixtures, '{ type pulse device "null.monitor" }'),
                                    (self.fast_fixtures, '"null"'))
             for name, path in mapping.items()))
-        self._log = open(self.log_path, 'wb')
-        self.proc = subprocess.Popen(
+        self.proc = ManagedProcess(
             [exe, '-n', '--daemonize=no', '--exit-idle-time=-1', '--use-pid-file=no',
              '--disallow-exit=no', '--log-target=stderr', '-F', str(script)],
-            env=self.env(), stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True)
+            self.env(), self.log_path)
         deadline = time.monotonic() + 15
         while not (self.socket.exists() and self.fifo.exists()):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
+            if self.proc.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f'pulseaudio did not start:\n{self.log()[-3000:]}')
             time.sleep(0.05)
         return self
@@ -152,14 +151,6 @@ class PulseAudio:
 
     def stop(self) -> None:
         self.stop_feeding()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            self.proc.stop()
         self.proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None

@@ -57,7 +57,7 @@ class AudioSource(Protocol):
         """Stop and release the device or file (safe to call twice)."""
 
     def stats(self) -> Dict[str, int]:
-        """Return counters: overruns, device_overflows, device_underflows, late."""
+        """Return counters: overruns, device_overflows, device_underflows, late, ..."""
 
 
 class WavFileSource:
@@ -148,9 +148,9 @@ class WavFileSource:
             wav.close()
 
     def stats(self) -> Dict[str, int]:
-        """Return the late count (a WAV file never overruns)."""
+        """Return the late count and whether the file has ended (a file never overruns)."""
         return {'overruns': 0, 'device_overflows': 0, 'device_underflows': 0,
-                'late': self._late}
+                'late': self._late, 'end_of_data': int(self._ended)}
 
     def _open_wave(self) -> wave.Wave_read:
         try:
