@@ -77,6 +77,7 @@ class AudioNode(SensorNode):
         self._level_pub: Any = None
         self._level_timer: Any = None
         self._prev_overruns = 0
+        self._late_seen = 0
 
     # -- SensorNode hooks --------------------------------------------------------------------
 
@@ -109,6 +110,7 @@ class AudioNode(SensorNode):
         self._ready.clear()
         self.meter.clear()
         self.source.start()
+        self._late_seen = self.source.stats()['late']
 
     def on_activate(self, state: Any) -> Any:
         """Activate (the base opens the source), then publish the stream format."""
@@ -129,6 +131,10 @@ class AudioNode(SensorNode):
                     return None
         while not self._ready:
             block = source.read(READ_TIMEOUT_S)
+            late = source.stats()['late']
+            if late != self._late_seen:  # a paced file fell behind: the base's `late`
+                self.counters.add(late=max(0, late - self._late_seen))
+                self._late_seen = late
             if block is None:
                 return None
             self._ready.extend(chunker.push(block))
@@ -179,7 +185,7 @@ class AudioNode(SensorNode):
         values: Dict[str, object] = {
             'sample_rate': fmt.sample_rate, 'channels': fmt.channels, 'encoding': fmt.encoding,
             'chunk_frames': self.settings.chunk_frames, 'next_seq': self.chunker.next_seq}
-        values.update(self.source.stats())
+        values.update((k, v) for k, v in self.source.stats().items() if k != 'late')
         return values
 
     def diagnostic_status(self) -> Any:
