@@ -87,6 +87,13 @@ def test_lost_input_marks_the_next_chunk_and_sequence_numbers_go_on_after_reset(
     after = chunker.push(Block(ramp(10), 0, discontinuity=True))
     assert [c.seq for c in first + after] == [0, 1]
     assert after[0].flags & FLAG_DISCONTINUITY and not first[0].flags
+    fresh = Chunker(MONO16K, 10)
+    fresh.reset()  # the first open: nothing came before, so nothing is discontinuous
+    assert fresh.push(Block(ramp(10), 0))[0].flags == 0
+    again = Chunker(MONO16K, 10)
+    again.push(Block(ramp(10), 0))
+    again.reset()  # reopened after a whole chunk: the stream stopped in between
+    assert again.push(Block(ramp(10), 0))[0].flags & FLAG_DISCONTINUITY
 
 
 def test_chunker_rejects_blocks_of_the_wrong_channel_count():

@@ -22,6 +22,7 @@ PCMs replaying a fixture bit-exactly (see audio_harness.py); real WAV files made
 import json
 import subprocess
 import sys
+import time
 import wave
 
 from audio_harness import PulseAudio
@@ -35,7 +36,7 @@ from std_msgs.msg import Float32, String, UInt8MultiArray
 import support
 
 from unity_sensors.audio import pcm
-from unity_sensors.audio.chunking import FLAG_END
+from unity_sensors.audio.chunking import FLAG_DISCONTINUITY, FLAG_END
 
 pytestmark = pytest.mark.ros
 NODE = 'audio'
@@ -99,6 +100,16 @@ def samples(decoded):
     return np.concatenate([frames[:h.valid_frames] for h, frames in decoded])
 
 
+def configure_and_activate(probe, check_configured=lambda: None):
+    """Configure, wait until the chunk publisher is discovered, then activate."""
+    assert probe.change_state(NODE, 'configure')
+    check_configured()
+    support.wait_for(lambda: probe.node.count_publishers(f'/{NODE}/pcm') >= 1, 20,
+                     message='the chunk publisher')
+    time.sleep(0.5)  # discovery is not atomic: let the publisher match us too
+    assert probe.change_state(NODE, 'activate')
+
+
 def latched(probe, topic, msg_type):
     qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -129,8 +140,7 @@ def test_wav_round_trips_sample_exactly_in_fixed_size_chunks(
     wait_ready(probe, proc)
     chunks = Chunks(probe)
     info = latched(probe, f'/{NODE}/info', String)
-    assert probe.change_state(NODE, 'configure')
-    assert probe.change_state(NODE, 'activate')
+    configure_and_activate(probe)
     count = -(-len(expected) // 1024)
     decoded = chunks.wait(count)
     assert len(chunks.msgs) == count  # the file ended: nothing more
@@ -212,9 +222,10 @@ def test_pulse_device_delivers_real_time_paced_chunks_and_is_released_on_deactiv
     wait_ready(probe, proc)
     chunks = Chunks(probe)
     levels = probe.collect(f'/{NODE}/level', Float32, qos_profile_sensor_data)
-    assert probe.change_state(NODE, 'configure')
-    assert source_outputs(pa) == []  # configure opens nothing
-    assert probe.change_state(NODE, 'activate')
+
+    def nothing_opened():
+        assert source_outputs(pa) == []  # configure opens no device
+    configure_and_activate(probe, nothing_opened)
     decoded = chunks.wait(15)
     assert len(source_outputs(pa)) == 1
     headers = [h for h, _ in decoded]
@@ -233,7 +244,14 @@ def test_pulse_device_delivers_real_time_paced_chunks_and_is_released_on_deactiv
     received = len(chunks.msgs)
     assert probe.change_state(NODE, 'activate')  # opens again; sequence numbers go on
     more = chunks.wait(received + 5)
-    assert [h.seq for h, _ in more] == list(range(len(more)))
+    # sequence numbers go on; chunks captured but not yet published when the node was
+    # deactivated are discarded (a gap), and the first chunk after it says the stream broke
+    seqs = [h.seq for h, _ in more]
+    breaks = [i for i, (h, _) in enumerate(more) if h.flags & FLAG_DISCONTINUITY]
+    assert len(breaks) == 1 and breaks[0] >= received, (breaks, received)
+    at = breaks[0]
+    assert seqs[:at] == list(range(at))
+    assert seqs[at:] == list(range(seqs[at], seqs[at] + len(seqs) - at)) and seqs[at] >= at
     assert probe.change_state(NODE, 'shutdown')
 
 
@@ -248,8 +266,10 @@ def test_alsa_file_pcm_replays_a_speech_fixture_bit_exactly_through_portaudio(
     assert len(expected) > RATE // 2 and np.abs(expected).max() > 1000  # real speech
     pa = pulse(fixtures={'speech': raw})
     proc = start_node(processes, pa.env(ros_env), tmp_path, device='speech',
-                      chunk_frames=2048, autostart=True)
+                      chunk_frames=2048)
     chunks = Chunks(probe)
+    wait_ready(probe, proc)
+    configure_and_activate(probe)  # the fixture plays from the start of the stream
     decoded = chunks.wait(-(-len(expected) // 2048) + 1, timeout=60)
     got = samples(decoded)[:, 0]
     assert np.array_equal(got[:len(expected)], expected)

@@ -117,9 +117,14 @@ class Chunker:
         return self._fill
 
     def reset(self) -> None:
-        """Drop a partial chunk (the source was closed); sequence numbers go on."""
+        """
+        Drop a partial chunk: the source was (re)opened; sequence numbers go on.
+
+        After chunks were made, the next one is marked ``DISCONTINUITY``: the stream stopped
+        in between.
+        """
         self._fill = 0
-        self._flags = 0
+        self._flags = FLAG_DISCONTINUITY if self.next_seq else 0
 
     def push(self, block: Block) -> List[Chunk]:
         """Add a block; return the chunks it completed (possibly none)."""
