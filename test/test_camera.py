@@ -311,7 +311,8 @@ def test_bad_parameters_fail_the_transition_with_a_clear_error(processes, ros_en
 def test_lost_device_is_reopened_with_backoff_when_it_comes_back(
         processes, ros_env, tmp_path, probe):
     device = tmp_path / 'video0'  # a path OpenCV opens stands in for /dev/video0
-    proc = start_camera(processes, ros_env, tmp_path, f'source:=device:{device}', 'fps:=20.0')
+    proc = start_camera(processes, ros_env, tmp_path, f'source:=device:{device}', 'fps:=20.0',
+                        'stale_timeout_s:=60.0')
     images = probe.collect('/camera/image_raw', Image, sensor_qos(50))
     diags = probe.collect('/diagnostics', DiagnosticArray)
     assert bring_up(probe, activate=False)
@@ -341,3 +342,20 @@ def test_lost_device_is_reopened_with_backoff_when_it_comes_back(
                                                   for kv in s.values)), 10,
                      message='reopens >= 1 in diagnostics')
     assert probe.get_state('camera') == 'active'
+
+
+@pytest.mark.ros
+def test_device_gone_past_the_stale_deadline_puts_the_camera_in_error(processes, ros_env,
+                                                                      tmp_path, probe):
+    device = tmp_path / 'video0'
+    write_video(tmp_path / 'clip.avi', frames=5).rename(device)
+    proc = start_camera(processes, ros_env, tmp_path, f'source:=device:{device}', 'fps:=20.0',
+                        'stale_timeout_s:=1.0')
+    images = probe.collect('/camera/image_raw', Image, sensor_qos(50))
+    assert bring_up(probe)
+    support.wait_for(lambda: images, 20, message='frames')
+    device.unlink()   # unplugged for good
+    support.wait_for(lambda: probe.get_state('camera') == 'unconfigured', 30,
+                     message='the error state')
+    out = proc.wait_output('error state (from')
+    assert 'no data from the device for 1 s' in out

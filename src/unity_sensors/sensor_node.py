@@ -53,7 +53,8 @@ What the base does:
   with backoff (:meth:`open_sensor` again) until it is back. Sources that push samples from
   a callback set ``use_capture_thread = False`` and call ``self.worker.put(sample)``.
 - ``deactivate`` stops the threads and calls :meth:`close_sensor`.
-- Faults (any other exception in a thread, or no sample within ``stale_timeout_s``) put the
+- Faults (any other exception in a thread, or no sample within :meth:`stale_deadline_s`,
+  by default the ``stale_timeout_s`` parameter) put the
   node in the lifecycle error state: the executor runs a deactivate transition that returns
   ERROR, ``on_error`` releases everything and the node ends up ``unconfigured``, which the
   kernel's supervisor sees and acts on (restart with backoff). :meth:`fail` does the same
@@ -159,6 +160,10 @@ class SensorNode(LifecycleNode):
     def sensor_diagnostics(self) -> Dict[str, object]:
         """Return extra key/values for the diagnostics status."""
         return {}
+
+    def stale_deadline_s(self) -> float:
+        """Return how long the device may stay silent while active (0: no deadline)."""
+        return float(self.get_parameter('stale_timeout_s').value)
 
     def check_parameter(self, param: Parameter) -> Optional[str]:
         """Return why a new parameter value is rejected, or None to accept it."""
@@ -293,12 +298,12 @@ class SensorNode(LifecycleNode):
         """Turn faults and staleness into the error state (executor thread)."""
         if self.state_label != 'active' or self._failing:
             return
-        stale = float(self.get_parameter('stale_timeout_s').value)
+        stale = self.stale_deadline_s()
         if stale > 0 and self._fault is None:
             last = self.counters.last_sample or self._activated_at
             if time.monotonic() - last > stale:
                 self.fail(StaleDeviceError(f'no data from the device for {stale:g} s '
-                                           f'(stale_timeout_s)'))
+                                           '(stale deadline)'))
         if self._fault is not None:
             self.get_logger().error(f'{self.sensor_name} fault: {self._fault}')
             self._failing = True
