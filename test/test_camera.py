@@ -25,6 +25,8 @@ import pytest
 from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+import sensor_support
+from sensor_support import start_node, state, wait_state
 import support
 
 from unity_sensors.calibration import CalibrationError, camera_info_fields, load_calibration
@@ -196,23 +198,11 @@ def test_device_source_fails_clearly_and_reports_a_lost_device(tmp_path):
 # -- the node, as a process ------------------------------------------------------------------
 
 def start_camera(processes, ros_env, tmp_path, *params):
-    args = [support.sys.executable, '-m', 'unity_sensors.camera_node', '--ros-args',
-            '-p', 'diagnostics_period_s:=0.3']
-    for p in params:
-        args += ['-p', p]
-    proc = processes.start(args, ros_env, tmp_path / 'camera.log')
-    return proc
+    return start_node(processes, ros_env, tmp_path, 'unity_sensors.camera_node', *params)
 
 
 def bring_up(probe, configure=True, activate=True):
-    support.wait_for(lambda: probe.get_state('camera') == 'unconfigured', 30,
-                     message='the camera node')
-    ok = True
-    if configure:
-        ok = probe.change_state('camera', 'configure')
-    if ok and activate:
-        ok = probe.change_state('camera', 'activate')
-    return ok
+    return sensor_support.bring_up(probe, 'camera', configure, activate)
 
 
 def set_parameters(probe, node, **values):
@@ -341,7 +331,7 @@ def test_lost_device_is_reopened_with_backoff_when_it_comes_back(
     support.wait_for(lambda: status(lambda s: any(kv.key == 'reopens' and int(kv.value) >= 1
                                                   for kv in s.values)), 10,
                      message='reopens >= 1 in diagnostics')
-    assert probe.get_state('camera') == 'active'
+    assert state(probe, 'camera') == 'active'
 
 
 @pytest.mark.ros
@@ -355,7 +345,6 @@ def test_device_gone_past_the_stale_deadline_puts_the_camera_in_error(processes,
     assert bring_up(probe)
     support.wait_for(lambda: images, 20, message='frames')
     device.unlink()   # unplugged for good
-    support.wait_for(lambda: probe.get_state('camera') == 'unconfigured', 30,
-                     message='the error state')
+    wait_state(probe, 'camera', 'unconfigured')
     out = proc.wait_output('error state (from')
     assert 'no data from the device for 1 s' in out

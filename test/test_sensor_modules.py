@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import pytest
 from sensor_msgs.msg import Image
+from sensor_support import state
 from std_msgs.msg import String
 import support
 
@@ -114,4 +115,4 @@ def test_kernel_brings_the_camera_up_once_its_missing_device_appears(
     writer.release()
     (tmp_path / 'clip.avi').rename(device)   # the device appears
     support.wait_for(lambda: len(images) >= 5, 60, message='images once the device is there')
-    assert probe.get_state('camera') == 'active'
+    assert state(probe, 'camera') == 'active'
