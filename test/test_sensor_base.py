@@ -242,3 +242,12 @@ def test_fault_or_stale_device_goes_through_on_error_to_unconfigured(
     assert probe.change_state('counting_sensor', 'configure')
     assert probe.change_state('counting_sensor', 'activate')
     assert proc.proc.poll() is None
+
+
+@pytest.mark.ros
+def test_bad_common_parameters_fail_configure_clearly(processes, ros_env, tmp_path, probe):
+    proc = start_sensor(processes, ros_env, tmp_path, queue_size=0)
+    wait_state(probe, 'counting_sensor', 'unconfigured')
+    assert not probe.change_state('counting_sensor', 'configure')
+    proc.wait_output('configure failed: queue_size must be >= 1, got 0')
+    assert state(probe, 'counting_sensor') == 'unconfigured'

@@ -88,7 +88,7 @@ from rclpy.qos import qos_profile_sensor_data, QoSProfile
 from unity_kernel_core import ros_logging
 from unity_kernel_core.diagnostics import ERROR, OK, status, WARN
 from unity_sensors.capture import Backoff, CaptureWorker, Counters
-from unity_sensors.errors import SensorError, StaleDeviceError
+from unity_sensors.errors import SensorConfigError, SensorError, StaleDeviceError
 
 _LOG = logging.getLogger('unity_kernel.sensors')
 
@@ -190,6 +190,7 @@ class SensorNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
+            self._check_common_parameters()
             self.configure_sensor()
         except SensorError as exc:
             self.get_logger().error(f'configure failed: {exc}')
@@ -268,6 +269,17 @@ class SensorNode(LifecycleNode):
         self._close_quietly()
 
     # -- internals -------------------------------------------------------------------------
+
+    def _check_common_parameters(self) -> None:
+        p = self.get_parameter
+        if int(p('queue_size').value) < 1:
+            raise SensorConfigError(f'queue_size must be >= 1, got {p("queue_size").value}')
+        if not float(p('diagnostics_period_s').value) > 0:
+            raise SensorConfigError('diagnostics_period_s must be > 0, got '
+                                    f'{p("diagnostics_period_s").value}')
+        if float(p('stale_timeout_s').value) < 0:
+            raise SensorConfigError('stale_timeout_s must be >= 0 (0: no deadline), got '
+                                    f'{p("stale_timeout_s").value}')
 
     def _stop_worker(self) -> None:
         worker, self.worker = self.worker, None
