@@ -13,7 +13,9 @@
 # limitations under the License.
 """Helpers shared by the sensor-node tests: start a node process, drive its lifecycle."""
 
+import json
 import sys
+import textwrap
 from typing import Optional
 
 import support
@@ -57,3 +59,33 @@ def bring_up(probe, node: str, configure: bool = True, activate: bool = True) ->
     if ok and activate:
         ok = probe.change_state(node, 'activate')
     return ok
+
+
+def start_kernel_with_module(processes, ros_env, tmp_path, name: str, parameters: dict,
+                             event_echo: bool = False):
+    """
+    Run a kernel process supervising one node module ``name`` (executable ``name``).
+
+    The module restarts quickly (0.2 s backoff, up to 50 times) and is checked every 0.3 s.
+    """
+    mods = tmp_path / 'modules'
+    (mods / name).mkdir(parents=True)
+    (mods / name / 'manifest.yaml').write_text(textwrap.dedent(f"""\
+        name: {name}
+        version: 1.0.0
+        kind: node
+        executable: {name}
+        parameters: {json.dumps(parameters)}
+        restart: {{max_restarts: 50, window_s: 120, backoff_initial_s: 0.2, backoff_max_s: 1}}
+        health: {{heartbeat_period_s: 0.3, heartbeat_timeout_s: 2.0, transition_timeout_s: 20}}
+        """))
+    config = tmp_path / 'kernel.yaml'
+    echo = ', event_echo_topic: /unity_kernel/events' if event_echo else ''
+    config.write_text(textwrap.dedent(f"""\
+        kernel: {{state_dir: {tmp_path / 'state'}, diagnostics_period_s: 0.5{echo}}}
+        redis: {{enabled: false}}
+        modules: {{search_paths: [{mods}], enabled: [{name}]}}
+        """))
+    return processes.start([sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args',
+                            '-p', f'config_file:={config}', '-p', 'autostart:=true'],
+                           ros_env, tmp_path / 'kernel.log')

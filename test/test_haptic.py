@@ -17,8 +17,6 @@ import errno
 import json
 import os
 import select
-import sys
-import textwrap
 import threading
 import time
 import tty
@@ -28,7 +26,7 @@ import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JoyFeedback, JoyFeedbackArray
 import sensor_support
-from sensor_support import start_node, wait_state
+from sensor_support import start_kernel_with_module, start_node, wait_state
 from std_msgs.msg import String
 import support
 
@@ -363,33 +361,10 @@ def test_bad_parameters_fail_with_a_clear_error(processes, ros_env, tmp_path, pr
 @pytest.mark.ros
 def test_kernel_runs_haptic_as_a_module_and_feedback_is_critical(processes, ros_env, tmp_path,
                                                                  probe, firmware):
-    mods = tmp_path / 'modules'
-    (mods / 'haptic').mkdir(parents=True)
-    (mods / 'haptic' / 'manifest.yaml').write_text(textwrap.dedent(f"""\
-        name: haptic
-        version: 1.0.0
-        kind: node
-        executable: haptic
-        parameters: {{driver: serial, port: {json.dumps(firmware.port)}}}
-        health: {{heartbeat_period_s: 0.3, heartbeat_timeout_s: 2.0, transition_timeout_s: 20}}
-        """))
-    config = tmp_path / 'kernel.yaml'
-    config.write_text(textwrap.dedent(f"""\
-        kernel:
-          diagnostics_period_s: 0.5
-          state_dir: {tmp_path / 'state'}
-          event_echo_topic: /unity_kernel/events
-        redis:
-          enabled: false
-        modules:
-          search_paths: [{mods}]
-          enabled: [haptic]
-        """))
     echo = probe.collect('/unity_kernel/events', String)
     wrenches = probe.collect('/haptic/wrench', WrenchStamped, sensor_qos(100))
-    processes.start([sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args',
-                     '-p', f'config_file:={config}', '-p', 'autostart:=true'],
-                    ros_env, tmp_path / 'kernel.log')
+    start_kernel_with_module(processes, ros_env, tmp_path, 'haptic',
+                             {'driver': 'serial', 'port': firmware.port}, event_echo=True)
     support.wait_for(lambda: len(wrenches) >= 3, 60, message='the kernel to activate haptic')
     pub = probe.node.create_publisher(JoyFeedbackArray, '/safety/haptic/feedback', RELIABLE)
     events = []

@@ -16,13 +16,12 @@
 import json
 import signal
 import sys
-import textwrap
 
 import cv2
 import numpy as np
 import pytest
 from sensor_msgs.msg import Image
-from sensor_support import state
+from sensor_support import start_kernel_with_module, state
 from std_msgs.msg import String
 import support
 
@@ -82,27 +81,9 @@ def test_unity_kernel_up_runs_the_camera_and_maps_its_images_to_high(processes, 
 def test_kernel_brings_the_camera_up_once_its_missing_device_appears(
         processes, ros_env, tmp_path, probe):
     device = tmp_path / 'video0'  # a video file OpenCV opens stands in for /dev/video0
-    mods = tmp_path / 'modules'
-    (mods / 'camera').mkdir(parents=True)
-    (mods / 'camera' / 'manifest.yaml').write_text(textwrap.dedent(f"""\
-        name: camera
-        version: 1.0.0
-        kind: node
-        executable: camera
-        parameters: {{source: {json.dumps(f'device:{device}')}, fps: 20.0}}
-        restart: {{max_restarts: 50, window_s: 120, backoff_initial_s: 0.2, backoff_max_s: 1}}
-        health: {{heartbeat_period_s: 0.3, heartbeat_timeout_s: 2.0, transition_timeout_s: 20}}
-        """))
-    config = tmp_path / 'kernel.yaml'
-    config.write_text(textwrap.dedent(f"""\
-        kernel: {{state_dir: {tmp_path / 'state'}}}
-        redis: {{enabled: false}}
-        modules: {{search_paths: [{mods}], enabled: [camera]}}
-        """))
     images = probe.collect('/camera/image_raw', Image, sensor_qos(20))
-    processes.start([sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args',
-                     '-p', f'config_file:={config}', '-p', 'autostart:=true'],
-                    ros_env, tmp_path / 'kernel.log')
+    start_kernel_with_module(processes, ros_env, tmp_path, 'camera',
+                             {'source': f'device:{device}', 'fps': 20.0})
     log = tmp_path / 'state' / 'logs' / 'camera.log'
     support.wait_for(lambda: log.exists() and
                      log.read_text().count(f'device not found: {device}') >= 2, 60,
