@@ -25,6 +25,8 @@ import pytest
 from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+import sensor_support
+from sensor_support import start_node, state, wait_state
 import support
 
 from unity_sensors.calibration import CalibrationError, camera_info_fields, load_calibration
@@ -196,23 +198,11 @@ def test_device_source_fails_clearly_and_reports_a_lost_device(tmp_path):
 # -- the node, as a process ------------------------------------------------------------------
 
 def start_camera(processes, ros_env, tmp_path, *params):
-    args = [support.sys.executable, '-m', 'unity_sensors.camera_node', '--ros-args',
-            '-p', 'diagnostics_period_s:=0.3']
-    for p in params:
-        args += ['-p', p]
-    proc = processes.start(args, ros_env, tmp_path / 'camera.log')
-    return proc
+    return start_node(processes, ros_env, tmp_path, 'unity_sensors.camera_node', *params)
 
 
 def bring_up(probe, configure=True, activate=True):
-    support.wait_for(lambda: probe.get_state('camera') == 'unconfigured', 30,
-                     message='the camera node')
-    ok = True
-    if configure:
-        ok = probe.change_state('camera', 'configure')
-    if ok and activate:
-        ok = probe.change_state('camera', 'activate')
-    return ok
+    return sensor_support.bring_up(probe, 'camera', configure, activate)
 
 
 def set_parameters(probe, node, **values):
@@ -311,7 +301,8 @@ def test_bad_parameters_fail_the_transition_with_a_clear_error(processes, ros_en
 def test_lost_device_is_reopened_with_backoff_when_it_comes_back(
         processes, ros_env, tmp_path, probe):
     device = tmp_path / 'video0'  # a path OpenCV opens stands in for /dev/video0
-    proc = start_camera(processes, ros_env, tmp_path, f'source:=device:{device}', 'fps:=20.0')
+    proc = start_camera(processes, ros_env, tmp_path, f'source:=device:{device}', 'fps:=20.0',
+                        'stale_timeout_s:=60.0')
     images = probe.collect('/camera/image_raw', Image, sensor_qos(50))
     diags = probe.collect('/diagnostics', DiagnosticArray)
     assert bring_up(probe, activate=False)
@@ -340,4 +331,20 @@ def test_lost_device_is_reopened_with_backoff_when_it_comes_back(
     support.wait_for(lambda: status(lambda s: any(kv.key == 'reopens' and int(kv.value) >= 1
                                                   for kv in s.values)), 10,
                      message='reopens >= 1 in diagnostics')
-    assert probe.get_state('camera') == 'active'
+    assert state(probe, 'camera') == 'active'
+
+
+@pytest.mark.ros
+def test_device_gone_past_the_stale_deadline_puts_the_camera_in_error(processes, ros_env,
+                                                                      tmp_path, probe):
+    device = tmp_path / 'video0'
+    write_video(tmp_path / 'clip.avi', frames=5).rename(device)
+    proc = start_camera(processes, ros_env, tmp_path, f'source:=device:{device}', 'fps:=20.0',
+                        'stale_timeout_s:=1.0')
+    images = probe.collect('/camera/image_raw', Image, sensor_qos(50))
+    assert bring_up(probe)
+    support.wait_for(lambda: images, 20, message='frames')
+    device.unlink()   # unplugged for good
+    wait_state(probe, 'camera', 'unconfigured')
+    out = proc.wait_output('error state (from')
+    assert 'no data from the device for 1 s' in out

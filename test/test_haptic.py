@@ -17,8 +17,6 @@ import errno
 import json
 import os
 import select
-import sys
-import textwrap
 import threading
 import time
 import tty
@@ -27,6 +25,8 @@ from geometry_msgs.msg import WrenchStamped
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JoyFeedback, JoyFeedbackArray
+import sensor_support
+from sensor_support import start_kernel_with_module, start_node, wait_state
 from std_msgs.msg import String
 import support
 
@@ -284,18 +284,11 @@ def test_evdev_driver_refuses_a_device_without_force_feedback(tmp_path):
 # -- the node, as a process ------------------------------------------------------------------
 
 def start_haptic(processes, ros_env, tmp_path, *params):
-    args = [sys.executable, '-m', 'unity_sensors.haptic_node', '--ros-args',
-            '-p', 'diagnostics_period_s:=0.3']
-    for p in params:
-        args += ['-p', p]
-    return processes.start(args, ros_env, tmp_path / 'haptic.log')
+    return start_node(processes, ros_env, tmp_path, 'unity_sensors.haptic_node', *params)
 
 
 def bring_up(probe, activate=True):
-    support.wait_for(lambda: probe.get_state('haptic') == 'unconfigured', 30,
-                     message='the haptic node')
-    return probe.change_state('haptic', 'configure') and \
-        (not activate or probe.change_state('haptic', 'activate'))
+    return sensor_support.bring_up(probe, 'haptic', activate=activate)
 
 
 def feedback(*items):
@@ -339,8 +332,7 @@ def test_stale_device_is_reported_and_the_node_goes_to_error(processes, ros_env,
     assert bring_up(probe)
     support.wait_for(lambda: len(wrenches) >= 3, 20, message='wrenches')
     firmware.paused.set()   # the device stops talking
-    support.wait_for(lambda: probe.get_state('haptic') == 'unconfigured', 20,
-                     message='the error state')
+    wait_state(probe, 'haptic', 'unconfigured')
     out = proc.wait_output('error state (from')
     assert 'no data from the device for 0.5 s' in out
     assert firmware.received[-1] == 'STOP'
@@ -358,8 +350,7 @@ def test_stale_device_is_reported_and_the_node_goes_to_error(processes, ros_env,
 def test_bad_parameters_fail_with_a_clear_error(processes, ros_env, tmp_path, probe, params,
                                                 transition, message):
     proc = start_haptic(processes, ros_env, tmp_path, *params)
-    support.wait_for(lambda: probe.get_state('haptic') == 'unconfigured', 30,
-                     message='the haptic node')
+    wait_state(probe, 'haptic', 'unconfigured')
     if transition == 'activate':
         assert probe.change_state('haptic', 'configure')
     assert not probe.change_state('haptic', transition)
@@ -370,33 +361,10 @@ def test_bad_parameters_fail_with_a_clear_error(processes, ros_env, tmp_path, pr
 @pytest.mark.ros
 def test_kernel_runs_haptic_as_a_module_and_feedback_is_critical(processes, ros_env, tmp_path,
                                                                  probe, firmware):
-    mods = tmp_path / 'modules'
-    (mods / 'haptic').mkdir(parents=True)
-    (mods / 'haptic' / 'manifest.yaml').write_text(textwrap.dedent(f"""\
-        name: haptic
-        version: 1.0.0
-        kind: node
-        executable: haptic
-        parameters: {{driver: serial, port: {json.dumps(firmware.port)}}}
-        health: {{heartbeat_period_s: 0.3, heartbeat_timeout_s: 2.0, transition_timeout_s: 20}}
-        """))
-    config = tmp_path / 'kernel.yaml'
-    config.write_text(textwrap.dedent(f"""\
-        kernel:
-          diagnostics_period_s: 0.5
-          state_dir: {tmp_path / 'state'}
-          event_echo_topic: /unity_kernel/events
-        redis:
-          enabled: false
-        modules:
-          search_paths: [{mods}]
-          enabled: [haptic]
-        """))
     echo = probe.collect('/unity_kernel/events', String)
     wrenches = probe.collect('/haptic/wrench', WrenchStamped, sensor_qos(100))
-    processes.start([sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args',
-                     '-p', f'config_file:={config}', '-p', 'autostart:=true'],
-                    ros_env, tmp_path / 'kernel.log')
+    start_kernel_with_module(processes, ros_env, tmp_path, 'haptic',
+                             {'driver': 'serial', 'port': firmware.port}, event_echo=True)
     support.wait_for(lambda: len(wrenches) >= 3, 60, message='the kernel to activate haptic')
     pub = probe.node.create_publisher(JoyFeedbackArray, '/safety/haptic/feedback', RELIABLE)
     events = []

@@ -19,6 +19,7 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 import pytest
+from sensor_support import state, wait_state
 from std_msgs.msg import UInt32
 import support
 
@@ -175,12 +176,11 @@ def test_configure_opens_nothing_activate_publishes_deactivate_stops(
     proc = start_sensor(processes, ros_env, tmp_path, missing_file=str(marker))
     counts = probe.collect('/counting_sensor/count', UInt32, sensor_qos(100))
     diags = probe.collect('/diagnostics', DiagnosticArray)
-    support.wait_for(lambda: probe.get_state('counting_sensor') == 'unconfigured', 20,
-                     message='the node')
+    wait_state(probe, 'counting_sensor', 'unconfigured')
     assert probe.change_state('counting_sensor', 'configure')  # device absent: still fine
     assert not probe.change_state('counting_sensor', 'activate')
     proc.wait_output('activate failed: device not found: ' + str(marker))
-    assert probe.get_state('counting_sensor') == 'inactive'
+    assert state(probe, 'counting_sensor') == 'inactive'
     marker.write_text('here')
     assert probe.change_state('counting_sensor', 'activate')
     support.wait_for(lambda: len(counts) >= 5, 20, message='counts')
@@ -205,8 +205,7 @@ def test_lost_device_is_reopened_and_reported(processes, ros_env, tmp_path, prob
     start_sensor(processes, ros_env, tmp_path, lose_after=5)
     counts = probe.collect('/counting_sensor/count', UInt32, sensor_qos(100))
     diags = probe.collect('/diagnostics', DiagnosticArray)
-    support.wait_for(lambda: probe.get_state('counting_sensor') == 'unconfigured', 20,
-                     message='the node')
+    wait_state(probe, 'counting_sensor', 'unconfigured')
     assert probe.change_state('counting_sensor', 'configure')
     assert probe.change_state('counting_sensor', 'activate')
     support.wait_for(lambda: len(counts) >= 15, 20, message='counts after the reopen')
@@ -219,7 +218,7 @@ def test_lost_device_is_reopened_and_reported(processes, ros_env, tmp_path, prob
         return None
     v = support.wait_for(reopens, 10, message='reopens=1 in diagnostics')
     assert v['last_error'] == 'simulated unplug'
-    assert probe.get_state('counting_sensor') == 'active'
+    assert state(probe, 'counting_sensor') == 'active'
 
 
 @pytest.mark.ros
@@ -231,12 +230,10 @@ def test_fault_or_stale_device_goes_through_on_error_to_unconfigured(
         processes, ros_env, tmp_path, probe, fault, expected):
     proc = start_sensor(processes, ros_env, tmp_path, stale_timeout_s=1.0, **{fault: 5})
     diags = probe.collect('/diagnostics', DiagnosticArray)
-    support.wait_for(lambda: probe.get_state('counting_sensor') == 'unconfigured', 20,
-                     message='the node')
+    wait_state(probe, 'counting_sensor', 'unconfigured')
     assert probe.change_state('counting_sensor', 'configure')
     assert probe.change_state('counting_sensor', 'activate')
-    support.wait_for(lambda: probe.get_state('counting_sensor') == 'unconfigured', 20,
-                     message='the error state to end in unconfigured')
+    wait_state(probe, 'counting_sensor', 'unconfigured')
     out = proc.wait_output('error state (from')
     assert expected in out
     assert any(s.level == DiagnosticStatus.ERROR and expected in s.message
@@ -245,3 +242,12 @@ def test_fault_or_stale_device_goes_through_on_error_to_unconfigured(
     assert probe.change_state('counting_sensor', 'configure')
     assert probe.change_state('counting_sensor', 'activate')
     assert proc.proc.poll() is None
+
+
+@pytest.mark.ros
+def test_bad_common_parameters_fail_configure_clearly(processes, ros_env, tmp_path, probe):
+    proc = start_sensor(processes, ros_env, tmp_path, queue_size=0)
+    wait_state(probe, 'counting_sensor', 'unconfigured')
+    assert not probe.change_state('counting_sensor', 'configure')
+    proc.wait_output('configure failed: queue_size must be >= 1, got 0')
+    assert state(probe, 'counting_sensor') == 'unconfigured'

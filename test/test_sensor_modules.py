@@ -17,8 +17,11 @@ import json
 import signal
 import sys
 
+import cv2
+import numpy as np
 import pytest
 from sensor_msgs.msg import Image
+from sensor_support import start_kernel_with_module, state
 from std_msgs.msg import String
 import support
 
@@ -72,3 +75,25 @@ def test_unity_kernel_up_runs_the_camera_and_maps_its_images_to_high(processes, 
     assert events[0]['tier'] == 'HIGH' and events[0]['type'] == 'sensor_msgs/msg/Image'
     up.signal(signal.SIGINT)
     assert up.wait(60) == 0
+
+
+@pytest.mark.ros
+def test_kernel_brings_the_camera_up_once_its_missing_device_appears(
+        processes, ros_env, tmp_path, probe):
+    device = tmp_path / 'video0'  # a video file OpenCV opens stands in for /dev/video0
+    images = probe.collect('/camera/image_raw', Image, sensor_qos(20))
+    start_kernel_with_module(processes, ros_env, tmp_path, 'camera',
+                             {'source': f'device:{device}', 'fps': 20.0})
+    log = tmp_path / 'state' / 'logs' / 'camera.log'
+    support.wait_for(lambda: log.exists() and
+                     log.read_text().count(f'device not found: {device}') >= 2, 60,
+                     message='the kernel retrying the camera while its device is absent')
+    assert not images
+    writer = cv2.VideoWriter(str(tmp_path / 'clip.avi'), cv2.VideoWriter_fourcc(*'MJPG'), 20.0,
+                             (64, 48))
+    for i in range(40):
+        writer.write(np.full((48, 64, 3), i * 5, np.uint8))
+    writer.release()
+    (tmp_path / 'clip.avi').rename(device)   # the device appears
+    support.wait_for(lambda: len(images) >= 5, 60, message='images once the device is there')
+    assert state(probe, 'camera') == 'active'

@@ -27,6 +27,8 @@ Parameters: ``source`` (see ``camera_sources``; default ``pattern``), ``width``,
 directories), ``encoding``, ``frame_id``, ``loop``, ``publish_compressed``,
 ``jpeg_quality``, ``camera_info_url``. ``width``, ``height``, ``fps``, ``encoding`` and
 ``jpeg_quality`` can be changed while active and apply from the next frame.
+``stale_timeout_s`` (default 5 s, at least three frame periods; 0: off): a device lost for
+longer, after reopening with backoff all along, puts the node into the error state.
 """
 
 import sys
@@ -54,6 +56,7 @@ class CameraNode(SensorNode):
     """A lifecycle camera driver over :mod:`unity_sensors.camera_sources`."""
 
     sensor_name = 'camera'
+    default_stale_timeout_s = 5.0
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__('camera', **kwargs)
@@ -164,6 +167,14 @@ class CameraNode(SensorNode):
         if source is not None and source.ended:
             values['end_of_data'] = True
         return values
+
+    def stale_deadline_s(self) -> float:
+        """Return ``stale_timeout_s``, at least three frame periods; none after a file's end."""
+        source = self.source
+        if source is None or source.ended:
+            return 0.0
+        stale = float(self.get_parameter('stale_timeout_s').value)
+        return max(stale, 3.0 / source.rate()) if stale > 0 else 0.0
 
     def check_parameter(self, param: Parameter) -> Optional[str]:
         try:

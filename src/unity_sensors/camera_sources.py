@@ -140,12 +140,28 @@ class PatternSource(FrameSource):
         return draw_test_pattern(self.frames, width, height, time.time())
 
 
-class VideoFileSource(FrameSource):
-    """A video file read through FFMPEG, paced at its own fps unless ``fps`` is given."""
+class _CaptureSource(FrameSource):
+    """A source read through ``cv2.VideoCapture``."""
 
     def __init__(self, spec: SourceSpec, fmt: Format, loop: bool = True) -> None:
         super().__init__(spec, fmt, loop)
         self._cap: Optional[cv2.VideoCapture] = None
+
+    def _deliver(self, frame: np.ndarray) -> np.ndarray:
+        self.frames += 1
+        return fit(as_bgr(frame), self.fmt.width, self.fmt.height)
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class VideoFileSource(_CaptureSource):
+    """A video file read through FFMPEG, paced at its own fps unless ``fps`` is given."""
+
+    def __init__(self, spec: SourceSpec, fmt: Format, loop: bool = True) -> None:
+        super().__init__(spec, fmt, loop)
         self.file_fps = 0.0
 
     def check(self) -> None:
@@ -179,13 +195,7 @@ class VideoFileSource(FrameSource):
             ok, frame = self._cap.read()
             if not ok:
                 raise DeviceLostError(f'video file {self.spec.target} stopped decoding')
-        self.frames += 1
-        return fit(as_bgr(frame), self.fmt.width, self.fmt.height)
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+        return self._deliver(frame)
 
     def rate(self) -> float:
         return self.fmt.fps or self.file_fps or DEFAULT_FPS
@@ -233,14 +243,13 @@ class ImageDirSource(FrameSource):
         raise SensorConfigError(f'none of the images in {self.spec.target} can be read')
 
 
-class DeviceSource(FrameSource):
+class DeviceSource(_CaptureSource):
     """A V4L2 camera (or anything OpenCV opens by path); the device paces the frames."""
 
     paced = False
 
     def __init__(self, spec: SourceSpec, fmt: Format, loop: bool = True) -> None:
         super().__init__(spec, fmt, loop)
-        self._cap: Optional[cv2.VideoCapture] = None
         self._pending: Optional[Format] = None
         self.actual = (0, 0)
 
@@ -290,13 +299,7 @@ class DeviceSource(FrameSource):
         ok, frame = self._cap.read()
         if not ok or frame is None:
             raise DeviceLostError(f'device {self.spec.target} stopped delivering frames')
-        self.frames += 1
-        return fit(as_bgr(frame), self.fmt.width, self.fmt.height)
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+        return self._deliver(frame)
 
     def rate(self) -> float:
         fps = self._cap.get(cv2.CAP_PROP_FPS) if self._cap is not None else 0.0

@@ -17,7 +17,7 @@ Capture plumbing shared by the sensor nodes, plain Python (no ROS).
 
 - :class:`SampleQueue`: a bounded drop-oldest queue between capture and publishing.
 - :class:`Counters`: thread-safe captured/published/dropped/late/error counts for diagnostics.
-- :class:`Backoff`: exponential reopen delays.
+- :class:`Backoff`: exponential reopen delays (the supervisor's ``RestartTracker``).
 - :class:`Pacer`: paces a loop at a rate that can change while it runs; counts late ticks.
 - :class:`CaptureWorker`: a capture thread (``read`` the device, reopen it with backoff when
   it is lost) feeding a publish thread (``handle`` each sample) through a ``SampleQueue``.
@@ -26,10 +26,12 @@ Capture plumbing shared by the sensor nodes, plain Python (no ROS).
 import collections
 import dataclasses
 import logging
+import sys
 import threading
 import time
 from typing import Any, Callable, Deque, Dict, Generic, Optional, TypeVar
 
+from unity_kernel_core.restart_policy import RestartTracker
 from unity_sensors.errors import DeviceLostError, SensorError
 
 T = TypeVar('T')
@@ -121,26 +123,25 @@ class Counters:
                     setattr(self, f.name, f.default)
 
 
-class Backoff:
-    """Exponential delays ``initial_s * 2**n`` capped at ``max_s``; :meth:`reset` on success."""
+class Backoff(RestartTracker):
+    """
+    Reopen delays: the supervisor's exponential backoff, never giving up.
 
-    def __init__(self, initial_s: float = 0.1, max_s: float = 5.0) -> None:
+    ``initial_s * 2**n`` capped at ``max_s``; :meth:`reset` after a successful reopen.
+    """
+
+    def __init__(self, initial_s: float = 0.1, max_s: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if initial_s <= 0 or max_s < initial_s:
             raise ValueError(f'backoff needs 0 < initial_s <= max_s, got {initial_s}, {max_s}')
-        self.initial_s = initial_s
-        self.max_s = max_s
-        self._n = 0
+        super().__init__('always', max_restarts=sys.maxsize, window_s=60.0,
+                         backoff_initial_s=initial_s, backoff_max_s=max_s, clock=clock)
 
-    def next_delay(self) -> float:
+    def next_delay(self, clean_exit: bool = False) -> float:
         """Return the delay before the next attempt and lengthen the one after."""
-        delay = min(self.max_s, self.initial_s * (2 ** self._n))
-        if delay < self.max_s:
-            self._n += 1
+        delay = super().next_delay(clean_exit)
+        assert delay is not None  # 'always' with no restart limit never gives up
         return delay
-
-    def reset(self) -> None:
-        """Start again from the initial delay."""
-        self._n = 0
 
 
 class Pacer:

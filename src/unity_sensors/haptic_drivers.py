@@ -30,6 +30,7 @@ import threading
 import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
+from evdev import ecodes, ff, InputDevice
 import serial
 
 from unity_sensors.errors import DeviceLostError, DeviceNotFoundError, SensorConfigError
@@ -127,7 +128,8 @@ class SerialDriver(HapticDriver):
         if ser is None:
             raise DeviceLostError(f'{self.port} is not open')
         try:
-            ser.timeout = timeout
+            if ser.timeout != timeout:  # setting it reconfigures the port: only on change
+                ser.timeout = timeout
             data = ser.read(max(1, ser.in_waiting))
         except (serial.SerialException, OSError) as exc:
             raise DeviceLostError(f'{self.port}: {exc}') from None
@@ -265,7 +267,6 @@ class EvdevDriver(HapticDriver):
         self._seq = 0
 
     def start(self) -> None:
-        from evdev import ecodes, InputDevice
         if not os.path.exists(self.path):
             raise DeviceNotFoundError(self.path)
         try:
@@ -283,7 +284,6 @@ class EvdevDriver(HapticDriver):
         self._effects = {}
 
     def read(self, timeout: float) -> List[Reading]:
-        from evdev import ecodes
         dev = self._dev
         if dev is None:
             raise DeviceLostError(f'{self.path} is not open')
@@ -309,12 +309,10 @@ class EvdevDriver(HapticDriver):
         return readings
 
     def _vector(self, names: Tuple[str, str, str]) -> Tuple[float, float, float]:
-        from evdev import ecodes
         x, y, z = (self._axes.get(getattr(ecodes, n), 0.0) for n in names)
         return (x, y, z)
 
     def send(self, feedback: Sequence[Feedback]) -> None:
-        from evdev import ecodes, ff
         dev = self._dev
         if dev is None:
             raise DeviceLostError(f'{self.path} is not open')
@@ -333,7 +331,6 @@ class EvdevDriver(HapticDriver):
                 raise DeviceLostError(f'{self.path}: force feedback failed: {exc}') from None
 
     def stop_feedback(self) -> None:
-        from evdev import ecodes
         dev = self._dev
         if dev is None:
             return

@@ -53,7 +53,8 @@ What the base does:
   with backoff (:meth:`open_sensor` again) until it is back. Sources that push samples from
   a callback set ``use_capture_thread = False`` and call ``self.worker.put(sample)``.
 - ``deactivate`` stops the threads and calls :meth:`close_sensor`.
-- Faults (any other exception in a thread, or no sample within ``stale_timeout_s``) put the
+- Faults (any other exception in a thread, or no sample within :meth:`stale_deadline_s`,
+  by default the ``stale_timeout_s`` parameter) put the
   node in the lifecycle error state: the executor runs a deactivate transition that returns
   ERROR, ``on_error`` releases everything and the node ends up ``unconfigured``, which the
   kernel's supervisor sees and acts on (restart with backoff). :meth:`fail` does the same
@@ -87,7 +88,7 @@ from rclpy.qos import qos_profile_sensor_data, QoSProfile
 from unity_kernel_core import ros_logging
 from unity_kernel_core.diagnostics import ERROR, OK, status, WARN
 from unity_sensors.capture import Backoff, CaptureWorker, Counters
-from unity_sensors.errors import SensorError, StaleDeviceError
+from unity_sensors.errors import SensorConfigError, SensorError, StaleDeviceError
 
 _LOG = logging.getLogger('unity_kernel.sensors')
 
@@ -160,6 +161,10 @@ class SensorNode(LifecycleNode):
         """Return extra key/values for the diagnostics status."""
         return {}
 
+    def stale_deadline_s(self) -> float:
+        """Return how long the device may stay silent while active (0: no deadline)."""
+        return float(self.get_parameter('stale_timeout_s').value)
+
     def check_parameter(self, param: Parameter) -> Optional[str]:
         """Return why a new parameter value is rejected, or None to accept it."""
         return None
@@ -185,6 +190,7 @@ class SensorNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
+            self._check_common_parameters()
             self.configure_sensor()
         except SensorError as exc:
             self.get_logger().error(f'configure failed: {exc}')
@@ -264,6 +270,17 @@ class SensorNode(LifecycleNode):
 
     # -- internals -------------------------------------------------------------------------
 
+    def _check_common_parameters(self) -> None:
+        p = self.get_parameter
+        if int(p('queue_size').value) < 1:
+            raise SensorConfigError(f'queue_size must be >= 1, got {p("queue_size").value}')
+        if not float(p('diagnostics_period_s').value) > 0:
+            raise SensorConfigError('diagnostics_period_s must be > 0, got '
+                                    f'{p("diagnostics_period_s").value}')
+        if float(p('stale_timeout_s').value) < 0:
+            raise SensorConfigError('stale_timeout_s must be >= 0 (0: no deadline), got '
+                                    f'{p("stale_timeout_s").value}')
+
     def _stop_worker(self) -> None:
         worker, self.worker = self.worker, None
         if worker is not None and not worker.stop():
@@ -293,12 +310,12 @@ class SensorNode(LifecycleNode):
         """Turn faults and staleness into the error state (executor thread)."""
         if self.state_label != 'active' or self._failing:
             return
-        stale = float(self.get_parameter('stale_timeout_s').value)
+        stale = self.stale_deadline_s()
         if stale > 0 and self._fault is None:
             last = self.counters.last_sample or self._activated_at
             if time.monotonic() - last > stale:
                 self.fail(StaleDeviceError(f'no data from the device for {stale:g} s '
-                                           f'(stale_timeout_s)'))
+                                           '(stale deadline)'))
         if self._fault is not None:
             self.get_logger().error(f'{self.sensor_name} fault: {self._fault}')
             self._failing = True
