@@ -22,6 +22,7 @@ import textwrap
 from audio_harness import PulseAudio
 import numpy as np
 import pytest
+from sensor_support import wait_state
 from std_msgs.msg import String, UInt8MultiArray
 import support
 
@@ -85,7 +86,7 @@ def test_kernel_brings_up_the_shipped_audio_module_on_the_default_input(
                          message=f'chunks from the supervised audio module\n{kernel.output()}')
         header, frames = pcm.decode(chunks[-1].data)
         assert (header.fmt.sample_rate, frames.shape) == (16000, (1600, 1))
-        assert probe.get_state('sensors/audio') == 'active'
+        wait_state(probe, 'sensors/audio', 'active', 10)
 
         def mapped():
             return [e for e in (json.loads(m.data) for m in list(echo))

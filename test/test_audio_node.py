@@ -21,7 +21,6 @@ PCMs replaying a fixture bit-exactly (see audio_harness.py); real WAV files made
 
 import json
 import subprocess
-import sys
 import time
 import wave
 
@@ -32,6 +31,8 @@ import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+import sensor_support
+from sensor_support import wait_state
 from std_msgs.msg import Float32, String, UInt8MultiArray
 import support
 
@@ -62,23 +63,16 @@ def wav_samples(path):
 
 
 def start_node(processes, env, tmp_path, **params):
-    args = [sys.executable, '-m', 'unity_sensors.audio.node', '--ros-args',
-            '-p', 'diagnostics_period_s:=0.5']
-    for key, value in params.items():
-        value = str(value).lower() if isinstance(value, bool) else value
-        args += ['-p', f'{key}:={value}']
-    return processes.start(args, env, tmp_path / 'audio.log')
+    """Run the audio node with ``name=value`` parameters."""
+    return sensor_support.start_node(
+        processes, env, tmp_path, 'unity_sensors.audio.node',
+        *(f'{k}:={str(v).lower() if isinstance(v, bool) else v}' for k, v in params.items()))
 
 
 def wait_ready(probe, proc):
-    def answers():
-        if proc.proc.poll() is not None:
-            raise AssertionError(f'node exited:\n{proc.output()[-3000:]}')
-        try:
-            return probe.get_state(NODE)
-        except AssertionError:
-            return None
-    assert support.wait_for(answers, 30, message='audio node services') == 'unconfigured'
+    if proc.proc.poll() is not None:
+        raise AssertionError(f'node exited:\n{proc.output()[-3000:]}')
+    wait_state(probe, NODE, 'unconfigured')
 
 
 class Chunks:
@@ -166,7 +160,7 @@ def test_wav_round_trips_sample_exactly_in_fixed_size_chunks(
     assert not result.successful and 'is read at configure' in result.reason
     assert probe.change_state(NODE, 'deactivate')
     assert probe.change_state(NODE, 'cleanup')
-    assert probe.get_state(NODE) == 'unconfigured'
+    wait_state(probe, NODE, 'unconfigured', 10)
 
 
 def test_level_meter_reports_the_rms_of_a_known_tone(ros_env, probe, processes, tmp_path):
@@ -193,7 +187,7 @@ def test_bad_parameters_fail_the_transition_with_a_clear_error(
         proc = start_node(processes, ros_env, tmp_path, **params)
         wait_ready(probe, proc)
         assert not probe.change_state(NODE, 'configure')
-        assert probe.get_state(NODE) == 'unconfigured'
+        wait_state(probe, NODE, 'unconfigured', 10)
         assert expected in proc.output(), proc.output()
         proc.stop()
 
@@ -291,7 +285,7 @@ def test_unpaced_device_overruns_are_counted_on_diagnostics_with_bounded_buffers
     st = support.wait_for(overran, 30, message='overruns on /diagnostics')
     assert st.level == DiagnosticStatus.WARN, st.message
     assert 'overrun' in st.message or 'dropped' in st.message
-    assert probe.get_state(NODE) == 'active'
+    wait_state(probe, NODE, 'active', 10)
     assert probe.change_state(NODE, 'deactivate')
     proc.stop()
 
@@ -306,7 +300,7 @@ def test_missing_or_unsuitable_device_fails_activation_with_a_clear_error(
         wait_ready(probe, proc)
         assert probe.change_state(NODE, 'configure')
         assert not probe.change_state(NODE, 'activate')
-        assert probe.get_state(NODE) == 'inactive'
+        wait_state(probe, NODE, 'inactive', 10)
         out = proc.output()
         assert expected in out, out
         if params['device'] == 'nope':
@@ -336,5 +330,5 @@ def test_lost_sound_server_is_reported_and_the_stream_comes_back(
     chunks.wait(before + 3, timeout=60)
     support.wait_for(lambda: int(audio_status(diagnostics)[1].get('reopens', 0)) >= 1, 20,
                      message='reopens counted')
-    assert probe.get_state(NODE) == 'active'
+    wait_state(probe, NODE, 'active', 10)
     proc.stop()
