@@ -65,6 +65,7 @@ setup(
             'unity-kernel = unity_kernel_core.cli.main:main',
             'camera = unity_sensors.camera_node:main',
             'haptic = unity_sensors.haptic_node:main',
+            'llm_bridge = unity_llm_bridge.node:main',
         ],
     },
 )
