@@ -25,6 +25,7 @@ Model servers for the LLM bridge tests, all on loopback with free ports.
 - :class:`HangServer`: accepts connections and never answers (a hung model).
 """
 
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import importlib.util
 import json
 import pathlib
@@ -32,8 +33,7 @@ import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
 import httpx
 import support

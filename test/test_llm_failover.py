@@ -13,9 +13,11 @@
 # limitations under the License.
 
 """
-The bridge engine over real HTTP on loopback: failover, timeouts, breaker, budgets, invalid
-answers, streaming, keys, memory and dead letters in a real Redis. No model needed: the
-servers are scripted (llm_support), so each failure mode happens on demand.
+The bridge engine over real HTTP on loopback, without the model.
+
+Failover, timeouts, breaker, budgets, invalid answers, streaming, keys, memory and dead
+letters in a real Redis. The servers are scripted (llm_support), so that each failure mode
+happens on demand.
 """
 
 import json
@@ -23,6 +25,7 @@ import logging
 import threading
 import time
 
+from llm_support import action_reply, HangServer, refused_url, ScriptedServer
 import pytest
 import redis
 
@@ -32,7 +35,6 @@ from unity_llm_bridge.dead_letter import RedisDeadLetters
 from unity_llm_bridge.memory import RedisStore
 from unity_llm_bridge.providers import make_provider
 from unity_llm_bridge.routing import LlmRequest
-from llm_support import action_reply, HangServer, refused_url, ScriptedServer
 
 
 class Recorder:
@@ -133,8 +135,8 @@ def test_hung_primary_is_abandoned_after_its_read_timeout(servers, bridges):
     started = time.monotonic()
     outcome = ask(bridge)
     assert outcome.ok and outcome.model == 'backup'
-    assert 'primary: timeout: ' in outcome.attempts[0] and 'read_timeout_s=0.5' in \
-        outcome.attempts[0]
+    assert outcome.attempts[0].startswith('primary: timeout: ')
+    assert 'read_timeout_s=0.5' in outcome.attempts[0]
     assert hung.connections >= 1
     assert time.monotonic() - started < 20  # liveness only: it did not wait forever
 
@@ -168,8 +170,8 @@ def test_http_errors_fail_over(servers, bridges):
     assert outcome.model == 'backup' and 'HTTP 503' in outcome.attempts[0]
 
 
-def test_all_models_failing_publishes_an_error_and_dead_letters_it(servers, bridges,
-                                                                     redis_server):
+def test_all_models_failing_publishes_an_error_and_dead_letters_it(
+        servers, bridges, redis_server):
     client = redis.Redis.from_url(redis_server.url)
     bridge, out = bridges({'a': model(refused_url()), 'b': model(servers(status=500).base_url)},
                           [route(['a', 'b'])],

@@ -18,6 +18,7 @@ import json
 import textwrap
 
 import pytest
+import support
 
 from unity_kernel_core.api.launch_plan import node_modules
 from unity_kernel_core.manifest import load_manifest
@@ -28,7 +29,6 @@ from unity_llm_bridge.errors import BridgeConfigError, NoRoute, OutputRejected
 from unity_llm_bridge.limits import Budget, ConcurrencyLimit
 from unity_llm_bridge.memory import history, InMemoryStore
 from unity_llm_bridge.routing import LlmRequest, render_messages, Router
-import support
 
 CONFIG = textwrap.dedent("""\
     models:
@@ -56,6 +56,7 @@ CONFIG = textwrap.dedent("""\
 
 
 class Clock:
+
     def __init__(self):
         self.now = 1000.0
 

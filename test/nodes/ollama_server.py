@@ -25,11 +25,11 @@ answer to JSON, as Ollama does.
 """
 
 import argparse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import json
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from llama_cpp import Llama
 
