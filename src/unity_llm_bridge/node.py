@@ -111,16 +111,15 @@ class LlmBridgeNode(LifecycleNode):
         ros_logging.install(self.get_logger())
         self.config: Optional[LlmBridgeConfig] = None
         self.bridge: Optional[Bridge] = None
-        self._group = ReentrantCallbackGroup()
-        self._subscriptions: List[Any] = []
-        self._services: List[Any] = []
-        self._timers: List[Any] = []
-        self._publishers: List[Any] = []
+        self._bridge_group = ReentrantCallbackGroup()
+        self._request_subs: List[Any] = []
+        self._query_services: List[Any] = []
+        self._bridge_timers: List[Any] = []
+        self._output_pubs: List[Any] = []
         self._event_subs: Dict[str, Any] = {}
         self._reported: Set[str] = set()
         self._redis: Optional[Any] = None
         self._diag_pub: Optional[Any] = None
-        self._discovery_timer: Optional[Any] = None
         self._prev: Dict[str, Dict[str, Any]] = {}
         self._active = threading.Event()
         self._state_label = 'unconfigured'
@@ -154,7 +153,7 @@ class LlmBridgeNode(LifecycleNode):
         error = self.create_lifecycle_publisher(String, b.error_topic, 100)
         action_topics = sorted({a.topic for r in config.routes for a in r.actions.values()})
         actions = {t: self.create_lifecycle_publisher(String, t, 100) for t in action_topics}
-        self._publishers = [response, error, *actions.values()]
+        self._output_pubs = [response, error, *actions.values()]
         providers = {name: make_provider(name, settings)
                      for name, settings in config.models.items()}
         bridge = Bridge(config, providers, RosOutput(response, error, actions), persistent,
@@ -168,14 +167,14 @@ class LlmBridgeNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.config, self.bridge = config, bridge
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self._subscriptions = [self.create_subscription(
-            String, b.request_topic, self._on_request, 100, callback_group=self._group)]
-        self._services = [self.create_service(AddDiagnostics, b.service, self._on_query,
-                                              callback_group=self._group)]
-        self._timers = [
+        self._request_subs = [self.create_subscription(
+            String, b.request_topic, self._on_request, 100, callback_group=self._bridge_group)]
+        self._query_services = [self.create_service(AddDiagnostics, b.service, self._on_query,
+                                              callback_group=self._bridge_group)]
+        self._bridge_timers = [
             self.create_timer(b.diagnostics_period_s, self._publish_diagnostics,
-                              callback_group=self._group),
-            self.create_timer(b.discovery_period_s, self._discover, callback_group=self._group)]
+                              callback_group=self._bridge_group),
+            self.create_timer(b.discovery_period_s, self._discover, callback_group=self._bridge_group)]
         self._state_label = 'inactive'
         self.get_logger().info(
             f'configured from {path}: models {", ".join(config.models) or "none"}; routes '
@@ -225,18 +224,18 @@ class LlmBridgeNode(LifecycleNode):
         self.config = None
 
     def _destroy_entities(self) -> None:
-        for sub in [*self._event_subs.values(), *self._subscriptions]:
+        for sub in [*self._event_subs.values(), *self._request_subs]:
             self.destroy_subscription(sub)
         self._event_subs.clear()
-        for service in self._services:
+        for service in self._query_services:
             self.destroy_service(service)
-        for timer in self._timers:
+        for timer in self._bridge_timers:
             self.destroy_timer(timer)
-        for pub in self._publishers:
+        for pub in self._output_pubs:
             self.destroy_lifecycle_publisher(pub)
         if self._diag_pub is not None:
             self.destroy_publisher(self._diag_pub)
-        self._subscriptions, self._services, self._timers, self._publishers = [], [], [], []
+        self._request_subs, self._query_services, self._bridge_timers, self._output_pubs = [], [], [], []
         self._diag_pub = None
 
     # -- requests --------------------------------------------------------------------------
@@ -319,7 +318,7 @@ class LlmBridgeNode(LifecycleNode):
             type_name = types[0]
             self._event_subs[topic] = self.create_subscription(
                 cls, topic, lambda m, t=topic, n=type_name: self._on_event(t, n, m),
-                qos_profile(qos), callback_group=self._group)
+                qos_profile(qos), callback_group=self._bridge_group)
             self.get_logger().info(f'routing events of {topic} ({type_name})')
 
     def _report(self, topic: str, why: str) -> None:
