@@ -112,11 +112,14 @@ class ScriptedServer:
         self.chunk = chunk
         self.requests: List[Dict[str, Any]] = []
         self.headers: List[Dict[str, str]] = []
+        self.arrivals: List[float] = []
+        """``time.monotonic()`` when each request's headers were read (benchmarks)."""
         self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = 'HTTP/1.1'
+            disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall per answer
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -125,9 +128,11 @@ class ScriptedServer:
                 self._send(200, {'object': 'list', 'data': [{'id': 'scripted'}]})
 
             def do_POST(self) -> None:
+                arrived = time.monotonic()
                 length = int(self.headers.get('Content-Length', 0))
                 body = json.loads(self.rfile.read(length) or b'{}')
                 with server._lock:
+                    server.arrivals.append(arrived)
                     server.requests.append(body)
                     server.headers.append(dict(self.headers))
                 if server.delay_s:

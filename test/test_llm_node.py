@@ -278,3 +278,31 @@ def test_bridge_process_answers_with_the_real_model(processes, ros_env, tmp_path
     assert final['usage']['prompt_tokens'] > 0
     chunks = client.chunks('real-1')
     assert chunks and ''.join(c['delta'] for c in chunks) == final['text']
+
+
+def test_kernel_supervises_the_bridge_module_with_the_shipped_config(processes, ros_env,
+                                                                     tmp_path, probe):
+    from std_srvs.srv import Trigger
+    config = tmp_path / 'kernel.yaml'
+    config.write_text(json.dumps({
+        'kernel': {'state_dir': str(tmp_path / 'state'), 'diagnostics_period_s': 0.5},
+        'redis': {'enabled': False},
+        'modules': {'search_paths': [str(support.ROOT / 'modules')],
+                    'enabled': ['llm_bridge']}}))
+    kernel = processes.start(
+        [sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args',
+         '-p', f'config_file:={config}', '-p', 'autostart:=true'], ros_env,
+        tmp_path / 'kernel.log')
+
+    def bridge_active():
+        result = probe._call(Trigger, '/unity_kernel/modules/list', Trigger.Request())
+        modules = {m['name']: m for m in json.loads(result.message)}
+        return modules.get('llm_bridge', {}).get('state') == 'active'
+    support.wait_for(bridge_active, 60, interval=0.5, message='llm_bridge module active')
+    assert probe.get_state('llm_bridge') == 'active'
+    client = Client(probe)
+    client.send(id='no-server', route='chat', text='anyone there?')
+    error = client.error('no-server')  # no model server runs: the robot keeps working
+    assert error['reason'] == 'all_models_failed' and error['attempts'][0].startswith('local:')
+    kernel.signal(signal.SIGINT)
+    assert kernel.wait(60) == 0
