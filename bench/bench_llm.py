@@ -126,7 +126,7 @@ def bench_engine(server: ScriptedServer) -> Dict[str, Any]:
 
 
 def bench_node(server: ScriptedServer) -> Dict[str, Any]:
-    """Requests published over DDS to the llm_bridge process; answers read back."""
+    """Publish requests over DDS to the llm_bridge process and time the answers."""
     import rclpy
     from rclpy.context import Context
     from std_msgs.msg import String

@@ -13,8 +13,10 @@
 # limitations under the License.
 
 """
-The bridge against a real language model: SmolLM2-135M served by llama_cpp.server
-(OpenAI-compatible) and by test/nodes/ollama_server.py (the Ollama API over the same model).
+The bridge against a real language model, SmolLM2-135M.
+
+Served by llama_cpp.server (OpenAI-compatible) and by test/nodes/ollama_server.py (the
+Ollama API over the same model through llama_cpp).
 
 Answers vary even at temperature 0: these tests check structure and routing, not text.
 """

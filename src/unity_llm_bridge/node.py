@@ -167,14 +167,15 @@ class LlmBridgeNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.config, self.bridge = config, bridge
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        group = self._bridge_group
         self._request_subs = [self.create_subscription(
-            String, b.request_topic, self._on_request, 100, callback_group=self._bridge_group)]
+            String, b.request_topic, self._on_request, 100, callback_group=group)]
         self._query_services = [self.create_service(AddDiagnostics, b.service, self._on_query,
-                                              callback_group=self._bridge_group)]
+                                                    callback_group=group)]
         self._bridge_timers = [
             self.create_timer(b.diagnostics_period_s, self._publish_diagnostics,
-                              callback_group=self._bridge_group),
-            self.create_timer(b.discovery_period_s, self._discover, callback_group=self._bridge_group)]
+                              callback_group=group),
+            self.create_timer(b.discovery_period_s, self._discover, callback_group=group)]
         self._state_label = 'inactive'
         self.get_logger().info(
             f'configured from {path}: models {", ".join(config.models) or "none"}; routes '
@@ -235,7 +236,8 @@ class LlmBridgeNode(LifecycleNode):
             self.destroy_lifecycle_publisher(pub)
         if self._diag_pub is not None:
             self.destroy_publisher(self._diag_pub)
-        self._request_subs, self._query_services, self._bridge_timers, self._output_pubs = [], [], [], []
+        self._request_subs, self._query_services = [], []
+        self._bridge_timers, self._output_pubs = [], []
         self._diag_pub = None
 
     # -- requests --------------------------------------------------------------------------
