@@ -202,8 +202,8 @@ def test_graph_events_are_routed_and_diagnostics_show_every_model(processes, ros
     assert found['llm_bridge: bridge'][1]['state'] == 'active'
 
 
-def test_deactivated_bridge_ignores_requests_and_shuts_down_cleanly(processes, ros_env,
-                                                                     tmp_path, probe, servers):
+def test_deactivated_bridge_ignores_requests_and_shuts_down_cleanly(
+        processes, ros_env, tmp_path, probe, servers):
     server = servers(reply='hi')
     bridge = start_bridge(processes, ros_env, tmp_path,
                           write_config(tmp_path, {'model': scripted(server.base_url)}))
