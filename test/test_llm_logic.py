@@ -69,9 +69,11 @@ def config():
     return parse_bridge_config(CONFIG, 'llm.yaml')
 
 
-def problems(text):
+def route_problems(routes):
+    """Return the issues of a config with one model ``a`` and ``routes`` (from line 4)."""
+    text = "models:\n  a: {api: openai, base_url: 'http://x/v1', model: m}\nroutes:\n"
     with pytest.raises(BridgeConfigError) as info:
-        parse_bridge_config(textwrap.dedent(text), 'llm.yaml')
+        parse_bridge_config(text + textwrap.dedent(routes), 'llm.yaml')
     return [str(i) for i in info.value.issues]
 
 
@@ -83,10 +85,7 @@ def test_shipped_config_and_manifest_are_valid():
 
 
 def test_config_errors_name_file_line_and_key():
-    found = problems("""\
-        models:
-          a: {api: openai, base_url: 'http://x/v1', model: m}
-        routes:
+    found = route_problems("""\
           - name: r
             match: [/x]
             models: [a, nope]
@@ -94,10 +93,7 @@ def test_config_errors_name_file_line_and_key():
         """)
     assert any(p.startswith('llm.yaml:7: routes[0].prompt.user') and '$secret' in p
                for p in found), found
-    found = problems("""\
-        models:
-          a: {api: openai, base_url: 'http://x/v1', model: m}
-        routes:
+    found = route_problems("""\
           - name: r
             match: [/x]
             models: [a, nope]
@@ -106,10 +102,7 @@ def test_config_errors_name_file_line_and_key():
 
 
 def test_actions_may_not_target_kernel_or_safety_topics_and_need_valid_schemas():
-    found = problems("""\
-        models:
-          a: {api: openai, base_url: 'http://x/v1', model: m}
-        routes:
+    found = route_problems("""\
           - name: r
             match: [/x]
             models: [a]
@@ -119,10 +112,7 @@ def test_actions_may_not_target_kernel_or_safety_topics_and_need_valid_schemas()
               bad: {topic: /ok, schema: {type: 12}}
         """)
     assert any('llm.yaml:10: routes[0].actions.bad.schema' in p for p in found), found
-    found = problems("""\
-        models:
-          a: {api: openai, base_url: 'http://x/v1', model: m}
-        routes:
+    found = route_problems("""\
           - name: r
             match: [/x]
             models: [a]
@@ -133,12 +123,11 @@ def test_actions_may_not_target_kernel_or_safety_topics_and_need_valid_schemas()
 
 
 def test_unknown_keys_and_output_without_actions_are_errors():
-    found = problems("""\
-        models:
-          a: {api: openai, base_url: 'http://x/v1', model: m, temprature: 0}
-        routes:
-          - {name: r, match: [/x], models: [a], output: action}
-        """)
+    with pytest.raises(BridgeConfigError) as info:
+        parse_bridge_config("models:\n  a: {api: openai, base_url: 'http://x/v1', model: m, "
+                            'temprature: 0}\nroutes:\n'
+                            '  - {name: r, match: [/x], models: [a], output: action}\n')
+    found = [str(i) for i in info.value.issues]
     assert any('models.a.temprature: unknown key' in p for p in found), found
     assert any('needs at least one declared action' in p for p in found), found
 
@@ -293,3 +282,18 @@ def test_launch_plan_starts_the_bridge_when_enabled(tmp_path):
     assert [(m.module, m.executable) for m in plan] == [('llm_bridge', 'llm_bridge')]
     shipped = [m.module for m in node_modules(support.ROOT / 'config' / 'kernel.yaml')]
     assert 'llm_bridge' not in shipped  # needs a model server: enabled by the user
+
+
+def test_message_fields_are_plain_json_and_bounded():
+    from sensor_msgs.msg import Image, Imu
+    from unity_llm_bridge.ros_fields import message_fields
+    imu = Imu()
+    imu.linear_acceleration.z = 9.81
+    fields = message_fields(imu)
+    assert fields['linear_acceleration'] == {'x': 0.0, 'y': 0.0, 'z': 9.81}
+    assert fields['header']['frame_id'] == '' and len(fields['orientation_covariance']) == 9
+    image = Image(height=480, width=640, encoding='rgb8', data=bytes(640 * 480 * 3))
+    fields = message_fields(image)
+    assert fields['encoding'] == 'rgb8' and len(fields['data']) == 65
+    assert fields['data'][-1] == f'... {640 * 480 * 3 - 64} more'
+    json.dumps(fields)
