@@ -155,7 +155,7 @@ def bench_node(server: ScriptedServer) -> Dict[str, Any]:
             start = time.monotonic()
             pub.publish(String(data=json.dumps({'id': str(i), 'topic': '/bench/x',
                                                 'text': 'hi'})))
-            support.wait_for(lambda: len(answers) > i, 10, interval=0.0005,
+            support.wait_for(lambda: len(answers) > i, 10, interval=0.001,
                              message=f'answer {i}')
             if i >= 20:
                 lat_round.append(time.monotonic() - start)

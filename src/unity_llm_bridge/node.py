@@ -39,7 +39,7 @@ from typing import Any, cast, Dict, List, Optional, Set
 from diagnostic_msgs.msg import DiagnosticArray
 from diagnostic_msgs.srv import AddDiagnostics
 import rclpy
-from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.signals import SignalHandlerOptions
@@ -111,7 +111,12 @@ class LlmBridgeNode(LifecycleNode):
         ros_logging.install(self.get_logger())
         self.config: Optional[LlmBridgeConfig] = None
         self.bridge: Optional[Bridge] = None
-        self._bridge_group = ReentrantCallbackGroup()
+        # Intake (requests, events) in order on one thread; timers apart; queries may wait for
+        # their answer in parallel. (Timers in a reentrant group made the multi-threaded
+        # executor stall the intake for up to 250 ms: see docs/performance.md.)
+        self._intake_group = MutuallyExclusiveCallbackGroup()
+        self._timer_group = MutuallyExclusiveCallbackGroup()
+        self._query_group = ReentrantCallbackGroup()
         self._request_subs: List[Any] = []
         self._query_services: List[Any] = []
         self._bridge_timers: List[Any] = []
@@ -167,15 +172,15 @@ class LlmBridgeNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.config, self.bridge = config, bridge
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        group = self._bridge_group
         self._request_subs = [self.create_subscription(
-            String, b.request_topic, self._on_request, 100, callback_group=group)]
+            String, b.request_topic, self._on_request, 100, callback_group=self._intake_group)]
         self._query_services = [self.create_service(AddDiagnostics, b.service, self._on_query,
-                                                    callback_group=group)]
+                                                    callback_group=self._query_group)]
         self._bridge_timers = [
             self.create_timer(b.diagnostics_period_s, self._publish_diagnostics,
-                              callback_group=group),
-            self.create_timer(b.discovery_period_s, self._discover, callback_group=group)]
+                              callback_group=self._timer_group),
+            self.create_timer(b.discovery_period_s, self._discover,
+                              callback_group=self._timer_group)]
         self._state_label = 'inactive'
         self.get_logger().info(
             f'configured from {path}: models {", ".join(config.models) or "none"}; routes '
@@ -320,7 +325,7 @@ class LlmBridgeNode(LifecycleNode):
             type_name = types[0]
             self._event_subs[topic] = self.create_subscription(
                 cls, topic, lambda m, t=topic, n=type_name: self._on_event(t, n, m),
-                qos_profile(qos), callback_group=self._bridge_group)
+                qos_profile(qos), callback_group=self._intake_group)
             self.get_logger().info(f'routing events of {topic} ({type_name})')
 
     def _report(self, topic: str, why: str) -> None:
