@@ -29,6 +29,7 @@ the request JSON in ``load_namespace``, the answer JSON in ``message``.
 Run it with ``ros2 run unity_kernel llm_bridge --ros-args -p config_file:=PATH``.
 """
 
+import concurrent.futures
 import json
 import logging
 import pathlib
@@ -287,6 +288,8 @@ class LlmBridgeNode(LifecycleNode):
             except TimeoutError:
                 outcome = Outcome(query, reason='timeout', error='no outcome within '
                                   f'service_timeout_s={config.bridge.service_timeout_s}')
+            except concurrent.futures.CancelledError:
+                outcome = Outcome(query, reason='busy', error='bridge stopped')
         response.success = outcome.ok
         response.message = json.dumps(outcome.to_json(), ensure_ascii=False, default=str)
         return response
