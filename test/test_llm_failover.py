@@ -170,6 +170,7 @@ def test_http_errors_fail_over(servers, bridges):
     assert outcome.model == 'backup' and 'HTTP 503' in outcome.attempts[0]
 
 
+@pytest.mark.redis
 def test_all_models_failing_publishes_an_error_and_dead_letters_it(
         servers, bridges, redis_server):
     client = redis.Redis.from_url(redis_server.url)
@@ -342,6 +343,7 @@ def test_full_queue_refuses_requests_as_busy(servers, bridges):
     assert len(out.of('error')) == 2
 
 
+@pytest.mark.redis
 def test_memory_in_redis_carries_the_conversation_across_a_restart(servers, redis_server):
     server = servers(reply=lambda body: f'answer {len(body["messages"])}')
     routes = [route(['m'], memory={'max_events': 2, 'max_tokens': 1000},
@@ -364,6 +366,7 @@ def test_memory_in_redis_carries_the_conversation_across_a_restart(servers, redi
     assert redis.Redis.from_url(redis_server.url).llen('unity:llm:memory:r') == 2
 
 
+@pytest.mark.redis
 def test_unreachable_memory_store_does_not_stop_answers(servers, caplog):
     server = servers(reply='still here')
     client = redis.Redis.from_url(f'redis://127.0.0.1:{refused_url().split(":")[2][:-3]}/0',
