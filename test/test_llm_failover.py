@@ -380,3 +380,15 @@ def test_unreachable_memory_store_does_not_stop_answers(servers, caplog):
         assert 'conversation memory unavailable' in caplog.text
     finally:
         bridge.stop()
+
+
+def test_stop_lets_running_requests_finish_and_cancels_queued_ones(servers):
+    slow = servers(reply='done', delay_s=0.5)
+    bridge, out = make_bridge({'m': model(slow.base_url, read_timeout_s=3)}, [route(['m'])],
+                              bridge={'workers': 1})
+    running = bridge.submit(LlmRequest('running', topic='/ev'))
+    queued = bridge.submit(LlmRequest('queued', topic='/ev'))
+    time.sleep(0.2)
+    bridge.stop(drain_s=5.0)
+    assert running.result(1).ok and queued.cancelled()
+    assert bridge.submit(LlmRequest('late', topic='/ev')).result(1).reason == 'busy'

@@ -32,7 +32,7 @@ import dataclasses
 import logging
 import threading
 import time
-from typing import Any, Deque, Dict, List, Optional, Protocol
+from typing import Any, Deque, Dict, List, Optional, Protocol, Set
 
 from unity_llm_bridge import actions
 from unity_llm_bridge.breaker import BreakerState, CircuitBreaker
@@ -187,6 +187,7 @@ class Bridge:
         self.dead_letters = dead_letters or LogDeadLetters()
         self._pool: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._queued = 0
+        self._futures: Set['concurrent.futures.Future[Outcome]'] = set()
         self._lock = threading.Lock()
         self.counters = {'requests': 0, 'ok': 0, 'failed': 0, 'busy': 0, 'actions': 0}
 
@@ -199,11 +200,19 @@ class Bridge:
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.config.bridge.workers, thread_name_prefix='llm_bridge')
 
-    def stop(self) -> None:
-        """Stop taking requests, let running ones end (queued ones are cancelled), close all."""
-        pool, self._pool = self._pool, None
+    def stop(self, drain_s: float = 5.0) -> None:
+        """
+        Stop taking requests and close everything.
+
+        Queued requests are cancelled; running ones get ``drain_s`` seconds to finish, then
+        the backends are closed under them (they fail as ``closed``).
+        """
+        with self._lock:
+            pool, self._pool = self._pool, None
+            running = set(self._futures)
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+            concurrent.futures.wait(running, timeout=drain_s)
         for slot in self.models.values():
             slot.provider.close()
         if pool is not None:
@@ -239,7 +248,7 @@ class Bridge:
             done.set_result(outcome)
             return done
         try:
-            return pool.submit(self._run, request, publish)
+            future = pool.submit(self._run, request, publish)
         except RuntimeError:  # the pool was shut down between the check and here
             with self._lock:
                 self._queued -= 1
@@ -248,6 +257,16 @@ class Bridge:
             done = concurrent.futures.Future()
             done.set_result(outcome)
             return done
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
+        return future
+
+    def _forget(self, future: 'concurrent.futures.Future[Outcome]') -> None:
+        with self._lock:
+            self._futures.discard(future)
+            if future.cancelled():
+                self._queued -= 1
 
     def reject(self, request: LlmRequest, reason: str, error: str) -> Outcome:
         """Fail a request that cannot be handled at all (e.g. invalid JSON); publish it."""
