@@ -29,6 +29,7 @@ from llm_support import action_reply, HangServer, refused_url, ScriptedServer
 import pytest
 import redis
 
+from unity_kernel_core import ros_types
 from unity_llm_bridge.bridge import Bridge
 from unity_llm_bridge.config import parse_bridge_config
 from unity_llm_bridge.dead_letter import RedisDeadLetters
@@ -176,17 +177,23 @@ def test_all_models_failing_publishes_an_error_and_dead_letters_it(
     client = redis.Redis.from_url(redis_server.url)
     bridge, out = bridges({'a': model(refused_url()), 'b': model(servers(status=500).base_url)},
                           [route(['a', 'b'])],
-                          dead_letters=RedisDeadLetters(client, 'unity', 1000))
+                          dead_letters=RedisDeadLetters(client, 'unity:llm:deadletters',
+                                                        1000, '/llm/request'))
     outcome = ask(bridge, topic='/speech/said')
     assert not outcome.ok and outcome.reason == 'all_models_failed'
     assert [o.request.request_id for o in out.of('error')] == [outcome.request.request_id]
     assert 'a: connect' in outcome.error and 'b: http' in outcome.error
-    entries = redis.Redis.from_url(redis_server.url).xrange('unity:dlq')
+    entries = redis.Redis.from_url(redis_server.url).xrange('unity:llm:deadletters')
     assert len(entries) == 1
-    fields = {k.decode(): v.decode() for k, v in entries[0][1].items()}
-    assert fields['source'] == 'llm_bridge' and fields['reason'] == 'all_models_failed'
-    assert fields['topic'] == '/speech/said' and fields['id'] == outcome.request.request_id
-    assert json.loads(fields['payload'])['text'] == 'hello'
+    raw = entries[0][1]
+    fields = {k.decode(): v.decode() for k, v in raw.items() if k != b'cdr'}
+    assert fields['handler'] == 'llm_bridge' and fields['reason'] == 'all_models_failed'
+    assert (fields['topic'], fields['type'], fields['attempts']) == (
+        '/llm/request', 'std_msgs/msg/String', '2')
+    assert fields['id'] == outcome.request.request_id and fields['route'] == 'r'
+    # the payload is the request, ready to be published again on the request topic
+    request = json.loads(ros_types.deserialize(raw[b'cdr'], 'std_msgs/msg/String').data)
+    assert request['topic'] == '/speech/said' and request['text'] == 'hello'
 
 
 def test_breaker_opens_skips_the_model_then_lets_it_back_after_the_cooldown(servers, bridges):

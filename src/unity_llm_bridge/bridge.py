@@ -397,8 +397,8 @@ class Bridge:
         _LOG.error(f'request {rid} failed ({outcome.reason}): {outcome.error}')
         self.output.error(outcome)
         try:
-            self.dead_letters.put(outcome.request.to_json(), outcome.request.topic,
-                                  outcome.reason, outcome.error)
+            self.dead_letters.put(outcome.request.to_json(), outcome.reason, outcome.error,
+                                  outcome.route, len(outcome.attempts))
         except Exception as exc:  # redis down: the error topic has it; say so loudly
             _LOG.error(f'request {rid}: could not write the dead letter: {exc}')
         return outcome

@@ -223,6 +223,8 @@ class BridgeSettings(_Strict):
     service_timeout_s: float = Field(120.0, gt=0, le=3600)
     redis_url: Optional[str] = Field(None, pattern=r'^(redis|rediss|unix)://')
     redis_prefix: str = Field('unity', pattern=r'^[A-Za-z0-9_.:-]+$')
+    dead_letter_stream: Optional[str] = Field(None, pattern=r'^[A-Za-z0-9_.:-]+$')
+    """Redis stream of failed requests; default ``<redis_prefix>:llm:deadletters``."""
     dead_letter_maxlen: int = Field(100_000, ge=1)
     forbidden_action_topics: List[str] = list(DEFAULT_FORBIDDEN)
     """No action may be published on these (the model never writes to the kernel itself)."""

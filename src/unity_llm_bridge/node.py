@@ -154,7 +154,9 @@ class LlmBridgeNode(LifecycleNode):
             self._redis = redis.Redis.from_url(b.redis_url, socket_timeout=2.0,
                                                socket_connect_timeout=2.0)
             persistent = RedisStore(self._redis, b.redis_prefix)
-            dead_letters = RedisDeadLetters(self._redis, b.redis_prefix, b.dead_letter_maxlen)
+            dead_letters = RedisDeadLetters(
+                self._redis, b.dead_letter_stream or f'{b.redis_prefix}:llm:deadletters',
+                b.dead_letter_maxlen, b.request_topic)
         response = self.create_lifecycle_publisher(String, b.response_topic, 100)
         error = self.create_lifecycle_publisher(String, b.error_topic, 100)
         action_topics = sorted({a.topic for r in config.routes for a in r.actions.values()})
