@@ -24,6 +24,7 @@ measured is the bridge, not a model:
     sent directly with httpx. Also the full round trip (request in -> answer out).
 (b) throughput: requests answered per second with N concurrent requests, by worker count,
     against the instant stub and a stub that takes 20 ms per answer (a model's latency).
+(c) for scale: short chats with the real model (SmolLM2-135M on llama_cpp.server).
 """
 
 import json
@@ -184,6 +185,40 @@ def bench_throughput(server: ScriptedServer, workers: int) -> float:
         bridge.stop()
 
 
+def bench_real_model() -> Dict[str, Any]:
+    """Time short chats with the real model (SmolLM2-135M, llama.cpp server) for scale."""
+    from llm_support import LlamaServer
+    group = support.ProcessGroup()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            server = LlamaServer(group, dict(os.environ), pathlib.Path(tmp) / 'llama.log')
+            config = parse_bridge_config(json.dumps({
+                'models': {'llama': {'api': 'openai', 'base_url': server.base_url,
+                                     'model': 'smollm2', 'max_tokens': 24,
+                                     'read_timeout_s': 60, 'request_timeout_s': 120}},
+                'routes': [{'name': 'chat', 'match': ['/**'], 'models': ['llama'],
+                            'prompt': {'user': '$text'}}]}), 'bench.json')
+            bridge = Bridge(config, {'llama': make_provider('llama', config.models['llama'])},
+                            Sink())
+            bridge.start()
+            latencies, tokens = [], 0
+            try:
+                for i in range(12):
+                    start = time.monotonic()
+                    outcome = bridge.submit(LlmRequest(str(i), topic='/chat',
+                                                       text='Say hello to the robot.')).result(120)
+                    assert outcome.ok, outcome.error
+                    if i >= 2:
+                        latencies.append(time.monotonic() - start)
+                        tokens += outcome.completion_tokens
+            finally:
+                bridge.stop()
+        finally:
+            group.stop_all()
+    return {'chats': len(latencies), 'max_tokens': 24, 'round_trip': ms(latencies),
+            'completion_tokens_per_s': round(tokens / sum(latencies), 1)}
+
+
 def main() -> int:
     instant = ScriptedServer(reply='ok')
     slow = ScriptedServer(reply='ok', delay_s=0.02)
@@ -204,12 +239,15 @@ def main() -> int:
     finally:
         instant.close()
         slow.close()
+    print('real model: SmolLM2-135M on llama_cpp.server, 10 short chats', flush=True)
+    real = bench_real_model()
+    print(f'  round trip {real["round_trip"]}, {real["completion_tokens_per_s"]} tokens/s')
     result = {
         'date': time.strftime('%Y-%m-%d', time.gmtime()),
         'machine': f'{platform.machine()}, {os.cpu_count()} cores, Python '
                    f'{platform.python_version()}',
         'requests': REQUESTS, 'throughput_requests': THROUGHPUT_REQUESTS,
-        'overhead': overhead, 'throughput_req_per_s': throughput,
+        'overhead': overhead, 'throughput_req_per_s': throughput, 'real_model': real,
     }
     out = ROOT / 'bench' / 'results' / 'llm.json'
     out.write_text(json.dumps(result, indent=2) + '\n')

@@ -40,8 +40,9 @@ from typing import Any, cast, Dict, List, Optional, Set
 from diagnostic_msgs.msg import DiagnosticArray
 from diagnostic_msgs.srv import AddDiagnostics
 import rclpy
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import String
@@ -102,6 +103,39 @@ class RosOutput:
         self._error.publish(_string(outcome.to_json()))
 
 
+class QueryServer:
+    """
+    The one-shot query service, on its own helper node and executor thread.
+
+    A query waits for its answer; doing that here keeps the bridge node's executor free
+    (single-threaded: a multi-threaded executor stalled the intake for up to 300 ms, see
+    docs/performance.md). Up to ``threads`` queries wait at once.
+    """
+
+    def __init__(self, parent: Any, service: str, callback: Any, threads: int = 4) -> None:
+        self.node = rclpy.create_node(f'{parent.get_name()}_query',
+                                      namespace=parent.get_namespace(), context=parent.context,
+                                      use_global_arguments=False)
+        self.node.create_service(AddDiagnostics, service, callback,
+                                 callback_group=ReentrantCallbackGroup())
+        self.executor = MultiThreadedExecutor(num_threads=threads, context=parent.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, name='llm_bridge_query', daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except ExternalShutdownException:
+            pass
+
+    def close(self) -> None:
+        """Stop serving queries and destroy the helper node."""
+        self.executor.shutdown(timeout_sec=5.0)
+        self._thread.join(5.0)
+        self.node.destroy_node()
+
+
 class LlmBridgeNode(LifecycleNode):
     """The LLM bridge lifecycle node."""
 
@@ -112,14 +146,8 @@ class LlmBridgeNode(LifecycleNode):
         ros_logging.install(self.get_logger())
         self.config: Optional[LlmBridgeConfig] = None
         self.bridge: Optional[Bridge] = None
-        # Intake (requests, events) in order on one thread; timers apart; queries may wait for
-        # their answer in parallel. (Timers in a reentrant group made the multi-threaded
-        # executor stall the intake for up to 250 ms: see docs/performance.md.)
-        self._intake_group = MutuallyExclusiveCallbackGroup()
-        self._timer_group = MutuallyExclusiveCallbackGroup()
-        self._query_group = ReentrantCallbackGroup()
+        self._query: Optional[QueryServer] = None
         self._request_subs: List[Any] = []
-        self._query_services: List[Any] = []
         self._bridge_timers: List[Any] = []
         self._output_pubs: List[Any] = []
         self._event_subs: Dict[str, Any] = {}
@@ -175,15 +203,12 @@ class LlmBridgeNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.config, self.bridge = config, bridge
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self._request_subs = [self.create_subscription(
-            String, b.request_topic, self._on_request, 100, callback_group=self._intake_group)]
-        self._query_services = [self.create_service(AddDiagnostics, b.service, self._on_query,
-                                                    callback_group=self._query_group)]
+        self._request_subs = [self.create_subscription(String, b.request_topic,
+                                                       self._on_request, 100)]
+        self._query = QueryServer(self, b.service, self._on_query)
         self._bridge_timers = [
-            self.create_timer(b.diagnostics_period_s, self._publish_diagnostics,
-                              callback_group=self._timer_group),
-            self.create_timer(b.discovery_period_s, self._discover,
-                              callback_group=self._timer_group)]
+            self.create_timer(b.diagnostics_period_s, self._publish_diagnostics),
+            self.create_timer(b.discovery_period_s, self._discover)]
         self._state_label = 'inactive'
         self.get_logger().info(
             f'configured from {path}: models {", ".join(config.models) or "none"}; routes '
@@ -236,15 +261,16 @@ class LlmBridgeNode(LifecycleNode):
         for sub in [*self._event_subs.values(), *self._request_subs]:
             self.destroy_subscription(sub)
         self._event_subs.clear()
-        for service in self._query_services:
-            self.destroy_service(service)
+        if self._query is not None:
+            self._query.close()
+            self._query = None
         for timer in self._bridge_timers:
             self.destroy_timer(timer)
         for pub in self._output_pubs:
             self.destroy_lifecycle_publisher(pub)
         if self._diag_pub is not None:
             self.destroy_publisher(self._diag_pub)
-        self._request_subs, self._query_services = [], []
+        self._request_subs = []
         self._bridge_timers, self._output_pubs = [], []
         self._diag_pub = None
 
@@ -330,7 +356,7 @@ class LlmBridgeNode(LifecycleNode):
             type_name = types[0]
             self._event_subs[topic] = self.create_subscription(
                 cls, topic, lambda m, t=topic, n=type_name: self._on_event(t, n, m),
-                qos_profile(qos), callback_group=self._intake_group)
+                qos_profile(qos))
             self.get_logger().info(f'routing events of {topic} ({type_name})')
 
     def _report(self, topic: str, why: str) -> None:
@@ -389,7 +415,7 @@ def main(args: Optional[List[str]] = None) -> int:
     with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
         node = LlmBridgeNode()
         try:
-            executor = MultiThreadedExecutor(num_threads=4, context=node.context)
+            executor = SingleThreadedExecutor(context=node.context)
             return spin_until_signal(cast(Any, node),
                                      autostart=bool(node.get_parameter('autostart').value),
                                      executor=executor)
