@@ -10,6 +10,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 SYS_STAMP := .cache/system-deps.stamp
+MODEL_STAMP := $(VENV)/.installed-model
 PYTEST_ARGS ?=
 # Environment for every ROS process started from here: the ament index lives in the venv.
 export AMENT_PREFIX_PATH := $(abspath $(VENV))
@@ -34,6 +35,15 @@ $(STAMP): requirements.txt setup.py setup.cfg package.xml $(SYS_STAMP)
 	@$(PIP) install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 	@echo "python environment: ready in $(VENV)"
+
+# The LLM bridge's test model server: llama-cpp-python compiles once (pip caches the wheel).
+venv: $(MODEL_STAMP)
+
+$(MODEL_STAMP): requirements-model.txt requirements-model-nodeps.txt $(STAMP)
+	@$(PIP) install -q --disable-pip-version-check -r requirements-model.txt
+	@$(PIP) install -q --disable-pip-version-check --no-deps -r requirements-model-nodeps.txt
+	@touch $@
+	@echo "model server: ready in $(VENV)"
 
 run: setup
 	$(VENV)/bin/unity-kernel up $(ARGS)

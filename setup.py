@@ -66,6 +66,7 @@ setup(
             'camera = unity_sensors.camera_node:main',
             'haptic = unity_sensors.haptic_node:main',
             'audio = unity_sensors.audio.node:main',
+            'llm_bridge = unity_llm_bridge.node:main',
         ],
     },
 )

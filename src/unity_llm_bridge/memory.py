@@ -1,0 +1,111 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Conversation memory of a route: the last exchanges, bounded by count and by tokens.
+
+:class:`InMemoryStore` keeps them in the process; :class:`RedisStore` in a Redis list per
+route (``<prefix>:llm:memory:<route>``, trimmed to the bound at every write), so a restarted
+bridge continues the conversation.
+"""
+
+import collections
+import json
+import threading
+from typing import Any, Deque, Dict, List, Protocol, Sequence
+
+from unity_llm_bridge.routing import Message, messages_tokens
+
+
+class MemoryStore(Protocol):
+    """Where the exchanges of each route are kept."""
+
+    def append(self, route: str, exchange: Sequence[Message], max_events: int) -> None:
+        """Add one exchange (the user message and the answer), keeping the last max_events."""
+
+    def recent(self, route: str, max_events: int) -> List[List[Message]]:
+        """Return up to the last ``max_events`` exchanges, oldest first."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class InMemoryStore:
+    """Exchanges in bounded deques (lost when the process ends)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._routes: Dict[str, Deque[List[Message]]] = {}
+
+    def append(self, route: str, exchange: Sequence[Message], max_events: int) -> None:
+        with self._lock:
+            queue = self._routes.get(route)
+            if queue is None or queue.maxlen != max_events:
+                queue = collections.deque(queue or (), maxlen=max_events)
+                self._routes[route] = queue
+            queue.append([dict(m) for m in exchange])
+
+    def recent(self, route: str, max_events: int) -> List[List[Message]]:
+        with self._lock:
+            items = list(self._routes.get(route, ()))
+        return items[-max_events:] if max_events else []
+
+    def close(self) -> None:
+        pass
+
+
+class RedisStore:
+    """Exchanges in Redis lists, one per route, trimmed to the bound at every write."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    def key(self, route: str) -> str:
+        """Return the Redis key of a route's memory."""
+        return f'{self._prefix}:llm:memory:{route}'
+
+    def append(self, route: str, exchange: Sequence[Message], max_events: int) -> None:
+        key = self.key(route)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.rpush(key, json.dumps(list(exchange), ensure_ascii=False))
+        pipe.ltrim(key, -max_events, -1)
+        pipe.execute()
+
+    def recent(self, route: str, max_events: int) -> List[List[Message]]:
+        if not max_events:
+            return []
+        out = []
+        for raw in self._redis.lrange(self.key(route), -max_events, -1):
+            exchange = json.loads(raw)
+            if isinstance(exchange, list):
+                out.append([{'role': str(m.get('role', '')), 'content': str(m.get('content', ''))}
+                            for m in exchange if isinstance(m, dict)])
+        return out
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def history(store: MemoryStore, route: str, max_events: int, max_tokens: int) -> List[Message]:
+    """Return the messages of the newest exchanges that fit in ``max_tokens``, oldest first."""
+    chosen: List[List[Message]] = []
+    used = 0
+    for exchange in reversed(store.recent(route, max_events)):
+        cost = messages_tokens(exchange)
+        if used + cost > max_tokens:
+            break
+        chosen.append(exchange)
+        used += cost
+    return [m for exchange in reversed(chosen) for m in exchange]

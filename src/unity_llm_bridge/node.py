@@ -1,0 +1,429 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The LLM bridge node: a lifecycle node wiring ROS topics and a service to the bridge.
+
+- configure: load and validate the bridge config, connect the model backends, create the
+  publishers (responses, errors, declared action topics, ``/diagnostics``), the request
+  subscription and the query service
+- activate: take requests, and subscribe to graph topics matching a route (rescanned every
+  ``discovery_period_s``)
+- deactivate: stop taking requests (running ones finish)
+- cleanup / shutdown: stop the workers, close the backends and Redis
+
+Topics carry JSON in ``std_msgs/String`` (see ``docs/llm_bridge.md``). The query service is
+``diagnostic_msgs/srv/AddDiagnostics`` (a standard type with a string in and a string out):
+the request JSON in ``load_namespace``, the answer JSON in ``message``.
+Run it with ``ros2 run unity_kernel llm_bridge --ros-args -p config_file:=PATH``.
+"""
+
+import concurrent.futures
+import json
+import logging
+import pathlib
+import sys
+import threading
+from typing import Any, cast, Dict, List, Optional, Set
+
+from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.srv import AddDiagnostics
+import rclpy
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.signals import SignalHandlerOptions
+from std_msgs.msg import String
+
+from unity_kernel_core import ros_logging, ros_types
+from unity_kernel_core.config import QosSettings
+from unity_kernel_core.diagnostics import ERROR, OK, status, WARN
+from unity_kernel_core.errors import MessageTypeError
+from unity_kernel_core.intake import publisher_qos, qos_profile
+from unity_kernel_core.paths import share_dir
+from unity_kernel_core.patterns import any_match
+from unity_kernel_core.topic_map import adapt_qos
+from unity_llm_bridge.actions import Action
+from unity_llm_bridge.bridge import Bridge, Outcome
+from unity_llm_bridge.config import LlmBridgeConfig, load_bridge_config
+from unity_llm_bridge.dead_letter import DeadLetterSink, RedisDeadLetters
+from unity_llm_bridge.errors import BridgeConfigError, LlmError
+from unity_llm_bridge.memory import MemoryStore, RedisStore
+from unity_llm_bridge.providers import make_provider
+from unity_llm_bridge.ros_fields import message_fields
+from unity_llm_bridge.routing import LlmRequest, new_id
+
+_LOG = logging.getLogger('unity_kernel.llm_bridge')
+INFRASTRUCTURE = ('/rosout', '/parameter_events', '/diagnostics', '/diagnostics_agg',
+                  '/*/transition_event', '/unity_kernel/**')
+
+
+def default_config_path() -> pathlib.Path:
+    """Return the shipped ``config/llm_bridge.yaml``."""
+    return share_dir() / 'config' / 'llm_bridge.yaml'
+
+
+def _string(payload: Dict[str, Any]) -> String:
+    return String(data=json.dumps(payload, ensure_ascii=False, default=str))
+
+
+class RosOutput:
+    """Publish the bridge's results as JSON ``std_msgs/String`` messages."""
+
+    def __init__(self, response: Any, error: Any, actions: Dict[str, Any]) -> None:
+        self._response = response
+        self._error = error
+        self._actions = actions
+
+    def chunk(self, request: LlmRequest, route: str, model: str, seq: int, delta: str) -> None:
+        self._response.publish(_string({'id': request.request_id, 'route': route, 'model': model,
+                                        'seq': seq, 'delta': delta, 'final': False}))
+
+    def final(self, outcome: Outcome) -> None:
+        self._response.publish(_string(outcome.to_json()))
+
+    def action(self, outcome: Outcome, action: Action) -> None:
+        self._actions[action.topic].publish(_string({
+            'id': outcome.request.request_id, 'route': outcome.route, 'model': outcome.model,
+            'action': action.name, 'arguments': action.arguments}))
+
+    def error(self, outcome: Outcome) -> None:
+        self._error.publish(_string(outcome.to_json()))
+
+
+class QueryServer:
+    """
+    The one-shot query service, on its own helper node and executor thread.
+
+    A query waits for its answer; doing that here keeps the bridge node's executor free
+    (single-threaded: a multi-threaded executor stalled the intake for up to 300 ms, see
+    docs/performance.md). Up to ``threads`` queries wait at once.
+    """
+
+    def __init__(self, parent: Any, service: str, callback: Any, threads: int = 4) -> None:
+        self.node = rclpy.create_node(f'{parent.get_name()}_query',
+                                      namespace=parent.get_namespace(), context=parent.context,
+                                      use_global_arguments=False)
+        self.node.create_service(AddDiagnostics, service, callback,
+                                 callback_group=ReentrantCallbackGroup())
+        self.executor = MultiThreadedExecutor(num_threads=threads, context=parent.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, name='llm_bridge_query', daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except ExternalShutdownException:
+            pass
+
+    def close(self) -> None:
+        """Stop serving queries and destroy the helper node."""
+        self.executor.shutdown(timeout_sec=5.0)
+        self._thread.join(5.0)
+        self.node.destroy_node()
+
+
+class LlmBridgeNode(LifecycleNode):
+    """The LLM bridge lifecycle node."""
+
+    def __init__(self, node_name: str = 'llm_bridge', **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self.declare_parameter('config_file', '')
+        self.declare_parameter('autostart', False)
+        ros_logging.install(self.get_logger())
+        self.config: Optional[LlmBridgeConfig] = None
+        self.bridge: Optional[Bridge] = None
+        self._query: Optional[QueryServer] = None
+        self._request_subs: List[Any] = []
+        self._bridge_timers: List[Any] = []
+        self._output_pubs: List[Any] = []
+        self._event_subs: Dict[str, Any] = {}
+        self._reported: Set[str] = set()
+        self._redis: Optional[Any] = None
+        self._diag_pub: Optional[Any] = None
+        self._prev: Dict[str, Dict[str, Any]] = {}
+        self._active = threading.Event()
+        self._state_label = 'unconfigured'
+
+    @property
+    def state_label(self) -> str:
+        """Return the lifecycle state as a word (unconfigured, inactive, active, finalized)."""
+        return self._state_label
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        param = str(self.get_parameter('config_file').value or '')
+        path = pathlib.Path(param).expanduser() if param else default_config_path()
+        try:
+            config = load_bridge_config(path)
+        except BridgeConfigError as exc:
+            for issue in exc.issues:
+                self.get_logger().error(f'config: {issue}')
+            return TransitionCallbackReturn.FAILURE
+        b = config.bridge
+        persistent: Optional[MemoryStore] = None
+        dead_letters: Optional[DeadLetterSink] = None
+        if b.redis_url:
+            import redis
+            self._redis = redis.Redis.from_url(b.redis_url, socket_timeout=2.0,
+                                               socket_connect_timeout=2.0)
+            persistent = RedisStore(self._redis, b.redis_prefix)
+            dead_letters = RedisDeadLetters(
+                self._redis, b.dead_letter_stream or f'{b.redis_prefix}:llm:deadletters',
+                b.dead_letter_maxlen, b.request_topic)
+        response = self.create_lifecycle_publisher(String, b.response_topic, 100)
+        error = self.create_lifecycle_publisher(String, b.error_topic, 100)
+        action_topics = sorted({a.topic for r in config.routes for a in r.actions.values()})
+        actions = {t: self.create_lifecycle_publisher(String, t, 100) for t in action_topics}
+        self._output_pubs = [response, error, *actions.values()]
+        providers = {name: make_provider(name, settings)
+                     for name, settings in config.models.items()}
+        bridge = Bridge(config, providers, RosOutput(response, error, actions), persistent,
+                        dead_letters)
+        try:
+            bridge.start()
+        except LlmError as exc:
+            self.get_logger().error(f'configure failed: {exc}')
+            bridge.stop()
+            self._destroy_entities()
+            return TransitionCallbackReturn.FAILURE
+        self.config, self.bridge = config, bridge
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._request_subs = [self.create_subscription(String, b.request_topic,
+                                                       self._on_request, 100)]
+        self._query = QueryServer(self, b.service, self._on_query)
+        self._bridge_timers = [
+            self.create_timer(b.diagnostics_period_s, self._publish_diagnostics),
+            self.create_timer(b.discovery_period_s, self._discover)]
+        self._state_label = 'inactive'
+        self.get_logger().info(
+            f'configured from {path}: models {", ".join(config.models) or "none"}; routes '
+            f'{", ".join(r.name for r in config.routes) or "none"}; requests on '
+            f'{b.request_topic}, answers on {b.response_topic}, errors on {b.error_topic}')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active.set()
+        self._state_label = 'active'
+        self._discover()
+        self.get_logger().info('active: taking requests')
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active.clear()
+        self._state_label = 'inactive'
+        self.get_logger().info('inactive: not taking requests (running ones finish)')
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._teardown()
+        self._state_label = 'unconfigured'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active.clear()
+        self._teardown()
+        self._state_label = 'finalized'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.get_logger().error(f'error during a transition from {state.label}: cleaning up')
+        self._active.clear()
+        self._teardown()
+        self._state_label = 'unconfigured'
+        return TransitionCallbackReturn.SUCCESS
+
+    def _teardown(self) -> None:
+        bridge, self.bridge = self.bridge, None
+        if bridge is not None:
+            bridge.stop()
+        self._destroy_entities()
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
+        self.config = None
+
+    def _destroy_entities(self) -> None:
+        for sub in [*self._event_subs.values(), *self._request_subs]:
+            self.destroy_subscription(sub)
+        self._event_subs.clear()
+        if self._query is not None:
+            self._query.close()
+            self._query = None
+        for timer in self._bridge_timers:
+            self.destroy_timer(timer)
+        for pub in self._output_pubs:
+            self.destroy_lifecycle_publisher(pub)
+        if self._diag_pub is not None:
+            self.destroy_publisher(self._diag_pub)
+        self._request_subs = []
+        self._bridge_timers, self._output_pubs = [], []
+        self._diag_pub = None
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _on_request(self, msg: String) -> None:
+        bridge = self.bridge
+        if bridge is None or not self._active.is_set():
+            return
+        try:
+            request = LlmRequest.from_json(msg.data)
+        except ValueError as exc:
+            bridge.reject(LlmRequest(request_id=_id_of(msg.data), text=msg.data[:2000]),
+                          'invalid_request', str(exc))
+            return
+        bridge.submit(request)
+
+    def _on_event(self, topic: str, type_name: str, msg: Any) -> None:
+        bridge = self.bridge
+        if bridge is None or not self._active.is_set():
+            return
+        text = msg.data if isinstance(getattr(msg, 'data', None), str) else ''
+        bridge.submit(LlmRequest(request_id=new_id(), topic=topic, type_name=type_name,
+                                 fields=message_fields(msg), text=text))
+
+    def _on_query(self, request: AddDiagnostics.Request,
+                  response: AddDiagnostics.Response) -> AddDiagnostics.Response:
+        bridge, config = self.bridge, self.config
+        if bridge is None or config is None or not self._active.is_set():
+            response.success = False
+            response.message = json.dumps({'ok': False, 'reason': 'inactive',
+                                           'error': f'bridge is {self._state_label}'})
+            return response
+        try:
+            query = LlmRequest.from_json(request.load_namespace)
+        except ValueError as exc:
+            outcome = bridge.reject(LlmRequest(request_id=_id_of(request.load_namespace)),
+                                    'invalid_request', str(exc))
+        else:
+            future = bridge.submit(query, publish=False)
+            try:
+                outcome = future.result(timeout=config.bridge.service_timeout_s)
+            except TimeoutError:
+                outcome = Outcome(query, reason='timeout', error='no outcome within '
+                                  f'service_timeout_s={config.bridge.service_timeout_s}')
+            except concurrent.futures.CancelledError:
+                outcome = Outcome(query, reason='busy', error='bridge stopped')
+        response.success = outcome.ok
+        response.message = json.dumps(outcome.to_json(), ensure_ascii=False, default=str)
+        return response
+
+    # -- graph topics ----------------------------------------------------------------------
+
+    def _own_topics(self) -> List[str]:
+        assert self.config is not None
+        b = self.config.bridge
+        return [b.request_topic, b.response_topic, b.error_topic, *INFRASTRUCTURE,
+                *(a.topic for r in self.config.routes for a in r.actions.values())]
+
+    def _discover(self) -> None:
+        bridge, config = self.bridge, self.config
+        if bridge is None or config is None or not self._active.is_set():
+            return
+        patterns = bridge.router.patterns()
+        own = self._own_topics()
+        for topic, types in self.get_topic_names_and_types():
+            if topic in self._event_subs or any_match(own, topic) or \
+                    not any_match(patterns, topic):
+                continue
+            if len(types) != 1:
+                self._report(topic, f'{len(types)} types on one topic: not subscribing')
+                continue
+            pubs = [publisher_qos(p.qos_profile)
+                    for p in self.get_publishers_info_by_topic(topic)]
+            if not pubs:
+                continue
+            try:
+                cls = ros_types.import_message_type(types[0])
+            except MessageTypeError as exc:
+                self._report(topic, str(exc))
+                continue
+            qos, _notes = adapt_qos(QosSettings(depth=10), pubs)
+            type_name = types[0]
+            self._event_subs[topic] = self.create_subscription(
+                cls, topic, lambda m, t=topic, n=type_name: self._on_event(t, n, m),
+                qos_profile(qos))
+            self.get_logger().info(f'routing events of {topic} ({type_name})')
+
+    def _report(self, topic: str, why: str) -> None:
+        if topic not in self._reported:
+            self._reported.add(topic)
+            self.get_logger().warning(f'not routing {topic}: {why}')
+
+    # -- diagnostics -----------------------------------------------------------------------
+
+    def _publish_diagnostics(self) -> None:
+        bridge, pub = self.bridge, self._diag_pub
+        if bridge is None or pub is None:
+            return
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        name = self.get_name()
+        counters = dict(bridge.counters)
+        array.status.append(status(
+            f'{name}: bridge', OK if self._state_label == 'active' else WARN,
+            self._state_label, {'state': self._state_label, **counters,
+                                'event_topics': len(self._event_subs)}, hardware_id=name))
+        snapshot = bridge.snapshot()
+        for model, values in snapshot.items():
+            prev = self._prev.get(model, {})
+            new_errors = values['errors'] - prev.get('errors', 0)
+            new_rejected = sum(values['rejected'].values()) - sum(
+                prev.get('rejected', {}).values())
+            breaker = values['breaker']
+            level = ERROR if breaker == 'open' else \
+                WARN if breaker == 'half_open' or new_errors or new_rejected else OK
+            message = f'breaker {breaker}' + (f', {new_errors} new errors' if new_errors else '') \
+                + (f', {new_rejected} answers rejected' if new_rejected else '')
+            flat = {k: (json.dumps(v, sort_keys=True) if isinstance(v, dict) else v)
+                    for k, v in values.items()}
+            flat['latency_p50_ms'] = f'{values["latency_p50_ms"]:.1f}'
+            flat['latency_p99_ms'] = f'{values["latency_p99_ms"]:.1f}'
+            array.status.append(status(f'{name}: model {model}', level, message, flat,
+                                       hardware_id=values['base_url']))
+        self._prev = snapshot
+        pub.publish(array)
+
+
+def _id_of(raw: str) -> str:
+    """Return the ``id`` of a request that did not validate, if it has one."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return new_id()
+    value = data.get('id') if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value else new_id()
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Run the bridge node (``ros2 run unity_kernel llm_bridge``)."""
+    from unity_kernel_core.runtime import spin_until_signal
+    with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
+        node = LlmBridgeNode()
+        try:
+            executor = SingleThreadedExecutor(context=node.context)
+            return spin_until_signal(cast(Any, node),
+                                     autostart=bool(node.get_parameter('autostart').value),
+                                     executor=executor)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            return 0
+        finally:
+            node.destroy_node()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

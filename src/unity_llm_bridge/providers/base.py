@@ -1,0 +1,234 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The provider interface and what the HTTP backends share: client, timeouts, keys, errors.
+
+A provider is created from a :class:`~unity_llm_bridge.config.ModelSettings`, opened with
+``connect()`` (builds the HTTP client, reads the API key) and released with ``close()``.
+``chat()`` is blocking and thread-safe: the bridge calls it from its worker threads. Every
+call honours the model's timeouts: ``connect_timeout_s`` to connect, ``read_timeout_s`` of
+silence, and ``request_timeout_s`` for the whole answer (checked between received chunks).
+The API key is sent as a bearer token and never logged or shown in errors.
+"""
+
+import dataclasses
+import json
+import os
+import pathlib
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol
+
+import httpx
+
+from unity_kernel_core.documents import read_text
+from unity_kernel_core.errors import ConfigError
+from unity_llm_bridge.config import ModelSettings
+from unity_llm_bridge.errors import LlmError, OutputRejected, ProviderError
+
+Messages = List[Dict[str, str]]
+DeltaCallback = Callable[[str], None]
+MAX_ERROR_BODY = 300
+
+
+@dataclasses.dataclass
+class Completion:
+    """One model answer with its usage (tokens estimated when the server does not say)."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    usage_reported: bool
+    latency_s: float
+    chunks: int = 0
+
+
+class Provider(Protocol):
+    """What the bridge needs from a model backend."""
+
+    name: str
+    settings: ModelSettings
+
+    def connect(self) -> None:
+        """Open the HTTP client (no request is sent)."""
+
+    def close(self) -> None:
+        """Close the client; calls in flight fail with ProviderError('closed')."""
+
+    def chat(self, messages: Messages, *, json_mode: bool = False,
+             on_delta: Optional[DeltaCallback] = None,
+             max_chars: Optional[int] = None) -> Completion:
+        """Send chat messages; stream deltas to ``on_delta`` when given; return the answer."""
+
+    def list_models(self) -> List[str]:
+        """Return the model names the server offers."""
+
+
+def read_api_key(name: str, settings: ModelSettings) -> Optional[str]:
+    """Return the API key of a model from its environment variable or file (never logged)."""
+    if settings.api_key_env:
+        key = os.environ.get(settings.api_key_env, '').strip()
+        if not key:
+            raise LlmError(f'model {name!r}: environment variable {settings.api_key_env} '
+                           '(api_key_env) is not set or empty')
+        return key
+    if settings.api_key_file:
+        path = pathlib.Path(os.path.expandvars(settings.api_key_file)).expanduser()
+        try:
+            key = read_text(path).strip()
+        except ConfigError as exc:
+            raise LlmError(f'model {name!r}: api_key_file: {exc.issues[0]}') from None
+        if not key:
+            raise LlmError(f'model {name!r}: api_key_file {path} is empty')
+        return key
+    return None
+
+
+class HttpProvider:
+    """Shared machinery of the HTTP backends; subclasses build requests and parse answers."""
+
+    def __init__(self, name: str, settings: ModelSettings) -> None:
+        self.name = name
+        self.settings = settings
+        self._client: Optional[httpx.Client] = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({self.name!r}, {self.settings.base_url!r})'
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        s = self.settings
+        headers = {'Accept': 'application/json'}
+        key = read_api_key(self.name, s)
+        if key:
+            headers['Authorization'] = f'Bearer {key}'
+        timeout = httpx.Timeout(connect=s.connect_timeout_s,
+                                read=min(s.read_timeout_s, s.request_timeout_s),
+                                write=s.request_timeout_s, pool=s.request_timeout_s)
+        limits = httpx.Limits(max_connections=s.max_concurrency,
+                              max_keepalive_connections=s.max_concurrency)
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+            self._client = httpx.Client(base_url=s.base_url.rstrip('/'), headers=headers,
+                                        timeout=timeout, limits=limits, trust_env=False)
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _require_client(self) -> httpx.Client:
+        client = self._client
+        if client is None:
+            raise ProviderError(self.name, 'closed', 'provider is not connected')
+        return client
+
+    def _get_json(self, path: str) -> Any:
+        try:
+            response = self._require_client().get(path)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        if response.status_code >= 400:
+            raise ProviderError(self.name, 'http', f'GET {path}: HTTP {response.status_code}',
+                                response.status_code)
+        try:
+            return response.json()
+        except ValueError:
+            raise ProviderError(self.name, 'protocol', f'GET {path}: answer is not JSON') \
+                from None
+
+    def _stream_lines(self, path: str, body: Dict[str, Any]) -> Iterator[str]:
+        """POST ``body`` and yield the answer's lines, enforcing the request deadline."""
+        deadline = time.monotonic() + self.settings.request_timeout_s
+        client = self._require_client()
+        try:
+            with client.stream('POST', path, json=body) as response:
+                if response.status_code >= 400:
+                    text = response.read()[:MAX_ERROR_BODY].decode('utf-8', 'replace')
+                    raise ProviderError(self.name, 'http', f'POST {path}: HTTP '
+                                        f'{response.status_code}: {text.strip()}',
+                                        response.status_code)
+                for line in response.iter_lines():
+                    if time.monotonic() > deadline:
+                        raise ProviderError(self.name, 'timeout', 'no complete answer within '
+                                            f'request_timeout_s={self.settings.request_timeout_s}')
+                    if self._client is None:
+                        raise ProviderError(self.name, 'closed', 'provider closed during call')
+                    yield line
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        except RuntimeError as exc:  # httpx: 'the client has been closed'
+            raise ProviderError(self.name, 'closed', str(exc)) from None
+
+    def _transport_error(self, exc: httpx.HTTPError) -> ProviderError:
+        s = self.settings
+        if isinstance(exc, httpx.ConnectTimeout):
+            return ProviderError(self.name, 'timeout', f'connect timeout after '
+                                 f'{s.connect_timeout_s}s to {s.base_url}')
+        if isinstance(exc, httpx.TimeoutException):
+            return ProviderError(self.name, 'timeout', f'no data for read_timeout_s='
+                                 f'{min(s.read_timeout_s, s.request_timeout_s)} from '
+                                 f'{s.base_url}')
+        if isinstance(exc, httpx.ConnectError):
+            return ProviderError(self.name, 'connect', f'cannot connect to {s.base_url}: {exc}')
+        return ProviderError(self.name, 'protocol', f'{type(exc).__name__}: {exc}')
+
+    def _parse(self, line: str, what: str) -> Dict[str, Any]:
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            raise ProviderError(self.name, 'protocol', f'{what} is not JSON: '
+                                f'{line[:MAX_ERROR_BODY]!r}') from None
+        if not isinstance(data, dict):
+            raise ProviderError(self.name, 'protocol', f'{what} is not a JSON object')
+        if 'error' in data and data['error']:
+            raise ProviderError(self.name, 'http', f'server error: '
+                                f'{str(data["error"])[:MAX_ERROR_BODY]}')
+        return data
+
+
+class AnswerBuffer:
+    """Collect streamed deltas: forward each one and stop when the answer grows too long."""
+
+    def __init__(self, on_delta: Optional[DeltaCallback], max_chars: Optional[int]) -> None:
+        self.parts: List[str] = []
+        self.size = 0
+        self.chunks = 0
+        self._on_delta = on_delta
+        self._max_chars = max_chars
+
+    def add(self, delta: str) -> None:
+        """Add one delta (forwarded when streaming); raise OutputRejected when over size."""
+        if not delta:
+            return
+        self.parts.append(delta)
+        self.size += len(delta)
+        self.chunks += 1
+        if self._max_chars is not None and self.size > self._max_chars:
+            raise OutputRejected('oversized', f'answer exceeds max_answer_chars '
+                                              f'{self._max_chars} (stopped reading)')
+        if self._on_delta is not None:
+            self._on_delta(delta)
+
+    @property
+    def text(self) -> str:
+        """Return the answer so far."""
+        return ''.join(self.parts)
