@@ -109,7 +109,17 @@ class AuditStore:
 
         def records(topic: str) -> Iterator[Tuple[Tuple[int, int], AuditRecord]]:
             key = self.keys.topic(topic)
-            for entry_id, fields in self._pages(key, lo, hi):
+            pages = self._pages(key, lo, hi)
+            while True:
+                try:
+                    entry_id, fields = next(pages)
+                except StopIteration:
+                    return
+                except redis.ResponseError as exc:  # e.g. WRONGTYPE: the key is no stream
+                    if on_bad is None:
+                        raise AuditError(f'{key}: {exc}') from None
+                    on_bad(BadEntry(key, '', f'{key}: cannot read it as a stream ({exc})'))
+                    return
                 try:
                     record = AuditRecord.from_entry(entry_id, fields, where=key)
                 except AuditEntryError as exc:

@@ -34,7 +34,7 @@ malformed entry is acknowledged and passed to ``on_bad``.
 import collections
 import logging
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import redis
 
@@ -73,6 +73,7 @@ class AuditConsumer:
         self.on_bad = on_bad
         self.on_failed = on_failed
         self._streams: List[str] = []
+        self._bad_keys: Set[str] = set()
         self._resume = True
         self._attempts: Dict[str, int] = collections.Counter()
         self.handled = 0
@@ -82,7 +83,7 @@ class AuditConsumer:
         """Find topic streams matching the pattern and create the group on new ones."""
         for raw in sorted(self.client.smembers(self.keys.streams)):
             key = _text(raw)
-            if key in self._streams:
+            if key in self._streams or key in self._bad_keys:
                 continue
             try:
                 topic = self.keys.topic_of(key)
@@ -93,8 +94,13 @@ class AuditConsumer:
             try:
                 self.client.xgroup_create(key, self.group, id=self.start_id, mkstream=True)
             except redis.ResponseError as exc:
-                if 'BUSYGROUP' not in str(exc):
-                    raise
+                if 'BUSYGROUP' not in str(exc):  # e.g. WRONGTYPE: the key is no stream
+                    self._bad_keys.add(key)
+                    _LOG.error('consumer %s: cannot read %s as a stream (%s): skipped',
+                               self.group, key, exc)
+                    if self.on_bad is not None:
+                        self.on_bad(key, '', f'cannot read it as a stream ({exc})')
+                    continue
             self._streams.append(key)
         return list(self._streams)
 
@@ -127,11 +133,12 @@ class AuditConsumer:
     def poll(self, handler: Handler) -> int:
         """Handle one batch (own pending after a restart, claimed, then new); return count."""
         self.refresh()
+        entries: List[Entry] = []
         if self._resume:
             entries = self._read('0', None)
             if len(entries) < self.batch:
                 self._resume = False
-        else:
+        if not entries:
             entries = self._claim() or self._read('>', self.block_ms)
         entries.sort(key=lambda e: parse_id(e[1]))
         done = 0
