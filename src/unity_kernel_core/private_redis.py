@@ -25,6 +25,7 @@ and exits). While it runs, ``<state_dir>/redis/url`` holds its URL, so the CLI t
 import os
 import pathlib
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -66,6 +67,7 @@ class PrivateRedis:
         self.directory = pathlib.Path(state_dir).expanduser() / DIRECTORY
         self.executable = executable or redis_server_path()
         self.proc: Optional[subprocess.Popen] = None
+        self._adopted_pid: Optional[int] = None
         self.url = ''
 
     def command(self) -> List[str]:
@@ -83,13 +85,34 @@ class PrivateRedis:
         self.url = f'redis://127.0.0.1:{port}/0'
         return args + ['--port', str(port), '--bind', '127.0.0.1']
 
+    def _adopt(self) -> bool:
+        """Take over a server left running by a kernel that was killed; True if found."""
+        url = running_url(self.directory.parent)
+        pid_file = self.directory / 'redis.pid'
+        if url is None or not pid_file.exists():
+            return False
+        try:
+            pid = int(pid_file.read_text().strip())
+            client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+            alive = bool(client.ping())
+            client.close()
+        except (ValueError, OSError, redis.RedisError):
+            return False
+        if alive:
+            self.url, self._adopted_pid = url, pid
+        return alive
+
     def start(self, timeout: float = 15.0) -> str:
-        """Start the server and wait until it answers; return its URL."""
+        """Start the server (or adopt one left running) and wait until it answers."""
         self.directory.mkdir(parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)
-        args = self.command()
+        if self._adopt():
+            return self.url
+        args = self.command() + ['--pidfile', str(self.directory / 'redis.pid')]
+        # its own session: a Ctrl-C for the kernel must not stop Redis before the mirror
+        # has flushed; stop() ends it after the kernel
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout
         while True:
@@ -114,6 +137,12 @@ class PrivateRedis:
         """Stop the server (its AOF is written on SIGTERM); forget the URL file."""
         (self.directory / 'url').unlink(missing_ok=True)
         proc, self.proc = self.proc, None
+        if self._adopted_pid is not None:
+            try:
+                os.kill(self._adopted_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            self._adopted_pid = None
         if proc is None or proc.poll() is not None:
             return
         proc.terminate()
@@ -122,3 +151,21 @@ class PrivateRedis:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+def needed(redis_enabled: bool, url: Optional[str]) -> bool:
+    """Return True when ``unity-kernel up`` must provide a Redis server itself."""
+    return redis_enabled and not url
+
+
+def start_for(state_dir: pathlib.Path) -> PrivateRedis:
+    """Start the private server of ``state_dir``; AuditError says what to install or set."""
+    if redis_server_path() is None:
+        raise AuditError(
+            'the audit trail needs Redis: redis.enabled is true but no redis.url is set, '
+            'and redis-server is not installed. Install it (`sudo apt-get install '
+            'redis-server`, or `make setup`), or point redis.url / UNITY_REDIS_URL at a '
+            'Redis server, or set redis.enabled: false')
+    server = PrivateRedis(state_dir)
+    server.start()
+    return server
