@@ -18,8 +18,8 @@ import subprocess
 import sys
 
 import pytest
-import redis
 from rclpy.serialization import serialize_message
+import redis
 from std_msgs.msg import String
 import support
 
@@ -114,8 +114,8 @@ def test_consumer_acknowledges_and_reports_malformed_entries(bad_trail, redis_se
     assert bad_trail.xpending('unity:topic:/bad/malformed', 'g2')['pending'] == 0
 
 
-def test_mirror_keeps_going_past_a_key_of_the_wrong_type_and_non_ros_payloads(tmp_path,
-                                                                             redis_server):
+def test_mirror_keeps_going_past_a_key_of_the_wrong_type_and_non_ros_payloads(
+        tmp_path, redis_server):
     client = redis.Redis.from_url(redis_server.url)
     client.set('unity:topic:/taken', 'not a stream')
     config = parse_config(f'redis: {{url: "{redis_server.url}", flush_interval_ms: 2}}')

@@ -19,8 +19,8 @@ import signal
 import sys
 
 import pytest
-import redis
 from rclpy.serialization import serialize_message
+import redis
 from std_msgs.msg import String
 import support
 
@@ -82,8 +82,8 @@ def test_consumer_killed_mid_batch_resumes_from_its_pending_entries(tmp_path, re
     support.wait_for(lambda: len(lines(out)) >= 50, 20, message='50 entries handled')
     first.signal(signal.SIGKILL)
     first.wait(10)
-    pending = sum(client.xpending(k, 'g')['pending'] for k in ('unity:topic:/a',
-                                                                'unity:topic:/b'))
+    pending = sum(client.xpending(k, 'g')['pending']
+                  for k in ('unity:topic:/a', 'unity:topic:/b'))
     assert pending > 0  # killed mid-batch: read but not acknowledged
     start(processes, tmp_path, redis_server.url, 'c1', out, 'c1b.log')
     support.wait_for(lambda: len({line.split()[1] for line in lines(out)}) == N, 30,
@@ -102,7 +102,8 @@ def test_dead_consumers_pending_entries_are_claimed_by_another(tmp_path, redis_s
     first.signal(signal.SIGKILL)
     first.wait(10)
     start(processes, tmp_path, redis_server.url, 'c2', out, 'c2.log', claim_idle_ms=500)
-    support.wait_for(lambda: all_done(client, out), 30, message='c2 handled everything, c1 pending claimed')
+    support.wait_for(lambda: all_done(client, out), 30,
+                     message='c2 handled everything, c1 pending claimed')
     assert check_everything_handled(client, out) <= 1
     consumers = {c['name']: c['pending'] for c in client.xinfo_consumers('unity:topic:/a', 'g')}
     assert consumers.get(b'c1', consumers.get('c1')) == 0

@@ -83,9 +83,9 @@ def test_stream_entry_codec_round_trip_and_malformed_records():
 
 def test_id_clock_is_strictly_increasing_when_the_clock_steps_back_or_seq_restarts():
     clock = IdClock()
-    ids = [clock.next(5_000_000_000, 1), clock.next(5_000_000_000, 2),
-           clock.next(4_000_000_000, 3),  # wall clock stepped back
-           clock.next(5_000_000_000, 1)]  # seq restarted
+    ids = [clock.issue(5_000_000_000, 1), clock.issue(5_000_000_000, 2),
+           clock.issue(4_000_000_000, 3),  # wall clock stepped back
+           clock.issue(5_000_000_000, 1)]  # seq restarted
     parsed = [parse_id(i) for i in ids]
     assert parsed == sorted(parsed) and len(set(parsed)) == 4
     assert ids[0] == '5000-1'

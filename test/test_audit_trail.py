@@ -27,9 +27,9 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray
 from mcap_ros2.reader import read_ros2_messages
 import pytest
-import redis
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
+import redis
 from std_msgs.msg import Int32, String
 import support
 
@@ -159,9 +159,8 @@ def test_kernel_killed_while_redis_is_down_loses_nothing_it_had_made_durable(
         client = redis.Redis.from_url(server.url)
         values = [int(deserialize_message(r.cdr, String).data)
                   for r in records(client, '/chatter')]
-        print(f"durable before the kill {durable}, in Redis after the drain {len(values)}")
+        print(f'durable before the kill {durable}, in Redis after the drain {len(values)}')
         assert len(values) >= durable
         assert values == list(range(len(values)))  # a gapless prefix, in order, no doubles
     finally:
         server.stop()
-

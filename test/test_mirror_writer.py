@@ -12,13 +12,13 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The mirror writer against a real redis-server: bytes, order, retention, outages, dead letters."""
+"""The mirror writer against a real redis-server: bytes, order, retention, outage, dead letters."""
 
 import time
 
 import pytest
-import redis
 from rclpy.serialization import serialize_message
+import redis
 from std_msgs.msg import String
 import support
 

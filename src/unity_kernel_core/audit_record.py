@@ -118,7 +118,7 @@ class IdClock:
         if last > self.last:
             self.last = last
 
-    def next(self, stamp_ns: int, seq: int) -> str:
+    def issue(self, stamp_ns: int, seq: int) -> str:
         """Return the next ID for an event received at ``stamp_ns`` with kernel ``seq``."""
         candidate = (stamp_ns // 1_000_000, seq)
         if candidate <= self.last:
@@ -277,4 +277,3 @@ class StreamEntry:
             return cls(key=str(head['k']), entry_id=str(head['id']), fields=fields)
         except (struct.error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
             raise AuditEntryError(f'{where}: malformed ({exc})') from None
-

@@ -89,7 +89,7 @@ class AuditStore:
     def _pages(self, key: str, start: str, end: str) -> Iterator[Tuple[str, Any]]:
         cursor = start
         while True:
-            page = self.client.xrange(key, min=cursor, max=end, count=PAGE)
+            page: Any = self.client.xrange(key, min=cursor, max=end, count=PAGE)
             for entry_id, fields in page:
                 yield entry_id.decode() if isinstance(entry_id, bytes) else entry_id, fields
             if len(page) < PAGE:
@@ -139,7 +139,8 @@ class AuditStore:
     def dead_letters(self, count: Optional[int] = None) -> List[Dict[str, str]]:
         """Return dead letters, oldest first, as text fields plus ``id`` (no payload)."""
         out = []
-        for entry_id, fields in self.client.xrange(self.keys.dead_letters, count=count):
+        rows: Any = self.client.xrange(self.keys.dead_letters, count=count)
+        for entry_id, fields in rows:
             row = text_fields(entry_id, fields)
             row['id'] = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
             out.append(row)
@@ -148,7 +149,7 @@ class AuditStore:
     def dead_letter(self, entry_id: str) -> AuditRecord:
         """Return the event held by one dead letter; AuditError when there is none."""
         parse_id(entry_id)
-        found = self.client.xrange(self.keys.dead_letters, min=entry_id, max=entry_id)
+        found: Any = self.client.xrange(self.keys.dead_letters, min=entry_id, max=entry_id)
         if not found:
             raise AuditError(f'no dead letter {entry_id} in {self.keys.dead_letters}')
         return AuditRecord.from_entry(found[0][0], found[0][1], where=self.keys.dead_letters)

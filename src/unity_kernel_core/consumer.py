@@ -107,9 +107,9 @@ class AuditConsumer:
     def _read(self, ids: str, block: Optional[int]) -> List[Entry]:
         if not self._streams:
             return []
-        reply = self.client.xreadgroup(self.group, self.consumer,
-                                       {k: ids for k in self._streams}, count=self.batch,
-                                       block=block)
+        reply: Any = self.client.xreadgroup(self.group, self.consumer,
+                                            {k: ids for k in self._streams},
+                                            count=self.batch, block=block)
         out: List[Entry] = []
         for key, entries in reply or []:
             for entry_id, fields in entries:
@@ -122,8 +122,9 @@ class AuditConsumer:
     def _claim(self) -> List[Entry]:
         out: List[Entry] = []
         for key in self._streams:
-            reply = self.client.xautoclaim(key, self.group, self.consumer, self.claim_idle_ms,
-                                           start_id='0-0', count=self.batch)
+            reply: Any = self.client.xautoclaim(key, self.group, self.consumer,
+                                                self.claim_idle_ms, start_id='0-0',
+                                                count=self.batch)
             for entry_id, fields in reply[1]:
                 if fields:
                     out.append((key, _text(entry_id), fields))

@@ -34,8 +34,8 @@ import logging
 import os
 import pathlib
 import struct
-import zlib
 from typing import BinaryIO, List, Optional, Sequence, Tuple
+import zlib
 
 from unity_kernel_core.errors import UnityKernelError
 

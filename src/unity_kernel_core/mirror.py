@@ -217,7 +217,7 @@ class MirrorWriter:
             self.counters['unencodable'] += 1
             self._log_limited('noncdr', f'{event!r} is no ROS message: not mirrored')
             return None
-        entry_id = self._events_clock.next(event.stamp_ns, event.seq)
+        entry_id = self._events_clock.issue(event.stamp_ns, event.seq)
         self.last_seq = event.seq
         return StreamEntry(self.keys.topic(event.topic), entry_id, {
             'topic': event.topic, 'type': event.type_name, 'tier': event.tier.name,
@@ -229,7 +229,7 @@ class MirrorWriter:
             cdr = event.cdr or b''
         except Exception:  # keep the dead letter, even without its payload
             cdr = b''
-        entry_id = self._dead_clock.next(letter.time_ns, 0)
+        entry_id = self._dead_clock.issue(letter.time_ns, 0)
         return StreamEntry(self.keys.dead_letters, entry_id, {
             'topic': event.topic, 'type': event.type_name, 'tier': event.tier.name,
             'seq': str(event.seq), 'stamp_ns': str(event.stamp_ns), 'cdr': bytes(cdr),
@@ -253,7 +253,7 @@ class MirrorWriter:
         last_seq = meta.get(b'last_seq')
         if last_seq and last_seq.isdigit():
             self.last_seq = max(self.last_seq, int(last_seq))
-        dead = self._client.xrevrange(self.keys.dead_letters, count=1)
+        dead: Any = self._client.xrevrange(self.keys.dead_letters, count=1)
         if dead:
             self._dead_clock.advance_to(parse_id(dead[0][0]))
         if not self.connected:
@@ -308,7 +308,7 @@ class MirrorWriter:
         except _CONNECTION_ERRORS as exc:
             self._set_down(exc)
             return False
-        transient = None
+        transient: Optional[Exception] = None
         written = duplicates = rejected = 0
         for result in results:
             if isinstance(result, redis.ResponseError):
@@ -472,4 +472,3 @@ def create(context: KernelContext) -> Optional[Mirror]:
                           StreamKeys(settings.stream_prefix), journal,
                           lambda: connect(settings))
     return Mirror(context, writer)
-

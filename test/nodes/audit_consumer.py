@@ -24,8 +24,8 @@ import argparse
 import signal
 import sys
 
-import redis
 from rclpy.serialization import deserialize_message
+import redis
 from std_msgs.msg import String
 
 from unity_kernel_core.audit_record import StreamKeys

@@ -19,9 +19,9 @@ import pathlib
 import sys
 from typing import Any, List
 
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 import rich.console
 import rich.progress
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
 from unity_kernel_core.api.audit import export_records, open_store, select
 from unity_kernel_core.audit_record import AuditError

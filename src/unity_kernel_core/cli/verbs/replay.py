@@ -19,7 +19,7 @@ import sys
 
 from unity_kernel_core.api.audit import open_store, replay_records, select
 from unity_kernel_core.audit_record import AuditError
-from unity_kernel_core.cli.verbs.export import add_range_arguments, report_bad, Progress
+from unity_kernel_core.cli.verbs.export import add_range_arguments, Progress, report_bad
 from unity_kernel_core.errors import ConfigError
 
 NAME = 'replay'
