@@ -30,6 +30,7 @@ import os
 import pathlib
 import platform
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -171,6 +172,10 @@ def bench_end_to_end(server: support.RedisServer, tmp: pathlib.Path) -> dict:
         os.killpg(kernel.pid, signal.SIGINT)
         kernel.wait(30)
         log.close()
+    stopped = re.search(r'mirror stopped: (\d+) written, (\d+) journaled .*, (\d+) dropped',
+                        (tmp / 'kernel.log').read_text())
+    mirror_counts = ({'written': int(stopped.group(1)), 'journaled': int(stopped.group(2)),
+                      'dropped': int(stopped.group(3))} if stopped else None)
     baseline, base_best = [], 0
     no_mirror = tmp / 'no-mirror.yaml'
     no_mirror.write_text(f'kernel: {{state_dir: {tmp / "state2"}, discovery_period_s: 0.2}}\n'
@@ -183,7 +188,7 @@ def bench_end_to_end(server: support.RedisServer, tmp: pathlib.Path) -> dict:
         if lost:
             break
         base_best = rate
-    return {'max_zero_loss_rate': best, 'steps': steps,
+    return {'max_zero_loss_rate': best, 'steps': steps, 'mirror': mirror_counts,
             'kernel_without_mirror': {'max_zero_loss_rate': base_best, 'steps': baseline}}
 
 

@@ -73,8 +73,8 @@ def all_done(client, out):
         return False
 
 
-def test_consumer_killed_mid_batch_resumes_from_its_pending_entries(tmp_path, redis_server,
-                                                                    processes):
+def kill_mid_batch(tmp_path, redis_server, processes):
+    """Fill the streams, start consumer c1, SIGKILL it after 50 entries; (client, out file)."""
     client = redis.Redis.from_url(redis_server.url)
     fill(client)
     out = tmp_path / 'handled.txt'
@@ -82,6 +82,12 @@ def test_consumer_killed_mid_batch_resumes_from_its_pending_entries(tmp_path, re
     support.wait_for(lambda: len(lines(out)) >= 50, 20, message='50 entries handled')
     first.signal(signal.SIGKILL)
     first.wait(10)
+    return client, out
+
+
+def test_consumer_killed_mid_batch_resumes_from_its_pending_entries(tmp_path, redis_server,
+                                                                    processes):
+    client, out = kill_mid_batch(tmp_path, redis_server, processes)
     pending = sum(client.xpending(k, 'g')['pending']
                   for k in ('unity:topic:/a', 'unity:topic:/b'))
     assert pending > 0  # killed mid-batch: read but not acknowledged
@@ -94,13 +100,7 @@ def test_consumer_killed_mid_batch_resumes_from_its_pending_entries(tmp_path, re
 
 def test_dead_consumers_pending_entries_are_claimed_by_another(tmp_path, redis_server,
                                                                processes):
-    client = redis.Redis.from_url(redis_server.url)
-    fill(client)
-    out = tmp_path / 'handled.txt'
-    first = start(processes, tmp_path, redis_server.url, 'c1', out, 'c1.log')
-    support.wait_for(lambda: len(lines(out)) >= 50, 20, message='50 entries handled')
-    first.signal(signal.SIGKILL)
-    first.wait(10)
+    client, out = kill_mid_batch(tmp_path, redis_server, processes)
     start(processes, tmp_path, redis_server.url, 'c2', out, 'c2.log', claim_idle_ms=500)
     support.wait_for(lambda: all_done(client, out), 30,
                      message='c2 handled everything, c1 pending claimed')

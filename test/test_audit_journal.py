@@ -112,3 +112,19 @@ def test_stream_keys_layout():
     assert keys.topic_of('unity:topic:/safety/estop') == '/safety/estop'
     with pytest.raises(AuditEntryError.__mro__[1]):
         keys.topic_of('other:topic:/x')
+
+
+def test_a_record_changed_on_disk_is_reported_and_can_be_moved_aside(tmp_path):
+    from unity_kernel_core.journal import JournalError
+    journal = Journal(tmp_path / 'j', max_bytes=1 << 20)
+    journal.append([entry(i).encode() for i in range(5)])
+    seg = sorted((tmp_path / 'j').glob('seg-*.jrn'))[0]
+    data = bytearray(seg.read_bytes())
+    data[-3] ^= 0xFF
+    seg.write_bytes(bytes(data))
+    with pytest.raises(JournalError, match='changed on disk'):
+        journal.read(10)
+    moved = journal.quarantine()
+    assert journal.pending == 0 and list(moved.glob('seg-*.jrn'))
+    assert journal.append([entry(9).encode()]) == 1
+    assert [StreamEntry.decode(r) for r in journal.read(10)[0]] == [entry(9)]

@@ -34,6 +34,7 @@ import logging
 import os
 import pathlib
 import struct
+import time
 from typing import BinaryIO, List, Optional, Sequence, Tuple
 import zlib
 
@@ -262,6 +263,18 @@ class Journal:
         self._cursor = (max(1, next_number), len(MAGIC))
         self._last_offset = None
         self.pending = 0
+
+    def quarantine(self) -> pathlib.Path:
+        """Move every file aside into ``quarantine-<ns>/`` (unreadable records), start empty."""
+        self._close_file()
+        target = self.directory / f'quarantine-{time.time_ns()}'
+        target.mkdir()
+        for seg in self._segments:
+            if seg.path.exists():
+                os.replace(seg.path, target / seg.path.name)
+        self._segments = []
+        self.clear()
+        return target
 
     def close(self) -> None:
         """Close the open segment (records stay on disk for the next open)."""

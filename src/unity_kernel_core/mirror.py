@@ -48,7 +48,7 @@ from unity_kernel_core.bus import DeadLetter
 from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config import KernelConfig, RedisSettings
 from unity_kernel_core.events import Event
-from unity_kernel_core.journal import Journal
+from unity_kernel_core.journal import Journal, JournalError
 from unity_kernel_core.redis_connection import connect, redacted_url
 
 _LOG = logging.getLogger('unity_kernel.mirror')
@@ -58,6 +58,10 @@ _DUPLICATE = 'equal or smaller'
 _CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 Item = Union[Event, DeadLetter]
+
+COUNTERS = ('written', 'journaled', 'drained', 'duplicates', 'rejected', 'dropped_queue',
+            'dropped_journal_full', 'journal_errors', 'journal_corrupt', 'skipped',
+            'unencodable', 'outages', 'writer_errors')
 
 
 class MirrorWriter:
@@ -88,7 +92,8 @@ class MirrorWriter:
         self._next_attempt = 0.0
         self.last_error = ''
         self._last_log: Dict[str, float] = {}
-        self.counters: Dict[str, int] = collections.Counter()
+        # every key exists from the start: snapshot() copies the dict from another thread
+        self.counters: Dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.last_seq = 0
 
     # -- intake (any thread; must not block) -----------------------------------------------
@@ -159,17 +164,25 @@ class MirrorWriter:
 
     def _run(self) -> None:
         while True:
-            items = self._collect()
-            entries = self._encode(items)
-            if self.journal.pending or not self._redis_ok():
-                self._spool(entries)
-                self._drain_some()
-            elif entries and not self._send(entries):
-                self._spool(entries)
+            try:
+                self._step()
+            except Exception as exc:  # the writer must outlive any one bad batch; say so
+                self.counters['writer_errors'] += 1
+                self.last_error = f'{type(exc).__name__}: {exc}'
+                _LOG.exception('mirror writer: unexpected error (continuing)')
+                time.sleep(self._retry_s)
             if self._stopping and not self._queue:
                 if not self.journal.pending or not self.connected or \
                         time.monotonic() > self._stop_deadline:
                     break
+
+    def _step(self) -> None:
+        entries = self._encode(self._collect())
+        if self.journal.pending or not self._redis_ok():
+            self._spool(entries)
+            self._drain_some()
+        elif entries and not self._send(entries):
+            self._spool(entries)
 
     def _collect(self) -> List[Item]:
         queue = self._queue
@@ -290,6 +303,7 @@ class MirrorWriter:
         now_ms = time.time_ns() // 1_000_000
         pipe = self._client.pipeline(transaction=False)
         last_event: Optional[StreamEntry] = None
+        new_keys = set()
         for entry in entries:
             if entry.key == self.keys.dead_letters:
                 trim: Dict[str, Any] = {'maxlen': self.settings.dead_letter_maxlen,
@@ -297,7 +311,8 @@ class MirrorWriter:
             else:
                 trim = self.rules.for_topic(str(entry.fields['topic'])).trim_args(now_ms)
                 last_event = entry
-                if entry.key not in self._known_keys:
+                if entry.key not in self._known_keys and entry.key not in new_keys:
+                    new_keys.add(entry.key)
                     pipe.sadd(self.keys.streams, entry.key)
             pipe.xadd(entry.key, entry.fields, id=entry.entry_id, **trim)  # type: ignore
         if last_event is not None:
@@ -338,7 +353,15 @@ class MirrorWriter:
     def _spool(self, entries: List[StreamEntry]) -> None:
         if not entries:
             return
-        stored = self.journal.append([e.encode() for e in entries])
+        try:
+            stored = self.journal.append([e.encode() for e in entries])
+        except OSError as exc:  # disk full, permissions: the batch cannot be kept
+            self.counters['journal_errors'] += len(entries)
+            self.last_error = f'journal: {exc}'
+            self._log_limited('journal-io', f'cannot write the mirror journal '
+                              f'{self.journal.directory}: {exc}; {len(entries)} event(s) '
+                              'not recorded')
+            return
         self.counters['journaled'] += stored
         if stored < len(entries):
             lost = len(entries) - stored
@@ -351,7 +374,15 @@ class MirrorWriter:
         """Send one batch from the journal (oldest first) if Redis answers."""
         if not self.journal.pending or not self._redis_ok():
             return
-        records, cursor = self.journal.read(self._batch)
+        try:
+            records, cursor = self.journal.read(self._batch)
+        except JournalError as exc:
+            lost = self.journal.pending
+            self.counters['journal_corrupt'] += lost
+            where = self.journal.quarantine()
+            _LOG.error('mirror journal unreadable (%s): %d record(s) moved aside to %s',
+                       exc, lost, where)
+            return
         entries: List[StreamEntry] = []
         for i, record in enumerate(records):
             try:
@@ -376,10 +407,6 @@ class MirrorWriter:
     def snapshot(self) -> Dict[str, Any]:
         """Return the counters and state (for diagnostics and tests)."""
         out: Dict[str, Any] = dict(self.counters)
-        for key in ('written', 'journaled', 'drained', 'duplicates', 'rejected',
-                    'dropped_queue', 'dropped_journal_full', 'skipped', 'unencodable',
-                    'outages'):
-            out.setdefault(key, 0)
         out.update({'connected': self.connected, 'url': self.url,
                     'queue_depth': len(self._queue), 'queue_capacity': self._capacity,
                     'journal_pending': self.journal.pending,
@@ -423,9 +450,10 @@ class Mirror:
         self._bus.remove_dead_letter_sink(self.writer.offer_dead_letter)
         self.writer.stop(self.context.config.kernel.shutdown_timeout_s)
         snap = self.writer.snapshot()
-        _LOG.info('mirror stopped: %d written, %d journaled (%d pending in %s)',
+        _LOG.info('mirror stopped: %d written, %d journaled (%d pending in %s), %d dropped',
                   snap['written'], snap['journaled'], snap['journal_pending'],
-                  self.writer.journal.directory)
+                  self.writer.journal.directory,
+                  snap['dropped_queue'] + snap['dropped_journal_full'] + snap['journal_errors'])
 
     def reconfigure(self, config: KernelConfig) -> None:
         """Apply new topic rules (mirror on/off, retention); Redis settings need configure."""
@@ -439,7 +467,8 @@ class Mirror:
         snap = self.writer.snapshot()
         problems = []
         level = OK
-        for key in ('dropped_queue', 'dropped_journal_full', 'rejected', 'journal_corrupt'):
+        for key in ('dropped_queue', 'dropped_journal_full', 'journal_errors', 'rejected',
+                    'journal_corrupt', 'writer_errors'):
             new = snap.get(key, 0) - self._prev.get(key, 0)
             if new > 0:
                 problems.append(f'{key} {new}')

@@ -16,12 +16,12 @@
 
 import argparse
 import json
-import pathlib
 import sys
 
 from unity_kernel_core.api.audit import dead_letter_rows, format_dead_letters, open_store
 from unity_kernel_core.api.audit import retry_dead_letters
 from unity_kernel_core.audit_record import AuditError
+from unity_kernel_core.cli.verbs.export import add_source_arguments
 from unity_kernel_core.errors import ConfigError
 
 NAME = 'dlq'
@@ -29,9 +29,7 @@ HELP = 'list dead letters (events whose handler kept failing), retry or drop the
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--config', type=pathlib.Path, default=None,
-                        help='kernel config (default: the installed config/kernel.yaml)')
-    parser.add_argument('--url', default=None, help='Redis URL (default: from the config)')
+    add_source_arguments(parser)
     actions = parser.add_subparsers(dest='action', metavar='ACTION', required=True)
     show = actions.add_parser('list', help='list dead letters, oldest first')
     show.add_argument('--json', action='store_true', help='print JSON (with tracebacks)')

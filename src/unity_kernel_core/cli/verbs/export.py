@@ -17,14 +17,14 @@
 import argparse
 import pathlib
 import sys
-from typing import Any, List
+from typing import Any, List, Optional
 
 import rich.console
 import rich.progress
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
 from unity_kernel_core.api.audit import export_records, open_store, select
-from unity_kernel_core.audit_record import AuditError
+from unity_kernel_core.audit_record import AuditError, AuditRecord
 from unity_kernel_core.audit_store import BadEntry
 from unity_kernel_core.errors import ConfigError
 
@@ -32,11 +32,16 @@ NAME = 'export'
 HELP = 'write audit-trail events to an MCAP file (ROS 2 CDR, readable by standard tools)'
 
 
-def add_range_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the options selecting a range of the audit trail (shared with replay)."""
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options saying which Redis to read (shared with replay and dlq)."""
     parser.add_argument('--config', type=pathlib.Path, default=None,
                         help='kernel config (default: the installed config/kernel.yaml)')
     parser.add_argument('--url', default=None, help='Redis URL (default: from the config)')
+
+
+def add_range_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options selecting a range of the audit trail (shared with replay)."""
+    add_source_arguments(parser)
     parser.add_argument('--from', dest='start', default='-',
                         help='start: stream ID, epoch ms, ISO 8601 time, or - (default)')
     parser.add_argument('--to', dest='end', default='+',
@@ -45,10 +50,18 @@ def add_range_arguments(parser: argparse.ArgumentParser) -> None:
                         help='topic pattern (`*` one segment, `**` any; default /**)')
 
 
-def report_bad(bad: List[BadEntry]) -> None:
-    """Print the malformed entries that were skipped."""
+def load_range(args: argparse.Namespace, verb: str,
+               bad: List[BadEntry]) -> Optional[List[AuditRecord]]:
+    """Read the selected records (None after printing why not); report malformed entries."""
+    try:
+        store, _config = open_store(args.config, args.url)
+        records = select(store, args.start, args.end, args.topics, bad)
+    except (AuditError, ConfigError) as exc:
+        print(f'unity-kernel {verb}: {exc}', file=sys.stderr)
+        return None
     for entry in bad:
         print(f'skipped malformed entry: {entry.error}', file=sys.stderr)
+    return records
 
 
 class Progress:
@@ -80,13 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     bad: List[BadEntry] = []
-    try:
-        store, _config = open_store(args.config, args.url)
-        records = select(store, args.start, args.end, args.topics, bad)
-    except (AuditError, ConfigError) as exc:
-        print(f'unity-kernel export: {exc}', file=sys.stderr)
+    records = load_range(args, 'export', bad)
+    if records is None:
         return 2
-    report_bad(bad)
     with Progress(len(records), 'exporting') as progress:
         report = export_records(records, args.output, lambda _r: progress.advance())
     for error in report.errors:

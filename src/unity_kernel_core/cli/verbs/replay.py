@@ -17,10 +17,8 @@
 import argparse
 import sys
 
-from unity_kernel_core.api.audit import open_store, replay_records, select
-from unity_kernel_core.audit_record import AuditError
-from unity_kernel_core.cli.verbs.export import add_range_arguments, Progress, report_bad
-from unity_kernel_core.errors import ConfigError
+from unity_kernel_core.api.audit import replay_records
+from unity_kernel_core.cli.verbs.export import add_range_arguments, load_range, Progress
 
 NAME = 'replay'
 HELP = 'republish audit-trail events onto DDS with their original types and timing'
@@ -40,13 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     bad: list = []
-    try:
-        store, _config = open_store(args.config, args.url)
-        records = select(store, args.start, args.end, args.topics, bad)
-    except (AuditError, ConfigError) as exc:
-        print(f'unity-kernel replay: {exc}', file=sys.stderr)
+    records = load_range(args, 'replay', bad)
+    if records is None:
         return 2
-    report_bad(bad)
     if args.dry_run:
         for r in records:
             print(f'{r.entry_id}  {r.topic}  {r.type_name}  {r.tier}  seq={r.seq}  '
