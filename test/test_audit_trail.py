@@ -164,3 +164,36 @@ def test_kernel_killed_while_redis_is_down_loses_nothing_it_had_made_durable(
         assert values == list(range(len(values)))  # a gapless prefix, in order, no doubles
     finally:
         server.stop()
+
+
+def test_redis_outage_under_load_loses_nothing_and_keeps_order(probe, ros_env, tmp_path,
+                                                               processes):
+    server = support.RedisServer(tmp_path / 'redis', appendonly=True)
+    server.start()
+    try:
+        config = write_config(tmp_path, server.url)
+        kernel = start_kernel(processes, ros_env, tmp_path, config)
+        diagnostics = probe.collect('/diagnostics', DiagnosticArray)
+        talker = processes.start([sys.executable, TALKER, '--topic', '/chatter', '--count',
+                                  '4000', '--rate', '500'], ros_env, tmp_path / 'talker.log')
+        talker.wait_output('talker: ready', 30)
+        time.sleep(1.5)
+        server.stop()
+        time.sleep(4)  # several seconds without Redis, under load
+        warned = [mirror_values(a) for a in list(diagnostics) if mirror_values(a)]
+        assert any(v['connected'] == 'False' and int(v['journal_pending']) > 0 for v in warned)
+        server.start()
+        talker.wait_output('talker: done', 30)
+        client = redis.Redis.from_url(server.url)
+        support.wait_for(lambda: client.xlen('unity:topic:/chatter') >= 4000, 30,
+                         message='every event in Redis after the outage')
+        values = [int(deserialize_message(r.cdr, String).data)
+                  for r in records(client, '/chatter')]
+        assert values == list(range(4000))
+        seqs = [r.seq for r in records(client, '/chatter')]
+        assert seqs == sorted(seqs)
+        last = [mirror_values(a) for a in list(diagnostics) if mirror_values(a)][-1]
+        assert last['dropped_queue'] == '0' and last['dropped_journal_full'] == '0'
+        kernel.stop()
+    finally:
+        server.stop()
