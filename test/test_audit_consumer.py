@@ -107,3 +107,25 @@ def test_dead_consumers_pending_entries_are_claimed_by_another(tmp_path, redis_s
     assert check_everything_handled(client, out) <= 1
     consumers = {c['name']: c['pending'] for c in client.xinfo_consumers('unity:topic:/a', 'g')}
     assert consumers.get(b'c1', consumers.get('c1')) == 0
+
+
+def test_node_consumer_hands_ros_messages_to_a_node_callback(rclpy_context, redis_server):
+    import rclpy
+
+    from unity_kernel_core.consumer import AuditConsumer
+    from unity_kernel_core.consumer_node import NodeConsumer
+    client = redis.Redis.from_url(redis_server.url)
+    fill(client, 40)
+    node = rclpy.create_node('audit_consumer_test', context=rclpy_context)
+    got = []
+    helper = NodeConsumer(node, AuditConsumer(client, StreamKeys('unity'), 'ros', 'n1', '/a',
+                                              block_ms=50),
+                          lambda topic, msg, record: got.append((topic, msg.data)))
+    helper.start()
+    try:
+        support.wait_for(lambda: len(got) == 20, 10, message='20 messages from /a')
+    finally:
+        helper.stop()
+        node.destroy_node()
+    assert got == [('/a', str(i)) for i in range(1, 40, 2)]
+    assert client.xpending('unity:topic:/a', 'ros')['pending'] == 0
