@@ -40,7 +40,9 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'src'))
 sys.path.insert(0, str(ROOT / 'test'))
+sys.path.insert(0, str(ROOT / 'bench'))
 
+from bench_kernel import ingest_step  # noqa: E402
 from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
 import redis  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
@@ -52,9 +54,6 @@ from unity_kernel_core.config import parse_config  # noqa: E402
 from unity_kernel_core.journal import Journal  # noqa: E402
 from unity_kernel_core.mirror import MirrorWriter  # noqa: E402
 from unity_kernel_core.redis_connection import connect  # noqa: E402
-
-sys.path.insert(0, str(ROOT / 'bench'))
-from bench_kernel import ingest_step  # noqa: E402
 
 N = 100_000
 BATCH = 500
