@@ -117,11 +117,6 @@ class MirrorWriter:
         self._queue.append(letter)
         self._wake.set()
 
-    @property
-    def queue_depth(self) -> int:
-        """Return the number of items waiting in memory."""
-        return len(self._queue)
-
     # -- lifecycle -------------------------------------------------------------------------
 
     def prime(self) -> int:
