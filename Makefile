@@ -45,7 +45,7 @@ lint: setup
 	$(PY) -m pytest -m linter
 
 bench: setup
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .cache build install log

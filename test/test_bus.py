@@ -18,6 +18,7 @@ import threading
 import time
 
 import pytest
+import support
 
 from unity_kernel_core.bus import EventBus, OverflowPolicy, TierPolicy
 from unity_kernel_core.errors import BusFullError, BusStoppedError
@@ -89,6 +90,42 @@ def test_critical_is_handled_while_low_is_flooded_and_stuck(bus):
     # CRITICAL has its own lanes and must not wait for any of them.
     assert critical_done.wait(5)
     assert bus.stats()[Tier.LOW].depth > 0
+    release.set()
+
+
+def test_lower_tiers_wait_while_critical_work_is_pending(bus):
+    critical_running = threading.Event()
+    log = []
+
+    def critical(e):
+        critical_running.set()
+        time.sleep(0.02)
+        log.append('critical')
+
+    bus.subscribe('/safety/**', critical)
+    bus.subscribe('/low/**', lambda e: log.append('low'))
+    for i in range(20):  # 20 x 20 ms of CRITICAL work on one lane: about 0.4 s
+        bus.publish('/safety/estop', 't/msg/B', i, tier=Tier.CRITICAL)
+    assert critical_running.wait(5)
+    for i in range(50):
+        bus.publish('/low/chatter', 't/msg/S', i, tier=Tier.LOW)
+    assert bus.wait_idle(10)
+    assert log.count('low') == 50 and log.count('critical') == 20
+    # LOW takes at most one event per YIELD_TO_CRITICAL_MAX_S (0.1 s) while CRITICAL is busy:
+    # without yielding, all 50 would run right away, between the first CRITICAL events
+    last_critical = len(log) - 1 - log[::-1].index('critical')
+    assert log[:last_critical].count('low') <= 15
+
+
+def test_a_stuck_critical_handler_does_not_starve_lower_tiers(bus):
+    release = threading.Event()
+    low = []
+    bus.subscribe('/safety/**', lambda e: release.wait(10))
+    bus.subscribe('/low/**', low.append)
+    bus.publish('/safety/estop', 't/msg/B', True, tier=Tier.CRITICAL)
+    for i in range(5):
+        bus.publish('/low/chatter', 't/msg/S', i, tier=Tier.LOW)
+    support.wait_for(lambda: len(low) == 5, 5, message='LOW handled beside a stuck CRITICAL')
     release.set()
 
 

@@ -41,8 +41,13 @@ def test_shipped_config_is_valid_and_maps_the_default_tiers():
     assert config.tiers[Tier.CRITICAL].overflow is OverflowPolicy.BLOCK
 
 
-def test_defaults_equal_the_shipped_file():
-    assert load_config(None, environ={}) == load_config(SHIPPED, environ={})
+def test_shipped_file_states_the_defaults_and_enables_the_example_modules():
+    defaults = load_config(None, environ={})
+    shipped = load_config(SHIPPED, environ={})
+    assert shipped.model_dump(exclude={'modules'}) == defaults.model_dump(exclude={'modules'})
+    assert defaults.modules.enabled == []
+    assert shipped.modules.search_paths == ['../modules']
+    assert {'heartbeat', 'monitor'} <= set(shipped.modules.enabled)
 
 
 def test_first_matching_rule_wins():

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.ros
 MODULE_NODE = str(support.ROOT / 'test' / 'nodes' / 'lifecycle_module.py')
 
 
-def node_module(root, name, depends=(), marker=None, **params):
+def node_module(root, name, depends=(), marker=None, heartbeat_period_s=0.3, **params):
     d = root / name
     d.mkdir(parents=True, exist_ok=True)
     parameters = {'marker': str(marker)} if marker else {}
@@ -45,7 +45,8 @@ def node_module(root, name, depends=(), marker=None, **params):
         depends: {json.dumps(list(depends))}
         parameters: {json.dumps(parameters)}
         restart: {{max_restarts: 3, window_s: 60, backoff_initial_s: 0.2, backoff_max_s: 1}}
-        health: {{heartbeat_period_s: 0.3, heartbeat_timeout_s: 1.5, transition_timeout_s: 20}}
+        health: {{heartbeat_period_s: {heartbeat_period_s}, heartbeat_timeout_s: 1.5,
+                  transition_timeout_s: 20}}
         """))
     return d
 
@@ -219,6 +220,26 @@ def test_hung_module_is_detected_and_restarted(processes, ros_env, tmp_path, pro
     assert int(events_of(marker, 'sleepy', 'activated')[1][3]) != first
     with pytest.raises(ProcessLookupError):
         os.kill(first, 0)
+
+
+def test_module_leaving_active_on_its_own_is_seen_by_its_transition_event_and_restarted(
+        processes, ros_env, tmp_path, probe):
+    marker = tmp_path / 'marks.txt'
+    mods = tmp_path / 'modules'
+    # a heartbeat poll every 10 minutes: only the transition event can reveal the change
+    node_module(mods, 'driver', marker=marker, heartbeat_period_s=600, deactivate_after_s=1.0)
+    start_kernel(processes, ros_env, tmp_path, kernel_config(tmp_path, mods, ['driver']))
+    support.wait_for(lambda: events_of(marker, 'driver', 'leaving-active'), 60,
+                     message='module deactivates itself')
+    first = int(events_of(marker, 'driver', 'leaving-active')[0][3])
+    support.wait_for(lambda: len(events_of(marker, 'driver', 'activated')) >= 2, 30,
+                     message='module restarted after leaving active')
+    assert int(events_of(marker, 'driver', 'activated')[1][3]) != first
+    support.wait_for(lambda: list_modules(probe)['driver']['state'] == 'active', 20,
+                     message='driver active again')
+    assert 'in state inactive' in ' '.join(
+        line for line in (tmp_path / 'kernel.log').read_text().splitlines()
+        if 'driver' in line)
 
 
 def test_cycle_is_refused_with_the_modules_named(processes, ros_env, tmp_path, probe):

@@ -26,6 +26,13 @@ queued event, ``drop_newest`` refuses the new one. Every drop is counted.
 
 A handler that raises is retried ``max_retries`` times with exponential backoff, then the event
 goes to the dead-letter sinks with the error; the bus never dies from a handler.
+
+CRITICAL comes first for the processor too, not only in its queues: while a CRITICAL event is
+queued or being handled, the NORMAL, LOW and DEFERRED workers do not start another event
+(for at most ``YIELD_TO_CRITICAL_MAX_S`` at a time, so a stuck CRITICAL handler cannot starve
+them), publishers into those tiers hand the interpreter lock over, and their workers hand it
+over after every event. All workers share one CPython interpreter lock: this keeps a busy
+lower tier from delaying CRITICAL handling by more than the handler step in progress.
 """
 
 import collections
@@ -44,6 +51,9 @@ from unity_kernel_core.events import Event, Tier
 from unity_kernel_core.patterns import compile_pattern
 
 _LOG = logging.getLogger('unity_kernel.bus')
+
+YIELD_TO_CRITICAL_MAX_S = 0.1
+"""Longest a lower-tier worker waits for CRITICAL work to finish before taking one event."""
 
 Handler = Callable[[Event], Any]
 
@@ -166,6 +176,7 @@ class _Lane:
         self.dead_letters = 0
         self.latencies: Deque[int] = collections.deque(maxlen=2048)
         self.yields = tier > Tier.HIGH
+        """Lower tiers: yield to pending CRITICAL work and hand the interpreter lock over."""
 
     def put(self, event: Event) -> bool:
         with self.cond:
@@ -201,6 +212,8 @@ class _Lane:
 
     def _run(self) -> None:
         while True:
+            if self.yields:
+                self.bus._yield_to_critical()
             with self.cond:
                 while not self.queue and self.running:
                     self.cond.wait()
@@ -216,6 +229,8 @@ class _Lane:
                 with self.cond:
                     self.busy = False
                     self.cond.notify_all()
+                if self.tier is Tier.CRITICAL:
+                    self.bus._critical_step_done()
             if self.yields:
                 # hand the GIL over between events, so a more urgent worker that is waiting
                 # does not wait for the interpreter's switch interval
@@ -246,6 +261,7 @@ class EventBus:
         self._taps: Tuple[Callable[[Event], None], ...] = ()
         self._dead_letter_sinks: Tuple[Callable[[DeadLetter], None], ...] = ()
         self._lanes: Dict[Tier, List[_Lane]] = {}
+        self._calm = threading.Condition()
         self._state = 'new'
         self._build_lanes()
 
@@ -321,6 +337,20 @@ class EventBus:
                         lane.cond.wait(remaining)
         return True
 
+    def _critical_pending(self) -> bool:
+        """Return True while a CRITICAL event is queued or being handled."""
+        return any(lane.queue or lane.busy for lane in self._lanes[Tier.CRITICAL])
+
+    def _yield_to_critical(self) -> None:
+        if self._critical_pending():
+            with self._calm:
+                self._calm.wait_for(lambda: not self._critical_pending(),
+                                    YIELD_TO_CRITICAL_MAX_S)
+
+    def _critical_step_done(self) -> None:
+        with self._calm:
+            self._calm.notify_all()
+
     # -- wiring ----------------------------------------------------------------------------
 
     def set_classifier(self, classifier: Optional[Callable[[str], Tier]]) -> None:
@@ -393,6 +423,8 @@ class EventBus:
             resolved = Tier.parse(tier)
         lanes = self._lanes[resolved]
         lane = lanes[zlib.crc32(topic.encode()) % len(lanes)] if len(lanes) > 1 else lanes[0]
+        if lane.yields and self._critical_pending():
+            time.sleep(0)  # let the CRITICAL worker have the interpreter lock first
         with self._seq_lock:
             self._seq += 1
             event = Event(topic, type_name, resolved, self._seq, message=message, cdr=cdr,

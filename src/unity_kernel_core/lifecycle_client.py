@@ -20,9 +20,9 @@ while the kernel's executor is busy (even from inside the kernel's own transitio
 """
 
 import threading
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
-from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.msg import Transition, TransitionEvent
 from lifecycle_msgs.srv import ChangeState, GetState
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
@@ -49,6 +49,7 @@ class LifecycleClient:
         self._executor = SingleThreadedExecutor(context=context)
         self._executor.add_node(self.node)
         self._clients: Dict[str, Any] = {}
+        self._watches: Dict[str, Any] = {}
         self._lock = threading.Lock()
         self._running = True
         self._thread = threading.Thread(target=self._spin, name='lifecycle-client', daemon=True)
@@ -113,11 +114,30 @@ class LifecycleClient:
         ns, _, name = node.rpartition('/')
         return (name, ns or '/') in self.node.get_node_names_and_namespaces()
 
+    def watch(self, node: str, callback: Callable[[str], None]) -> None:
+        """
+        Call ``callback(state_label)`` on every transition event ``node`` publishes.
+
+        Called on the client's spin thread; the callback must return promptly. A second
+        watch of the same node replaces the first.
+        """
+        def on_event(msg: TransitionEvent) -> None:
+            callback(str(msg.goal_state.label))
+        with self._lock:
+            old = self._watches.pop(node, None)
+            if old is not None:
+                self.node.destroy_subscription(old)
+            self._watches[node] = self.node.create_subscription(
+                TransitionEvent, f'{node}/transition_event', on_event, 10)
+
     def forget(self, node: str) -> None:
-        """Drop the clients of ``node`` (it was restarted or unloaded)."""
+        """Drop the clients and the transition watch of ``node`` (restarted or unloaded)."""
         with self._lock:
             for service in [s for s in self._clients if s.startswith(f'{node}/')]:
                 self.node.destroy_client(self._clients.pop(service))
+            watch = self._watches.pop(node, None)
+            if watch is not None:
+                self.node.destroy_subscription(watch)
 
     def close(self) -> None:
         """Stop the spin thread and destroy the node."""

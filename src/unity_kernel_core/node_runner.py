@@ -30,7 +30,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Dict, IO, List, Optional
+from typing import Any, Callable, Dict, IO, List, Optional
 
 from unity_kernel_core.errors import ModuleError
 from unity_kernel_core.lifecycle_client import LifecycleClient
@@ -97,8 +97,12 @@ class NodeRunner:
     """The supervisor's handle on one node module."""
 
     def __init__(self, manifest: Manifest, client: LifecycleClient, state_dir: pathlib.Path,
-                 spawn: bool, env: Optional[Dict[str, str]] = None) -> None:
+                 spawn: bool, env: Optional[Dict[str, str]] = None,
+                 on_transition: Optional[Callable[[str], None]] = None) -> None:
         self.manifest = manifest
+        self.on_transition = on_transition
+        """Called with the new state label whenever the node reports a transition."""
+        self.last_transition = ''
         self.client = client
         self.state_dir = state_dir
         self.spawned = spawn
@@ -137,6 +141,7 @@ class NodeRunner:
                                                       f'see {self.log_path}')
             state = self.client.get_state(self.node, timeout=0.5)
             if state is not None:
+                self.client.watch(self.node, self._transition_event)
                 if state == 'active':
                     self._transition('deactivate')
                     state = 'inactive'
@@ -207,10 +212,16 @@ class NodeRunner:
             return f'in state {state}, expected {expected}'
         return None
 
+    def _transition_event(self, label: str) -> None:
+        self.last_transition = label
+        if self.on_transition is not None:
+            self.on_transition(label)
+
     def describe(self) -> Dict[str, Any]:
         """Return details for /diagnostics."""
         return {'node': self.node, 'pid': self.proc.pid if self.proc else '',
                 'owned_process': self.spawned, 'starts': self.starts,
+                'last_transition': self.last_transition,
                 'log': str(self.log_path) if self.spawned else ''}
 
     # -- internals -------------------------------------------------------------------------

@@ -20,8 +20,10 @@ The module supervisor: a kernel component that brings modules up in order and ke
 - Order: dependencies first (``module_graph.levels``); the modules of one level come up
   concurrently; shutdown runs in reverse.
 - Health: every ``health.heartbeat_period_s`` each active module is checked (node modules:
-  process alive, ``get_state`` answered within ``heartbeat_timeout_s`` and ``active``;
-  in-process modules: no stuck handler, error rate under ``max_error_rate``).
+  process alive, ``get_state`` answered within ``heartbeat_timeout_s`` and ``active``, still
+  in the ROS graph; in-process modules: no stuck handler, error rate under
+  ``max_error_rate``). A node module's ``transition_event`` leaving ``active`` (it
+  deactivated itself, or went through ``on_error``) triggers that check at once.
 - Recovery: a failed module's dependents are deactivated, the module is restarted after its
   backoff, then the dependents are activated again. After ``max_restarts`` in ``window_s`` it
   is marked failed and an event goes to the CRITICAL tier (``/unity_kernel/modules/failed``).
@@ -319,7 +321,9 @@ class Supervisor:
             exe = manifest.executable or ''
             by_path = '/' in exe or exe.endswith('.py')  # never started by ros2 launch
             return NodeRunner(manifest, self._lifecycle_client(), self.state_dir,
-                              self.spawn or by_path)
+                              self.spawn or by_path,
+                              on_transition=lambda label: self._transition_seen(
+                                  manifest.name, label))
         return InProcessRunner(manifest, self.bus, self.state_dir)
 
     def _set(self, rec: ModuleRecord, state: ModuleState, message: str = '') -> None:
@@ -406,6 +410,12 @@ class Supervisor:
         loaded = [n for n in self.records if n not in flat]
         chosen = [n for n in flat + loaded if names is None or n in names]
         return [self.records[n] for n in reversed(chosen) if self.records[n].runner is not None]
+
+    def _transition_seen(self, name: str, label: str) -> None:
+        """Check an active module at the next tick when it reports leaving ``active``."""
+        rec = self.records.get(name)
+        if rec is not None and rec.state is ModuleState.ACTIVE and label != 'active':
+            rec.last_check = 0.0
 
     def _do_deactivate_all(self, _arg: Any) -> None:
         for rec in self._stop_order():

@@ -17,7 +17,9 @@ A lifecycle node for supervision tests, with faults on demand.
 
 Parameters: ``fail_configure`` (bool), ``hang_after_s`` (stop answering after this many
 seconds once active: the executor blocks), ``crash_after_s`` (exit(3) after this many
-seconds once active), ``marker`` (file to append transitions to).
+seconds once active), ``deactivate_after_s`` (deactivate itself once, this many seconds
+after its first activation: as a driver does when its device goes away), ``marker`` (file to
+append transitions to).
 """
 
 import os
@@ -38,10 +40,12 @@ class TestModule(LifecycleNode):
         self.declare_parameter('fail_configure', False)
         self.declare_parameter('hang_after_s', 0.0)
         self.declare_parameter('crash_after_s', 0.0)
+        self.declare_parameter('deactivate_after_s', 0.0)
         self.declare_parameter('marker', '')
         self._pub = None
         self._timer = None
         self._activated = 0.0
+        self._deactivated_itself = False
 
     def _mark(self, what: str) -> None:
         marker = self.get_parameter('marker').value
@@ -89,6 +93,12 @@ class TestModule(LifecycleNode):
         if crash and up > crash:
             self._mark('crashing')
             os._exit(3)
+        leave = self.get_parameter('deactivate_after_s').value
+        if leave and up > leave and not self._deactivated_itself:
+            self._deactivated_itself = True
+            self._mark('leaving-active')
+            self.trigger_deactivate()
+            return
         if hang and up > hang:
             self._mark('hanging')
             while True:
