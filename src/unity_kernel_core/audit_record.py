@@ -33,7 +33,7 @@ ID gives the global order across topics, and XRANGE by time works on the ID's ms
 import dataclasses
 import json
 import struct
-from typing import Dict, Mapping, Optional, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 from unity_kernel_core.config import KernelConfig
 from unity_kernel_core.errors import UnityKernelError
@@ -135,13 +135,13 @@ class Retention:
     maxlen: Optional[int] = None
     max_age_s: Optional[float] = None
 
-    def trim_args(self, now_ms: int) -> Dict[str, object]:
-        """Return the XADD trimming arguments: MINID by age when set, else MAXLEN ~."""
+    def trim_args(self, now_ms: int) -> List[str]:
+        """Return the XADD trimming arguments: ``MINID ~`` by age when set, else ``MAXLEN ~``."""
         if self.max_age_s is not None:
-            return {'minid': format_id(max(0, now_ms - int(self.max_age_s * 1000)), 0)}
+            return ['MINID', '~', format_id(max(0, now_ms - int(self.max_age_s * 1000)), 0)]
         if self.maxlen is not None:
-            return {'maxlen': self.maxlen, 'approximate': True}
-        return {}
+            return ['MAXLEN', '~', str(self.maxlen)]
+        return []
 
 
 class MirrorRules:
