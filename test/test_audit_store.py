@@ -55,8 +55,8 @@ def test_pace_keeps_original_spacing_scaled_by_the_rate():
 
 def test_nested_types_and_full_definition_of_a_message():
     text = 'std_msgs/Header header\nfloat64[9] cov # note\nVector3 v\nint32 A=1\nstring<=5 s\n'
-    assert nested_types(text, 'geometry_msgs') == ['std_msgs/msg/Header',
-                                                  'geometry_msgs/msg/Vector3']
+    assert nested_types(text, 'geometry_msgs') == [
+        'std_msgs/msg/Header', 'geometry_msgs/msg/Vector3']
     definition = full_definition('sensor_msgs/msg/Imu')
     assert definition.count('MSG: ') == 4  # Header, Time, Quaternion, Vector3, each once
     assert 'MSG: builtin_interfaces/msg/Time' in definition
