@@ -186,3 +186,19 @@ def test_dead_letters_go_to_the_dead_letter_stream(tmp_path, redis_server):
     assert fields[b'attempts'] == b'3'
     assert b'ValueError: cannot handle m7' in fields[b'error']
     assert AuditRecord.from_entry(entry_id, fields).cdr == cdr(7)
+
+
+def test_a_full_journal_refuses_new_events_counts_them_and_keeps_the_oldest(tmp_path, bus):
+    dead_port = support.free_port()
+    writer = make_writer(tmp_path, f'redis://127.0.0.1:{dead_port}/0')
+    writer.journal.max_bytes = 4096  # the smallest bound the config allows is 1 KiB
+    writer.start()
+    bus.add_tap(writer.offer)
+    for i in range(200):
+        bus.publish('/full', 'std_msgs/msg/String', cdr=cdr(i))
+    writer.stop(2)
+    snap = writer.snapshot()
+    assert snap['journaled'] > 0 and snap['dropped_journal_full'] == 200 - snap['journaled']
+    assert snap['journal_bytes'] <= 4096
+    kept = [StreamEntry.decode(r) for r in Journal(tmp_path / 'journal', 4096).read(1000)[0]]
+    assert [e.fields['cdr'] for e in kept] == [cdr(i) for i in range(snap['journaled'])]
