@@ -197,3 +197,29 @@ def test_redis_outage_under_load_loses_nothing_and_keeps_order(probe, ros_env, t
         kernel.stop()
     finally:
         server.stop()
+
+
+def test_mirror_on_off_per_topic_follows_a_live_config_edit(ros_env, tmp_path, processes,
+                                                             redis_server):
+    rule = '  - {pattern: /chatter, tier: NORMAL, mirror: MIRROR}\n'
+    config = write_config(tmp_path, redis_server.url, 'topics:\n' + rule)
+    config.write_text(config.read_text().replace('MIRROR', 'true'))
+    kernel = start_kernel(processes, ros_env, tmp_path, config)
+    client = redis.Redis.from_url(redis_server.url)
+    processes.start([sys.executable, TALKER, '--topic', '/chatter', '--count', '600', '--rate',
+                     '50'], ros_env, tmp_path / 'talker.log').wait_output('talker: ready', 30)
+    support.wait_for(lambda: client.xlen('unity:topic:/chatter') > 20, 20,
+                     message='chatter mirrored')
+    config.write_text(config.read_text().replace('mirror: true', 'mirror: false'))
+    support.wait_for(lambda: client.xlen('unity:topic:/unity_kernel/config_changed') == 1, 20,
+                     message='the reload (its config_changed event is audited too)')
+    time.sleep(0.5)
+    off = client.xlen('unity:topic:/chatter')
+    time.sleep(2.0)
+    assert client.xlen('unity:topic:/chatter') == off  # 100 messages went by, none mirrored
+    config.write_text(config.read_text().replace('mirror: false', 'mirror: true'))
+    support.wait_for(lambda: client.xlen('unity:topic:/chatter') > off, 20,
+                     message='chatter mirrored again')
+    values = [int(deserialize_message(r.cdr, String).data) for r in records(client, '/chatter')]
+    assert values == sorted(values) and values[-1] - values[0] + 1 > len(values)  # a gap
+    kernel.stop()
