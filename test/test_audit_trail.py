@@ -199,8 +199,8 @@ def test_redis_outage_under_load_loses_nothing_and_keeps_order(probe, ros_env, t
         server.stop()
 
 
-def test_mirror_on_off_per_topic_follows_a_live_config_edit(ros_env, tmp_path, processes,
-                                                             redis_server):
+def test_mirror_on_off_per_topic_follows_a_live_config_edit(
+        ros_env, tmp_path, processes, redis_server):
     rule = '  - {pattern: /chatter, tier: NORMAL, mirror: MIRROR}\n'
     config = write_config(tmp_path, redis_server.url, 'topics:\n' + rule)
     config.write_text(config.read_text().replace('MIRROR', 'true'))
