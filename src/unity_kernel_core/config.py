@@ -153,6 +153,28 @@ class RedisSettings(_Strict):
     flush_interval_ms: float = Field(5.0, gt=0, le=10000)
     maxlen: Optional[int] = Field(1_000_000, ge=1)
     journal_max_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    # audit trail (docs/audit.md)
+    username: Optional[str] = None
+    password_env: str = 'UNITY_REDIS_PASSWORD'
+    tls_ca_file: Optional[str] = None
+    tls_cert_file: Optional[str] = None
+    tls_key_file: Optional[str] = None
+    tls_verify: bool = True
+    connect_timeout_s: float = Field(1.0, gt=0, le=60)
+    socket_timeout_s: float = Field(5.0, gt=0, le=600)
+    reconnect_interval_ms: float = Field(500.0, gt=0, le=60000)
+    queue_size: int = Field(100_000, ge=1, le=10_000_000)
+    journal_segment_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    journal_fsync: bool = False
+    dead_letter_maxlen: int = Field(100_000, ge=1)
+
+    @model_validator(mode='after')
+    def _tls_needs_rediss(self) -> 'RedisSettings':
+        tls = [k for k in ('tls_ca_file', 'tls_cert_file', 'tls_key_file')
+               if getattr(self, k) is not None]
+        if tls and self.url is not None and not self.url.startswith('rediss://'):
+            raise ValueError(f'{", ".join(tls)} given but url is not rediss:// (TLS)')
+        return self
 
 
 class ModulesSettings(_Strict):

@@ -52,6 +52,7 @@ _LOG = logging.getLogger('unity_kernel.kernel')
 
 #: Components built on configure, in order ("module:factory"; a factory may return None).
 COMPONENT_FACTORIES: List[str] = [
+    'unity_kernel_core.mirror:create',
     'unity_kernel_core.supervisor:create',
 ]
 

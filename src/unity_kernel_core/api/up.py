@@ -14,14 +14,18 @@
 
 """Bring the kernel up in this process: the main job of ``unity-kernel up``."""
 
+import contextlib
+import os
 import pathlib
 import sys
-from typing import Callable, List, Optional, TextIO
+from typing import Callable, Iterator, List, Optional, TextIO
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.signals import SignalHandlerOptions
 
+from unity_kernel_core import private_redis
+from unity_kernel_core.audit_record import AuditError
 from unity_kernel_core.config import load_config
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.kernel_node import KernelNode
@@ -52,6 +56,42 @@ def up(config_path: Optional[pathlib.Path], ros_args: Optional[List[str]] = None
         print(f'unity-kernel: cannot start: {exc}', file=sys.stderr)
         return 2
 
+    server = None
+    if private_redis.needed(config.redis.enabled, config.redis.url):
+        try:
+            server = private_redis.start_for(pathlib.Path(config.kernel.state_dir))
+        except AuditError as exc:
+            print(f'unity-kernel: cannot start: {exc}', file=sys.stderr)
+            return 2
+        print(f'unity-kernel: private redis-server at {server.url} (data in '
+              f'{server.directory})', file=out, flush=True)
+    try:
+        with _redis_url_env(server.url if server is not None else None):
+            return _run(config.kernel.node_name, path, ros_args, out, on_active)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+@contextlib.contextmanager
+def _redis_url_env(url: Optional[str]) -> Iterator[None]:
+    """Set UNITY_REDIS_URL while the kernel runs (its config, and reloads, read it)."""
+    if url is None:
+        yield
+        return
+    previous = os.environ.get('UNITY_REDIS_URL')
+    os.environ['UNITY_REDIS_URL'] = url
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop('UNITY_REDIS_URL', None)
+        else:
+            os.environ['UNITY_REDIS_URL'] = previous
+
+
+def _run(node_name: str, path: Optional[pathlib.Path], ros_args: Optional[List[str]],
+         out: TextIO, on_active: Optional[Callable[[KernelNode], None]]) -> int:
     def announce(node: KernelNode) -> None:
         print(status_line(node), file=out, flush=True)
         if on_active is not None:
@@ -59,7 +99,7 @@ def up(config_path: Optional[pathlib.Path], ros_args: Optional[List[str]] = None
 
     args = ['unity-kernel'] + (['--ros-args'] + ros_args if ros_args else [])
     with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
-        node = KernelNode(config.kernel.node_name, config_file=path)
+        node = KernelNode(node_name, config_file=path)
         try:
             code = spin_until_signal(node, autostart=True, on_active=announce)
         except (KeyboardInterrupt, ExternalShutdownException):

@@ -24,6 +24,9 @@ VERBS: List[str] = [
     'up',
     'check_config',
     'modules',
+    'replay',
+    'export',
+    'dlq',
 ]
 
 

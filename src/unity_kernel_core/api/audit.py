@@ -1,0 +1,124 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The audit trail from the command line: replay, export, dead letters (``unity-kernel ...``)."""
+
+import pathlib
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from unity_kernel_core.audit_record import AuditError, AuditRecord, StreamKeys
+from unity_kernel_core.audit_store import AuditStore, BadEntry
+from unity_kernel_core.config import KernelConfig, load_config
+from unity_kernel_core.mcap_export import export_mcap
+from unity_kernel_core.paths import default_config_path
+from unity_kernel_core.private_redis import running_url
+from unity_kernel_core.redis_connection import connect
+from unity_kernel_core.replay import replay, ReplayReport
+
+
+def open_store(config_path: Optional[pathlib.Path] = None,
+               url: Optional[str] = None) -> Tuple[AuditStore, KernelConfig]:
+    """
+    Return the audit store of a kernel config (and the config).
+
+    The URL is, first found: ``url``, ``redis.url`` / ``UNITY_REDIS_URL``, the private
+    redis-server a running ``unity-kernel up`` started under the config's state directory.
+    """
+    config = load_config(config_path if config_path is not None else default_config_path())
+    target = url or config.redis.url or running_url(pathlib.Path(config.kernel.state_dir))
+    if not target:
+        raise AuditError('no Redis to read from: pass --url, set redis.url or UNITY_REDIS_URL, '
+                         'or run `unity-kernel up` (it starts a private redis-server)')
+    client = connect(config.redis, target)
+    return AuditStore(client, StreamKeys(config.redis.stream_prefix)), config
+
+
+def select(store: AuditStore, start: str, end: str, pattern: str,
+           bad: List[BadEntry]) -> List[AuditRecord]:
+    """Return the records of a range (malformed entries appended to ``bad``)."""
+    return list(store.read(start, end, pattern, on_bad=bad.append))
+
+
+def replay_records(records: List[AuditRecord], rate: float, wait_subscribers: int = 0,
+                   wait_timeout: float = 10.0, ros_args: Optional[List[str]] = None,
+                   on_sent: Optional[Callable[[AuditRecord], None]] = None,
+                   linger: float = 1.0) -> ReplayReport:
+    """Publish records on DDS with their types and bytes, paced by ``rate`` (0: at once)."""
+    import rclpy
+
+    from unity_kernel_core.replay import DdsPublisher
+    args = ['unity-kernel'] + (['--ros-args', *ros_args] if ros_args else [])
+    context = rclpy.Context()
+    rclpy.init(args=args, context=context)
+    try:
+        node = rclpy.create_node('unity_kernel_replay', context=context,
+                                 start_parameter_services=False)
+        publisher = DdsPublisher(node)
+        report = ReplayReport()
+        good = []
+        for record in records:
+            try:
+                publisher.publisher(record.topic, record.type_name)
+                good.append(record)
+            except Exception as exc:  # unknown type: report it, replay the rest
+                report.skipped += 1
+                report.errors.append(f'{record.topic} entry {record.entry_id}: {exc}')
+        if wait_subscribers and not publisher.wait_for_subscribers(wait_subscribers,
+                                                                   wait_timeout):
+            report.errors.append(f'not every topic had {wait_subscribers} subscriber(s) '
+                                 f'after {wait_timeout:g}s; replaying anyway')
+        done = replay(good, publisher, rate, on_sent)
+        report.sent = done.sent
+        report.skipped += done.skipped
+        report.errors += done.errors
+        time.sleep(linger)  # reliable delivery finishes before the publishers go away
+        node.destroy_node()
+        return report
+    finally:
+        context.try_shutdown()
+
+
+def export_records(records: List[AuditRecord], output: pathlib.Path,
+                   on_written: Optional[Callable[[AuditRecord], None]] = None) -> ReplayReport:
+    """Write records to an MCAP file."""
+    return export_mcap(records, output, on_written)
+
+
+def dead_letter_rows(store: AuditStore, count: Optional[int] = None) -> List[Dict[str, str]]:
+    """Return the dead letters (no payload, no traceback) for listing."""
+    return [{k: v for k, v in row.items() if k != 'traceback'}
+            for row in store.dead_letters(count)]
+
+
+def retry_dead_letters(store: AuditStore, entry_ids: List[str],
+                       ros_args: Optional[List[str]] = None,
+                       wait_subscribers: int = 1) -> Tuple[ReplayReport, int]:
+    """Publish dead letters' events on DDS again (the kernel takes them in), then drop them."""
+    records = [store.dead_letter(i) for i in entry_ids]
+    sent: List[str] = []
+    report = replay_records(records, 0.0, wait_subscribers=wait_subscribers,
+                            ros_args=ros_args, on_sent=lambda r: sent.append(r.entry_id))
+    return report, store.drop_dead_letters(sent)
+
+
+def format_dead_letters(rows: List[Dict[str, Any]]) -> str:
+    """Format dead letters as an aligned table."""
+    table = [('ID', 'TOPIC', 'HANDLER', 'ATTEMPTS', 'ERROR')]
+    for row in rows:
+        table.append((row['id'], row.get('topic', '?'), row.get('handler', '?'),
+                      row.get('attempts', '?'), row.get('error', '')))
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    return '\n'.join('  '.join(c.ljust(w) for c, w in zip(r[:4], widths)) + '  ' + r[4]
+                     for r in table).rstrip()

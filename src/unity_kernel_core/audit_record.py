@@ -1,0 +1,279 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The audit trail's data model: stream keys, entry fields, entry IDs, retention, journal records.
+
+Pure Python (no ROS, no Redis), shared by the mirror, the journal, replay, export, the dead
+letter tools and the consumer API. The layout under ``redis.stream_prefix`` (``P``):
+
+- ``P:topic:<topic>`` one stream per topic (``P:topic:/safety/estop``), entries with the
+  fields ``topic``, ``type``, ``tier``, ``seq``, ``stamp_ns`` and ``cdr`` (the exact bytes);
+- ``P:streams`` a set of the topic stream keys;
+- ``P:deadletters`` the dead-letter stream (the event's fields plus ``handler``, ``error``,
+  ``traceback``, ``attempts``, ``dead_ns``);
+- ``P:meta`` a hash with the last entry ID and kernel sequence number written.
+
+Global order: entry IDs are ``<receive ms>-<kernel seq>``, made strictly increasing over all
+topic streams by one clock; so every stream is in the kernel's order and merging streams by
+ID gives the global order across topics, and XRANGE by time works on the ID's ms part.
+"""
+
+import dataclasses
+import json
+import struct
+from typing import Dict, List, Mapping, Optional, Tuple, Union
+
+from unity_kernel_core.config import KernelConfig
+from unity_kernel_core.errors import UnityKernelError
+from unity_kernel_core.patterns import first_match
+
+FieldValue = Union[str, bytes]
+
+EVENT_FIELDS = ('topic', 'type', 'tier', 'seq', 'stamp_ns', 'cdr')
+DEAD_LETTER_FIELDS = EVENT_FIELDS + ('handler', 'error', 'traceback', 'attempts', 'dead_ns')
+
+
+class AuditError(UnityKernelError):
+    """The audit trail could not do what was asked (Redis, journal, replay, export)."""
+
+
+class AuditEntryError(AuditError):
+    """A stream entry or journal record is malformed: it names the entry and the field."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamKeys:
+    """The Redis keys of one kernel's audit trail."""
+
+    prefix: str
+
+    @property
+    def streams(self) -> str:
+        """Return the key of the set of topic streams."""
+        return f'{self.prefix}:streams'
+
+    @property
+    def meta(self) -> str:
+        """Return the key of the hash holding the last ID and seq written."""
+        return f'{self.prefix}:meta'
+
+    @property
+    def dead_letters(self) -> str:
+        """Return the key of the dead-letter stream."""
+        return f'{self.prefix}:deadletters'
+
+    def topic(self, topic: str) -> str:
+        """Return the stream key of ``topic``."""
+        return f'{self.prefix}:topic:{topic}'
+
+    def topic_of(self, key: str) -> str:
+        """Return the topic of a topic stream key; raise AuditError for another key."""
+        head = f'{self.prefix}:topic:'
+        if not key.startswith(head):
+            raise AuditError(f'{key!r} is not a topic stream under prefix {self.prefix!r}')
+        return key[len(head):]
+
+
+def parse_id(entry_id: 'str | bytes') -> Tuple[int, int]:
+    """Return ``(ms, seq)`` of a stream entry ID; raise AuditEntryError when malformed."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    ms, sep, seq = text.partition('-')
+    try:
+        return int(ms), int(seq) if sep else 0
+    except ValueError:
+        raise AuditEntryError(f'malformed stream entry ID {text!r}: expected "<ms>-<seq>"') \
+            from None
+
+
+def format_id(ms: int, seq: int) -> str:
+    """Return the ``<ms>-<seq>`` text of a stream entry ID."""
+    return f'{ms}-{seq}'
+
+
+class IdClock:
+    """
+    Make strictly increasing entry IDs ``<ms>-<seq>`` from receive time and kernel seq.
+
+    Normally the ID is ``<stamp ms>-<seq>``; if the wall clock stepped back, or the kernel's
+    seq restarted, the ID is bumped just past the last one so the order never breaks.
+    """
+
+    def __init__(self, last: Tuple[int, int] = (0, 0)) -> None:
+        self.last = last
+
+    def advance_to(self, last: Tuple[int, int]) -> None:
+        """Never issue an ID at or below ``last`` (used with what Redis or the journal hold)."""
+        if last > self.last:
+            self.last = last
+
+    def issue(self, stamp_ns: int, seq: int) -> str:
+        """Return the next ID for an event received at ``stamp_ns`` with kernel ``seq``."""
+        candidate = (stamp_ns // 1_000_000, seq)
+        if candidate <= self.last:
+            candidate = (self.last[0], self.last[1] + 1)
+        self.last = candidate
+        return format_id(*candidate)
+
+
+@dataclasses.dataclass(frozen=True)
+class Retention:
+    """How one topic is mirrored: on/off and how its stream is trimmed."""
+
+    mirror: bool = True
+    maxlen: Optional[int] = None
+    max_age_s: Optional[float] = None
+
+    def trim_args(self, now_ms: int) -> List[str]:
+        """Return the XADD trimming arguments: ``MINID ~`` by age when set, else ``MAXLEN ~``."""
+        if self.max_age_s is not None:
+            return ['MINID', '~', format_id(max(0, now_ms - int(self.max_age_s * 1000)), 0)]
+        if self.maxlen is not None:
+            return ['MAXLEN', '~', str(self.maxlen)]
+        return []
+
+
+class MirrorRules:
+    """Per-topic mirror settings from the topic rules (excludes do not apply: audit all)."""
+
+    _CACHE_MAX = 65536
+
+    def __init__(self, config: KernelConfig) -> None:
+        self._rules = [(r.pattern, r) for r in config.topics]
+        self._default_maxlen = config.redis.maxlen
+        self._cache: Dict[str, Retention] = {}
+
+    def for_topic(self, topic: str) -> Retention:
+        """Return the retention of ``topic`` (first matching rule; defaults otherwise)."""
+        found = self._cache.get(topic)
+        if found is None:
+            rule = first_match(self._rules, topic)
+            if rule is None:
+                found = Retention(maxlen=self._default_maxlen)
+            else:
+                found = Retention(
+                    mirror=rule.mirror,
+                    maxlen=rule.retention_maxlen or self._default_maxlen,
+                    max_age_s=rule.retention_max_age_s)
+            if len(self._cache) < self._CACHE_MAX:
+                self._cache[topic] = found
+        return found
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditRecord:
+    """One mirrored event as stored in its topic stream."""
+
+    topic: str
+    type_name: str
+    tier: str
+    seq: int
+    stamp_ns: int
+    cdr: bytes
+    entry_id: str = ''
+
+    def fields(self) -> Dict[str, FieldValue]:
+        """Return the stream entry fields."""
+        return {'topic': self.topic, 'type': self.type_name, 'tier': self.tier,
+                'seq': str(self.seq), 'stamp_ns': str(self.stamp_ns), 'cdr': self.cdr}
+
+    @classmethod
+    def from_entry(cls, entry_id: 'str | bytes', fields: Mapping[object, object],
+                   where: str = '') -> 'AuditRecord':
+        """Decode a stream entry; raise AuditEntryError naming the entry and the bad field."""
+        eid = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        parse_id(eid)
+        text = _decode_fields(eid, fields, where)
+        label = f'{where} entry {eid}' if where else f'entry {eid}'
+        cdr = fields.get(b'cdr', fields.get('cdr'))
+        missing = [f for f in EVENT_FIELDS if f not in text and f != 'cdr']
+        if cdr is None:
+            missing.append('cdr')
+        if missing:
+            raise AuditEntryError(f'{label}: missing field(s) {", ".join(missing)}')
+        if not isinstance(cdr, (bytes, bytearray)):
+            raise AuditEntryError(f'{label}: field cdr is not bytes')
+        try:
+            seq = int(text['seq'])
+            stamp_ns = int(text['stamp_ns'])
+        except ValueError as exc:
+            raise AuditEntryError(f'{label}: seq/stamp_ns must be integers ({exc})') from None
+        if not text['topic'].startswith('/'):
+            raise AuditEntryError(f'{label}: topic {text["topic"]!r} is not a ROS topic name')
+        return cls(topic=text['topic'], type_name=text['type'], tier=text['tier'], seq=seq,
+                   stamp_ns=stamp_ns, cdr=bytes(cdr), entry_id=eid)
+
+
+def _decode_fields(eid: str, fields: Mapping[object, object], where: str) -> Dict[str, str]:
+    out: Dict[str, str] = {}
+    for key, value in fields.items():
+        name = key.decode('utf-8', 'replace') if isinstance(key, bytes) else str(key)
+        if name == 'cdr':
+            continue
+        if isinstance(value, (bytes, bytearray)):
+            try:
+                out[name] = bytes(value).decode('utf-8')
+            except UnicodeDecodeError:
+                label = f'{where} entry {eid}' if where else f'entry {eid}'
+                raise AuditEntryError(f'{label}: field {name} is not UTF-8 text') from None
+        else:
+            out[name] = str(value)
+    return out
+
+
+def text_fields(entry_id: 'str | bytes', fields: Mapping[object, object]) -> Dict[str, str]:
+    """Return an entry's fields as text (binary ``cdr`` left out), for listings."""
+    eid = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    return _decode_fields(eid, fields, '')
+
+
+# -- journal records ------------------------------------------------------------------------
+
+_HEAD = struct.Struct('<I')
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamEntry:
+    """One XADD to do: the stream key, the explicit entry ID, and the fields."""
+
+    key: str
+    entry_id: str
+    fields: Dict[str, FieldValue]
+
+    def encode(self) -> bytes:
+        """Return the journal record of this entry (a JSON head, then the binary fields)."""
+        text = {k: v for k, v in self.fields.items() if isinstance(v, str)}
+        blobs = [(k, v) for k, v in self.fields.items() if isinstance(v, bytes)]
+        head = json.dumps({'k': self.key, 'id': self.entry_id, 'f': text,
+                           'b': [[k, len(v)] for k, v in blobs]},
+                          separators=(',', ':')).encode()
+        return b''.join([_HEAD.pack(len(head)), head] + [v for _k, v in blobs])
+
+    @classmethod
+    def decode(cls, data: bytes, where: str = 'journal record') -> 'StreamEntry':
+        """Decode a journal record; raise AuditEntryError saying what is wrong."""
+        try:
+            (size,) = _HEAD.unpack_from(data, 0)
+            head = json.loads(data[_HEAD.size:_HEAD.size + size].decode('utf-8'))
+            fields: Dict[str, FieldValue] = {str(k): str(v) for k, v in head['f'].items()}
+            offset = _HEAD.size + size
+            for name, length in head['b']:
+                blob = data[offset:offset + int(length)]
+                if len(blob) != int(length):
+                    raise ValueError(f'field {name} truncated ({len(blob)} of {length} bytes)')
+                fields[str(name)] = blob
+                offset += int(length)
+            return cls(key=str(head['k']), entry_id=str(head['id']), fields=fields)
+        except (struct.error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise AuditEntryError(f'{where}: malformed ({exc})') from None

@@ -1,0 +1,161 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Read the audit trail back from Redis: ranges across topic streams in global order, dead letters.
+
+Used by ``unity-kernel replay|export|dlq``. Ranges are given as stream IDs (``<ms>-<seq>``),
+milliseconds since the epoch, ISO 8601 times (``2026-11-25T08:00:00``, local time unless an
+offset is given), or ``-`` / ``+`` for the start / end of the streams.
+"""
+
+import dataclasses
+import datetime
+import heapq
+import re
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import redis
+
+from unity_kernel_core.audit_record import (AuditEntryError, AuditError, AuditRecord,
+                                            parse_id, StreamKeys, text_fields)
+from unity_kernel_core.patterns import compile_pattern
+
+_ID = re.compile(r'^\d+(-\d+)?$')
+PAGE = 1000
+
+
+def parse_bound(text: str, end: bool = False) -> str:
+    """Return the stream ID bound for a range limit given as ID, epoch ms, ISO time, - or +."""
+    value = text.strip()
+    if value in ('-', '+'):
+        return value
+    if _ID.match(value):
+        if '-' in value:
+            return value
+        return f'{value}-{2**64 - 1}' if end else f'{value}-0'
+    try:
+        when = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise AuditError(f'bad range limit {text!r}: expected a stream ID (<ms>-<seq>), '
+                         'milliseconds since the epoch, an ISO 8601 time, - or +') from None
+    if when.tzinfo is None:
+        when = when.astimezone()
+    ms = int(when.timestamp() * 1000)
+    return f'{ms}-{2**64 - 1}' if end else f'{ms}-0'
+
+
+@dataclasses.dataclass
+class BadEntry:
+    """An entry that could not be read (reported, then skipped)."""
+
+    key: str
+    entry_id: str
+    error: str
+
+
+class AuditStore:
+    """Read access to one kernel's audit trail."""
+
+    def __init__(self, client: 'redis.Redis', keys: StreamKeys) -> None:
+        self.client = client
+        self.keys = keys
+
+    def topics(self, pattern: str = '/**') -> List[str]:
+        """Return the mirrored topics matching ``pattern``, sorted."""
+        regex = compile_pattern(pattern)
+        found = []
+        for raw in self.client.smembers(self.keys.streams):
+            key = raw.decode() if isinstance(raw, bytes) else str(raw)
+            try:
+                topic = self.keys.topic_of(key)
+            except AuditError:
+                continue
+            if regex.match(topic):
+                found.append(topic)
+        return sorted(found)
+
+    def _pages(self, key: str, start: str, end: str) -> Iterator[Tuple[str, Any]]:
+        cursor = start
+        while True:
+            page: Any = self.client.xrange(key, min=cursor, max=end, count=PAGE)
+            for entry_id, fields in page:
+                yield entry_id.decode() if isinstance(entry_id, bytes) else entry_id, fields
+            if len(page) < PAGE:
+                return
+            ms, seq = parse_id(page[-1][0])
+            cursor = f'{ms}-{seq + 1}'
+
+    def read(self, start: str = '-', end: str = '+', pattern: str = '/**',
+             on_bad: Optional[Callable[[BadEntry], None]] = None) -> Iterator[AuditRecord]:
+        """
+        Yield the records in ``[start, end]`` of every topic matching ``pattern``, in order.
+
+        Topic streams are merged by entry ID (the kernel's global order). A malformed entry
+        is passed to ``on_bad`` and skipped; without ``on_bad`` it raises AuditEntryError.
+        """
+        lo, hi = parse_bound(start), parse_bound(end, end=True)
+
+        def records(topic: str) -> Iterator[Tuple[Tuple[int, int], AuditRecord]]:
+            key = self.keys.topic(topic)
+            pages = self._pages(key, lo, hi)
+            while True:
+                try:
+                    entry_id, fields = next(pages)
+                except StopIteration:
+                    return
+                except redis.ResponseError as exc:  # e.g. WRONGTYPE: the key is no stream
+                    if on_bad is None:
+                        raise AuditError(f'{key}: {exc}') from None
+                    on_bad(BadEntry(key, '', f'{key}: cannot read it as a stream ({exc})'))
+                    return
+                try:
+                    record = AuditRecord.from_entry(entry_id, fields, where=key)
+                except AuditEntryError as exc:
+                    if on_bad is None:
+                        raise
+                    on_bad(BadEntry(key, entry_id, str(exc)))
+                    continue
+                yield parse_id(entry_id), record
+
+        merged = heapq.merge(*(records(t) for t in self.topics(pattern)),
+                             key=lambda pair: pair[0])
+        for _key, record in merged:
+            yield record
+
+    # -- dead letters ----------------------------------------------------------------------
+
+    def dead_letters(self, count: Optional[int] = None) -> List[Dict[str, str]]:
+        """Return dead letters, oldest first, as text fields plus ``id`` (no payload)."""
+        out = []
+        rows: Any = self.client.xrange(self.keys.dead_letters, count=count)
+        for entry_id, fields in rows:
+            row = text_fields(entry_id, fields)
+            row['id'] = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+            out.append(row)
+        return out
+
+    def dead_letter(self, entry_id: str) -> AuditRecord:
+        """Return the event held by one dead letter; AuditError when there is none."""
+        parse_id(entry_id)
+        found: Any = self.client.xrange(self.keys.dead_letters, min=entry_id, max=entry_id)
+        if not found:
+            raise AuditError(f'no dead letter {entry_id} in {self.keys.dead_letters}')
+        return AuditRecord.from_entry(found[0][0], found[0][1], where=self.keys.dead_letters)
+
+    def drop_dead_letters(self, entry_ids: List[str]) -> int:
+        """Delete dead letters by ID; return how many existed."""
+        for entry_id in entry_ids:
+            parse_id(entry_id)
+        return int(self.client.xdel(self.keys.dead_letters, *entry_ids)) if entry_ids else 0

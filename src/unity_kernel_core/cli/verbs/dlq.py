@@ -1,0 +1,70 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``unity-kernel dlq list|retry|drop``: manage the dead-letter stream."""
+
+import argparse
+import json
+import sys
+
+from unity_kernel_core.api.audit import dead_letter_rows, format_dead_letters, open_store
+from unity_kernel_core.api.audit import retry_dead_letters
+from unity_kernel_core.audit_record import AuditError
+from unity_kernel_core.cli.verbs.export import add_source_arguments
+from unity_kernel_core.errors import ConfigError
+
+NAME = 'dlq'
+HELP = 'list dead letters (events whose handler kept failing), retry or drop them'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_source_arguments(parser)
+    actions = parser.add_subparsers(dest='action', metavar='ACTION', required=True)
+    show = actions.add_parser('list', help='list dead letters, oldest first')
+    show.add_argument('--json', action='store_true', help='print JSON (with tracebacks)')
+    show.add_argument('--count', type=int, default=None, help='at most this many')
+    retry = actions.add_parser('retry', help='publish the events on DDS again, then drop them')
+    retry.add_argument('ids', nargs='+', metavar='ID')
+    retry.add_argument('--wait-subscribers', type=int, default=1, metavar='N',
+                       help='wait for N subscribers (the kernel) first (default 1)')
+    drop = actions.add_parser('drop', help='delete dead letters')
+    drop.add_argument('ids', nargs='*', metavar='ID')
+    drop.add_argument('--all', action='store_true', help='delete every dead letter')
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        store, _config = open_store(args.config, args.url)
+        if args.action == 'list':
+            if args.json:
+                print(json.dumps(store.dead_letters(args.count), indent=2))
+            else:
+                print(format_dead_letters(dead_letter_rows(store, args.count)))
+            return 0
+        if args.action == 'drop':
+            ids = [r['id'] for r in store.dead_letters()] if args.all else args.ids
+            if not ids:
+                print('unity-kernel dlq drop: give IDs or --all', file=sys.stderr)
+                return 2
+            print(f'dropped {store.drop_dead_letters(ids)} dead letter(s)')
+            return 0
+        report, dropped = retry_dead_letters(store, args.ids,
+                                             wait_subscribers=args.wait_subscribers)
+    except (AuditError, ConfigError) as exc:
+        print(f'unity-kernel dlq: {exc}', file=sys.stderr)
+        return 2
+    for error in report.errors:
+        print(f'not retried: {error}', file=sys.stderr)
+    print(f'retried {report.sent} dead letter(s), dropped {dropped}')
+    return 1 if report.skipped else 0

@@ -1,0 +1,104 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``unity-kernel export --format mcap``: write a range of the audit trail to a file."""
+
+import argparse
+import pathlib
+import sys
+from typing import Any, List, Optional
+
+import rich.console
+import rich.progress
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+
+from unity_kernel_core.api.audit import export_records, open_store, select
+from unity_kernel_core.audit_record import AuditError, AuditRecord
+from unity_kernel_core.audit_store import BadEntry
+from unity_kernel_core.errors import ConfigError
+
+NAME = 'export'
+HELP = 'write audit-trail events to an MCAP file (ROS 2 CDR, readable by standard tools)'
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options saying which Redis to read (shared with replay and dlq)."""
+    parser.add_argument('--config', type=pathlib.Path, default=None,
+                        help='kernel config (default: the installed config/kernel.yaml)')
+    parser.add_argument('--url', default=None, help='Redis URL (default: from the config)')
+
+
+def add_range_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options selecting a range of the audit trail (shared with replay)."""
+    add_source_arguments(parser)
+    parser.add_argument('--from', dest='start', default='-',
+                        help='start: stream ID, epoch ms, ISO 8601 time, or - (default)')
+    parser.add_argument('--to', dest='end', default='+',
+                        help='end (inclusive): stream ID, epoch ms, ISO 8601 time, or + (default)')
+    parser.add_argument('--topics', default='/**',
+                        help='topic pattern (`*` one segment, `**` any; default /**)')
+
+
+def load_range(args: argparse.Namespace, verb: str,
+               bad: List[BadEntry]) -> Optional[List[AuditRecord]]:
+    """Read the selected records (None after printing why not); report malformed entries."""
+    try:
+        store, _config = open_store(args.config, args.url)
+        records = select(store, args.start, args.end, args.topics, bad)
+    except (AuditError, ConfigError) as exc:
+        print(f'unity-kernel {verb}: {exc}', file=sys.stderr)
+        return None
+    for entry in bad:
+        print(f'skipped malformed entry: {entry.error}', file=sys.stderr)
+    return records
+
+
+class Progress:
+    """A rich progress bar on stderr (quiet when stderr is not a terminal)."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self._bar = rich.progress.Progress(
+            TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=rich.console.Console(stderr=True), disable=not sys.stderr.isatty())
+        self._task = self._bar.add_task(label, total=total)
+
+    def advance(self) -> None:
+        """Count one event done."""
+        self._bar.advance(self._task)
+
+    def __enter__(self) -> 'Progress':
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._bar.stop()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_range_arguments(parser)
+    parser.add_argument('--format', choices=['mcap'], default='mcap', help='file format')
+    parser.add_argument('--output', '-o', type=pathlib.Path, required=True, help='output file')
+
+
+def main(args: argparse.Namespace) -> int:
+    bad: List[BadEntry] = []
+    records = load_range(args, 'export', bad)
+    if records is None:
+        return 2
+    with Progress(len(records), 'exporting') as progress:
+        report = export_records(records, args.output, lambda _r: progress.advance())
+    for error in report.errors:
+        print(f'skipped: {error}', file=sys.stderr)
+    print(f'wrote {report.sent} event(s) to {args.output}, skipped {report.skipped}')
+    return 1 if (report.skipped or bad) else 0

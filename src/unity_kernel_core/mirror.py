@@ -1,0 +1,502 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The audit mirror: a kernel component copying every bus event to Redis Streams.
+
+Off the ROS callback path: the bus tap only appends the event to a bounded in-memory queue
+(``redis.queue_size``; when full the event is not mirrored and ``dropped_queue`` counts it).
+One writer thread takes batches of up to ``redis.batch_size`` events, or what is there once
+the oldest waited ``redis.flush_interval_ms``, encodes them (CDR made here if the event came
+without it) and sends them as one pipeline of ``XADD`` with explicit IDs (see
+:mod:`unity_kernel_core.audit_record` for the key layout and the order).
+
+When Redis is unreachable (or answers with a transient error) the batch goes to the journal
+under ``<state_dir>/mirror-journal`` instead (bounded by ``redis.journal_max_bytes``). While
+the journal holds records, new events go behind them, so the order is kept; once Redis
+answers again the journal is drained first. Because IDs are explicit, an entry that Redis
+already has is refused by Redis ("equal or smaller" ID) and counted as a duplicate, so a
+batch that is re-sent after a failure, or a journal left by a crashed kernel, never doubles
+an entry. Clean shutdown sends what is queued, or journals it.
+
+Dead letters from the bus go the same way to the ``P:deadletters`` stream.
+"""
+
+import collections
+import itertools
+import logging
+import pathlib
+import threading
+import time
+from typing import Any, Callable, Deque, Dict, List, Optional, Union
+
+import redis
+
+from unity_kernel_core.audit_record import (AuditError, IdClock, MirrorRules, parse_id,
+                                            StreamEntry, StreamKeys)
+from unity_kernel_core.bus import DeadLetter
+from unity_kernel_core.component import KernelContext
+from unity_kernel_core.config import KernelConfig, RedisSettings
+from unity_kernel_core.events import Event
+from unity_kernel_core.journal import Journal, JournalError
+from unity_kernel_core.redis_connection import connect, redacted_url
+
+_LOG = logging.getLogger('unity_kernel.mirror')
+
+JOURNAL_DIR = 'mirror-journal'
+_DUPLICATE = 'equal or smaller'
+_CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+Item = Union[Event, DeadLetter]
+
+COUNTERS = ('written', 'journaled', 'drained', 'duplicates', 'rejected', 'dropped_queue',
+            'dropped_journal_full', 'journal_errors', 'journal_corrupt', 'skipped',
+            'unencodable', 'outages', 'writer_errors')
+
+
+class MirrorWriter:
+    """The queue, the writer thread, the Redis pipeline and the journal (no ROS)."""
+
+    def __init__(self, settings: RedisSettings, rules: MirrorRules, keys: StreamKeys,
+                 journal: Journal, client_factory: Callable[[], 'redis.Redis']) -> None:
+        self.settings = settings
+        self.rules = rules
+        self.keys = keys
+        self.journal = journal
+        self.url = redacted_url(settings.url)
+        self._client_factory = client_factory
+        self._client: Optional['redis.Redis'] = None
+        self._queue: Deque[Item] = collections.deque()
+        self._capacity = settings.queue_size
+        self._batch = settings.batch_size
+        self._flush_ns = int(settings.flush_interval_ms * 1e6)
+        self._retry_s = settings.reconnect_interval_ms / 1000.0
+        self._wake = threading.Event()
+        self._stopping = False
+        self._stop_deadline = 0.0
+        self._thread: Optional[threading.Thread] = None
+        self._events_clock = IdClock()
+        self._dead_clock = IdClock()
+        self._known_keys: set = set()
+        self.connected = False
+        self._next_attempt = 0.0
+        self.last_error = ''
+        self._last_log: Dict[str, float] = {}
+        # every key exists from the start: snapshot() copies the dict from another thread
+        self.counters: Dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self.last_seq = 0
+
+    # -- intake (any thread; must not block) -----------------------------------------------
+
+    def offer(self, event: Event) -> None:
+        """Queue one bus event (the bus tap; runs under the bus's sequence lock)."""
+        queue = self._queue
+        if len(queue) >= self._capacity:
+            self.counters['dropped_queue'] += 1
+            return
+        queue.append(event)
+        if len(queue) >= self._batch:
+            self._wake.set()
+
+    def offer_dead_letter(self, letter: DeadLetter) -> None:
+        """Queue one dead letter (the bus's dead-letter sink)."""
+        if len(self._queue) >= self._capacity:
+            self.counters['dropped_queue'] += 1
+            _LOG.error('mirror queue full: dead letter of %r not recorded', letter.event)
+            return
+        self._queue.append(letter)
+        self._wake.set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def prime(self) -> int:
+        """
+        Seed the ID clocks from the journal and Redis; return the last kernel seq known.
+
+        Called once before start; Redis being down here is not an error (the journal and
+        the clock still give strictly increasing IDs).
+        """
+        last_seq = 0
+        tail = self.journal.last_record()
+        if tail is not None:
+            entry = StreamEntry.decode(tail, f'{self.journal.directory} last record')
+            self._events_clock.advance_to(parse_id(entry.entry_id))
+            last_seq = int(str(entry.fields.get('seq', '0')) or 0)
+        self._try_connect()
+        self.last_seq = max(last_seq, self.last_seq)
+        return self.last_seq
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread = threading.Thread(target=self._run, name='mirror-writer', daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float) -> None:
+        """Send or journal everything queued, drain the journal while time allows, stop."""
+        self._stop_deadline = time.monotonic() + max(0.1, timeout * 0.8)
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                _LOG.error('mirror writer did not stop within %.1fs: %d queued event(s) '
+                           'may be lost', timeout, len(self._queue))
+        self.journal.close()
+        if self._client is not None:
+            self._client.close()
+
+    # -- the writer thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self._step()
+            except Exception as exc:  # the writer must outlive any one bad batch; say so
+                self.counters['writer_errors'] += 1
+                self.last_error = f'{type(exc).__name__}: {exc}'
+                _LOG.exception('mirror writer: unexpected error (continuing)')
+                time.sleep(self._retry_s)
+            if self._stopping and not self._queue:
+                if not self.journal.pending or not self.connected or \
+                        time.monotonic() > self._stop_deadline:
+                    break
+
+    def _step(self) -> None:
+        entries = self._encode(self._collect())
+        if self.journal.pending or not self._redis_ok():
+            self._spool(entries)
+            self._drain_some()
+        elif entries and not self._send(entries):
+            self._spool(entries)
+
+    def _collect(self) -> List[Item]:
+        queue = self._queue
+        while not self._stopping:
+            n = len(queue)
+            if n >= self._batch:
+                break
+            if self.journal.pending and self.connected:
+                break  # draining: take what is there without waiting
+            if n:
+                wait_ns = self._flush_ns - (time.monotonic_ns() - _mono_ns(queue[0]))
+                if wait_ns <= 0:
+                    break
+                self._wake.wait(wait_ns / 1e9)
+            else:
+                self._wake.wait(self._retry_s if self.journal.pending else 0.1)
+            self._wake.clear()
+        out: List[Item] = []
+        for _ in range(min(self._batch, len(queue))):
+            out.append(queue.popleft())
+        return out
+
+    def _encode(self, items: List[Item]) -> List[StreamEntry]:
+        out: List[StreamEntry] = []
+        for item in items:
+            if isinstance(item, DeadLetter):
+                entry = self._encode_dead_letter(item)
+            else:
+                entry = self._encode_event(item)
+            if entry is not None:
+                out.append(entry)
+        return out
+
+    def _encode_event(self, event: Event) -> Optional[StreamEntry]:
+        if not self.rules.for_topic(event.topic).mirror:
+            self.counters['skipped'] += 1
+            return None
+        try:
+            cdr = event.cdr
+        except Exception as exc:  # a payload that will not serialize must not stop the mirror
+            self.counters['unencodable'] += 1
+            self._log_limited('encode', f'cannot serialize {event!r} for the mirror: {exc}')
+            return None
+        if cdr is None:
+            self.counters['unencodable'] += 1
+            self._log_limited('noncdr', f'{event!r} is no ROS message: not mirrored')
+            return None
+        entry_id = self._events_clock.issue(event.stamp_ns, event.seq)
+        self.last_seq = event.seq
+        return StreamEntry(self.keys.topic(event.topic), entry_id, {
+            'topic': event.topic, 'type': event.type_name, 'tier': event.tier.name,
+            'seq': str(event.seq), 'stamp_ns': str(event.stamp_ns), 'cdr': bytes(cdr)})
+
+    def _encode_dead_letter(self, letter: DeadLetter) -> Optional[StreamEntry]:
+        event = letter.event
+        try:
+            cdr = event.cdr or b''
+        except Exception:  # keep the dead letter, even without its payload
+            cdr = b''
+        entry_id = self._dead_clock.issue(letter.time_ns, 0)
+        return StreamEntry(self.keys.dead_letters, entry_id, {
+            'topic': event.topic, 'type': event.type_name, 'tier': event.tier.name,
+            'seq': str(event.seq), 'stamp_ns': str(event.stamp_ns), 'cdr': bytes(cdr),
+            'handler': letter.handler, 'error': letter.error, 'traceback': letter.traceback,
+            'attempts': str(letter.attempts), 'dead_ns': str(letter.time_ns)})
+
+    # -- Redis -----------------------------------------------------------------------------
+
+    def _try_connect(self) -> bool:
+        try:
+            if self._client is None:
+                self._client = self._client_factory()
+            self._client.ping()
+            meta = self._client.hgetall(self.keys.meta)
+        except _CONNECTION_ERRORS + (redis.ResponseError,) as exc:
+            self._set_down(exc)
+            return False
+        last_id = meta.get(b'last_id')
+        if last_id:
+            self._events_clock.advance_to(parse_id(last_id))
+        last_seq = meta.get(b'last_seq')
+        if last_seq and last_seq.isdigit():
+            self.last_seq = max(self.last_seq, int(last_seq))
+        dead: Any = self._client.xrevrange(self.keys.dead_letters, count=1)
+        if dead:
+            self._dead_clock.advance_to(parse_id(dead[0][0]))
+        if not self.connected:
+            _LOG.info('mirror connected to Redis at %s%s', self.url,
+                      f'; draining {self.journal.pending} journaled entries'
+                      if self.journal.pending else '')
+        self.connected = True
+        return True
+
+    def _redis_ok(self) -> bool:
+        if self.connected:
+            return True
+        now = time.monotonic()
+        if now < self._next_attempt:
+            return False
+        return self._try_connect()
+
+    def _set_down(self, exc: BaseException) -> None:
+        self.last_error = f'{type(exc).__name__}: {exc}'
+        if self.connected or not self.counters['outages']:
+            _LOG.warning('Redis at %s unreachable (%s): spooling to the journal %s', self.url,
+                         self.last_error, self.journal.directory)
+        if self.connected:
+            self.counters['outages'] += 1
+        self.connected = False
+        self._known_keys.clear()
+        self._next_attempt = time.monotonic() + self._retry_s
+
+    def _send(self, entries: List[StreamEntry]) -> bool:
+        """Write entries in one pipeline; return False when Redis failed (nothing is lost)."""
+        if not entries:
+            return True
+        assert self._client is not None
+        now_ms = time.time_ns() // 1_000_000
+        pipe = self._client.pipeline(transaction=False)
+        last_event: Optional[StreamEntry] = None
+        trims: Dict[str, List[str]] = {
+            self.keys.dead_letters: ['MAXLEN', '~', str(self.settings.dead_letter_maxlen)]}
+        command = pipe.execute_command  # XADD spelled out: redis-py's xadd() costs per call
+        for entry in entries:
+            key = entry.key
+            trim = trims.get(key)
+            if trim is None:
+                trim = self.rules.for_topic(str(entry.fields['topic'])).trim_args(now_ms)
+                trims[key] = trim
+                if key not in self._known_keys:
+                    pipe.sadd(self.keys.streams, key)
+            if key != self.keys.dead_letters:
+                last_event = entry
+            command('XADD', key, *trim, entry.entry_id,
+                    *itertools.chain.from_iterable(entry.fields.items()))
+        if last_event is not None:
+            pipe.hset(self.keys.meta, mapping={'last_id': last_event.entry_id,
+                                               'last_seq': str(last_event.fields['seq'])})
+        try:
+            results = pipe.execute(raise_on_error=False)
+        except _CONNECTION_ERRORS as exc:
+            self._set_down(exc)
+            return False
+        transient: Optional[Exception] = None
+        written = duplicates = rejected = 0
+        for result in results:
+            if isinstance(result, redis.ResponseError):
+                text = str(result)
+                if _DUPLICATE in text:
+                    duplicates += 1
+                elif text.startswith('WRONGTYPE'):
+                    rejected += 1
+                    self._log_limited('wrongtype', f'Redis refused an entry: {text}')
+                else:
+                    transient = result
+            elif isinstance(result, Exception):
+                transient = result
+            elif isinstance(result, bytes) and b'-' in result:
+                written += 1
+        if transient is not None:
+            self._set_down(transient)
+            return False
+        self._known_keys.update(e.key for e in entries)
+        self.counters['written'] += written
+        self.counters['duplicates'] += duplicates
+        self.counters['rejected'] += rejected
+        return True
+
+    # -- journal ---------------------------------------------------------------------------
+
+    def _spool(self, entries: List[StreamEntry]) -> None:
+        if not entries:
+            return
+        try:
+            stored = self.journal.append([e.encode() for e in entries])
+        except OSError as exc:  # disk full, permissions: the batch cannot be kept
+            self.counters['journal_errors'] += len(entries)
+            self.last_error = f'journal: {exc}'
+            self._log_limited('journal-io', f'cannot write the mirror journal '
+                              f'{self.journal.directory}: {exc}; {len(entries)} event(s) '
+                              'not recorded')
+            return
+        self.counters['journaled'] += stored
+        if stored < len(entries):
+            lost = len(entries) - stored
+            self.counters['dropped_journal_full'] += lost
+            self._log_limited('full', f'mirror journal {self.journal.directory} is full '
+                              f'({self.journal.size_bytes} of {self.journal.max_bytes} bytes): '
+                              f'{lost} event(s) not recorded')
+
+    def _drain_some(self) -> None:
+        """Send one batch from the journal (oldest first) if Redis answers."""
+        if not self.journal.pending or not self._redis_ok():
+            return
+        try:
+            records, cursor = self.journal.read(self._batch)
+        except JournalError as exc:
+            lost = self.journal.pending
+            self.counters['journal_corrupt'] += lost
+            where = self.journal.quarantine()
+            _LOG.error('mirror journal unreadable (%s): %d record(s) moved aside to %s',
+                       exc, lost, where)
+            return
+        entries: List[StreamEntry] = []
+        for i, record in enumerate(records):
+            try:
+                entries.append(StreamEntry.decode(record, f'{self.journal.directory} record'))
+            except AuditError as exc:
+                self.counters['journal_corrupt'] += 1
+                self._log_limited('corrupt', f'skipping journal record {i}: {exc}')
+        if self._send(entries):
+            self.journal.commit(cursor)
+            self.counters['drained'] += len(records)
+            if not self.journal.pending:
+                _LOG.info('mirror journal drained: Redis at %s is up to date', self.url)
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def _log_limited(self, key: str, message: str, period_s: float = 10.0) -> None:
+        now = time.monotonic()
+        if now - self._last_log.get(key, -period_s) >= period_s:
+            self._last_log[key] = now
+            _LOG.error(message)
+
+    def snapshot(self) -> Dict[str, Any]:
+        """Return the counters and state (for diagnostics and tests)."""
+        out: Dict[str, Any] = dict(self.counters)
+        out.update({'connected': self.connected, 'url': self.url,
+                    'queue_depth': len(self._queue), 'queue_capacity': self._capacity,
+                    'journal_pending': self.journal.pending,
+                    'journal_bytes': self.journal.size_bytes,
+                    'journal_max_bytes': self.journal.max_bytes,
+                    'durable': out['written'] - out['drained'] + out['journaled'],
+                    'last_error': self.last_error})
+        return out
+
+
+def _mono_ns(item: Item) -> int:
+    return item.mono_ns if isinstance(item, Event) else item.event.mono_ns
+
+
+class Mirror:
+    """The kernel component: wires a MirrorWriter to the bus and reports on /diagnostics."""
+
+    name = 'mirror'
+
+    def __init__(self, context: KernelContext, writer: MirrorWriter) -> None:
+        self.context = context
+        self.writer = writer
+        self._bus = context.bus
+        self._prev: Dict[str, Any] = {}
+        last_seq = writer.prime()
+        if last_seq > self._bus.last_seq:
+            self._bus.set_next_seq(last_seq + 1)
+        writer.start()
+        self._bus.add_tap(writer.offer)
+        self._bus.add_dead_letter_sink(writer.offer_dead_letter)
+
+    def activate(self) -> None:
+        """Nothing to do: the mirror runs from configure to cleanup."""
+
+    def deactivate(self) -> None:
+        """Nothing to do: queued events are still written."""
+
+    def cleanup(self) -> None:
+        """Detach from the bus, then send or journal everything queued."""
+        self._bus.remove_tap(self.writer.offer)
+        self._bus.remove_dead_letter_sink(self.writer.offer_dead_letter)
+        self.writer.stop(self.context.config.kernel.shutdown_timeout_s)
+        snap = self.writer.snapshot()
+        _LOG.info('mirror stopped: %d written, %d journaled (%d pending in %s), %d dropped',
+                  snap['written'], snap['journaled'], snap['journal_pending'],
+                  self.writer.journal.directory,
+                  snap['dropped_queue'] + snap['dropped_journal_full'] + snap['journal_errors'])
+
+    def reconfigure(self, config: KernelConfig) -> None:
+        """Apply new topic rules (mirror on/off, retention); Redis settings need configure."""
+        self.writer.rules = MirrorRules(config)
+        if config.redis != self.context.config.redis:
+            _LOG.warning('redis settings changed: they take effect at the next configure')
+
+    def diagnostics(self) -> List[Any]:
+        """Return the mirror's status: connection, journal, counters."""
+        from unity_kernel_core.diagnostics import ERROR, OK, status, WARN
+        snap = self.writer.snapshot()
+        problems = []
+        level = OK
+        for key in ('dropped_queue', 'dropped_journal_full', 'journal_errors', 'rejected',
+                    'journal_corrupt', 'writer_errors'):
+            new = snap.get(key, 0) - self._prev.get(key, 0)
+            if new > 0:
+                problems.append(f'{key} {new}')
+                level = ERROR
+        if not snap['connected']:
+            problems.insert(0, f'Redis unreachable ({snap["last_error"]}), journaling')
+            level = max(level, WARN)
+        elif snap['journal_pending']:
+            problems.insert(0, f'draining journal ({snap["journal_pending"]} pending)')
+            level = max(level, WARN)
+        self._prev = snap
+        message = '; '.join(problems) if problems else f'mirroring to {snap["url"]}'
+        node_name = self.context.node.get_name()
+        return [status(f'{node_name}: mirror', level, message, snap, hardware_id=node_name)]
+
+
+def create(context: KernelContext) -> Optional[Mirror]:
+    """Build the mirror, or return None when ``redis.enabled`` is false or no URL is set."""
+    settings = context.config.redis
+    if not settings.enabled:
+        _LOG.info('audit mirror off (redis.enabled: false)')
+        return None
+    if not settings.url:
+        _LOG.warning('audit mirror off: no redis.url (set it or UNITY_REDIS_URL; '
+                     '`unity-kernel up` starts a private redis-server)')
+        return None
+    journal = Journal(pathlib.Path(context.state_dir) / JOURNAL_DIR, settings.journal_max_bytes,
+                      settings.journal_segment_bytes, settings.journal_fsync)
+    writer = MirrorWriter(settings, MirrorRules(context.config),
+                          StreamKeys(settings.stream_prefix), journal,
+                          lambda: connect(settings))
+    return Mirror(context, writer)

@@ -1,0 +1,106 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Connect to Redis from the ``redis`` config section: URL, ACL user, password, TLS.
+
+The URL may be ``redis://[user[:password]@]host:port/db``, ``rediss://...`` (TLS) or
+``unix:///path/redis.sock``. The password is taken, first found wins, from the environment
+variable named by ``redis.password_env`` (default ``UNITY_REDIS_PASSWORD``), the file
+``redis.password_file`` (first line), or the URL. Secrets never reach a log line: use
+:func:`redacted_url` for messages.
+"""
+
+import os
+import pathlib
+from typing import Any, Dict, Mapping, Optional
+import urllib.parse
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from unity_kernel_core.audit_record import AuditError
+from unity_kernel_core.config import RedisSettings
+
+
+def redacted_url(url: Optional[str]) -> str:
+    """Return ``url`` with any password replaced by ``***``."""
+    if not url:
+        return '(none)'
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ''
+    host = parts.hostname or ''
+    netloc = f'{user}:***@{host}' + (f':{parts.port}' if parts.port else '')
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ''))
+
+
+def resolve_password(settings: RedisSettings,
+                     environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """Return the password from the environment or the password file (None: use the URL)."""
+    env = os.environ if environ is None else environ
+    value = env.get(settings.password_env)
+    if value:
+        return value
+    if settings.password_file:
+        path = pathlib.Path(settings.password_file).expanduser()
+        try:
+            lines = path.read_text(encoding='utf-8').splitlines()
+        except OSError as exc:
+            raise AuditError(f'redis.password_file {path}: cannot read it ({exc.strerror})') \
+                from None
+        if not lines or not lines[0].strip():
+            raise AuditError(f'redis.password_file {path}: empty, expected the password on '
+                             'its first line')
+        return lines[0].strip()
+    return None
+
+
+def connect(settings: RedisSettings, url: Optional[str] = None,
+            environ: Optional[Mapping[str, str]] = None) -> 'redis.Redis':
+    """Return a client for ``url`` (default ``settings.url``); no I/O happens yet."""
+    target = url or settings.url
+    if not target:
+        raise AuditError('no Redis URL: set redis.url or UNITY_REDIS_URL')
+    scheme = urllib.parse.urlsplit(target).scheme
+    if scheme not in ('redis', 'rediss', 'unix'):
+        raise AuditError(f'unsupported Redis URL scheme {scheme!r} in {redacted_url(target)}: '
+                         'expected redis://, rediss:// or unix://')
+    kwargs: Dict[str, Any] = {
+        'socket_connect_timeout': settings.connect_timeout_s,
+        'socket_timeout': settings.socket_timeout_s,
+        'retry': Retry(NoBackoff(), 0),
+        'health_check_interval': 0,
+    }
+    if settings.username:
+        kwargs['username'] = settings.username
+    password = resolve_password(settings, environ)
+    if password is not None:
+        kwargs['password'] = password
+    if scheme == 'rediss':
+        kwargs['ssl_cert_reqs'] = 'required' if settings.tls_verify else 'none'
+        for key, arg in (('tls_ca_file', 'ssl_ca_certs'), ('tls_cert_file', 'ssl_certfile'),
+                         ('tls_key_file', 'ssl_keyfile')):
+            value = getattr(settings, key)
+            if value:
+                kwargs[arg] = str(pathlib.Path(value).expanduser())
+    elif any(getattr(settings, k) for k in ('tls_ca_file', 'tls_cert_file', 'tls_key_file')):
+        raise AuditError(f'TLS files are configured but {redacted_url(target)} is not '
+                         'rediss://')
+    try:
+        return redis.Redis.from_url(target, **kwargs)
+    except ValueError as exc:
+        raise AuditError(f'bad Redis URL {redacted_url(target)}: {exc}') from None

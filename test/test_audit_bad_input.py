@@ -1,0 +1,138 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Bad entries in the streams: clear errors naming the entry, nothing crashes, the rest works."""
+
+import subprocess
+import sys
+
+import pytest
+from rclpy.serialization import serialize_message
+import redis
+from std_msgs.msg import String
+import support
+
+from unity_kernel_core.audit_record import AuditRecord, MirrorRules, StreamKeys
+from unity_kernel_core.bus import EventBus
+from unity_kernel_core.config import parse_config
+from unity_kernel_core.consumer import AuditConsumer
+from unity_kernel_core.journal import Journal
+from unity_kernel_core.mirror import MirrorWriter
+from unity_kernel_core.redis_connection import connect
+
+pytestmark = pytest.mark.redis
+
+GOOD = [serialize_message(String(data=f'g{i}')) for i in range(3)]
+
+
+def good_fields(topic, i, cdr, type_name='std_msgs/msg/String'):
+    return AuditRecord(topic, type_name, 'NORMAL', i, 10**18 + i, cdr).fields()
+
+
+@pytest.fixture
+def bad_trail(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    keys = StreamKeys('unity')
+    entries = {
+        '/good': [good_fields('/good', i, c) for i, c in enumerate(GOOD)],
+        '/bad/truncated': [good_fields('/bad/truncated', 9, GOOD[0][:5])],
+        '/bad/unknown_type': [good_fields('/bad/unknown_type', 10, GOOD[0],
+                                          'nope_msgs/msg/Missing')],
+        '/bad/type_name': [good_fields('/bad/type_name', 11, GOOD[0], 'not a type')],
+        '/bad/malformed': [{'junk': 'yes'}, {'topic': '/bad/malformed', 'seq': 'x'}],
+    }
+    for n, (topic, rows) in enumerate(entries.items()):
+        for j, fields in enumerate(rows):
+            client.xadd(keys.topic(topic), fields, id=f'{1000 + n}-{j}')
+        client.sadd(keys.streams, keys.topic(topic))
+    client.set(keys.topic('/bad/not_a_stream'), 'oops')
+    client.sadd(keys.streams, keys.topic('/bad/not_a_stream'))
+    return client
+
+
+def cli(env, *args):
+    return subprocess.run([sys.executable, '-m', 'unity_kernel_core.cli.main', *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.ros
+def test_replay_and_export_skip_bad_entries_with_clear_errors(bad_trail, redis_server,
+                                                              ros_env, tmp_path):
+    dry = cli(ros_env, 'replay', '--url', redis_server.url, '--dry-run')
+    assert dry.returncode == 1
+    assert 'entry 1004-0: missing field(s)' in dry.stderr
+    assert 'entry 1004-1: missing field(s)' in dry.stderr
+    assert 'unity:topic:/bad/not_a_stream: cannot read it as a stream' in dry.stderr
+    assert '7 event(s) would be sent' not in dry.stderr
+    result = cli(ros_env, 'replay', '--url', redis_server.url, '--fast')
+    assert result.returncode == 1, result.stderr
+    assert 'replayed 3 event(s), skipped 3' in result.stdout
+    assert 'cannot decode 5 bytes as std_msgs/msg/String' in result.stderr
+    assert "Python package 'nope_msgs' is not installed" in result.stderr
+    assert "malformed ROS type name 'not a type'" in result.stderr
+    out = tmp_path / 'x.mcap'
+    exported = cli(ros_env, 'export', '--url', redis_server.url, '-o', str(out))
+    assert exported.returncode == 1
+    assert 'wrote 3 event(s)' in exported.stdout
+    assert 'Traceback' not in result.stderr + exported.stderr + dry.stderr
+    bad_range = cli(ros_env, 'export', '--url', redis_server.url, '--from', 'yesterday', '-o',
+                    str(out))
+    assert bad_range.returncode == 2 and "bad range limit 'yesterday'" in bad_range.stderr
+
+
+def test_consumer_acknowledges_and_reports_malformed_entries(bad_trail, redis_server):
+    bad, handled = [], []
+    consumer = AuditConsumer(redis.Redis.from_url(redis_server.url), StreamKeys('unity'),
+                             'g', 'c1', '/**', on_bad=lambda k, i, e: bad.append((k, i)))
+    consumer.poll(handled.append)
+    assert ('unity:topic:/bad/not_a_stream', '') in bad
+    bad.clear()
+    handled.clear()
+    consumer = AuditConsumer(redis.Redis.from_url(redis_server.url), StreamKeys('unity'),
+                             'g1', 'c1', '/good', on_bad=lambda k, i, e: bad.append((k, i)))
+    while consumer.poll(handled.append):
+        pass
+    assert [r.cdr for r in handled] == GOOD
+    consumer = AuditConsumer(redis.Redis.from_url(redis_server.url), StreamKeys('unity'),
+                             'g2', 'c1', '/bad/malformed',
+                             on_bad=lambda k, i, e: bad.append((k, i)))
+    consumer.poll(handled.append)
+    consumer.poll(handled.append)
+    assert bad == [('unity:topic:/bad/malformed', '1004-0'),
+                   ('unity:topic:/bad/malformed', '1004-1')]
+    assert bad_trail.xpending('unity:topic:/bad/malformed', 'g2')['pending'] == 0
+
+
+def test_mirror_keeps_going_past_a_key_of_the_wrong_type_and_non_ros_payloads(
+        tmp_path, redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    client.set('unity:topic:/taken', 'not a stream')
+    config = parse_config(f'redis: {{url: "{redis_server.url}", flush_interval_ms: 2}}')
+    writer = MirrorWriter(config.redis, MirrorRules(config), StreamKeys('unity'),
+                          Journal(tmp_path / 'j', 1 << 20), lambda: connect(config.redis))
+    bus = EventBus()
+    bus.start()
+    writer.start()
+    bus.add_tap(writer.offer)
+    bus.publish('/taken', 'std_msgs/msg/String', cdr=GOOD[0])
+    bus.publish('/plain', 'python/dict', {'not': 'ros'})
+    bus.publish('/fine', 'std_msgs/msg/String', String(data='made in the writer'))
+    support.wait_for(lambda: client.xlen('unity:topic:/fine') == 1, 10, message='/fine')
+    writer.stop(5)
+    bus.stop()
+    snap = writer.snapshot()
+    assert snap['rejected'] == 1 and snap['unencodable'] == 1 and snap['journaled'] == 0
+    [(entry_id, fields)] = client.xrange('unity:topic:/fine')
+    assert AuditRecord.from_entry(entry_id, fields).cdr == serialize_message(
+        String(data='made in the writer'))

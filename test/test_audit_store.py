@@ -1,0 +1,91 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Reading the trail back: range limits, topic patterns, global order, pacing, definitions."""
+
+import datetime
+
+import pytest
+import redis
+
+from unity_kernel_core.audit_record import AuditError, AuditRecord, StreamKeys
+from unity_kernel_core.audit_store import AuditStore, parse_bound
+from unity_kernel_core.msgdef import full_definition, nested_types
+from unity_kernel_core.replay import pace
+
+
+def test_range_limits_accept_ids_epoch_ms_iso_times_and_open_ends():
+    assert parse_bound('-') == '-' and parse_bound('+', end=True) == '+'
+    assert parse_bound('1700000000000-5') == '1700000000000-5'
+    assert parse_bound('1700000000000') == '1700000000000-0'
+    assert parse_bound('1700000000000', end=True) == f'1700000000000-{2**64 - 1}'
+    utc = datetime.datetime(2026, 11, 25, 8, 0, tzinfo=datetime.timezone.utc)
+    assert parse_bound('2026-11-25T08:00:00+00:00') == f'{int(utc.timestamp() * 1000)}-0'
+    with pytest.raises(AuditError, match="bad range limit 'soon'"):
+        parse_bound('soon')
+
+
+def test_pace_keeps_original_spacing_scaled_by_the_rate():
+    now = [100.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(round(seconds, 6))
+        now[0] += seconds
+
+    records = [AuditRecord('/t', 'std_msgs/msg/String', 'NORMAL', i, int(s * 1e9), b'')
+               for i, s in enumerate([10.0, 10.5, 12.5])]
+    assert list(pace(records, 2.0, sleep, lambda: now[0])) == records
+    assert slept == [0.25, 1.0]
+    slept.clear()
+    list(pace(records, 0.0, sleep, lambda: now[0]))
+    assert slept == []
+
+
+def test_nested_types_and_full_definition_of_a_message():
+    text = 'std_msgs/Header header\nfloat64[9] cov # note\nVector3 v\nint32 A=1\nstring<=5 s\n'
+    assert nested_types(text, 'geometry_msgs') == [
+        'std_msgs/msg/Header', 'geometry_msgs/msg/Vector3']
+    definition = full_definition('sensor_msgs/msg/Imu')
+    assert definition.count('MSG: ') == 4  # Header, Time, Quaternion, Vector3, each once
+    assert 'MSG: builtin_interfaces/msg/Time' in definition
+
+
+@pytest.mark.redis
+def test_read_merges_topics_in_global_order_within_a_range_and_pattern(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    keys = StreamKeys('unity')
+    for seq, topic in enumerate(['/a/x', '/b', '/a/y', '/a/x', '/b', '/a/y'], start=1):
+        record = AuditRecord(topic, 'std_msgs/msg/String', 'NORMAL', seq, seq * 10**6, b'x')
+        client.xadd(keys.topic(topic), record.fields(), id=f'{1000 + seq // 3}-{seq}')
+        client.sadd(keys.streams, keys.topic(topic))
+    store = AuditStore(client, keys)
+    assert store.topics('/a/*') == ['/a/x', '/a/y']
+    assert [r.seq for r in store.read()] == [1, 2, 3, 4, 5, 6]
+    assert [r.seq for r in store.read(pattern='/a/**')] == [1, 3, 4, 6]
+    assert [r.seq for r in store.read('1001', '1001')] == [3, 4, 5]
+    assert [r.seq for r in store.read('1000-2', '1001-4', '/a/**')] == [3, 4]
+
+
+@pytest.mark.redis
+def test_read_pages_through_long_streams(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    keys = StreamKeys('unity')
+    pipe = client.pipeline(transaction=False)
+    for seq in range(1, 2501):
+        record = AuditRecord('/long', 'std_msgs/msg/String', 'NORMAL', seq, seq, b'x')
+        pipe.xadd(keys.topic('/long'), record.fields(), id=f'5000-{seq}')
+    pipe.sadd(keys.streams, keys.topic('/long'))
+    pipe.execute()
+    assert [r.seq for r in AuditStore(client, keys).read()] == list(range(1, 2501))

@@ -1,0 +1,76 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Connecting to Redis: ACL user and password from env or file, TLS options, no secret in logs."""
+
+import pytest
+import redis
+
+from unity_kernel_core.audit_record import AuditError
+from unity_kernel_core.config import parse_config
+from unity_kernel_core.errors import ConfigError
+from unity_kernel_core.redis_connection import connect, redacted_url, resolve_password
+
+
+def settings(text=''):
+    return parse_config(f'redis: {{{text}}}\n').redis
+
+
+def test_redacted_url_hides_the_password_only():
+    assert (redacted_url('redis://bob:s3cret@127.0.0.1:6390/0')
+            == 'redis://bob:***@127.0.0.1:6390/0')
+    assert redacted_url('unix:///run/redis.sock') == 'unix:///run/redis.sock'
+    assert 's3cret' not in redacted_url('rediss://:s3cret@host/0')
+
+
+def test_password_comes_from_env_then_file(tmp_path):
+    secret = tmp_path / 'pw'
+    secret.write_text('from-file\n')
+    s = settings(f'password_file: {secret}')
+    assert resolve_password(s, {}) == 'from-file'
+    assert resolve_password(s, {'UNITY_REDIS_PASSWORD': 'from-env'}) == 'from-env'
+    missing = settings(f'password_file: {tmp_path / "nope"}')
+    with pytest.raises(AuditError, match='cannot read it'):
+        resolve_password(missing, {})
+    (tmp_path / 'empty').write_text('\n')
+    with pytest.raises(AuditError, match='empty'):
+        resolve_password(settings(f'password_file: {tmp_path / "empty"}'), {})
+
+
+def test_tls_files_need_a_rediss_url():
+    with pytest.raises(ConfigError, match='not rediss'):
+        settings('url: "redis://127.0.0.1:1/0", tls_ca_file: /ca.pem')
+    s = settings('url: "rediss://127.0.0.1:1/0", tls_ca_file: /ca.pem, tls_verify: false')
+    client = connect(s, environ={})
+    kwargs = client.connection_pool.connection_kwargs
+    assert kwargs['ssl_ca_certs'] == '/ca.pem' and kwargs['ssl_cert_reqs'] == 'none'
+    with pytest.raises(AuditError, match='unsupported Redis URL scheme'):
+        connect(settings('url: "http://x"'), environ={})
+
+
+@pytest.mark.redis
+def test_acl_user_with_password_from_the_environment(redis_server, caplog):
+    admin = redis.Redis.from_url(redis_server.url)
+    admin.acl_setuser('mirror', enabled=True, passwords=['+t0ps3cret'], keys=['unity:*'],
+                      commands=['+@all'])
+    s = settings(f'url: "{redis_server.url}", username: mirror')
+    client = connect(s, environ={'UNITY_REDIS_PASSWORD': 't0ps3cret'})
+    assert client.ping()
+    client.set('unity:x', '1')
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        client.set('other', '1')
+    wrong = connect(s, environ={'UNITY_REDIS_PASSWORD': 'wrong'})
+    with pytest.raises(redis.AuthenticationError):
+        wrong.ping()
+    assert 't0ps3cret' not in caplog.text
