@@ -18,7 +18,7 @@ Kernel benchmarks (issue: the spine). Results: bench/results/kernel.json; summar
 (a) ingest: highest paced rate with zero loss, bare rclpy subscriber vs the kernel, same run,
     reliable std_msgs/String, publisher in its own process; received counted by sequence.
 (b) isolation: CRITICAL publish-to-handler latency p50/p99 on the bus, idle vs while LOW is
-    flooded by another thread with busy handlers.
+    flooded by another thread with busy handlers; ROUNDS rounds, the median ratio counts.
 """
 
 import json
@@ -40,6 +40,7 @@ from unity_kernel_core.bus import EventBus  # noqa: E402
 from unity_kernel_core.events import Tier  # noqa: E402
 
 RATES = [1000, 2000, 4000, 6000, 8000, 10000, 12000]
+ROUNDS = 3
 SECONDS_PER_STEP = 2.0
 
 
@@ -157,9 +158,14 @@ def bench_isolation(paced: bool) -> dict:
 
 def main() -> int:
     print('isolation (bus, CRITICAL latency idle vs LOW flood)...', flush=True)
-    isolation = {'paced_flood': bench_isolation(paced=True),
-                 'unpaced_flood': bench_isolation(paced=False)}
-    print(f'  {isolation}', flush=True)
+    isolation = {}
+    for name, paced in (('paced_flood', True), ('unpaced_flood', False)):
+        rounds = []
+        for _ in range(ROUNDS):
+            rounds.append(bench_isolation(paced))
+            print(f'  {name}: {rounds[-1]}', flush=True)
+        isolation[name] = {'median_p99_ratio': statistics.median(r['p99_ratio'] for r in rounds),
+                           'rounds': rounds}
     print('ingest (paced, reliable, zero-loss rate)...', flush=True)
     ingest = bench_ingest()
     result = {
