@@ -31,7 +31,8 @@ def ros_env(tmp_path, monkeypatch):
     env = support.ros_environment(tmp_path)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    return dict(os.environ)
+    yield dict(os.environ)
+    support.release_domain_id(int(env['ROS_DOMAIN_ID']))
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@
 
 """Helpers for tests that start real things: ROS domains, redis-server, child processes."""
 
+import fcntl
 import os
 import pathlib
 import random
@@ -22,13 +23,45 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SRC = ROOT / 'src'
 
-_used_domains: set = set()
+_DOMAIN_LOCKS = pathlib.Path(tempfile.gettempdir()) / 'unity_kernel_test_domains'
+_held_domains: Dict[int, int] = {}
+
+
+def fresh_domain_id() -> int:
+    """
+    Pick a ROS domain id in 1..101 that no other test process on this machine holds.
+
+    Each id is claimed with an exclusive ``flock`` on a file under the temp dir, held until
+    :func:`release_domain_id` (or this process's exit), so concurrent test runs (or
+    benchmarks) never share a DDS domain.
+    """
+    _DOMAIN_LOCKS.mkdir(exist_ok=True)
+    candidates = [d for d in range(1, 102) if d not in _held_domains]
+    random.shuffle(candidates)
+    for candidate in candidates:
+        fd = os.open(_DOMAIN_LOCKS / f'{candidate}.lock', os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        _held_domains[candidate] = fd
+        return candidate
+    raise RuntimeError('every ROS domain id 1..101 is held by a test process on this machine')
+
+
+def release_domain_id(domain_id: int) -> None:
+    """Give back a domain id claimed by :func:`fresh_domain_id`."""
+    fd = _held_domains.pop(domain_id, None)
+    if fd is not None:
+        os.close(fd)
 
 
 def free_port() -> int:
@@ -36,17 +69,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
-
-
-def fresh_domain_id() -> int:
-    """Pick a ROS domain id in 1..101 not used by this test process yet (random start)."""
-    for _ in range(200):
-        candidate = random.randint(1, 101)
-        if candidate not in _used_domains:
-            _used_domains.add(candidate)
-            return candidate
-    _used_domains.clear()
-    return random.randint(1, 101)
 
 
 def ros_environment(tmp_path: pathlib.Path) -> Dict[str, str]:
