@@ -36,7 +36,7 @@ def test_shipped_config_is_valid_and_maps_the_default_tiers():
     assert config.tier_for('/sensors/camera/image_raw') is Tier.HIGH
     assert config.rule_for('/chatter').tier is Tier.NORMAL
     for infra in ('/rosout', '/parameter_events', '/diagnostics', '/unity_kernel/events',
-                  '/camera/transition_event'):
+                  '/camera/transition_event', '/sensors/camera/transition_event'):
         assert config.rule_for(infra) is None
     assert config.tiers[Tier.CRITICAL].overflow is OverflowPolicy.BLOCK
 

@@ -185,7 +185,7 @@ class ModulesSettings(_Strict):
 
 
 DEFAULT_EXCLUDE = ('/rosout', '/parameter_events', '/diagnostics', '/diagnostics_agg',
-                   '/unity_kernel/**', '/*/transition_event')
+                   '/unity_kernel/**', '/**/transition_event')
 
 
 class KernelConfig(_Strict):
@@ -195,7 +195,7 @@ class KernelConfig(_Strict):
     tiers: Dict[Tier, TierSettings] = Field(default_factory=_default_tiers)
     topics: List[TopicRule] = [
         TopicRule(pattern='/safety/**', tier=Tier.CRITICAL),
-        TopicRule(pattern='/sensors/**', tier=Tier.HIGH),
+        TopicRule(pattern='/sensors/**', tier=Tier.HIGH, retention_maxlen=300),
         TopicRule(pattern='/**', tier=Tier.NORMAL),
     ]
     exclude: List[str] = list(DEFAULT_EXCLUDE)

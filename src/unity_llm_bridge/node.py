@@ -48,7 +48,7 @@ from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import String
 
 from unity_kernel_core import ros_logging, ros_types
-from unity_kernel_core.config import QosSettings
+from unity_kernel_core.config import DEFAULT_EXCLUDE, QosSettings
 from unity_kernel_core.diagnostics import ERROR, OK, status, WARN
 from unity_kernel_core.errors import MessageTypeError
 from unity_kernel_core.intake import publisher_qos, qos_profile
@@ -66,8 +66,7 @@ from unity_llm_bridge.ros_fields import message_fields
 from unity_llm_bridge.routing import LlmRequest, new_id
 
 _LOG = logging.getLogger('unity_kernel.llm_bridge')
-INFRASTRUCTURE = ('/rosout', '/parameter_events', '/diagnostics', '/diagnostics_agg',
-                  '/*/transition_event', '/unity_kernel/**')
+INFRASTRUCTURE = DEFAULT_EXCLUDE  # never routed: ROS infrastructure, the kernel's outputs
 
 
 def default_config_path() -> pathlib.Path:
