@@ -20,7 +20,6 @@ kernel killed with SIGKILL while Redis is down, and bad entries that must not cr
 """
 
 import signal
-import subprocess
 import sys
 import time
 
@@ -57,11 +56,6 @@ def start_kernel(processes, ros_env, tmp_path, config, log='kernel.log'):
     return kernel
 
 
-def cli(ros_env, *args, timeout=60):
-    return subprocess.run([sys.executable, '-m', 'unity_kernel_core.cli.main', *args],
-                          env=ros_env, capture_output=True, text=True, timeout=timeout)
-
-
 def records(client, topic):
     return [AuditRecord.from_entry(i, f) for i, f in client.xrange(f'unity:topic:{topic}')]
 
@@ -94,12 +88,12 @@ def test_round_trip_from_a_talker_into_streams_then_replay_and_mcap_export(
     probe.node.create_subscription(String, '/chatter', got.append,
                                    QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE),
                                    raw=True)
-    dry = cli(ros_env, 'replay', '--url', redis_server.url, '--topics', '/chatter',
-              '--dry-run')
+    dry = support.cli(ros_env, 'replay', '--url', redis_server.url, '--topics', '/chatter',
+                      '--dry-run')
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.count('std_msgs/msg/String') == 50 and got == []
-    result = cli(ros_env, 'replay', '--url', redis_server.url, '--topics', '/chatter',
-                 '--rate', '4', '--wait-subscribers', '1')
+    result = support.cli(ros_env, 'replay', '--url', redis_server.url, '--topics', '/chatter',
+                         '--rate', '4', '--wait-subscribers', '1')
     assert result.returncode == 0, result.stderr
     assert 'replayed 50 event(s)' in result.stdout
     support.wait_for(lambda: len(got) == 50, 10, message='50 replayed messages')
@@ -107,8 +101,8 @@ def test_round_trip_from_a_talker_into_streams_then_replay_and_mcap_export(
 
     # export: the mcap reader decodes every message with its schema
     out = tmp_path / 'trail.mcap'
-    result = cli(ros_env, 'export', '--url', redis_server.url, '--format', 'mcap', '-o',
-                 str(out))
+    result = support.cli(ros_env, 'export', '--url', redis_server.url, '--format', 'mcap',
+                         '-o', str(out))
     assert result.returncode == 0, result.stderr
     read = [(m.channel.topic, m.schema.name, m.ros_msg.data, m.log_time_ns)
             for m in read_ros2_messages(str(out))]
