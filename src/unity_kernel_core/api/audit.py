@@ -18,6 +18,7 @@ import pathlib
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from unity_kernel_core.api.cli_node import cli_node
 from unity_kernel_core.audit_record import AuditError, AuditRecord, StreamKeys
 from unity_kernel_core.audit_store import AuditStore, BadEntry
 from unity_kernel_core.config import KernelConfig, load_config
@@ -56,15 +57,8 @@ def replay_records(records: List[AuditRecord], rate: float, wait_subscribers: in
                    on_sent: Optional[Callable[[AuditRecord], None]] = None,
                    linger: float = 1.0) -> ReplayReport:
     """Publish records on DDS with their types and bytes, paced by ``rate`` (0: at once)."""
-    import rclpy
-
     from unity_kernel_core.replay import DdsPublisher
-    args = ['unity-kernel'] + (['--ros-args', *ros_args] if ros_args else [])
-    context = rclpy.Context()
-    rclpy.init(args=args, context=context)
-    try:
-        node = rclpy.create_node('unity_kernel_replay', context=context,
-                                 start_parameter_services=False)
+    with cli_node('unity_kernel_replay', ros_args) as node:
         publisher = DdsPublisher(node)
         report = ReplayReport()
         good = []
@@ -84,10 +78,7 @@ def replay_records(records: List[AuditRecord], rate: float, wait_subscribers: in
         report.skipped += done.skipped
         report.errors += done.errors
         time.sleep(linger)  # reliable delivery finishes before the publishers go away
-        node.destroy_node()
         return report
-    finally:
-        context.try_shutdown()
 
 
 def export_records(records: List[AuditRecord], output: pathlib.Path,
