@@ -34,7 +34,6 @@ Results: bench/results/audio.json; summary in docs/performance.md.
 import json
 import os
 import pathlib
-import platform
 import random
 import statistics
 import subprocess
@@ -44,6 +43,7 @@ import threading
 import time
 import wave
 
+from _results import write_results
 import numpy as np
 import psutil
 
@@ -186,13 +186,9 @@ def main() -> int:
             result = run_config(cfg, env, pathlib.Path(tmp))
             print(f'  {json.dumps(result)}', flush=True)
             results.append(result)
-    out = ROOT / 'bench' / 'results' / 'audio.json'
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        'date': time.strftime('%Y-%m-%d'), 'machine': f'{platform.machine()}, '
-        f'{os.cpu_count()} cores, Python {platform.python_version()}',
+    out = write_results('audio', {
         'load_average_at_start': [round(x, 2) for x in os.getloadavg()],
-        'seconds_per_config': SECONDS, 'configs': results}, indent=2) + '\n')
+        'seconds_per_config': SECONDS, 'configs': results})
     print(f'wrote {out}')
     return 0
 

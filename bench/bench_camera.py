@@ -28,7 +28,6 @@ Results: bench/results/camera.json; summary in docs/performance.md.
 import json
 import os
 import pathlib
-import platform
 import random
 import statistics
 import subprocess
@@ -38,6 +37,7 @@ import threading
 import time
 from typing import Dict, List
 
+from _results import write_results
 import psutil
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -171,17 +171,11 @@ def main() -> int:
         for compressed in (False, True):
             print(json.dumps(run_mode(compressed, dict(os.environ))), flush=True)
         return 0
-    result = {
-        'date': time.strftime('%Y-%m-%d', time.gmtime()),
-        'machine': f'{platform.machine()}, {psutil.cpu_count()} cores, Python '
-                   f'{platform.python_version()}',
+    out = write_results('camera', {
         'load_before': [round(x, 2) for x in os.getloadavg()],
         'format': f'{WIDTH}x{HEIGHT} rgb8 @ {FPS:g} fps, synthetic pattern source',
         'runs': run_transport('default') + run_transport('large-shm'),
-    }
-    out = ROOT / 'bench' / 'results' / 'camera.json'
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + '\n')
+    })
     print(f'wrote {out}')
     return 0
 

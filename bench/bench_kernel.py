@@ -24,7 +24,6 @@ Kernel benchmarks (issue: the spine). Results: bench/results/kernel.json; summar
 import json
 import os
 import pathlib
-import platform
 import random
 import statistics
 import subprocess
@@ -32,6 +31,8 @@ import sys
 import tempfile
 import threading
 import time
+
+from _results import write_results
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'src'))
@@ -168,15 +169,10 @@ def main() -> int:
                            'rounds': rounds}
     print('ingest (paced, reliable, zero-loss rate)...', flush=True)
     ingest = bench_ingest()
-    result = {
-        'date': time.strftime('%Y-%m-%d'), 'machine': f'{platform.machine()}, '
-        f'{os.cpu_count()} cores, Python {platform.python_version()}',
+    out = write_results('kernel', {
         'ingest': ingest, 'isolation': isolation,
         'targets': {'ingest_ratio': '>= 0.8', 'critical_p99_flood_over_idle': '<= 1.5'},
-    }
-    out = ROOT / 'bench' / 'results' / 'kernel.json'
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + '\n')
+    })
     print(f'wrote {out}')
     return 0
 

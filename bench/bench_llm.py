@@ -30,7 +30,6 @@ measured is the bridge, not a model:
 import json
 import os
 import pathlib
-import platform
 import random
 import statistics
 import subprocess
@@ -39,6 +38,7 @@ import tempfile
 import time
 from typing import Any, Dict, List
 
+from _results import write_results
 import httpx
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -242,15 +242,10 @@ def main() -> int:
     print('real model: SmolLM2-135M on llama_cpp.server, 10 short chats', flush=True)
     real = bench_real_model()
     print(f'  round trip {real["round_trip"]}, {real["completion_tokens_per_s"]} tokens/s')
-    result = {
-        'date': time.strftime('%Y-%m-%d', time.gmtime()),
-        'machine': f'{platform.machine()}, {os.cpu_count()} cores, Python '
-                   f'{platform.python_version()}',
+    out = write_results('llm', {
         'requests': REQUESTS, 'throughput_requests': THROUGHPUT_REQUESTS,
         'overhead': overhead, 'throughput_req_per_s': throughput, 'real_model': real,
-    }
-    out = ROOT / 'bench' / 'results' / 'llm.json'
-    out.write_text(json.dumps(result, indent=2) + '\n')
+    })
     print(f'written {out}')
     return 0
 

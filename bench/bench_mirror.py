@@ -25,10 +25,8 @@ Audit mirror benchmarks (issue 3). Results: bench/results/mirror.json; summary i
     run: the kernel without the mirror (bench_kernel's ingest step, counted on the bus).
 """
 
-import json
 import os
 import pathlib
-import platform
 import random
 import re
 import signal
@@ -42,6 +40,7 @@ sys.path.insert(0, str(ROOT / 'src'))
 sys.path.insert(0, str(ROOT / 'test'))
 sys.path.insert(0, str(ROOT / 'bench'))
 
+from _results import write_results  # noqa: E402
 from bench_kernel import ingest_step  # noqa: E402
 from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
 import redis  # noqa: E402
@@ -203,14 +202,11 @@ def main() -> int:
             e2e = bench_end_to_end(server, tmp)
         finally:
             server.stop()
-    result = {'date': time.strftime('%Y-%m-%d'),
-              'machine': f'{platform.machine()}, {os.cpu_count()} cores, '
-                         f'Python {platform.python_version()}, '
-                         f'redis-server {subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2][2:]}',  # noqa: E501
-              'throughput': throughput, 'end_to_end': e2e}
-    out = ROOT / 'bench' / 'results' / 'mirror.json'
-    out.write_text(json.dumps(result, indent=2) + '\n')
-    print(json.dumps(result, indent=2))
+    version = subprocess.run(['redis-server', '--version'], capture_output=True,
+                             text=True).stdout.split()[2][2:]
+    out = write_results('mirror', {'throughput': throughput, 'end_to_end': e2e},
+                        machine_extra=f'redis-server {version}')
+    print(out.read_text(), end='')
     return 0
 
 

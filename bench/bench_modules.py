@@ -27,7 +27,6 @@ The modules are the lifecycle test node (``test/nodes/lifecycle_module.py``), wh
 import json
 import os
 import pathlib
-import platform
 import random
 import signal
 import statistics
@@ -36,6 +35,8 @@ import sys
 import tempfile
 import time
 from typing import Dict, List
+
+from _results import write_results
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MODULE_NODE = ROOT / 'test' / 'nodes' / 'lifecycle_module.py'
@@ -145,18 +146,13 @@ def main() -> int:
               flush=True)
     recovery = bench_recovery(env)
     print(f'  recovery after kill -9: {[round(t, 2) for t in recovery]} s', flush=True)
-    result = {
-        'date': time.strftime('%Y-%m-%d'), 'machine': f'{platform.machine()}, '
-        f'{os.cpu_count()} cores, Python {platform.python_version()}',
+    out = write_results('modules', {
         'boot_s_by_modules': boot,
         'recovery_s': {'samples': [round(t, 3) for t in recovery],
                        'median': round(statistics.median(recovery), 3),
                        'max': round(max(recovery), 3),
                        'health_check_period_s': 1.0, 'backoff_s': 0.0},
-    }
-    out = ROOT / 'bench' / 'results' / 'modules.json'
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + '\n')
+    })
     print(f'wrote {out}')
     return 0
 

@@ -25,7 +25,7 @@ Model servers for the LLM bridge tests, all on loopback with free ports.
 - :class:`HangServer`: accepts connections and never answers (a hung model).
 """
 
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 import importlib.util
 import json
 import pathlib
@@ -36,6 +36,7 @@ import time
 from typing import Any, Callable, Dict, List
 
 import httpx
+from nodes.json_http import JsonHandler
 import support
 
 OLLAMA_SERVER = support.ROOT / 'test' / 'nodes' / 'ollama_server.py'
@@ -117,15 +118,12 @@ class ScriptedServer:
         self._lock = threading.Lock()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             protocol_version = 'HTTP/1.1'
             disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall per answer
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
             def do_GET(self) -> None:
-                self._send(200, {'object': 'list', 'data': [{'id': 'scripted'}]})
+                self.send_json(200, {'object': 'list', 'data': [{'id': 'scripted'}]})
 
             def do_POST(self) -> None:
                 arrived = time.monotonic()
@@ -138,24 +136,16 @@ class ScriptedServer:
                 if server.delay_s:
                     time.sleep(server.delay_s)
                 if server.status != 200:
-                    self._send(server.status, {'error': {'message': 'scripted failure'}})
+                    self.send_json(server.status, {'error': {'message': 'scripted failure'}})
                     return
                 text = server.reply(body) if callable(server.reply) else server.reply
                 if body.get('stream'):
                     self._stream(text)
                 else:
-                    self._send(200, {'choices': [{'index': 0, 'message': {
+                    self.send_json(200, {'choices': [{'index': 0, 'message': {
                         'role': 'assistant', 'content': text}, 'finish_reason': 'stop'}],
                         'usage': {'prompt_tokens': 10, 'completion_tokens': len(text) // 4 + 1,
                                   'total_tokens': 11 + len(text) // 4}})
-
-            def _send(self, status: int, payload: Dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
 
             def _stream(self, text: str) -> None:
                 self.send_response(200)

@@ -299,3 +299,9 @@ class Probe:
         self._thread.join(5)
         self.executor.remove_node(self.node)
         self.node.destroy_node()
+
+
+def cli(env: Dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run ``unity-kernel ARGS...`` (the CLI module of this checkout) and capture its output."""
+    return subprocess.run([sys.executable, '-m', 'unity_kernel_core.cli.main', *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)

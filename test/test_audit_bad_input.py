@@ -14,8 +14,6 @@
 
 """Bad entries in the streams: clear errors naming the entry, nothing crashes, the rest works."""
 
-import subprocess
-import sys
 
 import pytest
 from rclpy.serialization import serialize_message
@@ -61,33 +59,28 @@ def bad_trail(redis_server):
     return client
 
 
-def cli(env, *args):
-    return subprocess.run([sys.executable, '-m', 'unity_kernel_core.cli.main', *args], env=env,
-                          capture_output=True, text=True, timeout=60)
-
-
 @pytest.mark.ros
 def test_replay_and_export_skip_bad_entries_with_clear_errors(bad_trail, redis_server,
                                                               ros_env, tmp_path):
-    dry = cli(ros_env, 'replay', '--url', redis_server.url, '--dry-run')
+    dry = support.cli(ros_env, 'replay', '--url', redis_server.url, '--dry-run')
     assert dry.returncode == 1
     assert 'entry 1004-0: missing field(s)' in dry.stderr
     assert 'entry 1004-1: missing field(s)' in dry.stderr
     assert 'unity:topic:/bad/not_a_stream: cannot read it as a stream' in dry.stderr
     assert '7 event(s) would be sent' not in dry.stderr
-    result = cli(ros_env, 'replay', '--url', redis_server.url, '--fast')
+    result = support.cli(ros_env, 'replay', '--url', redis_server.url, '--fast')
     assert result.returncode == 1, result.stderr
     assert 'replayed 3 event(s), skipped 3' in result.stdout
     assert 'cannot decode 5 bytes as std_msgs/msg/String' in result.stderr
     assert "Python package 'nope_msgs' is not installed" in result.stderr
     assert "malformed ROS type name 'not a type'" in result.stderr
     out = tmp_path / 'x.mcap'
-    exported = cli(ros_env, 'export', '--url', redis_server.url, '-o', str(out))
+    exported = support.cli(ros_env, 'export', '--url', redis_server.url, '-o', str(out))
     assert exported.returncode == 1
     assert 'wrote 3 event(s)' in exported.stdout
     assert 'Traceback' not in result.stderr + exported.stderr + dry.stderr
-    bad_range = cli(ros_env, 'export', '--url', redis_server.url, '--from', 'yesterday', '-o',
-                    str(out))
+    bad_range = support.cli(ros_env, 'export', '--url', redis_server.url, '--from', 'yesterday',
+                            '-o', str(out))
     assert bad_range.returncode == 2 and "bad range limit 'yesterday'" in bad_range.stderr
 
 

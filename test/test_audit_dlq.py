@@ -14,7 +14,6 @@
 
 """Dead letters: a handler that keeps failing puts events in the stream; dlq list/retry/drop."""
 
-import subprocess
 import sys
 import threading
 
@@ -26,11 +25,6 @@ from unity_kernel_core.kernel_node import KernelNode
 from unity_kernel_core.runtime import spin_until_signal
 
 pytestmark = [pytest.mark.ros, pytest.mark.redis]
-
-
-def cli(env, *args):
-    return subprocess.run([sys.executable, '-m', 'unity_kernel_core.cli.main', *args], env=env,
-                          capture_output=True, text=True, timeout=60)
 
 
 def test_failing_handler_dead_letters_are_listed_retried_and_dropped(
@@ -66,7 +60,7 @@ def test_failing_handler_dead_letters_are_listed_retried_and_dropped(
                         tmp_path / 'talker.log').wait_output('talker: done', 30)
         support.wait_for(lambda: client.xlen('unity:deadletters') == 3, 10,
                          message='3 dead letters')
-        listing = cli(ros_env, 'dlq', '--url', redis_server.url, 'list')
+        listing = support.cli(ros_env, 'dlq', '--url', redis_server.url, 'list')
         assert listing.returncode == 0, listing.stderr
         rows = listing.stdout.splitlines()[1:]
         assert len(rows) == 3
@@ -75,15 +69,15 @@ def test_failing_handler_dead_letters_are_listed_retried_and_dropped(
         ids = [r.split()[0] for r in rows]
 
         broken.clear()
-        retried = cli(ros_env, 'dlq', '--url', redis_server.url, 'retry', ids[1])
+        retried = support.cli(ros_env, 'dlq', '--url', redis_server.url, 'retry', ids[1])
         assert retried.returncode == 0, retried.stderr
         assert 'retried 1 dead letter(s), dropped 1' in retried.stdout
         support.wait_for(lambda: handled == ['1'], 10, message='the retried event handled')
         assert [i.decode() for i, _f in client.xrange('unity:deadletters')] == [ids[0], ids[2]]
 
-        missing = cli(ros_env, 'dlq', '--url', redis_server.url, 'retry', '1-999')
+        missing = support.cli(ros_env, 'dlq', '--url', redis_server.url, 'retry', '1-999')
         assert missing.returncode == 2 and 'no dead letter 1-999' in missing.stderr
-        dropped = cli(ros_env, 'dlq', '--url', redis_server.url, 'drop', '--all')
+        dropped = support.cli(ros_env, 'dlq', '--url', redis_server.url, 'drop', '--all')
         assert 'dropped 2 dead letter(s)' in dropped.stdout
         assert client.xlen('unity:deadletters') == 0
     finally:

@@ -89,3 +89,31 @@ def test_read_pages_through_long_streams(redis_server):
     pipe.sadd(keys.streams, keys.topic('/long'))
     pipe.execute()
     assert [r.seq for r in AuditStore(client, keys).read()] == list(range(1, 2501))
+
+
+def test_dead_letters_of_every_stream_under_the_prefix_are_found_and_told_apart(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    letter = {'topic': '/a', 'type': 'std_msgs/msg/String', 'tier': 'NORMAL', 'seq': '1',
+              'stamp_ns': '1', 'cdr': b'\x00\x01\x00\x00\x01\x00\x00\x00\x00'}
+    for key in ('unity:deadletters', 'unity:llm:deadletters', 'other:deadletters'):
+        client.xadd(key, letter, id='5-1')
+    client.xadd('unity:llm:deadletters', letter, id='6-1')
+    client.xadd('unity:topic:/x/deadletters', letter, id='5-1')  # a topic stream, not one
+    client.set('unity:notes:deadletters', 'not a stream')
+    store = AuditStore(client, StreamKeys('unity'))
+    assert store.dead_letter_streams() == {'kernel': 'unity:deadletters',
+                                           'llm': 'unity:llm:deadletters'}
+    assert [(r['stream'], r['id']) for r in store.dead_letters()] == [
+        ('kernel', '5-1'), ('llm', '5-1'), ('llm', '6-1')]
+    assert [r['id'] for r in store.dead_letters(stream='llm', count=1)] == ['5-1']
+    assert store.dead_letter('6-1').topic == '/a'
+    with pytest.raises(AuditError, match='more than one stream.*give --stream'):
+        store.dead_letter('5-1')
+    with pytest.raises(AuditError, match='more than one stream'):
+        store.drop_dead_letters(['5-1'])
+    with pytest.raises(AuditError, match='no dead letter 7-1'):
+        store.dead_letter('7-1')
+    assert store.drop_dead_letters(['5-1', '7-1'], stream='llm') == 1
+    assert client.xlen('unity:deadletters') == 1 and client.xlen('unity:llm:deadletters') == 1
+    assert store.drop_dead_letters(['5-1', '6-1']) == 2
+    assert client.xlen('other:deadletters') == 1

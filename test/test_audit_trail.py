@@ -20,7 +20,6 @@ kernel killed with SIGKILL while Redis is down, and bad entries that must not cr
 """
 
 import signal
-import subprocess
 import sys
 import time
 
@@ -57,11 +56,6 @@ def start_kernel(processes, ros_env, tmp_path, config, log='kernel.log'):
     return kernel
 
 
-def cli(ros_env, *args, timeout=60):
-    return subprocess.run([sys.executable, '-m', 'unity_kernel_core.cli.main', *args],
-                          env=ros_env, capture_output=True, text=True, timeout=timeout)
-
-
 def records(client, topic):
     return [AuditRecord.from_entry(i, f) for i, f in client.xrange(f'unity:topic:{topic}')]
 
@@ -94,12 +88,12 @@ def test_round_trip_from_a_talker_into_streams_then_replay_and_mcap_export(
     probe.node.create_subscription(String, '/chatter', got.append,
                                    QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE),
                                    raw=True)
-    dry = cli(ros_env, 'replay', '--url', redis_server.url, '--topics', '/chatter',
-              '--dry-run')
+    dry = support.cli(ros_env, 'replay', '--url', redis_server.url, '--topics', '/chatter',
+                      '--dry-run')
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.count('std_msgs/msg/String') == 50 and got == []
-    result = cli(ros_env, 'replay', '--url', redis_server.url, '--topics', '/chatter',
-                 '--rate', '4', '--wait-subscribers', '1')
+    result = support.cli(ros_env, 'replay', '--url', redis_server.url, '--topics', '/chatter',
+                         '--rate', '4', '--wait-subscribers', '1')
     assert result.returncode == 0, result.stderr
     assert 'replayed 50 event(s)' in result.stdout
     support.wait_for(lambda: len(got) == 50, 10, message='50 replayed messages')
@@ -107,8 +101,8 @@ def test_round_trip_from_a_talker_into_streams_then_replay_and_mcap_export(
 
     # export: the mcap reader decodes every message with its schema
     out = tmp_path / 'trail.mcap'
-    result = cli(ros_env, 'export', '--url', redis_server.url, '--format', 'mcap', '-o',
-                 str(out))
+    result = support.cli(ros_env, 'export', '--url', redis_server.url, '--format', 'mcap',
+                         '-o', str(out))
     assert result.returncode == 0, result.stderr
     read = [(m.channel.topic, m.schema.name, m.ros_msg.data, m.log_time_ns)
             for m in read_ros2_messages(str(out))]
@@ -126,77 +120,84 @@ def mirror_values(array):
     return None
 
 
-def test_kernel_killed_while_redis_is_down_loses_nothing_it_had_made_durable(
-        probe, ros_env, tmp_path, processes):
+def mirror_statuses(diagnostics):
+    """Return the mirror's diagnostic values received so far, oldest first."""
+    return [v for v in map(mirror_values, list(diagnostics)) if v]
+
+
+@pytest.fixture
+def durable_redis(tmp_path):
     server = support.RedisServer(tmp_path / 'redis', appendonly=True)
     server.start()
-    try:
-        config = write_config(tmp_path, server.url)
-        kernel = start_kernel(processes, ros_env, tmp_path, config)
-        diagnostics = probe.collect('/diagnostics', DiagnosticArray)
-        talker = processes.start([sys.executable, TALKER, '--topic', '/chatter', '--count',
-                                  '3000', '--rate', '500'], ros_env, tmp_path / 'talker.log')
-        talker.wait_output('talker: ready', 30)
-        time.sleep(1.5)
-        server.stop()  # Redis goes away mid-stream: the kernel journals
+    yield server
+    server.stop()
 
-        def journaling():
-            values = [mirror_values(a) for a in list(diagnostics)]
-            return any(v and int(v['journal_pending']) > 200 for v in values)
-        support.wait_for(journaling, 20, message='the mirror reporting a journal')
-        kernel.signal(signal.SIGKILL)
-        kernel.wait(10)
-        durable = max(int(v['durable']) for v in map(mirror_values, list(diagnostics)) if v)
-        status = [mirror_values(a) for a in diagnostics if mirror_values(a)][-1]
-        assert status['connected'] == 'False' and durable > 200
-        talker.wait_output('talker: done', 30)
 
-        server.start()
-        start_kernel(processes, ros_env, tmp_path, config, log='kernel2.log')
-        journal = tmp_path / 'state' / 'mirror-journal'
-        support.wait_for(lambda: not list(journal.glob('seg-*')), 30,
-                         message='the restarted kernel drained the journal')
-        client = redis.Redis.from_url(server.url)
-        values = [int(deserialize_message(r.cdr, String).data)
-                  for r in records(client, '/chatter')]
-        print(f'durable before the kill {durable}, in Redis after the drain {len(values)}')
-        assert len(values) >= durable
-        assert values == list(range(len(values)))  # a gapless prefix, in order, no doubles
-    finally:
-        server.stop()
+def stop_redis_mid_stream(server, count, probe, ros_env, tmp_path, processes):
+    """
+    Start the kernel and a talker of ``count`` messages at 500/s; stop Redis 1.5 s in.
+
+    Return the kernel and talker processes, the diagnostics list and the config path.
+    """
+    config = write_config(tmp_path, server.url)
+    kernel = start_kernel(processes, ros_env, tmp_path, config)
+    diagnostics = probe.collect('/diagnostics', DiagnosticArray)
+    talker = processes.start([sys.executable, TALKER, '--topic', '/chatter', '--count',
+                              str(count), '--rate', '500'], ros_env, tmp_path / 'talker.log')
+    talker.wait_output('talker: ready', 30)
+    time.sleep(1.5)
+    server.stop()
+    return kernel, talker, diagnostics, config
+
+
+def test_kernel_killed_while_redis_is_down_loses_nothing_it_had_made_durable(
+        probe, ros_env, tmp_path, processes, durable_redis):
+    kernel, talker, diagnostics, config = stop_redis_mid_stream(
+        durable_redis, 3000, probe, ros_env, tmp_path, processes)  # the kernel journals
+
+    def journaling():
+        return any(int(v['journal_pending']) > 200 for v in mirror_statuses(diagnostics))
+    support.wait_for(journaling, 20, message='the mirror reporting a journal')
+    kernel.signal(signal.SIGKILL)
+    kernel.wait(10)
+    durable = max(int(v['durable']) for v in mirror_statuses(diagnostics))
+    status = mirror_statuses(diagnostics)[-1]
+    assert status['connected'] == 'False' and durable > 200
+    talker.wait_output('talker: done', 30)
+
+    durable_redis.start()
+    start_kernel(processes, ros_env, tmp_path, config, log='kernel2.log')
+    journal = tmp_path / 'state' / 'mirror-journal'
+    support.wait_for(lambda: not list(journal.glob('seg-*')), 30,
+                     message='the restarted kernel drained the journal')
+    client = redis.Redis.from_url(durable_redis.url)
+    values = [int(deserialize_message(r.cdr, String).data)
+              for r in records(client, '/chatter')]
+    print(f'durable before the kill {durable}, in Redis after the drain {len(values)}')
+    assert len(values) >= durable
+    assert values == list(range(len(values)))  # a gapless prefix, in order, no doubles
 
 
 def test_redis_outage_under_load_loses_nothing_and_keeps_order(probe, ros_env, tmp_path,
-                                                               processes):
-    server = support.RedisServer(tmp_path / 'redis', appendonly=True)
-    server.start()
-    try:
-        config = write_config(tmp_path, server.url)
-        kernel = start_kernel(processes, ros_env, tmp_path, config)
-        diagnostics = probe.collect('/diagnostics', DiagnosticArray)
-        talker = processes.start([sys.executable, TALKER, '--topic', '/chatter', '--count',
-                                  '4000', '--rate', '500'], ros_env, tmp_path / 'talker.log')
-        talker.wait_output('talker: ready', 30)
-        time.sleep(1.5)
-        server.stop()
-        time.sleep(4)  # several seconds without Redis, under load
-        warned = [mirror_values(a) for a in list(diagnostics) if mirror_values(a)]
-        assert any(v['connected'] == 'False' and int(v['journal_pending']) > 0 for v in warned)
-        server.start()
-        talker.wait_output('talker: done', 30)
-        client = redis.Redis.from_url(server.url)
-        support.wait_for(lambda: client.xlen('unity:topic:/chatter') >= 4000, 30,
-                         message='every event in Redis after the outage')
-        values = [int(deserialize_message(r.cdr, String).data)
-                  for r in records(client, '/chatter')]
-        assert values == list(range(4000))
-        seqs = [r.seq for r in records(client, '/chatter')]
-        assert seqs == sorted(seqs)
-        last = [mirror_values(a) for a in list(diagnostics) if mirror_values(a)][-1]
-        assert last['dropped_queue'] == '0' and last['dropped_journal_full'] == '0'
-        kernel.stop()
-    finally:
-        server.stop()
+                                                               processes, durable_redis):
+    kernel, talker, diagnostics, _config = stop_redis_mid_stream(
+        durable_redis, 4000, probe, ros_env, tmp_path, processes)
+    time.sleep(4)  # several seconds without Redis, under load
+    warned = mirror_statuses(diagnostics)
+    assert any(v['connected'] == 'False' and int(v['journal_pending']) > 0 for v in warned)
+    durable_redis.start()
+    talker.wait_output('talker: done', 30)
+    client = redis.Redis.from_url(durable_redis.url)
+    support.wait_for(lambda: client.xlen('unity:topic:/chatter') >= 4000, 30,
+                     message='every event in Redis after the outage')
+    values = [int(deserialize_message(r.cdr, String).data)
+              for r in records(client, '/chatter')]
+    assert values == list(range(4000))
+    seqs = [r.seq for r in records(client, '/chatter')]
+    assert seqs == sorted(seqs)
+    last = mirror_statuses(diagnostics)[-1]
+    assert last['dropped_queue'] == '0' and last['dropped_journal_full'] == '0'
+    kernel.stop()
 
 
 def test_mirror_on_off_per_topic_follows_a_live_config_edit(

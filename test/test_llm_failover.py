@@ -28,6 +28,8 @@ import time
 from llm_support import action_reply, HangServer, refused_url, ScriptedServer
 import pytest
 import redis
+from std_msgs.msg import String
+import support
 
 from unity_kernel_core import ros_types
 from unity_llm_bridge.bridge import Bridge
@@ -202,10 +204,55 @@ def test_all_models_failing_publishes_an_error_and_dead_letters_it(
     assert fields['handler'] == 'llm_bridge' and fields['reason'] == 'all_models_failed'
     assert (fields['topic'], fields['type'], fields['attempts']) == (
         '/llm/request', 'std_msgs/msg/String', '2')
-    assert fields['id'] == outcome.request.request_id and fields['route'] == 'r'
+    assert fields['request_id'] == outcome.request.request_id and fields['route'] == 'r'
     # the payload is the request, ready to be published again on the request topic
     request = json.loads(ros_types.deserialize(raw[b'cdr'], 'std_msgs/msg/String').data)
     assert request['topic'] == '/speech/said' and request['text'] == 'hello'
+
+
+@pytest.mark.ros
+@pytest.mark.redis
+def test_dead_lettered_request_is_listed_retried_and_dropped_by_unity_kernel_dlq(
+        servers, bridges, redis_server, ros_env, probe):
+    client = redis.Redis.from_url(redis_server.url)
+    bridge, _out = bridges({'a': model(refused_url())}, [route(['a'])],
+                           dead_letters=RedisDeadLetters(client, 'unity:llm:deadletters',
+                                                         1000, '/llm/request'))
+    failed = [ask(bridge, topic='/speech/said', text=t) for t in ('first', 'second')]
+    assert [o.reason for o in failed] == ['all_models_failed'] * 2
+    kernel_letter = {'topic': '/work', 'type': 'std_msgs/msg/String', 'tier': 'NORMAL',
+                     'seq': '1', 'stamp_ns': '1', 'handler': 'flaky', 'error': 'boom',
+                     'traceback': '', 'attempts': '2', 'dead_ns': '1',
+                     'cdr': ros_types.serialize(String(data='kernel event'))}
+    client.xadd('unity:deadletters', kernel_letter, id='1-1')
+
+    listing = support.cli(ros_env, 'dlq', '--url', redis_server.url, 'list')
+    assert listing.returncode == 0, listing.stderr
+    rows = [r.split() for r in listing.stdout.splitlines()[1:]]
+    assert [r[1:5] for r in rows] == [['kernel', '/work', 'flaky', '2'],
+                                      ['llm', '/llm/request', 'llm_bridge', '1'],
+                                      ['llm', '/llm/request', 'llm_bridge', '1']]
+    assert all('a: connect' in ' '.join(r[5:]) for r in rows[1:])
+    ids = [r[0] for r in rows[1:]]
+    as_json = support.cli(ros_env, 'dlq', '--url', redis_server.url, 'list', '--json',
+                          '--stream', 'llm')
+    assert [(r['id'], r['stream'], r['request_id'], r['reason']) for r in
+            json.loads(as_json.stdout)] == [(i, 'llm', o.request.request_id, 'all_models_failed')
+                                            for i, o in zip(ids, failed)]
+
+    requests = probe.collect('/llm/request', String)
+    retried = support.cli(ros_env, 'dlq', '--url', redis_server.url, 'retry', ids[0])
+    assert retried.returncode == 0, retried.stderr
+    assert 'retried 1 dead letter(s), dropped 1' in retried.stdout
+    support.wait_for(lambda: len(requests) == 1, 10, message='the request published again')
+    request = json.loads(requests[0].data)
+    assert (request['id'], request['topic'], request['text']) == (
+        failed[0].request.request_id, '/speech/said', 'first')
+    assert [i.decode() for i, _f in client.xrange('unity:llm:deadletters')] == [ids[1]]
+
+    dropped = support.cli(ros_env, 'dlq', '--url', redis_server.url, 'drop', ids[1])
+    assert 'dropped 1 dead letter(s)' in dropped.stdout
+    assert client.xlen('unity:llm:deadletters') == 0 and client.xlen('unity:deadletters') == 1
 
 
 def test_breaker_opens_skips_the_model_then_lets_it_back_after_the_cooldown(servers, bridges):

@@ -22,7 +22,9 @@ letter tools and the consumer API. The layout under ``redis.stream_prefix`` (``P
   fields ``topic``, ``type``, ``tier``, ``seq``, ``stamp_ns`` and ``cdr`` (the exact bytes);
 - ``P:streams`` a set of the topic stream keys;
 - ``P:deadletters`` the dead-letter stream (the event's fields plus ``handler``, ``error``,
-  ``traceback``, ``attempts``, ``dead_ns``);
+  ``traceback``, ``attempts``, ``dead_ns``); other writers (the LLM bridge) keep their own
+  dead-letter streams ``P:<name>:deadletters`` in the same format (``unity-kernel dlq`` reads
+  them all);
 - ``P:meta`` a hash with the last entry ID and kernel sequence number written.
 
 Global order: entry IDs are ``<receive ms>-<kernel seq>``, made strictly increasing over all
@@ -43,6 +45,8 @@ FieldValue = Union[str, bytes]
 
 EVENT_FIELDS = ('topic', 'type', 'tier', 'seq', 'stamp_ns', 'cdr')
 DEAD_LETTER_FIELDS = EVENT_FIELDS + ('handler', 'error', 'traceback', 'attempts', 'dead_ns')
+KERNEL_DEAD_LETTERS = 'kernel'
+"""The name ``unity-kernel dlq`` gives the kernel's own dead-letter stream ``P:deadletters``."""
 
 
 class AuditError(UnityKernelError):
@@ -71,8 +75,23 @@ class StreamKeys:
 
     @property
     def dead_letters(self) -> str:
-        """Return the key of the dead-letter stream."""
+        """Return the key of the kernel's dead-letter stream."""
         return f'{self.prefix}:deadletters'
+
+    def dead_letter_stream(self, name: str) -> str:
+        """Return the key of a named dead-letter stream: ``kernel`` is the kernel's own."""
+        if name == KERNEL_DEAD_LETTERS:
+            return self.dead_letters
+        return f'{self.prefix}:{name}:deadletters'
+
+    def dead_letter_name(self, key: str) -> str:
+        """Return the name of a dead-letter stream key (``P:N:deadletters`` -> ``N``)."""
+        if key == self.dead_letters:
+            return KERNEL_DEAD_LETTERS
+        head, tail = f'{self.prefix}:', ':deadletters'
+        if not (key.startswith(head) and key.endswith(tail)) or len(key) <= len(head + tail):
+            raise AuditError(f'{key!r} is not a dead-letter stream under prefix {self.prefix!r}')
+        return key[len(head):-len(tail)]
 
     def topic(self, topic: str) -> str:
         """Return the stream key of ``topic``."""

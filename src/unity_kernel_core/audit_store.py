@@ -29,7 +29,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import redis
 
 from unity_kernel_core.audit_record import (AuditEntryError, AuditError, AuditRecord,
-                                            parse_id, StreamKeys, text_fields)
+                                            KERNEL_DEAD_LETTERS, parse_id, StreamKeys,
+                                            text_fields)
 from unity_kernel_core.patterns import compile_pattern
 
 _ID = re.compile(r'^\d+(-\d+)?$')
@@ -136,26 +137,67 @@ class AuditStore:
 
     # -- dead letters ----------------------------------------------------------------------
 
-    def dead_letters(self, count: Optional[int] = None) -> List[Dict[str, str]]:
-        """Return dead letters, oldest first, as text fields plus ``id`` (no payload)."""
+    def dead_letter_streams(self, name: Optional[str] = None) -> Dict[str, str]:
+        """
+        Return the dead-letter streams as ``{name: key}``, the kernel's (``kernel``) first.
+
+        Every stream ``P:deadletters`` (the kernel's) and ``P:<name>:deadletters`` (e.g. the
+        LLM bridge's, ``llm``) counts; ``name`` selects one of them.
+        """
+        if name is not None:
+            return {name: self.keys.dead_letter_stream(name)}
+        found = {KERNEL_DEAD_LETTERS: self.keys.dead_letters}
+        match = f'{self.keys.prefix}:*:deadletters'  # the prefix has no glob characters
+        for raw in sorted(self.client.scan_iter(match=match, _type='stream')):
+            key = raw.decode() if isinstance(raw, bytes) else str(raw)
+            try:
+                found[self.keys.dead_letter_name(key)] = key
+            except AuditError:  # P::deadletters: no name
+                continue
+        return found
+
+    def dead_letters(self, count: Optional[int] = None,
+                     stream: Optional[str] = None) -> List[Dict[str, str]]:
+        """
+        Return dead letters as text fields plus ``id`` and ``stream`` (no payload).
+
+        Oldest first within each stream, the kernel's stream first; ``count`` limits each
+        stream, ``stream`` selects one (see dead_letter_streams).
+        """
         out = []
-        rows: Any = self.client.xrange(self.keys.dead_letters, count=count)
-        for entry_id, fields in rows:
-            row = text_fields(entry_id, fields)
-            row['id'] = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-            out.append(row)
+        for name, key in self.dead_letter_streams(stream).items():
+            rows: Any = self.client.xrange(key, count=count)
+            for entry_id, fields in rows:
+                row = text_fields(entry_id, fields)
+                row['id'] = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                row['stream'] = name
+                out.append(row)
         return out
 
-    def dead_letter(self, entry_id: str) -> AuditRecord:
-        """Return the event held by one dead letter; AuditError when there is none."""
+    def _find(self, entry_id: str, stream: Optional[str]) -> List[Tuple[str, Any]]:
+        """Return ``(key, entry)`` of each dead-letter stream holding ``entry_id``."""
         parse_id(entry_id)
-        found: Any = self.client.xrange(self.keys.dead_letters, min=entry_id, max=entry_id)
-        if not found:
-            raise AuditError(f'no dead letter {entry_id} in {self.keys.dead_letters}')
-        return AuditRecord.from_entry(found[0][0], found[0][1], where=self.keys.dead_letters)
+        found = []
+        for key in self.dead_letter_streams(stream).values():
+            entries: Any = self.client.xrange(key, min=entry_id, max=entry_id)
+            found += [(key, entries[0])] if entries else []
+        if len(found) > 1:
+            raise AuditError(f'dead letter {entry_id} is in more than one stream '
+                             f'({", ".join(key for key, _e in found)}): give --stream')
+        return found
 
-    def drop_dead_letters(self, entry_ids: List[str]) -> int:
+    def dead_letter(self, entry_id: str, stream: Optional[str] = None) -> AuditRecord:
+        """Return the event held by one dead letter; AuditError when there is none."""
+        found = self._find(entry_id, stream)
+        if not found:
+            keys = ', '.join(self.dead_letter_streams(stream).values())
+            raise AuditError(f'no dead letter {entry_id} in {keys}')
+        key, (eid, fields) = found[0]
+        return AuditRecord.from_entry(eid, fields, where=key)
+
+    def drop_dead_letters(self, entry_ids: List[str], stream: Optional[str] = None) -> int:
         """Delete dead letters by ID; return how many existed."""
         for entry_id in entry_ids:
             parse_id(entry_id)
-        return int(self.client.xdel(self.keys.dead_letters, *entry_ids)) if entry_ids else 0
+        return sum(int(self.client.xdel(key, entry_id))
+                   for entry_id in entry_ids for key, _e in self._find(entry_id, stream))

@@ -17,12 +17,14 @@ Where requests go that no model could answer: a dead-letter sink.
 
 :class:`RedisDeadLetters` appends one entry per failed request to a Redis stream (by default
 ``<prefix>:llm:deadletters``; ``XADD`` with an approximate ``MAXLEN``) in the format of the
-kernel's own dead letters, so the same tools read (and retry) both: ``topic`` (the bridge's
-request topic), ``type`` (``std_msgs/msg/String``), ``tier``, ``seq``, ``stamp_ns``, ``cdr``
-(the request JSON as a CDR-serialized ``std_msgs/String``: publishing it again on ``topic``
-resubmits the request), ``handler`` (``llm_bridge``), ``error``, ``traceback``, ``attempts``
-(models tried), ``dead_ns``, plus ``reason``, ``id`` and ``route``. Without Redis the failure
-is only logged (the error topic has it too).
+kernel's own dead letters, so ``unity-kernel dlq`` lists, retries and drops both: ``topic``
+(the bridge's request topic), ``type`` (``std_msgs/msg/String``), ``tier``, ``seq``,
+``stamp_ns``, ``cdr`` (the request JSON as a CDR-serialized ``std_msgs/String``: publishing
+it again on ``topic`` resubmits the request), ``handler`` (``llm_bridge``), ``error``,
+``traceback``, ``attempts`` (models tried), ``dead_ns``, plus ``reason``, ``request_id`` and
+``route``. The kernel's mirror writes ``<prefix>:deadletters`` with explicit entry IDs, so
+the bridge keeps its own stream. Without Redis the failure is only logged (the error topic
+has it too).
 """
 
 import json
@@ -76,7 +78,7 @@ class RedisDeadLetters:
                   'cdr': ros_types.serialize(String(data=payload)),
                   'handler': 'llm_bridge', 'error': error, 'traceback': '',
                   'attempts': str(attempts), 'dead_ns': str(now),
-                  'reason': reason, 'id': str(request.get('id', '')), 'route': route}
+                  'reason': reason, 'request_id': str(request.get('id', '')), 'route': route}
         self._redis.xadd(self.key, fields, maxlen=self._maxlen, approximate=True)
 
     def close(self) -> None:

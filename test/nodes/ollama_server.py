@@ -25,12 +25,13 @@ answer to JSON, as Ollama does.
 """
 
 import argparse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 import json
 import sys
 import threading
 import time
 
+from json_http import JsonHandler
 from llama_cpp import Llama
 
 
@@ -43,31 +44,20 @@ def main(argv=None) -> int:
     llm = Llama(model_path=args.model, n_ctx=2048, n_threads=1, verbose=False)
     lock = threading.Lock()  # one llama context: one generation at a time
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         protocol_version = 'HTTP/1.1'
-
-        def log_message(self, *a) -> None:
-            pass
-
-        def _json(self, status, payload) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header('Content-Type', 'application/json')
-            self.send_header('Content-Length', str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
 
         def do_GET(self) -> None:
             if self.path != '/api/tags':
-                self._json(404, {'error': f'not found: {self.path}'})
+                self.send_json(404, {'error': f'not found: {self.path}'})
                 return
-            self._json(200, {'models': [{'name': args.name, 'model': args.name,
-                                         'details': {'format': 'gguf'}}]})
+            self.send_json(200, {'models': [{'name': args.name, 'model': args.name,
+                                             'details': {'format': 'gguf'}}]})
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get('Content-Length', 0))))
             if body.get('model') != args.name:
-                self._json(404, {'error': f"model '{body.get('model')}' not found"})
+                self.send_json(404, {'error': f"model '{body.get('model')}' not found"})
                 return
             options = body.get('options') or {}
             params = {'max_tokens': int(options.get('num_predict', 128)),
@@ -84,7 +74,7 @@ def main(argv=None) -> int:
                 with lock:
                     pieces = self._generate(prompt, params, body.get('stream', True))
             else:
-                self._json(404, {'error': f'not found: {self.path}'})
+                self.send_json(404, {'error': f'not found: {self.path}'})
                 return
             self._answer(key, pieces, body.get('stream', True))
 
@@ -117,7 +107,7 @@ def main(argv=None) -> int:
                     else content
                 return {'model': args.name, 'created_at': now, key: value, 'done': done}
             if not stream:
-                self._json(200, {**item(text, True), 'done_reason': 'stop', **counts})
+                self.send_json(200, {**item(text, True), 'done_reason': 'stop', **counts})
                 return
             self.send_response(200)
             self.send_header('Content-Type', 'application/x-ndjson')

@@ -18,6 +18,7 @@ import pathlib
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from unity_kernel_core.api.cli_node import cli_node
 from unity_kernel_core.audit_record import AuditError, AuditRecord, StreamKeys
 from unity_kernel_core.audit_store import AuditStore, BadEntry
 from unity_kernel_core.config import KernelConfig, load_config
@@ -56,15 +57,8 @@ def replay_records(records: List[AuditRecord], rate: float, wait_subscribers: in
                    on_sent: Optional[Callable[[AuditRecord], None]] = None,
                    linger: float = 1.0) -> ReplayReport:
     """Publish records on DDS with their types and bytes, paced by ``rate`` (0: at once)."""
-    import rclpy
-
     from unity_kernel_core.replay import DdsPublisher
-    args = ['unity-kernel'] + (['--ros-args', *ros_args] if ros_args else [])
-    context = rclpy.Context()
-    rclpy.init(args=args, context=context)
-    try:
-        node = rclpy.create_node('unity_kernel_replay', context=context,
-                                 start_parameter_services=False)
+    with cli_node('unity_kernel_replay', ros_args) as node:
         publisher = DdsPublisher(node)
         report = ReplayReport()
         good = []
@@ -84,10 +78,7 @@ def replay_records(records: List[AuditRecord], rate: float, wait_subscribers: in
         report.skipped += done.skipped
         report.errors += done.errors
         time.sleep(linger)  # reliable delivery finishes before the publishers go away
-        node.destroy_node()
         return report
-    finally:
-        context.try_shutdown()
 
 
 def export_records(records: List[AuditRecord], output: pathlib.Path,
@@ -96,29 +87,42 @@ def export_records(records: List[AuditRecord], output: pathlib.Path,
     return export_mcap(records, output, on_written)
 
 
-def dead_letter_rows(store: AuditStore, count: Optional[int] = None) -> List[Dict[str, str]]:
-    """Return the dead letters (no payload, no traceback) for listing."""
+def dead_letter_rows(store: AuditStore, count: Optional[int] = None,
+                     stream: Optional[str] = None) -> List[Dict[str, str]]:
+    """Return the dead letters of every dead-letter stream (or one) for listing, no traceback."""
     return [{k: v for k, v in row.items() if k != 'traceback'}
-            for row in store.dead_letters(count)]
+            for row in store.dead_letters(count, stream)]
 
 
 def retry_dead_letters(store: AuditStore, entry_ids: List[str],
                        ros_args: Optional[List[str]] = None,
-                       wait_subscribers: int = 1) -> Tuple[ReplayReport, int]:
-    """Publish dead letters' events on DDS again (the kernel takes them in), then drop them."""
-    records = [store.dead_letter(i) for i in entry_ids]
+                       wait_subscribers: int = 1,
+                       stream: Optional[str] = None) -> Tuple[ReplayReport, int]:
+    """
+    Publish dead letters' events on DDS again, then drop them.
+
+    A kernel dead letter goes back to the kernel; an LLM bridge dead letter is its request,
+    published on the bridge's request topic again.
+    """
+    records = [store.dead_letter(i, stream) for i in entry_ids]
     sent: List[str] = []
     report = replay_records(records, 0.0, wait_subscribers=wait_subscribers,
                             ros_args=ros_args, on_sent=lambda r: sent.append(r.entry_id))
-    return report, store.drop_dead_letters(sent)
+    return report, store.drop_dead_letters(sent, stream)
+
+
+def drop_all_dead_letters(store: AuditStore, stream: Optional[str] = None) -> int:
+    """Delete every dead letter (of one stream); return how many there were."""
+    return sum(store.drop_dead_letters([row['id']], row['stream'])
+               for row in store.dead_letters(stream=stream))
 
 
 def format_dead_letters(rows: List[Dict[str, Any]]) -> str:
     """Format dead letters as an aligned table."""
-    table = [('ID', 'TOPIC', 'HANDLER', 'ATTEMPTS', 'ERROR')]
+    table = [('ID', 'STREAM', 'TOPIC', 'HANDLER', 'ATTEMPTS', 'ERROR')]
     for row in rows:
-        table.append((row['id'], row.get('topic', '?'), row.get('handler', '?'),
-                      row.get('attempts', '?'), row.get('error', '')))
-    widths = [max(len(r[i]) for r in table) for i in range(4)]
-    return '\n'.join('  '.join(c.ljust(w) for c, w in zip(r[:4], widths)) + '  ' + r[4]
+        table.append((row['id'], row.get('stream', '?'), row.get('topic', '?'),
+                      row.get('handler', '?'), row.get('attempts', '?'), row.get('error', '')))
+    widths = [max(len(r[i]) for r in table) for i in range(5)]
+    return '\n'.join('  '.join(c.ljust(w) for c, w in zip(r[:5], widths)) + '  ' + r[5]
                      for r in table).rstrip()

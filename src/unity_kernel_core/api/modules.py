@@ -18,9 +18,9 @@ import json
 import pathlib
 from typing import Any, Dict, List, Optional
 
-import rclpy
 from rclpy.executors import SingleThreadedExecutor
 
+from unity_kernel_core.api.cli_node import cli_node
 from unity_kernel_core.errors import UnityKernelError
 
 ACTIONS = ('restart', 'load', 'unload')
@@ -32,13 +32,8 @@ class KernelUnreachableError(UnityKernelError):
 
 def _call(kernel: str, service: str, srv_type: Any, request: Any, timeout: float,
           ros_args: Optional[List[str]] = None) -> Any:
-    args = ['unity-kernel'] + (['--ros-args', *ros_args] if ros_args else [])
-    context = rclpy.Context()
-    rclpy.init(args=args, context=context)
-    try:
-        node = rclpy.create_node('unity_kernel_cli', context=context,
-                                 start_parameter_services=False)
-        executor = SingleThreadedExecutor(context=context)
+    with cli_node('unity_kernel_cli', ros_args) as node:
+        executor = SingleThreadedExecutor(context=node.context)
         executor.add_node(node)
         name = f'{kernel.rstrip("/")}/modules/{service}'
         client: Any = node.create_client(srv_type, name)
@@ -51,8 +46,6 @@ def _call(kernel: str, service: str, srv_type: Any, request: Any, timeout: float
         if not future.done():
             raise KernelUnreachableError(f'{name} did not answer within {timeout:g}s')
         return future.result()
-    finally:
-        context.try_shutdown()
 
 
 def list_modules(kernel: str = '/unity_kernel', timeout: float = 10.0,

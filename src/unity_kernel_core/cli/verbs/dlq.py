@@ -12,20 +12,23 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``unity-kernel dlq list|retry|drop``: manage the dead-letter stream."""
+"""``unity-kernel dlq list|retry|drop``: manage the dead-letter streams (kernel, LLM bridge)."""
 
 import argparse
 import json
 import sys
 
 from unity_kernel_core.api.audit import dead_letter_rows, format_dead_letters, open_store
-from unity_kernel_core.api.audit import retry_dead_letters
+from unity_kernel_core.api.audit import drop_all_dead_letters, retry_dead_letters
 from unity_kernel_core.audit_record import AuditError
 from unity_kernel_core.cli.verbs.export import add_source_arguments
 from unity_kernel_core.errors import ConfigError
 
 NAME = 'dlq'
-HELP = 'list dead letters (events whose handler kept failing), retry or drop them'
+HELP = ('list dead letters (events whose handler kept failing, LLM requests no model '
+        'answered), retry or drop them')
+STREAM_HELP = ('only the dead-letter stream NAME: kernel (<prefix>:deadletters), llm (the LLM '
+               "bridge's <prefix>:llm:deadletters), any <prefix>:NAME:deadletters; default all")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest='action', metavar='ACTION', required=True)
     show = actions.add_parser('list', help='list dead letters, oldest first')
     show.add_argument('--json', action='store_true', help='print JSON (with tracebacks)')
-    show.add_argument('--count', type=int, default=None, help='at most this many')
+    show.add_argument('--count', type=int, default=None, help='at most this many per stream')
     retry = actions.add_parser('retry', help='publish the events on DDS again, then drop them')
     retry.add_argument('ids', nargs='+', metavar='ID')
     retry.add_argument('--wait-subscribers', type=int, default=1, metavar='N',
@@ -41,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     drop = actions.add_parser('drop', help='delete dead letters')
     drop.add_argument('ids', nargs='*', metavar='ID')
     drop.add_argument('--all', action='store_true', help='delete every dead letter')
+    for action in (show, retry, drop):
+        action.add_argument('--stream', default=None, metavar='NAME', help=STREAM_HELP)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -48,19 +53,21 @@ def main(args: argparse.Namespace) -> int:
         store, _config = open_store(args.config, args.url)
         if args.action == 'list':
             if args.json:
-                print(json.dumps(store.dead_letters(args.count), indent=2))
+                print(json.dumps(store.dead_letters(args.count, args.stream), indent=2))
             else:
-                print(format_dead_letters(dead_letter_rows(store, args.count)))
+                print(format_dead_letters(dead_letter_rows(store, args.count, args.stream)))
             return 0
         if args.action == 'drop':
-            ids = [r['id'] for r in store.dead_letters()] if args.all else args.ids
-            if not ids:
+            if not args.all and not args.ids:
                 print('unity-kernel dlq drop: give IDs or --all', file=sys.stderr)
                 return 2
-            print(f'dropped {store.drop_dead_letters(ids)} dead letter(s)')
+            dropped = (drop_all_dead_letters(store, args.stream) if args.all
+                       else store.drop_dead_letters(args.ids, args.stream))
+            print(f'dropped {dropped} dead letter(s)')
             return 0
         report, dropped = retry_dead_letters(store, args.ids,
-                                             wait_subscribers=args.wait_subscribers)
+                                             wait_subscribers=args.wait_subscribers,
+                                             stream=args.stream)
     except (AuditError, ConfigError) as exc:
         print(f'unity-kernel dlq: {exc}', file=sys.stderr)
         return 2
