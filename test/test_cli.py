@@ -65,6 +65,23 @@ def test_up_prints_status_and_stops_cleanly_on_ctrl_c(processes, ros_env, tmp_pa
     assert 'unity-kernel: stopped (clean)' in up.output()
 
 
+@pytest.mark.ros
+def test_up_and_export_work_without_a_sourced_ros_environment(processes, ros_env, tmp_path):
+    # `.venv/bin/unity-kernel` as README shows it: no AMENT_PREFIX_PATH in the environment
+    env = {k: v for k, v in ros_env.items() if k != 'AMENT_PREFIX_PATH'}
+    env['UNITY_KERNEL__KERNEL__STATE_DIR'] = str(tmp_path / 'state')
+    up = processes.start(CLI + ['up'], env, tmp_path / 'up.log')
+    up.wait_output('Ctrl-C to stop', 60)
+    support.wait_for(lambda: 'mapped /sensors/camera/image_raw' in up.output(), 60,
+                     message='the camera module publishing into the kernel')
+    out = run(['export', '--format', 'mcap', '-o', str(tmp_path / 'trail.mcap'),
+               '--topics', '/sensors/camera/camera_info'], env=env)
+    assert out.returncode == 0, out.stderr
+    assert 'wrote' in out.stdout and (tmp_path / 'trail.mcap').stat().st_size > 0
+    up.signal(signal.SIGINT)
+    assert up.wait(60) == 0
+
+
 def test_up_refuses_a_bad_config_before_starting(tmp_path, ros_env):
     bad = tmp_path / 'bad.yaml'
     bad.write_text('tiers:\n  LOW: {overflow: explode}\n')

@@ -304,7 +304,9 @@ class KernelNode(LifecycleNode):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the kernel node (``ros2 run unity_kernel kernel``)."""
+    from unity_kernel_core.paths import default_ament_prefix_path
     from unity_kernel_core.runtime import spin_until_signal
+    default_ament_prefix_path()
     with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
         node = KernelNode()
         try:

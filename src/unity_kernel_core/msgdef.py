@@ -68,7 +68,7 @@ def share_msg_file(type_name: str) -> pathlib.Path:
     pkg, kind, name = ros_types.normalize_type_name(type_name).split('/')
     try:
         share = pathlib.Path(get_package_share_directory(pkg))
-    except (LookupError, ValueError) as exc:
+    except (LookupError, ValueError, OSError) as exc:
         raise MessageTypeError(f'no definition for {type_name}: package {pkg!r} is not in '
                                f'the ament index ({exc}); set AMENT_PREFIX_PATH') from None
     path = share / kind / f'{name}.msg'

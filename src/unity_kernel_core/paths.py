@@ -14,10 +14,25 @@
 
 """Where the package's installed files are: the ament share directory, or the source tree."""
 
+import os
 import pathlib
+import sys
 from typing import Optional
 
 PACKAGE = 'unity_kernel'
+
+
+def default_ament_prefix_path() -> None:
+    """
+    Set ``AMENT_PREFIX_PATH`` to this interpreter's prefix when it is unset there.
+
+    The ROS 2 wheels install their ament index (message packages, ``.msg`` files) under the
+    environment's prefix, so ``.venv/bin/unity-kernel`` works without a sourced ROS setup.
+    Called by the console scripts; child processes (modules) inherit it.
+    """
+    if not os.environ.get('AMENT_PREFIX_PATH') and \
+            (pathlib.Path(sys.prefix) / 'share' / 'ament_index').is_dir():
+        os.environ['AMENT_PREFIX_PATH'] = sys.prefix
 
 
 def share_dir() -> pathlib.Path:
@@ -32,8 +47,8 @@ def share_dir() -> pathlib.Path:
         from ament_index_python.packages import PackageNotFoundError
         try:
             return pathlib.Path(get_package_share_directory(PACKAGE))
-        except (PackageNotFoundError, LookupError, ValueError):
-            pass
+        except (PackageNotFoundError, LookupError, ValueError, OSError):
+            pass  # not in the index (or no index at all): try the source checkout
     except ImportError:
         pass
     checkout = pathlib.Path(__file__).resolve().parents[2]

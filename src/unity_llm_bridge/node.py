@@ -52,7 +52,7 @@ from unity_kernel_core.config import DEFAULT_EXCLUDE, QosSettings
 from unity_kernel_core.diagnostics import ERROR, OK, status, WARN
 from unity_kernel_core.errors import MessageTypeError
 from unity_kernel_core.intake import publisher_qos, qos_profile
-from unity_kernel_core.paths import share_dir
+from unity_kernel_core.paths import default_ament_prefix_path, share_dir
 from unity_kernel_core.patterns import any_match
 from unity_kernel_core.topic_map import adapt_qos
 from unity_llm_bridge.actions import Action
@@ -411,6 +411,7 @@ def _id_of(raw: str) -> str:
 def main(args: Optional[List[str]] = None) -> int:
     """Run the bridge node (``ros2 run unity_kernel llm_bridge``)."""
     from unity_kernel_core.runtime import spin_until_signal
+    default_ament_prefix_path()
     with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
         node = LlmBridgeNode()
         try:

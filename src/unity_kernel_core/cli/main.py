@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run ``unity-kernel VERB ...``; return the process exit code."""
+    from unity_kernel_core.paths import default_ament_prefix_path
+    default_ament_prefix_path()
     args = build_parser().parse_args(argv)
     return int(args._main(args) or 0)
 
