@@ -306,3 +306,47 @@ def test_modules_service_restart_load_unload(processes, ros_env, tmp_path, probe
     support.wait_for(lambda: module_states(probe).get('extra') == 'stopped', 30,
                      message='extra unloaded')
     assert ['extra', 'deactivated', 'v1'] in marks(marker)
+
+
+def test_under_launch_the_kernel_leaves_modules_reconfigurable_and_stops_with_them(
+        processes, ros_env, tmp_path, probe):
+    """As ``ros2 launch`` runs them: processes started by someone else, one SIGINT to all."""
+    mods = tmp_path / 'modules'
+    (mods / 'camera').mkdir(parents=True)
+    (mods / 'camera' / 'manifest.yaml').write_text(textwrap.dedent("""\
+        name: camera
+        version: 1.0.0
+        kind: node
+        executable: camera
+        namespace: /sensors
+        health: {heartbeat_period_s: 0.5, heartbeat_timeout_s: 2.0, transition_timeout_s: 15}
+        """))
+    camera = processes.start(
+        [sys.executable, '-m', 'unity_sensors.camera_node', '--ros-args', '-r',
+         '__node:=camera', '-r', '__ns:=/sensors', '-p', 'source:=pattern', '-p', 'width:=160',
+         '-p', 'height:=120', '-p', 'fps:=5.0'], ros_env, tmp_path / 'camera.log')
+    config = kernel_config(tmp_path, mods, ['camera'])
+    # launch_ros passes the node name as a process-wide remap
+    kernel = processes.start(
+        [sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args', '-r',
+         '__node:=unity_kernel', '-p', f'config_file:={config}', '-p', 'autostart:=true',
+         '-p', 'spawn_modules:=false'], ros_env, tmp_path / 'kernel.log')
+    support.wait_for(lambda: probe.get_state('sensors/camera') == 'active', 60,
+                     message='camera activated by the kernel')
+    names = probe.node.get_node_names_and_namespaces()
+    assert names.count(('unity_kernel', '/')) == 1, names
+    # the kernel's own cleanup leaves the module unconfigured (not finalized): it comes back
+    for transition in ('deactivate', 'cleanup'):
+        assert probe.change_state('unity_kernel', transition)
+    assert probe.get_state('sensors/camera') == 'unconfigured'
+    for transition in ('configure', 'activate'):
+        assert probe.change_state('unity_kernel', transition)
+    support.wait_for(lambda: probe.get_state('sensors/camera') == 'active', 60,
+                     message='camera active again after the kernel came back')
+    # ros2 launch's Ctrl-C: SIGINT to every process at once; launch escalates after 5 s
+    camera.signal(signal.SIGINT)
+    kernel.signal(signal.SIGINT)
+    assert camera.wait(10) == 0
+    assert kernel.wait(12) == 0
+    assert 'context is invalid' not in camera.output()
+    assert 'ERROR' not in camera.output(), camera.output()[-2000:]

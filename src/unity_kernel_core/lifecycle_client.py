@@ -44,8 +44,10 @@ class LifecycleClient:
     """Call ``get_state``/``change_state`` of lifecycle nodes by fully qualified name."""
 
     def __init__(self, context: Any, name: str = 'unity_kernel_lifecycle_client') -> None:
-        self.node = rclpy.create_node(name, context=context,
-                                      start_parameter_services=False)
+        # no global arguments: a `-r __node:=...` remap of the kernel (as ros2 launch passes
+        # it) must not rename this helper node too
+        self.node = rclpy.create_node(name, context=context, start_parameter_services=False,
+                                      use_global_arguments=False)
         self._executor = SingleThreadedExecutor(context=context)
         self._executor.add_node(self.node)
         self._clients: Dict[str, Any] = {}

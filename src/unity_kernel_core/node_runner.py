@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any, Callable, Dict, IO, List, Optional
 
@@ -37,6 +38,8 @@ from unity_kernel_core.lifecycle_client import LifecycleClient
 from unity_kernel_core.manifest import Manifest
 
 LOG_ROTATE_BYTES = 5 * 1024 * 1024
+STOP_PROBE_S = 2.0
+"""How long ``stop`` waits for a node to answer before taking it as gone (or going)."""
 PACKAGE = 'unity_kernel'
 
 
@@ -98,11 +101,14 @@ class NodeRunner:
 
     def __init__(self, manifest: Manifest, client: LifecycleClient, state_dir: pathlib.Path,
                  spawn: bool, env: Optional[Dict[str, str]] = None,
-                 on_transition: Optional[Callable[[str], None]] = None) -> None:
+                 on_transition: Optional[Callable[[str], None]] = None,
+                 halt: Optional[threading.Event] = None) -> None:
         self.manifest = manifest
         self.on_transition = on_transition
         """Called with the new state label whenever the node reports a transition."""
         self.last_transition = ''
+        self.halt = halt
+        """Set when the kernel is going down: ``start`` stops waiting for the node."""
         self.client = client
         self.state_dir = state_dir
         self.spawned = spawn
@@ -135,11 +141,18 @@ class NodeRunner:
             self._spawn()
         deadline = time.monotonic() + limits.transition_timeout_s
         while True:
+            if self.halt is not None and self.halt.is_set():
+                raise ModuleError(self.manifest.name, 'start abandoned: the kernel is going '
+                                                      'down')
             if self.proc is not None and self.proc.poll() is not None:
                 raise ModuleError(self.manifest.name, f'process exited with status '
                                                       f'{self.proc.returncode} during start; '
                                                       f'see {self.log_path}')
             state = self.client.get_state(self.node, timeout=0.5)
+            if state == 'finalized':
+                raise ModuleError(self.manifest.name, f'lifecycle node {self.node} is '
+                                  'finalized: it must be restarted (under ros2 launch, the '
+                                  'launch file respawns it once it exits)')
             if state is not None:
                 self.client.watch(self.node, self._transition_event)
                 if state == 'active':
@@ -174,12 +187,26 @@ class NodeRunner:
             self._transition('cleanup')
 
     def stop(self) -> None:
-        """Deactivate, clean up and shut the node down; end the process when the kernel owns it."""
+        """
+        Take the node down to ``unconfigured``; shut it down too when the kernel owns it.
+
+        When the kernel owns the process it ends it as well. A node launched by someone
+        else (``ros2 launch``) is left unconfigured, not finalized, so that a kernel that
+        comes back can configure it again. A node that does not answer within
+        ``STOP_PROBE_S`` is taken as gone or going (``ros2 launch`` stops every process at
+        once) and left alone.
+        """
         timeout = self.manifest.health.transition_timeout_s
         try:
-            if self.alive():
-                self.deactivate()
-                self.cleanup()
+            state = self.client.get_state(self.node, min(timeout, STOP_PROBE_S)) \
+                if self.alive() else None
+            if state == 'active':
+                self._transition('deactivate')
+                state = 'inactive'
+            if state == 'inactive':
+                self._transition('cleanup')
+                state = 'unconfigured'
+            if state == 'unconfigured' and self.spawned:
                 self.client.change_state(self.node, 'shutdown', timeout)
         except ModuleError:
             pass  # it is going away anyway; the process is ended below

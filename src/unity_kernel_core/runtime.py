@@ -12,35 +12,42 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Spin a kernel node until SIGINT/SIGTERM, then shut it down gracefully (drain, exit 0)."""
+"""Spin a lifecycle node until SIGINT/SIGTERM, then shut it down gracefully (exit 0)."""
 
 import signal
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, TYPE_CHECKING
 
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
 
-from unity_kernel_core.kernel_node import KernelNode
+if TYPE_CHECKING:  # the kernel is one of several nodes run here: no import at run time
+    from unity_kernel_core.kernel_node import KernelNode
 
 
-def bring_up(node: KernelNode) -> bool:
+def bring_up(node: Any) -> bool:
     """Drive the node through configure and activate; return True when it is active."""
     if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
         return False
     return node.trigger_activate() == TransitionCallbackReturn.SUCCESS
 
 
-def spin_until_signal(node: KernelNode, *, autostart: bool,
-                      on_active: Optional[Callable[[KernelNode], None]] = None,
+def spin_until_signal(node: Any, *, autostart: bool,
+                      on_active: Optional[Callable[['KernelNode'], None]] = None,
                       stop: Optional[threading.Event] = None,
-                      executor: Optional[Any] = None) -> int:
+                      executor: Optional[Any] = None,
+                      exit_when_finalized: bool = False,
+                      shutdown_message: str = 'shutting down: draining the bus') -> int:
     """
     Spin ``node`` until SIGINT/SIGTERM (or ``stop``), then run its shutdown transition.
 
-    With ``autostart`` the node is configured and activated first; return 1 if that fails.
-    The shutdown transition stops intake, drains the bus and releases the components while
-    the ROS context is still up, so that every component can still talk to the graph.
+    ``node`` is a ``LifecycleNode`` with a ``state_label`` (the kernel, a sensor, the LLM
+    bridge). With ``autostart`` it is configured and activated first; return 1 if that fails.
+    The shutdown transition runs while the ROS context is still up, so that the node can
+    still talk to the graph (the kernel stops intake, drains the bus and releases its
+    components; a sensor stops its threads and releases its device). With
+    ``exit_when_finalized`` the spin also ends when the node was shut down over its lifecycle
+    service, so the process exits (and ``ros2 launch`` can respawn it).
     """
     stop = stop or threading.Event()
     executor = executor or SingleThreadedExecutor(context=node.context)
@@ -56,14 +63,18 @@ def spin_until_signal(node: KernelNode, *, autostart: bool,
     try:
         if autostart:
             if not bring_up(node):
-                node.get_logger().error('could not bring the kernel up (see errors above)')
+                node.get_logger().error(f'could not bring {node.get_name()} up '
+                                        '(see errors above)')
                 return 1
             if on_active is not None:
                 on_active(node)
         while not stop.is_set() and node.context.ok():
             executor.spin_once(timeout_sec=0.1)
+            if exit_when_finalized and node.state_label == 'finalized':
+                node.get_logger().info('finalized over the lifecycle service: exiting')
+                return 0
         if node.state_label != 'finalized':
-            node.get_logger().info('shutting down: draining the bus')
+            node.get_logger().info(shutdown_message)
             node.trigger_shutdown()
         return 0
     finally:

@@ -158,6 +158,8 @@ class Supervisor:
         self._thread: Optional[threading.Thread] = None
         self._running = False
         self._active = False
+        self._halt = threading.Event()
+        """Set while the kernel is going down: module starts and back-off waits give up."""
         self._observer: Optional[Any] = None
         self._changed: Dict[pathlib.Path, float] = {}
         self._changed_lock = threading.Lock()
@@ -171,16 +173,19 @@ class Supervisor:
     def activate(self) -> None:
         """Bring the enabled modules up (asynchronously, in dependency order)."""
         self._active = True
+        self._halt.clear()
         self._submit('bring_up', None)
 
     def deactivate(self) -> None:
         """Deactivate the modules in reverse order (waits for it)."""
         self._active = False
+        self._halt.set()
         self._submit('deactivate_all', None, wait=True)
 
     def cleanup(self) -> None:
         """Stop every module in reverse order, then the supervisor itself."""
         self._active = False
+        self._halt.set()
         self._submit('stop_all', None, wait=True)
         self._running = False
         self._commands.put(('exit', None, None))
@@ -321,7 +326,7 @@ class Supervisor:
             exe = manifest.executable or ''
             by_path = '/' in exe or exe.endswith('.py')  # never started by ros2 launch
             return NodeRunner(manifest, self._lifecycle_client(), self.state_dir,
-                              self.spawn or by_path,
+                              self.spawn or by_path, halt=self._halt,
                               on_transition=lambda label: self._transition_seen(
                                   manifest.name, label))
         return InProcessRunner(manifest, self.bus, self.state_dir)
@@ -482,7 +487,8 @@ class Supervisor:
                 return
             if rec.runner is not None:
                 rec.runner.kill()
-            time.sleep(delay)
+            if self._halt.wait(delay):
+                break  # the kernel is going down: no restart
             rec.restarts += 1
             try:
                 self._bring_one_up(rec)

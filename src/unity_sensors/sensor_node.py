@@ -84,6 +84,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile
+from rclpy.signals import SignalHandlerOptions
 
 from unity_kernel_core import ros_logging
 from unity_kernel_core.diagnostics import ERROR, OK, status, WARN
@@ -387,23 +388,23 @@ def run_node(factory: Callable[[], SensorNode], args: Optional[List[str]] = None
     Run a sensor node until Ctrl-C or shutdown (the body of a console script's ``main``).
 
     With ``autostart:=true`` the node configures and activates itself (for use without the
-    kernel); the return value is 1 when that fails. The device is released on the way out.
+    kernel); the return value is 1 when that fails. SIGINT/SIGTERM run the shutdown
+    transition (threads stopped, device released) while the ROS context is still up; a node
+    shut down over its lifecycle service exits, so that ``ros2 launch`` can respawn it.
     """
+    from unity_kernel_core.runtime import spin_until_signal
     try:
-        with rclpy.init(args=args):
+        with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
             node = factory()
             try:
-                if node.get_parameter('autostart').value:
-                    if node.trigger_configure() != TransitionCallbackReturn.SUCCESS or \
-                            node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
-                        return 1
-                rclpy.spin(node)
+                return spin_until_signal(node, autostart=bool(node.get_parameter(
+                    'autostart').value), exit_when_finalized=True,
+                    shutdown_message='shutting down: releasing the device')
             finally:
                 node.stop()
                 node.destroy_node()
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    return 0
+        return 0
 
 
 if __name__ == '__main__':  # pragma: no cover - the base is not a node on its own
