@@ -49,7 +49,7 @@ run: setup
 	$(VENV)/bin/unity-kernel up $(ARGS)
 
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	UNITY_KERNEL_REQUIRE_MODEL=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup
 	$(PY) -m pytest -m linter

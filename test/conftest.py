@@ -24,6 +24,11 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import support  # noqa: E402
 
+from unity_kernel_core.paths import default_ament_prefix_path  # noqa: E402
+
+# as the console scripts do: the ROS wheels' ament index is under this interpreter's prefix
+default_ament_prefix_path()
+
 
 @pytest.fixture
 def ros_env(tmp_path, monkeypatch):

