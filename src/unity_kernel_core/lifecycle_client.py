@@ -20,6 +20,7 @@ while the kernel's executor is busy (even from inside the kernel's own transitio
 """
 
 import threading
+import time
 from typing import Any, Callable, Dict, Optional
 
 from lifecycle_msgs.msg import Transition, TransitionEvent
@@ -33,6 +34,8 @@ TRANSITIONS = {
     'activate': Transition.TRANSITION_ACTIVATE,
     'deactivate': Transition.TRANSITION_DEACTIVATE,
 }
+GONE_CHECK_AFTER_S = 1.0
+"""A call unanswered after this long also ends as soon as the node is not in the graph."""
 SHUTDOWN_FROM = {
     'unconfigured': Transition.TRANSITION_UNCONFIGURED_SHUTDOWN,
     'inactive': Transition.TRANSITION_INACTIVE_SHUTDOWN,
@@ -80,7 +83,15 @@ class LifecycleClient:
         done = threading.Event()
         future = client.call_async(request)
         future.add_done_callback(lambda _f: done.set())
-        if not done.wait(timeout):
+        node = service.rsplit('/', 1)[0]
+        deadline = time.monotonic() + timeout
+        answered = done.wait(min(timeout, GONE_CHECK_AFTER_S))
+        while not answered and time.monotonic() < deadline:
+            # a node that left the graph (its process ended) will never answer
+            if not self.node_present(node):
+                break
+            answered = done.wait(min(0.25, max(0.0, deadline - time.monotonic())))
+        if not answered:
             future.cancel()
             client.remove_pending_request(future)
             return None
