@@ -20,10 +20,12 @@ the bus with the topic's tier; the message object is made lazily by whoever need
 """
 
 import logging
-from typing import Any, Dict, List, Set, Tuple
+import threading
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from rclpy.duration import Duration
 from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.experimental import EventsExecutor
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from unity_kernel_core import ros_types
@@ -71,13 +73,46 @@ class Intake:
     """The set of DDS subscriptions feeding the bus."""
 
     def __init__(self, node: Any, bus: EventBus, config: KernelConfig) -> None:
+        import rclpy
         self._node = node
+        # The subscriptions live on a node of their own, spun on a thread of its own by
+        # rclpy's EventsExecutor: no wait set rebuilt per message (the SingleThreadedExecutor
+        # of the kernel node, with its services and timers, lost messages from about 6k/s;
+        # see docs/performance.md). The kernel node keeps its services and timers.
+        self._intake_node = rclpy.create_node(
+            f'{node.get_name()}_intake', namespace=node.get_namespace(), context=node.context,
+            start_parameter_services=False, use_global_arguments=False)
+        self._executor = EventsExecutor(context=node.context)
+        self._executor.add_node(self._intake_node)
+        self._running = True
+        self._thread: Optional[threading.Thread] = threading.Thread(
+            target=self._spin, name='kernel-intake', daemon=True)
+        self._thread.start()
         self._bus = bus
         self._config = config
         self._subs: Dict[str, Tuple[SubscriptionPlan, Any]] = {}
         self._reported: Set[Tuple[str, str]] = set()
         self.received = 0
         self.refused = 0
+
+    def _spin(self) -> None:
+        while self._running and self._intake_node.context.ok():
+            try:
+                self._executor.spin_once(timeout_sec=0.1)
+            except Exception:  # entities added from the kernel's thread can upset one wait
+                if not self._intake_node.context.ok():
+                    return
+
+    def close(self) -> None:
+        """Destroy every subscription and stop the intake thread."""
+        self.clear()
+        self._running = False
+        if self._thread is not None:
+            self._thread.join(2.0)
+            self._thread = None
+        self._executor.remove_node(self._intake_node)
+        self._executor.shutdown()
+        self._intake_node.destroy_node()
 
     @property
     def mapped(self) -> Dict[str, SubscriptionPlan]:
@@ -145,7 +180,7 @@ class Intake:
             _LOG.error('QoS incompatible with a publisher on %s (policy %s): messages from '
                        'it are not received', topic, event.last_policy_kind)
 
-        sub = self._node.create_subscription(
+        sub = self._intake_node.create_subscription(
             msg_type, topic, on_message, qos_profile(plan.qos), raw=True,
             event_callbacks=SubscriptionEventCallbacks(incompatible_qos=on_incompatible))
         self._subs[topic] = (plan, sub)
@@ -155,6 +190,6 @@ class Intake:
 
     def _drop(self, topic: str, why: 'str | None') -> None:
         plan, sub = self._subs.pop(topic)
-        self._node.destroy_subscription(sub)
+        self._intake_node.destroy_subscription(sub)
         if why:
             _LOG.info('unmapped %s: %s', topic, why)

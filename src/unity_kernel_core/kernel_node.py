@@ -235,6 +235,8 @@ class KernelNode(LifecycleNode):
                 self.destroy_publisher(pub)
         self._diag_pub = self._echo_pub = None
         self._echo_sub = None
+        if self.intake is not None:
+            self.intake.close()
         self.intake = None
         self._prev_stats = None
         self._state_label = 'unconfigured'
