@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / 'src'))
 from unity_kernel_core.bus import EventBus  # noqa: E402
 from unity_kernel_core.events import Tier  # noqa: E402
 
-RATES = [1000, 2000, 4000, 6000, 8000, 10000, 12000]
+RATES = [1000, 2000, 4000, 6000, 8000, 10000, 12000, 16000, 20000]
 ROUNDS = 3
 SECONDS_PER_STEP = 2.0
 
