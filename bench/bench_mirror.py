@@ -56,7 +56,7 @@ from unity_kernel_core.redis_connection import connect  # noqa: E402
 
 N = 100_000
 BATCH = 500
-RATES = [1000, 2000, 4000, 6000, 8000]
+RATES = [1000, 2000, 4000, 6000, 8000, 10000, 12000]
 SECONDS_PER_STEP = 2.0
 
 
