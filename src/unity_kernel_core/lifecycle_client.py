@@ -21,7 +21,7 @@ while the kernel's executor is busy (even from inside the kernel's own transitio
 
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Set
 
 from lifecycle_msgs.msg import Transition, TransitionEvent
 from lifecycle_msgs.srv import ChangeState, GetState
@@ -55,6 +55,8 @@ class LifecycleClient:
         self._executor.add_node(self.node)
         self._clients: Dict[str, Any] = {}
         self._watches: Dict[str, Any] = {}
+        self._seen: Set[str] = set()
+        """Nodes seen in the graph since they were last forgotten."""
         self._lock = threading.Lock()
         self._running = True
         self._thread = threading.Thread(target=self._spin, name='lifecycle-client', daemon=True)
@@ -87,14 +89,17 @@ class LifecycleClient:
         deadline = time.monotonic() + timeout
         answered = done.wait(min(timeout, GONE_CHECK_AFTER_S))
         while not answered and time.monotonic() < deadline:
-            # a node that left the graph (its process ended) will never answer
-            if not self.node_present(node):
+            # a node seen in the graph that has left it (its process ended) will never answer;
+            # a node not seen yet may only be late in the graph
+            if node in self._seen and not self.node_present(node):
                 break
             answered = done.wait(min(0.25, max(0.0, deadline - time.monotonic())))
         if not answered:
             future.cancel()
             client.remove_pending_request(future)
             return None
+        if node not in self._seen:
+            self.node_present(node)  # it answers: note it once it shows in the graph
         return future.result()
 
     def get_state(self, node: str, timeout: float) -> Optional[str]:
@@ -125,7 +130,10 @@ class LifecycleClient:
     def node_present(self, node: str) -> bool:
         """Return True when a node of this fully qualified name is in the ROS graph."""
         ns, _, name = node.rpartition('/')
-        return (name, ns or '/') in self.node.get_node_names_and_namespaces()
+        present = (name, ns or '/') in self.node.get_node_names_and_namespaces()
+        if present:
+            self._seen.add(node)
+        return present
 
     def watch(self, node: str, callback: Callable[[str], None]) -> None:
         """
@@ -148,6 +156,7 @@ class LifecycleClient:
         with self._lock:
             for service in [s for s in self._clients if s.startswith(f'{node}/')]:
                 self.node.destroy_client(self._clients.pop(service))
+            self._seen.discard(node)
             watch = self._watches.pop(node, None)
             if watch is not None:
                 self.node.destroy_subscription(watch)

@@ -38,6 +38,8 @@ from unity_kernel_core.lifecycle_client import LifecycleClient
 from unity_kernel_core.manifest import Manifest
 
 LOG_ROTATE_BYTES = 5 * 1024 * 1024
+CLIENT_REBUILD_S = 3.0
+"""While a started node does not answer, its service clients are rebuilt this often."""
 STOP_PROBE_S = 2.0
 """How long ``stop`` waits for a node to answer before taking it as gone (or going)."""
 PACKAGE = 'unity_kernel'
@@ -140,6 +142,7 @@ class NodeRunner:
         if self.spawned:
             self._spawn()
         deadline = time.monotonic() + limits.transition_timeout_s
+        rebuild_at = time.monotonic() + CLIENT_REBUILD_S
         while True:
             if self.halt is not None and self.halt.is_set():
                 raise ModuleError(self.manifest.name, 'start abandoned: the kernel is going '
@@ -161,6 +164,11 @@ class NodeRunner:
                 if state == 'inactive':
                     self._transition('cleanup')
                 return
+            if time.monotonic() > rebuild_at:
+                # a client that matched a dead predecessor's endpoints (DDS keeps them until
+                # their lease runs out) may never reach the new process: start afresh
+                self.client.forget(self.node)
+                rebuild_at = time.monotonic() + CLIENT_REBUILD_S
             if time.monotonic() > deadline:
                 where = f'; see {self.log_path}' if self.spawned else \
                     ' (is it launched? under ros2 launch the launch file starts it)'
