@@ -188,12 +188,6 @@ class NodeRunner:
         if self.client.get_state(self.node, self.manifest.health.transition_timeout_s) == 'active':
             self._transition('deactivate')
 
-    def cleanup(self) -> None:
-        """Run the cleanup transition (when inactive)."""
-        if self.client.get_state(self.node,
-                                 self.manifest.health.transition_timeout_s) == 'inactive':
-            self._transition('cleanup')
-
     def stop(self) -> None:
         """
         Take the node down to ``unconfigured``; shut it down too when the kernel owns it.
