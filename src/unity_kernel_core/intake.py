@@ -20,8 +20,7 @@ the bus with the topic's tier; the message object is made lazily by whoever need
 """
 
 import logging
-import threading
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Set, Tuple
 
 from rclpy.duration import Duration
 from rclpy.event_handler import SubscriptionEventCallbacks
@@ -32,6 +31,7 @@ from unity_kernel_core import ros_types
 from unity_kernel_core.bus import EventBus
 from unity_kernel_core.config import KernelConfig, QosSettings
 from unity_kernel_core.errors import BusStoppedError, MessageTypeError
+from unity_kernel_core.spinning_node import SpinningNode
 from unity_kernel_core.topic_map import plan_subscriptions, PublisherQos, SubscriptionPlan
 
 _LOG = logging.getLogger('unity_kernel.intake')
@@ -73,21 +73,15 @@ class Intake:
     """The set of DDS subscriptions feeding the bus."""
 
     def __init__(self, node: Any, bus: EventBus, config: KernelConfig) -> None:
-        import rclpy
         self._node = node
         # The subscriptions live on a node of their own, spun on a thread of its own by
         # rclpy's EventsExecutor: no wait set rebuilt per message (the SingleThreadedExecutor
         # of the kernel node, with its services and timers, lost messages from about 6k/s;
         # see docs/performance.md). The kernel node keeps its services and timers.
-        self._intake_node = rclpy.create_node(
-            f'{node.get_name()}_intake', namespace=node.get_namespace(), context=node.context,
-            start_parameter_services=False, use_global_arguments=False)
-        self._executor = EventsExecutor(context=node.context)
-        self._executor.add_node(self._intake_node)
-        self._running = True
-        self._thread: Optional[threading.Thread] = threading.Thread(
-            target=self._spin, name='kernel-intake', daemon=True)
-        self._thread.start()
+        self._spinner = SpinningNode(f'{node.get_name()}_intake', node.context,
+                                     namespace=node.get_namespace(),
+                                     executor_factory=EventsExecutor)
+        self._intake_node = self._spinner.node
         self._bus = bus
         self._config = config
         self._subs: Dict[str, Tuple[SubscriptionPlan, Any]] = {}
@@ -95,24 +89,10 @@ class Intake:
         self.received = 0
         self.refused = 0
 
-    def _spin(self) -> None:
-        while self._running and self._intake_node.context.ok():
-            try:
-                self._executor.spin_once(timeout_sec=0.1)
-            except Exception:  # entities added from the kernel's thread can upset one wait
-                if not self._intake_node.context.ok():
-                    return
-
     def close(self) -> None:
         """Destroy every subscription and stop the intake thread."""
         self.clear()
-        self._running = False
-        if self._thread is not None:
-            self._thread.join(2.0)
-            self._thread = None
-        self._executor.remove_node(self._intake_node)
-        self._executor.shutdown()
-        self._intake_node.destroy_node()
+        self._spinner.close()
 
     @property
     def mapped(self) -> Dict[str, SubscriptionPlan]:

@@ -25,8 +25,8 @@ from typing import Any, Callable, Dict, Optional, Set
 
 from lifecycle_msgs.msg import Transition, TransitionEvent
 from lifecycle_msgs.srv import ChangeState, GetState
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
+
+from unity_kernel_core.spinning_node import SpinningNode
 
 TRANSITIONS = {
     'configure': Transition.TRANSITION_CONFIGURE,
@@ -47,28 +47,13 @@ class LifecycleClient:
     """Call ``get_state``/``change_state`` of lifecycle nodes by fully qualified name."""
 
     def __init__(self, context: Any, name: str = 'unity_kernel_lifecycle_client') -> None:
-        # no global arguments: a `-r __node:=...` remap of the kernel (as ros2 launch passes
-        # it) must not rename this helper node too
-        self.node = rclpy.create_node(name, context=context, start_parameter_services=False,
-                                      use_global_arguments=False)
-        self._executor = SingleThreadedExecutor(context=context)
-        self._executor.add_node(self.node)
+        self._spinner = SpinningNode(name, context)
+        self.node = self._spinner.node
         self._clients: Dict[str, Any] = {}
         self._watches: Dict[str, Any] = {}
         self._seen: Set[str] = set()
         """Nodes seen in the graph since they were last forgotten."""
         self._lock = threading.Lock()
-        self._running = True
-        self._thread = threading.Thread(target=self._spin, name='lifecycle-client', daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while self._running and self.node.context.ok():
-            try:
-                self._executor.spin_once(timeout_sec=0.05)
-            except Exception:  # entities added from other threads can upset one wait
-                if not self.node.context.ok():
-                    return
 
     def _client(self, srv_type: Any, service: str) -> Any:
         with self._lock:
@@ -163,7 +148,4 @@ class LifecycleClient:
 
     def close(self) -> None:
         """Stop the spin thread and destroy the node."""
-        self._running = False
-        self._thread.join(2.0)
-        self._executor.remove_node(self.node)
-        self.node.destroy_node()
+        self._spinner.close()
