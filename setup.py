@@ -61,7 +61,7 @@ setup(
     extras_require={'test': ['pytest']},
     entry_points={
         'console_scripts': [
-            'kernel = unity_kernel_core.kernel_node:main',
+            'kernel = unity_kernel_core.kernel.node:main',
             'unity-kernel = unity_kernel_core.cli.main:main',
             'camera = unity_sensors.camera_node:main',
             'haptic = unity_sensors.haptic_node:main',

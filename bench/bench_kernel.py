@@ -37,8 +37,8 @@ from _results import write_results
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'src'))
 
-from unity_kernel_core.bus import EventBus  # noqa: E402
-from unity_kernel_core.events import Tier  # noqa: E402
+from unity_kernel_core.bus.event_bus import EventBus  # noqa: E402
+from unity_kernel_core.bus.events import Tier  # noqa: E402
 
 RATES = [1000, 2000, 4000, 6000, 8000, 10000, 12000, 16000, 20000]
 ROUNDS = 3

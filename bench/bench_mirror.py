@@ -47,12 +47,12 @@ import redis  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 import support  # noqa: E402
 
-from unity_kernel_core.audit_record import MirrorRules, StreamKeys  # noqa: E402
-from unity_kernel_core.bus import EventBus  # noqa: E402
-from unity_kernel_core.config import parse_config  # noqa: E402
-from unity_kernel_core.journal import Journal  # noqa: E402
-from unity_kernel_core.mirror import MirrorWriter  # noqa: E402
-from unity_kernel_core.redis_connection import connect  # noqa: E402
+from unity_kernel_core.audit.journal import Journal  # noqa: E402
+from unity_kernel_core.audit.mirror import MirrorWriter  # noqa: E402
+from unity_kernel_core.audit.record import MirrorRules, StreamKeys  # noqa: E402
+from unity_kernel_core.audit.redis_connection import connect  # noqa: E402
+from unity_kernel_core.bus.event_bus import EventBus  # noqa: E402
+from unity_kernel_core.config.kernel_config import parse_config  # noqa: E402
 
 N = 100_000
 BATCH = 500
@@ -136,7 +136,7 @@ def bench_end_to_end(server: support.RedisServer, tmp: pathlib.Path) -> dict:
                       'tiers: {NORMAL: {qos: {depth: 1000}}}\n')
     log = open(tmp / 'kernel.log', 'wb')
     kernel = subprocess.Popen(
-        [sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args', '-p',
+        [sys.executable, '-m', 'unity_kernel_core.kernel.node', '--ros-args', '-p',
          f'config_file:={config}', '-p', 'autostart:=true'], env=env, stdout=log,
         stderr=subprocess.STDOUT, start_new_session=True)
     client = redis.Redis.from_url(server.url)

@@ -81,7 +81,7 @@ def wait(predicate, timeout: float) -> bool:
 
 def start_kernel(config: pathlib.Path, env: dict, log: pathlib.Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args',
+        [sys.executable, '-m', 'unity_kernel_core.kernel.node', '--ros-args',
          '-p', f'config_file:={config}', '-p', 'autostart:=true'],
         env=env, stdout=open(log, 'wb'), stderr=subprocess.STDOUT, start_new_session=True)
 

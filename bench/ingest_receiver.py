@@ -46,8 +46,8 @@ def main() -> int:
             while time.monotonic() < end:
                 executor.spin_once(timeout_sec=0.05)
         else:
-            from unity_kernel_core.kernel_node import KernelNode
-            from unity_kernel_core.runtime import spin_until_signal
+            from unity_kernel_core.kernel.node import KernelNode
+            from unity_kernel_core.ros.runtime import spin_until_signal
             config = sys.argv[4]
             node = KernelNode(config_file=config)
             stop = threading.Event()

@@ -86,6 +86,6 @@ def start_kernel_with_module(processes, ros_env, tmp_path, name: str, parameters
         redis: {{enabled: false}}
         modules: {{search_paths: [{mods}], enabled: [{name}]}}
         """))
-    return processes.start([sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args',
+    return processes.start([sys.executable, '-m', 'unity_kernel_core.kernel.node', '--ros-args',
                             '-p', f'config_file:={config}', '-p', 'autostart:=true'],
                            ros_env, tmp_path / 'kernel.log')

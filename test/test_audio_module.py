@@ -27,8 +27,8 @@ from std_msgs.msg import String, UInt8MultiArray
 import support
 
 from unity_kernel_core.api.launch_plan import node_modules
-from unity_kernel_core.config import load_config
-from unity_kernel_core.manifest import load_manifest
+from unity_kernel_core.config.kernel_config import load_config
+from unity_kernel_core.supervision.manifest import load_manifest
 from unity_sensors.audio import pcm
 from unity_sensors.audio.settings import AudioSettings
 
@@ -79,7 +79,7 @@ def test_kernel_brings_up_the_shipped_audio_module_on_the_default_input(
         chunks = probe.collect('/sensors/audio/pcm', UInt8MultiArray)
         echo = probe.collect('/unity_kernel/events', String)
         kernel = processes.start(
-            [sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args',
+            [sys.executable, '-m', 'unity_kernel_core.kernel.node', '--ros-args',
              '-p', f'config_file:={config}', '-p', 'autostart:=true'],
             pa.env(ros_env), tmp_path / 'kernel.log')
         support.wait_for(lambda: len(chunks) >= 5, 60,

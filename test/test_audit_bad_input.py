@@ -21,13 +21,13 @@ import redis
 from std_msgs.msg import String
 import support
 
-from unity_kernel_core.audit_record import AuditRecord, MirrorRules, StreamKeys
-from unity_kernel_core.bus import EventBus
-from unity_kernel_core.config import parse_config
-from unity_kernel_core.consumer import AuditConsumer
-from unity_kernel_core.journal import Journal
-from unity_kernel_core.mirror import MirrorWriter
-from unity_kernel_core.redis_connection import connect
+from unity_kernel_core.audit.consumer import AuditConsumer
+from unity_kernel_core.audit.journal import Journal
+from unity_kernel_core.audit.mirror import MirrorWriter
+from unity_kernel_core.audit.record import AuditRecord, MirrorRules, StreamKeys
+from unity_kernel_core.audit.redis_connection import connect
+from unity_kernel_core.bus.event_bus import EventBus
+from unity_kernel_core.config.kernel_config import parse_config
 
 pytestmark = pytest.mark.redis
 

@@ -24,7 +24,7 @@ import redis
 from std_msgs.msg import String
 import support
 
-from unity_kernel_core.audit_record import AuditRecord, StreamKeys
+from unity_kernel_core.audit.record import AuditRecord, StreamKeys
 
 pytestmark = pytest.mark.redis
 
@@ -112,8 +112,8 @@ def test_dead_consumers_pending_entries_are_claimed_by_another(tmp_path, redis_s
 def test_node_consumer_hands_ros_messages_to_a_node_callback(rclpy_context, redis_server):
     import rclpy
 
-    from unity_kernel_core.consumer import AuditConsumer
-    from unity_kernel_core.consumer_node import NodeConsumer
+    from unity_kernel_core.audit.consumer import AuditConsumer
+    from unity_kernel_core.audit.consumer_node import NodeConsumer
     client = redis.Redis.from_url(redis_server.url)
     fill(client, 40)
     node = rclpy.create_node('audit_consumer_test', context=rclpy_context)

@@ -21,8 +21,8 @@ import pytest
 import redis
 import support
 
-from unity_kernel_core.kernel_node import KernelNode
-from unity_kernel_core.runtime import spin_until_signal
+from unity_kernel_core.kernel.node import KernelNode
+from unity_kernel_core.ros.runtime import spin_until_signal
 
 pytestmark = [pytest.mark.ros, pytest.mark.redis]
 

@@ -16,9 +16,9 @@
 
 import pytest
 
-from unity_kernel_core.audit_record import (AuditEntryError, AuditRecord, IdClock, parse_id,
+from unity_kernel_core.audit.journal import Journal
+from unity_kernel_core.audit.record import (AuditEntryError, AuditRecord, IdClock, parse_id,
                                             StreamEntry, StreamKeys)
-from unity_kernel_core.journal import Journal
 
 
 def entry(i, blob=b'\x00\x01cdr'):
@@ -115,7 +115,7 @@ def test_stream_keys_layout():
 
 
 def test_a_record_changed_on_disk_is_reported_and_can_be_moved_aside(tmp_path):
-    from unity_kernel_core.journal import JournalError
+    from unity_kernel_core.audit.journal import JournalError
     journal = Journal(tmp_path / 'j', max_bytes=1 << 20)
     journal.append([entry(i).encode() for i in range(5)])
     seg = sorted((tmp_path / 'j').glob('seg-*.jrn'))[0]

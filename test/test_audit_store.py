@@ -19,10 +19,10 @@ import datetime
 import pytest
 import redis
 
-from unity_kernel_core.audit_record import AuditError, AuditRecord, StreamKeys
-from unity_kernel_core.audit_store import AuditStore, parse_bound
-from unity_kernel_core.msgdef import full_definition, nested_types
-from unity_kernel_core.replay import pace
+from unity_kernel_core.audit.record import AuditError, AuditRecord, StreamKeys
+from unity_kernel_core.audit.replay import pace
+from unity_kernel_core.audit.store import AuditStore, parse_bound
+from unity_kernel_core.ros.msgdef import full_definition, nested_types
 
 
 def test_range_limits_accept_ids_epoch_ms_iso_times_and_open_ends():

@@ -32,7 +32,7 @@ import redis
 from std_msgs.msg import Int32, String
 import support
 
-from unity_kernel_core.audit_record import AuditRecord
+from unity_kernel_core.audit.record import AuditRecord
 
 pytestmark = [pytest.mark.ros, pytest.mark.redis]
 
@@ -49,7 +49,7 @@ def write_config(tmp_path, url, extra=''):
 
 
 def start_kernel(processes, ros_env, tmp_path, config, log='kernel.log'):
-    args = [sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args',
+    args = [sys.executable, '-m', 'unity_kernel_core.kernel.node', '--ros-args',
             '-p', f'config_file:={config}', '-p', 'autostart:=true']
     kernel = processes.start(args, ros_env, tmp_path / log)
     kernel.wait_output('active: mapping topics', 30)

@@ -20,9 +20,9 @@ import time
 import pytest
 import support
 
-from unity_kernel_core.bus import EventBus, OverflowPolicy, TierPolicy
+from unity_kernel_core.bus.event_bus import EventBus, OverflowPolicy, TierPolicy
+from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.errors import BusFullError, BusStoppedError
-from unity_kernel_core.events import Tier
 
 
 @pytest.fixture

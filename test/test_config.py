@@ -21,11 +21,11 @@ import threading
 import pytest
 import support
 
-from unity_kernel_core.bus import OverflowPolicy
-from unity_kernel_core.config import load_config, parse_config
-from unity_kernel_core.config_watch import ConfigWatcher
+from unity_kernel_core.bus.event_bus import OverflowPolicy
+from unity_kernel_core.bus.events import Tier
+from unity_kernel_core.config.kernel_config import load_config, parse_config
+from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
-from unity_kernel_core.events import Tier
 
 SHIPPED = support.ROOT / 'config' / 'kernel.yaml'
 

@@ -19,14 +19,14 @@ import textwrap
 import pytest
 import support
 
-from unity_kernel_core.bus import EventBus
+from unity_kernel_core.bus.event_bus import EventBus
+from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.errors import ModuleError
-from unity_kernel_core.events import Tier
-from unity_kernel_core.inprocess import InProcessRunner
-from unity_kernel_core.manifest import parse_manifest
+from unity_kernel_core.supervision.inprocess import InProcessRunner
+from unity_kernel_core.supervision.manifest import parse_manifest
 
 SOURCE = """
-from unity_kernel_core.module_api import Module, on_event, periodic
+from unity_kernel_core.supervision.module_api import Module, on_event, periodic
 
 
 class Probe(Module):

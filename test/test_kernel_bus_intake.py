@@ -22,8 +22,8 @@ from rclpy.serialization import deserialize_message
 from std_msgs.msg import String
 import support
 
-from unity_kernel_core.kernel_node import KernelNode
-from unity_kernel_core.runtime import spin_until_signal
+from unity_kernel_core.kernel.node import KernelNode
+from unity_kernel_core.ros.runtime import spin_until_signal
 
 pytestmark = pytest.mark.ros
 

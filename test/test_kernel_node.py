@@ -47,7 +47,7 @@ def write_config(tmp_path, extra=''):
 
 
 def start_kernel(processes, ros_env, tmp_path, config, autostart=True, env=None):
-    args = [sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args',
+    args = [sys.executable, '-m', 'unity_kernel_core.kernel.node', '--ros-args',
             '-p', f'config_file:={config}', '-p', f'autostart:={str(autostart).lower()}']
     return processes.start(args, {**ros_env, **(env or {})}, tmp_path / 'kernel.log')
 

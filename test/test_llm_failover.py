@@ -31,7 +31,7 @@ import redis
 from std_msgs.msg import String
 import support
 
-from unity_kernel_core import ros_types
+from unity_kernel_core.ros import message_types
 from unity_llm_bridge.bridge import Bridge
 from unity_llm_bridge.config import parse_bridge_config
 from unity_llm_bridge.dead_letter import RedisDeadLetters
@@ -206,7 +206,7 @@ def test_all_models_failing_publishes_an_error_and_dead_letters_it(
         '/llm/request', 'std_msgs/msg/String', '2')
     assert fields['request_id'] == outcome.request.request_id and fields['route'] == 'r'
     # the payload is the request, ready to be published again on the request topic
-    request = json.loads(ros_types.deserialize(raw[b'cdr'], 'std_msgs/msg/String').data)
+    request = json.loads(message_types.deserialize(raw[b'cdr'], 'std_msgs/msg/String').data)
     assert request['topic'] == '/speech/said' and request['text'] == 'hello'
 
 
@@ -223,7 +223,7 @@ def test_dead_lettered_request_is_listed_retried_and_dropped_by_unity_kernel_dlq
     kernel_letter = {'topic': '/work', 'type': 'std_msgs/msg/String', 'tier': 'NORMAL',
                      'seq': '1', 'stamp_ns': '1', 'handler': 'flaky', 'error': 'boom',
                      'traceback': '', 'attempts': '2', 'dead_ns': '1',
-                     'cdr': ros_types.serialize(String(data='kernel event'))}
+                     'cdr': message_types.serialize(String(data='kernel event'))}
     client.xadd('unity:deadletters', kernel_letter, id='1-1')
 
     listing = support.cli(ros_env, 'dlq', '--url', redis_server.url, 'list')

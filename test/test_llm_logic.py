@@ -21,7 +21,7 @@ import pytest
 import support
 
 from unity_kernel_core.api.launch_plan import node_modules
-from unity_kernel_core.manifest import load_manifest
+from unity_kernel_core.supervision.manifest import load_manifest
 from unity_llm_bridge import actions
 from unity_llm_bridge.breaker import BreakerState, CircuitBreaker
 from unity_llm_bridge.config import load_bridge_config, parse_bridge_config

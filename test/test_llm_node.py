@@ -290,7 +290,7 @@ def test_kernel_supervises_the_bridge_module_with_the_shipped_config(processes, 
         'modules': {'search_paths': [str(support.ROOT / 'modules')],
                     'enabled': ['llm_bridge']}}))
     kernel = processes.start(
-        [sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args',
+        [sys.executable, '-m', 'unity_kernel_core.kernel.node', '--ros-args',
          '-p', f'config_file:={config}', '-p', 'autostart:=true'], ros_env,
         tmp_path / 'kernel.log')
 

@@ -20,7 +20,8 @@ import textwrap
 import pytest
 
 from unity_kernel_core.errors import ManifestError
-from unity_kernel_core.manifest import discover, load_manifest, ModuleKind, parse_manifest
+from unity_kernel_core.supervision.manifest import (discover, load_manifest, ModuleKind,
+                                                    parse_manifest)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

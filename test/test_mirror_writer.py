@@ -22,13 +22,13 @@ import redis
 from std_msgs.msg import String
 import support
 
-from unity_kernel_core.audit_record import (AuditRecord, MirrorRules, parse_id, StreamEntry,
+from unity_kernel_core.audit.journal import Journal
+from unity_kernel_core.audit.mirror import MirrorWriter
+from unity_kernel_core.audit.record import (AuditRecord, MirrorRules, parse_id, StreamEntry,
                                             StreamKeys)
-from unity_kernel_core.bus import EventBus
-from unity_kernel_core.config import parse_config
-from unity_kernel_core.journal import Journal
-from unity_kernel_core.mirror import MirrorWriter
-from unity_kernel_core.redis_connection import connect
+from unity_kernel_core.audit.redis_connection import connect
+from unity_kernel_core.bus.event_bus import EventBus
+from unity_kernel_core.config.kernel_config import parse_config
 
 pytestmark = pytest.mark.redis
 
@@ -163,8 +163,8 @@ def test_journal_left_behind_is_drained_once_without_duplicates(tmp_path, redis_
 
 
 def test_dead_letters_go_to_the_dead_letter_stream(tmp_path, redis_server):
-    from unity_kernel_core.bus import TierPolicy
-    from unity_kernel_core.events import Tier
+    from unity_kernel_core.bus.event_bus import TierPolicy
+    from unity_kernel_core.bus.events import Tier
     bus = EventBus({Tier.NORMAL: TierPolicy(max_retries=2, retry_backoff_s=0.001)})
     bus.start()
     writer = make_writer(tmp_path, redis_server.url)

@@ -17,8 +17,8 @@
 import pytest
 
 from unity_kernel_core.errors import ModuleGraphError
-from unity_kernel_core.module_graph import dependents, levels, order
-from unity_kernel_core.restart_policy import RestartTracker
+from unity_kernel_core.supervision.module_graph import dependents, levels, order
+from unity_kernel_core.supervision.restart_policy import RestartTracker
 
 
 def test_dependencies_come_first_and_independent_modules_share_a_level():

@@ -16,8 +16,8 @@
 
 import pytest
 
+from unity_kernel_core.bus.patterns import compile_pattern, first_match, matches
 from unity_kernel_core.errors import PatternError
-from unity_kernel_core.patterns import compile_pattern, first_match, matches
 
 
 @pytest.mark.parametrize('pattern,topic,expected', [

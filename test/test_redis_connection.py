@@ -17,10 +17,10 @@
 import pytest
 import redis
 
-from unity_kernel_core.audit_record import AuditError
-from unity_kernel_core.config import parse_config
+from unity_kernel_core.audit.record import AuditError
+from unity_kernel_core.audit.redis_connection import connect, redacted_url, resolve_password
+from unity_kernel_core.config.kernel_config import parse_config
 from unity_kernel_core.errors import ConfigError
-from unity_kernel_core.redis_connection import connect, redacted_url, resolve_password
 
 
 def settings(text=''):

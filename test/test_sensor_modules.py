@@ -25,7 +25,7 @@ from sensor_support import start_kernel_with_module, state
 from std_msgs.msg import String
 import support
 
-from unity_kernel_core.manifest import load_manifest
+from unity_kernel_core.supervision.manifest import load_manifest
 from unity_sensors.sensor_node import sensor_qos
 
 MODULES = support.ROOT / 'modules'
@@ -40,8 +40,8 @@ def test_shipped_manifests_are_node_modules_of_console_scripts(name, executable)
 
 
 def test_haptic_manifest_feedback_topic_is_on_the_critical_tier():
-    from unity_kernel_core.config import load_config
-    from unity_kernel_core.events import Tier
+    from unity_kernel_core.config.kernel_config import load_config
+    from unity_kernel_core.bus.events import Tier
     m = load_manifest(MODULES / 'haptic')
     config = load_config(support.ROOT / 'config' / 'kernel.yaml')
     assert m.parameters['feedback_topic'] in m.topics.subscribes

@@ -52,7 +52,7 @@ def node_module(root, name, depends=(), marker=None, heartbeat_period_s=0.3, **p
 
 
 INPROCESS_SOURCE = """
-from unity_kernel_core.module_api import Module, on_event, periodic
+from unity_kernel_core.supervision.module_api import Module, on_event, periodic
 
 
 class Counter(Module):
@@ -102,7 +102,7 @@ def kernel_config(tmp_path, modules_dir, enabled):
 
 
 def start_kernel(processes, ros_env, tmp_path, config):
-    args = [sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args',
+    args = [sys.executable, '-m', 'unity_kernel_core.kernel.node', '--ros-args',
             '-p', f'config_file:={config}', '-p', 'autostart:=true']
     return processes.start(args, ros_env, tmp_path / 'kernel.log')
 
@@ -328,7 +328,7 @@ def test_under_launch_the_kernel_leaves_modules_reconfigurable_and_stops_with_th
     config = kernel_config(tmp_path, mods, ['camera'])
     # launch_ros passes the node name as a process-wide remap
     kernel = processes.start(
-        [sys.executable, '-m', 'unity_kernel_core.kernel_node', '--ros-args', '-r',
+        [sys.executable, '-m', 'unity_kernel_core.kernel.node', '--ros-args', '-r',
          '__node:=unity_kernel', '-p', f'config_file:={config}', '-p', 'autostart:=true',
          '-p', 'spawn_modules:=false'], ros_env, tmp_path / 'kernel.log')
     support.wait_for(lambda: probe.get_state('sensors/camera') == 'active', 60,

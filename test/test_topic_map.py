@@ -14,9 +14,9 @@
 
 """Topic mapping plan and QoS adaptation (pure logic)."""
 
-from unity_kernel_core.config import parse_config, QosSettings
-from unity_kernel_core.events import Tier
-from unity_kernel_core.topic_map import adapt_qos, plan_subscriptions, PublisherQos
+from unity_kernel_core.bus.events import Tier
+from unity_kernel_core.config.kernel_config import parse_config, QosSettings
+from unity_kernel_core.intake.topic_map import adapt_qos, plan_subscriptions, PublisherQos
 
 RELIABLE = PublisherQos('reliable', 'volatile')
 BEST_EFFORT = PublisherQos('best_effort', 'volatile')

@@ -18,7 +18,7 @@ import threading
 
 from std_msgs.msg import String
 
-from unity_kernel_core.module_api import Module, periodic
+from unity_kernel_core.supervision.module_api import Module, periodic
 
 
 class Heartbeat(Module):

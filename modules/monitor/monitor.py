@@ -18,8 +18,8 @@ import threading
 import time
 from typing import Optional
 
-from unity_kernel_core.events import Event
-from unity_kernel_core.module_api import Module, on_event, periodic
+from unity_kernel_core.bus.events import Event
+from unity_kernel_core.supervision.module_api import Module, on_event, periodic
 
 
 class Monitor(Module):

@@ -12,6 +12,19 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""UnityKernel core: the kernel node, its priority event bus, config, mirror and supervisor."""
+"""
+UnityKernel core, one subpackage per subsystem; imports run down this list, never up.
+
+- ``errors``, ``paths``: exception types and installed files, used by all.
+- ``bus``: events, topic patterns, the five-tier priority bus (pure Python).
+- ``config``: document reading with file:line errors, the kernel config schema, hot reload.
+- ``component``: the interface of the kernel's components (mirror, supervisor, ...).
+- ``ros``: the ROS edge shared by every node (types and CDR, logging, diagnostics, spinning).
+- ``intake``: the topic map and the node that subscribes to DDS topics for the bus.
+- ``audit``: the Redis Streams audit trail (mirror, journal, replay, export, consumers).
+- ``supervision``: module manifests, dependency order, runners, restart policy.
+- ``kernel``: the lifecycle node that wires all of the above together.
+- ``api`` / ``cli``: the ``unity-kernel`` command's logic and its thin verbs.
+"""
 
 __version__ = '0.1.0'

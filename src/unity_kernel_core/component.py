@@ -24,8 +24,8 @@ import dataclasses
 import pathlib
 from typing import Any, Callable, List, Protocol
 
-from unity_kernel_core.bus import EventBus
-from unity_kernel_core.config import KernelConfig
+from unity_kernel_core.bus.event_bus import EventBus
+from unity_kernel_core.config.kernel_config import KernelConfig
 
 
 @dataclasses.dataclass

@@ -29,10 +29,10 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError
 
-from unity_kernel_core.documents import format_loc, lookup_line, parse_document, read_text
-from unity_kernel_core.documents import validation_issues
+from unity_kernel_core.bus.patterns import any_match, compile_pattern
+from unity_kernel_core.config.documents import format_loc, lookup_line, parse_document, read_text
+from unity_kernel_core.config.documents import validation_issues
 from unity_kernel_core.errors import ConfigError, ConfigIssue, PatternError
-from unity_kernel_core.patterns import any_match, compile_pattern
 from unity_llm_bridge.errors import BridgeConfigError
 
 _NAME = r'^[A-Za-z][A-Za-z0-9_.-]*$'

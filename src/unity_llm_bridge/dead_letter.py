@@ -32,7 +32,7 @@ import logging
 import time
 from typing import Any, Dict, Protocol
 
-from unity_kernel_core import ros_types
+from unity_kernel_core.ros import message_types
 
 _log = logging.getLogger('unity_kernel.llm_bridge')
 
@@ -75,7 +75,7 @@ class RedisDeadLetters:
         payload = json.dumps(request, ensure_ascii=False, default=str)
         fields = {'topic': self._topic, 'type': 'std_msgs/msg/String', 'tier': 'NORMAL',
                   'seq': '0', 'stamp_ns': str(now),
-                  'cdr': ros_types.serialize(String(data=payload)),
+                  'cdr': message_types.serialize(String(data=payload)),
                   'handler': 'llm_bridge', 'error': error, 'traceback': '',
                   'attempts': str(attempts), 'dead_ns': str(now),
                   'reason': reason, 'request_id': str(request.get('id', '')), 'route': route}

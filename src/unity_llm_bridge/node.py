@@ -47,14 +47,15 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import String
 
-from unity_kernel_core import ros_logging, ros_types
-from unity_kernel_core.config import DEFAULT_EXCLUDE, QosSettings
-from unity_kernel_core.diagnostics import ERROR, OK, status, WARN
+from unity_kernel_core.bus.patterns import any_match
+from unity_kernel_core.config.kernel_config import DEFAULT_EXCLUDE, QosSettings
 from unity_kernel_core.errors import MessageTypeError
-from unity_kernel_core.intake import publisher_qos, qos_profile
+from unity_kernel_core.intake.intake_node import publisher_qos, qos_profile
+from unity_kernel_core.intake.topic_map import adapt_qos
 from unity_kernel_core.paths import default_ament_prefix_path, share_dir
-from unity_kernel_core.patterns import any_match
-from unity_kernel_core.topic_map import adapt_qos
+from unity_kernel_core.ros import log_forwarding
+from unity_kernel_core.ros import message_types
+from unity_kernel_core.ros.diagnostics import ERROR, OK, status, WARN
 from unity_llm_bridge.actions import Action
 from unity_llm_bridge.bridge import Bridge, Outcome
 from unity_llm_bridge.config import LlmBridgeConfig, load_bridge_config
@@ -142,7 +143,7 @@ class LlmBridgeNode(LifecycleNode):
         super().__init__(node_name, **kwargs)
         self.declare_parameter('config_file', '')
         self.declare_parameter('autostart', False)
-        ros_logging.install(self.get_logger())
+        log_forwarding.install(self.get_logger())
         self.config: Optional[LlmBridgeConfig] = None
         self.bridge: Optional[Bridge] = None
         self._query: Optional[QueryServer] = None
@@ -347,7 +348,7 @@ class LlmBridgeNode(LifecycleNode):
             if not pubs:
                 continue
             try:
-                cls = ros_types.import_message_type(types[0])
+                cls = message_types.import_message_type(types[0])
             except MessageTypeError as exc:
                 self._report(topic, str(exc))
                 continue
@@ -410,7 +411,7 @@ def _id_of(raw: str) -> str:
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the bridge node (``ros2 run unity_kernel llm_bridge``)."""
-    from unity_kernel_core.runtime import spin_until_signal
+    from unity_kernel_core.ros.runtime import spin_until_signal
     default_ament_prefix_path()
     with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
         node = LlmBridgeNode()

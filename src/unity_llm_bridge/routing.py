@@ -28,7 +28,7 @@ import string
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 import uuid
 
-from unity_kernel_core.patterns import any_match
+from unity_kernel_core.bus.patterns import any_match
 from unity_llm_bridge.config import LlmBridgeConfig, RouteSettings
 from unity_llm_bridge.errors import NoRoute
 

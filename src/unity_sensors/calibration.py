@@ -34,7 +34,7 @@ from typing import Any, List, Tuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator, ValidationError
 
-from unity_kernel_core.documents import parse_document, read_text, validation_issues
+from unity_kernel_core.config.documents import parse_document, read_text, validation_issues
 from unity_kernel_core.errors import ConfigError
 
 

@@ -31,7 +31,7 @@ import threading
 import time
 from typing import Any, Callable, Deque, Dict, Generic, Optional, TypeVar
 
-from unity_kernel_core.restart_policy import RestartTracker
+from unity_kernel_core.supervision.restart_policy import RestartTracker
 from unity_sensors.errors import DeviceLostError, SensorError
 
 T = TypeVar('T')

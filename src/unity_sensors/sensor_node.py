@@ -86,8 +86,8 @@ from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile
 from rclpy.signals import SignalHandlerOptions
 
-from unity_kernel_core import ros_logging
-from unity_kernel_core.diagnostics import ERROR, OK, status, WARN
+from unity_kernel_core.ros import log_forwarding
+from unity_kernel_core.ros.diagnostics import ERROR, OK, status, WARN
 from unity_sensors.capture import Backoff, CaptureWorker, Counters
 from unity_sensors.errors import SensorConfigError, SensorError, StaleDeviceError
 
@@ -115,7 +115,7 @@ class SensorNode(LifecycleNode):
 
     def __init__(self, node_name: str, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        ros_logging.install(self.get_logger())
+        log_forwarding.install(self.get_logger())
         self.declare_parameter('frame_id', node_name)
         self.declare_parameter('queue_size', 2)
         self.declare_parameter('stale_timeout_s', float(self.default_stale_timeout_s))
@@ -392,7 +392,7 @@ def run_node(factory: Callable[[], SensorNode], args: Optional[List[str]] = None
     transition (threads stopped, device released) while the ROS context is still up; a node
     shut down over its lifecycle service exits, so that ``ros2 launch`` can respawn it.
     """
-    from unity_kernel_core.runtime import spin_until_signal
+    from unity_kernel_core.ros.runtime import spin_until_signal
     try:
         with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
             node = factory()

@@ -28,8 +28,8 @@ from rclpy.serialization import deserialize_message
 import redis
 from std_msgs.msg import String
 
-from unity_kernel_core.audit_record import StreamKeys
-from unity_kernel_core.consumer import AuditConsumer
+from unity_kernel_core.audit.consumer import AuditConsumer
+from unity_kernel_core.audit.record import StreamKeys
 
 
 def main(argv=None):

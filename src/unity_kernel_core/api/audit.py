@@ -19,14 +19,14 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from unity_kernel_core.api.cli_node import cli_node
-from unity_kernel_core.audit_record import AuditError, AuditRecord, StreamKeys
-from unity_kernel_core.audit_store import AuditStore, BadEntry
-from unity_kernel_core.config import KernelConfig, load_config
-from unity_kernel_core.mcap_export import export_mcap
+from unity_kernel_core.audit.mcap_export import export_mcap
+from unity_kernel_core.audit.private_redis import running_url
+from unity_kernel_core.audit.record import AuditError, AuditRecord, StreamKeys
+from unity_kernel_core.audit.redis_connection import connect
+from unity_kernel_core.audit.replay import replay, ReplayReport
+from unity_kernel_core.audit.store import AuditStore, BadEntry
+from unity_kernel_core.config.kernel_config import KernelConfig, load_config
 from unity_kernel_core.paths import default_config_path
-from unity_kernel_core.private_redis import running_url
-from unity_kernel_core.redis_connection import connect
-from unity_kernel_core.replay import replay, ReplayReport
 
 
 def open_store(config_path: Optional[pathlib.Path] = None,
@@ -57,7 +57,7 @@ def replay_records(records: List[AuditRecord], rate: float, wait_subscribers: in
                    on_sent: Optional[Callable[[AuditRecord], None]] = None,
                    linger: float = 1.0) -> ReplayReport:
     """Publish records on DDS with their types and bytes, paced by ``rate`` (0: at once)."""
-    from unity_kernel_core.replay import DdsPublisher
+    from unity_kernel_core.audit.replay import DdsPublisher
     with cli_node('unity_kernel_replay', ros_args) as node:
         publisher = DdsPublisher(node)
         report = ReplayReport()

@@ -17,7 +17,7 @@
 import pathlib
 from typing import List, Mapping, Optional, Tuple
 
-from unity_kernel_core.config import KernelConfig, load_config
+from unity_kernel_core.config.kernel_config import KernelConfig, load_config
 from unity_kernel_core.errors import ConfigError, ConfigIssue
 
 

@@ -25,9 +25,9 @@ import os
 import pathlib
 from typing import Any, Dict, List, Optional
 
-from unity_kernel_core import module_graph
-from unity_kernel_core.config import load_config
-from unity_kernel_core.manifest import discover, ModuleKind, resolve_search_paths
+from unity_kernel_core.config.kernel_config import load_config
+from unity_kernel_core.supervision import module_graph
+from unity_kernel_core.supervision.manifest import discover, ModuleKind, resolve_search_paths
 
 
 @dataclasses.dataclass(frozen=True)

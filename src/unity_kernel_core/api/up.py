@@ -24,13 +24,13 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.signals import SignalHandlerOptions
 
-from unity_kernel_core import private_redis
-from unity_kernel_core.audit_record import AuditError
-from unity_kernel_core.config import load_config
+from unity_kernel_core.audit import private_redis
+from unity_kernel_core.audit.record import AuditError
+from unity_kernel_core.config.kernel_config import load_config
 from unity_kernel_core.errors import ConfigError
-from unity_kernel_core.kernel_node import KernelNode
+from unity_kernel_core.kernel.node import KernelNode
 from unity_kernel_core.paths import default_config_path
-from unity_kernel_core.runtime import spin_until_signal
+from unity_kernel_core.ros.runtime import spin_until_signal
 
 
 def status_line(node: KernelNode) -> str:

@@ -33,7 +33,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol
 
 import httpx
 
-from unity_kernel_core.documents import read_text
+from unity_kernel_core.config.documents import read_text
 from unity_kernel_core.errors import ConfigError
 from unity_llm_bridge.config import ModelSettings
 from unity_llm_bridge.errors import LlmError, OutputRejected, ProviderError

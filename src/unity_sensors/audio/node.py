@@ -42,7 +42,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32, MultiArrayDimension, String, UInt8MultiArray
 
-from unity_kernel_core.diagnostics import OK, WARN
+from unity_kernel_core.ros.diagnostics import OK, WARN
 from unity_sensors.audio import pcm
 from unity_sensors.audio.chunking import Chunk, Chunker
 from unity_sensors.audio.level import LevelMeter

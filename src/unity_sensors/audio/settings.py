@@ -19,7 +19,7 @@ from typing import Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError
 
-from unity_kernel_core.documents import validation_issues
+from unity_kernel_core.config.documents import validation_issues
 from unity_sensors.errors import SensorConfigError
 
 STANDARD_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000,

@@ -24,8 +24,8 @@ import rich.progress
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
 from unity_kernel_core.api.audit import export_records, open_store, select
-from unity_kernel_core.audit_record import AuditError, AuditRecord
-from unity_kernel_core.audit_store import BadEntry
+from unity_kernel_core.audit.record import AuditError, AuditRecord
+from unity_kernel_core.audit.store import BadEntry
 from unity_kernel_core.errors import ConfigError
 
 NAME = 'export'

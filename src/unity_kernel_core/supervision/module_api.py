@@ -19,7 +19,7 @@ An in-process module is a class deriving from :class:`Module`, named by the ``en
 manifest. The kernel creates it with a :class:`ModuleContext` and calls its hooks through
 the module lifecycle; decorated methods are attached to the bus while the module is active::
 
-    from unity_kernel_core.module_api import Module, on_event, periodic
+    from unity_kernel_core.supervision.module_api import Module, on_event, periodic
 
     class Monitor(Module):
         def on_configure(self) -> None:
@@ -41,7 +41,7 @@ import logging
 import pathlib
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypeVar
 
-from unity_kernel_core.events import Event, Tier
+from unity_kernel_core.bus.events import Event, Tier
 
 F = TypeVar('F', bound=Callable[..., Any])
 

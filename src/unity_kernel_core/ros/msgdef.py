@@ -24,8 +24,8 @@ import pathlib
 import re
 from typing import Callable, List, Optional, Set
 
-from unity_kernel_core import ros_types
 from unity_kernel_core.errors import MessageTypeError
+from unity_kernel_core.ros import message_types
 
 PRIMITIVES = frozenset((
     'bool', 'byte', 'char', 'float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32',
@@ -54,7 +54,7 @@ def nested_types(text: str, package: str) -> List[str]:
         if base == 'Header':
             name = 'std_msgs/msg/Header'
         elif '/' in base:
-            name = ros_types.normalize_type_name(base)
+            name = message_types.normalize_type_name(base)
         else:
             name = f'{package}/msg/{base}'
         if name not in found:
@@ -65,7 +65,7 @@ def nested_types(text: str, package: str) -> List[str]:
 def share_msg_file(type_name: str) -> pathlib.Path:
     """Return the installed ``.msg`` file of a type (from the ament index)."""
     from ament_index_python.packages import get_package_share_directory
-    pkg, kind, name = ros_types.normalize_type_name(type_name).split('/')
+    pkg, kind, name = message_types.normalize_type_name(type_name).split('/')
     try:
         share = pathlib.Path(get_package_share_directory(pkg))
     except (LookupError, ValueError, OSError) as exc:
@@ -81,7 +81,7 @@ def full_definition(type_name: str,
                     read: Optional[Callable[[str], str]] = None) -> str:
     """Return the concatenated definition of ``type_name`` and its nested types."""
     reader = read or (lambda t: share_msg_file(t).read_text(encoding='utf-8'))
-    root = ros_types.normalize_type_name(type_name)
+    root = message_types.normalize_type_name(type_name)
     parts = [reader(root).rstrip('\n')]
     seen: Set[str] = {root}
     todo = nested_types(parts[0], root.split('/')[0])

@@ -37,9 +37,9 @@ import json
 import struct
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
-from unity_kernel_core.config import KernelConfig
+from unity_kernel_core.bus.patterns import first_match
+from unity_kernel_core.config.kernel_config import KernelConfig
 from unity_kernel_core.errors import UnityKernelError
-from unity_kernel_core.patterns import first_match
 
 FieldValue = Union[str, bytes]
 

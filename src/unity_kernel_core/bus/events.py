@@ -18,7 +18,7 @@ import enum
 import time
 from typing import Any, Optional
 
-from unity_kernel_core import ros_types
+from unity_kernel_core.ros import message_types
 
 
 class Tier(enum.IntEnum):
@@ -74,14 +74,14 @@ class Event:
     def message(self) -> Any:
         """Return the payload: a ROS message, or a plain object for in-process events."""
         if self._message is None and self._cdr is not None:
-            self._message = ros_types.deserialize(self._cdr, self.type_name)
+            self._message = message_types.deserialize(self._cdr, self.type_name)
         return self._message
 
     @property
     def cdr(self) -> Optional[bytes]:
         """Return the CDR-serialized payload, or None for a payload that is no ROS message."""
         if self._cdr is None and self._message is not None and '/msg/' in self.type_name:
-            self._cdr = ros_types.serialize(self._message)
+            self._cdr = message_types.serialize(self._message)
         return self._cdr
 
     def __repr__(self) -> str:

@@ -33,7 +33,7 @@ from typing import List, Optional
 
 import redis
 
-from unity_kernel_core.audit_record import AuditError
+from unity_kernel_core.audit.record import AuditError
 
 DIRECTORY = 'redis'
 _MAX_SOCKET_PATH = 100

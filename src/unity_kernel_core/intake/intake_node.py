@@ -27,12 +27,12 @@ from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.experimental import EventsExecutor
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from unity_kernel_core import ros_types
-from unity_kernel_core.bus import EventBus
-from unity_kernel_core.config import KernelConfig, QosSettings
+from unity_kernel_core.bus.event_bus import EventBus
+from unity_kernel_core.config.kernel_config import KernelConfig, QosSettings
 from unity_kernel_core.errors import BusStoppedError, MessageTypeError
-from unity_kernel_core.spinning_node import SpinningNode
-from unity_kernel_core.topic_map import plan_subscriptions, PublisherQos, SubscriptionPlan
+from unity_kernel_core.intake.topic_map import plan_subscriptions, PublisherQos, SubscriptionPlan
+from unity_kernel_core.ros import message_types
+from unity_kernel_core.ros.spinning_node import SpinningNode
 
 _LOG = logging.getLogger('unity_kernel.intake')
 
@@ -143,7 +143,7 @@ class Intake:
 
     def _subscribe(self, plan: SubscriptionPlan) -> None:
         try:
-            msg_type = ros_types.import_message_type(plan.type_name)
+            msg_type = message_types.import_message_type(plan.type_name)
         except MessageTypeError as exc:
             self._report_once(plan.topic, str(exc))
             return

@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from unity_kernel_core.config import KernelConfig, load_config
+from unity_kernel_core.config.kernel_config import KernelConfig, load_config
 from unity_kernel_core.errors import ConfigError
 
 _LOG = logging.getLogger('unity_kernel.config')

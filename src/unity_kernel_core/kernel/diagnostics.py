@@ -17,23 +17,11 @@
 import dataclasses
 from typing import Dict, Optional
 
-from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticStatus
 
-from unity_kernel_core.bus import TierStats
-from unity_kernel_core.events import Tier
-
-OK = DiagnosticStatus.OK
-WARN = DiagnosticStatus.WARN
-ERROR = DiagnosticStatus.ERROR
-STALE = DiagnosticStatus.STALE
-
-
-def status(name: str, level: bytes, message: str, values: Dict[str, object],
-           hardware_id: str = '') -> DiagnosticStatus:
-    """Build a DiagnosticStatus from plain values."""
-    return DiagnosticStatus(
-        level=level, name=name, message=message, hardware_id=hardware_id,
-        values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+from unity_kernel_core.bus.event_bus import TierStats
+from unity_kernel_core.bus.events import Tier
+from unity_kernel_core.ros.diagnostics import OK, status, WARN
 
 
 def kernel_status(node_name: str, state: str, stats: Dict[Tier, TierStats],

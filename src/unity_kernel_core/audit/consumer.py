@@ -38,9 +38,9 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import redis
 
-from unity_kernel_core.audit_record import (AuditEntryError, AuditError, AuditRecord,
+from unity_kernel_core.audit.record import (AuditEntryError, AuditError, AuditRecord,
                                             parse_id, StreamKeys)
-from unity_kernel_core.patterns import compile_pattern
+from unity_kernel_core.bus.patterns import compile_pattern
 
 _LOG = logging.getLogger('unity_kernel.consumer')
 

@@ -39,21 +39,21 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import String
 
-from unity_kernel_core import ros_logging
-from unity_kernel_core.bus import EventBus, TierStats
+from unity_kernel_core.bus.event_bus import EventBus, TierStats
+from unity_kernel_core.bus.events import Event, Tier
 from unity_kernel_core.component import KernelComponent, KernelContext
-from unity_kernel_core.config import KernelConfig, load_config
-from unity_kernel_core.config_watch import ConfigWatcher
-from unity_kernel_core.diagnostics import kernel_status
+from unity_kernel_core.config.kernel_config import KernelConfig, load_config
+from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
-from unity_kernel_core.events import Event, Tier
+from unity_kernel_core.kernel.diagnostics import kernel_status
+from unity_kernel_core.ros import log_forwarding
 
 _LOG = logging.getLogger('unity_kernel.kernel')
 
 #: Components built on configure, in order ("module:factory"; a factory may return None).
 COMPONENT_FACTORIES: List[str] = [
-    'unity_kernel_core.mirror:create',
-    'unity_kernel_core.supervisor:create',
+    'unity_kernel_core.audit.mirror:create',
+    'unity_kernel_core.supervision.supervisor:create',
 ]
 
 CONFIG_CHANGED_TOPIC = '/unity_kernel/config_changed'
@@ -88,7 +88,7 @@ class KernelNode(LifecycleNode):
         self.declare_parameter('diagnostics_period_s', 0.0)
         self.declare_parameter('discovery_period_s', 0.0)
         self.declare_parameter('spawn_modules', True)
-        ros_logging.install(self.get_logger())
+        log_forwarding.install(self.get_logger())
         self.config: Optional[KernelConfig] = None
         self.config_path: Optional[pathlib.Path] = None
         self.bus: Optional[EventBus] = None
@@ -121,7 +121,7 @@ class KernelNode(LifecycleNode):
         self.config = config
         state_dir = pathlib.Path(config.kernel.state_dir).expanduser()
         state_dir.mkdir(parents=True, exist_ok=True)
-        from unity_kernel_core.intake import Intake
+        from unity_kernel_core.intake.intake_node import Intake
         self.bus = EventBus(config.policies(), classifier=config.tier_for)
         self.bus.start()
         self.intake = Intake(self, self.bus, config)
@@ -307,7 +307,7 @@ class KernelNode(LifecycleNode):
 def main(args: Optional[List[str]] = None) -> int:
     """Run the kernel node (``ros2 run unity_kernel kernel``)."""
     from unity_kernel_core.paths import default_ament_prefix_path
-    from unity_kernel_core.runtime import spin_until_signal
+    from unity_kernel_core.ros.runtime import spin_until_signal
     default_ament_prefix_path()
     with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
         node = KernelNode()

@@ -53,18 +53,19 @@ from std_srvs.srv import Trigger
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from unity_kernel_core import module_graph
+from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.component import KernelContext
-from unity_kernel_core.config import KernelConfig
-from unity_kernel_core.diagnostics import ERROR, OK, STALE, status, WARN
+from unity_kernel_core.config.kernel_config import KernelConfig
 from unity_kernel_core.errors import ManifestError, ModuleError, ModuleGraphError
-from unity_kernel_core.events import Tier
-from unity_kernel_core.inprocess import InProcessRunner, load_module_class
-from unity_kernel_core.lifecycle_client import LifecycleClient
-from unity_kernel_core.manifest import (discover, load_manifest, Manifest, MANIFEST_NAME,
-                                        ModuleKind, resolve_search_paths)
-from unity_kernel_core.node_runner import NodeRunner
-from unity_kernel_core.restart_policy import RestartTracker
+from unity_kernel_core.ros.diagnostics import ERROR, OK, STALE, status, WARN
+from unity_kernel_core.supervision import module_graph
+from unity_kernel_core.supervision.inprocess import InProcessRunner, load_module_class
+from unity_kernel_core.supervision.lifecycle_client import LifecycleClient
+from unity_kernel_core.supervision.manifest import (discover, load_manifest, Manifest,
+                                                    MANIFEST_NAME, ModuleKind,
+                                                    resolve_search_paths)
+from unity_kernel_core.supervision.node_runner import NodeRunner
+from unity_kernel_core.supervision.restart_policy import RestartTracker
 
 FAILED_TOPIC = '/unity_kernel/modules/failed'
 STATE_TOPIC = '/unity_kernel/modules/state'

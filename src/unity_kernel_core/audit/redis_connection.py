@@ -31,8 +31,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from unity_kernel_core.audit_record import AuditError
-from unity_kernel_core.config import RedisSettings
+from unity_kernel_core.audit.record import AuditError
+from unity_kernel_core.config.kernel_config import RedisSettings
 
 
 def redacted_url(url: Optional[str]) -> str:

@@ -31,11 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic import ValidationError
 import yaml
 
-from unity_kernel_core.bus import OverflowPolicy, TierPolicy
-from unity_kernel_core.documents import parse_document, read_text, validation_issues
+from unity_kernel_core.bus.event_bus import OverflowPolicy, TierPolicy
+from unity_kernel_core.bus.events import Tier
+from unity_kernel_core.bus.patterns import any_match, compile_pattern, first_match
+from unity_kernel_core.config.documents import parse_document, read_text, validation_issues
 from unity_kernel_core.errors import ConfigError, ConfigIssue, PatternError
-from unity_kernel_core.events import Tier
-from unity_kernel_core.patterns import any_match, compile_pattern, first_match
 
 ENV_PREFIX = 'UNITY_KERNEL__'
 ENV_ALIASES = {'UNITY_REDIS_URL': ('redis', 'url')}

@@ -34,8 +34,8 @@ import time
 from typing import Any, Callable, Dict, IO, List, Optional
 
 from unity_kernel_core.errors import ModuleError
-from unity_kernel_core.lifecycle_client import LifecycleClient
-from unity_kernel_core.manifest import Manifest
+from unity_kernel_core.supervision.lifecycle_client import LifecycleClient
+from unity_kernel_core.supervision.manifest import Manifest
 
 LOG_ROTATE_BYTES = 5 * 1024 * 1024
 CLIENT_REBUILD_S = 3.0

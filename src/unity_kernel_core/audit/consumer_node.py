@@ -26,9 +26,9 @@ touches entities that are not thread-safe.
 import threading
 from typing import Any, Callable, Optional
 
-from unity_kernel_core import ros_types
-from unity_kernel_core.audit_record import AuditRecord
-from unity_kernel_core.consumer import AuditConsumer
+from unity_kernel_core.audit.consumer import AuditConsumer
+from unity_kernel_core.audit.record import AuditRecord
+from unity_kernel_core.ros import message_types
 
 Callback = Callable[[str, Any, AuditRecord], None]
 
@@ -50,7 +50,7 @@ class NodeConsumer:
             f'{record.entry_id}: {error}')
 
     def _handle(self, record: AuditRecord) -> None:
-        message = ros_types.deserialize(record.cdr, record.type_name)
+        message = message_types.deserialize(record.cdr, record.type_name)
         self._callback(record.topic, message, record)
 
     def _run(self) -> None:

@@ -20,7 +20,7 @@ Off the ROS callback path: the bus tap only appends the event to a bounded in-me
 One writer thread takes batches of up to ``redis.batch_size`` events, or what is there once
 the oldest waited ``redis.flush_interval_ms``, encodes them (CDR made here if the event came
 without it) and sends them as one pipeline of ``XADD`` with explicit IDs (see
-:mod:`unity_kernel_core.audit_record` for the key layout and the order).
+:mod:`unity_kernel_core.audit.record` for the key layout and the order).
 
 When Redis is unreachable (or answers with a transient error) the batch goes to the journal
 under ``<state_dir>/mirror-journal`` instead (bounded by ``redis.journal_max_bytes``). While
@@ -43,14 +43,14 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Union
 
 import redis
 
-from unity_kernel_core.audit_record import (AuditError, IdClock, MirrorRules, parse_id,
+from unity_kernel_core.audit.journal import Journal, JournalError
+from unity_kernel_core.audit.record import (AuditError, IdClock, MirrorRules, parse_id,
                                             StreamEntry, StreamKeys)
-from unity_kernel_core.bus import DeadLetter
+from unity_kernel_core.audit.redis_connection import connect, redacted_url
+from unity_kernel_core.bus.event_bus import DeadLetter
+from unity_kernel_core.bus.events import Event
 from unity_kernel_core.component import KernelContext
-from unity_kernel_core.config import KernelConfig, RedisSettings
-from unity_kernel_core.events import Event
-from unity_kernel_core.journal import Journal, JournalError
-from unity_kernel_core.redis_connection import connect, redacted_url
+from unity_kernel_core.config.kernel_config import KernelConfig, RedisSettings
 
 _LOG = logging.getLogger('unity_kernel.mirror')
 
@@ -462,7 +462,7 @@ class Mirror:
 
     def diagnostics(self) -> List[Any]:
         """Return the mirror's status: connection, journal, counters."""
-        from unity_kernel_core.diagnostics import ERROR, OK, status, WARN
+        from unity_kernel_core.ros.diagnostics import ERROR, OK, status, WARN
         snap = self.writer.snapshot()
         problems = []
         level = OK

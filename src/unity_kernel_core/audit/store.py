@@ -28,10 +28,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import redis
 
-from unity_kernel_core.audit_record import (AuditEntryError, AuditError, AuditRecord,
+from unity_kernel_core.audit.record import (AuditEntryError, AuditError, AuditRecord,
                                             KERNEL_DEAD_LETTERS, parse_id, StreamKeys,
                                             text_fields)
-from unity_kernel_core.patterns import compile_pattern
+from unity_kernel_core.bus.patterns import compile_pattern
 
 _ID = re.compile(r'^\d+(-\d+)?$')
 PAGE = 1000

@@ -46,9 +46,9 @@ import traceback
 from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple
 import zlib
 
+from unity_kernel_core.bus.events import Event, Tier
+from unity_kernel_core.bus.patterns import compile_pattern
 from unity_kernel_core.errors import BusError, BusFullError, BusStoppedError
-from unity_kernel_core.events import Event, Tier
-from unity_kernel_core.patterns import compile_pattern
 
 _LOG = logging.getLogger('unity_kernel.bus')
 

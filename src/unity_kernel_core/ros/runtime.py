@@ -22,7 +22,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
 
 if TYPE_CHECKING:  # the kernel is one of several nodes run here: no import at run time
-    from unity_kernel_core.kernel_node import KernelNode
+    from unity_kernel_core.kernel.node import KernelNode
 
 
 def bring_up(node: Any) -> bool:

@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, Optional, Set
 from lifecycle_msgs.msg import Transition, TransitionEvent
 from lifecycle_msgs.srv import ChangeState, GetState
 
-from unity_kernel_core.spinning_node import SpinningNode
+from unity_kernel_core.ros.spinning_node import SpinningNode
 
 TRANSITIONS = {
     'configure': Transition.TRANSITION_CONFIGURE,

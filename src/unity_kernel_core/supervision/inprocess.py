@@ -30,11 +30,12 @@ import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional
 
-from unity_kernel_core.bus import EventBus, Subscription
+from unity_kernel_core.bus.event_bus import EventBus, Subscription
+from unity_kernel_core.bus.events import Event
 from unity_kernel_core.errors import ModuleError
-from unity_kernel_core.events import Event
-from unity_kernel_core.manifest import Manifest
-from unity_kernel_core.module_api import event_handlers, Module, ModuleContext, periodic_methods
+from unity_kernel_core.supervision.manifest import Manifest
+from unity_kernel_core.supervision.module_api import (event_handlers, Module, ModuleContext,
+                                                      periodic_methods)
 
 _load_counter = itertools.count(1)
 

@@ -25,9 +25,9 @@ import dataclasses
 import time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
-from unity_kernel_core import ros_types
-from unity_kernel_core.audit_record import AuditRecord
+from unity_kernel_core.audit.record import AuditRecord
 from unity_kernel_core.errors import MessageTypeError
+from unity_kernel_core.ros import message_types
 
 
 @dataclasses.dataclass
@@ -58,7 +58,7 @@ def pace(records: Iterable[AuditRecord], rate: float,
 
 def check(record: AuditRecord) -> None:
     """Raise MessageTypeError unless the record's type imports and its bytes decode."""
-    ros_types.deserialize(record.cdr, record.type_name)
+    message_types.deserialize(record.cdr, record.type_name)
 
 
 class DdsPublisher:
@@ -74,7 +74,7 @@ class DdsPublisher:
         """Return the publisher of ``topic`` (created on first use)."""
         pub = self._pubs.get(topic)
         if pub is None:
-            pub = self._node.create_publisher(ros_types.import_message_type(type_name), topic,
+            pub = self._node.create_publisher(message_types.import_message_type(type_name), topic,
                                               self._qos)
             self._pubs[topic] = pub
         return pub

@@ -25,10 +25,10 @@ from typing import Callable, Dict, Iterable, Optional, Tuple
 
 from mcap.writer import Writer
 
-from unity_kernel_core.audit_record import AuditRecord
+from unity_kernel_core.audit.record import AuditRecord
+from unity_kernel_core.audit.replay import check, ReplayReport
 from unity_kernel_core.errors import MessageTypeError
-from unity_kernel_core.msgdef import full_definition
-from unity_kernel_core.replay import check, ReplayReport
+from unity_kernel_core.ros.msgdef import full_definition
 
 
 def export_mcap(records: Iterable[AuditRecord], output: pathlib.Path,

@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Literal, Optional, Tuple
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError
 
-from unity_kernel_core.documents import parse_document, read_text, validation_issues
+from unity_kernel_core.config.documents import parse_document, read_text, validation_issues
 from unity_kernel_core.errors import ConfigError, ConfigIssue, ManifestError
 
 MANIFEST_NAME = 'manifest.yaml'

@@ -32,8 +32,8 @@ What cannot be bridged (several types on one topic) is reported and the topic sk
 import dataclasses
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from unity_kernel_core.config import KernelConfig, QosSettings
-from unity_kernel_core.events import Tier
+from unity_kernel_core.bus.events import Tier
+from unity_kernel_core.config.kernel_config import KernelConfig, QosSettings
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,21 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The priority event bus: events, topic patterns and the five-tier bus that carries them.
+
+Owns: :class:`~unity_kernel_core.bus.events.Event` and ``Tier``, topic pattern matching, and
+:class:`~unity_kernel_core.bus.event_bus.EventBus` (bounded queues, workers, dead letters).
+Pure Python: imports nothing from ROS, Redis or the rest of the kernel but ``errors``.
+"""
