@@ -15,8 +15,9 @@
 """
 The module supervisor: a kernel component that brings modules up in order and keeps them up.
 
-- Discovery: manifests under ``modules.search_paths`` (relative paths are relative to the
-  config file); the modules named in ``modules.enabled`` are brought up.
+- Discovery: manifests under ``modules.search_paths``; the modules named in
+  ``modules.enabled`` are brought up, with ``modules.overrides`` applied (``deployment``).
+  An enabled module that is not found (and not ``modules.optional``) fails configure.
 - Order: dependencies first (``module_graph.levels``); the modules of one level come up
   concurrently; shutdown runs in reverse.
 - Health: every ``health.heartbeat_period_s`` each active module is checked (node modules:
@@ -56,12 +57,12 @@ from watchdog.observers import Observer
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.kernel_config import KernelConfig
-from unity_kernel_core.errors import ManifestError, ModuleError, ModuleGraphError
+from unity_kernel_core.errors import ConfigError, ManifestError, ModuleError, ModuleGraphError
 from unity_kernel_core.ros.diagnostics import ERROR, OK, STALE, status, WARN
-from unity_kernel_core.supervision import module_graph
+from unity_kernel_core.supervision import deployment, module_graph
 from unity_kernel_core.supervision.inprocess import InProcessRunner, load_module_class
 from unity_kernel_core.supervision.lifecycle_client import LifecycleClient
-from unity_kernel_core.supervision.manifest import (discover, load_manifest, Manifest,
+from unity_kernel_core.supervision.manifest import (load_manifest, Manifest,
                                                     MANIFEST_NAME, ModuleKind,
                                                     resolve_search_paths)
 from unity_kernel_core.supervision.node_runner import NodeRunner
@@ -259,16 +260,16 @@ class Supervisor:
         return resolve_search_paths(self.config.modules.search_paths, base)
 
     def _discover(self) -> None:
-        manifests, errors = discover(self.search_paths())
-        self.discovery_errors = [str(i) for e in errors for i in e.issues]
+        base = self.context.config_path.parent if self.context.config_path else None
+        # a missing enabled module or a bad override raises ConfigError: configure fails
+        found = deployment.resolve(self.config, base)
+        manifests = found.manifests
+        self.discovery_errors = [str(i) for e in found.manifest_errors for i in e.issues]
         for line in self.discovery_errors:
             self.log.error(f'manifest: {line}')
-        enabled = set(self.config.modules.enabled)
-        unknown = sorted(enabled - set(manifests))
-        for name in unknown:
-            paths = ', '.join(map(str, self.search_paths())) or 'no search path'
-            self.discovery_errors.append(f'enabled module {name!r} not found in {paths}')
-            self.log.error(self.discovery_errors[-1])
+        for name in found.missing_optional:
+            self.log.warning(f'optional module {name!r} not found: left out')
+        enabled = set(found.enabled)
         with self._lock:
             for name, manifest in manifests.items():
                 rec = self.records.get(name)
@@ -610,13 +611,13 @@ class Supervisor:
     def _reload(self, rec: ModuleRecord) -> None:
         name = rec.manifest.name
         try:
-            manifest = load_manifest(rec.manifest.source)
+            manifest = deployment.deployed(load_manifest(rec.manifest.source), self.config)
             if manifest.name != name:
                 raise ModuleError(name, f'the manifest now names {manifest.name!r}; renaming a '
                                         'running module is not supported: unload it first')
             new_class = load_module_class(manifest) \
                 if manifest.kind is ModuleKind.INPROCESS else None
-        except (ManifestError, ModuleError) as exc:
+        except (ConfigError, ModuleError) as exc:
             rec.reload_error = str(exc).replace('\n', ' ')
             self.log.error(f'reload of {name} rejected, the running version stays: '
                            f'{rec.reload_error}')
