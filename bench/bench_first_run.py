@@ -13,8 +13,9 @@
 # limitations under the License.
 
 """
-A fresh clone's first run: ``make run`` to the kernel's first status line, then what
-``make test`` adds (``make setup-dev``, ``make setup-llm``) before it runs the tests.
+Time a fresh clone's first run: ``make run`` to the kernel's first status line.
+
+Then what ``make test`` adds (``make setup-dev``, ``make setup-llm``) before the tests run.
 
 The clone (of this checkout's committed HEAD) gets its own ``.venv`` and its own ``HOME`` (the
 kernel's state and private redis-server), but this machine's pip cache: the figures are for a
@@ -84,7 +85,7 @@ def main() -> int:
             'make_run_exit_code_after_ctrl_c': code,
             'make_setup_dev_s': round(setup_dev, 1),
             'make_setup_llm_s': round(setup_llm, 1),
-            'pip_cache': 'warm (this machine\'s); Debian packages already installed',
+            'pip_cache': "warm (this machine's); Debian packages already installed",
         }
         support.release_domain_id(domain)
     out = write_results('first_run', fields)
