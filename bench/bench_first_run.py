@@ -82,7 +82,9 @@ def main() -> int:
         fields = {
             'make_run_to_status_line_s': marks['status_line_s'],
             'make_run_install_s': marks.get('installed_s'),
-            'make_run_exit_code_after_ctrl_c': code,
+            'make_exit_code_after_ctrl_c': code,  # make itself dies of the SIGINT (-2)
+            'kernel_stopped_clean': any('unity-kernel: stopped (clean)' in line
+                                        for line in lines),
             'make_setup_dev_s': round(setup_dev, 1),
             'make_setup_llm_s': round(setup_llm, 1),
             'pip_cache': "warm (this machine's); Debian packages already installed",

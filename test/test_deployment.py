@@ -14,6 +14,7 @@
 
 """Configs work from anywhere; enabled modules must be found; per-deployment overrides."""
 
+import os
 import shutil
 import textwrap
 
@@ -211,3 +212,41 @@ def test_check_config_and_up_refuse_a_missing_module_before_starting(tmp_path, r
     assert up.returncode == 2, up.stdout + up.stderr
     assert "enabled module 'lidar' not found" in up.stderr
     assert not (tmp_path / 'state').exists()  # refused before anything started
+
+
+def test_package_urls_resolve_through_the_ament_index_for_search_paths_and_calibration(
+        tmp_path, monkeypatch):
+    from unity_sensors.calibration import CalibrationError, load_calibration
+    prefix = tmp_path / 'robot_ws' / 'install'
+    (prefix / 'share' / 'ament_index' / 'resource_index' / 'packages').mkdir(parents=True)
+    (prefix / 'share' / 'ament_index' / 'resource_index' / 'packages' / 'my_robot').touch()
+    module(prefix / 'share' / 'my_robot' / 'modules', 'lidar')
+    (prefix / 'share' / 'my_robot' / 'calib').mkdir()
+    (prefix / 'share' / 'my_robot' / 'calib' / 'cam.yaml').write_text(CALIBRATION)
+    monkeypatch.setenv('AMENT_PREFIX_PATH',
+                       f'{prefix}{os.pathsep}{os.environ.get("AMENT_PREFIX_PATH", "")}')
+    config = write(tmp_path / 'kernel.yaml', """\
+        modules:
+          search_paths: [package://my_robot/modules, package://unity_kernel/modules]
+          enabled: [lidar, camera]
+        """)
+    found = deployment.resolve(load_config(config, environ={}))
+    assert found.enabled == ['lidar', 'camera']
+    assert found.manifests['lidar'].directory == prefix / 'share' / 'my_robot' / 'modules' / \
+        'lidar'
+    cal = load_calibration('package://my_robot/calib/cam.yaml')
+    assert cal.image_width == 64
+    with pytest.raises(CalibrationError, match="package 'nope' is not in the ament index"):
+        load_calibration('package://nope/cam.yaml')
+
+
+CALIBRATION = """\
+image_width: 64
+image_height: 48
+camera_name: test
+camera_matrix: {rows: 3, cols: 3, data: [50.0, 0, 32, 0, 50.0, 24, 0, 0, 1]}
+distortion_model: plumb_bob
+distortion_coefficients: {rows: 1, cols: 5, data: [0.1, -0.2, 0.0, 0.0, 0.01]}
+rectification_matrix: {rows: 3, cols: 3, data: [1, 0, 0, 0, 1, 0, 0, 0, 1]}
+projection_matrix: {rows: 3, cols: 4, data: [50.0, 0, 32, 0, 0, 50.0, 24, 0, 0, 0, 1, 0]}
+"""

@@ -47,6 +47,7 @@ from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.kernel.diagnostics import kernel_status
 from unity_kernel_core.ros import log_forwarding
+from unity_kernel_core.ros.diagnostics import status_markers
 
 _LOG = logging.getLogger('unity_kernel.kernel')
 
@@ -57,6 +58,9 @@ COMPONENT_FACTORIES: List[str] = [
 ]
 
 CONFIG_CHANGED_TOPIC = '/unity_kernel/config_changed'
+STATUS_MARKERS_TOPIC = '/unity_kernel/status_markers'
+STATUS_FRAME = 'unity_kernel'
+"""The kernel's diagnostics as rviz text markers in this frame (``config/unity_kernel.rviz``)."""
 
 
 def _guarded(node: 'KernelNode', callback: Callable[[], None]) -> Callable[[], None]:
@@ -96,6 +100,7 @@ class KernelNode(LifecycleNode):
         self.components: List[KernelComponent] = []
         self._state_label = 'unconfigured'
         self._diag_pub: Optional[Any] = None
+        self._markers_pub: Optional[Any] = None
         self._diag_timer: Optional[Any] = None
         self._discovery_timer: Optional[Any] = None
         self._echo_pub: Optional[Any] = None
@@ -137,6 +142,12 @@ class KernelNode(LifecycleNode):
             self._teardown()
             return TransitionCallbackReturn.FAILURE
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        try:
+            from visualization_msgs.msg import MarkerArray
+            self._markers_pub = self.create_publisher(MarkerArray, STATUS_MARKERS_TOPIC, 10)
+        except ImportError as exc:  # the kernel runs without it; say why rviz shows nothing
+            self.get_logger().warning(f'no status markers for rviz on {STATUS_MARKERS_TOPIC}: '
+                                      f'visualization_msgs cannot be imported ({exc})')
         self._diag_timer = self.create_timer(config.kernel.diagnostics_period_s,
                                              _guarded(self, self._publish_diagnostics))
         if config.kernel.event_echo_topic:
@@ -230,10 +241,10 @@ class KernelNode(LifecycleNode):
             if timer is not None:
                 self.destroy_timer(timer)
         self._diag_timer = self._discovery_timer = None
-        for pub in (self._diag_pub, self._echo_pub):
+        for pub in (self._diag_pub, self._echo_pub, self._markers_pub):
             if pub is not None:
                 self.destroy_publisher(pub)
-        self._diag_pub = self._echo_pub = None
+        self._diag_pub = self._echo_pub = self._markers_pub = None
         self._echo_sub = None
         if self.intake is not None:
             self.intake.close()
@@ -297,6 +308,9 @@ class KernelNode(LifecycleNode):
             array.status.extend(component.diagnostics())
         self._prev_stats = stats
         self._diag_pub.publish(array)
+        if self._markers_pub is not None:
+            self._markers_pub.publish(status_markers(array.status, STATUS_FRAME,
+                                                     array.header.stamp))
 
     @property
     def state_label(self) -> str:
