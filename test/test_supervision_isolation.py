@@ -142,10 +142,18 @@ def test_module_exiting_during_start_up_is_retried_per_its_backoff(
         time.sleep(0.3)
         sys.exit(1)
         """)
-    start_kernel(processes, ros_env, tmp_path, kernel_config(tmp_path, mods, ['quitter']))
+    # a sibling that never answers: its start must not hold up the quitter's retries
+    script_module(mods, 'hung', """\
+        import time
+        while True:
+            time.sleep(1)
+        """, transition_timeout_s=40)
+    start_kernel(processes, ros_env, tmp_path,
+                 kernel_config(tmp_path, mods, ['quitter', 'hung']))
     support.wait_for(lambda: list_modules(probe).get('quitter', {}).get('restarts', 0) >= 2,
                      30, message='quitter restarted')
     info = list_modules(probe)['quitter']
     # the last failure, structured: what ended it and with which status
     assert info['failure']['kind'] == 'exited' and info['failure']['code'] == 1, json.dumps(info)
     assert 'status 1' in info['failure']['detail']
+    assert list_modules(probe)['hung']['state'] == 'starting'

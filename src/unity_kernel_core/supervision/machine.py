@@ -173,11 +173,10 @@ class ModuleMachine:
         self.gave_up = False
 
     def deadlines(self) -> list:
-        """Return the deadlines the scheduler must wake up for."""
-        out = [t for t in (self.restart_at, self.check_at) if t is not None]
+        """Return the deadlines the scheduler must wake up for (only the job's, while busy)."""
         if self.job is not None:
-            out.append(self.job_deadline)
-        return out
+            return [self.job_deadline]
+        return [t for t in (self.restart_at, self.check_at) if t is not None]
 
     # -- what to do next -------------------------------------------------------------------
 
@@ -185,6 +184,8 @@ class ModuleMachine:
         """Record ``job`` as in flight; return its epoch (passed back to ``job_done``)."""
         self.job = job
         self.job_deadline = now + job_deadline_s(job, self.health)
+        if job is Job.CHECK:
+            self.check_at = None  # set again when its result comes
         if job is Job.START:
             self.move(ModuleState.STARTING, 'starting')
         return self.epoch

@@ -53,6 +53,8 @@ QUICK_WORKERS = 8
 """Health checks and kills at once."""
 MAX_IDLE_S = 0.1
 """The loop runs at least this often (process exits are polled then)."""
+MIN_WAIT_S = 0.005
+"""The loop never spins faster than this, whatever deadline is due."""
 SHUTDOWN_WAIT_S = 30.0
 """How long an orderly shutdown waits for the jobs in flight to end."""
 
@@ -240,10 +242,11 @@ class Scheduler:
     def run_once(self, max_wait: float = MAX_IDLE_S) -> None:
         """Wait for an event or the next deadline (at most ``max_wait``), handle it, step."""
         now = self.clock()
-        deadlines = [t for r in self.records.values() for t in r.machine.deadlines()]
-        wait = max(0.0, min([max_wait, *[t - now for t in deadlines]]))
+        deadlines = [t for r in self.records.values() for t in r.machine.deadlines()
+                     if self.running or not r.machine.idle]
+        wait = max(MIN_WAIT_S, min([max_wait, *[t - now for t in deadlines]]))
         try:
-            event = self._events.get(timeout=wait) if wait > 0 else self._events.get_nowait()
+            event = self._events.get(timeout=min(wait, max_wait))
         except queue.Empty:
             event = None
         if event is not None:
