@@ -26,6 +26,7 @@ import signal
 import textwrap
 import time
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 import pytest
 import support
 from test_supervision import (events_of, kernel_config, list_modules, module_states,
@@ -98,6 +99,7 @@ def test_bad_dependency_fails_only_its_modules_and_is_reported_once(
         node_module(mods, 'alpha', depends=['beta'], marker=marker)
         node_module(mods, 'beta', depends=['alpha'], marker=marker)
         broken, words = ['alpha', 'beta'], ['dependency cycle: alpha -> beta -> alpha']
+    diagnostics = probe.collect('/diagnostics', DiagnosticArray)
     kernel = start_kernel(processes, ros_env, tmp_path, config_with_examples(
         tmp_path, mods, ['heartbeat', 'monitor', *broken]))
     support.wait_for(lambda: module_states(probe).get('heartbeat') == 'active'
@@ -113,6 +115,13 @@ def test_bad_dependency_fails_only_its_modules_and_is_reported_once(
              if all(w in line for w in words)]
     assert 1 <= len(lines) <= len(broken) + 1, lines
     assert not events_of(marker, broken[0], 'configured')
+    # and on /diagnostics: the module ERROR with the reason, the supervisor naming it
+    latest = {s.name: s for array in list(diagnostics)[-4:] for s in array.status}
+    module = latest[f'unity_kernel: module {broken[0]}']
+    assert module.level == DiagnosticStatus.ERROR and words[-1] in module.message
+    supervisor = latest['unity_kernel: supervisor']
+    assert supervisor.level == DiagnosticStatus.ERROR and words[-1] in supervisor.message
+    assert latest['unity_kernel: module monitor'].level == DiagnosticStatus.OK
 
 
 def test_module_that_never_becomes_a_lifecycle_node_does_not_delay_the_others(

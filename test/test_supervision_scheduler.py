@@ -22,8 +22,8 @@ from typing import Dict, List, Optional
 import pytest
 
 from unity_kernel_core.errors import ModuleError
-from unity_kernel_core.supervision.machine import (Failure, FailureKind, Job, ModuleMachine,
-                                                   ModuleState)
+from unity_kernel_core.supervision.machine import (Failure, FailureKind, Job, job_deadline_s,
+                                                   ModuleMachine, ModuleState)
 from unity_kernel_core.supervision.manifest import (HealthLimits, Manifest, parse_manifest,
                                                     RestartPolicy)
 from unity_kernel_core.supervision.scheduler import Scheduler
@@ -62,9 +62,13 @@ class FakeRunner:
         self.calls: List[str] = []
         self.exited: Optional[Failure] = None
         self.unhealthy: Optional[Failure] = None
+        self.broken: Dict[str, str] = {}
+        """Calls that fail on this runner only (a broken new version)."""
 
     def _do(self, what: str) -> None:
         self.calls.append(what)
+        if what in self.broken:
+            raise ModuleError(self.manifest.name, self.broken[what])
         self.world.log.append((self.manifest.name, what))
         gate = self.world.block.get((self.manifest.name, what))
         if gate is not None:
@@ -171,6 +175,10 @@ def world_factory():
         world.close()
 
 
+def rec_health(w: World, name: str) -> HealthLimits:
+    return w.scheduler.records[name].machine.health
+
+
 # -- the state machine alone ---------------------------------------------------------------
 
 def machine(backoff: float = 1.0, max_restarts: int = 3, policy: str = 'on-failure'):
@@ -236,7 +244,7 @@ def test_machine_clean_exit_is_not_restarted_on_failure_policy():
 def test_machine_job_past_its_deadline_ends_only_that_attempt_and_late_results_are_ignored():
     m, clock = machine(backoff=0.5)
     epoch = m.begin(Job.START, clock())
-    clock.advance(4 * 5.0 + 5.0 + 0.1)
+    clock.advance(job_deadline_s(Job.START, m.health) + 0.1)
     assert m.expire(clock()) is Job.KILL
     assert m.state is ModuleState.RECOVERING
     assert m.failure is not None and m.failure.kind is FailureKind.TIMEOUT
@@ -397,20 +405,36 @@ def test_operator_restart_unload_and_load(world_factory):
 
 
 def test_reload_keeps_the_old_version_when_the_new_one_fails(world_factory):
-    w = world_factory(manifest('counter'))
+    w = world_factory(manifest('base'), manifest('counter', depends=['base']),
+                      manifest('user', depends=['counter']))
     w.settle()
-    old = w.runners['counter']
+    old = w.scheduler.records['counter'].runner
     new = FakeRunner(manifest('counter'), w)
-    w.fail[('counter', 'configure')] = 'on_configure raised'
+    new.broken['configure'] = 'on_configure raised ValueError: bad'
     w.scheduler.call(lambda: w.scheduler.reload('counter', new.manifest, new))
     w.settle()
-    del w.fail[('counter', 'configure')]
-    assert 'new version failed to start' in w.scheduler.records['counter'].reload_error
-    assert ('counter', 'stop') in w.log and 'kill' in new.calls
     rec = w.scheduler.records['counter']
+    assert rec.reload_error == ("new version failed to start: module 'counter': "
+                                'on_configure raised ValueError: bad')
+    assert 'kill' in new.calls
+    # the old version came back on a fresh runner, and its dependent with it
     assert rec.runner is not old and rec.runner is not new
-    # the fresh copy of the old version was configured twice (the failing call, then again)
-    assert w.state('counter') in ('active', 'recovering')
+    assert rec.runner.calls == ['start', 'configure', 'activate']
+    assert w.state('counter') == 'active' and w.state('user') == 'active'
+    # the dependent went down before the old version stopped
+    log = w.log
+    assert log.index(('user', 'deactivate')) < log.index(('counter', 'stop'))
+
+
+def test_reload_replaces_the_running_version(world_factory):
+    w = world_factory(manifest('counter'))
+    w.settle()
+    new = FakeRunner(manifest('counter'), w)
+    w.scheduler.call(lambda: w.scheduler.reload('counter', new.manifest, new))
+    w.settle()
+    rec = w.scheduler.records['counter']
+    assert rec.runner is new and rec.reload_error == ''
+    assert new.calls == ['start', 'configure', 'activate'] and w.state('counter') == 'active'
 
 
 def test_orderly_shutdown_stops_dependents_first(world_factory):
@@ -432,3 +456,22 @@ def test_loop_sleeps_until_the_next_deadline_not_longer():
         assert time.monotonic() - started < 1.0
     finally:
         s.close()
+
+
+def test_a_transition_past_its_deadline_ends_only_that_modules_attempt(world_factory):
+    w = world_factory(manifest('stuck', backoff=0.5), manifest('other'))
+    gate = w.block[('stuck', 'configure')] = threading.Event()
+    w.settle()
+    assert w.state('other') == 'active' and w.state('stuck') == 'starting'
+    w.clock.advance(job_deadline_s(Job.START, rec_health(w, 'stuck')) + 0.1)
+    w.scheduler.run_once(max_wait=0.01)
+    rec = w.scheduler.records['stuck']
+    assert rec.state.value == 'recovering'
+    assert rec.machine.failure.kind is FailureKind.TIMEOUT
+    assert w.state('other') == 'active'
+    gate.set()  # the abandoned call finally returns: its result is ignored
+    w.settle()
+    assert rec.machine.failure.kind is FailureKind.TIMEOUT
+    w.clock.advance(1.0)
+    w.settle()
+    assert w.state('stuck') == 'active' and rec.machine.restarts == 1

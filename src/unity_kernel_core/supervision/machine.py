@@ -100,16 +100,24 @@ JOB_SLACK_S = 5.0
 
 
 def job_deadline_s(job: Job, health: HealthLimits) -> float:
-    """Return how long ``job`` may take before it ends the module's attempt."""
+    """
+    Return how long ``job`` may take before it ends the module's attempt.
+
+    A safety net over the runners' own timeouts: a lifecycle call may wait up to twice
+    ``transition_timeout_s`` (for the service, then for the answer).
+    """
     transition = health.transition_timeout_s
     if job is Job.CHECK:
         return 2 * health.heartbeat_timeout_s + JOB_SLACK_S
-    if job in (Job.START, Job.RELOAD):
-        # start (the node must appear), then configure and activate; a reload may do it twice
-        return (8 if job is Job.RELOAD else 4) * transition + JOB_SLACK_S
+    if job is Job.START:
+        # the node must appear, then configure and activate
+        return 5 * transition + JOB_SLACK_S
+    if job is Job.RELOAD:
+        # stop the old version, start the new one, maybe the old one again
+        return 14 * transition + JOB_SLACK_S
     if job is Job.KILL:
         return 10.0 + JOB_SLACK_S
-    return 3 * transition + JOB_SLACK_S
+    return 4 * transition + JOB_SLACK_S
 
 
 class ModuleMachine:

@@ -79,6 +79,8 @@ class ModuleRecord:
     reload_to: Optional[Tuple[Manifest, Runner]] = None
     """A validated new version waiting for the module's dependents to be down."""
     future: Optional['concurrent.futures.Future[Any]'] = None
+    abandoned: List['concurrent.futures.Future[Any]'] = dataclasses.field(default_factory=list)
+    """Jobs past their deadline still running on a worker: no new start until they end."""
 
     @property
     def name(self) -> str:
@@ -299,6 +301,9 @@ class Scheduler:
                 follow = machine.expire(now)
                 if follow is not None:
                     self._submit(rec, follow)
+                rec.abandoned = [f for f in rec.abandoned if not f.done()]
+                if rec.abandoned and machine.idle:
+                    continue  # an abandoned call still runs on its runner: let it end first
                 if rec.pending is not None and machine.idle:
                     self._run_pending(rec)
                 if rec.reload_to is not None:
@@ -330,6 +335,8 @@ class Scheduler:
                 return
             rec.runner = self.make_runner(rec.manifest)
         runner = rec.runner
+        if rec.future is not None and not rec.future.done():
+            rec.abandoned.append(rec.future)
         epoch = machine.begin(job, self.clock())
         name = rec.name
         work = fn if fn is not None else (lambda: _run_job(job, runner))
