@@ -57,8 +57,8 @@ from typing import Any, Dict, IO, List, Optional, Tuple
 
 from unity_kernel_core.audit.journal import Journal
 from unity_kernel_core.audit.mirror import COUNTERS, JOURNAL_DIR, MirrorWriter
-from unity_kernel_core.audit.record import (AuditError, IdClock, MirrorRules, StreamEntry,
-                                            StreamKeys)
+from unity_kernel_core.audit.record import (AuditError, dead_letter_fields, event_fields,
+                                            IdClock, StreamEntry, StreamKeys)
 from unity_kernel_core.audit.redis_connection import connect, redacted_url
 from unity_kernel_core.audit.ring import Ring, RingError, try_open
 from unity_kernel_core.bus.event_bus import DeadLetter
@@ -98,7 +98,7 @@ class ProcessWriter:
     def __init__(self, config: KernelConfig, state_dir: pathlib.Path) -> None:
         self.config = config
         self.settings = config.redis
-        self.rules = MirrorRules(config)
+        self.routes = config.routes
         self.keys = StreamKeys(config.redis.stream_prefix)
         self.state_dir = pathlib.Path(state_dir)
         self.journal_dir = self.state_dir / JOURNAL_DIR
@@ -161,14 +161,14 @@ class ProcessWriter:
     def reconfigure(self, config: KernelConfig) -> None:
         """Apply new topic rules here and in the writer process."""
         self.config = config
-        self.rules = MirrorRules(config)
+        self.routes = config.routes
         self._send_config(self._proc)
 
     # -- the bus tap (publisher threads; must not block) -----------------------------------
 
     def offer(self, event: Event) -> None:
         """Copy one bus event into the ring (the bus tap; runs under the bus's sequence lock)."""
-        if not self.rules.for_topic(event.topic).mirror:
+        if not self.routes(event.topic).mirror:
             self.counters['skipped'] += 1
             return
         try:
@@ -199,15 +199,12 @@ class ProcessWriter:
         except Exception:  # keep the dead letter, even without its payload
             cdr = b''
         with self._lock:
-            entry = StreamEntry(self.keys.dead_letters,
-                                self._dead_clock.issue(letter.time_ns, 0), {
-                                    'topic': event.topic, 'type': event.type_name,
-                                    'tier': event.tier.name, 'seq': str(event.seq),
-                                    'stamp_ns': str(event.stamp_ns), 'cdr': bytes(cdr),
-                                    'handler': letter.handler, 'error': letter.error,
-                                    'traceback': letter.traceback,
-                                    'attempts': str(letter.attempts),
-                                    'dead_ns': str(letter.time_ns)})
+            entry = StreamEntry(self.keys.dead_letters, self._dead_clock.issue(letter.time_ns, 0),
+                                dead_letter_fields(
+                                    event.topic, event.type_name, event.tier.name, event.seq,
+                                    event.stamp_ns, bytes(cdr), handler=letter.handler,
+                                    error=letter.error, traceback=letter.traceback,
+                                    attempts=letter.attempts, dead_ns=letter.time_ns))
             if not self._ring.put((bytes([KIND_ENTRY]), entry.encode())):  # type: ignore
                 self.counters['dropped_queue'] += 1
                 _LOG.error('mirror ring full: dead letter of %r not recorded', event)
@@ -355,9 +352,8 @@ class _Decoder:
             if type_name is None:
                 type_name = types[raw_type] = raw_type.decode()
             o += yl
-            out.append(StreamEntry(named[1], f'{ms}-{id_seq}', {
-                'topic': named[0], 'type': type_name, 'tier': _TIER_NAMES[tier],
-                'seq': str(seq), 'stamp_ns': str(stamp_ns), 'cdr': rec[o:o + cl]}))
+            out.append(StreamEntry(named[1], f'{ms}-{id_seq}', event_fields(
+                named[0], type_name, _TIER_NAMES[tier], seq, stamp_ns, rec[o:o + cl])))
             self.last_id = (ms, id_seq)
             self.last_seq = seq
         return out
@@ -372,7 +368,7 @@ class _Child:
         self.state_dir = state_dir
         self.journal = Journal(state_dir / JOURNAL_DIR, settings.journal_max_bytes,
                                settings.journal_segment_bytes, settings.journal_fsync)
-        self.writer = MirrorWriter(settings, MirrorRules(config),
+        self.writer = MirrorWriter(settings, config.routes,
                                    StreamKeys(settings.stream_prefix), self.journal,
                                    lambda: connect(settings))
         self.decoder = _Decoder(self.writer.keys)
