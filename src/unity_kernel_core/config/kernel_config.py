@@ -30,7 +30,8 @@ import os
 import pathlib
 from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import model_validator
 from pydantic import ValidationError
 import yaml
 
@@ -198,6 +199,10 @@ class RedisSettings(_Strict):
     wait_replicas: Optional[int] = Field(None, ge=0, le=16)
     """A batch counts as written once this many replicas have it (default: 1 in a cluster)."""
     wait_timeout_ms: int = Field(1000, ge=1, le=60000)
+    # where the writer runs (docs/performance.md): its own process fed through a shared-memory
+    # ring of ring_bytes in <state_dir>/mirror-ring, or a thread of the kernel's process
+    writer: Literal['process', 'thread'] = 'process'
+    ring_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=16 * 1024 ** 3)
 
     @model_validator(mode='after')
     def _tls_needs_rediss(self) -> 'RedisSettings':
@@ -352,6 +357,11 @@ class KernelConfig(_Strict):
             raise ValueError('redis.cluster: true needs redis.url (or UNITY_REDIS_URL): a '
                              'start-up node of the cluster')
         return self
+
+    @field_serializer('tiers')
+    def _tiers_by_name(self, tiers: Dict[Tier, TierSettings]) -> Dict[str, TierSettings]:
+        """Dump the tiers keyed by name, as a config file names them (dumps load back)."""
+        return {tier.name: settings for tier, settings in tiers.items()}
 
     @field_validator('exclude')
     @classmethod
