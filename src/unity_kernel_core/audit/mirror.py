@@ -31,6 +31,13 @@ batch that is re-sent after a failure, or a journal left by a crashed kernel, ne
 an entry. Clean shutdown sends what is queued, or journals it.
 
 Dead letters from the bus go the same way to the ``P:deadletters`` stream.
+
+In a Redis Cluster (``redis.cluster``) every key of the robot shares one hash tag, so a batch
+is one pipeline to the master serving that slot. There a batch counts as written only once
+``redis.wait_replicas`` replicas (default 1, or as many as are connected) have it (``WAIT``
+at the end of the pipeline); otherwise it is journaled like a failed one. So when the master
+fails and its replica takes over, whatever the replica missed is still in the journal and is
+drained to the new master (entries it has are refused as duplicates).
 """
 
 import collections
@@ -44,19 +51,25 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Union
 import redis
 
 from unity_kernel_core.audit.journal import Journal, JournalError
-from unity_kernel_core.audit.record import (AuditError, IdClock, MirrorRules, parse_id,
-                                            StreamEntry, StreamKeys)
-from unity_kernel_core.audit.redis_connection import connect, redacted_url
+from unity_kernel_core.audit.record import (AuditError, dead_letter_fields, event_fields,
+                                            IdClock, parse_id, StreamEntry, StreamKeys,
+                                            trim_args)
+from unity_kernel_core.audit.redis_connection import (Client, ClusterUnreachable, connect,
+                                                      connected_replicas,
+                                                      is_cluster_reply, node_for,
+                                                      redacted_url, refresh_slots,
+                                                      TRANSIENT_ERRORS)
 from unity_kernel_core.bus.event_bus import DeadLetter
 from unity_kernel_core.bus.events import Event
 from unity_kernel_core.component import KernelContext
-from unity_kernel_core.config.kernel_config import KernelConfig, RedisSettings
+from unity_kernel_core.config.kernel_config import KernelConfig, RedisSettings, TopicRoutes
 
 _LOG = logging.getLogger('unity_kernel.mirror')
 
 JOURNAL_DIR = 'mirror-journal'
 _DUPLICATE = 'equal or smaller'
-_CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+_CONNECTION_ERRORS = TRANSIENT_ERRORS
+_REPLICA_CHECK_S = 5.0
 
 Item = Union[Event, DeadLetter]
 
@@ -68,15 +81,17 @@ COUNTERS = ('written', 'journaled', 'drained', 'duplicates', 'rejected', 'droppe
 class MirrorWriter:
     """The queue, the writer thread, the Redis pipeline and the journal (no ROS)."""
 
-    def __init__(self, settings: RedisSettings, rules: MirrorRules, keys: StreamKeys,
-                 journal: Journal, client_factory: Callable[[], 'redis.Redis']) -> None:
+    def __init__(self, settings: RedisSettings, routes: TopicRoutes, keys: StreamKeys,
+                 journal: Journal, client_factory: Callable[[], Client]) -> None:
         self.settings = settings
-        self.rules = rules
+        self.routes = routes
         self.keys = keys
         self.journal = journal
         self.url = redacted_url(settings.url)
         self._client_factory = client_factory
-        self._client: Optional['redis.Redis'] = None
+        self._client: Optional[Client] = None
+        self._replicas: Optional[int] = None
+        self._replicas_checked = 0.0
         self._queue: Deque[Item] = collections.deque()
         self._capacity = settings.queue_size
         self._batch = settings.batch_size
@@ -96,6 +111,15 @@ class MirrorWriter:
         # every key exists from the start: snapshot() copies the dict from another thread
         self.counters: Dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.last_seq = 0
+
+    @property
+    def journal_dir(self) -> pathlib.Path:
+        """Return the journal's directory."""
+        return self.journal.directory
+
+    def reconfigure(self, config: KernelConfig) -> None:
+        """Apply new topic rules (mirror on/off, retention)."""
+        self.routes = config.routes
 
     # -- intake (any thread; must not block) -----------------------------------------------
 
@@ -173,7 +197,16 @@ class MirrorWriter:
                     break
 
     def _step(self) -> None:
-        entries = self._encode(self._collect())
+        self.write(self._encode(self._collect()))
+
+    def write(self, entries: List[StreamEntry]) -> None:
+        """
+        Send a batch to Redis, or journal it (behind what the journal holds); drain some.
+
+        When this returns, each entry is in Redis or in the journal, or counted as lost
+        (journal full or failing). The writer thread calls it, and so does the writer
+        process (:mod:`unity_kernel_core.audit.writer_process`) for the batches it takes.
+        """
         if self.journal.pending or not self._redis_ok():
             self._spool(entries)
             self._drain_some()
@@ -213,7 +246,7 @@ class MirrorWriter:
         return out
 
     def _encode_event(self, event: Event) -> Optional[StreamEntry]:
-        if not self.rules.for_topic(event.topic).mirror:
+        if not self.routes(event.topic).mirror:
             self.counters['skipped'] += 1
             return None
         try:
@@ -228,9 +261,9 @@ class MirrorWriter:
             return None
         entry_id = self._events_clock.issue(event.stamp_ns, event.seq)
         self.last_seq = event.seq
-        return StreamEntry(self.keys.topic(event.topic), entry_id, {
-            'topic': event.topic, 'type': event.type_name, 'tier': event.tier.name,
-            'seq': str(event.seq), 'stamp_ns': str(event.stamp_ns), 'cdr': bytes(cdr)})
+        return StreamEntry(self.keys.topic(event.topic), entry_id, event_fields(
+            event.topic, event.type_name, event.tier.name, event.seq, event.stamp_ns,
+            bytes(cdr)))
 
     def _encode_dead_letter(self, letter: DeadLetter) -> Optional[StreamEntry]:
         event = letter.event
@@ -239,11 +272,10 @@ class MirrorWriter:
         except Exception:  # keep the dead letter, even without its payload
             cdr = b''
         entry_id = self._dead_clock.issue(letter.time_ns, 0)
-        return StreamEntry(self.keys.dead_letters, entry_id, {
-            'topic': event.topic, 'type': event.type_name, 'tier': event.tier.name,
-            'seq': str(event.seq), 'stamp_ns': str(event.stamp_ns), 'cdr': bytes(cdr),
-            'handler': letter.handler, 'error': letter.error, 'traceback': letter.traceback,
-            'attempts': str(letter.attempts), 'dead_ns': str(letter.time_ns)})
+        return StreamEntry(self.keys.dead_letters, entry_id, dead_letter_fields(
+            event.topic, event.type_name, event.tier.name, event.seq, event.stamp_ns,
+            bytes(cdr), handler=letter.handler, error=letter.error,
+            traceback=letter.traceback, attempts=letter.attempts, dead_ns=letter.time_ns))
 
     # -- Redis -----------------------------------------------------------------------------
 
@@ -251,9 +283,11 @@ class MirrorWriter:
         try:
             if self._client is None:
                 self._client = self._client_factory()
-            self._client.ping()
-            meta = self._client.hgetall(self.keys.meta)
-        except _CONNECTION_ERRORS + (redis.ResponseError,) as exc:
+            elif self.settings.cluster:
+                refresh_slots(self._client)  # a replica may have taken over
+            self._replicas = None
+            meta: Any = node_for(self._client, self.keys.meta).hgetall(self.keys.meta)
+        except _CONNECTION_ERRORS + (redis.ResponseError, ClusterUnreachable) as exc:
             self._set_down(exc)
             return False
         last_id = meta.get(b'last_id')
@@ -262,7 +296,8 @@ class MirrorWriter:
         last_seq = meta.get(b'last_seq')
         if last_seq and last_seq.isdigit():
             self.last_seq = max(self.last_seq, int(last_seq))
-        dead: Any = self._client.xrevrange(self.keys.dead_letters, count=1)
+        dead: Any = node_for(self._client, self.keys.meta).xrevrange(self.keys.dead_letters,
+                                                                     count=1)
         if dead:
             self._dead_clock.advance_to(parse_id(dead[0][0]))
         if not self.connected:
@@ -297,7 +332,13 @@ class MirrorWriter:
             return True
         assert self._client is not None
         now_ms = time.time_ns() // 1_000_000
-        pipe = self._client.pipeline(transaction=False)
+        try:  # every key of the trail is in one slot: one node, one pipeline
+            node = node_for(self._client, self.keys.meta)
+            wait = self._replicas_to_wait(node)
+        except _CONNECTION_ERRORS as exc:
+            self._set_down(exc)
+            return False
+        pipe = node.pipeline(transaction=False)
         last_event: Optional[StreamEntry] = None
         trims: Dict[str, List[str]] = {
             self.keys.dead_letters: ['MAXLEN', '~', str(self.settings.dead_letter_maxlen)]}
@@ -306,7 +347,7 @@ class MirrorWriter:
             key = entry.key
             trim = trims.get(key)
             if trim is None:
-                trim = self.rules.for_topic(str(entry.fields['topic'])).trim_args(now_ms)
+                trim = trim_args(self.routes(str(entry.fields['topic'])), now_ms)
                 trims[key] = trim
                 if key not in self._known_keys:
                     pipe.sadd(self.keys.streams, key)
@@ -317,11 +358,22 @@ class MirrorWriter:
         if last_event is not None:
             pipe.hset(self.keys.meta, mapping={'last_id': last_event.entry_id,
                                                'last_seq': str(last_event.fields['seq'])})
+        if wait:
+            pipe.execute_command('WAIT', wait, self.settings.wait_timeout_ms)
         try:
             results = pipe.execute(raise_on_error=False)
         except _CONNECTION_ERRORS as exc:
             self._set_down(exc)
             return False
+        if wait:
+            acked = results.pop()
+            if isinstance(acked, int) and acked < wait:
+                self._replicas = None
+                results.append(AuditError(
+                    f'batch reached {acked} of {wait} replica(s) within '
+                    f'{self.settings.wait_timeout_ms} ms: kept in the journal'))
+            elif not isinstance(acked, int):
+                results.append(acked)
         transient: Optional[Exception] = None
         written = duplicates = rejected = 0
         for result in results:
@@ -329,6 +381,8 @@ class MirrorWriter:
                 text = str(result)
                 if _DUPLICATE in text:
                     duplicates += 1
+                elif is_cluster_reply(result):  # a failover or a slot migration: retry
+                    transient = result
                 elif text.startswith('WRONGTYPE'):
                     rejected += 1
                     self._log_limited('wrongtype', f'Redis refused an entry: {text}')
@@ -346,6 +400,20 @@ class MirrorWriter:
         self.counters['duplicates'] += duplicates
         self.counters['rejected'] += rejected
         return True
+
+    def _replicas_to_wait(self, node: 'redis.Redis') -> int:
+        """Return how many replicas to WAIT for: the setting, at most those connected."""
+        wanted = self.settings.replicas_to_wait
+        if not wanted:
+            return 0
+        now = time.monotonic()
+        if self._replicas is None or now - self._replicas_checked > _REPLICA_CHECK_S:
+            replicas = connected_replicas(node)
+            if replicas < wanted and self._replicas != replicas:
+                _LOG.warning('the master serving %s has %d replica(s) connected, %d wanted: '
+                             'waiting for %d', self.keys.base, replicas, wanted, replicas)
+            self._replicas, self._replicas_checked = replicas, now
+        return min(wanted, self._replicas)
 
     # -- journal ---------------------------------------------------------------------------
 
@@ -425,7 +493,7 @@ class Mirror:
 
     name = 'mirror'
 
-    def __init__(self, context: KernelContext, writer: MirrorWriter) -> None:
+    def __init__(self, context: KernelContext, writer: 'MirrorWriter | Any') -> None:
         self.context = context
         self.writer = writer
         self._bus = context.bus
@@ -451,12 +519,12 @@ class Mirror:
         snap = self.writer.snapshot()
         _LOG.info('mirror stopped: %d written, %d journaled (%d pending in %s), %d dropped',
                   snap['written'], snap['journaled'], snap['journal_pending'],
-                  self.writer.journal.directory,
+                  self.writer.journal_dir,
                   snap['dropped_queue'] + snap['dropped_journal_full'] + snap['journal_errors'])
 
     def reconfigure(self, config: KernelConfig) -> None:
         """Apply new topic rules (mirror on/off, retention); Redis settings need configure."""
-        self.writer.rules = MirrorRules(config)
+        self.writer.reconfigure(config)
         if config.redis != self.context.config.redis:
             _LOG.warning('redis settings changed: they take effect at the next configure')
 
@@ -467,12 +535,16 @@ class Mirror:
         problems = []
         level = OK
         for key in ('dropped_queue', 'dropped_journal_full', 'journal_errors', 'rejected',
-                    'journal_corrupt', 'writer_errors'):
+                    'journal_corrupt', 'writer_errors', 'writer_restarts'):
             new = snap.get(key, 0) - self._prev.get(key, 0)
             if new > 0:
                 problems.append(f'{key} {new}')
                 level = ERROR
-        if not snap['connected']:
+        if snap.get('writer_alive') is False:
+            problems.insert(0, f'audit writer process down ({snap["writer_last_exit"]}), '
+                            'restarting; events wait in the ring')
+            level = max(level, WARN)
+        elif not snap['connected']:
             problems.insert(0, f'Redis unreachable ({snap["last_error"]}), journaling')
             level = max(level, WARN)
         elif snap['journal_pending']:
@@ -494,9 +566,12 @@ def create(context: KernelContext) -> Optional[Mirror]:
         _LOG.warning('audit mirror off: no redis.url (set it or UNITY_REDIS_URL; '
                      '`unity-kernel up` starts a private redis-server)')
         return None
+    if settings.writer == 'process':
+        from unity_kernel_core.audit.writer_process import ProcessWriter
+        return Mirror(context, ProcessWriter(context.config, pathlib.Path(context.state_dir)))
     journal = Journal(pathlib.Path(context.state_dir) / JOURNAL_DIR, settings.journal_max_bytes,
                       settings.journal_segment_bytes, settings.journal_fsync)
-    writer = MirrorWriter(settings, MirrorRules(context.config),
-                          StreamKeys(settings.stream_prefix), journal,
+    writer = MirrorWriter(settings, context.config.routes,
+                          StreamKeys.of(context.config), journal,
                           lambda: connect(settings))
     return Mirror(context, writer)

@@ -27,6 +27,12 @@ letter tools and the consumer API. The layout under ``redis.stream_prefix`` (``P
   them all);
 - ``P:meta`` a hash with the last entry ID and kernel sequence number written.
 
+With a robot id ``R`` (``kernel.robot_id``) every one of these keys is under ``P:{R}``
+instead of ``P`` (``P:{R}:topic:/safety/estop``, ``P:{R}:deadletters``, ...): the braces are
+a Redis Cluster hash tag, so all keys of one robot live in one slot and each write batch
+goes to one node in one round trip. The fleet registry ``P:fleet`` (a hash: robot id ->
+heartbeat) is shared by the robots. Without a robot id the layout is the single-robot one.
+
 Global order: entry IDs are ``<receive ms>-<kernel seq>``, made strictly increasing over all
 topic streams by one clock; so every stream is in the kernel's order and merging streams by
 ID gives the global order across topics, and XRANGE by time works on the ID's ms part.
@@ -37,8 +43,7 @@ import json
 import struct
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
-from unity_kernel_core.bus.patterns import first_match
-from unity_kernel_core.config.kernel_config import KernelConfig
+from unity_kernel_core.config.kernel_config import KernelConfig, TopicRoute
 from unity_kernel_core.errors import UnityKernelError
 
 FieldValue = Union[str, bytes]
@@ -59,50 +64,80 @@ class AuditEntryError(AuditError):
 
 @dataclasses.dataclass(frozen=True)
 class StreamKeys:
-    """The Redis keys of one kernel's audit trail."""
+    """
+    The Redis keys of one kernel's audit trail (and of the tools writing beside it).
+
+    ``robot_id`` None: keys under ``prefix`` (the single-robot layout); otherwise under
+    ``prefix:{robot_id}`` (a hash tag: one cluster slot per robot).
+    """
 
     prefix: str
+    robot_id: Optional[str] = None
+
+    @property
+    def base(self) -> str:
+        """Return what every key of this trail starts with (``P`` or ``P:{R}``)."""
+        if self.robot_id is None:
+            return self.prefix
+        return f'{self.prefix}:{{{self.robot_id}}}'
+
+    def key(self, *parts: str) -> str:
+        """Return the key made of the base and ``parts``, joined by colons."""
+        return ':'.join((self.base,) + parts)
 
     @property
     def streams(self) -> str:
         """Return the key of the set of topic streams."""
-        return f'{self.prefix}:streams'
+        return self.key('streams')
 
     @property
     def meta(self) -> str:
         """Return the key of the hash holding the last ID and seq written."""
-        return f'{self.prefix}:meta'
+        return self.key('meta')
 
     @property
     def dead_letters(self) -> str:
         """Return the key of the kernel's dead-letter stream."""
-        return f'{self.prefix}:deadletters'
+        return self.key('deadletters')
+
+    @property
+    def fleet(self) -> str:
+        """Return the key of the fleet registry (shared by every robot under the prefix)."""
+        return f'{self.prefix}:fleet'
 
     def dead_letter_stream(self, name: str) -> str:
         """Return the key of a named dead-letter stream: ``kernel`` is the kernel's own."""
         if name == KERNEL_DEAD_LETTERS:
             return self.dead_letters
-        return f'{self.prefix}:{name}:deadletters'
+        return self.key(name, 'deadletters')
 
     def dead_letter_name(self, key: str) -> str:
         """Return the name of a dead-letter stream key (``P:N:deadletters`` -> ``N``)."""
         if key == self.dead_letters:
             return KERNEL_DEAD_LETTERS
-        head, tail = f'{self.prefix}:', ':deadletters'
+        head, tail = f'{self.base}:', ':deadletters'
         if not (key.startswith(head) and key.endswith(tail)) or len(key) <= len(head + tail):
-            raise AuditError(f'{key!r} is not a dead-letter stream under prefix {self.prefix!r}')
-        return key[len(head):-len(tail)]
+            raise AuditError(f'{key!r} is not a dead-letter stream under {self.base!r}')
+        name = key[len(head):-len(tail)]
+        if '{' in name:  # another robot's stream, seen from the single-robot layout
+            raise AuditError(f'{key!r} belongs to a robot, not to {self.base!r}')
+        return name
 
     def topic(self, topic: str) -> str:
         """Return the stream key of ``topic``."""
-        return f'{self.prefix}:topic:{topic}'
+        return f'{self.base}:topic:{topic}'
 
     def topic_of(self, key: str) -> str:
         """Return the topic of a topic stream key; raise AuditError for another key."""
-        head = f'{self.prefix}:topic:'
+        head = f'{self.base}:topic:'
         if not key.startswith(head):
-            raise AuditError(f'{key!r} is not a topic stream under prefix {self.prefix!r}')
+            raise AuditError(f'{key!r} is not a topic stream under {self.base!r}')
         return key[len(head):]
+
+    @classmethod
+    def of(cls, config: KernelConfig, robot_id: Optional[str] = None) -> 'StreamKeys':
+        """Return the keys of a kernel config (``robot_id`` overrides ``kernel.robot_id``)."""
+        return cls(config.redis.stream_prefix, robot_id or config.kernel.robot_id)
 
 
 def parse_id(entry_id: 'str | bytes') -> Tuple[int, int]:
@@ -139,55 +174,41 @@ class IdClock:
 
     def issue(self, stamp_ns: int, seq: int) -> str:
         """Return the next ID for an event received at ``stamp_ns`` with kernel ``seq``."""
+        return format_id(*self.issue_pair(stamp_ns, seq))
+
+    def issue_pair(self, stamp_ns: int, seq: int) -> Tuple[int, int]:
+        """Return the next ID as ``(ms, seq)`` (see :meth:`issue`)."""
         candidate = (stamp_ns // 1_000_000, seq)
         if candidate <= self.last:
             candidate = (self.last[0], self.last[1] + 1)
         self.last = candidate
-        return format_id(*candidate)
+        return candidate
 
 
-@dataclasses.dataclass(frozen=True)
-class Retention:
-    """How one topic is mirrored: on/off and how its stream is trimmed."""
-
-    mirror: bool = True
-    maxlen: Optional[int] = None
-    max_age_s: Optional[float] = None
-
-    def trim_args(self, now_ms: int) -> List[str]:
-        """Return the XADD trimming arguments: ``MINID ~`` by age when set, else ``MAXLEN ~``."""
-        if self.max_age_s is not None:
-            return ['MINID', '~', format_id(max(0, now_ms - int(self.max_age_s * 1000)), 0)]
-        if self.maxlen is not None:
-            return ['MAXLEN', '~', str(self.maxlen)]
-        return []
+def trim_args(route: TopicRoute, now_ms: int) -> List[str]:
+    """Return a topic's XADD trimming arguments: ``MINID ~`` by age when set, else ``MAXLEN ~``."""
+    if route.max_age_s is not None:
+        return ['MINID', '~', format_id(max(0, now_ms - int(route.max_age_s * 1000)), 0)]
+    if route.maxlen is not None:
+        return ['MAXLEN', '~', str(route.maxlen)]
+    return []
 
 
-class MirrorRules:
-    """Per-topic mirror settings from the topic rules (excludes do not apply: audit all)."""
+def event_fields(topic: str, type_name: str, tier: str, seq: int, stamp_ns: int,
+                 cdr: bytes) -> Dict[str, FieldValue]:
+    """Return the stream entry fields of one event (:data:`EVENT_FIELDS`, in that order)."""
+    return {'topic': topic, 'type': type_name, 'tier': tier, 'seq': str(seq),
+            'stamp_ns': str(stamp_ns), 'cdr': cdr}
 
-    _CACHE_MAX = 65536
 
-    def __init__(self, config: KernelConfig) -> None:
-        self._rules = [(r.pattern, r) for r in config.topics]
-        self._default_maxlen = config.redis.maxlen
-        self._cache: Dict[str, Retention] = {}
-
-    def for_topic(self, topic: str) -> Retention:
-        """Return the retention of ``topic`` (first matching rule; defaults otherwise)."""
-        found = self._cache.get(topic)
-        if found is None:
-            rule = first_match(self._rules, topic)
-            if rule is None:
-                found = Retention(maxlen=self._default_maxlen)
-            else:
-                found = Retention(
-                    mirror=rule.mirror,
-                    maxlen=rule.retention_maxlen or self._default_maxlen,
-                    max_age_s=rule.retention_max_age_s)
-            if len(self._cache) < self._CACHE_MAX:
-                self._cache[topic] = found
-        return found
+def dead_letter_fields(topic: str, type_name: str, tier: str, seq: int, stamp_ns: int,
+                       cdr: bytes, *, handler: str, error: str, traceback: str, attempts: int,
+                       dead_ns: int) -> Dict[str, FieldValue]:
+    """Return the fields of a dead-letter entry (:data:`DEAD_LETTER_FIELDS`)."""
+    fields = event_fields(topic, type_name, tier, seq, stamp_ns, cdr)
+    fields.update({'handler': handler, 'error': error, 'traceback': traceback,
+                   'attempts': str(attempts), 'dead_ns': str(dead_ns)})
+    return fields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,8 +225,8 @@ class AuditRecord:
 
     def fields(self) -> Dict[str, FieldValue]:
         """Return the stream entry fields."""
-        return {'topic': self.topic, 'type': self.type_name, 'tier': self.tier,
-                'seq': str(self.seq), 'stamp_ns': str(self.stamp_ns), 'cdr': self.cdr}
+        return event_fields(self.topic, self.type_name, self.tier, self.seq, self.stamp_ns,
+                            self.cdr)
 
     @classmethod
     def from_entry(cls, entry_id: 'str | bytes', fields: Mapping[object, object],

@@ -20,7 +20,8 @@ Errors name the file, the line, the key path and what was expected, for example:
     config/kernel.yaml:14: tiers.CRITICAL.workers: Input should be greater than or equal to 1
 
 Environment overrides: ``UNITY_KERNEL__<SECTION>__<KEY>=value`` sets ``section.key`` (any depth,
-keys case-insensitive, value parsed as a YAML scalar); ``UNITY_REDIS_URL`` sets ``redis.url``.
+keys case-insensitive, value parsed as a YAML scalar); ``UNITY_REDIS_URL`` sets ``redis.url``,
+``UNITY_REDIS_CLUSTER`` ``redis.cluster`` and ``UNITY_ROBOT_ID`` ``kernel.robot_id``.
 
 Paths (``PATH_KEYS``) are resolved when a file is loaded: a relative path against the folder of
 the config file, ``package://<package>/<path>`` through the ament index (absolute and ``~``
@@ -28,16 +29,19 @@ paths stay as written). So a config works wherever it is copied to, and wherever
 is started from.
 """
 
+import dataclasses
+import functools
 import os
 import pathlib
 import re
 from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import model_validator
 from pydantic import PrivateAttr, ValidationError
 import yaml
 
-from unity_kernel_core.bus.event_bus import OverflowPolicy, TierPolicy
+from unity_kernel_core.bus.event_bus import DEFAULT_POLICIES, OverflowPolicy, TierPolicy
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.bus.patterns import any_match, compile_pattern, first_match
 from unity_kernel_core.config.documents import (format_loc, LineIndex, lookup_line,
@@ -46,7 +50,10 @@ from unity_kernel_core.errors import ConfigError, ConfigIssue, PatternError
 from unity_kernel_core.paths import resolve_path
 
 ENV_PREFIX = 'UNITY_KERNEL__'
-ENV_ALIASES = {'UNITY_REDIS_URL': ('redis', 'url')}
+ENV_ALIASES = {'UNITY_REDIS_URL': ('redis', 'url'), 'UNITY_REDIS_CLUSTER': ('redis', 'cluster'),
+               'UNITY_ROBOT_ID': ('kernel', 'robot_id')}
+ROBOT_ID_PATTERN = r'^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_?$'
+"""A robot id follows the ROS naming rules: a letter, then letters, digits, single ``_``."""
 
 
 class _Strict(BaseModel):
@@ -65,14 +72,17 @@ class QosSettings(_Strict):
     adapt_to_publishers: bool = True
 
 
+_POLICY = TierPolicy()  # the bus's defaults of a tier's keys (one source: the bus)
+
+
 class TierSettings(_Strict):
     """Queue, workers, retries and QoS of one priority tier."""
 
-    workers: int = Field(1, ge=1, le=64)
-    queue_size: int = Field(10000, ge=1, le=10_000_000)
-    overflow: OverflowPolicy = OverflowPolicy.DROP_OLDEST
-    max_retries: int = Field(2, ge=0, le=100)
-    retry_backoff_ms: float = Field(10.0, ge=0, le=60000)
+    workers: int = Field(_POLICY.workers, ge=1, le=64)
+    queue_size: int = Field(_POLICY.queue_size, ge=1, le=10_000_000)
+    overflow: OverflowPolicy = _POLICY.overflow
+    max_retries: int = Field(_POLICY.max_retries, ge=0, le=100)
+    retry_backoff_ms: float = Field(_POLICY.retry_backoff_s * 1000.0, ge=0, le=60000)
     block_timeout_ms: Optional[float] = Field(None, gt=0)
     qos: QosSettings = QosSettings()
 
@@ -91,17 +101,29 @@ class TierSettings(_Strict):
             block_timeout_s=None if self.block_timeout_ms is None
             else self.block_timeout_ms / 1000.0)
 
+    @classmethod
+    def from_policy(cls, policy: TierPolicy, qos: QosSettings) -> 'TierSettings':
+        """Return the settings of a bus policy, with the QoS its subscriptions start from."""
+        return cls(workers=policy.workers, queue_size=policy.queue_size,
+                   overflow=policy.overflow, max_retries=policy.max_retries,
+                   retry_backoff_ms=policy.retry_backoff_s * 1000.0,
+                   block_timeout_ms=None if policy.block_timeout_s is None
+                   else policy.block_timeout_s * 1000.0, qos=qos)
+
+
+#: The QoS each tier's subscriptions start from (the queue defaults are the bus's own).
+DEFAULT_TIER_QOS: Mapping[Tier, QosSettings] = {
+    Tier.CRITICAL: QosSettings(depth=1000),
+    Tier.HIGH: QosSettings(reliability='best_effort', depth=10),
+    Tier.NORMAL: QosSettings(),
+    Tier.LOW: QosSettings(),
+    Tier.DEFERRED: QosSettings(),
+}
+
 
 def _default_tiers() -> Dict[Tier, TierSettings]:
-    best_effort = QosSettings(reliability='best_effort', depth=10)
-    return {
-        Tier.CRITICAL: TierSettings(workers=2, overflow=OverflowPolicy.BLOCK, max_retries=3,
-                                    qos=QosSettings(depth=1000)),
-        Tier.HIGH: TierSettings(workers=2, qos=best_effort),
-        Tier.NORMAL: TierSettings(),
-        Tier.LOW: TierSettings(queue_size=5000),
-        Tier.DEFERRED: TierSettings(queue_size=1000, max_retries=1),
-    }
+    return {tier: TierSettings.from_policy(DEFAULT_POLICIES[tier], DEFAULT_TIER_QOS[tier])
+            for tier in Tier}
 
 
 class TopicRule(_Strict):
@@ -141,6 +163,8 @@ class KernelSettings(_Strict):
     state_dir: str = '~/.local/state/unity_kernel'
     event_echo_topic: Optional[str] = None
     autostart: bool = False
+    robot_id: Optional[str] = Field(None, pattern=ROBOT_ID_PATTERN, max_length=64)
+    """This robot in a fleet: its audit keys carry it and it registers a heartbeat."""
 
     @field_validator('event_echo_topic')
     @classmethod
@@ -175,6 +199,18 @@ class RedisSettings(_Strict):
     journal_segment_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     journal_fsync: bool = False
     dead_letter_maxlen: int = Field(100_000, ge=1)
+    # fleet (docs/fleet.md)
+    cluster: bool = False
+    """Use a Redis Cluster (``url`` is a start-up node); needs ``kernel.robot_id``."""
+    cluster_nodes: List[str] = []
+    """More start-up nodes (``host:port``), tried when the ``url`` node does not answer."""
+    wait_replicas: Optional[int] = Field(None, ge=0, le=16)
+    """A batch counts as written once this many replicas have it (default: 1 in a cluster)."""
+    wait_timeout_ms: int = Field(1000, ge=1, le=60000)
+    # where the writer runs (docs/performance.md): its own process fed through a shared-memory
+    # ring of ring_bytes in <state_dir>/mirror-ring, or a thread of the kernel's process
+    writer: Literal['process', 'thread'] = 'process'
+    ring_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=16 * 1024 ** 3)
 
     @model_validator(mode='after')
     def _tls_needs_rediss(self) -> 'RedisSettings':
@@ -182,7 +218,34 @@ class RedisSettings(_Strict):
                if getattr(self, k) is not None]
         if tls and self.url is not None and not self.url.startswith('rediss://'):
             raise ValueError(f'{", ".join(tls)} given but url is not rediss:// (TLS)')
+        if self.cluster and self.enabled and self.url is not None and \
+                self.url.startswith('unix://'):
+            raise ValueError('cluster: true needs a redis:// or rediss:// url (a start-up '
+                             'node of the cluster), not a unix socket')
         return self
+
+    @field_validator('cluster_nodes')
+    @classmethod
+    def _host_ports(cls, value: List[str]) -> List[str]:
+        for node in value:
+            host, sep, port = node.rpartition(':')
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f'cluster node {node!r}: expected host:port')
+        return value
+
+    @property
+    def replicas_to_wait(self) -> int:
+        """Return how many replicas must acknowledge a batch (WAIT) before it counts."""
+        if self.wait_replicas is not None:
+            return self.wait_replicas
+        return 1 if self.cluster else 0
+
+
+class FleetSettings(_Strict):
+    """The fleet registry: heartbeats of robots sharing one store (docs/fleet.md)."""
+
+    heartbeat_period_s: float = Field(2.0, gt=0, le=3600)
+    stale_after_s: float = Field(10.0, gt=0, le=86400)
 
 
 MODULE_NAME = r'^[a-z][a-z0-9_]*$'
@@ -243,6 +306,64 @@ class ModulesSettings(_Strict):
         return value
 
 
+@dataclasses.dataclass(frozen=True)
+class TopicRoute:
+    """
+    Everything the kernel decides about one topic, resolved once and carried by value.
+
+    ``rule`` is the first topic rule matching the topic (excludes not applied), ``intake``
+    whether the kernel subscribes to it (a rule matches and no exclude does), ``tier`` and
+    ``qos`` the tier's and its subscriptions' starting QoS, and ``mirror``/``maxlen``/
+    ``max_age_s`` how the audit mirror keeps it (every event on the bus is audited, excluded
+    or not).
+    """
+
+    topic: str
+    rule: Optional['TopicRule']
+    intake: bool
+    tier: Tier
+    qos: QosSettings
+    mirror: bool
+    maxlen: Optional[int]
+    max_age_s: Optional[float]
+
+
+class TopicRoutes:
+    """Resolve topics to :class:`TopicRoute` (one config's rules; cached per topic)."""
+
+    _CACHE_MAX = 65536
+
+    def __init__(self, config: 'KernelConfig') -> None:
+        self._config = config
+        self._rules = [(r.pattern, r) for r in config.topics]
+        self._cache: Dict[str, TopicRoute] = {}
+
+    def __call__(self, topic: str) -> TopicRoute:
+        """Return the route of ``topic``."""
+        found = self._cache.get(topic)
+        if found is None:
+            found = self._resolve(topic)
+            if len(self._cache) < self._CACHE_MAX:
+                self._cache[topic] = found
+        return found
+
+    def tier(self, topic: str) -> Tier:
+        """Return the tier of ``topic`` (the bus's classifier)."""
+        return self(topic).tier
+
+    def _resolve(self, topic: str) -> TopicRoute:
+        config = self._config
+        rule = first_match(self._rules, topic)
+        tier = rule.tier if rule is not None else Tier.NORMAL
+        return TopicRoute(
+            topic=topic, rule=rule, tier=tier, qos=config.tiers[tier].qos,
+            intake=rule is not None and not any_match(config.exclude, topic),
+            mirror=rule.mirror if rule is not None else True,
+            maxlen=(rule.retention_maxlen if rule is not None else None)
+            or config.redis.maxlen,
+            max_age_s=rule.retention_max_age_s if rule is not None else None)
+
+
 DEFAULT_EXCLUDE = ('/rosout', '/parameter_events', '/diagnostics', '/diagnostics_agg',
                    '/unity_kernel/**', '/**/transition_event')
 
@@ -260,6 +381,7 @@ class KernelConfig(_Strict):
     exclude: List[str] = list(DEFAULT_EXCLUDE)
     redis: RedisSettings = RedisSettings()
     modules: ModulesSettings = ModulesSettings()
+    fleet: FleetSettings = FleetSettings()
     _source: str = PrivateAttr('<defaults>')
     _lines: LineIndex = PrivateAttr(default_factory=dict)
 
@@ -287,6 +409,21 @@ class KernelConfig(_Strict):
                 merged[tier] = settings
         return merged
 
+    @model_validator(mode='after')
+    def _cluster_needs_robot_id(self) -> 'KernelConfig':
+        if self.redis.enabled and self.redis.cluster and not self.kernel.robot_id:
+            raise ValueError('redis.cluster: true needs kernel.robot_id (or UNITY_ROBOT_ID): '
+                             "a robot's keys share the hash tag {robot_id}")
+        if self.redis.enabled and self.redis.cluster and not self.redis.url:
+            raise ValueError('redis.cluster: true needs redis.url (or UNITY_REDIS_URL): a '
+                             'start-up node of the cluster')
+        return self
+
+    @field_serializer('tiers')
+    def _tiers_by_name(self, tiers: Dict[Tier, TierSettings]) -> Dict[str, TierSettings]:
+        """Dump the tiers keyed by name, as a config file names them (dumps load back)."""
+        return {tier.name: settings for tier, settings in tiers.items()}
+
     @field_validator('exclude')
     @classmethod
     def _valid_excludes(cls, value: List[str]) -> List[str]:
@@ -299,16 +436,30 @@ class KernelConfig(_Strict):
 
     # -- helpers ---------------------------------------------------------------------------
 
+    @functools.cached_property
+    def routes(self) -> TopicRoutes:
+        """Return this config's topic resolver (one per config, cached per topic)."""
+        return TopicRoutes(self)
+
+    def model_copy(self, *, update: Optional[Mapping[str, Any]] = None,
+                   deep: bool = False) -> 'KernelConfig':
+        """Return a copy (with ``update``); the copy resolves its topics afresh."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop('routes', None)
+        return copy
+
+    def route(self, topic: str) -> TopicRoute:
+        """Return everything decided about ``topic``: rule, intake, tier, QoS, mirroring."""
+        return self.routes(topic)
+
     def rule_for(self, topic: str) -> Optional[TopicRule]:
         """Return the first topic rule matching ``topic``, or None when excluded/unmapped."""
-        if any_match(self.exclude, topic):
-            return None
-        return first_match([(r.pattern, r) for r in self.topics], topic)
+        route = self.routes(topic)
+        return route.rule if route.intake else None
 
     def tier_for(self, topic: str) -> Tier:
         """Return the tier of ``topic`` (NORMAL when no rule matches)."""
-        rule = first_match([(r.pattern, r) for r in self.topics], topic)
-        return rule.tier if rule else Tier.NORMAL
+        return self.routes(topic).tier
 
     def policies(self) -> Dict[Tier, TierPolicy]:
         """Return the bus policies of all tiers."""
