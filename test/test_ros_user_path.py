@@ -197,11 +197,11 @@ def doc_blocks() -> List[Tuple[str, List[str]]]:
                 blocks.append((f'{name}:{line}', commands))
         prose = re.sub(r'```.*?```', '', text, flags=re.S)
         for match in re.finditer(r'`((?:ros2|rviz2) [^`]+)`', prose):
-            words = match.group(1).split()
+            words = match.group(1).split()  # (a span may wrap over lines)
             if not any(w.startswith('/') or w == 'unity_kernel' for w in words):
                 continue  # a mention of a tool (`ros2 launch`, `ros2 bag`), not a command
             line = text[:text.index(match.group(0))].count('\n') + 1
-            blocks.append((f'{name}:{line} (inline)', split_commands(match.group(1))))
+            blocks.append((f'{name}:{line} (inline)', split_commands(' '.join(words))))
     return blocks
 
 
