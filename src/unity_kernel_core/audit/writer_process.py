@@ -99,7 +99,7 @@ class ProcessWriter:
         self.config = config
         self.settings = config.redis
         self.routes = config.routes
-        self.keys = StreamKeys(config.redis.stream_prefix)
+        self.keys = StreamKeys.of(config)
         self.state_dir = pathlib.Path(state_dir)
         self.journal_dir = self.state_dir / JOURNAL_DIR
         self.url = redacted_url(config.redis.url)
@@ -369,7 +369,7 @@ class _Child:
         self.journal = Journal(state_dir / JOURNAL_DIR, settings.journal_max_bytes,
                                settings.journal_segment_bytes, settings.journal_fsync)
         self.writer = MirrorWriter(settings, config.routes,
-                                   StreamKeys(settings.stream_prefix), self.journal,
+                                   StreamKeys.of(config), self.journal,
                                    lambda: connect(settings))
         self.decoder = _Decoder(self.writer.keys)
         self.batch = settings.batch_size
