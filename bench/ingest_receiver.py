@@ -47,18 +47,18 @@ def main() -> int:
                 executor.spin_once(timeout_sec=0.05)
         else:
             from unity_kernel_core.kernel.node import KernelNode
-            from unity_kernel_core.ros.runtime import spin_until_signal
+            from unity_kernel_core.ros.lifecycle_base import ShutdownSignals, spin_until_shutdown
             config = sys.argv[4]
             node = KernelNode(config_file=config)
-            stop = threading.Event()
+            stop = ShutdownSignals()
 
             def on_active(n):
                 # std_msgs/String CDR: 4-byte header, 4-byte length, text, NUL
                 n.bus.subscribe(topic, lambda e: seen.add(int(e.cdr[8:].split(b'\0', 1)[0])))
                 print('ready', flush=True)
 
-            threading.Timer(seconds, stop.set).start()
-            spin_until_signal(node, autostart=True, on_active=on_active, stop=stop)
+            threading.Timer(seconds, stop.request).start()
+            spin_until_shutdown(node, autostart=True, on_active=on_active, signals=stop)
         node.destroy_node()
     print(json.dumps({'mode': mode, 'received': len(seen)}), flush=True)
     return 0
