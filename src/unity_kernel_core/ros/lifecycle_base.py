@@ -126,6 +126,7 @@ class ManagedLifecycleNode(LifecycleNode):
         self.state_label = 'unconfigured'
         """The lifecycle state as a word: unconfigured, inactive, active, finalized."""
         self.parameter_table = ParameterTable()
+        self._declaring = False
         self.add_on_set_parameters_callback(self._gate_parameters)
         self.add_post_set_parameters_callback(self._parameters_set)
 
@@ -133,7 +134,11 @@ class ManagedLifecycleNode(LifecycleNode):
 
     def declare_specs(self, specs: Sequence[ParamSpec]) -> None:
         """Declare parameters from their specs (see :mod:`unity_kernel_core.ros.parameters`)."""
-        self.parameter_table.declare(self, specs)
+        self._declaring = True  # start values: checked at configure, applied by the node
+        try:
+            self.parameter_table.declare(self, specs)
+        finally:
+            self._declaring = False
 
     def parameter_issues(self) -> List[str]:
         """Return what is wrong with the parameters' current values (for configure)."""
@@ -160,6 +165,8 @@ class ManagedLifecycleNode(LifecycleNode):
         return result
 
     def _parameters_set(self, params: List[Parameter]) -> None:
+        if self._declaring:
+            return
         live = self.parameter_table.live(params)
         if live:
             self.apply_parameters(live)
