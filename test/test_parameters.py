@@ -13,8 +13,10 @@
 # limitations under the License.
 
 """
-Parameters mean what they say: live ones apply at once, bad values are refused with a reason,
-read-only ones are refused, and ``describe`` tells which is which.
+Parameters mean what they say: live, refused with a reason, or read-only, and described so.
+
+Live ones apply at once, bad values are refused with a reason, read-only ones are refused,
+and ``describe`` tells which is which.
 
 Driven as ``ros2 param`` does it: the nodes' parameter services, from an rclpy probe node.
 """
@@ -64,6 +66,7 @@ def test_a_table_refuses_by_spec_and_checks_start_values_without_ros():
         ParamSpec('start', False, 'At start.', Applies.START)])
 
     class P:
+
         def __init__(self, name, value):
             self.name, self.value = name, value
 
@@ -112,7 +115,7 @@ def test_kernel_parameters_apply_live_refuse_bad_values_and_describe_the_truth(
 
     refused = set_param(probe, 'unity_kernel', 'diagnostics_period_s', -1.0)
     assert not refused.successful
-    assert refused.reason == ("diagnostics_period_s: must be in (0, 3600] s or 0 (the "
+    assert refused.reason == ('diagnostics_period_s: must be in (0, 3600] s or 0 (the '
                               "config's value), got -1.0")
     assert not set_param(probe, 'unity_kernel', 'discovery_period_s', 61.0).successful
     assert set_param(probe, 'unity_kernel', 'discovery_period_s', 0.3).successful

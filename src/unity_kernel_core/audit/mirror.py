@@ -98,6 +98,15 @@ class MirrorWriter:
         self.counters: Dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.last_seq = 0
 
+    @property
+    def journal_dir(self) -> pathlib.Path:
+        """Return the journal's directory."""
+        return self.journal.directory
+
+    def reconfigure(self, config: KernelConfig) -> None:
+        """Apply new topic rules (mirror on/off, retention)."""
+        self.routes = config.routes
+
     # -- intake (any thread; must not block) -----------------------------------------------
 
     def offer(self, event: Event) -> None:
@@ -174,7 +183,16 @@ class MirrorWriter:
                     break
 
     def _step(self) -> None:
-        entries = self._encode(self._collect())
+        self.write(self._encode(self._collect()))
+
+    def write(self, entries: List[StreamEntry]) -> None:
+        """
+        Send a batch to Redis, or journal it (behind what the journal holds); drain some.
+
+        When this returns, each entry is in Redis or in the journal, or counted as lost
+        (journal full or failing). The writer thread calls it, and so does the writer
+        process (:mod:`unity_kernel_core.audit.writer_process`) for the batches it takes.
+        """
         if self.journal.pending or not self._redis_ok():
             self._spool(entries)
             self._drain_some()
@@ -425,7 +443,7 @@ class Mirror:
 
     name = 'mirror'
 
-    def __init__(self, context: KernelContext, writer: MirrorWriter) -> None:
+    def __init__(self, context: KernelContext, writer: 'MirrorWriter | Any') -> None:
         self.context = context
         self.writer = writer
         self._bus = context.bus
@@ -451,12 +469,12 @@ class Mirror:
         snap = self.writer.snapshot()
         _LOG.info('mirror stopped: %d written, %d journaled (%d pending in %s), %d dropped',
                   snap['written'], snap['journaled'], snap['journal_pending'],
-                  self.writer.journal.directory,
+                  self.writer.journal_dir,
                   snap['dropped_queue'] + snap['dropped_journal_full'] + snap['journal_errors'])
 
     def reconfigure(self, config: KernelConfig) -> None:
         """Apply new topic rules (mirror on/off, retention); Redis settings need configure."""
-        self.writer.routes = config.routes
+        self.writer.reconfigure(config)
         if config.redis != self.context.config.redis:
             _LOG.warning('redis settings changed: they take effect at the next configure')
 
@@ -467,12 +485,16 @@ class Mirror:
         problems = []
         level = OK
         for key in ('dropped_queue', 'dropped_journal_full', 'journal_errors', 'rejected',
-                    'journal_corrupt', 'writer_errors'):
+                    'journal_corrupt', 'writer_errors', 'writer_restarts'):
             new = snap.get(key, 0) - self._prev.get(key, 0)
             if new > 0:
                 problems.append(f'{key} {new}')
                 level = ERROR
-        if not snap['connected']:
+        if snap.get('writer_alive') is False:
+            problems.insert(0, f'audit writer process down ({snap["writer_last_exit"]}), '
+                            'restarting; events wait in the ring')
+            level = max(level, WARN)
+        elif not snap['connected']:
             problems.insert(0, f'Redis unreachable ({snap["last_error"]}), journaling')
             level = max(level, WARN)
         elif snap['journal_pending']:
@@ -494,6 +516,9 @@ def create(context: KernelContext) -> Optional[Mirror]:
         _LOG.warning('audit mirror off: no redis.url (set it or UNITY_REDIS_URL; '
                      '`unity-kernel up` starts a private redis-server)')
         return None
+    if settings.writer == 'process':
+        from unity_kernel_core.audit.writer_process import ProcessWriter
+        return Mirror(context, ProcessWriter(context.config, pathlib.Path(context.state_dir)))
     journal = Journal(pathlib.Path(context.state_dir) / JOURNAL_DIR, settings.journal_max_bytes,
                       settings.journal_segment_bytes, settings.journal_fsync)
     writer = MirrorWriter(settings, context.config.routes,
