@@ -142,6 +142,99 @@ def bench_ingest(modes=MODES, rates=RATES, rounds: int = INGEST_ROUNDS) -> dict:
                                  for m in modes} for r in per_round]}
 
 
+CRITICAL_COUNT = 2000
+CRITICAL_RATE = 200.0
+FLOOD_RATE = 8000
+"""The flood: the kernel's rated ingest rate (its zero-loss rate with the mirror, above)."""
+
+
+def critical_round(src: str, flooded: bool, env: dict, config: str,
+                   flood_rate: int = FLOOD_RATE) -> dict:
+    """
+    One end-to-end CRITICAL latency run of the kernel whose code is in ``src``.
+
+    ``bench/critical_probe.py`` publishes CRITICAL_COUNT stamped ``/safety/bench`` messages at
+    CRITICAL_RATE from its own process; the kernel's CRITICAL handler takes each latency.
+    ``flooded``: meanwhile a talker floods ``/bench/flood`` (NORMAL) at ``flood_rate`` over
+    DDS and the camera node streams 320x240 rgb8 at 30 fps (``/sensors/camera``, HIGH), all
+    mirrored to Redis.
+    """
+    env = dict(env, PYTHONPATH=src)
+    seconds = CRITICAL_COUNT / CRITICAL_RATE
+    recv = subprocess.Popen(
+        [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), 'kernel-critical',
+         '/safety/bench', str(seconds + 10), config], env=env, stdout=subprocess.PIPE,
+        text=True)
+    assert recv.stdout is not None
+    assert recv.stdout.readline().strip() == 'ready'
+    load = []
+    if flooded:
+        load.append(subprocess.Popen(
+            [sys.executable, '-m', 'unity_sensors.camera_node', '--ros-args', '-p',
+             'source:=pattern', '-p', 'width:=320', '-p', 'height:=240', '-p', 'fps:=30',
+             '-p', 'autostart:=true', '-r', '/camera/image_raw:=/sensors/camera/image_raw'],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        flood = subprocess.Popen(
+            [sys.executable, str(ROOT / 'test' / 'nodes' / 'talker.py'), '--topic',
+             '/bench/flood', '--count', str(int(flood_rate * (seconds + 4))), '--rate',
+             str(flood_rate), '--linger', '0.2'], env=env, stdout=subprocess.PIPE, text=True,
+            stderr=subprocess.DEVNULL)
+        load.append(flood)
+        assert flood.stdout is not None
+        assert flood.stdout.readline().strip() == 'talker: ready'
+        time.sleep(1.0)
+    probe = subprocess.run(
+        [sys.executable, str(ROOT / 'bench' / 'critical_probe.py'), '/safety/bench',
+         str(CRITICAL_COUNT), str(CRITICAL_RATE)], env=env, capture_output=True, text=True,
+        timeout=120)
+    assert 'probe: done' in probe.stdout, probe.stdout + probe.stderr
+    for proc in load:
+        proc.terminate()
+        proc.wait(30)
+    out, _ = recv.communicate(timeout=60)
+    result = json.loads(out.strip().splitlines()[-1])
+    lat = result['latencies_ms'][50:]  # warm-up left out
+    return {'received': result['received'], 'sent': CRITICAL_COUNT,
+            'p50_ms': round(statistics.median(lat), 3), 'p99_ms': round(pct(lat, .99), 3),
+            'max_ms': round(max(lat), 3), 'load_avg_1m': round(os.getloadavg()[0], 2)}
+
+
+def bench_critical(codes: dict, rounds: int = ROUNDS, flood_rate: int = FLOOD_RATE) -> dict:
+    """Run idle and flooded rounds for every code base in ``codes`` (name: src), alternated."""
+    sys.path.insert(0, str(ROOT / 'test'))
+    import support
+    env = ros_env()
+    results: dict = {name: {'idle': [], 'flooded': []} for name in codes}
+    with tempfile.TemporaryDirectory() as tmp:
+        server = support.RedisServer(pathlib.Path(tmp) / 'redis')
+        server.start()
+        try:
+            for r in range(rounds):
+                names = list(codes) if r % 2 == 0 else list(reversed(codes))
+                for name in names:
+                    for flooded in (False, True):
+                        config = pathlib.Path(tmp) / f'critical-{name}-{r}-{flooded}.yaml'
+                        config.write_text(
+                            f'kernel: {{state_dir: {tmp}/state-{name}-{r}-{flooded}, '
+                            'discovery_period_s: 0.2}\n'
+                            f'redis: {{url: "{server.url}"}}\n'
+                            'tiers: {NORMAL: {qos: {depth: 1000}}}\n')
+                        run = critical_round(codes[name], flooded, env, str(config), flood_rate)
+                        key = 'flooded' if flooded else 'idle'
+                        results[name][key].append(run)
+                        print(f'  round {r + 1} critical {name:7s} {key:8s}: {run}', flush=True)
+        finally:
+            server.stop()
+    out: dict = {'probe': {'count': CRITICAL_COUNT, 'rate': CRITICAL_RATE},
+                 'flood_rate': flood_rate, 'camera': '320x240 rgb8 30 fps'}
+    for name, runs in results.items():
+        idle = statistics.median(x['p99_ms'] for x in runs['idle'])
+        flood = statistics.median(x['p99_ms'] for x in runs['flooded'])
+        out[name] = {'idle_p99_ms': idle, 'flooded_p99_ms': flood,
+                     'p99_ratio': round(flood / idle, 3), 'rounds': runs}
+    return out
+
+
 def critical_latencies(bus: EventBus, n: int = 2000) -> list:
     lat = []
     done = threading.Event()
@@ -213,7 +306,8 @@ def bench_isolation(paced: bool) -> dict:
 
 
 def main() -> int:
-    # usage: bench_kernel.py [isolation] [ingest] [modes=a,b,...] [rounds=N]
+    # usage: bench_kernel.py [isolation] [ingest] [critical] [modes=a,b,...] [rounds=N]
+    #        [before=SRC] [flood=RATE]
     options = dict(a.split('=', 1) for a in sys.argv[1:] if '=' in a)
     parts = [a for a in sys.argv[1:] if '=' not in a] or ['isolation', 'ingest']
     out_fields: dict = {'targets': {'ingest_ratio': '>= 0.8 (kernel-mirror / bare-events)',
@@ -237,6 +331,19 @@ def main() -> int:
                                                                           INGEST_ROUNDS)))
         print(json.dumps({k: out_fields['ingest'][k] for k in
                           ('median_max_zero_loss_rate', 'ratio_to_bare_events')}), flush=True)
+    if 'critical' in parts:
+        print('end-to-end CRITICAL latency (other process -> handler), idle vs flood...',
+              flush=True)
+        codes = {'now': str(ROOT / 'src')}
+        if 'before' in options:  # e.g. an export of an older commit's src/
+            codes = {'before': options['before'], **codes}
+        out_fields['critical_end_to_end'] = bench_critical(
+            codes, rounds=int(options.get('rounds', ROUNDS)),
+            flood_rate=int(options.get('flood', FLOOD_RATE)))
+        summary = {k: {kk: vv for kk, vv in v.items() if kk != 'rounds'}
+                   for k, v in out_fields['critical_end_to_end'].items()
+                   if isinstance(v, dict) and 'p99_ratio' in v}
+        print(json.dumps(summary), flush=True)
     name = 'kernel' if len(parts) == 2 and not options else 'kernel-' + '-'.join(parts)
     out = write_results(name, out_fields)
     print(f'wrote {out}')

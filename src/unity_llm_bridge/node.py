@@ -47,7 +47,7 @@ from std_msgs.msg import String
 
 from unity_kernel_core.bus.patterns import any_match
 from unity_kernel_core.config.kernel_config import DEFAULT_EXCLUDE, QosSettings
-from unity_kernel_core.errors import MessageTypeError
+from unity_kernel_core.errors import MessageTypeError, UnityKernelError
 from unity_kernel_core.intake.intake_node import publisher_qos, qos_profile
 from unity_kernel_core.intake.topic_map import adapt_qos
 from unity_kernel_core.paths import default_ament_prefix_path, share_dir
@@ -61,7 +61,7 @@ from unity_llm_bridge.bridge import Bridge, Outcome
 from unity_llm_bridge.config import LlmBridgeConfig, load_bridge_config
 from unity_llm_bridge.dead_letter import DeadLetterSink, RedisDeadLetters
 from unity_llm_bridge.errors import BridgeConfigError, LlmError
-from unity_llm_bridge.memory import MemoryStore, RedisStore
+from unity_llm_bridge.memory import connect_store, MemoryStore, RedisStore
 from unity_llm_bridge.providers import make_provider
 from unity_llm_bridge.ros_fields import message_fields
 from unity_llm_bridge.routing import LlmRequest, new_id
@@ -179,12 +179,14 @@ class LlmBridgeNode(ManagedLifecycleNode):
         persistent: Optional[MemoryStore] = None
         dead_letters: Optional[DeadLetterSink] = None
         if b.redis_url:
-            import redis
-            self._redis = redis.Redis.from_url(b.redis_url, socket_timeout=2.0,
-                                               socket_connect_timeout=2.0)
-            persistent = RedisStore(self._redis, b.redis_prefix)
+            try:
+                self._redis, keys = connect_store(b)
+            except UnityKernelError as exc:
+                self.get_logger().error(f'configure failed: {exc}')
+                return TransitionCallbackReturn.FAILURE
+            persistent = RedisStore(self._redis, keys.prefix, keys.robot_id)
             dead_letters = RedisDeadLetters(
-                self._redis, b.dead_letter_stream or f'{b.redis_prefix}:llm:deadletters',
+                self._redis, b.dead_letter_stream or keys.dead_letter_stream('llm'),
                 b.dead_letter_maxlen, b.request_topic)
         response = self.create_lifecycle_publisher(String, b.response_topic, 100)
         error = self.create_lifecycle_publisher(String, b.error_topic, 100)

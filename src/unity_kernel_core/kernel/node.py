@@ -55,6 +55,7 @@ _LOG = logging.getLogger('unity_kernel.kernel')
 COMPONENT_FACTORIES: List[str] = [
     'unity_kernel_core.audit.mirror:create',
     'unity_kernel_core.supervision.supervisor:create',
+    'unity_kernel_core.audit.fleet:create',
 ]
 
 CONFIG_CHANGED_TOPIC = '/unity_kernel/config_changed'
@@ -165,7 +166,8 @@ class KernelNode(ManagedLifecycleNode):
         self.bus.start()
         self.intake = Intake(self, self.bus, config)
         context = KernelContext(node=self, bus=self.bus, config=config,
-                                config_path=self.config_path, state_dir=state_dir)
+                                config_path=self.config_path, state_dir=state_dir,
+                                components=self.components)
         try:
             for spec in COMPONENT_FACTORIES:
                 component = _load_factory(spec)(context)
