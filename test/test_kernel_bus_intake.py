@@ -75,7 +75,7 @@ def test_critical_topics_are_taken_in_on_an_intake_node_and_thread_of_their_own(
     node = KernelNode(config_file=config, context=rclpy_context)
     taken_on = {}  # topic -> the threads that published its events on the bus
     ready = threading.Event()
-    stop = threading.Event()
+    stop = ShutdownSignals()
 
     def tap(event):  # taps run on the publishing (intake) thread
         taken_on.setdefault(event.topic, set()).add(threading.current_thread().name)
@@ -84,8 +84,9 @@ def test_critical_topics_are_taken_in_on_an_intake_node_and_thread_of_their_own(
         n.bus.add_tap(tap)
         ready.set()
 
-    thread = threading.Thread(target=spin_until_signal, args=(node,),
-                              kwargs={'autostart': True, 'on_active': on_active, 'stop': stop})
+    thread = threading.Thread(target=spin_until_shutdown, args=(node,),
+                              kwargs={'autostart': True, 'on_active': on_active,
+                                      'signals': stop})
     thread.start()
     try:
         assert ready.wait(20)
@@ -105,6 +106,6 @@ def test_critical_topics_are_taken_in_on_an_intake_node_and_thread_of_their_own(
         assert '/chatter' in [name for name, _types in subs]
         assert '/safety/estop' not in [name for name, _types in subs]
     finally:
-        stop.set()
+        stop.request()
         thread.join(30)
         node.destroy_node()
