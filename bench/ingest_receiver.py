@@ -56,10 +56,10 @@ def bare(topic: str, seconds: float, executor_factory) -> set:
 def kernel(topic: str, seconds: float, config: str, count_on_bus: bool,
            latencies: 'list | None' = None) -> set:
     from unity_kernel_core.kernel.node import KernelNode
-    from unity_kernel_core.ros.runtime import spin_until_signal
+    from unity_kernel_core.ros.lifecycle_base import ShutdownSignals, spin_until_shutdown
     seen: set = set()
     node = KernelNode(config_file=config)
-    stop = threading.Event()
+    stop = ShutdownSignals()
 
     def stamped(e):
         # critical_probe.py: "<n> <time_ns at publish>"; the handler takes the latency
@@ -76,8 +76,8 @@ def kernel(topic: str, seconds: float, config: str, count_on_bus: bool,
             n.bus.subscribe(topic, lambda e: seen.add(int(e.cdr[8:].split(b'\0', 1)[0])))
         print('ready', flush=True)
 
-    threading.Timer(seconds, stop.set).start()
-    spin_until_signal(node, autostart=True, on_active=on_active, stop=stop)
+    threading.Timer(seconds, stop.request).start()
+    spin_until_shutdown(node, autostart=True, on_active=on_active, signals=stop)
     node.destroy_node()
     return seen
 

@@ -23,7 +23,7 @@ from std_msgs.msg import String
 import support
 
 from unity_kernel_core.kernel.node import KernelNode
-from unity_kernel_core.ros.runtime import spin_until_signal
+from unity_kernel_core.ros.lifecycle_base import ShutdownSignals, spin_until_shutdown
 
 pytestmark = pytest.mark.ros
 
@@ -36,14 +36,15 @@ def test_dds_messages_reach_a_bus_handler_with_type_and_cdr(rclpy_context, ros_e
     node = KernelNode(config_file=config, context=rclpy_context)
     got = []
     ready = threading.Event()
-    stop = threading.Event()
+    stop = ShutdownSignals()
 
     def on_active(n):
         n.bus.subscribe('/chatter', got.append, name='test_handler')
         ready.set()
 
-    thread = threading.Thread(target=spin_until_signal, args=(node,),
-                              kwargs={'autostart': True, 'on_active': on_active, 'stop': stop})
+    thread = threading.Thread(target=spin_until_shutdown, args=(node,),
+                              kwargs={'autostart': True, 'on_active': on_active,
+                                      'signals': stop})
     thread.start()
     try:
         assert ready.wait(20)
@@ -60,7 +61,7 @@ def test_dds_messages_reach_a_bus_handler_with_type_and_cdr(rclpy_context, ros_e
         assert deserialize_message(got[7].cdr, String).data == '7'
         assert all(b.seq > a.seq for a, b in zip(got, got[1:]))
     finally:
-        stop.set()
+        stop.request()
         thread.join(30)
         node.destroy_node()
     assert node.state_label == 'finalized'
@@ -74,7 +75,7 @@ def test_critical_topics_are_taken_in_on_an_intake_node_and_thread_of_their_own(
     node = KernelNode(config_file=config, context=rclpy_context)
     taken_on = {}  # topic -> the threads that published its events on the bus
     ready = threading.Event()
-    stop = threading.Event()
+    stop = ShutdownSignals()
 
     def tap(event):  # taps run on the publishing (intake) thread
         taken_on.setdefault(event.topic, set()).add(threading.current_thread().name)
@@ -83,8 +84,9 @@ def test_critical_topics_are_taken_in_on_an_intake_node_and_thread_of_their_own(
         n.bus.add_tap(tap)
         ready.set()
 
-    thread = threading.Thread(target=spin_until_signal, args=(node,),
-                              kwargs={'autostart': True, 'on_active': on_active, 'stop': stop})
+    thread = threading.Thread(target=spin_until_shutdown, args=(node,),
+                              kwargs={'autostart': True, 'on_active': on_active,
+                                      'signals': stop})
     thread.start()
     try:
         assert ready.wait(20)
@@ -104,6 +106,6 @@ def test_critical_topics_are_taken_in_on_an_intake_node_and_thread_of_their_own(
         assert '/chatter' in [name for name, _types in subs]
         assert '/safety/estop' not in [name for name, _types in subs]
     finally:
-        stop.set()
+        stop.request()
         thread.join(30)
         node.destroy_node()
