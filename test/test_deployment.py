@@ -216,7 +216,7 @@ def test_check_config_and_up_refuse_a_missing_module_before_starting(tmp_path, r
 
 def test_package_urls_resolve_through_the_ament_index_for_search_paths_and_calibration(
         tmp_path, monkeypatch):
-    from unity_sensors.calibration import CalibrationError, load_calibration
+    from unity_sensors.camera.calibration import CalibrationError, load_calibration
     prefix = tmp_path / 'robot_ws' / 'install'
     (prefix / 'share' / 'ament_index' / 'resource_index' / 'packages').mkdir(parents=True)
     (prefix / 'share' / 'ament_index' / 'resource_index' / 'packages' / 'my_robot').touch()
