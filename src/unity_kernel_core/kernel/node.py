@@ -54,6 +54,7 @@ _LOG = logging.getLogger('unity_kernel.kernel')
 COMPONENT_FACTORIES: List[str] = [
     'unity_kernel_core.audit.mirror:create',
     'unity_kernel_core.supervision.supervisor:create',
+    'unity_kernel_core.live.view:create',
 ]
 
 CONFIG_CHANGED_TOPIC = '/unity_kernel/config_changed'
@@ -126,7 +127,9 @@ class KernelNode(LifecycleNode):
         self.bus.start()
         self.intake = Intake(self, self.bus, config)
         context = KernelContext(node=self, bus=self.bus, config=config,
-                                config_path=self.config_path, state_dir=state_dir)
+                                config_path=self.config_path, state_dir=state_dir,
+                                peers=lambda: list(self.components),
+                                mapped_topics=self._mapped_topics)
         try:
             for spec in COMPONENT_FACTORIES:
                 component = _load_factory(spec)(context)
@@ -240,6 +243,10 @@ class KernelNode(LifecycleNode):
         self.intake = None
         self._prev_stats = None
         self._state_label = 'unconfigured'
+
+    def _mapped_topics(self) -> Dict[str, str]:
+        intake = self.intake
+        return {t: p.type_name for t, p in intake.mapped.items()} if intake is not None else {}
 
     def _discover(self) -> None:
         self._apply_pending_config()
