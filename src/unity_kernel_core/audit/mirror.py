@@ -44,13 +44,14 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Union
 import redis
 
 from unity_kernel_core.audit.journal import Journal, JournalError
-from unity_kernel_core.audit.record import (AuditError, IdClock, MirrorRules, parse_id,
-                                            StreamEntry, StreamKeys)
+from unity_kernel_core.audit.record import (AuditError, dead_letter_fields, event_fields,
+                                            IdClock, parse_id, StreamEntry, StreamKeys,
+                                            trim_args)
 from unity_kernel_core.audit.redis_connection import connect, redacted_url
 from unity_kernel_core.bus.event_bus import DeadLetter
 from unity_kernel_core.bus.events import Event
 from unity_kernel_core.component import KernelContext
-from unity_kernel_core.config.kernel_config import KernelConfig, RedisSettings
+from unity_kernel_core.config.kernel_config import KernelConfig, RedisSettings, TopicRoutes
 
 _LOG = logging.getLogger('unity_kernel.mirror')
 
@@ -68,10 +69,10 @@ COUNTERS = ('written', 'journaled', 'drained', 'duplicates', 'rejected', 'droppe
 class MirrorWriter:
     """The queue, the writer thread, the Redis pipeline and the journal (no ROS)."""
 
-    def __init__(self, settings: RedisSettings, rules: MirrorRules, keys: StreamKeys,
+    def __init__(self, settings: RedisSettings, routes: TopicRoutes, keys: StreamKeys,
                  journal: Journal, client_factory: Callable[[], 'redis.Redis']) -> None:
         self.settings = settings
-        self.rules = rules
+        self.routes = routes
         self.keys = keys
         self.journal = journal
         self.url = redacted_url(settings.url)
@@ -96,6 +97,15 @@ class MirrorWriter:
         # every key exists from the start: snapshot() copies the dict from another thread
         self.counters: Dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.last_seq = 0
+
+    @property
+    def journal_dir(self) -> pathlib.Path:
+        """Return the journal's directory."""
+        return self.journal.directory
+
+    def reconfigure(self, config: KernelConfig) -> None:
+        """Apply new topic rules (mirror on/off, retention)."""
+        self.routes = config.routes
 
     # -- intake (any thread; must not block) -----------------------------------------------
 
@@ -173,7 +183,16 @@ class MirrorWriter:
                     break
 
     def _step(self) -> None:
-        entries = self._encode(self._collect())
+        self.write(self._encode(self._collect()))
+
+    def write(self, entries: List[StreamEntry]) -> None:
+        """
+        Send a batch to Redis, or journal it (behind what the journal holds); drain some.
+
+        When this returns, each entry is in Redis or in the journal, or counted as lost
+        (journal full or failing). The writer thread calls it, and so does the writer
+        process (:mod:`unity_kernel_core.audit.writer_process`) for the batches it takes.
+        """
         if self.journal.pending or not self._redis_ok():
             self._spool(entries)
             self._drain_some()
@@ -213,7 +232,7 @@ class MirrorWriter:
         return out
 
     def _encode_event(self, event: Event) -> Optional[StreamEntry]:
-        if not self.rules.for_topic(event.topic).mirror:
+        if not self.routes(event.topic).mirror:
             self.counters['skipped'] += 1
             return None
         try:
@@ -228,9 +247,9 @@ class MirrorWriter:
             return None
         entry_id = self._events_clock.issue(event.stamp_ns, event.seq)
         self.last_seq = event.seq
-        return StreamEntry(self.keys.topic(event.topic), entry_id, {
-            'topic': event.topic, 'type': event.type_name, 'tier': event.tier.name,
-            'seq': str(event.seq), 'stamp_ns': str(event.stamp_ns), 'cdr': bytes(cdr)})
+        return StreamEntry(self.keys.topic(event.topic), entry_id, event_fields(
+            event.topic, event.type_name, event.tier.name, event.seq, event.stamp_ns,
+            bytes(cdr)))
 
     def _encode_dead_letter(self, letter: DeadLetter) -> Optional[StreamEntry]:
         event = letter.event
@@ -239,11 +258,10 @@ class MirrorWriter:
         except Exception:  # keep the dead letter, even without its payload
             cdr = b''
         entry_id = self._dead_clock.issue(letter.time_ns, 0)
-        return StreamEntry(self.keys.dead_letters, entry_id, {
-            'topic': event.topic, 'type': event.type_name, 'tier': event.tier.name,
-            'seq': str(event.seq), 'stamp_ns': str(event.stamp_ns), 'cdr': bytes(cdr),
-            'handler': letter.handler, 'error': letter.error, 'traceback': letter.traceback,
-            'attempts': str(letter.attempts), 'dead_ns': str(letter.time_ns)})
+        return StreamEntry(self.keys.dead_letters, entry_id, dead_letter_fields(
+            event.topic, event.type_name, event.tier.name, event.seq, event.stamp_ns,
+            bytes(cdr), handler=letter.handler, error=letter.error,
+            traceback=letter.traceback, attempts=letter.attempts, dead_ns=letter.time_ns))
 
     # -- Redis -----------------------------------------------------------------------------
 
@@ -306,7 +324,7 @@ class MirrorWriter:
             key = entry.key
             trim = trims.get(key)
             if trim is None:
-                trim = self.rules.for_topic(str(entry.fields['topic'])).trim_args(now_ms)
+                trim = trim_args(self.routes(str(entry.fields['topic'])), now_ms)
                 trims[key] = trim
                 if key not in self._known_keys:
                     pipe.sadd(self.keys.streams, key)
@@ -425,7 +443,7 @@ class Mirror:
 
     name = 'mirror'
 
-    def __init__(self, context: KernelContext, writer: MirrorWriter) -> None:
+    def __init__(self, context: KernelContext, writer: 'MirrorWriter | Any') -> None:
         self.context = context
         self.writer = writer
         self._bus = context.bus
@@ -455,12 +473,12 @@ class Mirror:
         snap = self.writer.snapshot()
         _LOG.info('mirror stopped: %d written, %d journaled (%d pending in %s), %d dropped',
                   snap['written'], snap['journaled'], snap['journal_pending'],
-                  self.writer.journal.directory,
+                  self.writer.journal_dir,
                   snap['dropped_queue'] + snap['dropped_journal_full'] + snap['journal_errors'])
 
     def reconfigure(self, config: KernelConfig) -> None:
         """Apply new topic rules (mirror on/off, retention); Redis settings need configure."""
-        self.writer.rules = MirrorRules(config)
+        self.writer.reconfigure(config)
         if config.redis != self.context.config.redis:
             _LOG.warning('redis settings changed: they take effect at the next configure')
 
@@ -471,12 +489,16 @@ class Mirror:
         problems = []
         level = OK
         for key in ('dropped_queue', 'dropped_journal_full', 'journal_errors', 'rejected',
-                    'journal_corrupt', 'writer_errors'):
+                    'journal_corrupt', 'writer_errors', 'writer_restarts'):
             new = snap.get(key, 0) - self._prev.get(key, 0)
             if new > 0:
                 problems.append(f'{key} {new}')
                 level = ERROR
-        if not snap['connected']:
+        if snap.get('writer_alive') is False:
+            problems.insert(0, f'audit writer process down ({snap["writer_last_exit"]}), '
+                            'restarting; events wait in the ring')
+            level = max(level, WARN)
+        elif not snap['connected']:
             problems.insert(0, f'Redis unreachable ({snap["last_error"]}), journaling')
             level = max(level, WARN)
         elif snap['journal_pending']:
@@ -498,9 +520,12 @@ def create(context: KernelContext) -> Optional[Mirror]:
         _LOG.warning('audit mirror off: no redis.url (set it or UNITY_REDIS_URL; '
                      '`unity-kernel up` starts a private redis-server)')
         return None
+    if settings.writer == 'process':
+        from unity_kernel_core.audit.writer_process import ProcessWriter
+        return Mirror(context, ProcessWriter(context.config, pathlib.Path(context.state_dir)))
     journal = Journal(pathlib.Path(context.state_dir) / JOURNAL_DIR, settings.journal_max_bytes,
                       settings.journal_segment_bytes, settings.journal_fsync)
-    writer = MirrorWriter(settings, MirrorRules(context.config),
+    writer = MirrorWriter(settings, context.config.routes,
                           StreamKeys(settings.stream_prefix), journal,
                           lambda: connect(settings))
     return Mirror(context, writer)
