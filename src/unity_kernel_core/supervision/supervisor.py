@@ -45,7 +45,7 @@ import json
 import pathlib
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from diagnostic_msgs.srv import AddDiagnostics
 from std_msgs.msg import String
