@@ -39,8 +39,8 @@ class KernelContext:
     config_path: 'pathlib.Path | None'
     state_dir: pathlib.Path
     """Writable directory for this kernel's state (journals, private redis data, ...)."""
-    peers: Callable[[], List[Any]] = lambda: []
-    """The components built so far, in order (find one by its ``name``)."""
+    components: List[Any] = dataclasses.field(default_factory=list)
+    """The kernel's components, in order (the list fills as they are built)."""
     mapped_topics: Callable[[], Dict[str, str]] = lambda: {}
     """The topics the intake maps now: name -> type."""
 

@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from unity_kernel_core.bus.patterns import any_match, compile_pattern
 from unity_kernel_core.config.documents import format_loc, lookup_line, parse_document, read_text
 from unity_kernel_core.config.documents import validation_issues
+from unity_kernel_core.config.kernel_config import ROBOT_ID_PATTERN
 from unity_kernel_core.errors import ConfigError, ConfigIssue, PatternError
 from unity_llm_bridge.errors import BridgeConfigError
 
@@ -226,6 +227,10 @@ class BridgeSettings(_Strict):
     dead_letter_stream: Optional[str] = Field(None, pattern=r'^[A-Za-z0-9_.:-]+$')
     """Redis stream of failed requests; default ``<redis_prefix>:llm:deadletters``."""
     dead_letter_maxlen: int = Field(100_000, ge=1)
+    redis_cluster: Optional[bool] = None
+    """``redis_url`` is a start-up node of a Redis Cluster (default: ``UNITY_REDIS_CLUSTER``)."""
+    robot_id: Optional[str] = Field(None, pattern=ROBOT_ID_PATTERN, max_length=64)
+    """Keys under ``<redis_prefix>:{robot_id}`` as the kernel's (default: ``UNITY_ROBOT_ID``)."""
     forbidden_action_topics: List[str] = list(DEFAULT_FORBIDDEN)
     """No action may be published on these (the model never writes to the kernel itself)."""
 

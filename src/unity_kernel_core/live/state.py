@@ -20,7 +20,7 @@ view needs neither the audit nor the supervision package.
 """
 
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from unity_kernel_core.bus.event_bus import TierStats
 from unity_kernel_core.bus.events import Tier
@@ -47,9 +47,9 @@ class ModuleOperations(Protocol):
 MODULE_COMMANDS = ('restart', 'load', 'unload')
 
 
-def find_peer(peers: Callable[[], List[Any]], name: str, *methods: str) -> Optional[Any]:
+def find_peer(peers: Sequence[Any], name: str, *methods: str) -> Optional[Any]:
     """Return the component called ``name`` when it has ``methods``, else None."""
-    for peer in peers():
+    for peer in list(peers):
         if getattr(peer, 'name', None) == name and all(
                 callable(getattr(peer, m, None)) for m in methods):
             return peer

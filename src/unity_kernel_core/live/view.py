@@ -274,10 +274,10 @@ class LiveView:
     # -- state -----------------------------------------------------------------------------
 
     def _modules(self) -> Optional[ModuleOperations]:
-        return find_peer(self.context.peers, 'supervisor', 'list_modules', 'request')
+        return find_peer(self.context.components, 'supervisor', 'list_modules', 'request')
 
     def _mirror(self) -> Optional[MirrorView]:
-        return find_peer(self.context.peers, 'mirror', 'snapshot')
+        return find_peer(self.context.components, 'mirror', 'snapshot')
 
     def _graph(self) -> Dict[str, Tuple[List[str], List[str]]]:
         node = self.context.node
