@@ -191,8 +191,9 @@ class ProcessWriter:
             ms, seq = self._events_clock.issue_pair(event.stamp_ns, event.seq)
             head = _EVENT.pack(KIND_EVENT, event.tier, len(names[0]), len(names[1]), len(cdr),
                                event.seq, event.stamp_ns, ms, seq)
-            if not self._ring.put((head, names[0], names[1], cdr)):  # type: ignore[union-attr]
-                self.counters['dropped_queue'] += 1
+            ring = self._ring
+            if ring is None or not ring.put((head, names[0], names[1], cdr)):
+                self.counters['dropped_queue'] += 1  # full, or offered after stop()
 
     def offer_dead_letter(self, letter: DeadLetter) -> None:
         """Copy one dead letter into the ring (the bus's dead-letter sink)."""
@@ -208,7 +209,8 @@ class ProcessWriter:
                                     event.stamp_ns, bytes(cdr), handler=letter.handler,
                                     error=letter.error, traceback=letter.traceback,
                                     attempts=letter.attempts, dead_ns=letter.time_ns))
-            if not self._ring.put((bytes([KIND_ENTRY]), entry.encode())):  # type: ignore
+            ring = self._ring
+            if ring is None or not ring.put((bytes([KIND_ENTRY]), entry.encode())):
                 self.counters['dropped_queue'] += 1
                 _LOG.error('mirror ring full: dead letter of %r not recorded', event)
 
