@@ -56,7 +56,9 @@ def main() -> int:
                                    capture_output=True, text=True).stdout.strip()
         domain = support.fresh_domain_id()
         env = {**os.environ, 'HOME': str(home), 'PIP_CACHE_DIR': pip_cache,
-               'ROS_DOMAIN_ID': str(domain), 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'}
+               'ROS_DOMAIN_ID': str(domain), 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',
+               # free ports for the live view: other kernels may run on this machine
+               'UNITY_KERNEL__LIVE__FOXGLOVE_PORT': '0', 'UNITY_KERNEL__LIVE__DASHBOARD_PORT': '0'}
         for key in ('VIRTUAL_ENV', 'PYTHONPATH', 'AMENT_PREFIX_PATH'):
             env.pop(key, None)
         start = time.monotonic()

@@ -17,6 +17,7 @@ RUN_PACKAGES=(
 TEST_PACKAGES=(
   cmake git
   pulseaudio alsa-utils espeak-ng sox
+  chromium openssl   # the dashboard's browser test (Playwright drives the system chromium)
 )
 
 case "${1:-run}" in
