@@ -31,8 +31,8 @@ from unity_sensors.sensor_node import sensor_qos
 MODULES = support.ROOT / 'modules'
 
 
-@pytest.mark.parametrize('name,executable', [('camera', 'camera'), ('haptic', 'haptic'),
-                                            ('audio', 'audio')])
+@pytest.mark.parametrize('name,executable',
+                         [('camera', 'camera'), ('haptic', 'haptic'), ('audio', 'audio')])
 def test_shipped_manifests_are_node_modules_of_console_scripts(name, executable):
     m = load_manifest(MODULES / name)
     assert (m.kind.value, m.executable, m.namespace) == ('node', executable, '/sensors')
