@@ -54,6 +54,8 @@ LAUNCH = support.ROOT / 'launch' / 'bringup.launch.py'
 DOCS = [support.ROOT / 'README.md'] + sorted((support.ROOT / 'docs').glob('*.md'))
 PREFIX_SHARE = '$(ros2 pkg prefix unity_kernel)/share/unity_kernel'
 
+PLACEHOLDER = re.compile(r'^<[a-z_]+>$')
+
 #: executable -> module of its main(), from setup.py's console_scripts
 CONSOLE_SCRIPTS = dict(re.findall(r"'([a-z_][a-z0-9_-]*) = ([a-z_.]+):main'",
                                   (support.ROOT / 'setup.py').read_text()))
@@ -200,8 +202,14 @@ def doc_blocks() -> List[Tuple[str, List[str]]]:
             words = match.group(1).split()  # (a span may wrap over lines)
             if not any(w.startswith('/') or w == 'unity_kernel' for w in words):
                 continue  # a mention of a tool (`ros2 launch`, `ros2 bag`), not a command
-            line = text[:text.index(match.group(0))].count('\n') + 1
-            blocks.append((f'{name}:{line} (inline)', split_commands(' '.join(words))))
+            start = text.index(match.group(0))
+            line = text[:start].count('\n') + 1
+            # its sentence, up to it, says what to expect ("A bad value is refused (`...`")
+            before = text[:start]
+            sentence = before[max(before.rfind('. '), before.rfind('\n\n')) + 1:]
+            context = ' '.join(sentence.split()).replace('#', '')
+            blocks.append((f'{name}:{line} (inline)',
+                           [f'{c}  # {context}' for c in split_commands(' '.join(words))]))
     return blocks
 
 
@@ -347,8 +355,8 @@ class Docs:
         node = args[1]
         listed = graph.probe._call(ListParameters, f'{node}/list_parameters',
                                    ListParameters.Request()).result.names
-        if args[0] == 'list':
-            return ''
+        if args[0] == 'list' or PLACEHOLDER.match(args[2]):
+            return ''  # (`ros2 param describe /node <name>`: the node is checked)
         name = args[2]
         if name not in listed:
             return f'{node} has no parameter {name}'
