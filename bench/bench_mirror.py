@@ -49,7 +49,7 @@ import support  # noqa: E402
 
 from unity_kernel_core.audit.journal import Journal  # noqa: E402
 from unity_kernel_core.audit.mirror import MirrorWriter  # noqa: E402
-from unity_kernel_core.audit.record import MirrorRules, StreamKeys  # noqa: E402
+from unity_kernel_core.audit.record import StreamKeys  # noqa: E402
 from unity_kernel_core.audit.redis_connection import connect  # noqa: E402
 from unity_kernel_core.bus.event_bus import EventBus  # noqa: E402
 from unity_kernel_core.config.kernel_config import parse_config  # noqa: E402
@@ -85,7 +85,7 @@ def mirror(url: str, client: 'redis.Redis', n: int, tmp: pathlib.Path) -> float:
     config = parse_config(f'redis: {{url: "{url}", batch_size: {BATCH}, queue_size: {n}}}\n'
                           f'tiers: {{NORMAL: {{queue_size: {n}}}}}\n')
     journal = Journal(tmp / f'journal-{time.monotonic_ns()}', config.redis.journal_max_bytes)
-    writer = MirrorWriter(config.redis, MirrorRules(config), StreamKeys('unity'), journal,
+    writer = MirrorWriter(config.redis, config.routes, StreamKeys('unity'), journal,
                           lambda: connect(config.redis))
     writer.prime()
     bus = EventBus(config.policies())

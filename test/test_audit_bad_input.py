@@ -24,10 +24,11 @@ import support
 from unity_kernel_core.audit.consumer import AuditConsumer
 from unity_kernel_core.audit.journal import Journal
 from unity_kernel_core.audit.mirror import MirrorWriter
-from unity_kernel_core.audit.record import AuditRecord, MirrorRules, StreamKeys
+from unity_kernel_core.audit.record import AuditRecord, StreamKeys
 from unity_kernel_core.audit.redis_connection import connect
 from unity_kernel_core.bus.event_bus import EventBus
 from unity_kernel_core.config.kernel_config import parse_config
+from unity_kernel_core.ros import message_types
 
 pytestmark = pytest.mark.redis
 
@@ -112,9 +113,9 @@ def test_mirror_keeps_going_past_a_key_of_the_wrong_type_and_non_ros_payloads(
     client = redis.Redis.from_url(redis_server.url)
     client.set('unity:topic:/taken', 'not a stream')
     config = parse_config(f'redis: {{url: "{redis_server.url}", flush_interval_ms: 2}}')
-    writer = MirrorWriter(config.redis, MirrorRules(config), StreamKeys('unity'),
+    writer = MirrorWriter(config.redis, config.routes, StreamKeys('unity'),
                           Journal(tmp_path / 'j', 1 << 20), lambda: connect(config.redis))
-    bus = EventBus()
+    bus = EventBus(codec=message_types.CDR)
     bus.start()
     writer.start()
     bus.add_tap(writer.offer)

@@ -14,6 +14,9 @@
 
 """Behaviour of the priority event bus (pure Python, no ROS)."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -309,3 +312,44 @@ def test_sequence_resumes_forward_only(bus):
     assert bus.publish('/s', 't/msg/I', 1).seq == 1000
     with pytest.raises(Exception):
         bus.set_next_seq(5)
+
+
+def test_the_bus_is_pure_and_decodes_payloads_with_the_codec_it_is_given():
+    code = ('import sys\n'
+            'from unity_kernel_core.bus.event_bus import EventBus\n'
+            'from unity_kernel_core.config.kernel_config import KernelConfig\n'
+            'bad = sorted(m for m in sys.modules if m.split(".")[0] in ("rclpy", "redis") or\n'
+            '             m.startswith("unity_kernel_core.ros"))\n'
+            'print(bad)\n')
+    env = {**os.environ, 'PYTHONPATH': str(support.SRC)}
+    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    assert out.strip().splitlines()[-1] == '[]'
+
+    class Upper:
+
+        def decode(self, cdr, type_name):
+            return cdr.decode().upper()
+
+        def encode(self, message):
+            return message.lower().encode()
+
+    got = []
+    coded = EventBus(codec=Upper())
+    coded.start()
+    coded.subscribe('/**', lambda e: got.append((e.message, e.cdr)))
+    coded.publish('/in', 'x/msg/T', cdr=b'abc')
+    coded.publish('/out', 'x/msg/T', 'DEF')
+    coded.wait_idle(5)
+    coded.stop()
+    assert got == [('ABC', b'abc'), ('DEF', b'def')]
+
+
+def test_an_event_of_bytes_on_a_bus_without_codec_says_so(bus):
+    errors = []
+    bus.subscribe('/raw', lambda e: e.message, name='reader')
+    bus.add_dead_letter_sink(errors.append)
+    bus.publish('/raw', 'x/msg/T', cdr=b'\x00\x01', tier=Tier.HIGH)
+    bus.wait_idle(5)
+    support.wait_for(lambda: errors, 5, message='dead letter')
+    assert 'no codec' in errors[0].error

@@ -196,3 +196,27 @@ def test_watcher_applies_valid_edits_and_rejects_invalid_ones(tmp_path):
         assert changes[-1].tier_for('/a') is Tier.DEFERRED
     finally:
         watcher.stop()
+
+
+def test_tier_defaults_have_one_source_the_bus_policies():
+    from unity_kernel_core.bus.event_bus import DEFAULT_POLICIES
+    assert load_config(None, environ={}).policies() == dict(DEFAULT_POLICIES)
+
+
+def test_a_topic_is_resolved_once_into_a_route_carrying_tier_qos_and_mirror_rule():
+    config = parse_config('topics:\n'
+                          '  - {pattern: /cam/**, tier: HIGH, mirror: false}\n'
+                          '  - {pattern: /log/**, tier: LOW, retention_max_age_s: 60}\n'
+                          '  - {pattern: /**, tier: NORMAL, retention_maxlen: 7}\n'
+                          'redis: {maxlen: 99}\n')
+    cam = config.route('/cam/image')
+    assert (cam.tier, cam.intake, cam.mirror, cam.maxlen) == (Tier.HIGH, True, False, 99)
+    assert cam.qos == config.tiers[Tier.HIGH].qos
+    assert config.route('/cam/image') is cam  # resolved once, then carried
+    assert config.route('/log/x').max_age_s == 60
+    assert config.route('/other').maxlen == 7
+    rosout = config.route('/rosout')  # excluded from intake, still audited when published
+    assert (rosout.intake, rosout.mirror) == (False, True)
+    assert config.rule_for('/rosout') is None and config.tier_for('/cam/x') is Tier.HIGH
+    changed = config.model_copy(update={'exclude': []})
+    assert changed.route('/rosout').intake and not config.route('/rosout').intake

@@ -24,11 +24,12 @@ import support
 
 from unity_kernel_core.audit.journal import Journal
 from unity_kernel_core.audit.mirror import MirrorWriter
-from unity_kernel_core.audit.record import (AuditRecord, MirrorRules, parse_id, StreamEntry,
+from unity_kernel_core.audit.record import (AuditRecord, parse_id, StreamEntry,
                                             StreamKeys)
 from unity_kernel_core.audit.redis_connection import connect
 from unity_kernel_core.bus.event_bus import EventBus
 from unity_kernel_core.config.kernel_config import parse_config
+from unity_kernel_core.ros import message_types
 
 pytestmark = pytest.mark.redis
 
@@ -37,7 +38,7 @@ def make_writer(tmp_path, url, extra=''):
     config = parse_config(f'redis: {{url: "{url}", flush_interval_ms: 2, batch_size: 50,'
                           f' reconnect_interval_ms: 100}}\n{extra}')
     journal = Journal(tmp_path / 'journal', config.redis.journal_max_bytes)
-    writer = MirrorWriter(config.redis, MirrorRules(config), StreamKeys('unity'), journal,
+    writer = MirrorWriter(config.redis, config.routes, StreamKeys('unity'), journal,
                           lambda: connect(config.redis))
     return writer
 
@@ -52,7 +53,7 @@ def read_all(client, key):
 
 @pytest.fixture
 def bus():
-    b = EventBus()
+    b = EventBus(codec=message_types.CDR)
     b.start()
     yield b
     b.stop()
@@ -165,7 +166,8 @@ def test_journal_left_behind_is_drained_once_without_duplicates(tmp_path, redis_
 def test_dead_letters_go_to_the_dead_letter_stream(tmp_path, redis_server):
     from unity_kernel_core.bus.event_bus import TierPolicy
     from unity_kernel_core.bus.events import Tier
-    bus = EventBus({Tier.NORMAL: TierPolicy(max_retries=2, retry_backoff_s=0.001)})
+    bus = EventBus({Tier.NORMAL: TierPolicy(max_retries=2, retry_backoff_s=0.001)},
+                   codec=message_types.CDR)
     bus.start()
     writer = make_writer(tmp_path, redis_server.url)
     writer.start()

@@ -32,6 +32,7 @@ import logging
 import time
 from typing import Any, Dict, Protocol
 
+from unity_kernel_core.audit.record import dead_letter_fields
 from unity_kernel_core.ros import message_types
 
 _log = logging.getLogger('unity_kernel.llm_bridge')
@@ -73,12 +74,12 @@ class RedisDeadLetters:
         from std_msgs.msg import String
         now = time.time_ns()
         payload = json.dumps(request, ensure_ascii=False, default=str)
-        fields = {'topic': self._topic, 'type': 'std_msgs/msg/String', 'tier': 'NORMAL',
-                  'seq': '0', 'stamp_ns': str(now),
-                  'cdr': message_types.serialize(String(data=payload)),
-                  'handler': 'llm_bridge', 'error': error, 'traceback': '',
-                  'attempts': str(attempts), 'dead_ns': str(now),
-                  'reason': reason, 'request_id': str(request.get('id', '')), 'route': route}
+        fields = dead_letter_fields(self._topic, 'std_msgs/msg/String', 'NORMAL', 0, now,
+                                    message_types.serialize(String(data=payload)),
+                                    handler='llm_bridge', error=error, traceback='',
+                                    attempts=attempts, dead_ns=now)
+        fields.update({'reason': reason, 'request_id': str(request.get('id', '')),
+                       'route': route})
         self._redis.xadd(self.key, fields, maxlen=self._maxlen, approximate=True)
 
     def close(self) -> None:

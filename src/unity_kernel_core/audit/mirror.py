@@ -44,13 +44,14 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Union
 import redis
 
 from unity_kernel_core.audit.journal import Journal, JournalError
-from unity_kernel_core.audit.record import (AuditError, IdClock, MirrorRules, parse_id,
-                                            StreamEntry, StreamKeys)
+from unity_kernel_core.audit.record import (AuditError, dead_letter_fields, event_fields,
+                                            IdClock, parse_id, StreamEntry, StreamKeys,
+                                            trim_args)
 from unity_kernel_core.audit.redis_connection import connect, redacted_url
 from unity_kernel_core.bus.event_bus import DeadLetter
 from unity_kernel_core.bus.events import Event
 from unity_kernel_core.component import KernelContext
-from unity_kernel_core.config.kernel_config import KernelConfig, RedisSettings
+from unity_kernel_core.config.kernel_config import KernelConfig, RedisSettings, TopicRoutes
 
 _LOG = logging.getLogger('unity_kernel.mirror')
 
@@ -68,10 +69,10 @@ COUNTERS = ('written', 'journaled', 'drained', 'duplicates', 'rejected', 'droppe
 class MirrorWriter:
     """The queue, the writer thread, the Redis pipeline and the journal (no ROS)."""
 
-    def __init__(self, settings: RedisSettings, rules: MirrorRules, keys: StreamKeys,
+    def __init__(self, settings: RedisSettings, routes: TopicRoutes, keys: StreamKeys,
                  journal: Journal, client_factory: Callable[[], 'redis.Redis']) -> None:
         self.settings = settings
-        self.rules = rules
+        self.routes = routes
         self.keys = keys
         self.journal = journal
         self.url = redacted_url(settings.url)
@@ -213,7 +214,7 @@ class MirrorWriter:
         return out
 
     def _encode_event(self, event: Event) -> Optional[StreamEntry]:
-        if not self.rules.for_topic(event.topic).mirror:
+        if not self.routes(event.topic).mirror:
             self.counters['skipped'] += 1
             return None
         try:
@@ -228,9 +229,9 @@ class MirrorWriter:
             return None
         entry_id = self._events_clock.issue(event.stamp_ns, event.seq)
         self.last_seq = event.seq
-        return StreamEntry(self.keys.topic(event.topic), entry_id, {
-            'topic': event.topic, 'type': event.type_name, 'tier': event.tier.name,
-            'seq': str(event.seq), 'stamp_ns': str(event.stamp_ns), 'cdr': bytes(cdr)})
+        return StreamEntry(self.keys.topic(event.topic), entry_id, event_fields(
+            event.topic, event.type_name, event.tier.name, event.seq, event.stamp_ns,
+            bytes(cdr)))
 
     def _encode_dead_letter(self, letter: DeadLetter) -> Optional[StreamEntry]:
         event = letter.event
@@ -239,11 +240,10 @@ class MirrorWriter:
         except Exception:  # keep the dead letter, even without its payload
             cdr = b''
         entry_id = self._dead_clock.issue(letter.time_ns, 0)
-        return StreamEntry(self.keys.dead_letters, entry_id, {
-            'topic': event.topic, 'type': event.type_name, 'tier': event.tier.name,
-            'seq': str(event.seq), 'stamp_ns': str(event.stamp_ns), 'cdr': bytes(cdr),
-            'handler': letter.handler, 'error': letter.error, 'traceback': letter.traceback,
-            'attempts': str(letter.attempts), 'dead_ns': str(letter.time_ns)})
+        return StreamEntry(self.keys.dead_letters, entry_id, dead_letter_fields(
+            event.topic, event.type_name, event.tier.name, event.seq, event.stamp_ns,
+            bytes(cdr), handler=letter.handler, error=letter.error,
+            traceback=letter.traceback, attempts=letter.attempts, dead_ns=letter.time_ns))
 
     # -- Redis -----------------------------------------------------------------------------
 
@@ -306,7 +306,7 @@ class MirrorWriter:
             key = entry.key
             trim = trims.get(key)
             if trim is None:
-                trim = self.rules.for_topic(str(entry.fields['topic'])).trim_args(now_ms)
+                trim = trim_args(self.routes(str(entry.fields['topic'])), now_ms)
                 trims[key] = trim
                 if key not in self._known_keys:
                     pipe.sadd(self.keys.streams, key)
@@ -456,7 +456,7 @@ class Mirror:
 
     def reconfigure(self, config: KernelConfig) -> None:
         """Apply new topic rules (mirror on/off, retention); Redis settings need configure."""
-        self.writer.rules = MirrorRules(config)
+        self.writer.routes = config.routes
         if config.redis != self.context.config.redis:
             _LOG.warning('redis settings changed: they take effect at the next configure')
 
@@ -496,7 +496,7 @@ def create(context: KernelContext) -> Optional[Mirror]:
         return None
     journal = Journal(pathlib.Path(context.state_dir) / JOURNAL_DIR, settings.journal_max_bytes,
                       settings.journal_segment_bytes, settings.journal_fsync)
-    writer = MirrorWriter(settings, MirrorRules(context.config),
+    writer = MirrorWriter(settings, context.config.routes,
                           StreamKeys(settings.stream_prefix), journal,
                           lambda: connect(settings))
     return Mirror(context, writer)

@@ -35,10 +35,9 @@ ID gives the global order across topics, and XRANGE by time works on the ID's ms
 import dataclasses
 import json
 import struct
-from typing import Dict, List, Mapping, Optional, Tuple, Union
+from typing import Dict, List, Mapping, Tuple, Union
 
-from unity_kernel_core.bus.patterns import first_match
-from unity_kernel_core.config.kernel_config import KernelConfig
+from unity_kernel_core.config.kernel_config import TopicRoute
 from unity_kernel_core.errors import UnityKernelError
 
 FieldValue = Union[str, bytes]
@@ -146,48 +145,30 @@ class IdClock:
         return format_id(*candidate)
 
 
-@dataclasses.dataclass(frozen=True)
-class Retention:
-    """How one topic is mirrored: on/off and how its stream is trimmed."""
-
-    mirror: bool = True
-    maxlen: Optional[int] = None
-    max_age_s: Optional[float] = None
-
-    def trim_args(self, now_ms: int) -> List[str]:
-        """Return the XADD trimming arguments: ``MINID ~`` by age when set, else ``MAXLEN ~``."""
-        if self.max_age_s is not None:
-            return ['MINID', '~', format_id(max(0, now_ms - int(self.max_age_s * 1000)), 0)]
-        if self.maxlen is not None:
-            return ['MAXLEN', '~', str(self.maxlen)]
-        return []
+def trim_args(route: TopicRoute, now_ms: int) -> List[str]:
+    """Return a topic's XADD trimming arguments: ``MINID ~`` by age when set, else ``MAXLEN ~``."""
+    if route.max_age_s is not None:
+        return ['MINID', '~', format_id(max(0, now_ms - int(route.max_age_s * 1000)), 0)]
+    if route.maxlen is not None:
+        return ['MAXLEN', '~', str(route.maxlen)]
+    return []
 
 
-class MirrorRules:
-    """Per-topic mirror settings from the topic rules (excludes do not apply: audit all)."""
+def event_fields(topic: str, type_name: str, tier: str, seq: int, stamp_ns: int,
+                 cdr: bytes) -> Dict[str, FieldValue]:
+    """Return the stream entry fields of one event (:data:`EVENT_FIELDS`, in that order)."""
+    return {'topic': topic, 'type': type_name, 'tier': tier, 'seq': str(seq),
+            'stamp_ns': str(stamp_ns), 'cdr': cdr}
 
-    _CACHE_MAX = 65536
 
-    def __init__(self, config: KernelConfig) -> None:
-        self._rules = [(r.pattern, r) for r in config.topics]
-        self._default_maxlen = config.redis.maxlen
-        self._cache: Dict[str, Retention] = {}
-
-    def for_topic(self, topic: str) -> Retention:
-        """Return the retention of ``topic`` (first matching rule; defaults otherwise)."""
-        found = self._cache.get(topic)
-        if found is None:
-            rule = first_match(self._rules, topic)
-            if rule is None:
-                found = Retention(maxlen=self._default_maxlen)
-            else:
-                found = Retention(
-                    mirror=rule.mirror,
-                    maxlen=rule.retention_maxlen or self._default_maxlen,
-                    max_age_s=rule.retention_max_age_s)
-            if len(self._cache) < self._CACHE_MAX:
-                self._cache[topic] = found
-        return found
+def dead_letter_fields(topic: str, type_name: str, tier: str, seq: int, stamp_ns: int,
+                       cdr: bytes, *, handler: str, error: str, traceback: str, attempts: int,
+                       dead_ns: int) -> Dict[str, FieldValue]:
+    """Return the fields of a dead-letter entry (:data:`DEAD_LETTER_FIELDS`)."""
+    fields = event_fields(topic, type_name, tier, seq, stamp_ns, cdr)
+    fields.update({'handler': handler, 'error': error, 'traceback': traceback,
+                   'attempts': str(attempts), 'dead_ns': str(dead_ns)})
+    return fields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,8 +185,8 @@ class AuditRecord:
 
     def fields(self) -> Dict[str, FieldValue]:
         """Return the stream entry fields."""
-        return {'topic': self.topic, 'type': self.type_name, 'tier': self.tier,
-                'seq': str(self.seq), 'stamp_ns': str(self.stamp_ns), 'cdr': self.cdr}
+        return event_fields(self.topic, self.type_name, self.tier, self.seq, self.stamp_ns,
+                            self.cdr)
 
     @classmethod
     def from_entry(cls, entry_id: 'str | bytes', fields: Mapping[object, object],

@@ -46,7 +46,7 @@ import traceback
 from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple
 import zlib
 
-from unity_kernel_core.bus.events import Event, Tier
+from unity_kernel_core.bus.events import Event, PayloadCodec, Tier
 from unity_kernel_core.bus.patterns import compile_pattern
 from unity_kernel_core.errors import BusError, BusFullError, BusStoppedError
 
@@ -245,10 +245,15 @@ class EventBus:
     Priority event bus with five isolated tiers.
 
     Thread-safe: ``publish`` may be called from any thread (the ROS executor, module threads).
+    ``classifier`` gives the tier of a topic published without one; ``codec`` (from the ROS
+    edge: ``unity_kernel_core.ros.message_types.CDR``) turns payloads between messages and
+    bytes when an event's user asks for the form it did not come in.
     """
 
     def __init__(self, policies: Optional[Mapping[Tier, TierPolicy]] = None,
-                 classifier: Optional[Callable[[str], Tier]] = None) -> None:
+                 classifier: Optional[Callable[[str], Tier]] = None,
+                 codec: Optional[PayloadCodec] = None) -> None:
+        self._codec = codec
         merged = dict(DEFAULT_POLICIES)
         merged.update(policies or {})
         self._policies = merged
@@ -428,7 +433,7 @@ class EventBus:
         with self._seq_lock:
             self._seq += 1
             event = Event(topic, type_name, resolved, self._seq, message=message, cdr=cdr,
-                          stamp_ns=stamp_ns, source=source)
+                          stamp_ns=stamp_ns, source=source, codec=self._codec)
             for tap in self._taps:
                 try:
                     tap(event)

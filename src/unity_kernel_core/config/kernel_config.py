@@ -23,6 +23,8 @@ Environment overrides: ``UNITY_KERNEL__<SECTION>__<KEY>=value`` sets ``section.k
 keys case-insensitive, value parsed as a YAML scalar); ``UNITY_REDIS_URL`` sets ``redis.url``.
 """
 
+import dataclasses
+import functools
 import os
 import pathlib
 from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
@@ -32,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic import ValidationError
 import yaml
 
-from unity_kernel_core.bus.event_bus import OverflowPolicy, TierPolicy
+from unity_kernel_core.bus.event_bus import DEFAULT_POLICIES, OverflowPolicy, TierPolicy
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.bus.patterns import any_match, compile_pattern, first_match
 from unity_kernel_core.config.documents import parse_document, read_text, validation_issues
@@ -60,14 +62,17 @@ class QosSettings(_Strict):
     adapt_to_publishers: bool = True
 
 
+_POLICY = TierPolicy()  # the bus's defaults of a tier's keys (one source: the bus)
+
+
 class TierSettings(_Strict):
     """Queue, workers, retries and QoS of one priority tier."""
 
-    workers: int = Field(1, ge=1, le=64)
-    queue_size: int = Field(10000, ge=1, le=10_000_000)
-    overflow: OverflowPolicy = OverflowPolicy.DROP_OLDEST
-    max_retries: int = Field(2, ge=0, le=100)
-    retry_backoff_ms: float = Field(10.0, ge=0, le=60000)
+    workers: int = Field(_POLICY.workers, ge=1, le=64)
+    queue_size: int = Field(_POLICY.queue_size, ge=1, le=10_000_000)
+    overflow: OverflowPolicy = _POLICY.overflow
+    max_retries: int = Field(_POLICY.max_retries, ge=0, le=100)
+    retry_backoff_ms: float = Field(_POLICY.retry_backoff_s * 1000.0, ge=0, le=60000)
     block_timeout_ms: Optional[float] = Field(None, gt=0, le=WAIT_MS_MAX)
     qos: QosSettings = QosSettings()
 
@@ -86,17 +91,29 @@ class TierSettings(_Strict):
             block_timeout_s=None if self.block_timeout_ms is None
             else self.block_timeout_ms / 1000.0)
 
+    @classmethod
+    def from_policy(cls, policy: TierPolicy, qos: QosSettings) -> 'TierSettings':
+        """Return the settings of a bus policy, with the QoS its subscriptions start from."""
+        return cls(workers=policy.workers, queue_size=policy.queue_size,
+                   overflow=policy.overflow, max_retries=policy.max_retries,
+                   retry_backoff_ms=policy.retry_backoff_s * 1000.0,
+                   block_timeout_ms=None if policy.block_timeout_s is None
+                   else policy.block_timeout_s * 1000.0, qos=qos)
+
+
+#: The QoS each tier's subscriptions start from (the queue defaults are the bus's own).
+DEFAULT_TIER_QOS: Mapping[Tier, QosSettings] = {
+    Tier.CRITICAL: QosSettings(depth=1000),
+    Tier.HIGH: QosSettings(reliability='best_effort', depth=10),
+    Tier.NORMAL: QosSettings(),
+    Tier.LOW: QosSettings(),
+    Tier.DEFERRED: QosSettings(),
+}
+
 
 def _default_tiers() -> Dict[Tier, TierSettings]:
-    best_effort = QosSettings(reliability='best_effort', depth=10)
-    return {
-        Tier.CRITICAL: TierSettings(workers=2, overflow=OverflowPolicy.BLOCK, max_retries=3,
-                                    qos=QosSettings(depth=1000)),
-        Tier.HIGH: TierSettings(workers=2, qos=best_effort),
-        Tier.NORMAL: TierSettings(),
-        Tier.LOW: TierSettings(queue_size=5000),
-        Tier.DEFERRED: TierSettings(queue_size=1000, max_retries=1),
-    }
+    return {tier: TierSettings.from_policy(DEFAULT_POLICIES[tier], DEFAULT_TIER_QOS[tier])
+            for tier in Tier}
 
 
 class TopicRule(_Strict):
@@ -201,6 +218,64 @@ class ModulesSettings(_Strict):
     enabled: List[str] = []
 
 
+@dataclasses.dataclass(frozen=True)
+class TopicRoute:
+    """
+    Everything the kernel decides about one topic, resolved once and carried by value.
+
+    ``rule`` is the first topic rule matching the topic (excludes not applied), ``intake``
+    whether the kernel subscribes to it (a rule matches and no exclude does), ``tier`` and
+    ``qos`` the tier's and its subscriptions' starting QoS, and ``mirror``/``maxlen``/
+    ``max_age_s`` how the audit mirror keeps it (every event on the bus is audited, excluded
+    or not).
+    """
+
+    topic: str
+    rule: Optional['TopicRule']
+    intake: bool
+    tier: Tier
+    qos: QosSettings
+    mirror: bool
+    maxlen: Optional[int]
+    max_age_s: Optional[float]
+
+
+class TopicRoutes:
+    """Resolve topics to :class:`TopicRoute` (one config's rules; cached per topic)."""
+
+    _CACHE_MAX = 65536
+
+    def __init__(self, config: 'KernelConfig') -> None:
+        self._config = config
+        self._rules = [(r.pattern, r) for r in config.topics]
+        self._cache: Dict[str, TopicRoute] = {}
+
+    def __call__(self, topic: str) -> TopicRoute:
+        """Return the route of ``topic``."""
+        found = self._cache.get(topic)
+        if found is None:
+            found = self._resolve(topic)
+            if len(self._cache) < self._CACHE_MAX:
+                self._cache[topic] = found
+        return found
+
+    def tier(self, topic: str) -> Tier:
+        """Return the tier of ``topic`` (the bus's classifier)."""
+        return self(topic).tier
+
+    def _resolve(self, topic: str) -> TopicRoute:
+        config = self._config
+        rule = first_match(self._rules, topic)
+        tier = rule.tier if rule is not None else Tier.NORMAL
+        return TopicRoute(
+            topic=topic, rule=rule, tier=tier, qos=config.tiers[tier].qos,
+            intake=rule is not None and not any_match(config.exclude, topic),
+            mirror=rule.mirror if rule is not None else True,
+            maxlen=(rule.retention_maxlen if rule is not None else None)
+            or config.redis.maxlen,
+            max_age_s=rule.retention_max_age_s if rule is not None else None)
+
+
 DEFAULT_EXCLUDE = ('/rosout', '/parameter_events', '/diagnostics', '/diagnostics_agg',
                    '/unity_kernel/**', '/**/transition_event')
 
@@ -255,16 +330,30 @@ class KernelConfig(_Strict):
 
     # -- helpers ---------------------------------------------------------------------------
 
+    @functools.cached_property
+    def routes(self) -> TopicRoutes:
+        """Return this config's topic resolver (one per config, cached per topic)."""
+        return TopicRoutes(self)
+
+    def model_copy(self, *, update: Optional[Mapping[str, Any]] = None,
+                   deep: bool = False) -> 'KernelConfig':
+        """Return a copy (with ``update``); the copy resolves its topics afresh."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop('routes', None)
+        return copy
+
+    def route(self, topic: str) -> TopicRoute:
+        """Return everything decided about ``topic``: rule, intake, tier, QoS, mirroring."""
+        return self.routes(topic)
+
     def rule_for(self, topic: str) -> Optional[TopicRule]:
         """Return the first topic rule matching ``topic``, or None when excluded/unmapped."""
-        if any_match(self.exclude, topic):
-            return None
-        return first_match([(r.pattern, r) for r in self.topics], topic)
+        route = self.routes(topic)
+        return route.rule if route.intake else None
 
     def tier_for(self, topic: str) -> Tier:
         """Return the tier of ``topic`` (NORMAL when no rule matches)."""
-        rule = first_match([(r.pattern, r) for r in self.topics], topic)
-        return rule.tier if rule else Tier.NORMAL
+        return self.routes(topic).tier
 
     def policies(self) -> Dict[Tier, TierPolicy]:
         """Return the bus policies of all tiers."""

@@ -110,7 +110,7 @@ class Intake:
         own = node.get_name()
         publishers: Dict[str, List[PublisherQos]] = {}
         for topic, _types in topics:
-            if self._config.rule_for(topic) is None:
+            if not self._config.route(topic).intake:
                 continue
             infos = node.get_publishers_info_by_topic(topic)
             publishers[topic] = [publisher_qos(i.qos_profile) for i in infos
@@ -122,7 +122,7 @@ class Intake:
         for topic in list(self._subs):
             plan, _sub = self._subs[topic]
             new = wanted.get(topic)
-            if new is None and self._config.rule_for(topic) is None:
+            if new is None and not self._config.route(topic).intake:
                 self._drop(topic, 'no longer mapped')
             elif new is not None and (new.tier, new.qos, new.type_name) != (
                     plan.tier, plan.qos, plan.type_name):

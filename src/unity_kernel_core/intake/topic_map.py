@@ -105,8 +105,8 @@ def plan_subscriptions(
     plans: List[SubscriptionPlan] = []
     skipped: List[Skipped] = []
     for topic, types in topics:
-        rule = config.rule_for(topic)
-        if rule is None:
+        route = config.route(topic)
+        if not route.intake:
             continue
         if len(types) != 1:
             skipped.append(Skipped(topic, f'{len(types)} types on one topic '
@@ -115,6 +115,6 @@ def plan_subscriptions(
         pubs = publishers.get(topic, ())
         if not pubs:
             continue
-        qos, notes = adapt_qos(config.tiers[rule.tier].qos, pubs)
-        plans.append(SubscriptionPlan(topic, types[0], rule.tier, qos, notes))
+        qos, notes = adapt_qos(route.qos, pubs)
+        plans.append(SubscriptionPlan(topic, types[0], route.tier, qos, notes))
     return plans, skipped

@@ -46,7 +46,7 @@ from unity_kernel_core.config.kernel_config import KernelConfig, load_config
 from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.kernel.diagnostics import kernel_status
-from unity_kernel_core.ros import log_forwarding
+from unity_kernel_core.ros import log_forwarding, message_types
 
 _LOG = logging.getLogger('unity_kernel.kernel')
 
@@ -122,7 +122,8 @@ class KernelNode(LifecycleNode):
         state_dir = pathlib.Path(config.kernel.state_dir).expanduser()
         state_dir.mkdir(parents=True, exist_ok=True)
         from unity_kernel_core.intake.intake_node import Intake
-        self.bus = EventBus(config.policies(), classifier=config.tier_for)
+        self.bus = EventBus(config.policies(), classifier=config.routes.tier,
+                            codec=message_types.CDR)
         self.bus.start()
         self.intake = Intake(self, self.bus, config)
         context = KernelContext(node=self, bus=self.bus, config=config,
@@ -270,7 +271,7 @@ class KernelNode(LifecycleNode):
             self.get_logger().warning(
                 'tier settings changed: they take effect at the next configure')
         self.config = config
-        self.bus.set_classifier(config.tier_for)
+        self.bus.set_classifier(config.routes.tier)
         if self.intake is not None:
             self.intake.set_config(config)
         for component in self.components:

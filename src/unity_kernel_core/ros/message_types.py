@@ -80,3 +80,19 @@ def deserialize(cdr: bytes, type_name: str) -> Any:
     except Exception as exc:  # the C layer raises plain exceptions for bad bytes
         raise MessageTypeError(
             f'cannot decode {len(cdr)} bytes as {type_name}: {exc}') from exc
+
+
+class CdrCodec:
+    """The CDR codec the bus's events use (``unity_kernel_core.bus.events.PayloadCodec``)."""
+
+    def decode(self, cdr: bytes, type_name: str) -> Any:
+        """Deserialize ``cdr`` as ``type_name`` (MessageTypeError when it does not decode)."""
+        return deserialize(cdr, type_name)
+
+    def encode(self, message: Any) -> bytes:
+        """Serialize a ROS message to CDR bytes."""
+        return serialize(message)
+
+
+CDR = CdrCodec()
+"""The one codec instance: pass it to ``EventBus(codec=...)``."""
