@@ -13,8 +13,10 @@
 # limitations under the License.
 
 """
-The mirror loses nothing it can keep: CRITICAL events past a full queue, and a batch whose
-sending fails in an unexpected way (it is journaled and delivered once the cause is gone).
+The mirror loses nothing it can keep.
+
+CRITICAL events past a full queue wait for room; a batch whose sending fails in an unexpected
+way is journaled and delivered once the cause is gone.
 """
 
 import dataclasses
