@@ -203,12 +203,13 @@ def _reject_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
 
 
 def loads_json(text: 'str | bytes', max_bytes: int = MAX_DOCUMENT_BYTES,
-               max_depth: int = MAX_DEPTH) -> Any:
+               max_depth: int = MAX_DEPTH, duplicates: bool = False) -> Any:
     """
     Parse JSON from an untrusted source within size and depth limits.
 
     Raise JsonError (a ValueError) naming the problem: too large, too deep, a duplicate key,
-    invalid JSON (with line and column), or a number out of range.
+    invalid JSON (with line and column), or a number out of range. ``duplicates`` lets a
+    repeated key pass (the last one wins), for salvaging an id from a refused request.
     """
     if len(text) > max_bytes:
         raise JsonError(f'{len(text)} bytes: larger than the limit of {max_bytes} bytes')
@@ -216,7 +217,7 @@ def loads_json(text: 'str | bytes', max_bytes: int = MAX_DOCUMENT_BYTES,
     if problem is not None:
         raise JsonError(problem)
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicates)
+        return json.loads(text, object_pairs_hook=None if duplicates else _reject_duplicates)
     except JsonError:
         raise
     except json.JSONDecodeError as exc:
