@@ -21,6 +21,7 @@ Kernel benchmarks (issue: the spine). Results: bench/results/kernel.json; summar
     flooded by another thread with busy handlers; ROUNDS rounds, the median ratio counts.
 """
 
+import itertools
 import json
 import os
 import pathlib
@@ -40,17 +41,26 @@ sys.path.insert(0, str(ROOT / 'src'))
 from unity_kernel_core.bus.event_bus import EventBus  # noqa: E402
 from unity_kernel_core.bus.events import Tier  # noqa: E402
 
-RATES = [1000, 2000, 4000, 6000, 8000, 10000, 12000, 16000, 20000]
+RATES = [4000, 6000, 8000, 10000, 12000, 14000, 16000, 20000]
 ROUNDS = 3
+INGEST_ROUNDS = 3
 SECONDS_PER_STEP = 2.0
 
 
-def ingest_step(mode: str, rate: int, env: dict, config: str) -> int:
+MODES = ('bare-events', 'bare', 'kernel', 'kernel-mirror-thread', 'kernel-mirror')
+"""Ingest receivers: the bare EventsExecutor subscriber is the reference of every ratio."""
+
+_steps = itertools.count()
+
+
+def ingest_step(mode: str, rate: int, env: dict, config: str, redis_url: str = '') -> int:
+    """Publish ``rate`` msg/s for SECONDS_PER_STEP to a ``mode`` receiver; return the loss."""
     count = int(rate * SECONDS_PER_STEP)
-    topic = '/bench/ingest'
+    topic = f'/bench/ingest{next(_steps)}'
     recv = subprocess.Popen(
         [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), mode, topic,
-         str(SECONDS_PER_STEP + 6), config], env=env, stdout=subprocess.PIPE, text=True)
+         str(SECONDS_PER_STEP + 6), config, redis_url], env=env, stdout=subprocess.PIPE,
+        text=True)
     assert recv.stdout is not None
     assert recv.stdout.readline().strip() == 'ready'
     pub = subprocess.run(
@@ -63,28 +73,73 @@ def ingest_step(mode: str, rate: int, env: dict, config: str) -> int:
     return count - received
 
 
-def bench_ingest() -> dict:
-    env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(50, 100)),
-               ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', PYTHONPATH=str(ROOT / 'src'))
+def ros_env() -> dict:
+    return dict(os.environ, ROS_DOMAIN_ID=str(random.randint(50, 100)),
+                ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', PYTHONPATH=str(ROOT / 'src'))
+
+
+def bench_ingest(modes=MODES, rates=RATES, rounds: int = INGEST_ROUNDS) -> dict:
+    """
+    Step every mode up the paced rates, interleaved: per rate, each mode still lossless.
+
+    One round takes every mode to its first loss; the rounds alternate the modes' order.
+    Per mode the median of the rounds' highest zero-loss rates counts; the ratios are taken
+    against ``bare-events`` (per round and of the medians). Load averages are recorded.
+    """
+    sys.path.insert(0, str(ROOT / 'test'))
+    import support
+    env = ros_env()
     with tempfile.TemporaryDirectory() as tmp:
-        config = pathlib.Path(tmp) / 'kernel.yaml'
-        config.write_text(f'kernel: {{state_dir: {tmp}, discovery_period_s: 0.2}}\n'
-                          'redis: {enabled: false}\n'
-                          'tiers: {NORMAL: {qos: {depth: 1000}}}\n')
-        result = {}
-        for mode in ('bare', 'kernel'):
-            best, steps = 0, []
-            for rate in RATES:
-                lost = ingest_step(mode, rate, env, str(config))
-                steps.append({'rate': rate, 'lost': lost})
-                print(f'  ingest {mode:6s} {rate:6d} msg/s: lost {lost}', flush=True)
-                if lost:
-                    break
-                best = rate
-            result[mode] = {'max_zero_loss_rate': best, 'steps': steps}
-    bare = result['bare']['max_zero_loss_rate']
-    result['ratio'] = round(result['kernel']['max_zero_loss_rate'] / bare, 3) if bare else None
-    return result
+        server = support.RedisServer(pathlib.Path(tmp) / 'redis')
+        server.start()
+        try:
+            configs = {}
+            for mode in modes:
+                state = pathlib.Path(tmp) / f'state-{mode}'
+                redis_line = 'redis: {enabled: false}\n'
+                if mode.startswith('kernel-mirror'):
+                    writer = 'thread' if mode.endswith('-thread') else 'process'
+                    redis_line = f'redis: {{url: "{server.url}", writer: {writer}}}\n'
+                path = pathlib.Path(tmp) / f'{mode}.yaml'
+                path.write_text(f'kernel: {{state_dir: {state}, discovery_period_s: 0.2}}\n'
+                                f'{redis_line}tiers: {{NORMAL: {{qos: {{depth: 1000}}}}}}\n')
+                configs[mode] = str(path)
+            per_round = []
+            for r in range(rounds):
+                order = list(modes) if r % 2 == 0 else list(reversed(modes))
+                best = dict.fromkeys(modes, 0)
+                steps: dict = {m: [] for m in modes}
+                live = set(modes)
+                load = os.getloadavg()[0]
+                for rate in rates:
+                    for mode in order:
+                        if mode not in live:
+                            continue
+                        lost = ingest_step(mode, rate, env, configs[mode], server.url)
+                        steps[mode].append({'rate': rate, 'lost': lost})
+                        print(f'  round {r + 1} ingest {mode:13s} {rate:6d} msg/s: lost {lost}',
+                              flush=True)
+                        if lost:
+                            live.discard(mode)
+                        else:
+                            best[mode] = rate
+                    if not live:
+                        break
+                per_round.append({'max_zero_loss_rate': best, 'steps': steps,
+                                  'load_avg_1m': [round(load, 2),
+                                                  round(os.getloadavg()[0], 2)]})
+        finally:
+            server.stop()
+    medians = {m: statistics.median(r['max_zero_loss_rate'][m] for r in per_round)
+               for m in modes}
+    ref = medians.get('bare-events')
+    return {'rates': list(rates), 'rounds': per_round, 'median_max_zero_loss_rate': medians,
+            'ratio_to_bare_events': {m: round(v / ref, 3) if ref else None
+                                     for m, v in medians.items()},
+            'ratio_per_round': [{m: round(r['max_zero_loss_rate'][m] /
+                                          r['max_zero_loss_rate']['bare-events'], 3)
+                                 if r['max_zero_loss_rate'].get('bare-events') else None
+                                 for m in modes} for r in per_round]}
 
 
 def critical_latencies(bus: EventBus, n: int = 2000) -> list:
@@ -158,21 +213,32 @@ def bench_isolation(paced: bool) -> dict:
 
 
 def main() -> int:
-    print('isolation (bus, CRITICAL latency idle vs LOW flood)...', flush=True)
-    isolation = {}
-    for name, paced in (('paced_flood', True), ('unpaced_flood', False)):
-        rounds = []
-        for _ in range(ROUNDS):
-            rounds.append(bench_isolation(paced))
-            print(f'  {name}: {rounds[-1]}', flush=True)
-        isolation[name] = {'median_p99_ratio': statistics.median(r['p99_ratio'] for r in rounds),
-                           'rounds': rounds}
-    print('ingest (paced, reliable, zero-loss rate)...', flush=True)
-    ingest = bench_ingest()
-    out = write_results('kernel', {
-        'ingest': ingest, 'isolation': isolation,
-        'targets': {'ingest_ratio': '>= 0.8', 'critical_p99_flood_over_idle': '<= 1.5'},
-    })
+    # usage: bench_kernel.py [isolation] [ingest] [modes=a,b,...] [rounds=N]
+    options = dict(a.split('=', 1) for a in sys.argv[1:] if '=' in a)
+    parts = [a for a in sys.argv[1:] if '=' not in a] or ['isolation', 'ingest']
+    out_fields: dict = {'targets': {'ingest_ratio': '>= 0.8 (kernel-mirror / bare-events)',
+                                    'critical_p99_flood_over_idle': '<= 1.5'}}
+    if 'isolation' in parts:
+        print('isolation (bus, CRITICAL latency idle vs LOW flood)...', flush=True)
+        isolation = {}
+        for name, paced in (('paced_flood', True), ('unpaced_flood', False)):
+            rounds = []
+            for _ in range(ROUNDS):
+                rounds.append(bench_isolation(paced))
+                print(f'  {name}: {rounds[-1]}', flush=True)
+            isolation[name] = {
+                'median_p99_ratio': statistics.median(r['p99_ratio'] for r in rounds),
+                'rounds': rounds, 'load_avg_1m': round(os.getloadavg()[0], 2)}
+        out_fields['isolation'] = isolation
+    if 'ingest' in parts:
+        print('ingest (paced, reliable, zero-loss rate, modes interleaved)...', flush=True)
+        modes = tuple(options['modes'].split(',')) if 'modes' in options else MODES
+        out_fields['ingest'] = bench_ingest(modes, rounds=int(options.get('rounds',
+                                                                          INGEST_ROUNDS)))
+        print(json.dumps({k: out_fields['ingest'][k] for k in
+                          ('median_max_zero_loss_rate', 'ratio_to_bare_events')}), flush=True)
+    name = 'kernel' if len(parts) == 2 and not options else 'kernel-' + '-'.join(parts)
+    out = write_results(name, out_fields)
     print(f'wrote {out}')
     return 0
 

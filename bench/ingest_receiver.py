@@ -11,12 +11,16 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-
 """
-Receiver for the ingest benchmark: a bare rclpy subscriber, or the kernel with a bus handler.
+Receiver for the ingest benchmarks: a bare rclpy subscriber, or the kernel.
 
-``python bench/ingest_receiver.py bare|kernel TOPIC SECONDS`` subscribes, prints ``ready``,
-runs for SECONDS and prints one JSON line: how many distinct sequence numbers arrived.
+``python bench/ingest_receiver.py MODE TOPIC SECONDS [CONFIG [REDIS_URL]]`` subscribes,
+prints ``ready``, runs for SECONDS and prints one JSON line: how many distinct sequence
+numbers arrived. Modes: ``bare-events`` (a bare subscriber spun by rclpy's EventsExecutor,
+the reference), ``bare`` (a bare subscriber on a SingleThreadedExecutor), ``kernel`` (the
+kernel, counted by a bus handler), ``kernel-mirror`` (the kernel with its Redis mirror,
+counted in the topic's stream after the kernel shut down and flushed; ``kernel-mirror-thread``
+the same with the writer on a thread of the kernel's process, as before issue 15).
 """
 
 import json
@@ -26,40 +30,64 @@ import time
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.experimental import EventsExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
 
+def bare(topic: str, seconds: float, executor_factory) -> set:
+    seen: set = set()
+    node = rclpy.create_node('bare_subscriber')
+    node.create_subscription(String, topic, lambda m: seen.add(int(m.data)),
+                             QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE))
+    executor = executor_factory()
+    executor.add_node(node)
+    print('ready', flush=True)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        executor.spin_once(timeout_sec=0.05)
+    executor.shutdown()
+    node.destroy_node()
+    return seen
+
+
+def kernel(topic: str, seconds: float, config: str, count_on_bus: bool) -> set:
+    from unity_kernel_core.kernel.node import KernelNode
+    from unity_kernel_core.ros.runtime import spin_until_signal
+    seen: set = set()
+    node = KernelNode(config_file=config)
+    stop = threading.Event()
+
+    def on_active(n):
+        if count_on_bus:
+            # std_msgs/String CDR: 4-byte header, 4-byte length, text, NUL
+            n.bus.subscribe(topic, lambda e: seen.add(int(e.cdr[8:].split(b'\0', 1)[0])))
+        print('ready', flush=True)
+
+    threading.Timer(seconds, stop.set).start()
+    spin_until_signal(node, autostart=True, on_active=on_active, stop=stop)
+    node.destroy_node()
+    return seen
+
+
+def in_redis(url: str, topic: str) -> set:
+    import redis
+    client = redis.Redis.from_url(url)
+    return {int(f[b'cdr'][8:].split(b'\0', 1)[0])
+            for _id, f in client.xrange(f'unity:topic:{topic}')}
+
+
 def main() -> int:
     mode, topic, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
-    seen = set()
     with rclpy.init():
-        if mode == 'bare':
-            node = rclpy.create_node('bare_subscriber')
-            node.create_subscription(String, topic, lambda m: seen.add(int(m.data)),
-                                     QoSProfile(depth=1000,
-                                                reliability=ReliabilityPolicy.RELIABLE))
-            executor = SingleThreadedExecutor()
-            executor.add_node(node)
-            print('ready', flush=True)
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
-                executor.spin_once(timeout_sec=0.05)
+        if mode == 'bare-events':
+            seen = bare(topic, seconds, EventsExecutor)
+        elif mode == 'bare':
+            seen = bare(topic, seconds, SingleThreadedExecutor)
         else:
-            from unity_kernel_core.kernel.node import KernelNode
-            from unity_kernel_core.ros.runtime import spin_until_signal
-            config = sys.argv[4]
-            node = KernelNode(config_file=config)
-            stop = threading.Event()
-
-            def on_active(n):
-                # std_msgs/String CDR: 4-byte header, 4-byte length, text, NUL
-                n.bus.subscribe(topic, lambda e: seen.add(int(e.cdr[8:].split(b'\0', 1)[0])))
-                print('ready', flush=True)
-
-            threading.Timer(seconds, stop.set).start()
-            spin_until_signal(node, autostart=True, on_active=on_active, stop=stop)
-        node.destroy_node()
+            seen = kernel(topic, seconds, sys.argv[4], count_on_bus=mode == 'kernel')
+    if mode.startswith('kernel-mirror'):
+        seen = in_redis(sys.argv[5], topic)
     print(json.dumps({'mode': mode, 'received': len(seen)}), flush=True)
     return 0
 

@@ -23,6 +23,7 @@ from unity_kernel_core.bus.event_bus import EventBus
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.errors import ModuleError
 from unity_kernel_core.supervision.inprocess import InProcessRunner
+from unity_kernel_core.supervision.machine import FailureKind
 from unity_kernel_core.supervision.manifest import parse_manifest
 
 SOURCE = """
@@ -102,7 +103,8 @@ def test_failing_handlers_make_the_module_unhealthy(tmp_path, bus):
         bus.publish('/safety/stop', 'std_msgs/msg/Empty', None, tier=Tier.CRITICAL)
     bus.wait_idle(10)
     problem = runner.check('active')
-    assert problem is not None and 'handler error rate' in problem and 'boom' in problem
+    assert problem is not None and problem.kind is FailureKind.UNHEALTHY
+    assert 'handler error rate' in problem.detail and 'boom' in problem.detail
     assert runner.describe()['handler_errors'] >= 3
     runner.stop()
 

@@ -117,6 +117,15 @@ class MirrorWriter:
         """Events not recorded, by tier (queue full, or lost at stop with nowhere to go)."""
         self.last_seq = 0
 
+    @property
+    def journal_dir(self) -> pathlib.Path:
+        """Return the journal's directory."""
+        return self.journal.directory
+
+    def reconfigure(self, config: KernelConfig) -> None:
+        """Apply new topic rules (mirror on/off, retention)."""
+        self.routes = config.routes
+
     # -- intake (any thread; must not block) -----------------------------------------------
 
     def offer(self, event: Event) -> None:
@@ -220,9 +229,9 @@ class MirrorWriter:
                     break
                 if late and self._held:  # neither Redis nor the journal takes them
                     break
-        self._lose_held()
+        self.lose_held()
 
-    def _lose_held(self) -> None:
+    def lose_held(self) -> None:
         """At stop, count (per tier) and report what could be neither sent nor journaled."""
         lost = self._held + self._encode(list(self._queue))
         self._held = []
@@ -237,8 +246,24 @@ class MirrorWriter:
                    'lost', len(lost), self.journal_error or self.last_error)
 
     def _step(self) -> None:
-        fresh = self._encode(self._collect())
-        entries = self._held + fresh  # _spool / _send_or_spool set what stays held
+        self.write(self._encode(self._collect()))
+
+    @property
+    def held(self) -> int:
+        """Return how many entries wait in memory because the journal refused them."""
+        return len(self._held)
+
+    def write(self, entries: List[StreamEntry]) -> None:
+        """
+        Send a batch to Redis, or journal it (behind what the journal holds); drain some.
+
+        When this returns, each entry is in Redis or in the journal, or held in memory (in
+        order, ahead of anything newer) because the journal refused it (full or failing):
+        ``held`` says how many, and a caller feeding batches should stop taking new ones
+        until it is 0 again (call ``write([])`` to retry). The writer thread calls it, and
+        so does the writer process (:mod:`unity_kernel_core.audit.writer_process`).
+        """
+        entries = self._held + entries  # _spool / _send_or_spool set what stays held
         if self.journal.pending or not self._redis_ok():
             self._spool(entries)
             self._drain_some()
@@ -540,7 +565,7 @@ class Mirror:
 
     name = 'mirror'
 
-    def __init__(self, context: KernelContext, writer: MirrorWriter) -> None:
+    def __init__(self, context: KernelContext, writer: 'MirrorWriter | Any') -> None:
         self.context = context
         self.writer = writer
         self._bus = context.bus
@@ -566,12 +591,12 @@ class Mirror:
         snap = self.writer.snapshot()
         _LOG.info('mirror stopped: %d written, %d journaled (%d pending in %s), %d dropped',
                   snap['written'], snap['journaled'], snap['journal_pending'],
-                  self.writer.journal.directory,
+                  self.writer.journal_dir,
                   snap['dropped_queue'] + snap['dropped_journal_full'] + snap['journal_errors'])
 
     def reconfigure(self, config: KernelConfig) -> None:
         """Apply new topic rules (mirror on/off, retention); Redis settings need configure."""
-        self.writer.routes = config.routes
+        self.writer.reconfigure(config)
         if config.redis != self.context.config.redis:
             _LOG.warning('redis settings changed: they take effect at the next configure')
 
@@ -582,7 +607,7 @@ class Mirror:
         problems = []
         level = OK
         for key in ('dropped_queue', 'dropped_journal_full', 'journal_errors', 'rejected',
-                    'journal_corrupt', 'writer_errors'):
+                    'journal_corrupt', 'writer_errors', 'writer_restarts'):
             new = snap.get(key, 0) - self._prev.get(key, 0)
             if new > 0:
                 problems.append(f'{key} {new}')
@@ -597,7 +622,11 @@ class Mirror:
             problems.insert(0, f'{snap["held"]} event(s) held in memory: the journal does not '
                             f'take them ({snap["journal_error"]})')
             level = ERROR
-        if not snap['connected']:
+        if snap.get('writer_alive') is False:
+            problems.insert(0, f'audit writer process down ({snap["writer_last_exit"]}), '
+                            'restarting; events wait in the ring')
+            level = max(level, WARN)
+        elif not snap['connected']:
             problems.insert(0, f'Redis unreachable ({snap["last_error"]}), journaling')
             level = max(level, WARN)
         elif snap['journal_pending']:
@@ -619,6 +648,9 @@ def create(context: KernelContext) -> Optional[Mirror]:
         _LOG.warning('audit mirror off: no redis.url (set it or UNITY_REDIS_URL; '
                      '`unity-kernel up` starts a private redis-server)')
         return None
+    if settings.writer == 'process':
+        from unity_kernel_core.audit.writer_process import ProcessWriter
+        return Mirror(context, ProcessWriter(context.config, pathlib.Path(context.state_dir)))
     journal = Journal(pathlib.Path(context.state_dir) / JOURNAL_DIR, settings.journal_max_bytes,
                       settings.journal_segment_bytes, settings.journal_fsync)
     writer = MirrorWriter(settings, context.config.routes,

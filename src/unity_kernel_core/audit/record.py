@@ -138,11 +138,15 @@ class IdClock:
 
     def issue(self, stamp_ns: int, seq: int) -> str:
         """Return the next ID for an event received at ``stamp_ns`` with kernel ``seq``."""
+        return format_id(*self.issue_pair(stamp_ns, seq))
+
+    def issue_pair(self, stamp_ns: int, seq: int) -> Tuple[int, int]:
+        """Return the next ID as ``(ms, seq)`` (see :meth:`issue`)."""
         candidate = (stamp_ns // 1_000_000, seq)
         if candidate <= self.last:
             candidate = (self.last[0], self.last[1] + 1)
         self.last = candidate
-        return format_id(*candidate)
+        return candidate
 
 
 def trim_args(route: TopicRoute, now_ms: int) -> List[str]:

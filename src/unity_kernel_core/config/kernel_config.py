@@ -30,7 +30,8 @@ import pathlib
 from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
 import urllib.parse
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import model_validator
 from pydantic import ValidationError
 import yaml
 
@@ -180,6 +181,10 @@ class RedisSettings(_Strict):
     journal_segment_bytes: int = Field(16 * 1024 * 1024, ge=1024, le=1 << 30)
     journal_fsync: bool = False
     dead_letter_maxlen: int = Field(100_000, ge=1, le=REDIS_COUNT_MAX)
+    # where the writer runs (docs/performance.md): its own process fed through a shared-memory
+    # ring of ring_bytes in <state_dir>/mirror-ring, or a thread of the kernel's process
+    writer: Literal['process', 'thread'] = 'process'
+    ring_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=16 * 1024 ** 3)
 
     @field_validator('url')
     @classmethod
@@ -317,6 +322,11 @@ class KernelConfig(_Strict):
             else:
                 merged[tier] = settings
         return merged
+
+    @field_serializer('tiers')
+    def _tiers_by_name(self, tiers: Dict[Tier, TierSettings]) -> Dict[str, TierSettings]:
+        """Dump the tiers keyed by name, as a config file names them (dumps load back)."""
+        return {tier.name: settings for tier, settings in tiers.items()}
 
     @field_validator('exclude')
     @classmethod

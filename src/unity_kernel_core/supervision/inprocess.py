@@ -33,6 +33,7 @@ from typing import Any, Callable, Dict, List, Optional
 from unity_kernel_core.bus.event_bus import EventBus, Subscription
 from unity_kernel_core.bus.events import Event
 from unity_kernel_core.errors import ModuleError
+from unity_kernel_core.supervision.machine import Failure, FailureKind
 from unity_kernel_core.supervision.manifest import installed_module, Manifest, ModuleFileError
 from unity_kernel_core.supervision.module_api import (event_handlers, Module, ModuleContext,
                                                       periodic_methods)
@@ -120,12 +121,20 @@ class InProcessRunner:
         self._busy: Dict[int, float] = {}
         self.last_error = ''
 
+    def fresh(self) -> 'InProcessRunner':
+        """Return a new, stopped runner of the same module with the same (loaded) class."""
+        return InProcessRunner(self.manifest, self.bus, self.state_dir, self.module_class)
+
     # -- lifecycle -------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Import the module's class (unless given); raise ModuleError when it cannot."""
+        if self.module_class is None:
+            self.module_class = load_module_class(self.manifest)
 
     def start(self) -> None:
         """Import the module's class (unless given)."""
-        if self.module_class is None:
-            self.module_class = load_module_class(self.manifest)
+        self.load()
 
     def configure(self) -> None:
         """Create the instance and run on_configure."""
@@ -178,8 +187,12 @@ class InProcessRunner:
 
     # -- health ----------------------------------------------------------------------------
 
-    def check(self, expected: str) -> Optional[str]:
-        """Return a problem description, or None when the module is healthy."""
+    def poll(self) -> Optional[Failure]:
+        """Return None: an in-process module has no process of its own to exit."""
+        return None
+
+    def check(self, expected: str) -> Optional[Failure]:
+        """Return why the module is not healthy, or None."""
         limits = self.manifest.health
         now = time.monotonic()
         with self._lock:
@@ -187,14 +200,16 @@ class InProcessRunner:
             calls, errors = self._window_calls, self._window_errors
             self._window_calls = self._window_errors = 0
         if stuck:
-            return f'a handler has been running for {max(stuck):.1f}s (hung?)'
+            return Failure(FailureKind.HUNG,
+                           f'a handler has been running for {max(stuck):.1f}s (hung?)')
         if calls and errors / calls > limits.max_error_rate:
-            return (f'handler error rate {errors}/{calls} over the last check '
-                    f'(last: {self.last_error})')
+            return Failure(FailureKind.UNHEALTHY,
+                           f'handler error rate {errors}/{calls} over the last check '
+                           f'(last: {self.last_error})')
         if self.instance is not None:
             problem = self.instance.health()
             if problem:
-                return str(problem)
+                return Failure(FailureKind.UNHEALTHY, str(problem))
         return None
 
     def describe(self) -> Dict[str, Any]:

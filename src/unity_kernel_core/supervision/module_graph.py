@@ -17,10 +17,11 @@ Module dependency order: a topological sort in levels, with cycles and gaps name
 
 Pure Python. ``levels`` returns groups of modules: every module's dependencies are in an
 earlier group, and the modules of one group are independent of each other, so they may be
-brought up concurrently. Shutdown runs the groups in reverse.
+brought up concurrently. Shutdown runs the groups in reverse. ``partition`` does the same for
+the modules that can start and names, per module, why each of the others cannot.
 """
 
-from typing import Dict, Iterable, List, Mapping, Sequence, Set
+from typing import Dict, Iterable, List, Mapping, Sequence, Set, Tuple
 
 from unity_kernel_core.errors import ModuleGraphError
 
@@ -40,6 +41,60 @@ def _find_cycle(graph: Mapping[str, Sequence[str]], nodes: Iterable[str]) -> Lis
     return []
 
 
+def _missing_message(name: str, missing: Sequence[str]) -> str:
+    return (f'module {name!r} depends on {", ".join(map(repr, missing))}, which '
+            f'{"is" if len(missing) == 1 else "are"} not available')
+
+
+def partition(graph: Mapping[str, Sequence[str]]
+              ) -> Tuple[List[List[str]], Dict[str, Tuple[str, str]]]:
+    """
+    Split modules into those that can start (in ``levels``) and those that cannot.
+
+    Return ``(levels, problems)``: ``problems`` maps each module that cannot start to
+    ``(kind, message)``, kind ``missing`` (a dependency that is not available, or that cannot
+    start itself) or ``cycle`` (it is in a dependency cycle, or depends on one).
+    """
+    problems: Dict[str, Tuple[str, str]] = {}
+    for name in sorted(graph):
+        missing = sorted(set(graph[name]) - set(graph))
+        if missing:
+            problems[name] = ('missing', _missing_message(name, missing))
+
+    def spread() -> None:
+        changed = True
+        while changed:
+            changed = False
+            for name in sorted(graph):
+                if name in problems:
+                    continue
+                bad = sorted(d for d in graph[name] if d in problems)
+                if bad:
+                    kind = problems[bad[0]][0]
+                    problems[name] = (kind, f'module {name!r} depends on {bad[0]!r}, which '
+                                            f'cannot start ({problems[bad[0]][1]})')
+                    changed = True
+    spread()
+    pending: Dict[str, Set[str]] = {n: set(d) for n, d in graph.items() if n not in problems}
+    done: Set[str] = set()
+    out: List[List[str]] = []
+    while pending:
+        ready = sorted(n for n, deps in pending.items() if deps <= done)
+        if not ready:
+            cycle = _find_cycle(graph, pending)
+            text = 'dependency cycle: ' + ' -> '.join(cycle)
+            for name in cycle[:-1]:
+                problems[name] = ('cycle', text)
+            spread()
+            pending = {n: d for n, d in pending.items() if n not in problems}
+            continue
+        out.append(ready)
+        done.update(ready)
+        for n in ready:
+            del pending[n]
+    return out, problems
+
+
 def levels(graph: Mapping[str, Sequence[str]]) -> List[List[str]]:
     """
     Order modules so that dependencies come first; return them in independent groups.
@@ -51,9 +106,7 @@ def levels(graph: Mapping[str, Sequence[str]]) -> List[List[str]]:
     for name in sorted(graph):
         missing = sorted(set(graph[name]) - set(graph))
         if missing:
-            raise ModuleGraphError(
-                f'module {name!r} depends on {", ".join(map(repr, missing))}, which '
-                f'{"is" if len(missing) == 1 else "are"} not available', [name, *missing])
+            raise ModuleGraphError(_missing_message(name, missing), [name, *missing])
     pending: Dict[str, Set[str]] = {n: set(d) for n, d in graph.items()}
     done: Set[str] = set()
     out: List[List[str]] = []

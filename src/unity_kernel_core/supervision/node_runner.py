@@ -34,6 +34,7 @@ from typing import Any, Callable, Dict, IO, List, Optional
 
 from unity_kernel_core.errors import ModuleError
 from unity_kernel_core.supervision.lifecycle_client import LifecycleClient
+from unity_kernel_core.supervision.machine import Failure, FailureKind
 from unity_kernel_core.supervision.manifest import console_script_packages, Manifest
 from unity_kernel_core.supervision.manifest import ModuleFileError
 
@@ -105,7 +106,7 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
 
 class NodeRunner:
-    """The supervisor's handle on one node module."""
+    """The supervisor's handle on one node module whose process the kernel owns."""
 
     def __init__(self, manifest: Manifest, client: LifecycleClient, state_dir: pathlib.Path,
                  spawn: bool, env: Optional[Dict[str, str]] = None,
@@ -125,6 +126,16 @@ class NodeRunner:
         self._log: Optional[IO[bytes]] = None
         self.log_path = state_dir / 'logs' / f'{manifest.name}.log'
         self.starts = 0
+
+    def fresh(self) -> 'NodeRunner':
+        """Return a new, stopped runner of the same module."""
+        return type(self)(self.manifest, self.client, self.state_dir, self.spawned, self.env,
+                          self.on_transition, self.halt)
+
+    def load(self) -> None:
+        """Check that the executable can be found (raise ModuleError when not)."""
+        if self.spawned:
+            resolve_executable(self.manifest)
 
     @property
     def node(self) -> str:
@@ -233,18 +244,26 @@ class NodeRunner:
         """Return False when the kernel's own process of this module has exited."""
         return self.proc is None or self.proc.poll() is None
 
-    def check(self, expected: str) -> Optional[str]:
-        """Return a problem description, or None when the node is healthy."""
-        if self.proc is not None and self.proc.poll() is not None:
-            return f'process exited with status {self.proc.returncode}'
-        state = self.client.get_state(self.node, self.manifest.health.heartbeat_timeout_s)
+    def poll(self) -> Optional[Failure]:
+        """Return the failure of the kernel's own process once it has exited (never blocks)."""
+        code = self.proc.poll() if self.proc is not None else None
+        if code is None:
+            return None
+        return Failure(FailureKind.EXITED, f'process exited with status {code}', code=code)
+
+    def check(self, expected: str) -> Optional[Failure]:
+        """Return why the node is not healthy in state ``expected``, or None."""
+        exited = self.poll()
+        if exited is not None:
+            return exited
+        timeout = self.manifest.health.heartbeat_timeout_s
+        state = self.client.get_state(self.node, timeout)
         if state is None:
             if not self.client.node_present(self.node):
-                return 'node is gone from the ROS graph'
-            return (f'no answer to get_state within {self.manifest.health.heartbeat_timeout_s}'
-                    's (hung?)')
+                return Failure(FailureKind.GONE, 'node is gone from the ROS graph')
+            return Failure(FailureKind.HUNG, f'no answer to get_state within {timeout}s (hung?)')
         if state != expected:
-            return f'in state {state}, expected {expected}'
+            return Failure(FailureKind.WRONG_STATE, f'in state {state}, expected {expected}')
         return None
 
     def _transition_event(self, label: str) -> None:
@@ -306,3 +325,18 @@ class NodeRunner:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+class LaunchedNodeRunner(NodeRunner):
+    """
+    The supervisor's handle on a node module someone else started (``ros2 launch``).
+
+    The kernel drives its lifecycle only: it never starts or ends the process, and leaves
+    the node ``unconfigured`` when it stops it.
+    """
+
+    def __init__(self, manifest: Manifest, client: LifecycleClient, state_dir: pathlib.Path,
+                 spawn: bool = False, env: Optional[Dict[str, str]] = None,
+                 on_transition: Optional[Callable[[str], None]] = None,
+                 halt: Optional[threading.Event] = None) -> None:
+        super().__init__(manifest, client, state_dir, False, env, on_transition, halt)

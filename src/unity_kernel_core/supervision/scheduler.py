@@ -1,0 +1,590 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The supervision scheduler: one loop over every module's state machine that never waits for one.
+
+ROS-free. Every blocking call on a module (start, lifecycle transitions, health checks, kill,
+stop) runs as a *job* on a worker: transitions on a bounded pool (``TRANSITION_WORKERS`` at
+once), checks and kills on another, so a hung or slow module holds a worker, never the loop.
+A job's result comes back as an event. Back-offs and health-check periods are deadlines the
+loop wakes up for. Events: a job's result, a node's transition event (``post_transition``),
+a command to run on the loop (``call``: operator commands, reloads, discovery), the clock.
+
+Every loop step (``step``) walks the modules in dependency order and asks each machine what
+to do: a module whose dependencies are all active starts (or is activated again), an active
+module whose dependency is not active is deactivated (state ``waiting``), a failed module is
+killed and restarted when its back-off deadline passes. A module whose dependency is missing
+or in a cycle is failed with the reason; the others are not affected.
+
+Orderly shutdown (``deactivate_all``, ``stop_all``) is the exception: the kernel is going
+down, so it runs on the loop's thread, in reverse dependency order, and waits for it.
+"""
+
+import concurrent.futures
+import dataclasses
+import logging
+import queue
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from unity_kernel_core.errors import ModuleError
+from unity_kernel_core.supervision import module_graph
+from unity_kernel_core.supervision.machine import (Failure, FailureKind, Job, ModuleMachine,
+                                                   ModuleState)
+from unity_kernel_core.supervision.manifest import Manifest
+from unity_kernel_core.supervision.runner import Runner
+
+TRANSITION_WORKERS = 4
+"""Lifecycle transitions (start, configure, activate, ...) of independent modules at once."""
+QUICK_WORKERS = 8
+"""Health checks and kills at once."""
+MAX_IDLE_S = 0.1
+"""The loop runs at least this often (process exits are polled then)."""
+MIN_WAIT_S = 0.005
+"""The loop never spins faster than this, whatever deadline is due."""
+SHUTDOWN_WAIT_S = 30.0
+"""How long an orderly shutdown waits for the jobs in flight to end."""
+
+_QUICK_JOBS = (Job.CHECK, Job.KILL)
+_GRAPH_KINDS = {'missing': FailureKind.MISSING_DEPENDENCY, 'cycle': FailureKind.CYCLE}
+
+_log = logging.getLogger('unity_kernel.supervision.scheduler')
+
+
+@dataclasses.dataclass
+class ModuleRecord:
+    """Everything the supervisor knows about one module."""
+
+    manifest: Manifest
+    machine: ModuleMachine
+    runner: Optional[Runner] = None
+    reload_error: str = ''
+    since: float = dataclasses.field(default_factory=time.monotonic)
+    reported: Tuple[ModuleState, str] = (ModuleState.AVAILABLE, '')
+    pending: Optional[str] = None
+    """An operator command waiting for the job in flight to end: 'restart' or 'unload'."""
+    reload_to: Optional[Tuple[Manifest, Runner]] = None
+    """A validated new version waiting for the module's dependents to be down."""
+    future: Optional['concurrent.futures.Future[Any]'] = None
+    abandoned: List['concurrent.futures.Future[Any]'] = dataclasses.field(default_factory=list)
+    """Jobs past their deadline still running on a worker: no new start until they end."""
+
+    @property
+    def name(self) -> str:
+        """Return the module's name."""
+        return self.manifest.name
+
+    @property
+    def state(self) -> ModuleState:
+        """Return the module's state."""
+        return self.machine.state
+
+    @property
+    def enabled(self) -> bool:
+        """Return True when the module is to be brought up."""
+        return self.machine.enabled
+
+    def as_dict(self) -> Dict[str, Any]:
+        """Return the record as the JSON the list service answers with."""
+        m, machine = self.manifest, self.machine
+        failure = machine.failure
+        return {'name': m.name, 'version': m.version, 'kind': m.kind.value,
+                'state': machine.state.value, 'message': machine.message,
+                'enabled': machine.enabled, 'depends': list(m.depends),
+                'restarts': machine.restarts, 'manifest': m.source,
+                'reload_error': self.reload_error,
+                'failure': None if failure is None else {
+                    'kind': failure.kind.value, 'code': failure.code,
+                    'detail': failure.detail}}
+
+
+Listener = Callable[[ModuleRecord, ModuleState], None]
+
+
+def _failure_of(exc: BaseException, runner: Optional[Runner]) -> Failure:
+    """Turn a job's exception into a failure; a process that exited gives its exit code."""
+    detail = str(exc) if isinstance(exc, ModuleError) else f'{type(exc).__name__}: {exc}'
+    exited = None
+    if runner is not None:
+        try:
+            exited = runner.poll()
+        except Exception:  # a broken runner: the exception above says what went wrong
+            exited = None
+    if exited is not None:
+        return Failure(FailureKind.EXITED, detail, code=exited.code)
+    return Failure(FailureKind.START_FAILED, detail)
+
+
+def _run_job(job: Job, runner: Runner) -> Optional[Failure]:
+    """Run one job on a worker; return the module's failure, or None."""
+    try:
+        if job is Job.START:
+            runner.start()
+            runner.configure()
+            runner.activate()
+        elif job is Job.ACTIVATE:
+            runner.activate()
+        elif job is Job.DEACTIVATE:
+            runner.deactivate()
+        elif job is Job.CHECK:
+            return runner.check('active')
+        elif job is Job.KILL:
+            runner.kill()
+        elif job is Job.STOP:
+            runner.stop()
+    except Exception as exc:  # the module's failure, reported through its machine
+        return _failure_of(exc, runner)
+    return None
+
+
+def _run_reload(old: Optional[Runner], new: Runner) -> Tuple[Runner, Optional[Failure], str]:
+    """
+    Replace ``old`` by ``new``; on failure go back to ``old``'s version.
+
+    Return the runner now in place, its failure (None when it is active) and the reload
+    error ('' when the new version runs).
+    """
+    if old is not None:
+        try:
+            old.stop()
+        except Exception as exc:  # it is replaced anyway; say so
+            _log.warning(f'stopping the old version of {new.manifest.name}: {exc}')
+    try:
+        new.start()
+        new.configure()
+        new.activate()
+        return new, None, ''
+    except Exception as exc:
+        error = f'new version failed to start: {exc}'
+        try:
+            new.kill()
+        except Exception:  # the broken new version may not even be up
+            pass
+    if old is None:
+        return new, Failure(FailureKind.START_FAILED, error), error
+    back = old.fresh()
+    try:
+        back.start()
+        back.configure()
+        back.activate()
+        return back, None, error
+    except Exception as again:
+        return back, Failure(FailureKind.START_FAILED,
+                             f'previous version failed to come back: {again}'), error
+
+
+class Scheduler:
+    """
+    Supervise modules: one loop, one state machine per module, blocking work on workers.
+
+    ``make_runner`` builds a module's runner from its manifest. ``on_change(record, old)`` is
+    called on the loop's thread whenever a module's state changes, ``on_give_up(record)``
+    when a module is given up on. ``halt`` is set while the kernel is going down (runners
+    stop waiting for their nodes).
+    """
+
+    def __init__(self, make_runner: Callable[[Manifest], Runner],
+                 clock: Callable[[], float] = time.monotonic,
+                 on_change: Optional[Listener] = None,
+                 on_give_up: Optional[Callable[[ModuleRecord], None]] = None,
+                 halt: Optional[threading.Event] = None,
+                 transition_workers: int = TRANSITION_WORKERS,
+                 quick_workers: int = QUICK_WORKERS) -> None:
+        self.make_runner = make_runner
+        self.clock = clock
+        self.on_change = on_change
+        self.on_give_up = on_give_up
+        self.halt = halt if halt is not None else threading.Event()
+        self.records: Dict[str, ModuleRecord] = {}
+        self.lock = threading.RLock()
+        """Held while the loop changes records; readers (list, diagnostics) take it too."""
+        self.running = False
+        """The kernel is active: modules may start."""
+        self.graph_problems: Dict[str, str] = {}
+        self._order: List[str] = []
+        self._events: 'queue.Queue[Tuple[Any, ...]]' = queue.Queue()
+        self._transitions = concurrent.futures.ThreadPoolExecutor(
+            transition_workers, thread_name_prefix='module-transition')
+        self._quick = concurrent.futures.ThreadPoolExecutor(
+            quick_workers, thread_name_prefix='module-check')
+
+    # -- from any thread -------------------------------------------------------------------
+
+    def call(self, fn: Callable[[], Any]) -> 'concurrent.futures.Future[Any]':
+        """Run ``fn`` on the loop's thread; return the future of its result."""
+        future: 'concurrent.futures.Future[Any]' = concurrent.futures.Future()
+        self._events.put(('call', fn, future))
+        return future
+
+    def post_transition(self, name: str, label: str) -> None:
+        """Take a node's transition event (``label``: the state it went to)."""
+        self._events.put(('transition', name, label))
+
+    def close(self) -> None:
+        """Stop the workers (jobs in flight are abandoned)."""
+        self.halt.set()
+        self._transitions.shutdown(wait=False, cancel_futures=True)
+        self._quick.shutdown(wait=False, cancel_futures=True)
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run_once(self, max_wait: float = MAX_IDLE_S) -> None:
+        """Wait for an event or the next deadline (at most ``max_wait``), handle it, step."""
+        now = self.clock()
+        deadlines = [t for r in self.records.values() for t in r.machine.deadlines()
+                     if self.running or not r.machine.idle]
+        wait = max(MIN_WAIT_S, min([max_wait, *[t - now for t in deadlines]]))
+        try:
+            event = self._events.get(timeout=min(wait, max_wait))
+        except queue.Empty:
+            event = None
+        if event is not None:
+            self._handle(event)
+        self.drain()
+        self.step()
+
+    def drain(self) -> None:
+        """Handle every event already queued."""
+        while True:
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                return
+            self._handle(event)
+
+    def _handle(self, event: Tuple[Any, ...]) -> None:
+        kind = event[0]
+        if kind == 'call':
+            _, fn, future = event
+            try:
+                future.set_result(fn())
+            except Exception as exc:  # the caller gets it; the loop goes on
+                future.set_exception(exc)
+        elif kind == 'transition':
+            _, name, label = event
+            rec = self.records.get(name)
+            if rec is not None and rec.state is ModuleState.ACTIVE and label != 'active':
+                rec.machine.check_at = self.clock()  # check it now, not at the next period
+        elif kind == 'started':
+            _, name, epoch, started, at = event
+            rec = self.records.get(name)
+            job = None if rec is None else rec.machine.job
+            if rec is not None and job is not None and job is started and \
+                    rec.machine.epoch == epoch:
+                rec.machine.begin(job, at)  # its deadline counts from when a worker took it
+        elif kind == 'done':
+            self._job_done(*event[1:])
+        self._report_all()
+
+    def step(self) -> None:
+        """Advance every module: deadlines, process exits, and the next job of each."""
+        now = self.clock()
+        with self.lock:
+            for name in self._order:
+                rec = self.records.get(name)
+                if rec is None:
+                    continue
+                machine = rec.machine
+                follow = machine.expire(now)
+                if follow is not None:
+                    self._submit(rec, follow)
+                rec.abandoned = [f for f in rec.abandoned if not f.done()]
+                if rec.abandoned and machine.idle:
+                    continue  # an abandoned call still runs on its runner: let it end first
+                if rec.pending is not None and machine.idle:
+                    self._run_pending(rec)
+                if rec.reload_to is not None:
+                    self._maybe_reload(rec)
+                    continue
+                if machine.idle and machine.configured and rec.runner is not None:
+                    exited = rec.runner.poll()
+                    if exited is not None:
+                        follow = machine.fail(exited, now)
+                        if follow is not None:
+                            self._submit(rec, follow)
+                blocked = [d for d in rec.manifest.depends
+                           if d not in self.records or
+                           self.records[d].state is not ModuleState.ACTIVE]
+                job = machine.next_job(now, self.running and not self.halt.is_set(),
+                                       not blocked, ', '.join(blocked))
+                if job is not None:
+                    self._submit(rec, job)
+        self._report_all()
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def _submit(self, rec: ModuleRecord, job: Job, fn: Optional[Callable[[], Any]] = None
+                ) -> None:
+        machine = rec.machine
+        if rec.runner is None:
+            if job in (Job.KILL, Job.STOP, Job.DEACTIVATE, Job.CHECK):
+                machine.configured = False
+                return
+            rec.runner = self.make_runner(rec.manifest)
+        runner = rec.runner
+        if rec.future is not None and not rec.future.done():
+            rec.abandoned.append(rec.future)
+        epoch = machine.begin(job, self.clock())
+        name = rec.name
+        work = fn if fn is not None else (lambda: _run_job(job, runner))
+
+        def run() -> Any:
+            self._events.put(('started', name, epoch, job, self.clock()))
+            return work()
+
+        pool = self._quick if job in _QUICK_JOBS else self._transitions
+        try:
+            future = pool.submit(run)
+        except RuntimeError:  # the pools are shut down: the kernel is going away
+            machine.job = None
+            return
+        rec.future = future
+        future.add_done_callback(
+            lambda f: self._events.put(('done', name, job, epoch, f)))
+
+    def _job_done(self, name: str, job: Job, epoch: int,
+                  future: 'concurrent.futures.Future[Any]') -> None:
+        rec = self.records.get(name)
+        if rec is None:
+            return
+        try:
+            result = future.result()
+        except concurrent.futures.CancelledError:
+            result = Failure(FailureKind.START_FAILED, f'{job.value} cancelled')
+        except Exception as exc:  # a bug in a job: report it as the module's failure
+            result = _failure_of(exc, rec.runner)
+        machine = rec.machine
+        current = epoch == machine.epoch
+        if job is Job.RELOAD and current and isinstance(result, tuple):
+            runner, failure, error = result
+            rec.runner, rec.manifest = runner, runner.manifest
+            rec.reload_error = error
+            if error:
+                _log.error(f'reload of {name} failed, going back to the previous version: '
+                           f'{error}')
+            else:
+                _log.info(f'module {name} reloaded (version {rec.manifest.version})')
+            result = failure
+        follow = machine.job_done(job, epoch, result, self.clock())
+        if current and job is Job.STOP and rec.pending == 'dropped-runner':
+            rec.pending = None
+            rec.runner = None
+        if machine.gave_up:
+            machine.gave_up = False
+            self._report(rec)
+            if self.on_give_up is not None:
+                self.on_give_up(rec)
+        if follow is not None:
+            self._submit(rec, follow)
+
+    def _run_pending(self, rec: ModuleRecord) -> None:
+        command, rec.pending = rec.pending, None
+        machine = rec.machine
+        if command == 'restart':
+            machine.reset()
+            machine.epoch += 1
+            machine.enabled = True
+            machine.move(ModuleState.WAITING, 'restart requested')
+            if rec.runner is not None:
+                rec.pending = 'dropped-runner'  # started afresh: code and manifest re-read
+                self._submit(rec, Job.STOP)
+            self._update_graph()
+        elif command == 'unload':
+            machine.enabled = False
+            machine.epoch += 1
+            machine.check_at = machine.restart_at = None
+            machine.move(ModuleState.STOPPED, 'unloaded')
+            if rec.runner is not None:
+                rec.pending = 'dropped-runner'
+                self._submit(rec, Job.STOP)
+            self._update_graph()
+
+    def _maybe_reload(self, rec: ModuleRecord) -> None:
+        """Start a pending reload once the module's dependents are down and nothing is busy."""
+        machine = rec.machine
+        if machine.state is ModuleState.ACTIVE:
+            machine.epoch += 1
+            machine.check_at = None
+            machine.move(ModuleState.STARTING, 'reloading')
+        graph = self._enabled_graph()
+        users = [self.records[d] for d in module_graph.dependents(graph, rec.name)]
+        if not machine.idle or any(u.state is ModuleState.ACTIVE or not u.machine.idle
+                                   for u in users):
+            return
+        assert rec.reload_to is not None
+        manifest, new = rec.reload_to
+        rec.reload_to = None
+        old = rec.runner
+        machine.reset(manifest.restart, manifest.health)
+        self._submit(rec, Job.RELOAD, lambda: _run_reload(old, new))
+        machine.move(ModuleState.STARTING, 'reloading')
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def _report_all(self) -> None:
+        for rec in list(self.records.values()):
+            self._report(rec)
+
+    def _report(self, rec: ModuleRecord) -> None:
+        now = (rec.machine.state, rec.machine.message)
+        if now == rec.reported:
+            return
+        old = rec.reported[0]
+        rec.reported = now
+        if old is not now[0]:
+            rec.since = time.monotonic()
+            if self.on_change is not None:
+                self.on_change(rec, old)
+
+    # -- the module set (on the loop's thread) ---------------------------------------------
+
+    def _enabled_graph(self) -> Dict[str, List[str]]:
+        return {n: list(r.manifest.depends) for n, r in self.records.items() if r.enabled}
+
+    def _update_graph(self) -> None:
+        """Recompute the start order; fail the modules a missing dependency or cycle concerns."""
+        good, problems = module_graph.partition(self._enabled_graph())
+        order = [n for group in good for n in group]
+        self._order = order + sorted(n for n in self.records if n not in order)
+        for name, rec in self.records.items():
+            problem = problems.get(name)
+            failure = None if problem is None else Failure(_GRAPH_KINDS[problem[0]], problem[1])
+            if rec.machine.graph_failure(failure) and failure is not None and \
+                    rec.runner is not None:
+                self._submit(rec, Job.STOP)
+        self.graph_problems = {n: m for n, (_, m) in problems.items()}
+
+    def set_manifests(self, manifests: Dict[str, Manifest], enabled: List[str]) -> None:
+        """Take the discovered manifests: new ones are added, ``enabled`` ones brought up."""
+        with self.lock:
+            for name, manifest in manifests.items():
+                rec = self.records.get(name)
+                if rec is None:
+                    machine = ModuleMachine(name, manifest.restart, manifest.health,
+                                            name in enabled, self.clock)
+                    self.records[name] = ModuleRecord(manifest, machine)
+                else:
+                    rec.machine.enabled = name in enabled
+            self._update_graph()
+        self._report_all()
+
+    def load(self, manifest: Manifest) -> str:
+        """Add and enable a module at run time (on the loop's thread)."""
+        name = manifest.name
+        existing = self.records.get(name)
+        if existing is not None and existing.runner is not None:
+            if existing.manifest.source != manifest.source:
+                raise ModuleError(name, f'already loaded from {existing.manifest.source}')
+            return f'{name}: already {existing.state.value}'
+        missing = [d for d in manifest.depends if d not in self.records]
+        if missing:
+            raise ModuleError(name, f'depends on unknown module(s): {", ".join(missing)}')
+        graph = self._enabled_graph()
+        graph[name] = list(manifest.depends)
+        _, problems = module_graph.partition(graph)
+        if name in problems:
+            raise ModuleError(name, problems[name][1])
+        with self.lock:
+            machine = ModuleMachine(name, manifest.restart, manifest.health, True, self.clock)
+            self.records[name] = ModuleRecord(manifest, machine)
+            self._update_graph()
+        return f'{name}: {machine.state.value}'
+
+    def restart(self, name: str) -> str:
+        """Restart a module by operator request (on the loop's thread)."""
+        rec = self._record(name)
+        rec.pending = 'restart'
+        if rec.machine.idle:
+            self._run_pending(rec)
+        return f'{name}: restart scheduled'
+
+    def unload(self, name: str) -> str:
+        """Stop a module and disable it (on the loop's thread)."""
+        rec = self._record(name)
+        users = [d for d in module_graph.dependents(self._enabled_graph(), name)
+                 if self.records[d].runner is not None]
+        if users:
+            raise ModuleError(name, f'still needed by {", ".join(users)}; unload those first')
+        rec.pending = 'unload'
+        if rec.machine.idle:
+            self._run_pending(rec)
+        return f'{name}: unloaded'
+
+    def reload(self, name: str, manifest: Manifest, runner: Runner) -> None:
+        """Replace a running module by a validated new version (on the loop's thread)."""
+        rec = self._record(name)
+        rec.reload_to = (manifest, runner)
+
+    def reject_reload(self, name: str, error: str) -> None:
+        """Record a new version that could not even be loaded; the running one stays."""
+        rec = self._record(name)
+        rec.reload_error = error
+
+    def _record(self, name: str) -> ModuleRecord:
+        rec = self.records.get(name)
+        if rec is None:
+            raise ModuleError(name, 'no such module')
+        return rec
+
+    # -- orderly shutdown (on the loop's thread, waits) ------------------------------------
+
+    def _settle(self) -> None:
+        """Wait (bounded) for the jobs in flight, then take their results."""
+        futures = [r.future for r in self.records.values()
+                   if r.future is not None and not r.machine.idle]
+        if futures:
+            concurrent.futures.wait(futures, SHUTDOWN_WAIT_S)
+        time.sleep(0)  # let done-callbacks queue their events
+        self.drain()
+
+    def _stop_order(self) -> List[ModuleRecord]:
+        return [self.records[n] for n in reversed(self._order)
+                if n in self.records and self.records[n].runner is not None]
+
+    def deactivate_all(self) -> None:
+        """Deactivate every active module, dependents first (the kernel deactivates)."""
+        self.running = False
+        self._settle()
+        for rec in self._stop_order():
+            if rec.state is not ModuleState.ACTIVE or rec.runner is None:
+                continue
+            try:
+                rec.runner.deactivate()
+            except Exception as exc:
+                _log.error(f'deactivating {rec.name}: {exc}')
+            rec.machine.epoch += 1
+            rec.machine.check_at = None
+            rec.machine.move(ModuleState.INACTIVE, 'kernel inactive')
+            self._report(rec)
+
+    def stop_all(self) -> None:
+        """Stop every module, dependents first (the kernel cleans up or shuts down)."""
+        self.running = False
+        self.halt.set()
+        self._settle()
+        for rec in self._stop_order():
+            assert rec.runner is not None
+            try:
+                rec.runner.stop()
+            except Exception as exc:
+                _log.error(f'stopping {rec.name}: {exc}')
+            rec.runner = None
+            machine = rec.machine
+            machine.epoch += 1
+            machine.configured = False
+            machine.check_at = machine.restart_at = None
+            machine.move(ModuleState.STOPPED, 'kernel shutting down')
+            self._report(rec)
