@@ -418,8 +418,8 @@ class LlmBridgeNode(LifecycleNode):
         array.header.stamp = self.get_clock().now().to_msg()
         name = self.get_name()
         counters = {**bridge.counters, **self.intake_counters}
-        prev = self._prev_intake
-        new = {k: v - prev.get(k, 0) for k, v in counters.items() if v - prev.get(k, 0) > 0}
+        before = self._prev_intake
+        new = {k: v - before.get(k, 0) for k, v in counters.items() if v - before.get(k, 0) > 0}
         self._prev_intake = counters
         trouble = [f'{k} {new[k]}' for k in
                    ('requests_lost', 'callback_errors', 'busy', 'refused_inactive') if k in new]
