@@ -46,6 +46,7 @@ from typing import BinaryIO, List, Optional, Sequence, Tuple
 import zlib
 
 from unity_kernel_core.errors import UnityKernelError
+from unity_kernel_core.paths import ensure_private_dir, StateDirError
 
 _LOG = logging.getLogger('unity_kernel.journal')
 
@@ -89,7 +90,9 @@ class Journal:
         self.segment_bytes = max(1024, min(segment_bytes, max_bytes))
         self.fsync = fsync
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            ensure_private_dir(self.directory, 'journal directory')
+        except StateDirError as exc:
+            raise JournalError(str(exc)) from exc
         except OSError as exc:
             raise JournalError(f'cannot create journal directory {self.directory}: {exc}') \
                 from exc
@@ -245,7 +248,8 @@ class Journal:
             number = seg.number + 1 if seg is not None else max(1, self._cursor[0])
             path = self._seg_path(number)
             try:
-                with open(path, 'wb') as f:
+                with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                               'wb') as f:
                     f.write(MAGIC)
             except OSError as exc:
                 path.unlink(missing_ok=True)

@@ -33,6 +33,7 @@ import time
 from typing import Any, Callable, Dict, IO, List, Optional
 
 from unity_kernel_core.errors import ModuleError
+from unity_kernel_core.paths import ensure_private_dir
 from unity_kernel_core.supervision.lifecycle_client import LifecycleClient
 from unity_kernel_core.supervision.machine import Failure, FailureKind
 from unity_kernel_core.supervision.manifest import console_script_packages, Manifest
@@ -294,10 +295,12 @@ class NodeRunner:
     def _spawn(self) -> None:
         self._end_process(graceful=False)
         command = self.command()
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.log_path.parent, 'module log folder')
         if self.log_path.exists() and self.log_path.stat().st_size > LOG_ROTATE_BYTES:
             self.log_path.replace(self.log_path.with_suffix('.log.1'))
-        self._log = open(self.log_path, 'ab')
+        self._log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                                      0o600), 'ab')
+        os.chmod(self.log_path, 0o600)  # a log left by an older version
         self._log.write(f'--- start: {" ".join(command)}\n'.encode())
         self._log.flush()
         env = dict(os.environ if self.env is None else self.env)
