@@ -58,6 +58,14 @@ class _Loader(yaml.SafeLoader):
         finally:
             self.depth -= 1
 
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError, TypeError) as exc:
+            # a scalar YAML cannot build (2026-02-30, an int of 5000 digits): name its line
+            raise yaml.constructor.ConstructorError(
+                None, None, f'invalid value: {exc}', node.start_mark) from None
+
 
 class _Walk:
     """Index the lines of a composed node graph within bounds; find duplicate keys."""
@@ -165,8 +173,11 @@ def json_depth_problem(text: 'str | bytes', max_depth: int = MAX_DEPTH) -> Optio
     if isinstance(text, bytes):
         text = text.decode('utf-8', 'replace')
     depth = 0
+    line = 1
     in_string = escaped = False
     for ch in text:
+        if ch == '\n':
+            line += 1
         if in_string:
             if escaped:
                 escaped = False
@@ -179,7 +190,7 @@ def json_depth_problem(text: 'str | bytes', max_depth: int = MAX_DEPTH) -> Optio
         elif ch in '[{':
             depth += 1
             if depth > max_depth:
-                return f'nested deeper than {max_depth} levels'
+                return f'nested deeper than {max_depth} levels (line {line})'
         elif ch in ']}':
             depth -= 1
     return None
@@ -191,6 +202,15 @@ class JsonError(ValueError):
     def __init__(self, message: str, line: Optional[int] = None) -> None:
         super().__init__(message)
         self.line = line
+
+
+def _no_constant(name: str) -> Any:
+    raise JsonError(f'invalid JSON: {name} is not a JSON number')
+
+
+def _line_of(problem: str) -> Optional[int]:
+    digits = problem.rsplit('(line ', 1)[-1].rstrip(')')
+    return int(digits) if digits.isdigit() else None
 
 
 def _reject_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
@@ -215,9 +235,17 @@ def loads_json(text: 'str | bytes', max_bytes: int = MAX_DOCUMENT_BYTES,
         raise JsonError(f'{len(text)} bytes: larger than the limit of {max_bytes} bytes')
     problem = json_depth_problem(text, max_depth)
     if problem is not None:
-        raise JsonError(problem)
+        raise JsonError(problem, _line_of(problem))
     try:
-        return json.loads(text, object_pairs_hook=None if duplicates else _reject_duplicates)
+        data = json.loads(text, object_pairs_hook=None if duplicates else _reject_duplicates,
+                          parse_constant=_no_constant)
+        # a lone surrogate (\ud800) decodes, but no UTF-8 consumer (a ROS string, HTTP,
+        # Redis) can take it later: refuse it here, where the input is named
+        json.dumps(data, ensure_ascii=False).encode('utf-8')
+        return data
+    except UnicodeEncodeError:
+        raise JsonError('invalid JSON: a string holds an unpaired surrogate (\\ud800-\\udfff)') \
+            from None
     except JsonError:
         raise
     except json.JSONDecodeError as exc:
@@ -260,7 +288,7 @@ def parse_document(text: str, source: str) -> Tuple[Dict[str, Any], LineIndex]:
         if source.endswith('.json'):
             problem = json_depth_problem(text)
             if problem is not None:
-                raise JsonError(problem)
+                raise JsonError(problem, _line_of(problem))
             try:  # line numbers and duplicate keys with both lines: JSON is (nearly) YAML
                 _compose(text, source, lines)
             except (yaml.YAMLError, ValueError, OverflowError, TypeError):
@@ -273,7 +301,11 @@ def parse_document(text: str, source: str) -> Tuple[Dict[str, Any], LineIndex]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, 'problem_mark', None)
         line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, 'problem', None) or str(exc)
+        position = getattr(exc, 'position', None)  # a ReaderError: a character YAML refuses
+        if line is None and isinstance(position, int):
+            line = text.count('\n', 0, position) + 1
+        problem = getattr(exc, 'problem', None) or getattr(exc, 'reason', None) or str(exc)
+        problem = ' '.join(str(problem).split())
         raise ConfigError([ConfigIssue(source, line, '', f'invalid YAML: {problem}')]) from None
     except RecursionError:
         raise ConfigError([ConfigIssue(source, None, '',
