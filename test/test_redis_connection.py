@@ -55,8 +55,10 @@ def test_tls_files_need_a_rediss_url():
     client = connect(s, environ={})
     kwargs = client.connection_pool.connection_kwargs
     assert kwargs['ssl_ca_certs'] == '/ca.pem' and kwargs['ssl_cert_reqs'] == 'none'
+    with pytest.raises(ConfigError, match='expected redis://'):
+        settings('url: "http://x"')  # the schema refuses it now, naming the key
     with pytest.raises(AuditError, match='unsupported Redis URL scheme'):
-        connect(settings('url: "http://x"'), environ={})
+        connect(s, 'http://x', environ={})
 
 
 @pytest.mark.redis

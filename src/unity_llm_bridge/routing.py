@@ -72,7 +72,10 @@ class LlmRequest:
             try:
                 data = loads_json(data, max_bytes=max_bytes, max_depth=MAX_DEPTH)
             except ValueError as exc:
-                raise ValueError(f'request refused: {exc}') from None
+                text = str(exc)
+                if text.startswith('invalid JSON: '):
+                    raise ValueError(f'request is not JSON: {text[14:]}') from None
+                raise ValueError(f'request refused: {text}') from None
         if not isinstance(data, Mapping):
             raise ValueError(f'request must be a JSON object, got {type(data).__name__}')
         known = set(_JSON_KEYS)
