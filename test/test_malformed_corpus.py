@@ -13,8 +13,9 @@
 # limitations under the License.
 
 """
-The malformed-input corpus (test/corpus): every case ends in a clear error or a documented
-acceptance, never a traceback, a hang or unbounded memory.
+The malformed-input corpus (test/corpus): a clear error or a documented acceptance.
+
+Never a traceback, a hang or unbounded memory.
 
 One parametrized test per kind: configs, manifests, JSON requests, CLI arguments. A case
 named ``ok_*`` is a documented acceptance; every other case must be refused with one line

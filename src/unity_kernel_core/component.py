@@ -39,6 +39,8 @@ class KernelContext:
     config_path: 'pathlib.Path | None'
     state_dir: pathlib.Path
     """Writable directory for this kernel's state (journals, private redis data, ...)."""
+    components: List[Any] = dataclasses.field(default_factory=list)
+    """The kernel's components, in order (the list fills as they are built)."""
 
 
 class KernelComponent(Protocol):

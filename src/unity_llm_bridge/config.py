@@ -33,6 +33,7 @@ from unity_kernel_core.bus.patterns import any_match, compile_pattern
 from unity_kernel_core.config.documents import format_loc, lookup_line, parse_document, read_text
 from unity_kernel_core.config.documents import MAX_DOCUMENT_BYTES, validation_issues
 from unity_kernel_core.config.fields import REDIS_COUNT_MAX, topic_name_problem
+from unity_kernel_core.config.kernel_config import ROBOT_ID_PATTERN
 from unity_kernel_core.errors import ConfigError, ConfigIssue, PatternError
 from unity_llm_bridge.errors import BridgeConfigError
 
@@ -234,6 +235,10 @@ class BridgeSettings(_Strict):
     request_queue_depth: int = Field(1000, ge=1, le=100000)
     """History depth of the request subscription (reliable, keep last): requests arriving
     faster than the node takes them wait here; see docs/llm_bridge.md, "Bursts"."""
+    redis_cluster: Optional[bool] = None
+    """``redis_url`` is a start-up node of a Redis Cluster (default: ``UNITY_REDIS_CLUSTER``)."""
+    robot_id: Optional[str] = Field(None, pattern=ROBOT_ID_PATTERN, max_length=64)
+    """Keys under ``<redis_prefix>:{robot_id}`` as the kernel's (default: ``UNITY_ROBOT_ID``)."""
     forbidden_action_topics: List[str] = list(DEFAULT_FORBIDDEN)
     """No action may be published on these (the model never writes to the kernel itself)."""
 

@@ -42,7 +42,7 @@ import pathlib
 import re
 import sys
 import threading
-from typing import Any, cast, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set
 
 from diagnostic_msgs.msg import DiagnosticArray
 from diagnostic_msgs.srv import AddDiagnostics
@@ -50,28 +50,28 @@ import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import String
 
 from unity_kernel_core.bus.patterns import any_match
 from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.config.kernel_config import DEFAULT_EXCLUDE, QosSettings
-from unity_kernel_core.errors import MessageTypeError
+from unity_kernel_core.errors import MessageTypeError, UnityKernelError
 from unity_kernel_core.intake.intake_node import publisher_qos, qos_profile
 from unity_kernel_core.intake.topic_map import adapt_qos
 from unity_kernel_core.paths import default_ament_prefix_path, share_dir
-from unity_kernel_core.ros import log_forwarding
+from unity_kernel_core.ros import lifecycle_base, log_forwarding
 from unity_kernel_core.ros import message_types
 from unity_kernel_core.ros.diagnostics import ERROR, OK, status, WARN
+from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
+from unity_kernel_core.ros.parameters import Applies, ParamSpec
 from unity_llm_bridge.actions import Action
 from unity_llm_bridge.bridge import Bridge, Outcome
 from unity_llm_bridge.config import LlmBridgeConfig, load_bridge_config
 from unity_llm_bridge.dead_letter import DeadLetterSink, RedisDeadLetters
 from unity_llm_bridge.errors import BridgeConfigError, LlmError
-from unity_llm_bridge.memory import MemoryStore, RedisStore
+from unity_llm_bridge.memory import connect_store, MemoryStore, RedisStore
 from unity_llm_bridge.providers import make_provider
 from unity_llm_bridge.ros_fields import message_fields
 from unity_llm_bridge.routing import LlmRequest, new_id
@@ -146,13 +146,20 @@ class QueryServer:
         self.node.destroy_node()
 
 
-class LlmBridgeNode(LifecycleNode):
+PARAMETERS = [
+    ParamSpec('config_file', '', 'Bridge config file (YAML or JSON), read at configure; empty: '
+              'the shipped config/llm_bridge.yaml. A lifecycle cleanup + configure re-reads '
+              'it.', Applies.START),
+    ParamSpec('autostart', False, 'Configure and activate at start.', Applies.START),
+]
+
+
+class LlmBridgeNode(ManagedLifecycleNode):
     """The LLM bridge lifecycle node."""
 
     def __init__(self, node_name: str = 'llm_bridge', **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        self.declare_parameter('config_file', '')
-        self.declare_parameter('autostart', False)
+        self.declare_specs(PARAMETERS)
         log_forwarding.install(self.get_logger())
         self.config: Optional[LlmBridgeConfig] = None
         self.bridge: Optional[Bridge] = None
@@ -167,14 +174,8 @@ class LlmBridgeNode(LifecycleNode):
         self._prev: Dict[str, Dict[str, Any]] = {}
         self._prev_intake: Dict[str, int] = {}
         self._active = threading.Event()
-        self._state_label = 'unconfigured'
         self.intake_counters = {'requests_lost': 0, 'refused_inactive': 0, 'callback_errors': 0}
         """Requests that never reached the bridge, and callbacks that failed (diagnostics)."""
-
-    @property
-    def state_label(self) -> str:
-        """Return the lifecycle state as a word (unconfigured, inactive, active, finalized)."""
-        return self._state_label
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -191,12 +192,14 @@ class LlmBridgeNode(LifecycleNode):
         persistent: Optional[MemoryStore] = None
         dead_letters: Optional[DeadLetterSink] = None
         if b.redis_url:
-            import redis
-            self._redis = redis.Redis.from_url(b.redis_url, socket_timeout=2.0,
-                                               socket_connect_timeout=2.0)
-            persistent = RedisStore(self._redis, b.redis_prefix)
+            try:
+                self._redis, keys = connect_store(b)
+            except UnityKernelError as exc:
+                self.get_logger().error(f'configure failed: {exc}')
+                return TransitionCallbackReturn.FAILURE
+            persistent = RedisStore(self._redis, keys.prefix, keys.robot_id)
             dead_letters = RedisDeadLetters(
-                self._redis, b.dead_letter_stream or f'{b.redis_prefix}:llm:deadletters',
+                self._redis, b.dead_letter_stream or keys.dead_letter_stream('llm'),
                 b.dead_letter_maxlen, b.request_topic)
         depth = b.request_queue_depth  # one reply per request: the same room as requests
         response = self.create_lifecycle_publisher(String, b.response_topic, depth)
@@ -226,7 +229,7 @@ class LlmBridgeNode(LifecycleNode):
         self._bridge_timers = [
             self.create_timer(b.diagnostics_period_s, self._publish_diagnostics),
             self.create_timer(b.discovery_period_s, self._discover)]
-        self._state_label = 'inactive'
+        self.state_label = 'inactive'
         self.get_logger().info(
             f'configured from {path}: models {", ".join(config.models) or "none"}; routes '
             f'{", ".join(r.name for r in config.routes) or "none"}; requests on '
@@ -235,34 +238,24 @@ class LlmBridgeNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active.set()
-        self._state_label = 'active'
+        self.state_label = 'active'
         self._discover()
         self.get_logger().info('active: taking requests')
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active.clear()
-        self._state_label = 'inactive'
+        self.state_label = 'inactive'
         self.get_logger().info('inactive: not taking requests (running ones finish)')
         return super().on_deactivate(state)
 
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._teardown()
-        self._state_label = 'unconfigured'
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+    def halt(self) -> None:
+        """Stop taking requests (shutdown, error)."""
         self._active.clear()
-        self._teardown()
-        self._state_label = 'finalized'
-        return TransitionCallbackReturn.SUCCESS
 
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.get_logger().error(f'error during a transition from {state.label}: cleaning up')
-        self._active.clear()
+    def release(self) -> None:
+        """Stop the workers, close the backends and Redis (cleanup, shutdown, error)."""
         self._teardown()
-        self._state_label = 'unconfigured'
-        return TransitionCallbackReturn.SUCCESS
 
     def _teardown(self) -> None:
         bridge, self.bridge = self.bridge, None
@@ -306,7 +299,7 @@ class LlmBridgeNode(LifecycleNode):
             self.intake_counters['refused_inactive'] += 1
             if bridge is not None:
                 bridge.dead_letters.put({'id': _id_of(raw), 'text': raw[:2000]}, 'inactive',
-                                        f'bridge is {self._state_label}')
+                                        f'bridge is {self.state_label}')
             return
         limit = config.bridge.max_request_bytes
         try:
@@ -344,7 +337,7 @@ class LlmBridgeNode(LifecycleNode):
         if bridge is None or config is None or not self._active.is_set():
             response.success = False
             response.message = json.dumps({'ok': False, 'reason': 'inactive',
-                                           'error': f'bridge is {self._state_label}'})
+                                           'error': f'bridge is {self.state_label}'})
             return response
         limit = config.bridge.max_request_bytes
         try:
@@ -423,13 +416,13 @@ class LlmBridgeNode(LifecycleNode):
         self._prev_intake = counters
         trouble = [f'{k} {new[k]}' for k in
                    ('requests_lost', 'callback_errors', 'busy', 'refused_inactive') if k in new]
-        level = OK if self._state_label == 'active' and not trouble else WARN
+        level = OK if self.state_label == 'active' and not trouble else WARN
         if any(k in new for k in ('requests_lost', 'callback_errors')):
             level = ERROR
         array.status.append(status(
             f'{name}: bridge', level,
-            self._state_label + (': ' + ', '.join(trouble) if trouble else ''),
-            {'state': self._state_label, **counters, 'event_topics': len(self._event_subs)},
+            self.state_label + (': ' + ', '.join(trouble) if trouble else ''),
+            {'state': self.state_label, **counters, 'event_topics': len(self._event_subs)},
             hardware_id=name))
         snapshot = bridge.snapshot()
         for model, values in snapshot.items():
@@ -473,19 +466,8 @@ def _id_of(raw: str, max_bytes: int = 64 * 1024) -> str:
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the bridge node (``ros2 run unity_kernel llm_bridge``)."""
-    from unity_kernel_core.ros.runtime import spin_until_signal
     default_ament_prefix_path()
-    with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
-        node = LlmBridgeNode()
-        try:
-            executor = SingleThreadedExecutor(context=node.context)
-            return spin_until_signal(cast(Any, node),
-                                     autostart=bool(node.get_parameter('autostart').value),
-                                     executor=executor)
-        except (KeyboardInterrupt, ExternalShutdownException):
-            return 0
-        finally:
-            node.destroy_node()
+    return lifecycle_base.run(LlmBridgeNode, args)
 
 
 if __name__ == '__main__':

@@ -40,6 +40,13 @@ when it answers. The diagnostics are ERROR while anything is held. A batch whose
 fails in an unexpected way is journaled, never dropped.
 
 Dead letters from the bus go the same way to the ``P:deadletters`` stream.
+
+In a Redis Cluster (``redis.cluster``) every key of the robot shares one hash tag, so a batch
+is one pipeline to the master serving that slot. There a batch counts as written only once
+``redis.wait_replicas`` replicas (default 1, or as many as are connected) have it (``WAIT``
+at the end of the pipeline); otherwise it is journaled like a failed one. So when the master
+fails and its replica takes over, whatever the replica missed is still in the journal and is
+drained to the new master (entries it has are refused as duplicates).
 """
 
 import collections
@@ -56,7 +63,11 @@ from unity_kernel_core.audit.journal import Journal, JournalError, JournalWriteE
 from unity_kernel_core.audit.record import (AuditError, dead_letter_fields, event_fields,
                                             IdClock, parse_id, StreamEntry, StreamKeys,
                                             trim_args)
-from unity_kernel_core.audit.redis_connection import connect, redacted_url
+from unity_kernel_core.audit.redis_connection import (Client, ClusterUnreachable, connect,
+                                                      connected_replicas,
+                                                      is_cluster_reply, node_for,
+                                                      redacted_url, refresh_slots,
+                                                      TRANSIENT_ERRORS)
 from unity_kernel_core.bus.event_bus import DeadLetter
 from unity_kernel_core.bus.events import Event, Tier
 from unity_kernel_core.component import KernelContext
@@ -66,7 +77,8 @@ _LOG = logging.getLogger('unity_kernel.mirror')
 
 JOURNAL_DIR = 'mirror-journal'
 _DUPLICATE = 'equal or smaller'
-_CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+_CONNECTION_ERRORS = TRANSIENT_ERRORS
+_REPLICA_CHECK_S = 5.0
 
 Item = Union[Event, DeadLetter]
 
@@ -79,14 +91,16 @@ class MirrorWriter:
     """The queue, the writer thread, the Redis pipeline and the journal (no ROS)."""
 
     def __init__(self, settings: RedisSettings, routes: TopicRoutes, keys: StreamKeys,
-                 journal: Journal, client_factory: Callable[[], 'redis.Redis']) -> None:
+                 journal: Journal, client_factory: Callable[[], Client]) -> None:
         self.settings = settings
         self.routes = routes
         self.keys = keys
         self.journal = journal
         self.url = redacted_url(settings.url)
         self._client_factory = client_factory
-        self._client: Optional['redis.Redis'] = None
+        self._client: Optional[Client] = None
+        self._replicas: Optional[int] = None
+        self._replicas_checked = 0.0
         self._queue: Deque[Item] = collections.deque()
         self._capacity = settings.queue_size
         self._room = threading.Condition()
@@ -376,9 +390,11 @@ class MirrorWriter:
         try:
             if self._client is None:
                 self._client = self._client_factory()
-            self._client.ping()
-            meta = self._client.hgetall(self.keys.meta)
-        except _CONNECTION_ERRORS + (redis.ResponseError,) as exc:
+            elif self.settings.cluster:
+                refresh_slots(self._client)  # a replica may have taken over
+            self._replicas = None
+            meta: Any = node_for(self._client, self.keys.meta).hgetall(self.keys.meta)
+        except _CONNECTION_ERRORS + (redis.ResponseError, ClusterUnreachable) as exc:
             self._set_down(exc)
             return False
         last_id = meta.get(b'last_id')
@@ -387,7 +403,8 @@ class MirrorWriter:
         last_seq = meta.get(b'last_seq')
         if last_seq and last_seq.isdigit():
             self.last_seq = max(self.last_seq, int(last_seq))
-        dead: Any = self._client.xrevrange(self.keys.dead_letters, count=1)
+        dead: Any = node_for(self._client, self.keys.meta).xrevrange(self.keys.dead_letters,
+                                                                     count=1)
         if dead:
             self._dead_clock.advance_to(parse_id(dead[0][0]))
         if not self.connected:
@@ -423,7 +440,13 @@ class MirrorWriter:
             return True
         assert self._client is not None
         now_ms = time.time_ns() // 1_000_000
-        pipe = self._client.pipeline(transaction=False)
+        try:  # every key of the trail is in one slot: one node, one pipeline
+            node = node_for(self._client, self.keys.meta)
+            wait = self._replicas_to_wait(node)
+        except _CONNECTION_ERRORS as exc:
+            self._set_down(exc)
+            return False
+        pipe = node.pipeline(transaction=False)
         last_event: Optional[StreamEntry] = None
         trims: Dict[str, List[str]] = {
             self.keys.dead_letters: ['MAXLEN', '~', str(self.settings.dead_letter_maxlen)]}
@@ -443,11 +466,22 @@ class MirrorWriter:
         if last_event is not None:
             pipe.hset(self.keys.meta, mapping={'last_id': last_event.entry_id,
                                                'last_seq': str(last_event.fields['seq'])})
+        if wait:
+            pipe.execute_command('WAIT', wait, self.settings.wait_timeout_ms)
         try:
             results = pipe.execute(raise_on_error=False)
         except _CONNECTION_ERRORS as exc:
             self._set_down(exc)
             return False
+        if wait:
+            acked = results.pop()
+            if isinstance(acked, int) and acked < wait:
+                self._replicas = None
+                results.append(AuditError(
+                    f'batch reached {acked} of {wait} replica(s) within '
+                    f'{self.settings.wait_timeout_ms} ms: kept in the journal'))
+            elif not isinstance(acked, int):
+                results.append(acked)
         transient: Optional[Exception] = None
         written = duplicates = rejected = 0
         for result in results:
@@ -455,6 +489,8 @@ class MirrorWriter:
                 text = str(result)
                 if _DUPLICATE in text:
                     duplicates += 1
+                elif is_cluster_reply(result):  # a failover or a slot migration: retry
+                    transient = result
                 elif text.startswith('WRONGTYPE'):
                     rejected += 1
                     self._log_limited('wrongtype', f'Redis refused an entry: {text}')
@@ -472,6 +508,20 @@ class MirrorWriter:
         self.counters['duplicates'] += duplicates
         self.counters['rejected'] += rejected
         return True
+
+    def _replicas_to_wait(self, node: 'redis.Redis') -> int:
+        """Return how many replicas to WAIT for: the setting, at most those connected."""
+        wanted = self.settings.replicas_to_wait
+        if not wanted:
+            return 0
+        now = time.monotonic()
+        if self._replicas is None or now - self._replicas_checked > _REPLICA_CHECK_S:
+            replicas = connected_replicas(node)
+            if replicas < wanted and self._replicas != replicas:
+                _LOG.warning('the master serving %s has %d replica(s) connected, %d wanted: '
+                             'waiting for %d', self.keys.base, replicas, wanted, replicas)
+            self._replicas, self._replicas_checked = replicas, now
+        return min(wanted, self._replicas)
 
     # -- journal ---------------------------------------------------------------------------
 
@@ -654,6 +704,6 @@ def create(context: KernelContext) -> Optional[Mirror]:
     journal = Journal(pathlib.Path(context.state_dir) / JOURNAL_DIR, settings.journal_max_bytes,
                       settings.journal_segment_bytes, settings.journal_fsync)
     writer = MirrorWriter(settings, context.config.routes,
-                          StreamKeys(settings.stream_prefix), journal,
+                          StreamKeys.of(context.config), journal,
                           lambda: connect(settings))
     return Mirror(context, writer)

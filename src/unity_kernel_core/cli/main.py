@@ -27,6 +27,7 @@ VERBS: List[str] = [
     'replay',
     'export',
     'dlq',
+    'fleet',
 ]
 
 

@@ -20,7 +20,8 @@ Errors name the file, the line, the key path and what was expected, for example:
     config/kernel.yaml:14: tiers.CRITICAL.workers: Input should be greater than or equal to 1
 
 Environment overrides: ``UNITY_KERNEL__<SECTION>__<KEY>=value`` sets ``section.key`` (any depth,
-keys case-insensitive, value parsed as a YAML scalar); ``UNITY_REDIS_URL`` sets ``redis.url``.
+keys case-insensitive, value parsed as a YAML scalar); ``UNITY_REDIS_URL`` sets ``redis.url``,
+``UNITY_REDIS_CLUSTER`` ``redis.cluster`` and ``UNITY_ROBOT_ID`` ``kernel.robot_id``.
 """
 
 import dataclasses
@@ -44,7 +45,10 @@ from unity_kernel_core.config.fields import (AGE_S_MAX, DURATION_MS_MAX, NodeNam
 from unity_kernel_core.errors import ConfigError, ConfigIssue, PatternError
 
 ENV_PREFIX = 'UNITY_KERNEL__'
-ENV_ALIASES = {'UNITY_REDIS_URL': ('redis', 'url')}
+ENV_ALIASES = {'UNITY_REDIS_URL': ('redis', 'url'), 'UNITY_REDIS_CLUSTER': ('redis', 'cluster'),
+               'UNITY_ROBOT_ID': ('kernel', 'robot_id')}
+ROBOT_ID_PATTERN = r'^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_?$'
+"""A robot id follows the ROS naming rules: a letter, then letters, digits, single ``_``."""
 
 
 class _Strict(BaseModel):
@@ -154,6 +158,8 @@ class KernelSettings(_Strict):
     state_dir: str = Field('~/.local/state/unity_kernel', min_length=1)
     event_echo_topic: Optional[TopicName] = None
     autostart: bool = False
+    robot_id: Optional[str] = Field(None, pattern=ROBOT_ID_PATTERN, max_length=64)
+    """This robot in a fleet: its audit keys carry it and it registers a heartbeat."""
 
 
 class RedisSettings(_Strict):
@@ -181,6 +187,14 @@ class RedisSettings(_Strict):
     journal_segment_bytes: int = Field(16 * 1024 * 1024, ge=1024, le=1 << 30)
     journal_fsync: bool = False
     dead_letter_maxlen: int = Field(100_000, ge=1, le=REDIS_COUNT_MAX)
+    # fleet (docs/fleet.md)
+    cluster: bool = False
+    """Use a Redis Cluster (``url`` is a start-up node); needs ``kernel.robot_id``."""
+    cluster_nodes: List[str] = []
+    """More start-up nodes (``host:port``), tried when the ``url`` node does not answer."""
+    wait_replicas: Optional[int] = Field(None, ge=0, le=16)
+    """A batch counts as written once this many replicas have it (default: 1 in a cluster)."""
+    wait_timeout_ms: int = Field(1000, ge=1, le=60000)
     # where the writer runs (docs/performance.md): its own process fed through a shared-memory
     # ring of ring_bytes in <state_dir>/mirror-ring, or a thread of the kernel's process
     writer: Literal['process', 'thread'] = 'process'
@@ -213,7 +227,34 @@ class RedisSettings(_Strict):
                if getattr(self, k) is not None]
         if tls and self.url is not None and not self.url.startswith('rediss://'):
             raise ValueError(f'{", ".join(tls)} given but url is not rediss:// (TLS)')
+        if self.cluster and self.enabled and self.url is not None and \
+                self.url.startswith('unix://'):
+            raise ValueError('cluster: true needs a redis:// or rediss:// url (a start-up '
+                             'node of the cluster), not a unix socket')
         return self
+
+    @field_validator('cluster_nodes')
+    @classmethod
+    def _host_ports(cls, value: List[str]) -> List[str]:
+        for node in value:
+            host, sep, port = node.rpartition(':')
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f'cluster node {node!r}: expected host:port')
+        return value
+
+    @property
+    def replicas_to_wait(self) -> int:
+        """Return how many replicas must acknowledge a batch (WAIT) before it counts."""
+        if self.wait_replicas is not None:
+            return self.wait_replicas
+        return 1 if self.cluster else 0
+
+
+class FleetSettings(_Strict):
+    """The fleet registry: heartbeats of robots sharing one store (docs/fleet.md)."""
+
+    heartbeat_period_s: float = Field(2.0, gt=0, le=3600)
+    stale_after_s: float = Field(10.0, gt=0, le=86400)
 
 
 class ModulesSettings(_Strict):
@@ -298,6 +339,7 @@ class KernelConfig(_Strict):
     exclude: List[str] = list(DEFAULT_EXCLUDE)
     redis: RedisSettings = RedisSettings()
     modules: ModulesSettings = ModulesSettings()
+    fleet: FleetSettings = FleetSettings()
 
     @field_validator('tiers', mode='before')
     @classmethod
@@ -322,6 +364,16 @@ class KernelConfig(_Strict):
             else:
                 merged[tier] = settings
         return merged
+
+    @model_validator(mode='after')
+    def _cluster_needs_robot_id(self) -> 'KernelConfig':
+        if self.redis.enabled and self.redis.cluster and not self.kernel.robot_id:
+            raise ValueError('redis.cluster: true needs kernel.robot_id (or UNITY_ROBOT_ID): '
+                             "a robot's keys share the hash tag {robot_id}")
+        if self.redis.enabled and self.redis.cluster and not self.redis.url:
+            raise ValueError('redis.cluster: true needs redis.url (or UNITY_REDIS_URL): a '
+                             'start-up node of the cluster')
+        return self
 
     @field_serializer('tiers')
     def _tiers_by_name(self, tiers: Dict[Tier, TierSettings]) -> Dict[str, TierSettings]:

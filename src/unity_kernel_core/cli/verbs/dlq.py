@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     try:
-        store, _config = open_store(args.config, args.url)
+        store, _config = open_store(args.config, args.url, args.robot)
         if args.action == 'list':
             if args.json:
                 print(json.dumps(store.dead_letters(args.count, args.stream), indent=2))

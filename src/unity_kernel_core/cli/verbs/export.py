@@ -98,6 +98,8 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--config', type=pathlib.Path, default=None,
                         help='kernel config (default: the installed config/kernel.yaml)')
     parser.add_argument('--url', default=None, help='Redis URL (default: from the config)')
+    parser.add_argument('--robot', default=None, metavar='ROBOT_ID',
+                        help="this robot's audit trail (default: the config's kernel.robot_id)")
 
 
 def add_range_arguments(parser: argparse.ArgumentParser) -> None:
@@ -115,7 +117,7 @@ def load_range(args: argparse.Namespace, verb: str,
                bad: List[BadEntry]) -> Optional[List[AuditRecord]]:
     """Read the selected records (None after printing why not); report malformed entries."""
     try:
-        store, _config = open_store(args.config, args.url)
+        store, _config = open_store(args.config, args.url, args.robot)
         records = select(store, args.start, args.end, args.topics, bad)
     except (AuditError, ConfigError) as exc:
         print(f'unity-kernel {verb}: {exc}', file=sys.stderr)
