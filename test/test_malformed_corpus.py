@@ -114,7 +114,7 @@ INPROC_SOURCE = ('from unity_kernel_core.supervision.module_api import Module\n\
 
 
 def module_folder(tmp_path, name):
-    """A module folder holding the case's manifest, its own files and links leading out."""
+    """Make a module folder: the case's manifest, its own files, and links leading out."""
     outside = tmp_path / 'outside'
     outside.mkdir()
     (outside / 'evil.py').write_text('raise SystemExit("evil ran")\n')

@@ -34,7 +34,7 @@ VERBS: List[str] = [
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line naming the argument (exit 2)."""
 
-    def error(self, message: str) -> 'NoReturn':  # type: ignore[override]
+    def error(self, message: str) -> 'NoReturn':
         self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
 
 
