@@ -76,3 +76,12 @@ def test_acl_user_with_password_from_the_environment(redis_server, caplog):
     with pytest.raises(redis.AuthenticationError):
         wrong.ping()
     assert 't0ps3cret' not in caplog.text
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_as_password_file_is_refused_without_blocking(tmp_path):
+    import os
+    fifo = tmp_path / 'pw'
+    os.mkfifo(fifo)
+    with pytest.raises(AuditError, match='not a regular file'):
+        resolve_password(settings(f'password_file: {fifo}'), {})

@@ -45,6 +45,7 @@ import time
 from typing import BinaryIO, List, Optional, Sequence, Tuple
 import zlib
 
+from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.errors import UnityKernelError
 from unity_kernel_core.paths import ensure_private_dir, StateDirError
 
@@ -117,9 +118,9 @@ class Journal:
         cursor_file = self.directory / 'cursor'
         if cursor_file.exists():
             try:
-                data = json.loads(cursor_file.read_text())
+                data = loads_json(cursor_file.read_bytes()[:4096])
                 self._cursor = (int(data['segment']), int(data['offset']))
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, OSError) as exc:
                 _LOG.error('journal cursor %s is unreadable (%s): reading from the start',
                            cursor_file, exc)
         paths = sorted(self.directory.glob('seg-*.jrn'))
