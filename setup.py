@@ -63,8 +63,8 @@ setup(
         'console_scripts': [
             'kernel = unity_kernel_core.kernel.node:main',
             'unity-kernel = unity_kernel_core.cli.main:main',
-            'camera = unity_sensors.camera_node:main',
-            'haptic = unity_sensors.haptic_node:main',
+            'camera = unity_sensors.camera.node:main',
+            'haptic = unity_sensors.haptic.node:main',
             'audio = unity_sensors.audio.node:main',
             'llm_bridge = unity_llm_bridge.node:main',
         ],

@@ -322,7 +322,7 @@ def test_under_launch_the_kernel_leaves_modules_reconfigurable_and_stops_with_th
         health: {heartbeat_period_s: 0.5, heartbeat_timeout_s: 2.0, transition_timeout_s: 15}
         """))
     camera = processes.start(
-        [sys.executable, '-m', 'unity_sensors.camera_node', '--ros-args', '-r',
+        [sys.executable, '-m', 'unity_sensors.camera.node', '--ros-args', '-r',
          '__node:=camera', '-r', '__ns:=/sensors', '-p', 'source:=pattern', '-p', 'width:=160',
          '-p', 'height:=120', '-p', 'fps:=5.0'], ros_env, tmp_path / 'camera.log')
     config = kernel_config(tmp_path, mods, ['camera'])

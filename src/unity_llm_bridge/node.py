@@ -35,16 +35,14 @@ import logging
 import pathlib
 import sys
 import threading
-from typing import Any, cast, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set
 
 from diagnostic_msgs.msg import DiagnosticArray
 from diagnostic_msgs.srv import AddDiagnostics
 import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.signals import SignalHandlerOptions
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from std_msgs.msg import String
 
 from unity_kernel_core.bus.patterns import any_match
@@ -53,9 +51,11 @@ from unity_kernel_core.errors import MessageTypeError, UnityKernelError
 from unity_kernel_core.intake.intake_node import publisher_qos, qos_profile
 from unity_kernel_core.intake.topic_map import adapt_qos
 from unity_kernel_core.paths import default_ament_prefix_path, share_dir
-from unity_kernel_core.ros import log_forwarding
+from unity_kernel_core.ros import lifecycle_base, log_forwarding
 from unity_kernel_core.ros import message_types
 from unity_kernel_core.ros.diagnostics import ERROR, OK, status, WARN
+from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
+from unity_kernel_core.ros.parameters import Applies, ParamSpec
 from unity_llm_bridge.actions import Action
 from unity_llm_bridge.bridge import Bridge, Outcome
 from unity_llm_bridge.config import LlmBridgeConfig, load_bridge_config
@@ -136,13 +136,20 @@ class QueryServer:
         self.node.destroy_node()
 
 
-class LlmBridgeNode(LifecycleNode):
+PARAMETERS = [
+    ParamSpec('config_file', '', 'Bridge config file (YAML or JSON), read at configure; empty: '
+              'the shipped config/llm_bridge.yaml. A lifecycle cleanup + configure re-reads '
+              'it.', Applies.START),
+    ParamSpec('autostart', False, 'Configure and activate at start.', Applies.START),
+]
+
+
+class LlmBridgeNode(ManagedLifecycleNode):
     """The LLM bridge lifecycle node."""
 
     def __init__(self, node_name: str = 'llm_bridge', **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        self.declare_parameter('config_file', '')
-        self.declare_parameter('autostart', False)
+        self.declare_specs(PARAMETERS)
         log_forwarding.install(self.get_logger())
         self.config: Optional[LlmBridgeConfig] = None
         self.bridge: Optional[Bridge] = None
@@ -156,12 +163,6 @@ class LlmBridgeNode(LifecycleNode):
         self._diag_pub: Optional[Any] = None
         self._prev: Dict[str, Dict[str, Any]] = {}
         self._active = threading.Event()
-        self._state_label = 'unconfigured'
-
-    @property
-    def state_label(self) -> str:
-        """Return the lifecycle state as a word (unconfigured, inactive, active, finalized)."""
-        return self._state_label
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -211,7 +212,7 @@ class LlmBridgeNode(LifecycleNode):
         self._bridge_timers = [
             self.create_timer(b.diagnostics_period_s, self._publish_diagnostics),
             self.create_timer(b.discovery_period_s, self._discover)]
-        self._state_label = 'inactive'
+        self.state_label = 'inactive'
         self.get_logger().info(
             f'configured from {path}: models {", ".join(config.models) or "none"}; routes '
             f'{", ".join(r.name for r in config.routes) or "none"}; requests on '
@@ -220,34 +221,24 @@ class LlmBridgeNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active.set()
-        self._state_label = 'active'
+        self.state_label = 'active'
         self._discover()
         self.get_logger().info('active: taking requests')
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active.clear()
-        self._state_label = 'inactive'
+        self.state_label = 'inactive'
         self.get_logger().info('inactive: not taking requests (running ones finish)')
         return super().on_deactivate(state)
 
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._teardown()
-        self._state_label = 'unconfigured'
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+    def halt(self) -> None:
+        """Stop taking requests (shutdown, error)."""
         self._active.clear()
-        self._teardown()
-        self._state_label = 'finalized'
-        return TransitionCallbackReturn.SUCCESS
 
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.get_logger().error(f'error during a transition from {state.label}: cleaning up')
-        self._active.clear()
+    def release(self) -> None:
+        """Stop the workers, close the backends and Redis (cleanup, shutdown, error)."""
         self._teardown()
-        self._state_label = 'unconfigured'
-        return TransitionCallbackReturn.SUCCESS
 
     def _teardown(self) -> None:
         bridge, self.bridge = self.bridge, None
@@ -304,7 +295,7 @@ class LlmBridgeNode(LifecycleNode):
         if bridge is None or config is None or not self._active.is_set():
             response.success = False
             response.message = json.dumps({'ok': False, 'reason': 'inactive',
-                                           'error': f'bridge is {self._state_label}'})
+                                           'error': f'bridge is {self.state_label}'})
             return response
         try:
             query = LlmRequest.from_json(request.load_namespace)
@@ -377,9 +368,9 @@ class LlmBridgeNode(LifecycleNode):
         name = self.get_name()
         counters = dict(bridge.counters)
         array.status.append(status(
-            f'{name}: bridge', OK if self._state_label == 'active' else WARN,
-            self._state_label, {'state': self._state_label, **counters,
-                                'event_topics': len(self._event_subs)}, hardware_id=name))
+            f'{name}: bridge', OK if self.state_label == 'active' else WARN,
+            self.state_label, {'state': self.state_label, **counters,
+                               'event_topics': len(self._event_subs)}, hardware_id=name))
         snapshot = bridge.snapshot()
         for model, values in snapshot.items():
             prev = self._prev.get(model, {})
@@ -413,19 +404,8 @@ def _id_of(raw: str) -> str:
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the bridge node (``ros2 run unity_kernel llm_bridge``)."""
-    from unity_kernel_core.ros.runtime import spin_until_signal
     default_ament_prefix_path()
-    with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
-        node = LlmBridgeNode()
-        try:
-            executor = SingleThreadedExecutor(context=node.context)
-            return spin_until_signal(cast(Any, node),
-                                     autostart=bool(node.get_parameter('autostart').value),
-                                     executor=executor)
-        except (KeyboardInterrupt, ExternalShutdownException):
-            return 0
-        finally:
-            node.destroy_node()
+    return lifecycle_base.run(LlmBridgeNode, args)
 
 
 if __name__ == '__main__':

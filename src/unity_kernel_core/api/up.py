@@ -20,17 +20,13 @@ import pathlib
 import sys
 from typing import Callable, Iterator, List, Optional, TextIO
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
-from rclpy.signals import SignalHandlerOptions
-
 from unity_kernel_core.audit import private_redis
 from unity_kernel_core.audit.record import AuditError
 from unity_kernel_core.config.kernel_config import load_config
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.kernel.node import KernelNode
 from unity_kernel_core.paths import default_config_path
-from unity_kernel_core.ros.runtime import spin_until_signal
+from unity_kernel_core.ros import lifecycle_base
 
 
 def status_line(node: KernelNode) -> str:
@@ -98,14 +94,8 @@ def _run(node_name: str, path: Optional[pathlib.Path], ros_args: Optional[List[s
             on_active(node)
 
     args = ['unity-kernel'] + (['--ros-args'] + ros_args if ros_args else [])
-    with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
-        node = KernelNode(node_name, config_file=path)
-        try:
-            code = spin_until_signal(node, autostart=True, on_active=announce)
-        except (KeyboardInterrupt, ExternalShutdownException):
-            code = 0
-        finally:
-            node.destroy_node()
+    code = lifecycle_base.run(lambda: KernelNode(node_name, config_file=path), args,
+                              autostart=True, on_active=announce)
     print(f'unity-kernel: stopped ({"clean" if code == 0 else f"exit {code}"})', file=out,
           flush=True)
     return code

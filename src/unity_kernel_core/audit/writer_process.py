@@ -72,6 +72,9 @@ LOCK_FILE = 'mirror-writer.lock'
 STATUS_PERIOD_S = 0.5
 READY_TIMEOUT_S = 30.0
 RESTART_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+WRITER_NICE = 5
+"""The writer runs at a lower CPU priority than the kernel: on a busy machine the kernel's
+intake and handlers come first, and the writer catches up from the ring."""
 
 # ring record: kind, tier, topic length, type length, cdr length, seq, stamp_ns, ID ms, ID seq
 _EVENT = struct.Struct('<BBHHIQQQQ')
@@ -188,8 +191,9 @@ class ProcessWriter:
             ms, seq = self._events_clock.issue_pair(event.stamp_ns, event.seq)
             head = _EVENT.pack(KIND_EVENT, event.tier, len(names[0]), len(names[1]), len(cdr),
                                event.seq, event.stamp_ns, ms, seq)
-            if not self._ring.put((head, names[0], names[1], cdr)):  # type: ignore[union-attr]
-                self.counters['dropped_queue'] += 1
+            ring = self._ring
+            if ring is None or not ring.put((head, names[0], names[1], cdr)):
+                self.counters['dropped_queue'] += 1  # full, or offered after stop()
 
     def offer_dead_letter(self, letter: DeadLetter) -> None:
         """Copy one dead letter into the ring (the bus's dead-letter sink)."""
@@ -205,7 +209,8 @@ class ProcessWriter:
                                     event.stamp_ns, bytes(cdr), handler=letter.handler,
                                     error=letter.error, traceback=letter.traceback,
                                     attempts=letter.attempts, dead_ns=letter.time_ns))
-            if not self._ring.put((bytes([KIND_ENTRY]), entry.encode())):  # type: ignore
+            ring = self._ring
+            if ring is None or not ring.put((bytes([KIND_ENTRY]), entry.encode())):
                 self.counters['dropped_queue'] += 1
                 _LOG.error('mirror ring full: dead letter of %r not recorded', event)
 
@@ -460,6 +465,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     # the kernel decides when to stop (it closes the ring, or its end closes our stdin)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.nice(WRITER_NICE)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format='[%(levelname)s] [audit writer %(process)d] [%(name)s] '
                         '%(message)s')

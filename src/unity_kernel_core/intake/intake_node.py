@@ -28,6 +28,7 @@ from rclpy.experimental import EventsExecutor
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from unity_kernel_core.bus.event_bus import EventBus
+from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.config.kernel_config import KernelConfig, QosSettings
 from unity_kernel_core.errors import BusStoppedError, MessageTypeError
 from unity_kernel_core.intake.topic_map import plan_subscriptions, PublisherQos, SubscriptionPlan
@@ -78,10 +79,10 @@ class Intake:
         # rclpy's EventsExecutor: no wait set rebuilt per message (the SingleThreadedExecutor
         # of the kernel node, with its services and timers, lost messages from about 6k/s;
         # see docs/performance.md). The kernel node keeps its services and timers.
-        self._spinner = SpinningNode(f'{node.get_name()}_intake', node.context,
-                                     namespace=node.get_namespace(),
-                                     executor_factory=EventsExecutor)
-        self._intake_node = self._spinner.node
+        # CRITICAL topics get a node, executor and thread of their own too (made on first
+        # use): a flood on other topics cannot queue ahead of them in DDS or an executor.
+        self._spinners: Dict[bool, SpinningNode] = {}
+        self._node_for(Tier.NORMAL)
         self._bus = bus
         self._config = config
         self._subs: Dict[str, Tuple[SubscriptionPlan, Any]] = {}
@@ -89,10 +90,23 @@ class Intake:
         self.received = 0
         self.refused = 0
 
+    def _node_for(self, tier: Tier) -> Any:
+        """Return the intake node taking in ``tier`` (CRITICAL's own, or the common one)."""
+        critical = tier is Tier.CRITICAL
+        spinner = self._spinners.get(critical)
+        if spinner is None:
+            name = f'{self._node.get_name()}_intake' + ('_critical' if critical else '')
+            spinner = self._spinners[critical] = SpinningNode(
+                name, self._node.context, namespace=self._node.get_namespace(),
+                executor_factory=EventsExecutor)
+        return spinner.node
+
     def close(self) -> None:
-        """Destroy every subscription and stop the intake thread."""
+        """Destroy every subscription and stop the intake threads."""
         self.clear()
-        self._spinner.close()
+        for spinner in self._spinners.values():
+            spinner.close()
+        self._spinners.clear()
 
     @property
     def mapped(self) -> Dict[str, SubscriptionPlan]:
@@ -160,7 +174,7 @@ class Intake:
             _LOG.error('QoS incompatible with a publisher on %s (policy %s): messages from '
                        'it are not received', topic, event.last_policy_kind)
 
-        sub = self._intake_node.create_subscription(
+        sub = self._node_for(tier).create_subscription(
             msg_type, topic, on_message, qos_profile(plan.qos), raw=True,
             event_callbacks=SubscriptionEventCallbacks(incompatible_qos=on_incompatible))
         self._subs[topic] = (plan, sub)
@@ -170,6 +184,6 @@ class Intake:
 
     def _drop(self, topic: str, why: 'str | None') -> None:
         plan, sub = self._subs.pop(topic)
-        self._intake_node.destroy_subscription(sub)
+        self._node_for(plan.tier).destroy_subscription(sub)
         if why:
             _LOG.info('unmapped %s: %s', topic, why)

@@ -195,9 +195,27 @@ class NodeRunner:
         self._transition('activate')
 
     def deactivate(self) -> None:
-        """Run the deactivate transition (when active)."""
-        if self.client.get_state(self.node, self.manifest.health.transition_timeout_s) == 'active':
-            self._transition('deactivate')
+        """
+        Run the deactivate transition (when active).
+
+        While the kernel is going down, a process that has exited is left alone and a node
+        that does not answer within ``STOP_PROBE_S`` is taken as going too (``ros2 launch``
+        signals every process at once): the kernel waits no transition timeout on it.
+        """
+        if not self.alive():
+            return
+        timeout = self.manifest.health.transition_timeout_s
+        going_down = self.halt is not None and self.halt.is_set()
+        if going_down:
+            timeout = min(timeout, STOP_PROBE_S)
+        if self.client.get_state(self.node, timeout) != 'active':
+            return
+        try:
+            self._transition('deactivate', timeout)
+        except ModuleError:
+            if going_down and not (self.alive() and self.client.node_present(self.node)):
+                return  # it went down by itself meanwhile
+            raise
 
     def stop(self) -> None:
         """
@@ -274,8 +292,8 @@ class NodeRunner:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _transition(self, name: str) -> None:
-        timeout = self.manifest.health.transition_timeout_s
+    def _transition(self, name: str, timeout: Optional[float] = None) -> None:
+        timeout = self.manifest.health.transition_timeout_s if timeout is None else timeout
         result = self.client.change_state(self.node, name, timeout)
         if result is None:
             raise ModuleError(self.manifest.name, f'{name}: no answer from {self.node} within '

@@ -248,12 +248,17 @@ class Supervisor:
         self._thread.start()
 
     def _run(self) -> None:
+        last_error = ''
         while self._running:
             try:
                 self.scheduler.run_once()
                 self._apply_file_changes()
+                last_error = ''
             except Exception as exc:  # one failed step must not end supervision
-                self.log.error(f'supervision step failed: {type(exc).__name__}: {exc}')
+                error = f'supervision step failed: {type(exc).__name__}: {exc}'
+                if error != last_error:  # a persisting error is logged once, not per step
+                    self.log.error(error)
+                last_error = error
                 time.sleep(0.1)
         self.scheduler.drain()
 
