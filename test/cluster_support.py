@@ -178,6 +178,11 @@ class RedisClusterProcesses:
                     return int(fields[1].split('@')[0].rpartition(':')[2])
         raise AssertionError(f'no master serves slot {slot}')
 
+    def nodes_text(self) -> str:
+        """Return CLUSTER NODES as a running node sees it (for failure messages)."""
+        alive = self.alive()
+        return self._cli(alive[0], 'CLUSTER NODES').stdout if alive else '(no node running)'
+
     def alive(self) -> List[int]:
         """Return the ports of the nodes still running."""
         return [p for p, proc in self.procs.items() if proc.poll() is None]

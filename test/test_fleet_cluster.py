@@ -91,8 +91,13 @@ def test_a_master_killed_mid_stream_loses_nothing_once_its_replica_took_over(
     talker.wait_output('talker: done', 30)
     client = redis.RedisCluster(host='127.0.0.1', port=redis_cluster.alive()[0])
     key = keys.topic('/chatter')
-    support.wait_for(lambda: client.xlen(key) >= 3000, 60,
-                     message='all 3000 events in the cluster after the failover')
+    try:
+        support.wait_for(lambda: client.xlen(key) >= 3000, 60,
+                         message='all 3000 events in the cluster after the failover')
+    except AssertionError as exc:
+        raise AssertionError(f'{exc}: {client.xlen(key)} in the stream; cluster nodes:\n'
+                             f'{redis_cluster.nodes_text()}\nkernel log:\n'
+                             f'{kernel.output()[-6000:]}') from None
     print(f'failover: every event in the cluster {time.monotonic() - killed_at:.1f}s after '
           'the kill')
     assert values(client, key) == list(range(3000))  # each exactly once, in order
