@@ -41,7 +41,7 @@ setup(
     package_dir={'': 'src'},
     packages=find_packages('src'),
     package_data={
-        'unity_kernel_core': ['py.typed'],
+        'unity_kernel_core': ['py.typed', 'live/static/*'],
         'unity_sensors': ['py.typed'],
         'unity_llm_bridge': ['py.typed'],
     },

@@ -7,6 +7,7 @@ PACKAGES=(
   python3 python3-venv python3-dev build-essential cmake git
   redis-server
   libportaudio2 pulseaudio alsa-utils espeak-ng sox
+  chromium openssl   # the dashboard's browser test (Playwright drives the system chromium)
 )
 
 missing=()

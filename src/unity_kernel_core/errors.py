@@ -92,3 +92,7 @@ class ModuleError(UnityKernelError):
     def __init__(self, module: str, message: str) -> None:
         super().__init__(f'module {module!r}: {message}')
         self.module = module
+
+
+class LiveViewError(UnityKernelError):
+    """The live view cannot start as configured (token file unreadable, ...)."""

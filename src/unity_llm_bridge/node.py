@@ -35,7 +35,7 @@ import logging
 import pathlib
 import sys
 import threading
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray
 from diagnostic_msgs.srv import AddDiagnostics
@@ -47,12 +47,11 @@ from std_msgs.msg import String
 
 from unity_kernel_core.bus.patterns import any_match
 from unity_kernel_core.config.kernel_config import DEFAULT_EXCLUDE, QosSettings
-from unity_kernel_core.errors import MessageTypeError, UnityKernelError
-from unity_kernel_core.intake.intake_node import publisher_qos, qos_profile
-from unity_kernel_core.intake.topic_map import adapt_qos
+from unity_kernel_core.errors import UnityKernelError
+from unity_kernel_core.intake.follower import qos_profile, TopicFollower
+from unity_kernel_core.intake.topic_map import SubscriptionPlan, Want, Wanted
 from unity_kernel_core.paths import default_ament_prefix_path, share_dir
 from unity_kernel_core.ros import lifecycle_base, log_forwarding
-from unity_kernel_core.ros import message_types
 from unity_kernel_core.ros.diagnostics import ERROR, OK, status, WARN
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
 from unity_kernel_core.ros.parameters import Applies, ParamSpec
@@ -68,6 +67,8 @@ from unity_llm_bridge.routing import LlmRequest, new_id
 
 _LOG = logging.getLogger('unity_kernel.llm_bridge')
 INFRASTRUCTURE = DEFAULT_EXCLUDE  # never routed: ROS infrastructure, the kernel's outputs
+EVENT_QOS = Wanted(QosSettings(depth=10))
+"""Graph topics are taken with this QoS, adapted to their publishers."""
 
 
 def default_config_path() -> pathlib.Path:
@@ -157,8 +158,7 @@ class LlmBridgeNode(ManagedLifecycleNode):
         self._request_subs: List[Any] = []
         self._bridge_timers: List[Any] = []
         self._output_pubs: List[Any] = []
-        self._event_subs: Dict[str, Any] = {}
-        self._reported: Set[str] = set()
+        self._follower: Optional[TopicFollower] = None
         self._redis: Optional[Any] = None
         self._diag_pub: Optional[Any] = None
         self._prev: Dict[str, Dict[str, Any]] = {}
@@ -205,6 +205,11 @@ class LlmBridgeNode(ManagedLifecycleNode):
             self._destroy_entities()
             return TransitionCallbackReturn.FAILURE
         self.config, self.bridge = config, bridge
+        self._follower = TopicFollower(
+            self, self._want(config, bridge), self._subscribe_event,
+            report=lambda topic, why: self.get_logger().warning(f'not routing {topic}: {why}'),
+            dropped=lambda plan, why: self.get_logger().info(
+                f'no longer routing {plan.topic}: {why}'))
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._request_subs = [self.create_subscription(String, b.request_topic,
                                                        self._on_request, 100)]
@@ -251,9 +256,11 @@ class LlmBridgeNode(ManagedLifecycleNode):
         self.config = None
 
     def _destroy_entities(self) -> None:
-        for sub in [*self._event_subs.values(), *self._request_subs]:
+        if self._follower is not None:
+            self._follower.clear()
+            self._follower = None
+        for sub in self._request_subs:
             self.destroy_subscription(sub)
-        self._event_subs.clear()
         if self._query is not None:
             self._query.close()
             self._query = None
@@ -317,45 +324,30 @@ class LlmBridgeNode(ManagedLifecycleNode):
 
     # -- graph topics ----------------------------------------------------------------------
 
-    def _own_topics(self) -> List[str]:
-        assert self.config is not None
-        b = self.config.bridge
-        return [b.request_topic, b.response_topic, b.error_topic, *INFRASTRUCTURE,
-                *(a.topic for r in self.config.routes for a in r.actions.values())]
+    def _want(self, config: LlmBridgeConfig, bridge: Bridge) -> Want:
+        """Return the follower's question: graph topics a route matches, not the bridge's own."""
+        b = config.bridge
+        own = [b.request_topic, b.response_topic, b.error_topic, *INFRASTRUCTURE,
+               *(a.topic for r in config.routes for a in r.actions.values())]
+        patterns = bridge.router.patterns()
+
+        def want(topic: str) -> Optional[Wanted]:
+            if any_match(own, topic) or not any_match(patterns, topic):
+                return None
+            return EVENT_QOS
+        return want
+
+    def _subscribe_event(self, plan: SubscriptionPlan, msg_type: Any) -> Tuple[Any, Any]:
+        topic, type_name = plan.topic, plan.type_name
+        sub = self.create_subscription(msg_type, topic,
+                                       lambda m: self._on_event(topic, type_name, m),
+                                       qos_profile(plan.qos))
+        self.get_logger().info(f'routing events of {topic} ({type_name})')
+        return self, sub
 
     def _discover(self) -> None:
-        bridge, config = self.bridge, self.config
-        if bridge is None or config is None or not self._active.is_set():
-            return
-        patterns = bridge.router.patterns()
-        own = self._own_topics()
-        for topic, types in self.get_topic_names_and_types():
-            if topic in self._event_subs or any_match(own, topic) or \
-                    not any_match(patterns, topic):
-                continue
-            if len(types) != 1:
-                self._report(topic, f'{len(types)} types on one topic: not subscribing')
-                continue
-            pubs = [publisher_qos(p.qos_profile)
-                    for p in self.get_publishers_info_by_topic(topic)]
-            if not pubs:
-                continue
-            try:
-                cls = message_types.import_message_type(types[0])
-            except MessageTypeError as exc:
-                self._report(topic, str(exc))
-                continue
-            qos, _notes = adapt_qos(QosSettings(depth=10), pubs)
-            type_name = types[0]
-            self._event_subs[topic] = self.create_subscription(
-                cls, topic, lambda m, t=topic, n=type_name: self._on_event(t, n, m),
-                qos_profile(qos))
-            self.get_logger().info(f'routing events of {topic} ({type_name})')
-
-    def _report(self, topic: str, why: str) -> None:
-        if topic not in self._reported:
-            self._reported.add(topic)
-            self.get_logger().warning(f'not routing {topic}: {why}')
+        if self._follower is not None and self._active.is_set():
+            self._follower.sync()
 
     # -- diagnostics -----------------------------------------------------------------------
 
@@ -367,10 +359,12 @@ class LlmBridgeNode(ManagedLifecycleNode):
         array.header.stamp = self.get_clock().now().to_msg()
         name = self.get_name()
         counters = dict(bridge.counters)
+        follower = self._follower
         array.status.append(status(
             f'{name}: bridge', OK if self.state_label == 'active' else WARN,
             self.state_label, {'state': self.state_label, **counters,
-                               'event_topics': len(self._event_subs)}, hardware_id=name))
+                               'event_topics': len(follower.plans) if follower else 0},
+            hardware_id=name))
         snapshot = bridge.snapshot()
         for model, values in snapshot.items():
             prev = self._prev.get(model, {})

@@ -37,7 +37,7 @@ def status_line(node: KernelNode) -> str:
     parts = [f'unity-kernel: {node.get_name()} {node.state_label}',
              f'config {node.config_path or "built-in defaults"}',
              f'{len(config.topics)} topic rules, {mapped} topics mapped so far']
-    parts += [f'{c.name} ready' for c in node.components]
+    parts += [getattr(c, 'status', None) or f'{c.name} ready' for c in node.components]
     return ' | '.join(parts) + ' | Ctrl-C to stop'
 
 

@@ -505,6 +505,10 @@ class Mirror:
         self._bus.add_tap(writer.offer)
         self._bus.add_dead_letter_sink(writer.offer_dead_letter)
 
+    def snapshot(self) -> Dict[str, Any]:
+        """Return the writer's counters and connection state."""
+        return self.writer.snapshot()
+
     def activate(self) -> None:
         """Nothing to do: the mirror runs from configure to cleanup."""
 

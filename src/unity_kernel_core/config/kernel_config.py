@@ -26,8 +26,10 @@ keys case-insensitive, value parsed as a YAML scalar); ``UNITY_REDIS_URL`` sets 
 
 import dataclasses
 import functools
+import ipaddress
 import os
 import pathlib
+import re
 from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
@@ -240,6 +242,107 @@ class FleetSettings(_Strict):
     stale_after_s: float = Field(10.0, gt=0, le=86400)
 
 
+_HOSTNAME = re.compile(r'^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
+                       r'(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$')
+
+
+def is_loopback(host: str) -> bool:
+    """Return True when ``host`` names a loopback address (127.0.0.0/8, ::1, localhost)."""
+    if host == 'localhost':
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _valid_host(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if not _HOSTNAME.match(value):
+        raise ValueError(f'{value!r} is neither an IP address nor a host name')
+    return value
+
+
+class ThrottleRule(_Strict):
+    """Forward at most ``max_hz`` messages per second of each topic matching ``pattern``."""
+
+    pattern: str
+    max_hz: float = Field(gt=0, le=10000)
+
+    @field_validator('pattern')
+    @classmethod
+    def _valid_pattern(cls, value: str) -> str:
+        try:
+            compile_pattern(value)
+        except PatternError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
+class LiveSettings(_Strict):
+    """The live view: Foxglove WebSocket server and web dashboard (docs/live_view.md)."""
+
+    enabled: bool = True
+    foxglove: bool = True
+    foxglove_host: str = '127.0.0.1'
+    foxglove_port: int = Field(8765, ge=0, le=65535)
+    dashboard: bool = True
+    dashboard_host: str = '127.0.0.1'
+    dashboard_port: int = Field(8766, ge=0, le=65535)
+    token_env: str = Field('UNITY_LIVE_TOKEN', pattern=r'^[A-Za-z_][A-Za-z0-9_]*$')
+    token_file: Optional[str] = None
+    tls_cert_file: Optional[str] = None
+    tls_key_file: Optional[str] = None
+    client_backlog: int = Field(64, ge=4, le=100000)
+    state_period_s: float = Field(0.5, ge=0.05, le=60)
+    recent_events: int = Field(200, ge=1, le=100000)
+    camera_topic: str = '/sensors/camera/image_raw'
+    throttle: List[ThrottleRule] = []
+    client_publish: bool = False
+    publish_allow: List[str] = []
+    publish_allow_safety: bool = False
+
+    @field_validator('foxglove_host', 'dashboard_host')
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return _valid_host(value)
+
+    @field_validator('camera_topic')
+    @classmethod
+    def _absolute_topic(cls, value: str) -> str:
+        if not value.startswith('/'):
+            raise ValueError(f"topic {value!r} must start with '/'")
+        return value
+
+    @field_validator('publish_allow')
+    @classmethod
+    def _valid_patterns(cls, value: List[str]) -> List[str]:
+        for pattern in value:
+            try:
+                compile_pattern(pattern)
+            except PatternError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode='after')
+    def _consistent(self) -> 'LiveSettings':
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError('tls_cert_file and tls_key_file go together')
+        if self.foxglove and not is_loopback(self.foxglove_host):
+            raise ValueError(
+                f'foxglove_host {self.foxglove_host!r} is not loopback: the Foxglove server '
+                'cannot check a token on connect, so it only binds 127.0.0.1/::1 (reach it '
+                'through an SSH tunnel; docs/live_view.md)')
+        if (self.foxglove and self.dashboard and self.foxglove_port
+                and self.foxglove_port == self.dashboard_port):
+            raise ValueError(f'foxglove_port and dashboard_port are both {self.dashboard_port}')
+        return self
+
+
 class ModulesSettings(_Strict):
     """Module discovery and supervision."""
 
@@ -323,6 +426,7 @@ class KernelConfig(_Strict):
     redis: RedisSettings = RedisSettings()
     modules: ModulesSettings = ModulesSettings()
     fleet: FleetSettings = FleetSettings()
+    live: LiveSettings = LiveSettings()
 
     @field_validator('tiers', mode='before')
     @classmethod

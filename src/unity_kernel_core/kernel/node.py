@@ -56,6 +56,7 @@ COMPONENT_FACTORIES: List[str] = [
     'unity_kernel_core.audit.mirror:create',
     'unity_kernel_core.supervision.supervisor:create',
     'unity_kernel_core.audit.fleet:create',
+    'unity_kernel_core.live.view:create',
 ]
 
 CONFIG_CHANGED_TOPIC = '/unity_kernel/config_changed'
@@ -167,7 +168,8 @@ class KernelNode(ManagedLifecycleNode):
         self.intake = Intake(self, self.bus, config)
         context = KernelContext(node=self, bus=self.bus, config=config,
                                 config_path=self.config_path, state_dir=state_dir,
-                                components=self.components)
+                                components=self.components,
+                                mapped_topics=self._mapped_topics)
         try:
             for spec in COMPONENT_FACTORIES:
                 component = _load_factory(spec)(context)
@@ -300,6 +302,10 @@ class KernelNode(ManagedLifecycleNode):
         self.intake = None
         self._prev_stats = None
         self.state_label = 'unconfigured'
+
+    def _mapped_topics(self) -> Dict[str, str]:
+        intake = self.intake
+        return {t: p.type_name for t, p in intake.mapped.items()} if intake is not None else {}
 
     def _discover(self) -> None:
         self._apply_pending_config()

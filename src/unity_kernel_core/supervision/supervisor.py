@@ -45,7 +45,7 @@ import json
 import pathlib
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from diagnostic_msgs.srv import AddDiagnostics
 from std_msgs.msg import String
@@ -389,30 +389,34 @@ class Supervisor:
 
     def _command_service(self, command: str) -> Callable[[Any, Any], Any]:
         def handle(request: Any, response: Any) -> Any:
-            name = request.load_namespace.strip()
-            if name not in self.records:
-                response.success = False
-                response.message = f'no module named {name!r}; known: ' + \
-                    ', '.join(sorted(self.records))
-                return response
-            self._command(command, name)
-            response.success = True
-            response.message = f'{command} of {name} scheduled'
+            response.success, response.message = self.request(command, request.load_namespace)
             return response
         return handle
 
     def _srv_load(self, request: Any, response: Any) -> Any:
-        raw = request.load_namespace.strip()
-        try:
-            manifest = self._allowed_manifest(raw)
-        except (ManifestError, ModuleError) as exc:
-            response.success = False
-            response.message = str(exc)
-            return response
-        self._command('load', manifest)
-        response.success = True
-        response.message = f'load of {manifest.name} from {manifest.source} scheduled'
+        response.success, response.message = self.request('load', request.load_namespace)
         return response
+
+    def request(self, command: str, arg: str) -> Tuple[bool, str]:
+        """
+        Schedule ``restart``/``unload`` of module NAME or ``load`` of PATH (any thread).
+
+        What the services and the live view call; returns (accepted, message).
+        """
+        arg = arg.strip()
+        if command == 'load':
+            try:
+                manifest = self._allowed_manifest(arg)
+            except (ManifestError, ModuleError) as exc:
+                return False, str(exc)
+            self._command('load', manifest)
+            return True, f'load of {manifest.name} from {manifest.source} scheduled'
+        if command not in ('restart', 'unload'):
+            return False, f'unknown command {command!r}: expected restart, load or unload'
+        if arg not in self.records:
+            return False, f'no module named {arg!r}; known: ' + ', '.join(sorted(self.records))
+        self._command(command, arg)
+        return True, f'{command} of {arg} scheduled'
 
     def _allowed_manifest(self, raw: str) -> Manifest:
         path = pathlib.Path(raw).expanduser()
