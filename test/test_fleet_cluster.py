@@ -76,7 +76,9 @@ def test_a_master_killed_mid_stream_loses_nothing_once_its_replica_took_over(
     master = redis_cluster.master_of(keys.meta)
     # the kernel's start-up node is the very master that dies (the others are cluster_nodes)
     config = tmp_path / 'kernel.yaml'
-    config.write_text(cluster_yaml(tmp_path, redis_cluster, url=redis_cluster.url_of(master)))
+    # DDS keeps every message for the kernel (a loaded machine must not drop any before it)
+    config.write_text(cluster_yaml(tmp_path, redis_cluster, url=redis_cluster.url_of(master))
+                      + 'tiers: {NORMAL: {qos: {history: keep_all}}}\n')
     kernel = processes.start([sys.executable, '-m', 'unity_kernel_core.kernel.node',
                               '--ros-args', '-p', f'config_file:={config}', '-p',
                               'autostart:=true'], ros_env, tmp_path / 'kernel.log')
@@ -95,7 +97,11 @@ def test_a_master_killed_mid_stream_loses_nothing_once_its_replica_took_over(
         support.wait_for(lambda: client.xlen(key) >= 3000, 60,
                          message='all 3000 events in the cluster after the failover')
     except AssertionError as exc:
-        raise AssertionError(f'{exc}: {client.xlen(key)} in the stream; cluster nodes:\n'
+        got = values(client, key)
+        missing = sorted(set(range(3000)) - set(got))
+        last = [v for v in map(mirror_values, list(diagnostics)) if v][-1:]
+        raise AssertionError(f'{exc}: {len(got)} in the stream, missing {missing[:5]}..'
+                             f'{missing[-5:]} ({len(missing)}); mirror {last}; cluster nodes:\n'
                              f'{redis_cluster.nodes_text()}\nkernel log:\n'
                              f'{kernel.output()[-6000:]}') from None
     print(f'failover: every event in the cluster {time.monotonic() - killed_at:.1f}s after '
