@@ -52,7 +52,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'src'))
 sys.path.insert(0, str(ROOT / 'test'))
 
-from foxglove_client import FoxgloveClient, slow_client  # noqa: E402  (test helpers)
+from foxglove_client import FoxgloveClient, slow_client  # noqa: E402, I100 (test/)
 import support  # noqa: E402  (test helpers: ROS domain ids)
 
 WARMUP_S = 3.0
