@@ -49,8 +49,8 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         (SHARE, ['package.xml']),
         (os.path.join(SHARE, 'launch'), glob('launch/*.launch.py')),
-        (os.path.join(SHARE, 'config'), glob('config/*.yaml') + glob('config/*.xml')
-                                        + glob('config/*.json')),
+        (os.path.join(SHARE, 'config'),
+         glob('config/*.yaml') + glob('config/*.xml') + glob('config/*.json')),
     ] + tree('modules', os.path.join(SHARE, 'modules')),
     install_requires=['setuptools'],
     zip_safe=False,
