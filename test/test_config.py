@@ -90,7 +90,7 @@ MALFORMED = [
     ('- a\n- b\n', 1, '', 'expected a mapping at the top level'),
     ('kernal: {}\n', 1, 'kernal', 'unknown key'),
     ('kernel:\n  nod_name: x\n', 2, 'kernel.nod_name', 'unknown key'),
-    ('kernel:\n  node_name: 9lives\n', 2, 'kernel.node_name', 'should match pattern'),
+    ('kernel:\n  node_name: 9lives\n', 2, 'kernel.node_name', 'not a valid ROS node name'),
     ('kernel:\n  diagnostics_period_s: 0\n', 2, 'kernel.diagnostics_period_s', 'greater than 0'),
     ('kernel:\n  discovery_period_s: soon\n', 2, 'kernel.discovery_period_s', 'valid number'),
     ('kernel:\n  event_echo_topic: events\n', 2, 'kernel.event_echo_topic', "start with '/'"),

@@ -16,6 +16,7 @@
 
 import json
 import os
+import shutil
 import signal
 import sys
 import textwrap
@@ -35,13 +36,14 @@ MODULE_NODE = str(support.ROOT / 'test' / 'nodes' / 'lifecycle_module.py')
 def node_module(root, name, depends=(), marker=None, heartbeat_period_s=0.3, **params):
     d = root / name
     d.mkdir(parents=True, exist_ok=True)
+    shutil.copy(MODULE_NODE, d / 'lifecycle_module.py')  # a module runs only its own files
     parameters = {'marker': str(marker)} if marker else {}
     parameters.update(params)
     (d / 'manifest.yaml').write_text(textwrap.dedent(f"""\
         name: {name}
         version: 1.0.0
         kind: node
-        executable: {MODULE_NODE}
+        executable: lifecycle_module.py
         depends: {json.dumps(list(depends))}
         parameters: {json.dumps(parameters)}
         restart: {{max_restarts: 3, window_s: 60, backoff_initial_s: 0.2, backoff_max_s: 1}}

@@ -16,10 +16,60 @@
 
 import os
 import pathlib
+import stat
 import sys
 from typing import Optional
 
+from unity_kernel_core.errors import UnityKernelError
+
 PACKAGE = 'unity_kernel'
+
+PRIVATE_UMASK = 0o077
+"""What the kernel creates under ``state_dir`` (journal, ring, logs, Redis data) is the
+user's alone: directories 0700, files 0600."""
+
+
+class StateDirError(UnityKernelError):
+    """The state directory cannot be used (not a directory, not writable, a shared one)."""
+
+
+def private_umask() -> None:
+    """Make everything this process (and its children) creates private to the user."""
+    os.umask(PRIVATE_UMASK)
+
+
+def ensure_private_dir(path: 'str | os.PathLike[str]', what: str = 'state_dir') -> pathlib.Path:
+    """
+    Create ``path`` as a directory only the user can enter (0700), or make it so.
+
+    An existing directory that others can read is tightened to 0700, unless it is a shared
+    one (sticky bit, as ``/tmp``) or not ours: that is refused. Raise StateDirError saying
+    plainly what is wrong.
+    """
+    p = pathlib.Path(path).expanduser()
+    try:
+        p.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = p.stat()
+    except FileExistsError:
+        raise StateDirError(f'{what} {p}: exists and is not a directory') from None
+    except OSError as exc:
+        raise StateDirError(f'{what} {p}: cannot create or use it ({exc.strerror})') from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise StateDirError(f'{what} {p}: exists and is not a directory')
+    if info.st_mode & stat.S_ISVTX:
+        raise StateDirError(f'{what} {p}: a shared directory (sticky bit, like /tmp): give the '
+                            'kernel a directory of its own, e.g. ~/.local/state/unity_kernel')
+    if info.st_uid != os.geteuid():
+        raise StateDirError(f'{what} {p}: owned by uid {info.st_uid}, not by this user')
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        try:
+            os.chmod(p, 0o700)
+        except OSError as exc:
+            raise StateDirError(f'{what} {p}: cannot make it private ({exc.strerror})') \
+                from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise StateDirError(f'{what} {p}: not writable')
+    return p
 
 
 def default_ament_prefix_path() -> None:

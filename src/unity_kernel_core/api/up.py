@@ -25,7 +25,8 @@ from unity_kernel_core.audit.record import AuditError
 from unity_kernel_core.config.kernel_config import load_config
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.kernel.node import KernelNode
-from unity_kernel_core.paths import default_config_path
+from unity_kernel_core.paths import default_config_path, ensure_private_dir, private_umask
+from unity_kernel_core.paths import StateDirError
 from unity_kernel_core.ros import lifecycle_base
 
 
@@ -50,6 +51,12 @@ def up(config_path: Optional[pathlib.Path], ros_args: Optional[List[str]] = None
         config = load_config(path)
     except ConfigError as exc:
         print(f'unity-kernel: cannot start: {exc}', file=sys.stderr)
+        return 2
+    try:
+        private_umask()  # the journal, ring, logs and Redis data are the user's alone
+        ensure_private_dir(config.kernel.state_dir)
+    except StateDirError as exc:
+        print(f'unity-kernel: cannot start: kernel.{exc}', file=sys.stderr)
         return 2
 
     server = None

@@ -31,6 +31,7 @@ import os
 import pathlib
 import re
 from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
+import urllib.parse
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 from pydantic import model_validator
@@ -41,6 +42,8 @@ from unity_kernel_core.bus.event_bus import DEFAULT_POLICIES, OverflowPolicy, Ti
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.bus.patterns import any_match, compile_pattern, first_match
 from unity_kernel_core.config.documents import parse_document, read_text, validation_issues
+from unity_kernel_core.config.fields import (AGE_S_MAX, DURATION_MS_MAX, NodeName,
+                                             REDIS_COUNT_MAX, TopicName, WAIT_MS_MAX)
 from unity_kernel_core.errors import ConfigError, ConfigIssue, PatternError
 
 ENV_PREFIX = 'UNITY_KERNEL__'
@@ -51,7 +54,7 @@ ROBOT_ID_PATTERN = r'^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_?$'
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra='forbid', frozen=True)
+    model_config = ConfigDict(extra='forbid', frozen=True, allow_inf_nan=False)
 
 
 class QosSettings(_Strict):
@@ -61,8 +64,8 @@ class QosSettings(_Strict):
     durability: Literal['volatile', 'transient_local'] = 'volatile'
     history: Literal['keep_last', 'keep_all'] = 'keep_last'
     depth: int = Field(100, ge=1, le=100000)
-    deadline_ms: Optional[float] = Field(None, gt=0)
-    lifespan_ms: Optional[float] = Field(None, gt=0)
+    deadline_ms: Optional[float] = Field(None, gt=0, le=DURATION_MS_MAX)
+    lifespan_ms: Optional[float] = Field(None, gt=0, le=DURATION_MS_MAX)
     adapt_to_publishers: bool = True
 
 
@@ -77,7 +80,7 @@ class TierSettings(_Strict):
     overflow: OverflowPolicy = _POLICY.overflow
     max_retries: int = Field(_POLICY.max_retries, ge=0, le=100)
     retry_backoff_ms: float = Field(_POLICY.retry_backoff_s * 1000.0, ge=0, le=60000)
-    block_timeout_ms: Optional[float] = Field(None, gt=0)
+    block_timeout_ms: Optional[float] = Field(None, gt=0, le=WAIT_MS_MAX)
     qos: QosSettings = QosSettings()
 
     @model_validator(mode='after')
@@ -126,8 +129,8 @@ class TopicRule(_Strict):
     pattern: str
     tier: Tier
     mirror: bool = True
-    retention_maxlen: Optional[int] = Field(None, ge=1)
-    retention_max_age_s: Optional[float] = Field(None, gt=0)
+    retention_maxlen: Optional[int] = Field(None, ge=1, le=REDIS_COUNT_MAX)
+    retention_max_age_s: Optional[float] = Field(None, gt=0, le=AGE_S_MAX)
 
     @field_validator('pattern')
     @classmethod
@@ -150,22 +153,15 @@ class TopicRule(_Strict):
 class KernelSettings(_Strict):
     """Settings of the kernel node itself."""
 
-    node_name: str = Field('unity_kernel', pattern=r'^[A-Za-z][A-Za-z0-9_]*$')
+    node_name: NodeName = 'unity_kernel'
     discovery_period_s: float = Field(0.5, gt=0, le=60)
     diagnostics_period_s: float = Field(1.0, gt=0, le=3600)
     shutdown_timeout_s: float = Field(10.0, gt=0, le=600)
-    state_dir: str = '~/.local/state/unity_kernel'
-    event_echo_topic: Optional[str] = None
+    state_dir: str = Field('~/.local/state/unity_kernel', min_length=1)
+    event_echo_topic: Optional[TopicName] = None
     autostart: bool = False
     robot_id: Optional[str] = Field(None, pattern=ROBOT_ID_PATTERN, max_length=64)
     """This robot in a fleet: its audit keys carry it and it registers a heartbeat."""
-
-    @field_validator('event_echo_topic')
-    @classmethod
-    def _absolute_topic(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not value.startswith('/'):
-            raise ValueError(f"topic {value!r} must start with '/'")
-        return value
 
 
 class RedisSettings(_Strict):
@@ -177,8 +173,8 @@ class RedisSettings(_Strict):
     stream_prefix: str = Field('unity', pattern=r'^[A-Za-z0-9_.:-]+$')
     batch_size: int = Field(500, ge=1, le=100000)
     flush_interval_ms: float = Field(5.0, gt=0, le=10000)
-    maxlen: Optional[int] = Field(1_000_000, ge=1)
-    journal_max_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    maxlen: Optional[int] = Field(1_000_000, ge=1, le=REDIS_COUNT_MAX)
+    journal_max_bytes: int = Field(256 * 1024 * 1024, ge=1024, le=1 << 40)
     # audit trail (docs/audit.md)
     username: Optional[str] = None
     password_env: str = 'UNITY_REDIS_PASSWORD'
@@ -190,9 +186,9 @@ class RedisSettings(_Strict):
     socket_timeout_s: float = Field(5.0, gt=0, le=600)
     reconnect_interval_ms: float = Field(500.0, gt=0, le=60000)
     queue_size: int = Field(100_000, ge=1, le=10_000_000)
-    journal_segment_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    journal_segment_bytes: int = Field(16 * 1024 * 1024, ge=1024, le=1 << 30)
     journal_fsync: bool = False
-    dead_letter_maxlen: int = Field(100_000, ge=1)
+    dead_letter_maxlen: int = Field(100_000, ge=1, le=REDIS_COUNT_MAX)
     # fleet (docs/fleet.md)
     cluster: bool = False
     """Use a Redis Cluster (``url`` is a start-up node); needs ``kernel.robot_id``."""
@@ -205,6 +201,27 @@ class RedisSettings(_Strict):
     # ring of ring_bytes in <state_dir>/mirror-ring, or a thread of the kernel's process
     writer: Literal['process', 'thread'] = 'process'
     ring_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=16 * 1024 ** 3)
+
+    @field_validator('url')
+    @classmethod
+    def _redis_url(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return value
+        try:
+            parts = urllib.parse.urlsplit(value)
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f'not a Redis URL ({exc})') from None
+        if parts.scheme not in ('redis', 'rediss', 'unix'):
+            raise ValueError('expected redis://host:port, rediss://host:port or '
+                             'unix:///path/redis.sock')
+        if parts.scheme == 'unix' and not parts.path:
+            raise ValueError('a unix:// URL needs the socket path, as in '
+                             'unix:///run/redis.sock')
+        if parts.scheme != 'unix' and not parts.hostname:
+            raise ValueError(f'no host in the URL (port {port})' if port else
+                             'no host in the URL')
+        return value
 
     @model_validator(mode='after')
     def _tls_needs_rediss(self) -> 'RedisSettings':
@@ -571,8 +588,9 @@ def parse_config(text: str, source: str = '<string>',
         _apply_override(data, keys, value, f'environment variable {name}')
 
     def env_source(loc: Tuple[Any, ...]) -> Optional[str]:
-        env = next((n for k, _v, n in overrides if tuple(k) == tuple(
-            str(p).lower() for p in loc[:len(k)])), None)
+        env = next((n for k, _v, n in overrides
+                    if len(loc) >= len(k) and _norm_key(tuple(k)) == _norm_key(loc[:len(k)])),
+                   None)
         return f'environment variable {env}' if env else None
 
     try:

@@ -45,6 +45,7 @@ from unity_kernel_core.config.kernel_config import KernelConfig, load_config
 from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.kernel.diagnostics import kernel_status
+from unity_kernel_core.paths import ensure_private_dir, private_umask, StateDirError
 from unity_kernel_core.ros import lifecycle_base, log_forwarding, message_types
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
 from unity_kernel_core.ros.parameters import Applies, in_range, one_of, ParamSpec
@@ -159,8 +160,12 @@ class KernelNode(ManagedLifecycleNode):
             return TransitionCallbackReturn.FAILURE
         config = self._apply_parameter_overrides(self._loaded)
         self.config = config
-        state_dir = pathlib.Path(config.kernel.state_dir).expanduser()
-        state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            private_umask()
+            state_dir = ensure_private_dir(config.kernel.state_dir)
+        except StateDirError as exc:
+            self.get_logger().error(f'config: kernel.{exc}')
+            return TransitionCallbackReturn.FAILURE
         from unity_kernel_core.intake.intake_node import Intake
         self.bus = EventBus(config.policies(), classifier=config.routes.tier,
                             codec=message_types.CDR)

@@ -47,10 +47,10 @@ class CalibrationError(ConfigError):
 class Matrix(BaseModel):
     """A row-major matrix as written in calibration files."""
 
-    model_config = ConfigDict(extra='forbid', frozen=True)
+    model_config = ConfigDict(extra='forbid', frozen=True, allow_inf_nan=False)
 
-    rows: int = Field(ge=1)
-    cols: int = Field(ge=1)
+    rows: int = Field(ge=1, le=64)
+    cols: int = Field(ge=1, le=64)
     data: List[float]
 
     @model_validator(mode='after')
@@ -69,10 +69,10 @@ def _shape(name: str, m: Matrix, shape: Tuple[int, int]) -> None:
 class Calibration(BaseModel):
     """One camera's intrinsic calibration (``sensor_msgs/CameraInfo`` fields)."""
 
-    model_config = ConfigDict(extra='forbid', frozen=True)
+    model_config = ConfigDict(extra='forbid', frozen=True, allow_inf_nan=False)
 
-    image_width: int = Field(ge=1)
-    image_height: int = Field(ge=1)
+    image_width: int = Field(ge=1, le=1 << 20)
+    image_height: int = Field(ge=1, le=1 << 20)
     camera_name: str = ''
     camera_matrix: Matrix
     distortion_model: str = 'plumb_bob'
