@@ -29,6 +29,8 @@ import re
 import threading
 from typing import Any, Deque, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
+from pydantic import ValidationError
+
 from unity_kernel_core.audit.record import AuditError, StreamKeys
 from unity_kernel_core.audit.redis_connection import connect
 from unity_kernel_core.config.documents import loads_json
@@ -131,8 +133,11 @@ def connect_store(bridge: BridgeSettings,
     cluster = bridge.redis_cluster
     if cluster is None:
         cluster = env.get('UNITY_REDIS_CLUSTER', '').strip().lower() in ('1', 'true', 'yes')
-    settings = RedisSettings(url=bridge.redis_url, cluster=cluster, connect_timeout_s=2.0,
-                             socket_timeout_s=2.0)
+    try:
+        settings = RedisSettings(url=bridge.redis_url, cluster=cluster, connect_timeout_s=2.0,
+                                 socket_timeout_s=2.0)
+    except ValidationError as exc:
+        raise AuditError(f'bridge.redis_url: {exc.errors()[0]["msg"]}') from None
     return connect(settings, environ=env), StreamKeys(bridge.redis_prefix, robot)
 
 
