@@ -65,7 +65,7 @@ def run_mode(compressed: bool, env: Dict[str, str]) -> dict:
     from unity_sensors.sensor_node import sensor_qos
 
     with tempfile.TemporaryDirectory() as tmp:
-        args = [sys.executable, '-m', 'unity_sensors.camera_node', '--ros-args',
+        args = [sys.executable, '-m', 'unity_sensors.camera.node', '--ros-args',
                 '-p', 'source:=pattern', '-p', f'width:={WIDTH}', '-p', f'height:={HEIGHT}',
                 '-p', f'fps:={FPS}', '-p', 'autostart:=true', '-p', 'queue_size:=2',
                 '-p', f'publish_compressed:={"true" if compressed else "false"}']

@@ -13,27 +13,27 @@
 # limitations under the License.
 
 """
-Audit mirror benchmarks (issue 3). Results: bench/results/mirror.json; summary in docs.
+Audit mirror benchmarks (issues 3, 15). Results: bench/results/mirror.json; summary in docs.
 
 (a) throughput: small events (std_msgs/String, 64 characters) into Redis through the bus and
-    the mirror (tap, queue, writer thread, pipelined XADD with explicit IDs and MAXLEN ~),
-    vs raw pipelined XADD from Python of the same fields in batches of the same size, same
-    run, same redis-server; best of 3 alternating rounds each; ratio (target >= 0.5).
-(b) end to end: a talker process publishes reliable std_msgs/String at paced rates, the
-    kernel process (mirror on) writes them to Redis; the entries in the topic's stream are
-    counted (by the message's sequence number): the loss at each rate. Baseline in the same
-    run: the kernel without the mirror (bench_kernel's ingest step, counted on the bus).
+    the mirror (tap, ring or queue, writer, pipelined XADD with explicit IDs and MAXLEN ~),
+    with the writer in its own process (``redis.writer: process``, the default) and on a
+    thread (``thread``), vs raw pipelined XADD from Python of the same fields in batches of
+    the same size; same run, same redis-server, the three alternated over rounds; medians.
+    With hiredis installed (a dependency), which raw XADD and the mirror both use.
+(b) ``ingest``: end to end DDS -> kernel -> Redis, bench_kernel's interleaved ingest steps
+    with the mirror modes (the ratios to the bare EventsExecutor subscriber).
 """
 
+import json
 import os
 import pathlib
-import random
-import re
-import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from typing import Any, Dict, List
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'src'))
@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT / 'test'))
 sys.path.insert(0, str(ROOT / 'bench'))
 
 from _results import write_results  # noqa: E402
-from bench_kernel import ingest_step  # noqa: E402
-from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
+from bench_kernel import bench_ingest  # noqa: E402
+from rclpy.serialization import serialize_message  # noqa: E402
 import redis  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 import support  # noqa: E402
@@ -51,13 +51,12 @@ from unity_kernel_core.audit.journal import Journal  # noqa: E402
 from unity_kernel_core.audit.mirror import MirrorWriter  # noqa: E402
 from unity_kernel_core.audit.record import StreamKeys  # noqa: E402
 from unity_kernel_core.audit.redis_connection import connect  # noqa: E402
+from unity_kernel_core.audit.writer_process import ProcessWriter  # noqa: E402
 from unity_kernel_core.bus.event_bus import EventBus  # noqa: E402
 from unity_kernel_core.config.kernel_config import parse_config  # noqa: E402
 
 N = 100_000
 BATCH = 500
-RATES = [1000, 2000, 4000, 6000, 8000, 10000, 12000]
-SECONDS_PER_STEP = 2.0
 
 
 def payload(i: int) -> bytes:
@@ -80,132 +79,93 @@ def raw_xadd(client: 'redis.Redis', n: int) -> float:
     return n / elapsed
 
 
-def mirror(url: str, client: 'redis.Redis', n: int, tmp: pathlib.Path) -> float:
+def mirror(url: str, client: 'redis.Redis', n: int, tmp: pathlib.Path, kind: str) -> float:
+    """Publish ``n`` events on the bus as fast as one thread can; time until all are in Redis."""
     client.flushall()
-    config = parse_config(f'redis: {{url: "{url}", batch_size: {BATCH}, queue_size: {n}}}\n'
+    config = parse_config(f'redis: {{url: "{url}", batch_size: {BATCH}, queue_size: {n}, '
+                          f'writer: {kind}}}\n'
                           f'tiers: {{NORMAL: {{queue_size: {n}}}}}\n')
-    journal = Journal(tmp / f'journal-{time.monotonic_ns()}', config.redis.journal_max_bytes)
-    writer = MirrorWriter(config.redis, config.routes, StreamKeys('unity'), journal,
-                          lambda: connect(config.redis))
+    state = tmp / f'state-{time.monotonic_ns()}'
+    state.mkdir()
+    writer: Any
+    if kind == 'process':
+        writer = ProcessWriter(config, state)
+    else:
+        writer = MirrorWriter(config.redis, config.routes, StreamKeys('unity'),
+                              Journal(state / 'journal', config.redis.journal_max_bytes),
+                              lambda: connect(config.redis))
     writer.prime()
     bus = EventBus(config.policies())
     bus.start()
     writer.start()
     bus.add_tap(writer.offer)
     cdrs = [payload(i) for i in range(n)]
+    key = 'unity:topic:/bench/mirror'
     start = time.perf_counter()
     for cdr in cdrs:
         bus.publish('/bench/mirror', 'std_msgs/msg/String', cdr=cdr)
-    while writer.counters['written'] < n:
-        time.sleep(0.001)
+    while client.xlen(key) < n:
+        time.sleep(0.002)
     elapsed = time.perf_counter() - start
     writer.stop(10)
-    bus.stop()
+    bus.stop(drain=False)  # nothing subscribes: the events only fill the NORMAL lane
     snap = writer.snapshot()
     assert snap['dropped_queue'] == 0 and snap['journaled'] == 0, snap
-    assert client.xlen('unity:topic:/bench/mirror') == n
+    assert client.xlen(key) == n
     return n / elapsed
 
 
-def bench_throughput(server: support.RedisServer, tmp: pathlib.Path) -> dict:
+def bench_throughput(server: support.RedisServer, tmp: pathlib.Path, rounds: int = 5) -> dict:
+    """Raw pipelined XADD, the mirror on a thread, the mirror's own process: alternated."""
     client = redis.Redis.from_url(server.url)
-    raw, mirrored = [], []
-    for _ in range(3):
-        raw.append(raw_xadd(client, N))
-        mirrored.append(mirror(server.url, client, N, tmp))
-        print(f'  raw {raw[-1]:9.0f}/s   mirror {mirrored[-1]:9.0f}/s', flush=True)
-    best_raw, best_mirror = max(raw), max(mirrored)
-    return {'events': N, 'batch': BATCH, 'raw_xadd_per_s': round(best_raw),
-            'mirror_per_s': round(best_mirror), 'ratio': round(best_mirror / best_raw, 3),
-            'rounds': {'raw': [round(r) for r in raw], 'mirror': [round(m) for m in mirrored]}}
+    runs: Dict[str, List[float]] = {'raw': [], 'thread': [], 'process': []}
+    loads = []
+    for r in range(rounds):
+        loads.append(round(os.getloadavg()[0], 2))
+        order = ['raw', 'thread', 'process'] if r % 2 == 0 else ['process', 'thread', 'raw']
+        for kind in order:
+            runs[kind].append(raw_xadd(client, N) if kind == 'raw'
+                              else mirror(server.url, client, N, tmp, kind))
+        print('  ' + '   '.join(f'{k} {v[-1]:9.0f}/s' for k, v in runs.items()), flush=True)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    return {'events': N, 'batch': BATCH, 'hiredis': _hiredis_version(),
+            'median_per_s': {k: round(v) for k, v in med.items()},
+            'ratio_process_to_raw': round(med['process'] / med['raw'], 3),
+            'ratio_thread_to_raw': round(med['thread'] / med['raw'], 3),
+            'rounds': {k: [round(x) for x in v] for k, v in runs.items()},
+            'load_avg_1m': loads}
 
 
-def stream_count(client: 'redis.Redis', key: str) -> int:
-    seen = set()
-    for _id, fields in client.xrange(key):
-        seen.add(int(deserialize_message(fields[b'cdr'], String).data))
-    return len(seen)
-
-
-def bench_end_to_end(server: support.RedisServer, tmp: pathlib.Path) -> dict:
-    env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(50, 100)),
-               ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', PYTHONPATH=str(ROOT / 'src'))
-    config = tmp / 'kernel.yaml'
-    config.write_text(f'kernel: {{state_dir: {tmp / "state"}, discovery_period_s: 0.2}}\n'
-                      f'redis: {{url: "{server.url}"}}\n'
-                      'tiers: {NORMAL: {qos: {depth: 1000}}}\n')
-    log = open(tmp / 'kernel.log', 'wb')
-    kernel = subprocess.Popen(
-        [sys.executable, '-m', 'unity_kernel_core.kernel.node', '--ros-args', '-p',
-         f'config_file:={config}', '-p', 'autostart:=true'], env=env, stdout=log,
-        stderr=subprocess.STDOUT, start_new_session=True)
-    client = redis.Redis.from_url(server.url)
-    steps, best = [], 0
+def _hiredis_version() -> str:
     try:
-        time.sleep(3)
-        for rate in RATES:
-            count = int(rate * SECONDS_PER_STEP)
-            topic = f'/bench/e2e{rate}'
-            pub = subprocess.run(
-                [sys.executable, str(ROOT / 'test' / 'nodes' / 'talker.py'), '--topic', topic,
-                 '--count', str(count), '--rate', str(rate), '--linger', '0.5'],
-                env=env, capture_output=True, text=True, timeout=120)
-            assert 'talker: done' in pub.stdout, pub.stdout + pub.stderr
-            key = f'unity:topic:{topic}'
-            previous = -1
-            while True:  # settle: the count stops growing
-                time.sleep(0.5)
-                got = client.xlen(key)
-                if got == previous:
-                    break
-                previous = got
-            received = stream_count(client, key)
-            steps.append({'rate': rate, 'sent': count, 'in_redis': received,
-                          'lost': count - received})
-            print(f'  end-to-end {rate:6d} msg/s: in Redis {received}/{count}', flush=True)
-            if received < count:
-                break
-            best = rate
-    finally:
-        os.killpg(kernel.pid, signal.SIGINT)
-        kernel.wait(30)
-        log.close()
-    stopped = re.search(r'mirror stopped: (\d+) written, (\d+) journaled .*, (\d+) dropped',
-                        (tmp / 'kernel.log').read_text())
-    mirror_counts = ({'written': int(stopped.group(1)), 'journaled': int(stopped.group(2)),
-                      'dropped': int(stopped.group(3))} if stopped else None)
-    baseline, base_best = [], 0
-    no_mirror = tmp / 'no-mirror.yaml'
-    no_mirror.write_text(f'kernel: {{state_dir: {tmp / "state2"}, discovery_period_s: 0.2}}\n'
-                         'redis: {enabled: false}\n'
-                         'tiers: {NORMAL: {qos: {depth: 1000}}}\n')
-    for rate in RATES:
-        lost = ingest_step('kernel', rate, env, str(no_mirror))
-        baseline.append({'rate': rate, 'lost': lost})
-        print(f'  kernel without mirror {rate:6d} msg/s: lost {lost}', flush=True)
-        if lost:
-            break
-        base_best = rate
-    return {'max_zero_loss_rate': best, 'steps': steps, 'mirror': mirror_counts,
-            'kernel_without_mirror': {'max_zero_loss_rate': base_best, 'steps': baseline}}
+        import hiredis
+    except ImportError:
+        return 'not installed'
+    return str(hiredis.__version__)
 
 
 def main() -> int:
+    # usage: bench_mirror.py [rounds=N] [ingest]  (ingest: bench_kernel's, mirror modes only)
+    options = dict(a.split('=', 1) for a in sys.argv[1:] if '=' in a)
     with tempfile.TemporaryDirectory() as name:
         tmp = pathlib.Path(name)
         server = support.RedisServer(tmp / 'redis')
         server.start()
         try:
-            print('mirror throughput vs raw pipelined XADD', flush=True)
-            throughput = bench_throughput(server, tmp)
-            print('end to end DDS -> kernel -> Redis', flush=True)
-            e2e = bench_end_to_end(server, tmp)
+            print('mirror throughput vs raw pipelined XADD (alternated rounds)', flush=True)
+            fields = {'throughput': bench_throughput(server, tmp,
+                                                     int(options.get('rounds', 5)))}
+            print(json.dumps({k: v for k, v in fields['throughput'].items()
+                              if k != 'rounds'}), flush=True)
         finally:
             server.stop()
+    if 'ingest' in sys.argv[1:]:
+        print('end to end DDS -> kernel -> Redis (bench_kernel ingest)', flush=True)
+        fields['end_to_end'] = bench_ingest(('bare-events', 'kernel', 'kernel-mirror-thread',
+                                             'kernel-mirror'))
     version = subprocess.run(['redis-server', '--version'], capture_output=True,
                              text=True).stdout.split()[2][2:]
-    out = write_results('mirror', {'throughput': throughput, 'end_to_end': e2e},
-                        machine_extra=f'redis-server {version}')
+    out = write_results('mirror', fields, machine_extra=f'redis-server {version}')
     print(out.read_text(), end='')
     return 0
 

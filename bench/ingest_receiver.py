@@ -20,7 +20,9 @@ numbers arrived. Modes: ``bare-events`` (a bare subscriber spun by rclpy's Event
 the reference), ``bare`` (a bare subscriber on a SingleThreadedExecutor), ``kernel`` (the
 kernel, counted by a bus handler), ``kernel-mirror`` (the kernel with its Redis mirror,
 counted in the topic's stream after the kernel shut down and flushed; ``kernel-mirror-thread``
-the same with the writer on a thread of the kernel's process, as before issue 15).
+the same with the writer on a thread of the kernel's process, as before issue 15),
+``kernel-critical`` (the kernel with a handler on TOPIC taking each message's latency from
+the publish time ``bench/critical_probe.py`` put in it; prints them too).
 """
 
 import json
@@ -51,21 +53,31 @@ def bare(topic: str, seconds: float, executor_factory) -> set:
     return seen
 
 
-def kernel(topic: str, seconds: float, config: str, count_on_bus: bool) -> set:
+def kernel(topic: str, seconds: float, config: str, count_on_bus: bool,
+           latencies: 'list | None' = None) -> set:
     from unity_kernel_core.kernel.node import KernelNode
-    from unity_kernel_core.ros.runtime import spin_until_signal
+    from unity_kernel_core.ros.lifecycle_base import ShutdownSignals, spin_until_shutdown
     seen: set = set()
     node = KernelNode(config_file=config)
-    stop = threading.Event()
+    stop = ShutdownSignals()
+
+    def stamped(e):
+        # critical_probe.py: "<n> <time_ns at publish>"; the handler takes the latency
+        now = time.time_ns()
+        n, sent = e.cdr[8:].split(b'\0', 1)[0].split()
+        seen.add(int(n))
+        latencies.append((now - int(sent)) / 1e6)
 
     def on_active(n):
-        if count_on_bus:
+        if latencies is not None:
+            n.bus.subscribe(topic, stamped, name='critical_latency')
+        elif count_on_bus:
             # std_msgs/String CDR: 4-byte header, 4-byte length, text, NUL
             n.bus.subscribe(topic, lambda e: seen.add(int(e.cdr[8:].split(b'\0', 1)[0])))
         print('ready', flush=True)
 
-    threading.Timer(seconds, stop.set).start()
-    spin_until_signal(node, autostart=True, on_active=on_active, stop=stop)
+    threading.Timer(seconds, stop.request).start()
+    spin_until_shutdown(node, autostart=True, on_active=on_active, signals=stop)
     node.destroy_node()
     return seen
 
@@ -84,11 +96,17 @@ def main() -> int:
             seen = bare(topic, seconds, EventsExecutor)
         elif mode == 'bare':
             seen = bare(topic, seconds, SingleThreadedExecutor)
+        elif mode == 'kernel-critical':
+            latencies: list = []
+            seen = kernel(topic, seconds, sys.argv[4], False, latencies)
         else:
             seen = kernel(topic, seconds, sys.argv[4], count_on_bus=mode == 'kernel')
     if mode.startswith('kernel-mirror'):
         seen = in_redis(sys.argv[5], topic)
-    print(json.dumps({'mode': mode, 'received': len(seen)}), flush=True)
+    out: dict = {'mode': mode, 'received': len(seen)}
+    if mode == 'kernel-critical':
+        out['latencies_ms'] = latencies
+    print(json.dumps(out), flush=True)
     return 0
 
 

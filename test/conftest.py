@@ -74,3 +74,15 @@ def probe(rclpy_context):
     p = support.Probe(rclpy_context)
     yield p
     p.close()
+
+
+@pytest.fixture
+def redis_cluster(tmp_path):
+    """Run a real Redis Cluster (3 masters, 3 replicas) on loopback; stopped afterwards."""
+    import cluster_support
+    cluster = cluster_support.RedisClusterProcesses(tmp_path / 'cluster')
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()

@@ -86,6 +86,9 @@ def ros_environment(tmp_path: pathlib.Path) -> Dict[str, str]:
         'AMENT_PREFIX_PATH': os.environ.get('AMENT_PREFIX_PATH', sys.prefix),
         'PYTHONPATH': pythonpath,
         'PYTHONUNBUFFERED': '1',
+        # every kernel a test starts serves its live view on ports of its own (any free one)
+        'UNITY_KERNEL__LIVE__FOXGLOVE_PORT': '0',
+        'UNITY_KERNEL__LIVE__DASHBOARD_PORT': '0',
     }
 
 
@@ -106,13 +109,17 @@ class ManagedProcess:
     """A child process whose output goes to a log file the test can read."""
 
     def __init__(self, args: Sequence[str], env: Dict[str, str], log_path: pathlib.Path,
-                 cwd: Optional[str] = None) -> None:
+                 cwd: Optional[str] = None, group: Optional[int] = None) -> None:
+        """Start the process in a session of its own, or in process group ``group`` (0: new)."""
         self.args = list(args)
         self.log_path = log_path
+        self.leader = group in (None, 0)
         self._log = open(log_path, 'wb')
+        placement: Dict[str, object] = {'start_new_session': True} if group is None \
+            else {'process_group': group}
         self.proc = subprocess.Popen(self.args, env=env, cwd=cwd, stdout=self._log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     **placement)  # type: ignore[call-overload]
 
     @property
     def pid(self) -> int:
@@ -133,20 +140,27 @@ class ManagedProcess:
         return self.output()
 
     def signal(self, sig: int) -> None:
+        """Send ``sig`` to the process's group (its own session, unless started in one)."""
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
+            os.killpg(os.getpgid(self.proc.pid), sig)
+
+    def signal_process(self, sig: int) -> None:
+        """Send ``sig`` to this process alone (as ``ros2 launch`` does to each process)."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
 
     def wait(self, timeout: float) -> int:
         return self.proc.wait(timeout)
 
     def stop(self, timeout: float = 10.0) -> Optional[int]:
         if self.proc.poll() is None:
+            kill = os.killpg if self.leader else os.kill
             try:
-                os.killpg(self.proc.pid, signal.SIGINT)
+                kill(self.proc.pid, signal.SIGINT)
                 self.proc.wait(timeout)
             except (subprocess.TimeoutExpired, ProcessLookupError):
                 try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    kill(self.proc.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
                 self.proc.wait(5)
@@ -161,8 +175,8 @@ class ProcessGroup:
         self._procs: List[ManagedProcess] = []
 
     def start(self, args: Sequence[str], env: Dict[str, str], log_path: pathlib.Path,
-              cwd: Optional[str] = None) -> ManagedProcess:
-        proc = ManagedProcess(args, env, log_path, cwd)
+              cwd: Optional[str] = None, group: Optional[int] = None) -> ManagedProcess:
+        proc = ManagedProcess(args, env, log_path, cwd, group)
         self._procs.append(proc)
         return proc
 

@@ -22,7 +22,7 @@ import redis
 import support
 
 from unity_kernel_core.kernel.node import KernelNode
-from unity_kernel_core.ros.runtime import spin_until_signal
+from unity_kernel_core.ros.lifecycle_base import ShutdownSignals, spin_until_shutdown
 
 pytestmark = [pytest.mark.ros, pytest.mark.redis]
 
@@ -38,7 +38,7 @@ def test_failing_handler_dead_letters_are_listed_retried_and_dropped(
     broken.set()
     handled = []
     ready = threading.Event()
-    stop = threading.Event()
+    stop = ShutdownSignals()
 
     def handler(event):
         if broken.is_set():
@@ -49,8 +49,9 @@ def test_failing_handler_dead_letters_are_listed_retried_and_dropped(
         n.bus.subscribe('/work', handler, name='flaky_handler')
         ready.set()
 
-    thread = threading.Thread(target=spin_until_signal, args=(node,),
-                              kwargs={'autostart': True, 'on_active': on_active, 'stop': stop})
+    thread = threading.Thread(target=spin_until_shutdown, args=(node,),
+                              kwargs={'autostart': True, 'on_active': on_active,
+                                      'signals': stop})
     thread.start()
     client = redis.Redis.from_url(redis_server.url)
     try:
@@ -81,6 +82,6 @@ def test_failing_handler_dead_letters_are_listed_retried_and_dropped(
         assert 'dropped 2 dead letter(s)' in dropped.stdout
         assert client.xlen('unity:deadletters') == 0
     finally:
-        stop.set()
+        stop.request()
         thread.join(30)
         node.destroy_node()

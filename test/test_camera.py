@@ -29,10 +29,10 @@ import sensor_support
 from sensor_support import start_node, state, wait_state
 import support
 
-from unity_sensors.calibration import CalibrationError, camera_info_fields, load_calibration
-from unity_sensors.camera_frames import check_resolution, draw_test_pattern, image_fields, jpeg
-from unity_sensors.camera_sources import DeviceSource, Format, ImageDirSource, make_source
-from unity_sensors.camera_sources import parse_source, SourceSpec, VideoFileSource
+from unity_sensors.camera.calibration import CalibrationError, camera_info_fields, load_calibration
+from unity_sensors.camera.frames import check_resolution, draw_test_pattern, image_fields, jpeg
+from unity_sensors.camera.sources import DeviceSource, Format, ImageDirSource, make_source
+from unity_sensors.camera.sources import parse_source, SourceSpec, VideoFileSource
 from unity_sensors.errors import DeviceLostError, DeviceNotFoundError, SensorConfigError
 from unity_sensors.sensor_node import sensor_qos
 
@@ -198,7 +198,7 @@ def test_device_source_fails_clearly_and_reports_a_lost_device(tmp_path):
 # -- the node, as a process ------------------------------------------------------------------
 
 def start_camera(processes, ros_env, tmp_path, *params):
-    return start_node(processes, ros_env, tmp_path, 'unity_sensors.camera_node', *params)
+    return start_node(processes, ros_env, tmp_path, 'unity_sensors.camera.node', *params)
 
 
 def bring_up(probe, configure=True, activate=True):

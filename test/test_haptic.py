@@ -32,10 +32,10 @@ import support
 
 from unity_sensors.errors import DeviceLostError, DeviceNotFoundError, SensorConfigError
 from unity_sensors.errors import SensorError
-from unity_sensors.haptic_drivers import EvdevDriver, SerialDriver, SimulatedDriver
-from unity_sensors.haptic_protocol import DeviceFault, Feedback, format_feedback
-from unity_sensors.haptic_protocol import format_reading, Hello, LineBuffer, parse_line
-from unity_sensors.haptic_protocol import ProtocolError, Reading
+from unity_sensors.haptic.drivers import EvdevDriver, SerialDriver, SimulatedDriver
+from unity_sensors.haptic.protocol import DeviceFault, Feedback, format_feedback
+from unity_sensors.haptic.protocol import format_reading, Hello, LineBuffer, parse_line
+from unity_sensors.haptic.protocol import ProtocolError, Reading
 from unity_sensors.sensor_node import sensor_qos
 
 READING = Reading(0, (1.5, -2.0, 9.81), (0.1, 0.2, 0.3))
@@ -284,7 +284,7 @@ def test_evdev_driver_refuses_a_device_without_force_feedback(tmp_path):
 # -- the node, as a process ------------------------------------------------------------------
 
 def start_haptic(processes, ros_env, tmp_path, *params):
-    return start_node(processes, ros_env, tmp_path, 'unity_sensors.haptic_node', *params)
+    return start_node(processes, ros_env, tmp_path, 'unity_sensors.haptic.node', *params)
 
 
 def bring_up(probe, activate=True):

@@ -23,7 +23,7 @@ from std_msgs.msg import String
 import support
 
 from unity_kernel_core.kernel.node import KernelNode
-from unity_kernel_core.ros.runtime import spin_until_signal
+from unity_kernel_core.ros.lifecycle_base import ShutdownSignals, spin_until_shutdown
 
 pytestmark = pytest.mark.ros
 
@@ -36,14 +36,15 @@ def test_dds_messages_reach_a_bus_handler_with_type_and_cdr(rclpy_context, ros_e
     node = KernelNode(config_file=config, context=rclpy_context)
     got = []
     ready = threading.Event()
-    stop = threading.Event()
+    stop = ShutdownSignals()
 
     def on_active(n):
         n.bus.subscribe('/chatter', got.append, name='test_handler')
         ready.set()
 
-    thread = threading.Thread(target=spin_until_signal, args=(node,),
-                              kwargs={'autostart': True, 'on_active': on_active, 'stop': stop})
+    thread = threading.Thread(target=spin_until_shutdown, args=(node,),
+                              kwargs={'autostart': True, 'on_active': on_active,
+                                      'signals': stop})
     thread.start()
     try:
         assert ready.wait(20)
@@ -60,7 +61,51 @@ def test_dds_messages_reach_a_bus_handler_with_type_and_cdr(rclpy_context, ros_e
         assert deserialize_message(got[7].cdr, String).data == '7'
         assert all(b.seq > a.seq for a, b in zip(got, got[1:]))
     finally:
-        stop.set()
+        stop.request()
         thread.join(30)
         node.destroy_node()
     assert node.state_label == 'finalized'
+
+
+def test_critical_topics_are_taken_in_on_an_intake_node_and_thread_of_their_own(
+        rclpy_context, ros_env, tmp_path, processes):
+    config = tmp_path / 'kernel.yaml'
+    config.write_text(f'kernel: {{discovery_period_s: 0.2, state_dir: {tmp_path}}}\n'
+                      'redis: {enabled: false}\n')
+    node = KernelNode(config_file=config, context=rclpy_context)
+    taken_on = {}  # topic -> the threads that published its events on the bus
+    ready = threading.Event()
+    stop = ShutdownSignals()
+
+    def tap(event):  # taps run on the publishing (intake) thread
+        taken_on.setdefault(event.topic, set()).add(threading.current_thread().name)
+
+    def on_active(n):
+        n.bus.add_tap(tap)
+        ready.set()
+
+    thread = threading.Thread(target=spin_until_shutdown, args=(node,),
+                              kwargs={'autostart': True, 'on_active': on_active,
+                                      'signals': stop})
+    thread.start()
+    try:
+        assert ready.wait(20)
+        talkers = [processes.start(
+            [sys.executable, str(support.ROOT / 'test' / 'nodes' / 'talker.py'),
+             '--topic', topic, '--count', '30', '--rate', '100'],
+            ros_env, tmp_path / f'talker{i}.log') for i, topic in enumerate(
+                ('/safety/estop', '/chatter'))]
+        for talker in talkers:
+            talker.wait_output('talker: done', 30)
+        support.wait_for(lambda: len(taken_on) >= 2, 10, message='both topics taken in')
+        critical, normal = taken_on['/safety/estop'], taken_on['/chatter']
+        assert len(critical) == 1 and len(normal) == 1 and critical != normal
+        subs = node.get_subscriber_names_and_types_by_node('unity_kernel_intake_critical', '/')
+        assert [name for name, _types in subs] == ['/safety/estop']
+        subs = node.get_subscriber_names_and_types_by_node('unity_kernel_intake', '/')
+        assert '/chatter' in [name for name, _types in subs]
+        assert '/safety/estop' not in [name for name, _types in subs]
+    finally:
+        stop.request()
+        thread.join(30)
+        node.destroy_node()

@@ -17,7 +17,7 @@
 import pytest
 
 from unity_kernel_core.errors import ModuleGraphError
-from unity_kernel_core.supervision.module_graph import dependents, levels, order
+from unity_kernel_core.supervision.module_graph import dependents, levels, order, partition
 from unity_kernel_core.supervision.restart_policy import RestartTracker
 
 
@@ -83,3 +83,22 @@ def test_policies_never_and_clean_exit():
     assert RestartTracker('never', 5, 60, 1, 2).next_delay() is None
     assert RestartTracker('on-failure', 5, 60, 1, 2).next_delay(clean_exit=True) is None
     assert RestartTracker('always', 5, 60, 1, 2).next_delay(clean_exit=True) == 1
+
+
+def test_partition_fails_only_the_modules_a_gap_or_cycle_concerns():
+    graph = {'heartbeat': [], 'monitor': ['heartbeat'], 'orphan': ['ghost'],
+             'user': ['orphan'], 'alpha': ['beta'], 'beta': ['alpha'], 'fan': ['alpha']}
+    good, problems = partition(graph)
+    assert good == [['heartbeat'], ['monitor']]
+    assert problems['orphan'] == ('missing', "module 'orphan' depends on 'ghost', which is "
+                                             'not available')
+    assert problems['user'][0] == 'missing' and "depends on 'orphan', which cannot start" in \
+        problems['user'][1]
+    assert problems['alpha'] == problems['beta'] == \
+        ('cycle', 'dependency cycle: alpha -> beta -> alpha')
+    assert problems['fan'][0] == 'cycle' and "'alpha'" in problems['fan'][1]
+
+
+def test_partition_of_a_sound_graph_is_its_levels():
+    graph = {'a': [], 'b': ['a'], 'c': ['a'], 'd': ['b', 'c']}
+    assert partition(graph) == (levels(graph), {})

@@ -87,7 +87,7 @@ def test_killed_module_comes_back_during_another_modules_long_backoff(
     assert module_states(probe)['slow'] == 'recovering'
 
 
-@pytest.mark.parametrize('bad', ['ghost', 'cycle'])
+@pytest.mark.parametrize('bad', ['ghost', 'cycle', 'manifest'])
 def test_bad_dependency_fails_only_its_modules_and_is_reported_once(
         processes, ros_env, tmp_path, probe, bad):
     marker = tmp_path / 'marks.txt'
@@ -95,13 +95,21 @@ def test_bad_dependency_fails_only_its_modules_and_is_reported_once(
     if bad == 'ghost':
         node_module(mods, 'orphan', depends=['ghost'], marker=marker)
         broken, words = ['orphan'], ["'orphan'", "'ghost'"]
-    else:
+    elif bad == 'cycle':
         node_module(mods, 'alpha', depends=['beta'], marker=marker)
         node_module(mods, 'beta', depends=['alpha'], marker=marker)
         broken, words = ['alpha', 'beta'], ['dependency cycle: alpha -> beta -> alpha']
+    else:
+        # a broken manifest: reported once with its file; its user fails, naming it
+        (mods / 'driver').mkdir(parents=True)
+        (mods / 'driver' / 'manifest.yaml').write_text(
+            'name: driver\nversion: 1.0.0\nkind: nod\nexecutable: x\n')
+        node_module(mods, 'user', depends=['driver'], marker=marker)
+        broken, words = ['user'], ["'user'", "'driver'"]
     diagnostics = probe.collect('/diagnostics', DiagnosticArray)
+    enabled = ['heartbeat', 'monitor', *broken] + (['driver'] if bad == 'manifest' else [])
     kernel = start_kernel(processes, ros_env, tmp_path, config_with_examples(
-        tmp_path, mods, ['heartbeat', 'monitor', *broken]))
+        tmp_path, mods, enabled))
     support.wait_for(lambda: module_states(probe).get('heartbeat') == 'active'
                      and module_states(probe).get('monitor') == 'active', 60,
                      message='the good modules active')
@@ -109,11 +117,14 @@ def test_bad_dependency_fails_only_its_modules_and_is_reported_once(
     states = module_states(probe)
     for name in broken:
         assert states[name] == 'failed', states
-        assert bad in list_modules(probe)[name]['message'] or 'cycle' in \
-            list_modules(probe)[name]['message']
+        assert words[-1] in list_modules(probe)[name]['message']
     lines = [line for line in kernel.output().splitlines()
              if all(w in line for w in words)]
     assert 1 <= len(lines) <= len(broken) + 1, lines
+    if bad == 'manifest':
+        manifest_lines = [line for line in kernel.output().splitlines()
+                          if 'driver/manifest.yaml:3: kind' in line]
+        assert len(manifest_lines) == 1, manifest_lines
     assert not events_of(marker, broken[0], 'configured')
     # and on /diagnostics: the module ERROR with the reason, the supervisor naming it
     latest = {s.name: s for array in list(diagnostics)[-4:] for s in array.status}

@@ -64,8 +64,11 @@ What the base does:
   errors/reopens counts, rates, the age of the last sample and :meth:`sensor_diagnostics`;
   OK, WARN (samples dropped or late since the last report) or ERROR (reconnecting, stale,
   faulted).
-- Parameters changed at run time are checked by :meth:`check_parameter` (return an error
-  text to reject) and applied by :meth:`parameters_changed` (called after they are set).
+- Parameters are declared from specs (``self.declare_specs([ParamSpec(...)])``, see
+  :mod:`unity_kernel_core.ros.parameters`): live ones are checked by their spec and by
+  :meth:`check_parameter` (return an error text to reject) and applied by
+  :meth:`parameters_changed` (called after they are set); those read at configure are
+  refused while configured; ``autostart`` is read-only.
 - Common parameters: ``frame_id``, ``queue_size``, ``stale_timeout_s`` (0: off),
   ``diagnostics_period_s``, ``autostart`` (configure and activate on start, for use without
   the kernel).
@@ -78,16 +81,14 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from rcl_interfaces.msg import SetParametersResult
-import rclpy
-from rclpy.executors import ExternalShutdownException
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile
-from rclpy.signals import SignalHandlerOptions
 
-from unity_kernel_core.ros import log_forwarding
+from unity_kernel_core.ros import lifecycle_base, log_forwarding
 from unity_kernel_core.ros.diagnostics import ERROR, OK, status, WARN
+from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
+from unity_kernel_core.ros.parameters import Applies, ParamSpec
 from unity_sensors.capture import Backoff, CaptureWorker, Counters
 from unity_sensors.errors import SensorConfigError, SensorError, StaleDeviceError
 
@@ -103,8 +104,36 @@ def sensor_qos(depth: int = 5) -> QoSProfile:
     return profile
 
 
-class SensorNode(LifecycleNode):
+def _at_least(low: float, note: str = '', strict: bool = False) -> Callable[[Any], Optional[str]]:
+    def check(value: Any) -> Optional[str]:
+        if float(value) > low or (not strict and float(value) == low):
+            return None
+        return f'must be {">" if strict else ">="} {low:g}{note}, got {value}'
+    return check
+
+
+def common_parameters(node_name: str, stale_timeout_s: float) -> List[ParamSpec]:
+    """Return the parameters every sensor node has."""
+    return [
+        ParamSpec('frame_id', node_name, 'header.frame_id of the published messages.',
+                  Applies.LIVE),
+        ParamSpec('queue_size', 2, 'Bound of the queue between the capture and publish '
+                  'threads (drop-oldest), >= 1.', Applies.CONFIGURE, _at_least(1)),
+        ParamSpec('stale_timeout_s', float(stale_timeout_s), 'Seconds the device may stay '
+                  'silent while active before the node goes to the error state; 0: no '
+                  'deadline.', Applies.LIVE, _at_least(0, ' (0: no deadline)')),
+        ParamSpec('diagnostics_period_s', 1.0, 'Seconds between /diagnostics reports, > 0.',
+                  Applies.LIVE, _at_least(0, strict=True)),
+        ParamSpec('autostart', False, 'Configure and activate at start (for use without the '
+                  'kernel).', Applies.START),
+    ]
+
+
+class SensorNode(ManagedLifecycleNode):
     """A lifecycle sensor node: subclasses implement the ``*_sensor`` and ``*_sample`` hooks."""
+
+    shutdown_message = 'shutting down: releasing the device'
+    exit_when_finalized = True
 
     sensor_name = 'sensor'
     """Short name used in diagnostics and thread names."""
@@ -116,14 +145,9 @@ class SensorNode(LifecycleNode):
     def __init__(self, node_name: str, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         log_forwarding.install(self.get_logger())
-        self.declare_parameter('frame_id', node_name)
-        self.declare_parameter('queue_size', 2)
-        self.declare_parameter('stale_timeout_s', float(self.default_stale_timeout_s))
-        self.declare_parameter('diagnostics_period_s', 1.0)
-        self.declare_parameter('autostart', False)
+        self.declare_specs(common_parameters(node_name, self.default_stale_timeout_s))
         self.counters = Counters()
         self.worker: Optional[CaptureWorker] = None
-        self.state_label = 'unconfigured'
         self._fault: Optional[BaseException] = None
         self._fault_lock = threading.Lock()
         self._failing = False
@@ -133,8 +157,6 @@ class SensorNode(LifecycleNode):
         self._prev: Dict[str, Any] = {}
         self._prev_time = time.monotonic()
         self._activated_at = 0.0
-        self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.add_post_set_parameters_callback(self._after_set_parameters)
 
     # -- hooks for subclasses ----------------------------------------------------------------
 
@@ -165,10 +187,6 @@ class SensorNode(LifecycleNode):
     def stale_deadline_s(self) -> float:
         """Return how long the device may stay silent while active (0: no deadline)."""
         return float(self.get_parameter('stale_timeout_s').value)
-
-    def check_parameter(self, param: Parameter) -> Optional[str]:
-        """Return why a new parameter value is rejected, or None to accept it."""
-        return None
 
     def parameters_changed(self, params: List[Parameter]) -> None:
         """Apply parameters that were just set while configured (executor thread)."""
@@ -237,28 +255,25 @@ class SensorNode(LifecycleNode):
             return TransitionCallbackReturn.ERROR
         return result
 
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release(cleanup=True)
-        self.state_label = 'unconfigured'
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+    def halt(self) -> None:
+        """Stop the threads and release the device (shutdown, error)."""
         self._stop_worker()
         self._close_quietly()
-        self._release(cleanup=True)
-        self.state_label = 'finalized'
-        return TransitionCallbackReturn.SUCCESS
 
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        reason = self._fault or 'a transition failed'
-        self.get_logger().error(f'error state (from {state.label}): {reason}; releasing the '
-                                'device, going to unconfigured')
-        self._stop_worker()
-        self._close_quietly()
+    def release(self) -> None:
+        """Release what configure made: timers, publishers, :meth:`cleanup_sensor`."""
         self._release(cleanup=True)
-        self.state_label = 'unconfigured'
         self._failing = False
-        return TransitionCallbackReturn.SUCCESS
+
+    def error_message(self, state: LifecycleState) -> str:
+        """Return the error line: the fault, and that the device is released."""
+        reason = self._fault or 'a transition failed'
+        return (f'error state (from {state.label}): {reason}; releasing the device, going to '
+                'unconfigured')
+
+    def on_exit(self) -> None:
+        """Stop the threads and release the device when the process ends."""
+        self.stop()
 
     def describe_source(self) -> str:
         """Return a one-line description of what the sensor reads (for the log)."""
@@ -272,15 +287,9 @@ class SensorNode(LifecycleNode):
     # -- internals -------------------------------------------------------------------------
 
     def _check_common_parameters(self) -> None:
-        p = self.get_parameter
-        if int(p('queue_size').value) < 1:
-            raise SensorConfigError(f'queue_size must be >= 1, got {p("queue_size").value}')
-        if not float(p('diagnostics_period_s').value) > 0:
-            raise SensorConfigError('diagnostics_period_s must be > 0, got '
-                                    f'{p("diagnostics_period_s").value}')
-        if float(p('stale_timeout_s').value) < 0:
-            raise SensorConfigError('stale_timeout_s must be >= 0 (0: no deadline), got '
-                                    f'{p("stale_timeout_s").value}')
+        issues = self.parameter_issues()
+        if issues:
+            raise SensorConfigError('; '.join(issues))
 
     def _stop_worker(self) -> None:
         worker, self.worker = self.worker, None
@@ -364,18 +373,14 @@ class SensorNode(LifecycleNode):
         return status(f'{self.get_name()}: {self.sensor_name}', level, message, values,
                       hardware_id=self.describe_source())
 
-    def _on_set_parameters(self, params: List[Parameter]) -> SetParametersResult:
-        for param in params:
-            if not self.has_parameter(param.name):
-                continue  # being declared: start-up values are checked by configure
-            reason = self.check_parameter(param)
-            if reason:
-                return SetParametersResult(successful=False, reason=f'{param.name}: {reason}')
-        return SetParametersResult(successful=True)
-
-    def _after_set_parameters(self, params: List[Parameter]) -> None:
+    def apply_parameters(self, params: List[Parameter]) -> None:
+        """Apply live parameters while configured: the base's, then :meth:`parameters_changed`."""
         if self.state_label not in ('inactive', 'active'):
-            return  # declared or set before configure: configure reads them
+            return  # set before configure: configure reads them
+        if any(p.name == 'diagnostics_period_s' for p in params) and \
+                self._diag_timer is not None:
+            period_s = float(self.get_parameter('diagnostics_period_s').value)
+            self._diag_timer.timer_period_ns = int(period_s * 1e9)
         try:
             self.parameters_changed(params)
         except SensorError as exc:
@@ -389,22 +394,11 @@ def run_node(factory: Callable[[], SensorNode], args: Optional[List[str]] = None
 
     With ``autostart:=true`` the node configures and activates itself (for use without the
     kernel); the return value is 1 when that fails. SIGINT/SIGTERM run the shutdown
-    transition (threads stopped, device released) while the ROS context is still up; a node
-    shut down over its lifecycle service exits, so that ``ros2 launch`` can respawn it.
+    transition once (threads stopped, device released) while the ROS context is still up,
+    repeats are ignored (:mod:`unity_kernel_core.ros.lifecycle_base`); a node shut down over
+    its lifecycle service exits, so that ``ros2 launch`` can respawn it.
     """
-    from unity_kernel_core.ros.runtime import spin_until_signal
-    try:
-        with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
-            node = factory()
-            try:
-                return spin_until_signal(node, autostart=bool(node.get_parameter(
-                    'autostart').value), exit_when_finalized=True,
-                    shutdown_message='shutting down: releasing the device')
-            finally:
-                node.stop()
-                node.destroy_node()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        return 0
+    return lifecycle_base.run(factory, args)
 
 
 if __name__ == '__main__':  # pragma: no cover - the base is not a node on its own

@@ -15,6 +15,7 @@
 """The audit trail from the command line: replay, export, dead letters (``unity-kernel ...``)."""
 
 import pathlib
+import re
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -22,17 +23,17 @@ from unity_kernel_core.api.cli_node import cli_node
 from unity_kernel_core.audit.mcap_export import export_mcap
 from unity_kernel_core.audit.private_redis import running_url
 from unity_kernel_core.audit.record import AuditError, AuditRecord, StreamKeys
-from unity_kernel_core.audit.redis_connection import connect
+from unity_kernel_core.audit.redis_connection import Client, connect
 from unity_kernel_core.audit.replay import replay, ReplayReport
 from unity_kernel_core.audit.store import AuditStore, BadEntry
-from unity_kernel_core.config.kernel_config import KernelConfig, load_config
+from unity_kernel_core.config.kernel_config import KernelConfig, load_config, ROBOT_ID_PATTERN
 from unity_kernel_core.paths import default_config_path
 
 
-def open_store(config_path: Optional[pathlib.Path] = None,
-               url: Optional[str] = None) -> Tuple[AuditStore, KernelConfig]:
+def open_client(config_path: Optional[pathlib.Path] = None,
+                url: Optional[str] = None) -> Tuple[Client, KernelConfig]:
     """
-    Return the audit store of a kernel config (and the config).
+    Return a Redis client for a kernel config (and the config); a cluster client if configured.
 
     The URL is, first found: ``url``, ``redis.url`` / ``UNITY_REDIS_URL``, the private
     redis-server a running ``unity-kernel up`` started under the config's state directory.
@@ -42,8 +43,26 @@ def open_store(config_path: Optional[pathlib.Path] = None,
     if not target:
         raise AuditError('no Redis to read from: pass --url, set redis.url or UNITY_REDIS_URL, '
                          'or run `unity-kernel up` (it starts a private redis-server)')
-    client = connect(config.redis, target)
-    return AuditStore(client, StreamKeys(config.redis.stream_prefix)), config
+    return connect(config.redis, target), config
+
+
+def open_store(config_path: Optional[pathlib.Path] = None, url: Optional[str] = None,
+               robot: Optional[str] = None) -> Tuple[AuditStore, KernelConfig]:
+    """
+    Return the audit store of a kernel config (and the config); see :func:`open_client`.
+
+    ``robot`` selects a robot's trail (default: the config's ``kernel.robot_id``).
+    """
+    client, config = open_client(config_path, url)
+    return AuditStore(client, robot_keys(config, robot)), config
+
+
+def robot_keys(config: KernelConfig, robot: Optional[str]) -> StreamKeys:
+    """Return the keys of ``robot`` (checked against the ROS naming rules), or the config's."""
+    if robot is not None and not re.match(ROBOT_ID_PATTERN, robot):
+        raise AuditError(f'robot id {robot!r}: expected a ROS name (a letter, then letters, '
+                         'digits and single underscores)')
+    return StreamKeys.of(config, robot)
 
 
 def select(store: AuditStore, start: str, end: str, pattern: str,

@@ -16,7 +16,10 @@
 The audit mirror: a kernel component copying every bus event to Redis Streams.
 
 Off the ROS callback path: the bus tap only appends the event to a bounded in-memory queue
-(``redis.queue_size``; when full the event is not mirrored and ``dropped_queue`` counts it).
+(``redis.queue_size``; when full the event is not mirrored and ``dropped_queue`` counts it,
+per tier in ``dropped_by_tier``). CRITICAL events are never dropped by the tap: they may use
+a reserve of another ``queue_size`` beyond the bound, and when even that is full the
+publishing thread waits for the writer to make room (the CRITICAL tier's BLOCK policy).
 One writer thread takes batches of up to ``redis.batch_size`` events, or what is there once
 the oldest waited ``redis.flush_interval_ms``, encodes them (CDR made here if the event came
 without it) and sends them as one pipeline of ``XADD`` with explicit IDs (see
@@ -30,7 +33,20 @@ already has is refused by Redis ("equal or smaller" ID) and counted as a duplica
 batch that is re-sent after a failure, or a journal left by a crashed kernel, never doubles
 an entry. Clean shutdown sends what is queued, or journals it.
 
+Disk full: what the journal cannot take stays in memory, in order, ahead of anything newer
+(at most ``queue_size`` entries; beyond that the writer stops taking from the queue, so the
+tap's bound applies), is retried every ``reconnect_interval_ms``, and goes straight to Redis
+when it answers. The diagnostics are ERROR while anything is held. A batch whose sending
+fails in an unexpected way is journaled, never dropped.
+
 Dead letters from the bus go the same way to the ``P:deadletters`` stream.
+
+In a Redis Cluster (``redis.cluster``) every key of the robot shares one hash tag, so a batch
+is one pipeline to the master serving that slot. There a batch counts as written only once
+``redis.wait_replicas`` replicas (default 1, or as many as are connected) have it (``WAIT``
+at the end of the pipeline); otherwise it is journaled like a failed one. So when the master
+fails and its replica takes over, whatever the replica missed is still in the journal and is
+drained to the new master (entries it has are refused as duplicates).
 """
 
 import collections
@@ -43,13 +59,17 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Union
 
 import redis
 
-from unity_kernel_core.audit.journal import Journal, JournalError
+from unity_kernel_core.audit.journal import Journal, JournalError, JournalWriteError
 from unity_kernel_core.audit.record import (AuditError, dead_letter_fields, event_fields,
                                             IdClock, parse_id, StreamEntry, StreamKeys,
                                             trim_args)
-from unity_kernel_core.audit.redis_connection import connect, redacted_url
+from unity_kernel_core.audit.redis_connection import (Client, ClusterUnreachable, connect,
+                                                      connected_replicas,
+                                                      is_cluster_reply, node_for,
+                                                      redacted_url, refresh_slots,
+                                                      TRANSIENT_ERRORS)
 from unity_kernel_core.bus.event_bus import DeadLetter
-from unity_kernel_core.bus.events import Event
+from unity_kernel_core.bus.events import Event, Tier
 from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.kernel_config import KernelConfig, RedisSettings, TopicRoutes
 
@@ -57,29 +77,39 @@ _LOG = logging.getLogger('unity_kernel.mirror')
 
 JOURNAL_DIR = 'mirror-journal'
 _DUPLICATE = 'equal or smaller'
-_CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+_CONNECTION_ERRORS = TRANSIENT_ERRORS
+_REPLICA_CHECK_S = 5.0
 
 Item = Union[Event, DeadLetter]
 
 COUNTERS = ('written', 'journaled', 'drained', 'duplicates', 'rejected', 'dropped_queue',
             'dropped_journal_full', 'journal_errors', 'journal_corrupt', 'skipped',
-            'unencodable', 'outages', 'writer_errors')
+            'unencodable', 'outages', 'writer_errors', 'critical_waits')
 
 
 class MirrorWriter:
     """The queue, the writer thread, the Redis pipeline and the journal (no ROS)."""
 
     def __init__(self, settings: RedisSettings, routes: TopicRoutes, keys: StreamKeys,
-                 journal: Journal, client_factory: Callable[[], 'redis.Redis']) -> None:
+                 journal: Journal, client_factory: Callable[[], Client]) -> None:
         self.settings = settings
         self.routes = routes
         self.keys = keys
         self.journal = journal
         self.url = redacted_url(settings.url)
         self._client_factory = client_factory
-        self._client: Optional['redis.Redis'] = None
+        self._client: Optional[Client] = None
+        self._replicas: Optional[int] = None
+        self._replicas_checked = 0.0
         self._queue: Deque[Item] = collections.deque()
         self._capacity = settings.queue_size
+        self._room = threading.Condition()
+        self._waiters = 0
+        self._held: List[StreamEntry] = []
+        """Entries the journal could not take (disk full): sent or journaled before newer."""
+        self._held_reason = 'journal_errors'
+        self.journal_error = ''
+        """Why the journal refused the entries held now ('' when nothing is held)."""
         self._batch = settings.batch_size
         self._flush_ns = int(settings.flush_interval_ms * 1e6)
         self._retry_s = settings.reconnect_interval_ms / 1000.0
@@ -92,10 +122,13 @@ class MirrorWriter:
         self._known_keys: set = set()
         self.connected = False
         self._next_attempt = 0.0
+        self._down_logged = False
         self.last_error = ''
         self._last_log: Dict[str, float] = {}
         # every key exists from the start: snapshot() copies the dict from another thread
         self.counters: Dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self.dropped_by_tier: Dict[str, int] = dict.fromkeys((t.name for t in Tier), 0)
+        """Events not recorded, by tier (queue full, or lost at stop with nowhere to go)."""
         self.last_seq = 0
 
     @property
@@ -113,7 +146,11 @@ class MirrorWriter:
         """Queue one bus event (the bus tap; runs under the bus's sequence lock)."""
         queue = self._queue
         if len(queue) >= self._capacity:
+            if event.tier is Tier.CRITICAL:
+                self._offer_critical(event)
+                return
             self.counters['dropped_queue'] += 1
+            self.dropped_by_tier[event.tier.name] += 1
             return
         queue.append(event)
         if len(queue) >= self._batch:
@@ -122,10 +159,32 @@ class MirrorWriter:
     def offer_dead_letter(self, letter: DeadLetter) -> None:
         """Queue one dead letter (the bus's dead-letter sink)."""
         if len(self._queue) >= self._capacity:
+            if letter.event.tier is Tier.CRITICAL:
+                self._offer_critical(letter)
+                return
             self.counters['dropped_queue'] += 1
+            self.dropped_by_tier[letter.event.tier.name] += 1
             _LOG.error('mirror queue full: dead letter of %r not recorded', letter.event)
             return
         self._queue.append(letter)
+        self._wake.set()
+
+    def _offer_critical(self, item: Item) -> None:
+        """Queue a CRITICAL item past the bound: a reserve, then wait for room; never drop."""
+        if len(self._queue) >= 2 * self._capacity and not self._stopping:
+            self.counters['critical_waits'] += 1
+            self._log_limited('critical-wait', 'mirror queue and its CRITICAL reserve are full '
+                              f'({len(self._queue)} entries): a CRITICAL publisher waits for '
+                              'the writer')
+            with self._room:
+                self._waiters += 1
+                try:
+                    while len(self._queue) >= 2 * self._capacity and not self._stopping:
+                        self._wake.set()
+                        self._room.wait(0.1)
+                finally:
+                    self._waiters -= 1
+        self._queue.append(item)
         self._wake.set()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -177,30 +236,77 @@ class MirrorWriter:
                 self.last_error = f'{type(exc).__name__}: {exc}'
                 _LOG.exception('mirror writer: unexpected error (continuing)')
                 time.sleep(self._retry_s)
-            if self._stopping and not self._queue:
-                if not self.journal.pending or not self.connected or \
-                        time.monotonic() > self._stop_deadline:
+            if self._stopping:
+                late = time.monotonic() > self._stop_deadline
+                if not self._queue and not self._held and (
+                        not self.journal.pending or not self.connected or late):
                     break
+                if late and self._held:  # neither Redis nor the journal takes them
+                    break
+        self.lose_held()
+
+    def lose_held(self) -> None:
+        """At stop, count (per tier) and report what could be neither sent nor journaled."""
+        lost = self._held + self._encode(list(self._queue))
+        self._held = []
+        self._queue.clear()
+        if not lost:
+            return
+        for entry in lost:
+            tier = str(entry.fields.get('tier', 'NORMAL'))
+            self.dropped_by_tier[tier] = self.dropped_by_tier.get(tier, 0) + 1
+        self.counters[self._held_reason] += len(lost)
+        _LOG.error('mirror stopped with %d event(s) neither in Redis nor in the journal (%s): '
+                   'lost', len(lost), self.journal_error or self.last_error)
 
     def _step(self) -> None:
         self.write(self._encode(self._collect()))
+
+    @property
+    def held(self) -> int:
+        """Return how many entries wait in memory because the journal refused them."""
+        return len(self._held)
 
     def write(self, entries: List[StreamEntry]) -> None:
         """
         Send a batch to Redis, or journal it (behind what the journal holds); drain some.
 
-        When this returns, each entry is in Redis or in the journal, or counted as lost
-        (journal full or failing). The writer thread calls it, and so does the writer
-        process (:mod:`unity_kernel_core.audit.writer_process`) for the batches it takes.
+        When this returns, each entry is in Redis or in the journal, or held in memory (in
+        order, ahead of anything newer) because the journal refused it (full or failing):
+        ``held`` says how many, and a caller feeding batches should stop taking new ones
+        until it is 0 again (call ``write([])`` to retry). The writer thread calls it, and
+        so does the writer process (:mod:`unity_kernel_core.audit.writer_process`).
         """
+        entries = self._held + entries  # _spool / _send_or_spool set what stays held
         if self.journal.pending or not self._redis_ok():
             self._spool(entries)
             self._drain_some()
-        elif entries and not self._send(entries):
+        elif entries:
+            self._send_or_spool(entries)
+
+    def _send_or_spool(self, entries: List[StreamEntry]) -> None:
+        """Send a batch; journal it when Redis did not take it or sending failed at all."""
+        try:
+            sent = self._send(entries)
+        except Exception as exc:  # a bug or a value Redis cannot take: keep the batch
+            self.counters['writer_errors'] += 1
+            self.last_error = f'{type(exc).__name__}: {exc}'
+            self._log_limited('send', f'mirror writer: sending a batch failed ({self.last_error})'
+                              f'; {len(entries)} event(s) journaled instead')
+            sent = False
+        if sent:
+            self._held = []
+            self.journal_error = ''
+        else:
             self._spool(entries)
 
     def _collect(self) -> List[Item]:
         queue = self._queue
+        room = self._capacity - len(self._held)
+        if room <= 0:  # the journal refuses and Redis is away: let the tap's bound apply
+            self._wake.wait(min(self._retry_s, 0.05) if self._stopping else self._retry_s)
+            self._wake.clear()
+            return []
         while not self._stopping:
             n = len(queue)
             if n >= self._batch:
@@ -212,21 +318,36 @@ class MirrorWriter:
                 if wait_ns <= 0:
                     break
                 self._wake.wait(wait_ns / 1e9)
+            elif self.journal.pending or self._held:
+                # nothing new, but a journal or held entries wait: come back to retry Redis
+                # (or the disk) even when no event arrives
+                self._wake.wait(self._retry_s)
+                self._wake.clear()
+                break
             else:
-                self._wake.wait(self._retry_s if self.journal.pending else 0.1)
+                self._wake.wait(0.1)
             self._wake.clear()
         out: List[Item] = []
-        for _ in range(min(self._batch, len(queue))):
+        for _ in range(min(self._batch, room, len(queue))):
             out.append(queue.popleft())
+        if self._waiters:
+            with self._room:
+                self._room.notify_all()
         return out
 
     def _encode(self, items: List[Item]) -> List[StreamEntry]:
         out: List[StreamEntry] = []
         for item in items:
-            if isinstance(item, DeadLetter):
-                entry = self._encode_dead_letter(item)
-            else:
-                entry = self._encode_event(item)
+            try:
+                if isinstance(item, DeadLetter):
+                    entry = self._encode_dead_letter(item)
+                else:
+                    entry = self._encode_event(item)
+            except Exception as exc:  # one bad item must not take its batch with it
+                self.counters['unencodable'] += 1
+                self._log_limited('encode-item', f'cannot encode {item!r} for the mirror: '
+                                  f'{type(exc).__name__}: {exc}')
+                continue
             if entry is not None:
                 out.append(entry)
         return out
@@ -269,9 +390,11 @@ class MirrorWriter:
         try:
             if self._client is None:
                 self._client = self._client_factory()
-            self._client.ping()
-            meta = self._client.hgetall(self.keys.meta)
-        except _CONNECTION_ERRORS + (redis.ResponseError,) as exc:
+            elif self.settings.cluster:
+                refresh_slots(self._client)  # a replica may have taken over
+            self._replicas = None
+            meta: Any = node_for(self._client, self.keys.meta).hgetall(self.keys.meta)
+        except _CONNECTION_ERRORS + (redis.ResponseError, ClusterUnreachable) as exc:
             self._set_down(exc)
             return False
         last_id = meta.get(b'last_id')
@@ -280,7 +403,8 @@ class MirrorWriter:
         last_seq = meta.get(b'last_seq')
         if last_seq and last_seq.isdigit():
             self.last_seq = max(self.last_seq, int(last_seq))
-        dead: Any = self._client.xrevrange(self.keys.dead_letters, count=1)
+        dead: Any = node_for(self._client, self.keys.meta).xrevrange(self.keys.dead_letters,
+                                                                     count=1)
         if dead:
             self._dead_clock.advance_to(parse_id(dead[0][0]))
         if not self.connected:
@@ -300,7 +424,8 @@ class MirrorWriter:
 
     def _set_down(self, exc: BaseException) -> None:
         self.last_error = f'{type(exc).__name__}: {exc}'
-        if self.connected or not self.counters['outages']:
+        if self.connected or not self._down_logged:
+            self._down_logged = True
             _LOG.warning('Redis at %s unreachable (%s): spooling to the journal %s', self.url,
                          self.last_error, self.journal.directory)
         if self.connected:
@@ -315,7 +440,13 @@ class MirrorWriter:
             return True
         assert self._client is not None
         now_ms = time.time_ns() // 1_000_000
-        pipe = self._client.pipeline(transaction=False)
+        try:  # every key of the trail is in one slot: one node, one pipeline
+            node = node_for(self._client, self.keys.meta)
+            wait = self._replicas_to_wait(node)
+        except _CONNECTION_ERRORS as exc:
+            self._set_down(exc)
+            return False
+        pipe = node.pipeline(transaction=False)
         last_event: Optional[StreamEntry] = None
         trims: Dict[str, List[str]] = {
             self.keys.dead_letters: ['MAXLEN', '~', str(self.settings.dead_letter_maxlen)]}
@@ -335,11 +466,22 @@ class MirrorWriter:
         if last_event is not None:
             pipe.hset(self.keys.meta, mapping={'last_id': last_event.entry_id,
                                                'last_seq': str(last_event.fields['seq'])})
+        if wait:
+            pipe.execute_command('WAIT', wait, self.settings.wait_timeout_ms)
         try:
             results = pipe.execute(raise_on_error=False)
         except _CONNECTION_ERRORS as exc:
             self._set_down(exc)
             return False
+        if wait:
+            acked = results.pop()
+            if isinstance(acked, int) and acked < wait:
+                self._replicas = None
+                results.append(AuditError(
+                    f'batch reached {acked} of {wait} replica(s) within '
+                    f'{self.settings.wait_timeout_ms} ms: kept in the journal'))
+            elif not isinstance(acked, int):
+                results.append(acked)
         transient: Optional[Exception] = None
         written = duplicates = rejected = 0
         for result in results:
@@ -347,6 +489,8 @@ class MirrorWriter:
                 text = str(result)
                 if _DUPLICATE in text:
                     duplicates += 1
+                elif is_cluster_reply(result):  # a failover or a slot migration: retry
+                    transient = result
                 elif text.startswith('WRONGTYPE'):
                     rejected += 1
                     self._log_limited('wrongtype', f'Redis refused an entry: {text}')
@@ -365,27 +509,53 @@ class MirrorWriter:
         self.counters['rejected'] += rejected
         return True
 
+    def _replicas_to_wait(self, node: 'redis.Redis') -> int:
+        """Return how many replicas to WAIT for: the setting, at most those connected."""
+        wanted = self.settings.replicas_to_wait
+        if not wanted:
+            return 0
+        now = time.monotonic()
+        if self._replicas is None or now - self._replicas_checked > _REPLICA_CHECK_S:
+            replicas = connected_replicas(node)
+            if replicas < wanted and self._replicas != replicas:
+                _LOG.warning('the master serving %s has %d replica(s) connected, %d wanted: '
+                             'waiting for %d', self.keys.base, replicas, wanted, replicas)
+            self._replicas, self._replicas_checked = replicas, now
+        return min(wanted, self._replicas)
+
     # -- journal ---------------------------------------------------------------------------
 
     def _spool(self, entries: List[StreamEntry]) -> None:
+        """Journal entries; what the journal cannot take is held, in order, for the next try."""
         if not entries:
+            self._held = []
             return
+        error: Optional[Exception] = None
         try:
             stored = self.journal.append([e.encode() for e in entries])
-        except OSError as exc:  # disk full, permissions: the batch cannot be kept
-            self.counters['journal_errors'] += len(entries)
-            self.last_error = f'journal: {exc}'
-            self._log_limited('journal-io', f'cannot write the mirror journal '
-                              f'{self.journal.directory}: {exc}; {len(entries)} event(s) '
-                              'not recorded')
-            return
+        except JournalWriteError as exc:  # disk full, I/O error: what was stored is counted
+            stored, error = exc.stored, exc
+        except OSError as exc:  # permissions on the directory, and the like
+            stored, error = 0, exc
         self.counters['journaled'] += stored
-        if stored < len(entries):
-            lost = len(entries) - stored
-            self.counters['dropped_journal_full'] += lost
+        rest = entries[stored:]
+        self._held = rest
+        if not rest:
+            self.journal_error = ''
+            return
+        if error is not None:
+            self._held_reason = 'journal_errors'
+            self.journal_error = self.last_error = f'journal: {error}'
+            self._log_limited('journal-io', f'cannot write the mirror journal '
+                              f'{self.journal.directory}: {error}; {len(rest)} event(s) held '
+                              'in memory, retried')
+        else:
+            self._held_reason = 'dropped_journal_full'
+            self.journal_error = self.last_error = (f'journal full ({self.journal.size_bytes} '
+                                                    f'of {self.journal.max_bytes} bytes)')
             self._log_limited('full', f'mirror journal {self.journal.directory} is full '
                               f'({self.journal.size_bytes} of {self.journal.max_bytes} bytes): '
-                              f'{lost} event(s) not recorded')
+                              f'{len(rest)} event(s) held in memory, retried')
 
     def _drain_some(self) -> None:
         """Send one batch from the journal (oldest first) if Redis answers."""
@@ -426,6 +596,8 @@ class MirrorWriter:
         out: Dict[str, Any] = dict(self.counters)
         out.update({'connected': self.connected, 'url': self.url,
                     'queue_depth': len(self._queue), 'queue_capacity': self._capacity,
+                    'held': len(self._held), 'dropped_by_tier': dict(self.dropped_by_tier),
+                    'journal_error': self.journal_error,
                     'journal_pending': self.journal.pending,
                     'journal_bytes': self.journal.size_bytes,
                     'journal_max_bytes': self.journal.max_bytes,
@@ -454,6 +626,10 @@ class Mirror:
         writer.start()
         self._bus.add_tap(writer.offer)
         self._bus.add_dead_letter_sink(writer.offer_dead_letter)
+
+    def snapshot(self) -> Dict[str, Any]:
+        """Return the writer's counters and connection state."""
+        return self.writer.snapshot()
 
     def activate(self) -> None:
         """Nothing to do: the mirror runs from configure to cleanup."""
@@ -490,6 +666,16 @@ class Mirror:
             if new > 0:
                 problems.append(f'{key} {new}')
                 level = ERROR
+        before = self._prev.get('dropped_by_tier', {})
+        by_tier = {tier: n - before.get(tier, 0) for tier, n in snap['dropped_by_tier'].items()
+                   if n - before.get(tier, 0) > 0}
+        if by_tier:
+            problems.append('not recorded by tier: ' + ', '.join(
+                f'{tier} {n}' for tier, n in by_tier.items()))
+        if snap['held']:
+            problems.insert(0, f'{snap["held"]} event(s) held in memory: the journal does not '
+                            f'take them ({snap["journal_error"]})')
+            level = ERROR
         if snap.get('writer_alive') is False:
             problems.insert(0, f'audit writer process down ({snap["writer_last_exit"]}), '
                             'restarting; events wait in the ring')
@@ -522,6 +708,6 @@ def create(context: KernelContext) -> Optional[Mirror]:
     journal = Journal(pathlib.Path(context.state_dir) / JOURNAL_DIR, settings.journal_max_bytes,
                       settings.journal_segment_bytes, settings.journal_fsync)
     writer = MirrorWriter(settings, context.config.routes,
-                          StreamKeys(settings.stream_prefix), journal,
+                          StreamKeys.of(context.config), journal,
                           lambda: connect(settings))
     return Mirror(context, writer)

@@ -27,6 +27,12 @@ letter tools and the consumer API. The layout under ``redis.stream_prefix`` (``P
   them all);
 - ``P:meta`` a hash with the last entry ID and kernel sequence number written.
 
+With a robot id ``R`` (``kernel.robot_id``) every one of these keys is under ``P:{R}``
+instead of ``P`` (``P:{R}:topic:/safety/estop``, ``P:{R}:deadletters``, ...): the braces are
+a Redis Cluster hash tag, so all keys of one robot live in one slot and each write batch
+goes to one node in one round trip. The fleet registry ``P:fleet`` (a hash: robot id ->
+heartbeat) is shared by the robots. Without a robot id the layout is the single-robot one.
+
 Global order: entry IDs are ``<receive ms>-<kernel seq>``, made strictly increasing over all
 topic streams by one clock; so every stream is in the kernel's order and merging streams by
 ID gives the global order across topics, and XRANGE by time works on the ID's ms part.
@@ -35,9 +41,9 @@ ID gives the global order across topics, and XRANGE by time works on the ID's ms
 import dataclasses
 import json
 import struct
-from typing import Dict, List, Mapping, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
-from unity_kernel_core.config.kernel_config import TopicRoute
+from unity_kernel_core.config.kernel_config import KernelConfig, TopicRoute
 from unity_kernel_core.errors import UnityKernelError
 
 FieldValue = Union[str, bytes]
@@ -58,61 +64,97 @@ class AuditEntryError(AuditError):
 
 @dataclasses.dataclass(frozen=True)
 class StreamKeys:
-    """The Redis keys of one kernel's audit trail."""
+    """
+    The Redis keys of one kernel's audit trail (and of the tools writing beside it).
+
+    ``robot_id`` None: keys under ``prefix`` (the single-robot layout); otherwise under
+    ``prefix:{robot_id}`` (a hash tag: one cluster slot per robot).
+    """
 
     prefix: str
+    robot_id: Optional[str] = None
+
+    @property
+    def base(self) -> str:
+        """Return what every key of this trail starts with (``P`` or ``P:{R}``)."""
+        if self.robot_id is None:
+            return self.prefix
+        return f'{self.prefix}:{{{self.robot_id}}}'
+
+    def key(self, *parts: str) -> str:
+        """Return the key made of the base and ``parts``, joined by colons."""
+        return ':'.join((self.base,) + parts)
 
     @property
     def streams(self) -> str:
         """Return the key of the set of topic streams."""
-        return f'{self.prefix}:streams'
+        return self.key('streams')
 
     @property
     def meta(self) -> str:
         """Return the key of the hash holding the last ID and seq written."""
-        return f'{self.prefix}:meta'
+        return self.key('meta')
 
     @property
     def dead_letters(self) -> str:
         """Return the key of the kernel's dead-letter stream."""
-        return f'{self.prefix}:deadletters'
+        return self.key('deadletters')
+
+    @property
+    def fleet(self) -> str:
+        """Return the key of the fleet registry (shared by every robot under the prefix)."""
+        return f'{self.prefix}:fleet'
 
     def dead_letter_stream(self, name: str) -> str:
         """Return the key of a named dead-letter stream: ``kernel`` is the kernel's own."""
         if name == KERNEL_DEAD_LETTERS:
             return self.dead_letters
-        return f'{self.prefix}:{name}:deadletters'
+        return self.key(name, 'deadletters')
 
     def dead_letter_name(self, key: str) -> str:
         """Return the name of a dead-letter stream key (``P:N:deadletters`` -> ``N``)."""
         if key == self.dead_letters:
             return KERNEL_DEAD_LETTERS
-        head, tail = f'{self.prefix}:', ':deadletters'
+        head, tail = f'{self.base}:', ':deadletters'
         if not (key.startswith(head) and key.endswith(tail)) or len(key) <= len(head + tail):
-            raise AuditError(f'{key!r} is not a dead-letter stream under prefix {self.prefix!r}')
-        return key[len(head):-len(tail)]
+            raise AuditError(f'{key!r} is not a dead-letter stream under {self.base!r}')
+        name = key[len(head):-len(tail)]
+        if '{' in name:  # another robot's stream, seen from the single-robot layout
+            raise AuditError(f'{key!r} belongs to a robot, not to {self.base!r}')
+        return name
 
     def topic(self, topic: str) -> str:
         """Return the stream key of ``topic``."""
-        return f'{self.prefix}:topic:{topic}'
+        return f'{self.base}:topic:{topic}'
 
     def topic_of(self, key: str) -> str:
         """Return the topic of a topic stream key; raise AuditError for another key."""
-        head = f'{self.prefix}:topic:'
+        head = f'{self.base}:topic:'
         if not key.startswith(head):
-            raise AuditError(f'{key!r} is not a topic stream under prefix {self.prefix!r}')
+            raise AuditError(f'{key!r} is not a topic stream under {self.base!r}')
         return key[len(head):]
+
+    @classmethod
+    def of(cls, config: KernelConfig, robot_id: Optional[str] = None) -> 'StreamKeys':
+        """Return the keys of a kernel config (``robot_id`` overrides ``kernel.robot_id``)."""
+        return cls(config.redis.stream_prefix, robot_id or config.kernel.robot_id)
+
+
+ID_PART_MAX = 2 ** 64 - 1
+"""Largest milliseconds or sequence number of a Redis stream entry ID (64 bits each)."""
 
 
 def parse_id(entry_id: 'str | bytes') -> Tuple[int, int]:
     """Return ``(ms, seq)`` of a stream entry ID; raise AuditEntryError when malformed."""
     text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
     ms, sep, seq = text.partition('-')
-    try:
-        return int(ms), int(seq) if sep else 0
-    except ValueError:
-        raise AuditEntryError(f'malformed stream entry ID {text!r}: expected "<ms>-<seq>"') \
-            from None
+    if not ms.isdigit() or (sep and not seq.isdigit()) or len(text) > 41:
+        raise AuditEntryError(f'malformed stream entry ID {text[:60]!r}: expected "<ms>-<seq>"')
+    parts = int(ms), int(seq) if sep else 0
+    if max(parts) > ID_PART_MAX:
+        raise AuditEntryError(f'stream entry ID {text!r} out of range: each part of '
+                              f'"<ms>-<seq>" is at most {ID_PART_MAX}')
+    return parts
 
 
 def format_id(ms: int, seq: int) -> str:

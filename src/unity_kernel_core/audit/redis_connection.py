@@ -20,19 +20,28 @@ The URL may be ``redis://[user[:password]@]host:port/db``, ``rediss://...`` (TLS
 variable named by ``redis.password_env`` (default ``UNITY_REDIS_PASSWORD``), the file
 ``redis.password_file`` (first line), or the URL. Secrets never reach a log line: use
 :func:`redacted_url` for messages.
+
+With ``redis.cluster: true`` the client is redis-py's :class:`redis.RedisCluster`, the URL
+one start-up node (the others are discovered, and every node is tried when the slot map is
+refreshed); ACL user, password and TLS apply to every node. Connections are made here only,
+so a writer works the same wherever it runs.
 """
 
 import os
 import pathlib
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Union
 import urllib.parse
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode
+import redis.exceptions
 from redis.retry import Retry
 
 from unity_kernel_core.audit.record import AuditError
+from unity_kernel_core.config.documents import read_text
 from unity_kernel_core.config.kernel_config import RedisSettings
+from unity_kernel_core.errors import ConfigError
 
 
 def redacted_url(url: Optional[str]) -> str:
@@ -57,11 +66,10 @@ def resolve_password(settings: RedisSettings,
         return value
     if settings.password_file:
         path = pathlib.Path(settings.password_file).expanduser()
-        try:
-            lines = path.read_text(encoding='utf-8').splitlines()
-        except OSError as exc:
-            raise AuditError(f'redis.password_file {path}: cannot read it ({exc.strerror})') \
-                from None
+        try:  # bounded: a regular file of at most 64 KiB (a FIFO would block the kernel)
+            lines = read_text(path, max_bytes=64 * 1024).splitlines()
+        except ConfigError as exc:
+            raise AuditError(f'redis.password_file: cannot read it: {exc.issues[0]}') from None
         if not lines or not lines[0].strip():
             raise AuditError(f'redis.password_file {path}: empty, expected the password on '
                              'its first line')
@@ -69,9 +77,54 @@ def resolve_password(settings: RedisSettings,
     return None
 
 
+Client = Union['redis.Redis', 'redis.RedisCluster']
+
+
+class ClusterUnreachable(AuditError):
+    """No node of the Redis Cluster answered (the caller may try again later)."""
+
+
+#: Errors after which Redis (or the part of the cluster holding a key) may answer again.
+TRANSIENT_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError,
+                    redis.exceptions.RedisClusterException, redis.exceptions.ClusterError)
+
+#: Error replies saying the cluster is moving a slot or electing a master: retry later.
+_CLUSTER_REPLIES = ('MOVED', 'ASK', 'TRYAGAIN', 'CLUSTERDOWN', 'READONLY')
+
+
+def is_cluster_reply(error: BaseException) -> bool:
+    """Return True for an error reply meaning the cluster's slot map changed or is changing."""
+    return str(error).startswith(_CLUSTER_REPLIES)
+
+
+def node_for(client: Client, key: str) -> 'redis.Redis':
+    """Return the client of the node serving ``key`` (the client itself for one server)."""
+    if isinstance(client, redis.RedisCluster):
+        return client.get_redis_connection(client.get_node_from_key(key))
+    return client
+
+
+def refresh_slots(client: Client) -> None:
+    """Re-read a cluster's slot map from any node that answers (nothing for one server)."""
+    if isinstance(client, redis.RedisCluster):
+        client.nodes_manager.initialize()
+
+
+def connected_replicas(node: 'redis.Redis') -> int:
+    """Return how many replicas are connected to the master ``node`` (ROLE)."""
+    role: Any = node.execute_command('ROLE')
+    kind = role[0].decode() if isinstance(role[0], bytes) else str(role[0])
+    return len(role[2]) if kind == 'master' else 0
+
+
 def connect(settings: RedisSettings, url: Optional[str] = None,
-            environ: Optional[Mapping[str, str]] = None) -> 'redis.Redis':
-    """Return a client for ``url`` (default ``settings.url``); no I/O happens yet."""
+            environ: Optional[Mapping[str, str]] = None) -> Client:
+    """
+    Return a client for ``url`` (default ``settings.url``).
+
+    One server: no I/O happens yet. A cluster (``settings.cluster``): the slot map is read
+    from the start-up node here; AuditError when no node answers.
+    """
     target = url or settings.url
     if not target:
         raise AuditError('no Redis URL: set redis.url or UNITY_REDIS_URL')
@@ -100,7 +153,26 @@ def connect(settings: RedisSettings, url: Optional[str] = None,
     elif any(getattr(settings, k) for k in ('tls_ca_file', 'tls_cert_file', 'tls_key_file')):
         raise AuditError(f'TLS files are configured but {redacted_url(target)} is not '
                          'rediss://')
+    if settings.cluster:
+        return _connect_cluster(target, settings.cluster_nodes, kwargs)
     try:
         return redis.Redis.from_url(target, **kwargs)
     except ValueError as exc:
         raise AuditError(f'bad Redis URL {redacted_url(target)}: {exc}') from None
+
+
+def _connect_cluster(target: str, nodes: List[str],
+                     kwargs: Dict[str, Any]) -> 'redis.RedisCluster':
+    if urllib.parse.urlsplit(target).scheme == 'unix':
+        raise AuditError(f'redis.cluster needs a redis:// or rediss:// start-up node, not '
+                         f'{redacted_url(target)}')
+    kwargs.pop('health_check_interval', None)
+    if nodes:
+        kwargs['startup_nodes'] = [ClusterNode(host, int(port)) for host, _s, port in
+                                   (n.rpartition(':') for n in nodes)]
+    try:
+        return redis.RedisCluster.from_url(target, **kwargs)
+    except ValueError as exc:
+        raise AuditError(f'bad Redis URL {redacted_url(target)}: {exc}') from None
+    except TRANSIENT_ERRORS + (redis.ResponseError,) as exc:
+        raise ClusterUnreachable(f'Redis Cluster at {redacted_url(target)}: {exc}') from None

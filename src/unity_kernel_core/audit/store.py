@@ -31,6 +31,7 @@ import redis
 from unity_kernel_core.audit.record import (AuditEntryError, AuditError, AuditRecord,
                                             KERNEL_DEAD_LETTERS, parse_id, StreamKeys,
                                             text_fields)
+from unity_kernel_core.audit.redis_connection import Client, node_for
 from unity_kernel_core.bus.patterns import compile_pattern
 
 _ID = re.compile(r'^\d+(-\d+)?$')
@@ -43,6 +44,10 @@ def parse_bound(text: str, end: bool = False) -> str:
     if value in ('-', '+'):
         return value
     if _ID.match(value):
+        try:
+            parse_id(value)
+        except AuditError as exc:
+            raise AuditError(f'bad range limit: {exc}') from None
         if '-' in value:
             return value
         return f'{value}-{2**64 - 1}' if end else f'{value}-0'
@@ -53,7 +58,7 @@ def parse_bound(text: str, end: bool = False) -> str:
                          'milliseconds since the epoch, an ISO 8601 time, - or +') from None
     if when.tzinfo is None:
         when = when.astimezone()
-    ms = int(when.timestamp() * 1000)
+    ms = max(0, int(when.timestamp() * 1000))  # before 1970: from the start
     return f'{ms}-{2**64 - 1}' if end else f'{ms}-0'
 
 
@@ -67,9 +72,9 @@ class BadEntry:
 
 
 class AuditStore:
-    """Read access to one kernel's audit trail."""
+    """Read access to one kernel's (one robot's) audit trail, on one server or a cluster."""
 
-    def __init__(self, client: 'redis.Redis', keys: StreamKeys) -> None:
+    def __init__(self, client: Client, keys: StreamKeys) -> None:
         self.client = client
         self.keys = keys
 
@@ -147,8 +152,10 @@ class AuditStore:
         if name is not None:
             return {name: self.keys.dead_letter_stream(name)}
         found = {KERNEL_DEAD_LETTERS: self.keys.dead_letters}
-        match = f'{self.keys.prefix}:*:deadletters'  # the prefix has no glob characters
-        for raw in sorted(self.client.scan_iter(match=match, _type='stream')):
+        match = f'{self.keys.base}:*:deadletters'  # no glob characters in prefix or robot id
+        # a robot's keys share one cluster slot: scanning the node serving it finds them all
+        node = node_for(self.client, self.keys.meta)
+        for raw in sorted(node.scan_iter(match=match, _type='stream')):
             key = raw.decode() if isinstance(raw, bytes) else str(raw)
             try:
                 found[self.keys.dead_letter_name(key)] = key

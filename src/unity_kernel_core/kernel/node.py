@@ -33,10 +33,9 @@ import traceback
 from typing import Any, Callable, Dict, List, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
-import rclpy
-from rclpy.executors import ExternalShutdownException
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.signals import SignalHandlerOptions
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
+from rclpy.logging import LoggingSeverity
+from rclpy.parameter import Parameter
 from std_msgs.msg import String
 
 from unity_kernel_core.bus.event_bus import EventBus, TierStats
@@ -46,7 +45,11 @@ from unity_kernel_core.config.kernel_config import KernelConfig, load_config
 from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.kernel.diagnostics import kernel_status
-from unity_kernel_core.ros import log_forwarding, message_types
+from unity_kernel_core.paths import ensure_private_dir, private_umask, StateDirError
+from unity_kernel_core.ros import lifecycle_base, log_forwarding, message_types
+from unity_kernel_core.ros.diagnostics import status_markers
+from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
+from unity_kernel_core.ros.parameters import Applies, in_range, one_of, ParamSpec
 
 _LOG = logging.getLogger('unity_kernel.kernel')
 
@@ -54,9 +57,46 @@ _LOG = logging.getLogger('unity_kernel.kernel')
 COMPONENT_FACTORIES: List[str] = [
     'unity_kernel_core.audit.mirror:create',
     'unity_kernel_core.supervision.supervisor:create',
+    'unity_kernel_core.audit.fleet:create',
+    'unity_kernel_core.live.view:create',
 ]
 
 CONFIG_CHANGED_TOPIC = '/unity_kernel/config_changed'
+STATUS_MARKERS_TOPIC = '/unity_kernel/status_markers'
+STATUS_FRAME = 'unity_kernel'
+"""The kernel's diagnostics as rviz text markers in this frame (``config/unity_kernel.rviz``)."""
+
+LOG_LEVELS = {'debug': LoggingSeverity.DEBUG, 'info': LoggingSeverity.INFO,
+              'warn': LoggingSeverity.WARN, 'error': LoggingSeverity.ERROR,
+              'fatal': LoggingSeverity.FATAL}
+PY_LOG_LEVELS = {'debug': logging.DEBUG, 'info': logging.INFO, 'warn': logging.WARNING,
+                 'error': logging.ERROR, 'fatal': logging.CRITICAL}
+
+
+def parameters(config_file: str = '') -> List[ParamSpec]:
+    """Return the kernel node's parameters: what each means and when it applies."""
+    return [
+        ParamSpec('config_file', config_file,
+                  'Kernel config file (YAML or JSON), read at configure; empty: the built-in '
+                  'defaults. Edits to the file are hot-reloaded while configured (tiers and '
+                  'redis apply at the next lifecycle cleanup + configure, which re-reads it).',
+                  Applies.START),
+        ParamSpec('autostart', False, 'Configure and activate at start (the modules with it).',
+                  Applies.START),
+        ParamSpec('spawn_modules', True,
+                  "Start the node modules' processes (true) or drive nodes someone else "
+                  'started (false: ros2 launch starts them).', Applies.START),
+        ParamSpec('diagnostics_period_s', 0.0,
+                  "Seconds between /diagnostics reports; 0: the config's "
+                  'kernel.diagnostics_period_s.', Applies.LIVE,
+                  in_range(0, 3600, zero="the config's value", unit=' s')),
+        ParamSpec('discovery_period_s', 0.0,
+                  "Seconds between scans of the ROS graph for topics to map; 0: the config's "
+                  'kernel.discovery_period_s.', Applies.LIVE,
+                  in_range(0, 60, zero="the config's value", unit=' s')),
+        ParamSpec('log_level', 'info', "Severity of the kernel's log (and its modules').",
+                  Applies.LIVE, one_of(*LOG_LEVELS), constraints=', '.join(LOG_LEVELS)),
+    ]
 
 
 def _guarded(node: 'KernelNode', callback: Callable[[], None]) -> Callable[[], None]:
@@ -77,25 +117,24 @@ def _load_factory(spec: str) -> Callable[[KernelContext], Optional[KernelCompone
     return getattr(importlib.import_module(module_name), attr)
 
 
-class KernelNode(LifecycleNode):
+class KernelNode(ManagedLifecycleNode):
     """The UnityKernel lifecycle node."""
+
+    shutdown_message = 'shutting down: draining the bus'
 
     def __init__(self, node_name: str = 'unity_kernel', *,
                  config_file: 'str | pathlib.Path | None' = None, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        self.declare_parameter('config_file', str(config_file or ''))
-        self.declare_parameter('autostart', False)
-        self.declare_parameter('diagnostics_period_s', 0.0)
-        self.declare_parameter('discovery_period_s', 0.0)
-        self.declare_parameter('spawn_modules', True)
+        self.declare_specs(parameters(str(config_file or '')))
         log_forwarding.install(self.get_logger())
+        self._set_log_level(str(self.get_parameter('log_level').value))
         self.config: Optional[KernelConfig] = None
         self.config_path: Optional[pathlib.Path] = None
         self.bus: Optional[EventBus] = None
         self.intake: Optional[Any] = None
         self.components: List[KernelComponent] = []
-        self._state_label = 'unconfigured'
         self._diag_pub: Optional[Any] = None
+        self._markers_pub: Optional[Any] = None
         self._diag_timer: Optional[Any] = None
         self._discovery_timer: Optional[Any] = None
         self._echo_pub: Optional[Any] = None
@@ -103,31 +142,44 @@ class KernelNode(LifecycleNode):
         self._watcher: Optional[ConfigWatcher] = None
         self._pending_config: Optional[KernelConfig] = None
         self._pending_lock = threading.Lock()
+        self._loaded: Optional[KernelConfig] = None
+        """The config as read from the file (before the parameters' overrides)."""
         self._prev_stats: Optional[Dict[Tier, TierStats]] = None
         self.callback_errors = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        bad = self.parameter_issues()
+        for text in bad:
+            self.get_logger().error(f'parameter {text}')
+        if bad:
+            return TransitionCallbackReturn.FAILURE
         path_param = self.get_parameter('config_file').value
         self.config_path = pathlib.Path(path_param).expanduser() if path_param else None
         try:
-            config = load_config(self.config_path)
+            self._loaded = load_config(self.config_path)
         except ConfigError as exc:
             for issue in exc.issues:
                 self.get_logger().error(f'config: {issue}')
             return TransitionCallbackReturn.FAILURE
-        config = self._apply_parameter_overrides(config)
+        config = self._apply_parameter_overrides(self._loaded)
         self.config = config
-        state_dir = pathlib.Path(config.kernel.state_dir).expanduser()
-        state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            private_umask()
+            state_dir = ensure_private_dir(config.kernel.state_dir)
+        except StateDirError as exc:
+            self.get_logger().error(f'config: kernel.{exc}')
+            return TransitionCallbackReturn.FAILURE
         from unity_kernel_core.intake.intake_node import Intake
         self.bus = EventBus(config.policies(), classifier=config.routes.tier,
                             codec=message_types.CDR)
         self.bus.start()
         self.intake = Intake(self, self.bus, config)
         context = KernelContext(node=self, bus=self.bus, config=config,
-                                config_path=self.config_path, state_dir=state_dir)
+                                config_path=self.config_path, state_dir=state_dir,
+                                components=self.components,
+                                mapped_topics=self._mapped_topics)
         try:
             for spec in COMPONENT_FACTORIES:
                 component = _load_factory(spec)(context)
@@ -138,6 +190,12 @@ class KernelNode(LifecycleNode):
             self._teardown()
             return TransitionCallbackReturn.FAILURE
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        try:
+            from visualization_msgs.msg import MarkerArray
+            self._markers_pub = self.create_publisher(MarkerArray, STATUS_MARKERS_TOPIC, 10)
+        except ImportError as exc:  # the kernel runs without it; say why rviz shows nothing
+            self.get_logger().warning(f'no status markers for rviz on {STATUS_MARKERS_TOPIC}: '
+                                      f'visualization_msgs cannot be imported ({exc})')
         self._diag_timer = self.create_timer(config.kernel.diagnostics_period_s,
                                              _guarded(self, self._publish_diagnostics))
         if config.kernel.event_echo_topic:
@@ -146,7 +204,7 @@ class KernelNode(LifecycleNode):
         if self.config_path is not None:
             self._watcher = ConfigWatcher(self.config_path, self._queue_config)
             self._watcher.start()
-        self._state_label = 'inactive'
+        self.state_label = 'inactive'
         self.get_logger().info(
             f'configured from {self.config_path or "built-in defaults"}: '
             f'{len(config.topics)} topic rules, components: '
@@ -160,42 +218,61 @@ class KernelNode(LifecycleNode):
         self._discovery_timer = self.create_timer(self.config.kernel.discovery_period_s,
                                                   _guarded(self, self._discover))
         self._discover()
-        self._state_label = 'active'
+        self.state_label = 'active'
         self.get_logger().info('active: mapping topics into the bus')
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_intake()
-        self._state_label = 'inactive'
+        self.state_label = 'inactive'
         self.get_logger().info('inactive: intake stopped, queued events are still handled')
         return super().on_deactivate(state)
 
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._teardown()
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+    def halt(self) -> None:
+        """Stop intake when active (shutdown, error): queued events are still handled."""
         if self._discovery_timer is not None:
             self._stop_intake()
-        self._teardown()
-        self._state_label = 'finalized'
-        return TransitionCallbackReturn.SUCCESS
 
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.get_logger().error(f'error during a transition from {state.label}: cleaning up')
-        if self._discovery_timer is not None:
-            self._stop_intake()
+    def release(self) -> None:
+        """Drain the bus, flush and release the components (cleanup, shutdown, error)."""
         self._teardown()
-        return TransitionCallbackReturn.SUCCESS
+
+    def apply_parameters(self, params: List[Parameter]) -> None:
+        """Apply the log level and the diagnostics and discovery periods at once."""
+        names = {p.name for p in params}
+        if 'log_level' in names:
+            self._set_log_level(str(self.get_parameter('log_level').value))
+        if names & {'diagnostics_period_s', 'discovery_period_s'} and \
+                self._loaded is not None and self.config is not None:
+            self.config = self._apply_parameter_overrides(self.config)
+            self._retime()
+            k = self.config.kernel
+            self.get_logger().info(f'diagnostics every {k.diagnostics_period_s:g} s, discovery '
+                                   f'every {k.discovery_period_s:g} s')
 
     # -- internals -------------------------------------------------------------------------
 
+    def _set_log_level(self, name: str) -> None:
+        severity = LOG_LEVELS[name.lower()]
+        self.get_logger().set_level(severity)
+        logging.getLogger('unity_kernel').setLevel(PY_LOG_LEVELS[name.lower()])
+
+    def _retime(self) -> None:
+        """Give the diagnostics and discovery timers the config's periods (from now on)."""
+        assert self.config is not None
+        k = self.config.kernel
+        for timer, period_s in ((self._diag_timer, k.diagnostics_period_s),
+                                (self._discovery_timer, k.discovery_period_s)):
+            if timer is not None and timer.timer_period_ns != int(period_s * 1e9):
+                timer.timer_period_ns = int(period_s * 1e9)
+
     def _apply_parameter_overrides(self, config: KernelConfig) -> KernelConfig:
+        """Return ``config`` with the periods the parameters set (0: the loaded file's)."""
+        loaded = (self._loaded or config).kernel
         updates: Dict[str, Any] = {}
         for name in ('diagnostics_period_s', 'discovery_period_s'):
             value = self.get_parameter(name).value
-            if value and value > 0:
-                updates[name] = float(value)
+            updates[name] = float(value) if value and value > 0 else getattr(loaded, name)
         if self.get_parameter('autostart').value:
             updates['autostart'] = True
         if not updates:
@@ -231,16 +308,20 @@ class KernelNode(LifecycleNode):
             if timer is not None:
                 self.destroy_timer(timer)
         self._diag_timer = self._discovery_timer = None
-        for pub in (self._diag_pub, self._echo_pub):
+        for pub in (self._diag_pub, self._echo_pub, self._markers_pub):
             if pub is not None:
                 self.destroy_publisher(pub)
-        self._diag_pub = self._echo_pub = None
+        self._diag_pub = self._echo_pub = self._markers_pub = None
         self._echo_sub = None
         if self.intake is not None:
             self.intake.close()
         self.intake = None
         self._prev_stats = None
-        self._state_label = 'unconfigured'
+        self.state_label = 'unconfigured'
+
+    def _mapped_topics(self) -> Dict[str, str]:
+        intake = self.intake
+        return {t: p.type_name for t, p in intake.mapped.items()} if intake is not None else {}
 
     def _discover(self) -> None:
         self._apply_pending_config()
@@ -265,6 +346,8 @@ class KernelNode(LifecycleNode):
         if config is None or self.config is None or self.bus is None:
             return
         old = self.config
+        self._loaded = config
+        config = self._apply_parameter_overrides(config)
         changed = sorted(k for k in KernelConfig.model_fields
                          if getattr(old, k) != getattr(config, k))
         if config.tiers != old.tiers:
@@ -276,6 +359,8 @@ class KernelNode(LifecycleNode):
             self.intake.set_config(config)
         for component in self.components:
             component.reconfigure(config)
+        if config.kernel != old.kernel:
+            self._retime()
         self.get_logger().info(f'config reloaded from {self.config_path}: changed '
                                f'{", ".join(changed) or "nothing"}')
         self.bus.publish(CONFIG_CHANGED_TOPIC, 'std_msgs/msg/String',
@@ -291,34 +376,23 @@ class KernelNode(LifecycleNode):
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
         mapped = len(self.intake.mapped) if self.intake is not None else 0
-        array.status.append(kernel_status(self.get_name(), self._state_label, stats,
+        array.status.append(kernel_status(self.get_name(), self.state_label, stats,
                                           self._prev_stats,
                                           self.config.kernel.diagnostics_period_s, mapped))
         for component in self.components:
             array.status.extend(component.diagnostics())
         self._prev_stats = stats
         self._diag_pub.publish(array)
-
-    @property
-    def state_label(self) -> str:
-        """Return the kernel's lifecycle state as a word (unconfigured, inactive, active...)."""
-        return self._state_label
+        if self._markers_pub is not None:
+            self._markers_pub.publish(status_markers(array.status, STATUS_FRAME,
+                                                     array.header.stamp))
 
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the kernel node (``ros2 run unity_kernel kernel``)."""
     from unity_kernel_core.paths import default_ament_prefix_path
-    from unity_kernel_core.ros.runtime import spin_until_signal
     default_ament_prefix_path()
-    with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
-        node = KernelNode()
-        try:
-            autostart = bool(node.get_parameter('autostart').value)
-            return spin_until_signal(node, autostart=autostart)
-        except (KeyboardInterrupt, ExternalShutdownException):
-            return 0
-        finally:
-            node.destroy_node()
+    return lifecycle_base.run(KernelNode, args)
 
 
 if __name__ == '__main__':

@@ -63,20 +63,33 @@ class LifecycleClient:
                 self._clients[service] = client
             return client
 
+    def _gone(self, node: str) -> bool:
+        """Return True for a node seen in the graph that has left it (it will never answer)."""
+        return node in self._seen and not self.node_present(node)
+
+    def _wait_for_service(self, client: Any, node: str, deadline: float) -> bool:
+        """Wait for the service until ``deadline``, or until its node is gone from the graph."""
+        while not client.service_is_ready():
+            left = deadline - time.monotonic()
+            if left <= 0 or self._gone(node):
+                return False
+            client.wait_for_service(timeout_sec=min(0.25, left))
+        return True
+
     def _call(self, srv_type: Any, service: str, request: Any, timeout: float) -> Any:
         client = self._client(srv_type, service)
-        if not client.service_is_ready() and not client.wait_for_service(timeout_sec=timeout):
+        node = service.rsplit('/', 1)[0]
+        deadline = time.monotonic() + timeout
+        if not self._wait_for_service(client, node, deadline):
             return None
         done = threading.Event()
         future = client.call_async(request)
         future.add_done_callback(lambda _f: done.set())
-        node = service.rsplit('/', 1)[0]
-        deadline = time.monotonic() + timeout
         answered = done.wait(min(timeout, GONE_CHECK_AFTER_S))
         while not answered and time.monotonic() < deadline:
             # a node seen in the graph that has left it (its process ended) will never answer;
             # a node not seen yet may only be late in the graph
-            if node in self._seen and not self.node_present(node):
+            if self._gone(node):
                 break
             answered = done.wait(min(0.25, max(0.0, deadline - time.monotonic())))
         if not answered:

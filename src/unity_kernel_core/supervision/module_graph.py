@@ -55,6 +55,14 @@ def partition(graph: Mapping[str, Sequence[str]]
     ``(kind, message)``, kind ``missing`` (a dependency that is not available, or that cannot
     start itself) or ``cycle`` (it is in a dependency cycle, or depends on one).
     """
+    out, problems, _cycles = _partition(graph)
+    return out, problems
+
+
+def _partition(graph: Mapping[str, Sequence[str]]
+               ) -> Tuple[List[List[str]], Dict[str, Tuple[str, str]], List[List[str]]]:
+    """Return ``partition``'s answer and the cycles found, each as [a, b, ..., a]."""
+    cycles: List[List[str]] = []
     problems: Dict[str, Tuple[str, str]] = {}
     for name in sorted(graph):
         missing = sorted(set(graph[name]) - set(graph))
@@ -82,6 +90,7 @@ def partition(graph: Mapping[str, Sequence[str]]
         ready = sorted(n for n, deps in pending.items() if deps <= done)
         if not ready:
             cycle = _find_cycle(graph, pending)
+            cycles.append(cycle)
             text = 'dependency cycle: ' + ' -> '.join(cycle)
             for name in cycle[:-1]:
                 problems[name] = ('cycle', text)
@@ -92,7 +101,7 @@ def partition(graph: Mapping[str, Sequence[str]]
         done.update(ready)
         for n in ready:
             del pending[n]
-    return out, problems
+    return out, problems, cycles
 
 
 def levels(graph: Mapping[str, Sequence[str]]) -> List[List[str]]:
@@ -107,18 +116,9 @@ def levels(graph: Mapping[str, Sequence[str]]) -> List[List[str]]:
         missing = sorted(set(graph[name]) - set(graph))
         if missing:
             raise ModuleGraphError(_missing_message(name, missing), [name, *missing])
-    pending: Dict[str, Set[str]] = {n: set(d) for n, d in graph.items()}
-    done: Set[str] = set()
-    out: List[List[str]] = []
-    while pending:
-        ready = sorted(n for n, deps in pending.items() if deps <= done)
-        if not ready:
-            cycle = _find_cycle(graph, pending)
-            raise ModuleGraphError('dependency cycle: ' + ' -> '.join(cycle), cycle[:-1])
-        out.append(ready)
-        done.update(ready)
-        for n in ready:
-            del pending[n]
+    out, _problems, cycles = _partition(graph)
+    if cycles:
+        raise ModuleGraphError('dependency cycle: ' + ' -> '.join(cycles[0]), cycles[0][:-1])
     return out
 
 

@@ -37,12 +37,11 @@ import json
 import sys
 from typing import Any, Deque, Dict, List, Optional
 
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32, MultiArrayDimension, String, UInt8MultiArray
 
 from unity_kernel_core.ros.diagnostics import OK, WARN
+from unity_kernel_core.ros.parameters import ParamSpec
 from unity_sensors.audio import pcm
 from unity_sensors.audio.chunking import Chunk, Chunker
 from unity_sensors.audio.level import LevelMeter
@@ -62,10 +61,11 @@ class AudioNode(SensorNode):
 
     def __init__(self) -> None:
         super().__init__('audio')
-        for name in PARAMETERS:
-            # ``device`` is an index or a name: accept both ``device:=3`` and ``device:=pulse``
-            self.declare_parameter(name, getattr(_DEFAULTS, name), ParameterDescriptor(
-                dynamic_typing=name == 'device'))
+        # ``device`` is an index or a name: accept both ``device:=3`` and ``device:=pulse``
+        self.declare_specs([ParamSpec(name, getattr(_DEFAULTS, name),
+                                      f'Audio setting {name} (see docs/sensors.md).',
+                                      dynamic_typing=name == 'device')
+                            for name in PARAMETERS])
         self.settings: Optional[AudioSettings] = None
         self.source: Optional[AudioSource] = None
         self.chunker: Optional[Chunker] = None
@@ -165,13 +165,6 @@ class AudioNode(SensorNode):
         self._pcm_pub = self._info_pub = self._level_pub = None
         self.source = None
         self.chunker = None
-
-    def check_parameter(self, param: Parameter) -> Optional[str]:
-        """Refuse run-time changes of the audio parameters (they are read at configure)."""
-        if param.name in PARAMETERS and self.state_label in ('inactive', 'active'):
-            return (f'is read at configure; the node is {self.state_label}: deactivate and '
-                    'clean up first')
-        return None
 
     def describe_source(self) -> str:
         """Return the source's description."""

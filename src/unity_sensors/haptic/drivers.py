@@ -35,9 +35,9 @@ import serial
 
 from unity_sensors.errors import DeviceLostError, DeviceNotFoundError, SensorConfigError
 from unity_sensors.errors import SensorError
-from unity_sensors.haptic_protocol import DeviceFault, Feedback, format_feedback, HELLO, Hello
-from unity_sensors.haptic_protocol import LineBuffer, parse_line, PROTOCOL_VERSION
-from unity_sensors.haptic_protocol import ProtocolError, Reading, STOP
+from unity_sensors.haptic.protocol import DeviceFault, Feedback, format_feedback, HELLO, Hello
+from unity_sensors.haptic.protocol import LineBuffer, parse_line, PROTOCOL_VERSION
+from unity_sensors.haptic.protocol import ProtocolError, Reading, STOP
 
 
 class HapticDriver:
@@ -73,7 +73,7 @@ class HapticDriver:
 
 
 class SerialDriver(HapticDriver):
-    """A device on a serial port speaking :mod:`unity_sensors.haptic_protocol`."""
+    """A device on a serial port speaking :mod:`unity_sensors.haptic.protocol`."""
 
     kind = 'serial'
 

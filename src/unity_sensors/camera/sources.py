@@ -43,7 +43,7 @@ from typing import List, Optional
 import cv2
 import numpy as np
 
-from unity_sensors.camera_frames import as_bgr, check_resolution, draw_test_pattern, fit
+from unity_sensors.camera.frames import as_bgr, check_resolution, draw_test_pattern, fit
 from unity_sensors.errors import DeviceLostError, DeviceNotFoundError, SensorConfigError
 
 VIDEO_SUFFIXES = ('.avi', '.mp4', '.mkv', '.mov', '.mjpg', '.mjpeg', '.webm')

@@ -1,0 +1,287 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The one lifecycle node base of the package: state label, teardown, signals and ``main()``.
+
+Every node of the package (kernel, camera, audio, haptic, LLM bridge) derives from
+:class:`ManagedLifecycleNode` and runs with :func:`run`::
+
+    class Talker(ManagedLifecycleNode):
+        def on_configure(self, state):          # make publishers, read parameters
+            ...
+            self.state_label = 'inactive'
+            return TransitionCallbackReturn.SUCCESS
+
+        def halt(self):                         # stop what activate started (idempotent)
+        def release(self):                      # undo configure (idempotent)
+
+    def main(args=None):
+        return run(Talker, args)
+
+The base implements ``cleanup`` (release), ``shutdown`` (halt, release) and ``error`` (log,
+halt, release: back to unconfigured), keeping :attr:`state_label` in step. Parameters are
+declared from specs (:meth:`ManagedLifecycleNode.declare_specs`, see
+:mod:`unity_kernel_core.ros.parameters`): the base refuses what a spec refuses (and
+:meth:`~ManagedLifecycleNode.check_parameter` cross-checks), and hands live ones that were set
+to :meth:`~ManagedLifecycleNode.apply_parameters`.
+
+Signals (:class:`ShutdownSignals`): SIGINT and SIGTERM are handled once, for the whole
+process. The first asks for the node's shutdown transition, which runs on the main thread
+while the ROS context is still up (rclpy's own handlers, which would shut the context down
+under the node, are not installed). Repeats while the node is already going down are logged
+and ignored: ``ros2 launch`` signals the process group at a terminal's Ctrl-C and then each
+process again, and no node dies of the second signal. The handlers stay installed until the
+process exits (then they are ignored: Python would restore the default handlers while the
+interpreter finalizes), so a signal during ``rclpy.shutdown()`` or exit is ignored as well;
+a node that hangs while going down is ended with SIGKILL (``ros2 launch`` escalates to it).
+The exit code is 0 after a signal, 1 when ``autostart`` could not bring the node up.
+"""
+
+import signal
+import threading
+from typing import Any, Callable, List, Optional, Sequence, TypeVar
+
+from rcl_interfaces.msg import SetParametersResult
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.signals import SignalHandlerOptions
+
+from unity_kernel_core.ros.parameters import ParameterTable, ParamSpec
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class ShutdownSignals:
+    """SIGINT/SIGTERM of the process: the first asks for a shutdown, repeats are ignored."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.received = ''
+        """The name of the signal that asked for the shutdown ('' before one did)."""
+        self.ignored = 0
+        """How many signals came while the shutdown was already asked for."""
+        self.logger: Optional[Any] = None
+
+    def install(self) -> bool:
+        """Handle SIGINT/SIGTERM from now on (main thread only); return True when installed."""
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        for sig in SIGNALS:
+            signal.signal(sig, self._on_signal)
+        return True
+
+    def ignore(self) -> None:
+        """
+        Ignore SIGINT/SIGTERM from now on (main thread; the process is about to exit).
+
+        Python resets the handlers it installed to the default (death by the signal) when
+        the interpreter finalizes, which takes a while after rclpy and DDS; an ignored
+        signal stays ignored through it.
+        """
+        if threading.current_thread() is threading.main_thread():
+            for sig in SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
+
+    def request(self, reason: str = 'request') -> None:
+        """Ask for the shutdown, as a signal would (from any thread)."""
+        if not self.requested.is_set():
+            self.received = reason
+            self.requested.set()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.requested.is_set():
+            self.ignored += 1
+            if self.logger is not None:
+                self.logger.info(f'{name} while already shutting down (after {self.received}): '
+                                 'ignored')
+            return
+        self.request(name)
+
+
+class ManagedLifecycleNode(LifecycleNode):
+    """A lifecycle node with a state label and one teardown path."""
+
+    shutdown_message = 'shutting down'
+    """Logged when a signal starts the shutdown transition."""
+    exit_when_finalized = False
+    """End the process when the node is shut down over its lifecycle service (for respawn)."""
+
+    def __init__(self, node_name: str, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self.state_label = 'unconfigured'
+        """The lifecycle state as a word: unconfigured, inactive, active, finalized."""
+        self.parameter_table = ParameterTable()
+        self._declaring = False
+        self.add_on_set_parameters_callback(self._gate_parameters)
+        self.add_post_set_parameters_callback(self._parameters_set)
+
+    # -- parameters ------------------------------------------------------------------------
+
+    def declare_specs(self, specs: Sequence[ParamSpec]) -> None:
+        """Declare parameters from their specs (see :mod:`unity_kernel_core.ros.parameters`)."""
+        self._declaring = True  # start values: checked at configure, applied by the node
+        try:
+            self.parameter_table.declare(self, specs)
+        finally:
+            self._declaring = False
+
+    def parameter_issues(self) -> List[str]:
+        """Return what is wrong with the parameters' current values (for configure)."""
+        table = self.parameter_table
+        return table.start_issues({n: self.get_parameter(n).value for n in table.specs})
+
+    def check_parameter(self, param: Parameter) -> Optional[str]:
+        """Return why a new value is refused beyond its spec (cross-checks), or None."""
+        return None
+
+    def apply_parameters(self, params: List[Parameter]) -> None:
+        """Apply live parameters that were just set (executor thread)."""
+
+    def _gate_parameters(self, params: List[Parameter]) -> SetParametersResult:
+        result = self.parameter_table.gate(params, self.state_label, self.has_parameter)
+        if not result.successful:
+            return result
+        for param in params:
+            if self.has_parameter(param.name):
+                reason = self.check_parameter(param)
+                if reason:
+                    return SetParametersResult(successful=False,
+                                               reason=f'{param.name}: {reason}')
+        return result
+
+    def _parameters_set(self, params: List[Parameter]) -> None:
+        if self._declaring:
+            return
+        live = self.parameter_table.live(params)
+        if live:
+            self.apply_parameters(live)
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    def halt(self) -> None:
+        """Stop what activate started (called on shutdown and error; must be idempotent)."""
+
+    def release(self) -> None:
+        """Undo what configure made (called on cleanup, shutdown and error; idempotent)."""
+
+    def error_message(self, state: LifecycleState) -> str:
+        """Return the line logged when a transition failed with an error."""
+        return f'error during a transition from {state.label}: cleaning up'
+
+    def on_exit(self) -> None:
+        """Release what must not outlive the process, when it ends without a transition."""
+
+    # -- the transitions the base owns -----------------------------------------------------
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.release()
+        self.state_label = 'unconfigured'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.halt()
+        self.release()
+        self.state_label = 'finalized'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.get_logger().error(self.error_message(state))
+        self.halt()
+        self.release()
+        self.state_label = 'unconfigured'
+        return TransitionCallbackReturn.SUCCESS
+
+
+def bring_up(node: Any) -> bool:
+    """Drive the node through configure and activate; return True when it is active."""
+    if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+        return False
+    return node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+
+N = TypeVar('N', bound=ManagedLifecycleNode)
+
+
+def spin_until_shutdown(node: N, *, autostart: bool,
+                        signals: Optional[ShutdownSignals] = None,
+                        on_active: Optional[Callable[[N], None]] = None,
+                        executor: Optional[Any] = None) -> int:
+    """
+    Spin ``node`` until a shutdown is asked for, then run its shutdown transition.
+
+    ``signals`` says when (default: a :class:`ShutdownSignals` nobody installed, asked with
+    ``request()``, e.g. from a test thread). With ``autostart`` the node is configured and
+    activated first (1 is returned when that fails); a shutdown asked for during the bring-up
+    is acted on once it is done. The shutdown transition runs while the ROS context is up.
+    """
+    signals = signals or ShutdownSignals()
+    signals.logger = node.get_logger()
+    executor = executor or SingleThreadedExecutor(context=node.context)
+    executor.add_node(node)
+    try:
+        if autostart:
+            if not bring_up(node):
+                node.get_logger().error(f'could not bring {node.get_name()} up '
+                                        '(see errors above)')
+                return 1
+            if on_active is not None:
+                on_active(node)
+        while not signals.requested.is_set() and node.context.ok():
+            executor.spin_once(timeout_sec=0.1)
+            if node.exit_when_finalized and node.state_label == 'finalized':
+                node.get_logger().info('finalized over the lifecycle service: exiting')
+                return 0
+        if node.state_label != 'finalized' and node.context.ok():
+            why = f' ({signals.received})' if signals.received else ''
+            node.get_logger().info(f'{node.shutdown_message}{why}')
+            node.trigger_shutdown()
+        return 0
+    finally:
+        executor.remove_node(node)
+
+
+def run(factory: Callable[[], N], args: Optional[List[str]] = None, *,
+        autostart: Optional[bool] = None, on_active: Optional[Callable[[N], None]] = None,
+        executor_factory: Callable[..., Any] = SingleThreadedExecutor) -> int:
+    """
+    Run a node until SIGINT/SIGTERM (the body of every console script's ``main``).
+
+    The signal handlers go in first, so a signal during start-up is kept and acted on; then
+    ``rclpy.init`` (without rclpy's handlers), the node, and :func:`spin_until_shutdown`
+    (``autostart`` defaults to the node's parameter of that name).
+    """
+    signals = ShutdownSignals()
+    signals.install()
+    try:
+        with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
+            node = factory()
+            try:
+                if autostart is None:
+                    autostart = bool(node.get_parameter('autostart').value) \
+                        if node.has_parameter('autostart') else False
+                return spin_until_shutdown(node, autostart=autostart, signals=signals,
+                                           on_active=on_active,
+                                           executor=executor_factory(context=node.context))
+            finally:
+                signals.logger = None  # the node's logger goes with the node
+                node.on_exit()
+                node.destroy_node()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return 0
+    finally:
+        signals.ignore()
