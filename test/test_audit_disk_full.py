@@ -135,3 +135,48 @@ def test_after_a_disk_full_spell_every_event_reaches_redis_in_order(tmp_path, ca
     assert snap['journal_corrupt'] == 0 and snap['writer_errors'] == 0
     assert snap['held'] == 0 and sum(snap['dropped_by_tier'].values()) == 0
     assert 'changed on disk' not in caplog.text
+
+
+@pytest.mark.timeout(240)
+def test_the_writer_process_on_a_full_disk_keeps_the_ring_and_delivers_everything(tmp_path):
+    """The default writer: the ring (reserved up front) holds what the full journal cannot."""
+    from unity_kernel_core.audit.writer_process import ProcessWriter
+    total = 2400  # ~2.5 MB: the journal fills the disk, the ring keeps the rest
+    port = support.free_port()
+    server = support.RedisServer(tmp_path / 'redis', port=port)
+    with small_disk(tmp_path / 'disk', '3m') as disk:
+        config = parse_config(
+            f'kernel: {{state_dir: "{disk}", shutdown_timeout_s: 20}}\n'
+            f'redis: {{url: "{server.url}", flush_interval_ms: 2, batch_size: 100,'
+            f' reconnect_interval_ms: 100, ring_bytes: 1048576,'
+            f' journal_segment_bytes: 65536}}\n')
+        writer = ProcessWriter(config, disk)
+        bus = EventBus(codec=message_types.CDR)
+        bus.start()
+        writer.prime()
+        writer.start()
+        bus.add_tap(writer.offer)
+        try:
+            for start in range(0, total, 50):  # paced to what the writer takes (no ring drops)
+                for i in range(start, start + 50):
+                    bus.publish('/big', 'std_msgs/msg/String', cdr=payload(i))
+                support.wait_for(lambda: (lambda s: s['held'] or s['queue_depth'] < 256 * 1024)(
+                    writer.snapshot()), 30, message='the writer taking from the ring')
+            support.wait_for(lambda: writer.snapshot()['held'] > 0, 30,
+                             message='the journal fills the disk')
+            time.sleep(1.0)
+            snap = writer.snapshot()
+            assert snap['dropped_queue'] == 0 and snap['writer_alive'], snap
+            assert 'No space left' in snap['journal_error']
+            server.start()
+            client = redis.Redis.from_url(server.url)
+            support.wait_for(lambda: client.xlen('unity:topic:/big') == total, 120,
+                             message='every event in Redis')
+            records = [AuditRecord.from_entry(i, f)
+                       for i, f in client.xrange('unity:topic:/big')]
+        finally:
+            bus.remove_tap(writer.offer)
+            writer.stop(20)
+            bus.stop()
+            server.stop()
+    assert [r.cdr for r in records] == [payload(i) for i in range(total)]

@@ -340,6 +340,17 @@ class LlmBridgeNode(ManagedLifecycleNode):
 
     def _on_query(self, request: AddDiagnostics.Request,
                   response: AddDiagnostics.Response) -> AddDiagnostics.Response:
+        try:
+            return self._answer_query(request, response)
+        except Exception as exc:  # no query may stop the node: answer with the failure
+            self._callback_failed('query', exc)
+            response.success = False
+            response.message = json.dumps({'ok': False, 'reason': 'internal_error',
+                                           'error': f'{type(exc).__name__}: {exc}'})
+            return response
+
+    def _answer_query(self, request: AddDiagnostics.Request,
+                      response: AddDiagnostics.Response) -> AddDiagnostics.Response:
         bridge, config = self.bridge, self.config
         if bridge is None or config is None or not self._active.is_set():
             response.success = False
