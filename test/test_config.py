@@ -26,6 +26,7 @@ from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.config.kernel_config import load_config, parse_config
 from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
+from unity_kernel_core.paths import share_dir
 
 SHIPPED = support.ROOT / 'config' / 'kernel.yaml'
 
@@ -46,7 +47,7 @@ def test_shipped_file_states_the_defaults_and_enables_the_example_modules():
     shipped = load_config(SHIPPED, environ={})
     assert shipped.model_dump(exclude={'modules'}) == defaults.model_dump(exclude={'modules'})
     assert defaults.modules.enabled == []
-    assert shipped.modules.search_paths == ['../modules']
+    assert shipped.modules.search_paths == [str(share_dir() / 'modules')]
     assert {'heartbeat', 'monitor'} <= set(shipped.modules.enabled)
 
 

@@ -335,6 +335,9 @@ def test_under_launch_the_kernel_leaves_modules_reconfigurable_and_stops_with_th
          '-p', 'spawn_modules:=false'], ros_env, tmp_path / 'kernel.log')
     support.wait_for(lambda: probe.get_state('sensors/camera') == 'active', 60,
                      message='camera activated by the kernel')
+    # (the camera can be active before this probe has discovered the kernel's participant)
+    support.wait_for(lambda: ('unity_kernel', '/') in probe.node.get_node_names_and_namespaces(),
+                     10, message='kernel node seen in the graph')
     names = probe.node.get_node_names_and_namespaces()
     assert names.count(('unity_kernel', '/')) == 1, names
     # the kernel's own cleanup leaves the module unconfigured (not finalized): it comes back

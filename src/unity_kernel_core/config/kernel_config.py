@@ -22,6 +22,11 @@ Errors name the file, the line, the key path and what was expected, for example:
 Environment overrides: ``UNITY_KERNEL__<SECTION>__<KEY>=value`` sets ``section.key`` (any depth,
 keys case-insensitive, value parsed as a YAML scalar); ``UNITY_REDIS_URL`` sets ``redis.url``,
 ``UNITY_REDIS_CLUSTER`` ``redis.cluster`` and ``UNITY_ROBOT_ID`` ``kernel.robot_id``.
+
+Paths (``PATH_KEYS``) are resolved when a file is loaded: a relative path against the folder of
+the config file, ``package://<package>/<path>`` through the ament index (absolute and ``~``
+paths stay as written). So a config works wherever it is copied to, and wherever the kernel
+is started from.
 """
 
 import dataclasses
@@ -35,16 +40,18 @@ import urllib.parse
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 from pydantic import model_validator
-from pydantic import ValidationError
+from pydantic import PrivateAttr, ValidationError
 import yaml
 
 from unity_kernel_core.bus.event_bus import DEFAULT_POLICIES, OverflowPolicy, TierPolicy
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.bus.patterns import any_match, compile_pattern, first_match
-from unity_kernel_core.config.documents import parse_document, read_text, validation_issues
+from unity_kernel_core.config.documents import (format_loc, LineIndex, lookup_line,
+                                                parse_document, read_text, validation_issues)
 from unity_kernel_core.config.fields import (AGE_S_MAX, DURATION_MS_MAX, NodeName,
                                              REDIS_COUNT_MAX, TopicName, WAIT_MS_MAX)
 from unity_kernel_core.errors import ConfigError, ConfigIssue, PatternError
+from unity_kernel_core.paths import resolve_path
 
 ENV_PREFIX = 'UNITY_KERNEL__'
 ENV_ALIASES = {'UNITY_REDIS_URL': ('redis', 'url'), 'UNITY_REDIS_CLUSTER': ('redis', 'cluster'),
@@ -360,11 +367,62 @@ class LiveSettings(_Strict):
         return self
 
 
+MODULE_NAME = r'^[a-z][a-z0-9_]*$'
+ROS_PARAMETER_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
+_PARAM_TYPES = (bool, int, float, str)
+
+
+def check_parameters(value: Dict[str, Any]) -> Dict[str, Any]:
+    """Check ROS parameter names and values (scalars or lists of one scalar type)."""
+    for key, item in value.items():
+        if not ROS_PARAMETER_NAME.match(str(key)):
+            raise ValueError(f'parameter name {key!r} is not a valid ROS parameter name')
+        items = item if isinstance(item, list) else [item]
+        if not all(isinstance(v, _PARAM_TYPES) for v in items) or \
+                (isinstance(item, list) and len({type(v) for v in item}) > 1):
+            raise ValueError(f'parameter {key!r}: expected a bool, int, float, string or '
+                             f'a list of one of those, got {item!r}')
+    return value
+
+
+class ModuleOverride(_Strict):
+    """
+    A deployment's settings for one enabled module, applied over its manifest.
+
+    Each key of ``parameters``, ``restart`` and ``health`` must be one the manifest has
+    (checked against the manifest when the modules are resolved).
+    """
+
+    parameters: Dict[str, Any] = {}
+    restart: Dict[str, Any] = {}
+    health: Dict[str, Any] = {}
+
+    @field_validator('parameters')
+    @classmethod
+    def _parameters(cls, value: Dict[str, Any]) -> Dict[str, Any]:
+        return check_parameters(value)
+
+
 class ModulesSettings(_Strict):
     """Module discovery and supervision."""
 
     search_paths: List[str] = []
+    """Folders holding ``<module>/manifest.yaml`` (``package://unity_kernel/modules``: the
+    shipped ones)."""
     enabled: List[str] = []
+    """Brought up in dependency order; one that is not found fails configure ..."""
+    optional: List[str] = []
+    """... unless it is listed here too (then it is left out with a warning)."""
+    overrides: Dict[str, ModuleOverride] = {}
+    """Per enabled module: parameters, restart and health settings over its manifest."""
+
+    @field_validator('enabled', 'optional')
+    @classmethod
+    def _names(cls, value: List[str]) -> List[str]:
+        for name in value:
+            if not isinstance(name, str) or not re.match(MODULE_NAME, name):
+                raise ValueError(f'{name!r} is not a module name ([a-z][a-z0-9_]*)')
+        return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -444,6 +502,8 @@ class KernelConfig(_Strict):
     modules: ModulesSettings = ModulesSettings()
     fleet: FleetSettings = FleetSettings()
     live: LiveSettings = LiveSettings()
+    _source: str = PrivateAttr('<defaults>')
+    _lines: LineIndex = PrivateAttr(default_factory=dict)
 
     @field_validator('tiers', mode='before')
     @classmethod
@@ -525,6 +585,16 @@ class KernelConfig(_Strict):
         """Return the bus policies of all tiers."""
         return {tier: s.policy() for tier, s in self.tiers.items()}
 
+    @property
+    def source(self) -> str:
+        """Return where this config was read from (a file, or ``<defaults>``)."""
+        return self._source
+
+    def issue(self, loc: Tuple[Any, ...], message: str) -> ConfigIssue:
+        """Return a problem at key path ``loc``, with the file and line it was written on."""
+        return ConfigIssue(self._source, lookup_line(self._lines, loc), format_loc(loc),
+                           message)
+
 
 # -- loading --------------------------------------------------------------------------------
 
@@ -575,12 +645,68 @@ def _apply_override(data: Dict[str, Any], keys: Tuple[str, ...], value: Any,
     node[last] = value
 
 
+#: Every path of the config: (section, key); resolved against the config file's folder.
+PATH_KEYS: Tuple[Tuple[str, str], ...] = (
+    ('kernel', 'state_dir'), ('modules', 'search_paths'), ('redis', 'password_file'),
+    ('redis', 'tls_ca_file'), ('redis', 'tls_cert_file'), ('redis', 'tls_key_file'),
+    ('live', 'token_file'), ('live', 'tls_cert_file'), ('live', 'tls_key_file'))
+
+
+def _resolve_paths(data: Dict[str, Any], base: pathlib.Path, source: str,
+                   lines: LineIndex) -> List[ConfigIssue]:
+    """Resolve the paths in ``data`` (in place) against ``base``; return the unresolvable."""
+    issues = []
+    for section, key in PATH_KEYS:
+        values = data.get(section)
+        if not isinstance(values, dict) or values.get(key) is None:
+            continue  # absent, or not a mapping: the schema reports what is wrong
+        raw = values[key]
+        items = list(enumerate(raw)) if isinstance(raw, list) else [(None, raw)]
+        for index, item in items:
+            if not isinstance(item, str) or pathlib.Path(
+                    os.path.expandvars(item)).expanduser().is_absolute():
+                continue  # absolute (or ~/...): kept as written, expanded where used
+            loc = (section, key) if index is None else (section, key, index)
+            try:
+                resolved = str(resolve_path(item, base))
+            except FileNotFoundError as exc:
+                issues.append(ConfigIssue(source, lookup_line(lines, loc), format_loc(loc),
+                                          str(exc)))
+                continue
+            if index is None:
+                values[key] = resolved
+            else:
+                raw[index] = resolved
+    return issues
+
+
+def _cross_checks(config: KernelConfig) -> List[ConfigIssue]:
+    """Return what the schema cannot see key by key: names that must refer to each other."""
+    modules = config.modules
+    enabled = set(modules.enabled)
+    issues = []
+    for i, name in enumerate(modules.optional):
+        if name not in enabled:
+            issues.append(config.issue(('modules', 'optional', i), f'{name!r} is not in '
+                                       'modules.enabled (optional names enabled modules '
+                                       'that may be missing)'))
+    for name in modules.overrides:
+        if name not in enabled:
+            known = ', '.join(modules.enabled) or 'none'
+            issues.append(config.issue(('modules', 'overrides', name), f'{name!r} is not an '
+                                       f'enabled module (modules.enabled: {known})'))
+    return issues
+
+
 def parse_config(text: str, source: str = '<string>',
-                 environ: Optional[Mapping[str, str]] = None) -> KernelConfig:
+                 environ: Optional[Mapping[str, str]] = None,
+                 base: Optional[pathlib.Path] = None) -> KernelConfig:
     """
     Parse and validate configuration text (YAML or JSON); raise ConfigError with every issue.
 
     ``environ`` (default: none) supplies ``UNITY_KERNEL__...`` / ``UNITY_REDIS_URL`` overrides.
+    ``base``: the folder relative paths are resolved against (None: paths are left as
+    written).
     """
     data, lines = parse_document(text, source)
     overrides = _env_overrides(environ or {})
@@ -593,18 +719,30 @@ def parse_config(text: str, source: str = '<string>',
                    None)
         return f'environment variable {env}' if env else None
 
+    path_issues = _resolve_paths(data, base, source, lines) if base is not None else []
     try:
-        return KernelConfig.model_validate(data)
+        config = KernelConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(validation_issues(exc, source, lines, fix_loc=_fix_loc,
-                                            norm_key=_norm_key, where=env_source)) from None
+        raise ConfigError(path_issues + validation_issues(
+            exc, source, lines, fix_loc=_fix_loc, norm_key=_norm_key,
+            where=env_source)) from None
+    config._source = source
+    config._lines = lines
+    issues = path_issues + _cross_checks(config)
+    if issues:
+        raise ConfigError(issues)
+    return config
 
 
 def load_config(path: 'str | os.PathLike[str] | None',
                 environ: Optional[Mapping[str, str]] = None) -> KernelConfig:
-    """Load a config file (None: the built-in defaults); ``environ`` defaults to os.environ."""
+    """
+    Load a config file (None: the built-in defaults); ``environ`` defaults to os.environ.
+
+    Relative paths in the file are resolved against the file's folder.
+    """
     env = os.environ if environ is None else environ
     if path is None:
         return parse_config('', '<defaults>', env)
     p = pathlib.Path(path).expanduser()
-    return parse_config(read_text(p), str(p), env)
+    return parse_config(read_text(p), str(p), env, base=p.resolve().parent)

@@ -40,14 +40,14 @@ from pydantic import ValidationError
 
 from unity_kernel_core.config.documents import parse_document, read_text, validation_issues
 from unity_kernel_core.config.fields import NodeName, TopicName
+from unity_kernel_core.config.kernel_config import check_parameters, MODULE_NAME
 from unity_kernel_core.errors import ConfigError, ConfigIssue, ManifestError
+from unity_kernel_core.paths import resolve_path
 
 MANIFEST_NAME = 'manifest.yaml'
-_NAME = r'^[a-z][a-z0-9_]*$'
+_NAME = MODULE_NAME
 _ENTRY = re.compile(r'^(?P<file>[A-Za-z0-9_./-]+\.py|[A-Za-z_][A-Za-z0-9_.]*):'
                     r'(?P<attr>[A-Za-z_][A-Za-z0-9_]*)$')
-_ROS_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
-_PARAM_TYPES = (bool, int, float, str)
 
 
 class ModuleKind(str, enum.Enum):
@@ -138,15 +138,7 @@ class Manifest(_Strict):
     @field_validator('parameters')
     @classmethod
     def _scalar_parameters(cls, value: Dict[str, Any]) -> Dict[str, Any]:
-        for key, item in value.items():
-            if not _ROS_NAME.match(str(key)):
-                raise ValueError(f'parameter name {key!r} is not a valid ROS parameter name')
-            items = item if isinstance(item, list) else [item]
-            if not all(isinstance(v, _PARAM_TYPES) for v in items) or \
-                    (isinstance(item, list) and len({type(v) for v in item}) > 1):
-                raise ValueError(f'parameter {key!r}: expected a bool, int, float, string or '
-                                 f'a list of one of those, got {item!r}')
-        return value
+        return check_parameters(value)
 
     @field_validator('namespace')
     @classmethod
@@ -330,11 +322,16 @@ def discover(search_paths: List[pathlib.Path]) -> Tuple[Dict[str, Manifest], Lis
 
 
 def resolve_search_paths(paths: List[str], base: Optional[pathlib.Path]) -> List[pathlib.Path]:
-    """Resolve configured search paths: ``~`` expanded, relative ones against ``base``."""
+    """
+    Resolve configured search paths (``paths.resolve_path``): relative ones against ``base``.
+
+    ``load_config`` has already resolved the paths of a config file; this covers configs
+    built otherwise. A ``package://`` URL of a package that is not installed is an error.
+    """
     out = []
     for raw in paths:
-        p = pathlib.Path(os.path.expandvars(raw)).expanduser()
-        if not p.is_absolute() and base is not None:
-            p = base / p
-        out.append(p.resolve())
+        try:
+            out.append(resolve_path(raw, base))
+        except FileNotFoundError as exc:
+            raise ManifestError([ConfigIssue(raw, None, '', str(exc))]) from None
     return out
