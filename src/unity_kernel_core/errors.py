@@ -48,6 +48,9 @@ class ConfigError(UnityKernelError):
 
     def __init__(self, issues: Sequence[ConfigIssue]) -> None:
         self.issues = list(issues)
+        if len(self.issues) == 1:  # one problem, one line
+            super().__init__(f'invalid {self.what}: {self.issues[0]}')
+            return
         lines = '\n  '.join(str(i) for i in self.issues)
         super().__init__(f'invalid {self.what} ({len(self.issues)} problem(s)):\n  {lines}')
 

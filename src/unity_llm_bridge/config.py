@@ -31,7 +31,8 @@ from pydantic import ValidationError
 
 from unity_kernel_core.bus.patterns import any_match, compile_pattern
 from unity_kernel_core.config.documents import format_loc, lookup_line, parse_document, read_text
-from unity_kernel_core.config.documents import validation_issues
+from unity_kernel_core.config.documents import MAX_DOCUMENT_BYTES, validation_issues
+from unity_kernel_core.config.fields import REDIS_COUNT_MAX, topic_name_problem
 from unity_kernel_core.config.kernel_config import ROBOT_ID_PATTERN
 from unity_kernel_core.errors import ConfigError, ConfigIssue, PatternError
 from unity_llm_bridge.errors import BridgeConfigError
@@ -41,12 +42,13 @@ TEMPLATE_FIELDS = ('topic', 'type', 'fields', 'text', 'route', 'id')
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra='forbid', frozen=True)
+    model_config = ConfigDict(extra='forbid', frozen=True, allow_inf_nan=False)
 
 
 def _topic(value: str) -> str:
-    if not isinstance(value, str) or not value.startswith('/') or '*' in value:
-        raise ValueError(f"topic {value!r} must be an absolute topic name like '/llm/response'")
+    problem = topic_name_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -134,7 +136,8 @@ class ActionSpec(_Strict):
     description: str = ''
     schema_: Dict[str, Any] = Field(default_factory=lambda: {'type': 'object'}, alias='schema')
 
-    model_config = ConfigDict(extra='forbid', frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra='forbid', frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
     @field_validator('topic')
     @classmethod
@@ -226,7 +229,12 @@ class BridgeSettings(_Strict):
     redis_prefix: str = Field('unity', pattern=r'^[A-Za-z0-9_.:-]+$')
     dead_letter_stream: Optional[str] = Field(None, pattern=r'^[A-Za-z0-9_.:-]+$')
     """Redis stream of failed requests; default ``<redis_prefix>:llm:deadletters``."""
-    dead_letter_maxlen: int = Field(100_000, ge=1)
+    dead_letter_maxlen: int = Field(100_000, ge=1, le=REDIS_COUNT_MAX)
+    max_request_bytes: int = Field(64 * 1024, ge=256, le=MAX_DOCUMENT_BYTES)
+    """A request (or query) larger than this is refused unparsed (``invalid_request``)."""
+    request_queue_depth: int = Field(1000, ge=1, le=100000)
+    """History depth of the request subscription (reliable, keep last): requests arriving
+    faster than the node takes them wait here; see docs/llm_bridge.md, "Bursts"."""
     redis_cluster: Optional[bool] = None
     """``redis_url`` is a start-up node of a Redis Cluster (default: ``UNITY_REDIS_CLUSTER``)."""
     robot_id: Optional[str] = Field(None, pattern=ROBOT_ID_PATTERN, max_length=64)

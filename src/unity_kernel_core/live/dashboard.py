@@ -43,6 +43,7 @@ import threading
 from typing import Any, Callable, Dict, Optional, Tuple
 import urllib.parse
 
+from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.errors import PatternError
 from unity_kernel_core.live.delivery import access
 from unity_kernel_core.live.state import MODULE_COMMANDS, ModuleOperations
@@ -167,8 +168,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._json(413, {'error': 'request too large'})
             return
         try:
-            body = json.loads(self.rfile.read(length) or b'{}')
-        except ValueError as exc:
+            body = loads_json(self.rfile.read(length) or b'{}', max_bytes=MAX_BODY)
+        except ValueError as exc:  # invalid, too large or too deep (never a RecursionError)
             self._json(400, {'error': f'body is not JSON: {exc}'})
             return
         key = 'path' if command == 'load' else 'name'

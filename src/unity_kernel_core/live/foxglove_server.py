@@ -39,6 +39,7 @@ from foxglove.websocket import (Capability, ChannelView, Client, ClientChannel,
                                 ServiceRequest, ServiceSchema)
 
 from unity_kernel_core.bus.events import Event
+from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.config.kernel_config import LiveSettings
 from unity_kernel_core.errors import MessageTypeError
 from unity_kernel_core.live.delivery import PublishPolicy, Throttle
@@ -221,8 +222,8 @@ class FoxgloveServer:
         if command == 'list':
             return {'success': True, 'message': '', 'modules': modules.list_modules()}
         try:
-            body = json.loads(payload or b'{}')
-        except ValueError as exc:
+            body = loads_json(payload or b'{}', max_bytes=64 * 1024)
+        except ValueError as exc:  # invalid, too large or too deep (never a RecursionError)
             return {'success': False, 'message': f'request is not JSON: {exc}'}
         if not isinstance(body, dict):
             return {'success': False, 'message': 'request must be a JSON object'}

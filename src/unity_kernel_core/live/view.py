@@ -314,6 +314,8 @@ class LiveView:
             kernel=kernel, stats=self._bus.stats(), mirror=self._mirror(),
             modules=self._modules(), mapped=mapped, llm=llm, camera=self.camera.info(),
             live=live)
+        fleet = find_peer(self.context.components, 'fleet', 'fleet_view')
+        state['fleet'] = fleet.fleet_view() if fleet is not None else []
         with self._state_lock:
             self._state = state
         if self.foxglove is not None:
