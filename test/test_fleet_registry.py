@@ -66,3 +66,19 @@ def test_a_kernel_with_a_robot_id_registers_and_the_fleet_view_shows_it(
                                                                ('scout_1', 'stopped')]
     missing = support.cli(ros_env, 'fleet', '--config', str(config), 'status', 'nobody')
     assert missing.returncode == 2 and "no robot 'nobody'" in missing.stderr
+
+
+def test_the_dashboard_shows_the_fleet_from_the_same_registry(ros_env, tmp_path, processes):
+    import urllib.request
+
+    import live_support
+    env = dict(ros_env, UNITY_ROBOT_ID='dash_1')
+    kernel = live_support.start_live_kernel(processes, env, tmp_path, [],
+                                            extra='fleet: {heartbeat_period_s: 0.3}\n')
+
+    def fleet():
+        return [(r['robot_id'], r['state']) for r in kernel.state()['fleet']]
+    support.wait_for(lambda: fleet() == [('dash_1', 'active')], 20,
+                     message='dash_1 on the dashboard')
+    with urllib.request.urlopen(kernel.dashboard_url, timeout=10) as response:
+        assert b'id="fleet-section"' in response.read()
