@@ -197,7 +197,8 @@ def test_dashboard_in_a_browser_shows_modules_restarts_one_and_draws_the_camera(
     page.wait_for_function("""() => { const i = document.getElementById('camera-img');
                                return i.complete && i.naturalWidth > 0; }""", timeout=30000)
     assert _nonblank(page, '#camera-img') > 3
-    page.screenshot(path=str(tmp_path / 'dashboard.png'), full_page=True)
+    page.screenshot(path=str(tmp_path / 'dashboard.png'))
+    page.screenshot(path=str(tmp_path / 'dashboard-full.png'), full_page=True)
 
     # restart the camera from its button: it leaves ACTIVE and comes back
     row = 'tr[data-module="camera"]'
