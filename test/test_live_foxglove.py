@@ -261,3 +261,25 @@ def test_client_publishing_reaches_ros_only_on_allow_listed_topics_and_never_saf
         assert not safety
     finally:
         client.close()
+
+
+def test_a_live_view_port_in_use_is_an_error_on_diagnostics_not_a_dead_kernel(
+        processes, ros_env, tmp_path):
+    import socket
+    taken = socket.socket()
+    taken.bind(('127.0.0.1', 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        env = dict(ros_env, UNITY_KERNEL__LIVE__DASHBOARD_PORT=str(port))
+        kernel = live_support.start_live_kernel(processes, env, tmp_path, [],
+                                                expect_dashboard=False)
+        status = next(line for line in kernel.process.output().splitlines()
+                      if 'Ctrl-C to stop' in line)
+        assert 'active' in status and 'live view: Foxglove ws://' in status
+        assert '1 error(s)' in status and 'dashboard http' not in status
+        assert f'dashboard not started on 127.0.0.1:{port}' in kernel.process.output()
+        client = FoxgloveClient(kernel.foxglove_url)  # the Foxglove side still serves
+        client.close()
+    finally:
+        taken.close()
