@@ -56,10 +56,10 @@ $(DEV_STAMP): requirements-dev.txt $(STAMP)
 	@touch $@
 	@echo "lint and test tools: ready in $(VENV)"
 
-# The LLM bridge's test model server: llama-cpp-python compiles once (pip caches the wheel).
-$(MODEL_STAMP): requirements-model.txt requirements-model-nodeps.txt $(STAMP) $(SYS_TEST_STAMP)
-	@$(PIP) install -r requirements-model.txt
-	@$(PIP) install --no-deps -r requirements-model-nodeps.txt
+# The LLM bridge's test model server: llama-cpp-python compiles once, for a portable CPU
+# level (see the script), into a wheel kept under ~/.cache/unity_kernel.
+$(MODEL_STAMP): requirements-model.txt requirements-model-nodeps.txt scripts/install-model-server.sh $(STAMP) $(SYS_TEST_STAMP)
+	@bash scripts/install-model-server.sh $(PY)
 	@touch $@
 	@echo "model server: ready in $(VENV)"
 

@@ -50,7 +50,8 @@ setup(
         (SHARE, ['package.xml']),
         (os.path.join(SHARE, 'launch'), glob('launch/*.launch.py')),
         (os.path.join(SHARE, 'config'),
-         glob('config/*.yaml') + glob('config/*.xml') + glob('config/*.rviz')),
+         glob('config/*.yaml') + glob('config/*.xml') + glob('config/*.rviz')
+         + glob('config/*.json')),
     ] + tree('modules', os.path.join(SHARE, 'modules')),
     install_requires=['setuptools'],
     zip_safe=False,

@@ -20,6 +20,7 @@ The browser is Debian's ``chromium`` driven by Playwright (never a downloaded br
 """
 
 import json
+import logging
 import shutil
 import ssl
 import subprocess
@@ -98,7 +99,8 @@ def test_mutating_actions_need_the_token_on_loopback_when_one_is_configured():
         board.stop()
 
 
-def test_every_request_needs_the_token_off_loopback_and_the_page_moves_it_to_a_cookie():
+def test_every_request_needs_the_token_off_loopback_and_the_page_moves_it_to_a_cookie(caplog):
+    caplog.set_level(logging.DEBUG, logger='unity_kernel')
     board = _dashboard(Modules(), token='s3cret', loopback=False)
     try:
         url = board.url
@@ -121,6 +123,8 @@ def test_every_request_needs_the_token_off_loopback_and_the_page_moves_it_to_a_c
             assert response.status == 200
     finally:
         board.stop()
+    assert '/api/state' in caplog.text  # requests are logged, by path only
+    assert 's3cret' not in caplog.text
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -197,7 +201,8 @@ def test_dashboard_in_a_browser_shows_modules_restarts_one_and_draws_the_camera(
     page.wait_for_function("""() => { const i = document.getElementById('camera-img');
                                return i.complete && i.naturalWidth > 0; }""", timeout=30000)
     assert _nonblank(page, '#camera-img') > 3
-    page.screenshot(path=str(tmp_path / 'dashboard.png'), full_page=True)
+    page.screenshot(path=str(tmp_path / 'dashboard.png'))
+    page.screenshot(path=str(tmp_path / 'dashboard-full.png'), full_page=True)
 
     # restart the camera from its button: it leaves ACTIVE and comes back
     row = 'tr[data-module="camera"]'

@@ -15,9 +15,11 @@
 """The Foxglove WebSocket server of a running ``unity-kernel up``, seen by a protocol client."""
 
 import json
+import struct
 import sys
 import time
 
+from diagnostic_msgs.msg import DiagnosticArray
 from foxglove_client import FoxgloveClient, slow_client
 import live_support
 import pytest
@@ -109,6 +111,20 @@ def test_mapped_topics_are_advertised_with_ros2msg_schemas_and_forward_decodable
             None), 10, 'a connection graph with the test topic')
         assert '/talker' in published['/live_test/chatter']
 
+        # the shipped Foxglove layout names only topics and services this server offers
+        layout = json.loads((support.ROOT / 'config' / 'foxglove-layout.json').read_text())
+        topics, services = _layout_references(layout)
+        client.wait(lambda: topics <= set(client.channels), 20,
+                    f'every layout topic advertised: {topics - set(client.channels)}')
+        assert services <= set(client.services)
+        diagnostics = client.subscribe('/diagnostics')
+
+        def diagnostic_names():
+            return {s.name for _t, _l, p in client.messages.get(diagnostics, [])
+                    for s in deserialize_message(p, DiagnosticArray).status}
+        client.wait(lambda: 'unity_kernel: kernel' in diagnostic_names(), 20,
+                    "the kernel's status on /diagnostics")
+
         # a topic the kernel stops mapping (hot reload excludes it) is withdrawn
         text = kernel.config.read_text()
         kernel.config.write_text(text + 'exclude: [/rosout, /parameter_events, /diagnostics, '
@@ -168,6 +184,28 @@ def test_slow_client_costs_neither_the_fast_client_nor_ingest_and_critical_gets_
         fast.close()
 
 
+def _layout_references(layout):
+    """Return the topics and services a Foxglove layout's panels refer to."""
+    topics, services = set(), set()
+    for panel_id, config in layout['configById'].items():
+        for key in ('topicPath', 'topicToRender'):
+            if key in config:
+                topics.add(config[key].split('.')[0])
+        if 'imageMode' in config:
+            topics.add(config['imageMode']['imageTopic'])
+        for path in config.get('paths', []):
+            topics.add(path['value'].split('.')[0])
+        if 'serviceName' in config:
+            services.add(config['serviceName'])
+
+    def panels(node):
+        if isinstance(node, str):
+            return {node}
+        return panels(node['first']) | panels(node['second'])
+    assert panels(layout['layout']) == set(layout['configById'])
+    return topics, services
+
+
 def _tier(kernel, name):
     return next(t for t in kernel.state()['tiers'] if t['tier'] == name)
 
@@ -186,3 +224,62 @@ def test_live_view_off_in_config_opens_no_ports(processes, ros_env, tmp_path):
     import socket
     with pytest.raises(OSError):
         socket.create_connection(('127.0.0.1', port), timeout=2).close()
+
+
+def test_client_publishing_reaches_ros_only_on_allow_listed_topics_and_never_safety(
+        processes, ros_env, tmp_path, probe):
+    kernel = live_support.start_live_kernel(
+        processes, ros_env, tmp_path, [],
+        live="client_publish: true, publish_allow: ['/live_cmd/**', '/safety/**']")
+    received = probe.collect('/live_cmd/say', String)
+    safety = probe.collect('/safety/stop', String)
+    client = FoxgloveClient(kernel.foxglove_url)
+    try:
+        assert 'clientPublish' in client.server_info['capabilities']
+        client._send({'op': 'advertise', 'channels': [
+            {'id': 1, 'topic': '/live_cmd/say', 'encoding': 'cdr',
+             'schemaName': 'std_msgs/msg/String'},
+            {'id': 2, 'topic': '/safety/stop', 'encoding': 'cdr',
+             'schemaName': 'std_msgs/msg/String'},
+            {'id': 3, 'topic': '/elsewhere', 'encoding': 'cdr',
+             'schemaName': 'std_msgs/msg/String'}]})
+        client.wait(lambda: sum('refused' in m.get('message', '') for m in client.json_log
+                                if m.get('op') == 'status') >= 2, 10, 'two refusals')
+        refusals = ' '.join(m['message'] for m in client.json_log if m.get('op') == 'status')
+        assert '/safety/stop' in refusals and 'publish_allow_safety' in refusals
+        assert '/elsewhere' in refusals and 'not in live.publish_allow' in refusals
+
+        from rclpy.serialization import serialize_message
+        deadline = time.monotonic() + 20
+        while not received and time.monotonic() < deadline:
+            for channel_id, text in ((1, 'hello'), (2, 'stop!')):
+                client.ws.send(struct.pack('<BI', 0x01, channel_id)
+                               + serialize_message(String(data=text)))
+            time.sleep(0.2)
+        assert received and received[0].data == 'hello'
+        time.sleep(1.0)
+        assert not safety
+    finally:
+        client.close()
+
+
+def test_a_live_view_port_in_use_is_an_error_on_diagnostics_not_a_dead_kernel(
+        processes, ros_env, tmp_path):
+    import socket
+    taken = socket.socket()
+    taken.bind(('127.0.0.1', 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        env = dict(ros_env, UNITY_KERNEL__LIVE__DASHBOARD_PORT=str(port))
+        kernel = live_support.start_live_kernel(processes, env, tmp_path, [],
+                                                expect_dashboard=False)
+        status = next(line for line in kernel.process.output().splitlines()
+                      if 'Ctrl-C to stop' in line)
+        assert 'active' in status and 'live view: Foxglove ws://' in status
+        assert '1 error(s)' in status and 'dashboard http' not in status
+        assert f'dashboard not started on 127.0.0.1:{port}' in kernel.process.output()
+        client = FoxgloveClient(kernel.foxglove_url)  # the Foxglove side still serves
+        client.close()
+    finally:
+        taken.close()

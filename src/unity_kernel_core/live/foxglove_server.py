@@ -178,6 +178,13 @@ class FoxgloveServer:
         channel.log(cdr, log_time=event.stamp_ns)
         self.forwarded += 1
 
+    def forward_raw(self, topic: str, cdr: bytes, stamp_ns: int) -> None:
+        """Hand CDR received outside the bus (``/diagnostics``) to its channel."""
+        channel = self._channels.get(topic)
+        if channel is not None and channel.has_sinks():
+            channel.log(cdr, log_time=stamp_ns)
+            self.forwarded += 1
+
     def publish_state(self, part: str, value: Any) -> None:
         """Log one JSON state message on ``/unity_kernel/live/<part>`` (when subscribed)."""
         channel = self._state_channels[part]

@@ -30,6 +30,7 @@ import os
 import pathlib
 import struct
 import threading
+import time
 from typing import Any, Deque, Dict, List, Optional, Tuple
 
 from unity_kernel_core.bus.events import Event
@@ -41,7 +42,8 @@ from unity_kernel_core.live.state import find_peer, MirrorView, ModuleOperations
 
 _LOG = logging.getLogger('unity_kernel.live')
 
-LLM_PATTERN = '/llm/**'
+DIAGNOSTICS = '/diagnostics'
+DIAGNOSTICS_TYPE = 'diagnostic_msgs/msg/DiagnosticArray'
 PREVIEW_MAX = 240
 
 
@@ -257,12 +259,19 @@ class LiveView:
             _LOG.exception('live view: could not handle %r', event)
 
     def _subscribe_diagnostics(self) -> Any:
+        # /diagnostics is never mapped into the bus (it is the kernel's own output), but
+        # Foxglove shows it: raw, so the CDR is forwarded as received
         from diagnostic_msgs.msg import DiagnosticArray
         node = self.context.node
-        return node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
-                                        10)
+        return node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics,
+                                        10, raw=True)
 
-    def _on_diagnostics(self, array: Any) -> None:
+    def _on_diagnostics(self, cdr: bytes) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.serialization import deserialize_message
+        if self.foxglove is not None:
+            self.foxglove.forward_raw(DIAGNOSTICS, cdr, time.time_ns())
+        array = deserialize_message(cdr, DiagnosticArray)
         for status in array.status:
             if 'llm' in status.name.lower() or 'llm' in status.hardware_id.lower():
                 self._llm_health[status.name] = {
@@ -319,7 +328,7 @@ class LiveView:
         with self._state_lock:
             self._state = state
         if self.foxglove is not None:
-            self.foxglove.sync_channels(mapped)
+            self.foxglove.sync_channels({**mapped, DIAGNOSTICS: DIAGNOSTICS_TYPE})
             for part in ('modules', 'tiers', 'mirror', 'llm'):
                 self.foxglove.publish_state(part, {part: state[part]})
             self.foxglove.publish_state('kernel', {k: v for k, v in kernel.items()

@@ -214,6 +214,8 @@ class NodeRunner:
         timeout = self.manifest.health.transition_timeout_s
         going_down = self.halt is not None and self.halt.is_set()
         if going_down:
+            if not self.client.node_present(self.node):
+                return
             timeout = min(timeout, STOP_PROBE_S)
         if self.client.get_state(self.node, timeout) != 'active':
             return
@@ -236,8 +238,10 @@ class NodeRunner:
         """
         timeout = self.manifest.health.transition_timeout_s
         try:
+            # a node not in the graph (its process ended: ros2 launch stops all at once) is
+            # not asked at all
             state = self.client.get_state(self.node, min(timeout, STOP_PROBE_S)) \
-                if self.alive() else None
+                if self.alive() and self.client.node_present(self.node) else None
             if state == 'active':
                 self._transition('deactivate')
                 state = 'inactive'
