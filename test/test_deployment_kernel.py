@@ -30,6 +30,14 @@ def start_kernel(processes, ros_env, tmp_path, config, *extra):
     return processes.start(args, ros_env, tmp_path / 'kernel.log')
 
 
+def state(probe, node):
+    """Return the node's lifecycle state, None while it does not answer yet."""
+    try:
+        return probe.get_state(node)
+    except AssertionError:  # its services are not there yet (the kernel is starting it)
+        return None
+
+
 def parameter(probe, node, name):
     request = GetParameters.Request(names=[name])
     [value] = probe._call(GetParameters, f'{node}/get_parameters', request).values
@@ -69,7 +77,7 @@ def test_override_reaches_the_node_the_kernel_starts(processes, ros_env, tmp_pat
               health: {{heartbeat_period_s: 0.5}}
         """))
     kernel = start_kernel(processes, ros_env, tmp_path, config)
-    support.wait_for(lambda: probe.get_state('sensors/camera') == 'active', 60,
+    support.wait_for(lambda: state(probe, 'sensors/camera') == 'active', 60,
                      message='camera brought up by the kernel')
     fps = parameter(probe, '/sensors/camera', 'fps')
     assert fps.double_value == 4.0

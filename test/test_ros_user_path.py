@@ -192,12 +192,12 @@ def doc_blocks() -> List[Tuple[str, List[str]]]:
     for path in DOCS:
         text = path.read_text()
         name = path.relative_to(support.ROOT)
-        for match in re.finditer(r'```(?:bash|sh|console)?\n(.*?)```', text, re.S):
-            line = text[:match.start()].count('\n') + 2
-            commands = [c for c in split_commands(match.group(1)) if is_command(c)]
-            if commands:
+        for line, language, body in fenced_blocks(text):
+            commands = [c for c in split_commands(body) if is_command(c)]
+            if language in ('', 'bash', 'sh', 'console') and commands:
                 blocks.append((f'{name}:{line}', commands))
-        prose = re.sub(r'```.*?```', '', text, flags=re.S)
+        prose = '\n'.join(
+            line for line, fenced in zip(text.splitlines(), fence_mask(text)) if not fenced)
         for match in re.finditer(r'`((?:ros2|rviz2) [^`]+)`', prose):
             words = match.group(1).split()  # (a span may wrap over lines)
             if not any(w.startswith('/') or w == 'unity_kernel' for w in words):
@@ -210,6 +210,33 @@ def doc_blocks() -> List[Tuple[str, List[str]]]:
             context = ' '.join(sentence.split()).replace('#', '')
             blocks.append((f'{name}:{line} (inline)',
                            [f'{c}  # {context}' for c in split_commands(' '.join(words))]))
+    return blocks
+
+
+def fence_mask(text: str) -> List[bool]:
+    """Return, per line, whether it is part of a fenced code block (fences included)."""
+    mask, inside = [], False
+    for line in text.splitlines():
+        fence = line.lstrip().startswith('```')
+        mask.append(inside or fence)
+        if fence:
+            inside = not inside
+    return mask
+
+
+def fenced_blocks(text: str) -> List[Tuple[int, str, str]]:
+    """Return (first line, language, body) of every fenced code block."""
+    blocks, start, language, body = [], 0, '', []
+    inside = False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith('```'):
+            if inside:
+                blocks.append((start, language, '\n'.join(body)))
+            else:
+                start, language, body = number + 1, line.strip()[3:].strip(), []
+            inside = not inside
+        elif inside:
+            body.append(line)
     return blocks
 
 
