@@ -55,7 +55,11 @@ def main() -> int:
         pip_cache = subprocess.run([sys.executable, '-m', 'pip', 'cache', 'dir'],
                                    capture_output=True, text=True).stdout.strip()
         domain = support.fresh_domain_id()
+        # this machine's caches (pip's, and the llama-cpp-python wheel built once by
+        # scripts/install-model-server.sh under ~/.cache/unity_kernel): a warm first run
+        cache = os.environ.get('XDG_CACHE_HOME', str(pathlib.Path.home() / '.cache'))
         env = {**os.environ, 'HOME': str(home), 'PIP_CACHE_DIR': pip_cache,
+               'XDG_CACHE_HOME': cache,
                'ROS_DOMAIN_ID': str(domain), 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',
                # free ports for the live view: other kernels may run on this machine
                'UNITY_KERNEL__LIVE__FOXGLOVE_PORT': '0', 'UNITY_KERNEL__LIVE__DASHBOARD_PORT': '0'}

@@ -18,6 +18,7 @@ TEST_PACKAGES=(
   cmake git
   pulseaudio alsa-utils espeak-ng sox
   chromium openssl   # the dashboard's browser test (Playwright drives the system chromium)
+  iproute2 redis-tools   # the fleet tests: ip netns, redis-cli --cluster create (openssl: TLS)
 )
 
 case "${1:-run}" in

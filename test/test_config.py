@@ -47,7 +47,7 @@ def test_shipped_file_states_the_defaults_and_enables_the_example_modules():
     shipped = load_config(SHIPPED, environ={})
     assert shipped.model_dump(exclude={'modules'}) == defaults.model_dump(exclude={'modules'})
     assert defaults.modules.enabled == []
-    assert shipped.modules.search_paths == [str(share_dir() / 'modules')]
+    assert shipped.modules.search_paths == [str((share_dir() / 'modules').resolve())]
     assert {'heartbeat', 'monitor'} <= set(shipped.modules.enabled)
 
 

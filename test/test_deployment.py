@@ -250,3 +250,22 @@ distortion_coefficients: {rows: 1, cols: 5, data: [0.1, -0.2, 0.0, 0.0, 0.01]}
 rectification_matrix: {rows: 3, cols: 3, data: [1, 0, 0, 0, 1, 0, 0, 0, 1]}
 projection_matrix: {rows: 3, cols: 4, data: [50.0, 0, 32, 0, 0, 50.0, 24, 0, 0, 0, 1, 0]}
 """
+
+
+def test_llm_bridge_config_resolves_its_api_key_file_against_its_own_folder(
+        tmp_path, monkeypatch):
+    from unity_llm_bridge.config import load_bridge_config
+    from unity_llm_bridge.providers.base import read_api_key
+    site = tmp_path / 'site'
+    write(site / 'secrets' / 'key.txt', 'sk-test\n')
+    config = write(site / 'llm.yaml', """\
+        models:
+          a: {api: openai, base_url: 'http://127.0.0.1:1/v1', model: m,
+              api_key_file: secrets/key.txt}
+        routes:
+          - {name: all, match: [/**], models: [a]}
+        """)
+    monkeypatch.chdir(tmp_path)
+    loaded = load_bridge_config(config)
+    assert loaded.models['a'].api_key_file == str((site / 'secrets' / 'key.txt').resolve())
+    assert read_api_key('a', loaded.models['a']) == 'sk-test'

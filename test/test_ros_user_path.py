@@ -407,7 +407,11 @@ def graph_blocks(blocks):
     return own, shared
 
 
-def test_docs_have_ros2_commands_to_check():
+def test_docs_have_ros2_commands_to_check_and_no_merge_conflict_markers():
+    for path in DOCS:
+        markers = [n for n, line in enumerate(path.read_text().splitlines(), 1)
+                   if line.startswith(('<<<<<<< ', '>>>>>>> '))]
+        assert not markers, f'{path}: merge conflict markers at lines {markers}'
     blocks = doc_blocks()
     commands = [c for _, cs in blocks for c in cs]
     assert any(c.startswith('ros2 launch') for c in commands)

@@ -35,6 +35,7 @@ from unity_kernel_core.config.documents import MAX_DOCUMENT_BYTES, validation_is
 from unity_kernel_core.config.fields import REDIS_COUNT_MAX, topic_name_problem
 from unity_kernel_core.config.kernel_config import ROBOT_ID_PATTERN
 from unity_kernel_core.errors import ConfigError, ConfigIssue, PatternError
+from unity_kernel_core.paths import resolve_path
 from unity_llm_bridge.errors import BridgeConfigError
 
 _NAME = r'^[A-Za-z][A-Za-z0-9_.-]*$'
@@ -315,10 +316,27 @@ def parse_bridge_config(text: str, source: str = '<string>') -> LlmBridgeConfig:
 
 
 def load_bridge_config(path: 'str | os.PathLike[str]') -> LlmBridgeConfig:
-    """Load a bridge config file."""
+    """
+    Load a bridge config file.
+
+    A relative ``api_key_file`` is relative to the file's folder (``package://`` URLs too),
+    as the kernel config's paths are: the file works wherever it is copied.
+    """
     p = pathlib.Path(path).expanduser()
     try:
         text = read_text(p)
     except ConfigError as exc:
         raise BridgeConfigError(exc.issues) from None
-    return parse_bridge_config(text, str(p))
+    config = parse_bridge_config(text, str(p))
+    models = dict(config.models)
+    for name, model in config.models.items():
+        raw = model.api_key_file
+        if raw and not pathlib.Path(os.path.expandvars(raw)).expanduser().is_absolute():
+            try:
+                resolved = str(resolve_path(raw, p.resolve().parent))
+            except FileNotFoundError as exc:
+                raise BridgeConfigError([ConfigIssue(str(p), None,
+                                                     f'models.{name}.api_key_file',
+                                                     str(exc))]) from None
+            models[name] = model.model_copy(update={'api_key_file': resolved})
+    return config.model_copy(update={'models': models})

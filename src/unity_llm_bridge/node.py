@@ -60,7 +60,7 @@ from unity_kernel_core.config.kernel_config import DEFAULT_EXCLUDE, QosSettings
 from unity_kernel_core.errors import UnityKernelError
 from unity_kernel_core.intake.follower import qos_profile, TopicFollower
 from unity_kernel_core.intake.topic_map import SubscriptionPlan, Want, Wanted
-from unity_kernel_core.paths import default_ament_prefix_path, share_dir
+from unity_kernel_core.paths import default_ament_prefix_path, resolve_path, share_dir
 from unity_kernel_core.ros import lifecycle_base, log_forwarding
 from unity_kernel_core.ros.diagnostics import ERROR, OK, status, WARN
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
@@ -181,9 +181,13 @@ class LlmBridgeNode(ManagedLifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         param = str(self.get_parameter('config_file').value or '')
-        path = pathlib.Path(param).expanduser() if param else default_config_path()
         try:
+            # (package://<package>/<path> too; a relative path: the working folder's)
+            path = resolve_path(param, None) if param else default_config_path()
             config = load_bridge_config(path)
+        except FileNotFoundError as exc:  # a package:// URL of a package not installed
+            self.get_logger().error(f'config: config_file {param!r}: {exc}')
+            return TransitionCallbackReturn.FAILURE
         except BridgeConfigError as exc:
             for issue in exc.issues:
                 self.get_logger().error(f'config: {issue}')
