@@ -38,9 +38,9 @@ SUBPROTOCOL = 'foxglove.sdk.v1'
 class FoxgloveClient:
     """Connect, subscribe, call services; everything received is kept on the object."""
 
-    def __init__(self, url: str, keep_payloads: bool = True) -> None:
+    def __init__(self, url: str, keep_payloads: bool = True, ssl: Any = None) -> None:
         self.ws = connect(url, subprotocols=[SUBPROTOCOL], max_size=None, compression=None,
-                          open_timeout=10).__enter__()
+                          open_timeout=10, ssl=ssl).__enter__()
         self.keep_payloads = keep_payloads
         self.server_info: Dict[str, Any] = {}
         self.channels: Dict[str, Dict[str, Any]] = {}

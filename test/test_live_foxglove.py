@@ -283,3 +283,26 @@ def test_a_live_view_port_in_use_is_an_error_on_diagnostics_not_a_dead_kernel(
         client.close()
     finally:
         taken.close()
+
+
+def test_tls_serves_wss_and_https_with_the_configured_certificate(processes, ros_env, tmp_path):
+    import ssl
+    import subprocess
+    import urllib.request
+    cert, key = tmp_path / 'cert.pem', tmp_path / 'key.pem'
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+                    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+                    '-keyout', str(key), '-out', str(cert)], check=True, capture_output=True)
+    kernel = live_support.start_live_kernel(
+        processes, ros_env, tmp_path, [], live=f'tls_cert_file: {cert}, tls_key_file: {key}')
+    assert kernel.foxglove_url.startswith('wss://')
+    assert kernel.dashboard_url.startswith('https://')
+    context = ssl.create_default_context(cafile=str(cert))
+    client = FoxgloveClient(kernel.foxglove_url, ssl=context)
+    try:
+        assert client.server_info['name'] == 'unity_kernel'
+    finally:
+        client.close()
+    with urllib.request.urlopen(kernel.dashboard_url + 'api/state', timeout=10,
+                                context=context) as response:
+        assert json.loads(response.read())['kernel']['state'] == 'active'
