@@ -21,6 +21,7 @@ again. Every node must shut down once, through its lifecycle, ignore the repeats
 
 import json
 import os
+import re
 import signal
 import sys
 import textwrap
@@ -107,7 +108,11 @@ def test_a_group_signal_and_its_repeats_end_kernel_and_camera_cleanly(
     assert elapsed < 5.5, elapsed
     out = kernel.output()
     assert f'shutting down: draining the bus ({sig.name})' in out
-    assert 'module camera: stopped (kernel shutting down)' in out, out[-3000:]
+    # stopped in order by the kernel, or taken as stopped at once when the camera, which got
+    # the same signal, went first; never recovered or waited for while the kernel goes down
+    assert re.search(r'module camera: stopped \(kernel (shutting|going) down', out), out[-3000:]
+    assert 'module camera: recovering' not in out, out[-3000:]
+    assert 'no answer from' not in out, out[-3000:]
     assert camera.output().count('shutting down: releasing the device') == 1
     for name, proc in (('kernel', kernel), ('camera', camera)):
         assert error_lines(proc.output()) == [], (name, proc.output()[-3000:])
@@ -162,3 +167,8 @@ def test_each_node_shuts_down_once_and_ignores_repeated_signals(
     out = proc.output()
     assert 'while already shutting down (after SIGINT): ignored' in out, out[-3000:]
     assert error_lines(out) == [], out[-3000:]
+    # the process ends without the interpreter's finalization, but not without leaving the
+    # ROS graph: peers see it go at once, not when its DDS lease runs out (about 20 s)
+    ns, _, base = f'/{node}'.rpartition('/')
+    support.wait_for(lambda: (base, ns or '/') not in probe.node.get_node_names_and_namespaces(),
+                     3, message=f'{name} gone from the ROS graph')

@@ -447,6 +447,74 @@ def test_orderly_shutdown_stops_dependents_first(world_factory):
     assert w.state('base') == 'stopped' and w.state('top') == 'stopped'
 
 
+def test_a_module_that_exits_while_the_kernel_goes_down_is_stopped_not_recovered(
+        world_factory):
+    """Ctrl-C under ros2 launch reaches the module too: it is stopped and not asked again."""
+    w = world_factory(manifest('camera', backoff=0.1), manifest('top', depends=['camera']))
+    w.settle()
+    w.scheduler.halt.set()  # the kernel is going down (Supervisor.deactivate)
+    w.runners['camera'].exited = Failure(FailureKind.EXITED, 'process exited with status 0',
+                                         code=0)
+    w.settle()
+    assert w.state('camera') == 'stopped', w.scheduler.records['camera'].machine.message
+    assert 'kernel going down' in w.scheduler.records['camera'].machine.message
+    assert 'recovering' not in [s for n, s in w.changes if n == 'camera']
+    w.scheduler.call(w.scheduler.deactivate_all)
+    w.settle()
+    w.scheduler.call(w.scheduler.stop_all)
+    w.settle()
+    camera = [what for n, what in w.log if n == 'camera']
+    assert camera[-1] == 'kill' and 'stop' not in camera and 'deactivate' not in camera
+    assert [what for n, what in w.log if n == 'top'][-2:] == ['deactivate', 'stop']
+    assert w.state('top') == 'stopped'
+
+
+def test_a_node_shutting_itself_down_while_the_kernel_goes_down_is_not_checked(
+        world_factory):
+    w = world_factory(manifest('camera'))
+    w.settle()
+    checks = w.log.count(('camera', 'check'))
+    w.scheduler.halt.set()
+    w.scheduler.post_transition('camera', 'shuttingdown')
+    w.settle()
+    assert w.log.count(('camera', 'check')) == checks
+    assert w.state('camera') == 'stopped'
+    assert 'node shut itself down' in w.scheduler.records['camera'].machine.message
+
+
+def test_the_orderly_shutdown_does_not_wait_for_a_health_check_in_flight(world_factory):
+    w = world_factory(manifest('camera'))
+    w.settle()
+    gate = w.block[('camera', 'check')] = threading.Event()
+    w.clock.advance(1.1)  # the next check is due: it hangs (the node is going away)
+    w.settle(timeout=1.0)
+    assert w.scheduler.records['camera'].machine.job is Job.CHECK
+    w.scheduler.halt.set()
+    start = time.monotonic()
+    w.scheduler.call(w.scheduler.deactivate_all)
+    w.settle(timeout=2.0)
+    assert time.monotonic() - start < 2.0
+    assert w.log[-1] == ('camera', 'deactivate')
+    assert w.state('camera') == 'inactive'
+    gate.set()
+    w.settle()
+    assert w.state('camera') == 'inactive'  # the late check result is ignored
+
+
+def test_a_module_stopped_while_the_kernel_was_going_down_comes_back_when_it_is_active(
+        world_factory):
+    w = world_factory(manifest('camera'))
+    w.settle()
+    w.scheduler.halt.set()
+    w.runners['camera'].exited = Failure(FailureKind.EXITED, 'process exited', code=0)
+    w.settle()
+    assert w.state('camera') == 'stopped'
+    w.scheduler.halt.clear()  # the kernel was only deactivated, and is activated again
+    w.scheduler.call(w.scheduler.resume)
+    w.settle()
+    assert w.state('camera') == 'active'
+
+
 def test_loop_sleeps_until_the_next_deadline_not_longer():
     clock = Clock()
     s = Scheduler(lambda m: FakeRunner(m, World()), clock=clock)

@@ -44,8 +44,14 @@ def status_line(node: KernelNode) -> str:
 
 def up(config_path: Optional[pathlib.Path], ros_args: Optional[List[str]] = None,
        out: TextIO = sys.stdout,
-       on_active: Optional[Callable[[KernelNode], None]] = None) -> int:
-    """Validate the config, start the kernel, print status, run until Ctrl-C; exit code."""
+       on_active: Optional[Callable[[KernelNode], None]] = None,
+       then_exit: bool = False) -> int:
+    """
+    Validate the config, start the kernel, print status, run until Ctrl-C; exit code.
+
+    With ``then_exit`` (the ``up`` command) the process ends once the kernel has run and the
+    private Redis server is stopped (``lifecycle_base.end_process``).
+    """
     path = config_path if config_path is not None else default_config_path()
     config, issues = check_config(path)
     if config is None:
@@ -69,10 +75,13 @@ def up(config_path: Optional[pathlib.Path], ros_args: Optional[List[str]] = None
               f'{server.directory})', file=out, flush=True)
     try:
         with _redis_url_env(server.url if server is not None else None):
-            return _run(config.kernel.node_name, path, ros_args, out, on_active)
+            code = _run(config.kernel.node_name, path, ros_args, out, on_active)
     finally:
         if server is not None:
             server.stop()
+    if then_exit:
+        lifecycle_base.end_process(code)
+    return code
 
 
 @contextlib.contextmanager
@@ -101,7 +110,7 @@ def _run(node_name: str, path: Optional[pathlib.Path], ros_args: Optional[List[s
 
     args = ['unity-kernel'] + (['--ros-args'] + ros_args if ros_args else [])
     code = lifecycle_base.run(lambda: KernelNode(node_name, config_file=path), args,
-                              autostart=True, on_active=announce)
+                              autostart=True, on_active=announce, then_exit=False)
     print(f'unity-kernel: stopped ({"clean" if code == 0 else f"exit {code}"})', file=out,
           flush=True)
     return code

@@ -131,8 +131,13 @@ class ModuleMachine:
     """
 
     def __init__(self, name: str, restart: RestartPolicy, health: HealthLimits,
-                 enabled: bool, clock: Callable[[], float]) -> None:
+                 enabled: bool, clock: Callable[[], float],
+                 going_down: Callable[[], bool] = lambda: False) -> None:
         self.name = name
+        self.going_down = going_down
+        """Return True while the kernel is going down: failures stop the module instead."""
+        self.left = False
+        """Set when the module failed or left while the kernel was going down (STOPPED)."""
         self.restart = restart
         self.health = health
         self.enabled = enabled
@@ -269,6 +274,8 @@ class ModuleMachine:
         Take a failure of the module: back off (restart deadline) or give up.
 
         Return the job that ends what is left of it (KILL), or None when nothing runs.
+        While the kernel is going down (``going_down``) the module is not recovered: it is
+        stopped at once (:meth:`stop_going_down`) and nothing is waited for.
         """
         self.epoch += 1
         self.failure = failure
@@ -276,6 +283,9 @@ class ModuleMachine:
         if failure.kind in GRAPH_FAILURES or failure.kind is FailureKind.BAD_MANIFEST:
             self.restart_at = None
             self.move(ModuleState.FAILED, failure.detail)
+            return None
+        if self.going_down():
+            self.stop_going_down(failure)
             return None
         delay = self.tracker.next_delay(clean_exit=failure.clean_exit)
         if delay is None:
@@ -294,6 +304,34 @@ class ModuleMachine:
             self.move(ModuleState.RECOVERING, str(failure))
         self.configured = False
         return Job.KILL
+
+    def stop_going_down(self, failure: Failure) -> None:
+        """
+        Stop the module that exited, left the ROS graph or failed while the kernel goes down.
+
+        Under ``ros2 launch`` a terminal's Ctrl-C reaches every process at once: a module
+        going away by itself then is expected, not a failure to recover from. The kernel's
+        orderly shutdown ends what is left of it without asking it anything (``left``).
+        """
+        self.epoch += 1  # the result of a job still in flight is ignored
+        self.failure = failure
+        self.check_at = self.restart_at = None
+        self.configured = False
+        self.left = True
+        self.move(ModuleState.STOPPED, f'kernel going down; {failure}')
+
+    def resume(self) -> bool:
+        """
+        Take back a module stopped while the kernel was going down (it is active again).
+
+        Return True when the module is to be brought up again (it was ``left``).
+        """
+        if not self.left or self.state is not ModuleState.STOPPED:
+            return False
+        self.left = False
+        self.failure = None
+        self.move(ModuleState.WAITING, 'kernel active again')
+        return True
 
     def expire(self, now: float) -> Optional[Job]:
         """End the attempt of a job past its deadline; return the follow-up job, or None."""

@@ -29,7 +29,12 @@ killed and restarted when its back-off deadline passes. A module whose dependenc
 or in a cycle is failed with the reason; the others are not affected.
 
 Orderly shutdown (``deactivate_all``, ``stop_all``) is the exception: the kernel is going
-down, so it runs on the loop's thread, in reverse dependency order, and waits for it.
+down, so it runs on the loop's thread, in reverse dependency order, and waits for it. While
+the kernel is going down (``halt`` set) nothing is recovered: a module whose process exits,
+whose node leaves the ROS graph or finalizes itself, or that fails a job is stopped at once
+(``ModuleMachine.stop_going_down``; under ``ros2 launch`` a terminal's Ctrl-C reaches every
+process at once), a health check in flight is abandoned, not waited for, and the orderly
+shutdown does not ask such a module anything.
 """
 
 import concurrent.futures
@@ -59,6 +64,10 @@ SHUTDOWN_WAIT_S = 30.0
 """How long an orderly shutdown waits for the jobs in flight to end."""
 
 _QUICK_JOBS = (Job.CHECK, Job.KILL)
+_GONE = (FailureKind.EXITED, FailureKind.GONE)
+"""Failures of a module that went away by itself: nothing left to ask it."""
+_GOING_AWAY = ('shuttingdown', 'finalized')
+"""Transition event labels of a node that shuts itself down."""
 _GRAPH_KINDS = {'missing': FailureKind.MISSING_DEPENDENCY, 'cycle': FailureKind.CYCLE}
 
 _log = logging.getLogger('unity_kernel.supervision.scheduler')
@@ -276,7 +285,15 @@ class Scheduler:
         elif kind == 'transition':
             _, name, label = event
             rec = self.records.get(name)
-            if rec is not None and rec.state is ModuleState.ACTIVE and label != 'active':
+            if rec is None:
+                pass
+            elif label in _GOING_AWAY and self.halt.is_set() and rec.runner is not None and \
+                    rec.state not in (ModuleState.STOPPED, ModuleState.FAILED) and \
+                    rec.machine.job in (None, Job.CHECK):
+                # it shuts itself down with the kernel (one Ctrl-C for all): no need to ask
+                rec.machine.stop_going_down(Failure(FailureKind.GONE,
+                                                    f'node shut itself down ({label})'))
+            elif rec.state is ModuleState.ACTIVE and label != 'active':
                 rec.machine.check_at = self.clock()  # check it now, not at the next period
         elif kind == 'started':
             _, name, epoch, started, at = event
@@ -474,7 +491,7 @@ class Scheduler:
                 rec = self.records.get(name)
                 if rec is None:
                     machine = ModuleMachine(name, manifest.restart, manifest.health,
-                                            name in enabled, self.clock)
+                                            name in enabled, self.clock, self.halt.is_set)
                     self.records[name] = ModuleRecord(manifest, machine)
                 else:
                     rec.machine.enabled = name in enabled
@@ -498,7 +515,8 @@ class Scheduler:
         if name in problems:
             raise ModuleError(name, problems[name][1])
         with self.lock:
-            machine = ModuleMachine(name, manifest.restart, manifest.health, True, self.clock)
+            machine = ModuleMachine(name, manifest.restart, manifest.health, True, self.clock,
+                                    self.halt.is_set)
             self.records[name] = ModuleRecord(manifest, machine)
             self._update_graph()
         return f'{name}: {machine.state.value}'
@@ -541,8 +559,26 @@ class Scheduler:
 
     # -- orderly shutdown (on the loop's thread, waits) ------------------------------------
 
+    def resume(self) -> None:
+        """Let modules start (the kernel is active); those stopped going down come back."""
+        self.running = True
+        for rec in self.records.values():
+            if rec.machine.resume():
+                self._report(rec)
+
     def _settle(self) -> None:
-        """Wait (bounded) for the jobs in flight, then take their results."""
+        """
+        Wait (bounded) for the jobs in flight, then take their results.
+
+        A health check in flight is abandoned, not waited for: its answer no longer matters
+        (a module that went away with the kernel would only hold the shutdown up).
+        """
+        for rec in self.records.values():
+            machine = rec.machine
+            if machine.job is Job.CHECK and rec.future is not None:
+                machine.epoch += 1  # its late result is ignored
+                machine.job = None
+                rec.abandoned.append(rec.future)
         futures = [r.future for r in self.records.values()
                    if r.future is not None and not r.machine.idle]
         if futures:
@@ -577,14 +613,20 @@ class Scheduler:
         self._settle()
         for rec in self._stop_order():
             assert rec.runner is not None
+            machine = rec.machine
+            left = machine.left and machine.state is ModuleState.STOPPED
+            gone = left and machine.failure is not None and machine.failure.kind in _GONE
             try:
-                rec.runner.stop()
+                if gone:
+                    rec.runner.kill()  # it went away by itself: end what is left, ask nothing
+                else:
+                    rec.runner.stop()
             except Exception as exc:
                 _log.error(f'stopping {rec.name}: {exc}')
             rec.runner = None
-            machine = rec.machine
             machine.epoch += 1
             machine.configured = False
             machine.check_at = machine.restart_at = None
-            machine.move(ModuleState.STOPPED, 'kernel shutting down')
+            if not left:
+                machine.move(ModuleState.STOPPED, 'kernel shutting down')
             self._report(rec)

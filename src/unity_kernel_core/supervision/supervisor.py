@@ -145,7 +145,7 @@ class Supervisor:
         self.scheduler.call(self._set_running)
 
     def _set_running(self) -> None:
-        self.scheduler.running = True
+        self.scheduler.resume()
 
     def deactivate(self) -> None:
         """Deactivate the modules in reverse order (waits for it)."""

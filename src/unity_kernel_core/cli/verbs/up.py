@@ -31,4 +31,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    return up(args.config, args.ros_args)
+    return up(args.config, args.ros_args, then_exit=True)
