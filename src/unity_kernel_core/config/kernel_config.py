@@ -200,7 +200,7 @@ class RedisSettings(_Strict):
     """A batch counts as written once this many replicas have it (default: 1 in a cluster)."""
     wait_timeout_ms: int = Field(1000, ge=1, le=60000)
     # where the writer runs (docs/performance.md): its own process fed through a shared-memory
-    # ring of ring_bytes in <state_dir>/mirror-ring, or a thread of the kernel's process
+    # ring of ring_bytes in /dev/shm (see writer_process.ring_path), or a thread of the kernel
     writer: Literal['process', 'thread'] = 'process'
     ring_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=16 * 1024 ** 3)
 
