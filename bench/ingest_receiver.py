@@ -16,13 +16,16 @@ Receiver for the ingest benchmarks: a bare rclpy subscriber, or the kernel.
 
 ``python bench/ingest_receiver.py MODE TOPIC SECONDS [CONFIG [REDIS_URL]]`` subscribes,
 prints ``ready``, runs for SECONDS or until SIGINT, and prints one JSON line: how many
-distinct sequence numbers arrived. Modes: ``bare-events`` (a bare subscriber spun by
-rclpy's EventsExecutor, the reference), ``bare`` (a bare subscriber on a SingleThreadedExecutor), ``kernel`` (the
-kernel, counted by a bus handler), ``kernel-mirror`` (the kernel with its Redis mirror,
-counted in the topic's stream after the kernel shut down and flushed; ``kernel-mirror-thread``
-the same with the writer on a thread of the kernel's process, as before issue 15),
-``kernel-critical`` (the kernel with a handler on TOPIC taking each message's latency from
-the publish time ``bench/critical_probe.py`` put in it; prints them too).
+distinct sequence numbers arrived. Modes:
+
+- ``bare-events``: a bare subscriber spun by rclpy's EventsExecutor (the reference);
+- ``bare``: a bare subscriber on a SingleThreadedExecutor;
+- ``kernel``: the kernel, counted by a bus handler;
+- ``kernel-mirror``: the kernel with its Redis mirror, counted in the topic's stream after
+  the kernel shut down and flushed; ``kernel-mirror-thread``: the same with the writer on a
+  thread of the kernel's process (as before issue 15);
+- ``kernel-critical``: the kernel with a handler on TOPIC taking each message's latency from
+  the publish time ``bench/critical_probe.py`` put in it (printed too).
 """
 
 import json
