@@ -663,8 +663,9 @@ def _resolve_paths(data: Dict[str, Any], base: pathlib.Path, source: str,
         raw = values[key]
         items = list(enumerate(raw)) if isinstance(raw, list) else [(None, raw)]
         for index, item in items:
-            if not isinstance(item, str) or pathlib.Path(
-                    os.path.expandvars(item)).expanduser().is_absolute():
+            if not isinstance(item, str) or not item.strip():
+                continue  # not a path, or empty: the schema reports what is wrong
+            if pathlib.Path(os.path.expandvars(item)).expanduser().is_absolute():
                 continue  # absolute (or ~/...): kept as written, expanded where used
             loc = (section, key) if index is None else (section, key, index)
             try:
