@@ -1,60 +1,78 @@
 # UnityKernel: two commands set up a fresh Debian/Ubuntu machine.
-#   make run   install what is missing, then run the main job (`unity-kernel up`)
-#   make test  install what is missing, then run the whole test suite
+#   make run   install what running the kernel needs, then run it (`unity-kernel up`)
+#   make test  install that plus the test tools and the LLM test model server, then run the
+#              whole test suite
 # Both are idempotent: a second run skips what is already installed.
+#   make setup       what `make run` installs: Debian packages + .venv (requirements.txt)
+#   make setup-dev   + lint/test/build tools (requirements-dev.txt) and the test packages
+#   make setup-llm   + the local LLM model server (requirements-model*.txt; compiles
+#                    llama-cpp-python once, about 6 minutes on 2 cores): docs/llm_bridge.md
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip
+PIP := $(PY) -m pip -q --disable-pip-version-check
 STAMP := $(VENV)/.installed
-SYS_STAMP := .cache/system-deps.stamp
+DEV_STAMP := $(VENV)/.installed-dev
 MODEL_STAMP := $(VENV)/.installed-model
+SYS_STAMP := .cache/system-deps-run.stamp
+SYS_TEST_STAMP := .cache/system-deps-test.stamp
 PYTEST_ARGS ?=
 # Environment for every ROS process started from here: the ament index lives in the venv.
 export AMENT_PREFIX_PATH := $(abspath $(VENV))
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export RMW_IMPLEMENTATION ?= rmw_fastrtps_cpp
 
-.PHONY: setup system-deps venv run test lint bench clean
+.PHONY: setup setup-dev setup-llm system-deps venv run test lint bench clean
 
 setup: system-deps venv
+
+setup-dev: setup $(SYS_TEST_STAMP) $(DEV_STAMP)
+
+setup-llm: setup $(SYS_TEST_STAMP) $(MODEL_STAMP)
 
 system-deps: $(SYS_STAMP)
 
 $(SYS_STAMP): scripts/install-system-deps.sh
-	@bash scripts/install-system-deps.sh
+	@bash scripts/install-system-deps.sh run
+	@mkdir -p $(dir $@) && touch $@
+
+$(SYS_TEST_STAMP): scripts/install-system-deps.sh $(SYS_STAMP)
+	@bash scripts/install-system-deps.sh test
 	@mkdir -p $(dir $@) && touch $@
 
 venv: $(STAMP)
 
 $(STAMP): requirements.txt setup.py setup.cfg package.xml $(SYS_STAMP)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PIP) install -q --disable-pip-version-check -r requirements.txt
-	@$(PIP) install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@$(PIP) install -r requirements.txt
+	@$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $@
 	@echo "python environment: ready in $(VENV)"
 
-# The LLM bridge's test model server: llama-cpp-python compiles once (pip caches the wheel).
-venv: $(MODEL_STAMP)
+$(DEV_STAMP): requirements-dev.txt $(STAMP)
+	@$(PIP) install -r requirements-dev.txt
+	@touch $@
+	@echo "lint and test tools: ready in $(VENV)"
 
-$(MODEL_STAMP): requirements-model.txt requirements-model-nodeps.txt $(STAMP)
-	@$(PIP) install -q --disable-pip-version-check -r requirements-model.txt
-	@$(PIP) install -q --disable-pip-version-check --no-deps -r requirements-model-nodeps.txt
+# The LLM bridge's test model server: llama-cpp-python compiles once, for a portable CPU
+# level (see the script), into a wheel kept under ~/.cache/unity_kernel.
+$(MODEL_STAMP): requirements-model.txt requirements-model-nodeps.txt scripts/install-model-server.sh $(STAMP) $(SYS_TEST_STAMP)
+	@bash scripts/install-model-server.sh $(PY)
 	@touch $@
 	@echo "model server: ready in $(VENV)"
 
 run: setup
 	$(VENV)/bin/unity-kernel up $(ARGS)
 
-test: setup
+test: setup-dev setup-llm
 	UNITY_KERNEL_REQUIRE_MODEL=1 $(PY) -m pytest $(PYTEST_ARGS)
 
-lint: setup
+lint: setup-dev
 	$(PY) -m pytest -m linter
 
-bench: setup
+bench: setup-dev
 	$(PY) bench/run_all.py $(ARGS)
 
 clean:

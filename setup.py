@@ -41,7 +41,7 @@ setup(
     package_dir={'': 'src'},
     packages=find_packages('src'),
     package_data={
-        'unity_kernel_core': ['py.typed'],
+        'unity_kernel_core': ['py.typed', 'live/static/*'],
         'unity_sensors': ['py.typed'],
         'unity_llm_bridge': ['py.typed'],
     },
@@ -49,7 +49,9 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         (SHARE, ['package.xml']),
         (os.path.join(SHARE, 'launch'), glob('launch/*.launch.py')),
-        (os.path.join(SHARE, 'config'), glob('config/*.yaml') + glob('config/*.xml')),
+        (os.path.join(SHARE, 'config'),
+         glob('config/*.yaml') + glob('config/*.xml') + glob('config/*.rviz')
+         + glob('config/*.json')),
     ] + tree('modules', os.path.join(SHARE, 'modules')),
     install_requires=['setuptools'],
     zip_safe=False,

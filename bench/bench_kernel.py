@@ -182,7 +182,7 @@ def critical_round(src: str, flooded: bool, env: dict, config: str,
     load = []
     if flooded:
         load.append(subprocess.Popen(
-            [sys.executable, '-m', 'unity_sensors.camera_node', '--ros-args', '-p',
+            [sys.executable, '-m', 'unity_sensors.camera.node', '--ros-args', '-p',
              'source:=pattern', '-p', 'width:=320', '-p', 'height:=240', '-p', 'fps:=30',
              '-p', 'autostart:=true', '-r', '/camera/image_raw:=/sensors/camera/image_raw'],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))

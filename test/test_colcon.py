@@ -43,6 +43,8 @@ def test_colcon_build_installs_executables_launch_config_and_index(tmp_path, ros
     assert (share / 'package.xml').is_file()
     assert (share / 'launch' / 'bringup.launch.py').is_file()
     assert (share / 'config' / 'kernel.yaml').is_file()
+    assert (share / 'config' / 'unity_kernel.rviz').is_file()
+    assert (share / 'modules' / 'camera' / 'manifest.yaml').is_file()
     assert (prefix / 'share' / 'ament_index' / 'resource_index' / 'packages' /
             'unity_kernel').is_file()
 

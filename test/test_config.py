@@ -26,6 +26,7 @@ from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.config.kernel_config import load_config, parse_config
 from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
+from unity_kernel_core.paths import share_dir
 
 SHIPPED = support.ROOT / 'config' / 'kernel.yaml'
 
@@ -46,7 +47,7 @@ def test_shipped_file_states_the_defaults_and_enables_the_example_modules():
     shipped = load_config(SHIPPED, environ={})
     assert shipped.model_dump(exclude={'modules'}) == defaults.model_dump(exclude={'modules'})
     assert defaults.modules.enabled == []
-    assert shipped.modules.search_paths == ['../modules']
+    assert shipped.modules.search_paths == [str((share_dir() / 'modules').resolve())]
     assert {'heartbeat', 'monitor'} <= set(shipped.modules.enabled)
 
 
@@ -90,7 +91,7 @@ MALFORMED = [
     ('- a\n- b\n', 1, '', 'expected a mapping at the top level'),
     ('kernal: {}\n', 1, 'kernal', 'unknown key'),
     ('kernel:\n  nod_name: x\n', 2, 'kernel.nod_name', 'unknown key'),
-    ('kernel:\n  node_name: 9lives\n', 2, 'kernel.node_name', 'should match pattern'),
+    ('kernel:\n  node_name: 9lives\n', 2, 'kernel.node_name', 'not a valid ROS node name'),
     ('kernel:\n  diagnostics_period_s: 0\n', 2, 'kernel.diagnostics_period_s', 'greater than 0'),
     ('kernel:\n  discovery_period_s: soon\n', 2, 'kernel.discovery_period_s', 'valid number'),
     ('kernel:\n  event_echo_topic: events\n', 2, 'kernel.event_echo_topic', "start with '/'"),
@@ -114,7 +115,7 @@ MALFORMED = [
     ('tiers:\n  HIGH:\n    qos: {depth: 0}\n', 3, 'tiers.HIGH.qos.depth',
      'greater than or equal to 1'),
     ('tiers: [1, 2]\n', 1, 'tiers', 'expected a mapping'),
-    ('exclude: [rosout]\n', 1, 'exclude', "must start with '/'"),
+    ('exclude: [rosout]\n', 1, 'exclude[0]', "must start with '/'"),
     ('redis:\n  batch_size: many\n', 2, 'redis.batch_size', 'valid integer'),
     ('redis:\n  stream_prefix: "a b"\n', 2, 'redis.stream_prefix', 'should match pattern'),
 ]

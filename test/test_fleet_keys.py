@@ -100,3 +100,20 @@ def test_a_robot_turns_stale_when_its_heartbeat_is_older_than_the_limit():
     stopped = status_of('a', dict(record, state='stopped'), 99_000, stale_after_s=5)
     assert stopped.state == 'stopped'  # it said goodbye: not stale
     assert isinstance(stopped, RobotStatus)
+
+
+def test_the_llm_bridge_takes_robot_id_and_cluster_from_the_robots_environment():
+    from unity_llm_bridge.config import BridgeSettings
+    from unity_llm_bridge.memory import connect_store
+    bridge = BridgeSettings(redis_url='redis://127.0.0.1:1/0')
+    client, keys = connect_store(bridge, environ={'UNITY_ROBOT_ID': 'r5'})
+    assert keys.dead_letter_stream('llm') == 'unity:{r5}:llm:deadletters'
+    assert type(client).__name__ == 'Redis'
+    _client, keys = connect_store(bridge.model_copy(update={'robot_id': 'own'}),
+                                  environ={'UNITY_ROBOT_ID': 'r5'})
+    assert keys.robot_id == 'own'
+    assert connect_store(bridge, environ={})[1] == StreamKeys('unity')
+    with pytest.raises(AuditError, match='UNITY_ROBOT_ID'):
+        connect_store(bridge, environ={'UNITY_ROBOT_ID': 'a-b'})
+    with pytest.raises(AuditError, match='Redis Cluster'):  # nothing listens on port 1
+        connect_store(bridge, environ={'UNITY_REDIS_CLUSTER': 'true'})

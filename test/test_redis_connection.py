@@ -55,8 +55,10 @@ def test_tls_files_need_a_rediss_url():
     client = connect(s, environ={})
     kwargs = client.connection_pool.connection_kwargs
     assert kwargs['ssl_ca_certs'] == '/ca.pem' and kwargs['ssl_cert_reqs'] == 'none'
+    with pytest.raises(ConfigError, match='expected redis://'):
+        settings('url: "http://x"')  # the schema refuses it now, naming the key
     with pytest.raises(AuditError, match='unsupported Redis URL scheme'):
-        connect(settings('url: "http://x"'), environ={})
+        connect(s, 'http://x', environ={})
 
 
 @pytest.mark.redis
@@ -74,3 +76,12 @@ def test_acl_user_with_password_from_the_environment(redis_server, caplog):
     with pytest.raises(redis.AuthenticationError):
         wrong.ping()
     assert 't0ps3cret' not in caplog.text
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_as_password_file_is_refused_without_blocking(tmp_path):
+    import os
+    fifo = tmp_path / 'pw'
+    os.mkfifo(fifo)
+    with pytest.raises(AuditError, match='not a regular file'):
+        resolve_password(settings(f'password_file: {fifo}'), {})

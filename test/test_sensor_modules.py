@@ -31,12 +31,13 @@ from unity_sensors.sensor_node import sensor_qos
 MODULES = support.ROOT / 'modules'
 
 
-@pytest.mark.parametrize('name,executable', [('camera', 'camera'), ('haptic', 'haptic')])
+@pytest.mark.parametrize('name,executable',
+                         [('camera', 'camera'), ('haptic', 'haptic'), ('audio', 'audio')])
 def test_shipped_manifests_are_node_modules_of_console_scripts(name, executable):
     m = load_manifest(MODULES / name)
     assert (m.kind.value, m.executable, m.namespace) == ('node', executable, '/sensors')
     setup = (support.ROOT / 'setup.py').read_text()
-    assert f"'{executable} = unity_sensors.{name}_node:main'" in setup
+    assert f"'{executable} = unity_sensors.{name}.node:main'" in setup
 
 
 def test_haptic_manifest_feedback_topic_is_on_the_critical_tier():

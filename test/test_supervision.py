@@ -16,6 +16,7 @@
 
 import json
 import os
+import shutil
 import signal
 import sys
 import textwrap
@@ -35,13 +36,14 @@ MODULE_NODE = str(support.ROOT / 'test' / 'nodes' / 'lifecycle_module.py')
 def node_module(root, name, depends=(), marker=None, heartbeat_period_s=0.3, **params):
     d = root / name
     d.mkdir(parents=True, exist_ok=True)
+    shutil.copy(MODULE_NODE, d / 'lifecycle_module.py')  # a module runs only its own files
     parameters = {'marker': str(marker)} if marker else {}
     parameters.update(params)
     (d / 'manifest.yaml').write_text(textwrap.dedent(f"""\
         name: {name}
         version: 1.0.0
         kind: node
-        executable: {MODULE_NODE}
+        executable: lifecycle_module.py
         depends: {json.dumps(list(depends))}
         parameters: {json.dumps(parameters)}
         restart: {{max_restarts: 3, window_s: 60, backoff_initial_s: 0.2, backoff_max_s: 1}}
@@ -333,6 +335,9 @@ def test_under_launch_the_kernel_leaves_modules_reconfigurable_and_stops_with_th
          '-p', 'spawn_modules:=false'], ros_env, tmp_path / 'kernel.log')
     support.wait_for(lambda: probe.get_state('sensors/camera') == 'active', 60,
                      message='camera activated by the kernel')
+    # (the camera can be active before this probe has discovered the kernel's participant)
+    support.wait_for(lambda: ('unity_kernel', '/') in probe.node.get_node_names_and_namespaces(),
+                     10, message='kernel node seen in the graph')
     names = probe.node.get_node_names_and_namespaces()
     assert names.count(('unity_kernel', '/')) == 1, names
     # the kernel's own cleanup leaves the module unconfigured (not finalized): it comes back

@@ -16,7 +16,8 @@
 
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.config.kernel_config import parse_config, QosSettings
-from unity_kernel_core.intake.topic_map import adapt_qos, plan_subscriptions, PublisherQos
+from unity_kernel_core.intake.topic_map import adapt_qos, plan_follow, plan_subscriptions
+from unity_kernel_core.intake.topic_map import PublisherQos, reconcile, SubscriptionPlan, Wanted
 
 RELIABLE = PublisherQos('reliable', 'volatile')
 BEST_EFFORT = PublisherQos('best_effort', 'volatile')
@@ -72,3 +73,35 @@ def test_plan_maps_tiers_skips_excluded_and_reports_conflicting_types():
     assert by_topic['/sensors/imu'].qos.reliability == 'best_effort'
     assert [s.topic for s in skipped] == ['/mixed']
     assert '2 types on one topic' in skipped[0].reason
+
+
+def test_a_follower_of_its_own_choosing_plans_with_the_same_qos_adaptation():
+    """The LLM bridge's question: routed topics at depth 10, whatever the kernel maps."""
+    def want(topic):
+        return Wanted(QosSettings(depth=10)) if topic.startswith('/llm/') else None
+
+    topics = [('/llm/chat', ['std_msgs/msg/String']), ('/other', ['std_msgs/msg/String']),
+              ('/llm/two', ['a/msg/A', 'b/msg/B']), ('/llm/quiet', ['std_msgs/msg/String'])]
+    plans, skipped = plan_follow(topics, {'/llm/chat': [BEST_EFFORT], '/other': [RELIABLE]},
+                                 want)
+    assert [(p.topic, p.qos.reliability, p.qos.depth) for p in plans] == [
+        ('/llm/chat', 'best_effort', 10)]
+    assert [s.topic for s in skipped] == ['/llm/two']  # /llm/quiet: no publisher yet
+
+
+def test_reconcile_drops_the_unwanted_replans_the_changed_and_keeps_the_quiet():
+    def plan(topic, tier=Tier.NORMAL, type_name='std_msgs/msg/String'):
+        return SubscriptionPlan(topic, type_name, tier, QosSettings())
+
+    current = {'/gone': plan('/gone'), '/quiet': plan('/quiet'), '/same': plan('/same'),
+               '/retiered': plan('/retiered')}
+    wanted = {'/quiet', '/same', '/retiered', '/new'}
+
+    def want(topic):
+        return Wanted(QosSettings()) if topic in wanted else None
+
+    drops, adds = reconcile(current, [plan('/same'), plan('/retiered', Tier.HIGH),
+                                      plan('/new')], want)
+    assert drops == [('/gone', 'no longer wanted'), ('/retiered', 'plan changed')]
+    assert [(p.topic, p.tier) for p in adds] == [('/retiered', Tier.HIGH),
+                                                 ('/new', Tier.NORMAL)]

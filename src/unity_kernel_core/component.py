@@ -22,7 +22,7 @@ The node is a thin shell. On ``configure`` it builds the bus and then each compo
 
 import dataclasses
 import pathlib
-from typing import Any, Callable, List, Protocol
+from typing import Any, Callable, Dict, List, Protocol
 
 from unity_kernel_core.bus.event_bus import EventBus
 from unity_kernel_core.config.kernel_config import KernelConfig
@@ -41,6 +41,8 @@ class KernelContext:
     """Writable directory for this kernel's state (journals, private redis data, ...)."""
     components: List[Any] = dataclasses.field(default_factory=list)
     """The kernel's components, in order (the list fills as they are built)."""
+    mapped_topics: Callable[[], Dict[str, str]] = lambda: {}
+    """The topics the intake maps now: name -> type."""
 
 
 class KernelComponent(Protocol):

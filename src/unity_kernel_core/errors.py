@@ -48,6 +48,9 @@ class ConfigError(UnityKernelError):
 
     def __init__(self, issues: Sequence[ConfigIssue]) -> None:
         self.issues = list(issues)
+        if len(self.issues) == 1:  # one problem, one line
+            super().__init__(f'invalid {self.what}: {self.issues[0]}')
+            return
         lines = '\n  '.join(str(i) for i in self.issues)
         super().__init__(f'invalid {self.what} ({len(self.issues)} problem(s)):\n  {lines}')
 
@@ -92,3 +95,7 @@ class ModuleError(UnityKernelError):
     def __init__(self, module: str, message: str) -> None:
         super().__init__(f'module {module!r}: {message}')
         self.module = module
+
+
+class LiveViewError(UnityKernelError):
+    """The live view cannot start as configured (token file unreadable, ...)."""

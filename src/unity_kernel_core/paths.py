@@ -12,14 +12,71 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Where the package's installed files are: the ament share directory, or the source tree."""
+"""
+Where files are: the package's share directory, and paths written in config files.
+
+A path in a config file may be ``package://<package>/<path>`` (a file of an installed ROS
+package, found with the ament index, as ``camera_info_manager`` and rviz read it), absolute,
+``~``-relative, or relative: relative to the folder of the file it is written in.
+"""
 
 import os
 import pathlib
+import stat
 import sys
 from typing import Optional
 
+from unity_kernel_core.errors import UnityKernelError
+
 PACKAGE = 'unity_kernel'
+PACKAGE_URL = 'package://'
+
+PRIVATE_UMASK = 0o077
+"""What the kernel creates under ``state_dir`` (journal, ring, logs, Redis data) is the
+user's alone: directories 0700, files 0600."""
+
+
+class StateDirError(UnityKernelError):
+    """The state directory cannot be used (not a directory, not writable, a shared one)."""
+
+
+def private_umask() -> None:
+    """Make everything this process (and its children) creates private to the user."""
+    os.umask(PRIVATE_UMASK)
+
+
+def ensure_private_dir(path: 'str | os.PathLike[str]', what: str = 'state_dir') -> pathlib.Path:
+    """
+    Create ``path`` as a directory only the user can enter (0700), or make it so.
+
+    An existing directory that others can read is tightened to 0700, unless it is a shared
+    one (sticky bit, as ``/tmp``) or not ours: that is refused. Raise StateDirError saying
+    plainly what is wrong.
+    """
+    p = pathlib.Path(path).expanduser()
+    try:
+        p.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = p.stat()
+    except FileExistsError:
+        raise StateDirError(f'{what} {p}: exists and is not a directory') from None
+    except OSError as exc:
+        raise StateDirError(f'{what} {p}: cannot create or use it ({exc.strerror})') from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise StateDirError(f'{what} {p}: exists and is not a directory')
+    if info.st_mode & stat.S_ISVTX:
+        raise StateDirError(f'{what} {p}: a shared directory (sticky bit, like /tmp): give the '
+                            'kernel a directory of its own, e.g. ~/.local/state/unity_kernel')
+    if info.st_uid != os.geteuid():
+        raise StateDirError(f'{what} {p}: owned by uid {info.st_uid}, not by this user')
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        try:
+            os.chmod(p, 0o700)
+        except OSError as exc:
+            raise StateDirError(f'{what} {p}: cannot make it private ({exc.strerror})') \
+                from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise StateDirError(f'{what} {p}: not writable')
+    return p
 
 
 def default_ament_prefix_path() -> None:
@@ -33,6 +90,48 @@ def default_ament_prefix_path() -> None:
     if not os.environ.get('AMENT_PREFIX_PATH') and \
             (pathlib.Path(sys.prefix) / 'share' / 'ament_index').is_dir():
         os.environ['AMENT_PREFIX_PATH'] = sys.prefix
+
+
+def package_share_dir(package: str) -> pathlib.Path:
+    """
+    Return the share directory of a ROS package (this one: see :func:`share_dir`).
+
+    Raise FileNotFoundError naming the package and where it was looked for.
+    """
+    if package == PACKAGE:
+        return share_dir()
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        from ament_index_python.packages import PackageNotFoundError
+    except ImportError:
+        raise FileNotFoundError(f'package {package!r}: ament_index_python is not installed') \
+            from None
+    try:
+        return pathlib.Path(get_package_share_directory(package))
+    except (PackageNotFoundError, LookupError, ValueError, OSError):
+        where = os.environ.get('AMENT_PREFIX_PATH') or 'AMENT_PREFIX_PATH is not set'
+        raise FileNotFoundError(f'package {package!r} is not in the ament index ({where})') \
+            from None
+
+
+def resolve_path(raw: str, base: Optional[pathlib.Path]) -> pathlib.Path:
+    """
+    Resolve a path written in a config file to an absolute path.
+
+    ``package://pkg/rest`` is ``rest`` under that package's share directory; ``$VARS`` and
+    ``~`` are expanded; a relative path is relative to ``base`` (the folder of the file it
+    was written in; the working directory when None). Raise FileNotFoundError for a
+    ``package://`` URL whose package is not installed.
+    """
+    if raw.startswith(PACKAGE_URL):
+        package, _, rest = raw[len(PACKAGE_URL):].partition('/')
+        if not package:
+            raise FileNotFoundError(f'{raw!r}: expected package://<package>/<path>')
+        return (package_share_dir(package) / rest).resolve()
+    path = pathlib.Path(os.path.expandvars(raw)).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    return path.resolve()
 
 
 def share_dir() -> pathlib.Path:

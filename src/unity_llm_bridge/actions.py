@@ -22,12 +22,12 @@ arguments valid against its JSON schema, is accepted; everything else raises
 """
 
 import dataclasses
-import json
 import re
 from typing import Any, Dict, Optional
 
 import jsonschema
 
+from unity_kernel_core.config.documents import loads_json
 from unity_llm_bridge.config import ActionSpec, RouteSettings
 from unity_llm_bridge.errors import OutputRejected
 
@@ -69,10 +69,9 @@ def parse_action(route: RouteSettings, text: str) -> Action:
     """Parse and validate an action answer; raise OutputRejected saying why it is refused."""
     body = strip_fence(text)
     try:
-        data = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise OutputRejected('malformed_json', f'{exc.msg} at line {exc.lineno} column '
-                                               f'{exc.colno}') from None
+        data = loads_json(body)
+    except ValueError as exc:  # invalid, too deep, a duplicate key
+        raise OutputRejected('malformed_json', str(exc)) from None
     if not isinstance(data, dict) or not isinstance(data.get('action'), str):
         raise OutputRejected('not_an_action', 'expected a JSON object with a string "action" '
                                               f'and an object "arguments", got {_short(body)}')

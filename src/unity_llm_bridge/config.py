@@ -29,11 +29,13 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError
 
-from unity_kernel_core.bus.patterns import any_match, compile_pattern
+from unity_kernel_core.bus.patterns import any_match
 from unity_kernel_core.config.documents import format_loc, lookup_line, parse_document, read_text
-from unity_kernel_core.config.documents import validation_issues
+from unity_kernel_core.config.documents import MAX_DOCUMENT_BYTES, validation_issues
+from unity_kernel_core.config.fields import REDIS_COUNT_MAX, TopicName, TopicPattern
 from unity_kernel_core.config.kernel_config import ROBOT_ID_PATTERN
-from unity_kernel_core.errors import ConfigError, ConfigIssue, PatternError
+from unity_kernel_core.errors import ConfigError, ConfigIssue
+from unity_kernel_core.paths import resolve_path
 from unity_llm_bridge.errors import BridgeConfigError
 
 _NAME = r'^[A-Za-z][A-Za-z0-9_.-]*$'
@@ -41,21 +43,7 @@ TEMPLATE_FIELDS = ('topic', 'type', 'fields', 'text', 'route', 'id')
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra='forbid', frozen=True)
-
-
-def _topic(value: str) -> str:
-    if not isinstance(value, str) or not value.startswith('/') or '*' in value:
-        raise ValueError(f"topic {value!r} must be an absolute topic name like '/llm/response'")
-    return value
-
-
-def _pattern(value: str) -> str:
-    try:
-        compile_pattern(value)
-    except PatternError as exc:
-        raise ValueError(str(exc)) from None
-    return value
+    model_config = ConfigDict(extra='forbid', frozen=True, allow_inf_nan=False)
 
 
 class BreakerSettings(_Strict):
@@ -130,16 +118,12 @@ class PromptTemplate(_Strict):
 class ActionSpec(_Strict):
     """An action a model may request: published on ``topic`` when ``arguments`` validate."""
 
-    topic: str
+    topic: TopicName
     description: str = ''
     schema_: Dict[str, Any] = Field(default_factory=lambda: {'type': 'object'}, alias='schema')
 
-    model_config = ConfigDict(extra='forbid', frozen=True, populate_by_name=True)
-
-    @field_validator('topic')
-    @classmethod
-    def _topic(cls, value: str) -> str:
-        return _topic(value)
+    model_config = ConfigDict(extra='forbid', frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
     @field_validator('schema_')
     @classmethod
@@ -166,7 +150,7 @@ class RouteSettings(_Strict):
     """Events whose topic matches ``match`` go to ``models`` in order (primary, then backups)."""
 
     name: str = Field(pattern=_NAME)
-    match: List[str] = Field(min_length=1)
+    match: List[TopicPattern] = Field(min_length=1)
     models: List[str] = Field(min_length=1)
     prompt: PromptTemplate = PromptTemplate()
     output: Literal['text', 'action', 'auto'] = 'text'
@@ -176,11 +160,6 @@ class RouteSettings(_Strict):
     max_answer_chars: int = Field(4000, ge=1, le=10_000_000)
     stream: bool = False
     memory: MemorySettings = MemorySettings()
-
-    @field_validator('match')
-    @classmethod
-    def _patterns(cls, value: List[str]) -> List[str]:
-        return [_pattern(p) for p in value]
 
     @field_validator('models')
     @classmethod
@@ -211,10 +190,10 @@ DEFAULT_FORBIDDEN = ('/unity_kernel/**', '/safety/**', '/rosout', '/parameter_ev
 class BridgeSettings(_Strict):
     """Topics, workers and shared services of the bridge node."""
 
-    request_topic: str = '/llm/request'
-    response_topic: str = '/llm/response'
-    error_topic: str = '/llm/error'
-    service: str = '/llm/query'
+    request_topic: TopicName = '/llm/request'
+    response_topic: TopicName = '/llm/response'
+    error_topic: TopicName = '/llm/error'
+    service: TopicName = '/llm/query'
     workers: int = Field(4, ge=1, le=256)
     max_pending: int = Field(64, ge=1, le=100000)
     """Requests waiting for a worker; beyond this a request is refused (error + dead letter)."""
@@ -226,23 +205,18 @@ class BridgeSettings(_Strict):
     redis_prefix: str = Field('unity', pattern=r'^[A-Za-z0-9_.:-]+$')
     dead_letter_stream: Optional[str] = Field(None, pattern=r'^[A-Za-z0-9_.:-]+$')
     """Redis stream of failed requests; default ``<redis_prefix>:llm:deadletters``."""
-    dead_letter_maxlen: int = Field(100_000, ge=1)
+    dead_letter_maxlen: int = Field(100_000, ge=1, le=REDIS_COUNT_MAX)
+    max_request_bytes: int = Field(64 * 1024, ge=256, le=MAX_DOCUMENT_BYTES)
+    """A request (or query) larger than this is refused unparsed (``invalid_request``)."""
+    request_queue_depth: int = Field(1000, ge=1, le=100000)
+    """History depth of the request subscription (reliable, keep last): requests arriving
+    faster than the node takes them wait here; see docs/llm_bridge.md, "Bursts"."""
     redis_cluster: Optional[bool] = None
     """``redis_url`` is a start-up node of a Redis Cluster (default: ``UNITY_REDIS_CLUSTER``)."""
     robot_id: Optional[str] = Field(None, pattern=ROBOT_ID_PATTERN, max_length=64)
     """Keys under ``<redis_prefix>:{robot_id}`` as the kernel's (default: ``UNITY_ROBOT_ID``)."""
-    forbidden_action_topics: List[str] = list(DEFAULT_FORBIDDEN)
+    forbidden_action_topics: List[TopicPattern] = list(DEFAULT_FORBIDDEN)
     """No action may be published on these (the model never writes to the kernel itself)."""
-
-    @field_validator('request_topic', 'response_topic', 'error_topic', 'service')
-    @classmethod
-    def _topics(cls, value: str) -> str:
-        return _topic(value)
-
-    @field_validator('forbidden_action_topics')
-    @classmethod
-    def _patterns(cls, value: List[str]) -> List[str]:
-        return [_pattern(p) for p in value]
 
 
 class LlmBridgeConfig(_Strict):
@@ -307,10 +281,27 @@ def parse_bridge_config(text: str, source: str = '<string>') -> LlmBridgeConfig:
 
 
 def load_bridge_config(path: 'str | os.PathLike[str]') -> LlmBridgeConfig:
-    """Load a bridge config file."""
+    """
+    Load a bridge config file.
+
+    A relative ``api_key_file`` is relative to the file's folder (``package://`` URLs too),
+    as the kernel config's paths are: the file works wherever it is copied.
+    """
     p = pathlib.Path(path).expanduser()
     try:
         text = read_text(p)
     except ConfigError as exc:
         raise BridgeConfigError(exc.issues) from None
-    return parse_bridge_config(text, str(p))
+    config = parse_bridge_config(text, str(p))
+    models = dict(config.models)
+    for name, model in config.models.items():
+        raw = model.api_key_file
+        if raw and not pathlib.Path(os.path.expandvars(raw)).expanduser().is_absolute():
+            try:
+                resolved = str(resolve_path(raw, p.resolve().parent))
+            except FileNotFoundError as exc:
+                raise BridgeConfigError([ConfigIssue(str(p), None,
+                                                     f'models.{name}.api_key_file',
+                                                     str(exc))]) from None
+            models[name] = model.model_copy(update={'api_key_file': resolved})
+    return config.model_copy(update={'models': models})

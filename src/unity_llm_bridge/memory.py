@@ -23,16 +23,22 @@ the conversation.
 
 import collections
 import json
+import logging
 import os
 import re
 import threading
 from typing import Any, Deque, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
+from pydantic import ValidationError
+
 from unity_kernel_core.audit.record import AuditError, StreamKeys
 from unity_kernel_core.audit.redis_connection import connect
+from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.config.kernel_config import RedisSettings, ROBOT_ID_PATTERN
 from unity_llm_bridge.config import BridgeSettings
 from unity_llm_bridge.routing import Message, messages_tokens
+
+_LOG = logging.getLogger('unity_kernel.llm_bridge')
 
 
 class MemoryStore(Protocol):
@@ -95,7 +101,12 @@ class RedisStore:
             return []
         out = []
         for raw in self._redis.lrange(self.key(route), -max_events, -1):
-            exchange = json.loads(raw)
+            try:
+                exchange = loads_json(raw)
+            except ValueError as exc:  # someone else wrote into our list: skip, say so
+                _LOG.warning('memory of route %s: skipping an unreadable entry (%s)', route,
+                             exc)
+                continue
             if isinstance(exchange, list):
                 out.append([{'role': str(m.get('role', '')), 'content': str(m.get('content', ''))}
                             for m in exchange if isinstance(m, dict)])
@@ -122,8 +133,11 @@ def connect_store(bridge: BridgeSettings,
     cluster = bridge.redis_cluster
     if cluster is None:
         cluster = env.get('UNITY_REDIS_CLUSTER', '').strip().lower() in ('1', 'true', 'yes')
-    settings = RedisSettings(url=bridge.redis_url, cluster=cluster, connect_timeout_s=2.0,
-                             socket_timeout_s=2.0)
+    try:
+        settings = RedisSettings(url=bridge.redis_url, cluster=cluster, connect_timeout_s=2.0,
+                                 socket_timeout_s=2.0)
+    except ValidationError as exc:
+        raise AuditError(f'bridge.redis_url: {exc.errors()[0]["msg"]}') from None
     return connect(settings, environ=env), StreamKeys(bridge.redis_prefix, robot)
 
 

@@ -23,7 +23,13 @@ The LLM bridge node: a lifecycle node wiring ROS topics and a service to the bri
 - deactivate: stop taking requests (running ones finish)
 - cleanup / shutdown: stop the workers, close the backends and Redis
 
-Topics carry JSON in ``std_msgs/String`` (see ``docs/llm_bridge.md``). The query service is
+Topics carry JSON in ``std_msgs/String`` (see ``docs/llm_bridge.md``). No message can stop
+the node: request JSON is parsed within ``bridge.max_request_bytes`` and a nesting limit, a bad
+request is answered on the error topic and dead-lettered, a request arriving while the bridge
+is inactive is dead-lettered (``refused_inactive``), requests the middleware dropped before
+the node saw them are counted (``requests_lost``, from the subscription's message-lost event),
+and an unexpected error in a callback is logged and counted (``callback_errors``), never
+raised into the executor. The query service is
 ``diagnostic_msgs/srv/AddDiagnostics`` (a standard type with a string in and a string out):
 the request JSON in ``load_namespace``, the answer JSON in ``message``.
 Run it with ``ros2 run unity_kernel llm_bridge --ros-args -p config_file:=PATH``.
@@ -33,26 +39,29 @@ import concurrent.futures
 import json
 import logging
 import pathlib
+import re
 import sys
 import threading
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray
 from diagnostic_msgs.srv import AddDiagnostics
 import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
 from unity_kernel_core.bus.patterns import any_match
+from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.config.kernel_config import DEFAULT_EXCLUDE, QosSettings
-from unity_kernel_core.errors import MessageTypeError, UnityKernelError
-from unity_kernel_core.intake.intake_node import publisher_qos, qos_profile
-from unity_kernel_core.intake.topic_map import adapt_qos
-from unity_kernel_core.paths import default_ament_prefix_path, share_dir
+from unity_kernel_core.errors import UnityKernelError
+from unity_kernel_core.intake.follower import qos_profile, TopicFollower
+from unity_kernel_core.intake.topic_map import SubscriptionPlan, Want, Wanted
+from unity_kernel_core.paths import default_ament_prefix_path, resolve_path, share_dir
 from unity_kernel_core.ros import lifecycle_base, log_forwarding
-from unity_kernel_core.ros import message_types
 from unity_kernel_core.ros.diagnostics import ERROR, OK, status, WARN
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
 from unity_kernel_core.ros.parameters import Applies, ParamSpec
@@ -68,6 +77,8 @@ from unity_llm_bridge.routing import LlmRequest, new_id
 
 _LOG = logging.getLogger('unity_kernel.llm_bridge')
 INFRASTRUCTURE = DEFAULT_EXCLUDE  # never routed: ROS infrastructure, the kernel's outputs
+EVENT_QOS = Wanted(QosSettings(depth=10))
+"""Graph topics are taken with this QoS, adapted to their publishers."""
 
 
 def default_config_path() -> pathlib.Path:
@@ -157,20 +168,26 @@ class LlmBridgeNode(ManagedLifecycleNode):
         self._request_subs: List[Any] = []
         self._bridge_timers: List[Any] = []
         self._output_pubs: List[Any] = []
-        self._event_subs: Dict[str, Any] = {}
-        self._reported: Set[str] = set()
+        self._follower: Optional[TopicFollower] = None
         self._redis: Optional[Any] = None
         self._diag_pub: Optional[Any] = None
         self._prev: Dict[str, Dict[str, Any]] = {}
+        self._prev_intake: Dict[str, int] = {}
         self._active = threading.Event()
+        self.intake_counters = {'requests_lost': 0, 'refused_inactive': 0, 'callback_errors': 0}
+        """Requests that never reached the bridge, and callbacks that failed (diagnostics)."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         param = str(self.get_parameter('config_file').value or '')
-        path = pathlib.Path(param).expanduser() if param else default_config_path()
         try:
+            # (package://<package>/<path> too; a relative path: the working folder's)
+            path = resolve_path(param, None) if param else default_config_path()
             config = load_bridge_config(path)
+        except FileNotFoundError as exc:  # a package:// URL of a package not installed
+            self.get_logger().error(f'config: config_file {param!r}: {exc}')
+            return TransitionCallbackReturn.FAILURE
         except BridgeConfigError as exc:
             for issue in exc.issues:
                 self.get_logger().error(f'config: {issue}')
@@ -188,8 +205,9 @@ class LlmBridgeNode(ManagedLifecycleNode):
             dead_letters = RedisDeadLetters(
                 self._redis, b.dead_letter_stream or keys.dead_letter_stream('llm'),
                 b.dead_letter_maxlen, b.request_topic)
-        response = self.create_lifecycle_publisher(String, b.response_topic, 100)
-        error = self.create_lifecycle_publisher(String, b.error_topic, 100)
+        depth = b.request_queue_depth  # one reply per request: the same room as requests
+        response = self.create_lifecycle_publisher(String, b.response_topic, depth)
+        error = self.create_lifecycle_publisher(String, b.error_topic, depth)
         action_topics = sorted({a.topic for r in config.routes for a in r.actions.values()})
         actions = {t: self.create_lifecycle_publisher(String, t, 100) for t in action_topics}
         self._output_pubs = [response, error, *actions.values()]
@@ -205,9 +223,17 @@ class LlmBridgeNode(ManagedLifecycleNode):
             self._destroy_entities()
             return TransitionCallbackReturn.FAILURE
         self.config, self.bridge = config, bridge
+        self._follower = TopicFollower(
+            self, self._want(config, bridge), self._subscribe_event,
+            report=lambda topic, why: self.get_logger().warning(f'not routing {topic}: {why}'),
+            dropped=lambda plan, why: self.get_logger().info(
+                f'no longer routing {plan.topic}: {why}'))
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self._request_subs = [self.create_subscription(String, b.request_topic,
-                                                       self._on_request, 100)]
+        self._request_subs = [self.create_subscription(
+            String, b.request_topic, self._on_request,
+            QoSProfile(depth=b.request_queue_depth, reliability=ReliabilityPolicy.RELIABLE,
+                       history=HistoryPolicy.KEEP_LAST),
+            event_callbacks=SubscriptionEventCallbacks(message_lost=self._on_lost))]
         self._query = QueryServer(self, b.service, self._on_query)
         self._bridge_timers = [
             self.create_timer(b.diagnostics_period_s, self._publish_diagnostics),
@@ -251,9 +277,11 @@ class LlmBridgeNode(ManagedLifecycleNode):
         self.config = None
 
     def _destroy_entities(self) -> None:
-        for sub in [*self._event_subs.values(), *self._request_subs]:
+        if self._follower is not None:
+            self._follower.clear()
+            self._follower = None
+        for sub in self._request_subs:
             self.destroy_subscription(sub)
-        self._event_subs.clear()
         if self._query is not None:
             self._query.close()
             self._query = None
@@ -270,37 +298,75 @@ class LlmBridgeNode(ManagedLifecycleNode):
     # -- requests --------------------------------------------------------------------------
 
     def _on_request(self, msg: String) -> None:
-        bridge = self.bridge
-        if bridge is None or not self._active.is_set():
-            return
         try:
-            request = LlmRequest.from_json(msg.data)
+            self._take_request(msg.data)
+        except Exception as exc:  # no message may stop the node: say it, count it
+            self._callback_failed('request', exc)
+
+    def _take_request(self, raw: str) -> None:
+        bridge, config = self.bridge, self.config
+        if bridge is None or config is None or not self._active.is_set():
+            # the error topic is down with the node; the dead letter keeps the request
+            self.intake_counters['refused_inactive'] += 1
+            if bridge is not None:
+                bridge.dead_letters.put({'id': _id_of(raw), 'text': raw[:2000]}, 'inactive',
+                                        f'bridge is {self.state_label}')
+            return
+        limit = config.bridge.max_request_bytes
+        try:
+            request = LlmRequest.from_json(raw, max_bytes=limit)
         except ValueError as exc:
-            bridge.reject(LlmRequest(request_id=_id_of(msg.data), text=msg.data[:2000]),
+            bridge.reject(LlmRequest(request_id=_id_of(raw, limit), text=raw[:2000]),
                           'invalid_request', str(exc))
             return
         bridge.submit(request)
 
+    def _on_lost(self, info: Any) -> None:
+        lost = int(getattr(info, 'total_count_change', 0) or 0)
+        self.intake_counters['requests_lost'] += lost
+        self.get_logger().error(f'{lost} request(s) dropped by the middleware before the '
+                                'bridge saw them (raise bridge.request_queue_depth)')
+
+    def _callback_failed(self, what: str, exc: BaseException) -> None:
+        self.intake_counters['callback_errors'] += 1
+        self.get_logger().error(f'{what} callback failed: {type(exc).__name__}: {exc}')
+
     def _on_event(self, topic: str, type_name: str, msg: Any) -> None:
-        bridge = self.bridge
-        if bridge is None or not self._active.is_set():
-            return
-        text = msg.data if isinstance(getattr(msg, 'data', None), str) else ''
-        bridge.submit(LlmRequest(request_id=new_id(), topic=topic, type_name=type_name,
-                                 fields=message_fields(msg), text=text))
+        try:
+            bridge = self.bridge
+            if bridge is None or not self._active.is_set():
+                return
+            text = msg.data if isinstance(getattr(msg, 'data', None), str) else ''
+            bridge.submit(LlmRequest(request_id=new_id(), topic=topic, type_name=type_name,
+                                     fields=message_fields(msg), text=text))
+        except Exception as exc:  # no message may stop the node
+            self._callback_failed(f'event {topic}', exc)
 
     def _on_query(self, request: AddDiagnostics.Request,
                   response: AddDiagnostics.Response) -> AddDiagnostics.Response:
+        try:
+            return self._answer_query(request, response)
+        except Exception as exc:  # no query may stop the node: answer with the failure
+            self._callback_failed('query', exc)
+            response.success = False
+            response.message = json.dumps({'ok': False, 'reason': 'internal_error',
+                                           'error': f'{type(exc).__name__}: {exc}'})
+            return response
+
+    def _answer_query(self, request: AddDiagnostics.Request,
+                      response: AddDiagnostics.Response) -> AddDiagnostics.Response:
         bridge, config = self.bridge, self.config
         if bridge is None or config is None or not self._active.is_set():
             response.success = False
             response.message = json.dumps({'ok': False, 'reason': 'inactive',
                                            'error': f'bridge is {self.state_label}'})
             return response
+        limit = config.bridge.max_request_bytes
         try:
-            query = LlmRequest.from_json(request.load_namespace)
+            query = LlmRequest.from_json(request.load_namespace, max_bytes=limit)
         except ValueError as exc:
-            outcome = bridge.reject(LlmRequest(request_id=_id_of(request.load_namespace)),
+            outcome = bridge.reject(LlmRequest(request_id=_id_of(request.load_namespace,
+                                                                 limit)),
                                     'invalid_request', str(exc))
         else:
             future = bridge.submit(query, publish=False)
@@ -317,45 +383,30 @@ class LlmBridgeNode(ManagedLifecycleNode):
 
     # -- graph topics ----------------------------------------------------------------------
 
-    def _own_topics(self) -> List[str]:
-        assert self.config is not None
-        b = self.config.bridge
-        return [b.request_topic, b.response_topic, b.error_topic, *INFRASTRUCTURE,
-                *(a.topic for r in self.config.routes for a in r.actions.values())]
+    def _want(self, config: LlmBridgeConfig, bridge: Bridge) -> Want:
+        """Return the follower's question: graph topics a route matches, not the bridge's own."""
+        b = config.bridge
+        own = [b.request_topic, b.response_topic, b.error_topic, *INFRASTRUCTURE,
+               *(a.topic for r in config.routes for a in r.actions.values())]
+        patterns = bridge.router.patterns()
+
+        def want(topic: str) -> Optional[Wanted]:
+            if any_match(own, topic) or not any_match(patterns, topic):
+                return None
+            return EVENT_QOS
+        return want
+
+    def _subscribe_event(self, plan: SubscriptionPlan, msg_type: Any) -> Tuple[Any, Any]:
+        topic, type_name = plan.topic, plan.type_name
+        sub = self.create_subscription(msg_type, topic,
+                                       lambda m: self._on_event(topic, type_name, m),
+                                       qos_profile(plan.qos))
+        self.get_logger().info(f'routing events of {topic} ({type_name})')
+        return self, sub
 
     def _discover(self) -> None:
-        bridge, config = self.bridge, self.config
-        if bridge is None or config is None or not self._active.is_set():
-            return
-        patterns = bridge.router.patterns()
-        own = self._own_topics()
-        for topic, types in self.get_topic_names_and_types():
-            if topic in self._event_subs or any_match(own, topic) or \
-                    not any_match(patterns, topic):
-                continue
-            if len(types) != 1:
-                self._report(topic, f'{len(types)} types on one topic: not subscribing')
-                continue
-            pubs = [publisher_qos(p.qos_profile)
-                    for p in self.get_publishers_info_by_topic(topic)]
-            if not pubs:
-                continue
-            try:
-                cls = message_types.import_message_type(types[0])
-            except MessageTypeError as exc:
-                self._report(topic, str(exc))
-                continue
-            qos, _notes = adapt_qos(QosSettings(depth=10), pubs)
-            type_name = types[0]
-            self._event_subs[topic] = self.create_subscription(
-                cls, topic, lambda m, t=topic, n=type_name: self._on_event(t, n, m),
-                qos_profile(qos))
-            self.get_logger().info(f'routing events of {topic} ({type_name})')
-
-    def _report(self, topic: str, why: str) -> None:
-        if topic not in self._reported:
-            self._reported.add(topic)
-            self.get_logger().warning(f'not routing {topic}: {why}')
+        if self._follower is not None and self._active.is_set():
+            self._follower.sync()
 
     # -- diagnostics -----------------------------------------------------------------------
 
@@ -366,11 +417,22 @@ class LlmBridgeNode(ManagedLifecycleNode):
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
         name = self.get_name()
-        counters = dict(bridge.counters)
+        counters = {**bridge.counters, **self.intake_counters}
+        before = self._prev_intake
+        new = {k: v - before.get(k, 0) for k, v in counters.items() if v - before.get(k, 0) > 0}
+        self._prev_intake = counters
+        trouble = [f'{k} {new[k]}' for k in
+                   ('requests_lost', 'callback_errors', 'busy', 'refused_inactive') if k in new]
+        level = OK if self.state_label == 'active' and not trouble else WARN
+        if any(k in new for k in ('requests_lost', 'callback_errors')):
+            level = ERROR
+        follower = self._follower
         array.status.append(status(
-            f'{name}: bridge', OK if self.state_label == 'active' else WARN,
-            self.state_label, {'state': self.state_label, **counters,
-                               'event_topics': len(self._event_subs)}, hardware_id=name))
+            f'{name}: bridge', level,
+            self.state_label + (': ' + ', '.join(trouble) if trouble else ''),
+            {'state': self.state_label, **counters,
+             'event_topics': len(follower.plans) if follower else 0},
+            hardware_id=name))
         snapshot = bridge.snapshot()
         for model, values in snapshot.items():
             prev = self._prev.get(model, {})
@@ -392,12 +454,21 @@ class LlmBridgeNode(ManagedLifecycleNode):
         pub.publish(array)
 
 
-def _id_of(raw: str) -> str:
-    """Return the ``id`` of a request that did not validate, if it has one."""
+_ID_TEXT = re.compile(r'"id"\s*:\s*"([A-Za-z0-9_.:-]{1,128})"')
+
+
+def _id_of(raw: str, max_bytes: int = 64 * 1024) -> str:
+    """
+    Return the ``id`` of a request that did not validate, if it has one (within limits).
+
+    A request too large or too deep to parse still has its id salvaged from its first 4 KiB
+    (a plain ``"id": "..."``), so the sender can match the error to what it sent.
+    """
     try:
-        data = json.loads(raw)
+        data = loads_json(raw, max_bytes=max_bytes, duplicates=True)
     except ValueError:
-        return new_id()
+        match = _ID_TEXT.search(raw[:4096])
+        return match.group(1) if match else new_id()
     value = data.get('id') if isinstance(data, dict) else None
     return value if isinstance(value, str) and value else new_id()
 

@@ -29,8 +29,12 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import uuid
 
 from unity_kernel_core.bus.patterns import any_match
+from unity_kernel_core.config.documents import loads_json, MAX_DEPTH
 from unity_llm_bridge.config import LlmBridgeConfig, RouteSettings
 from unity_llm_bridge.errors import NoRoute
+
+MAX_REQUEST_BYTES = 64 * 1024
+"""Default limit of one request's JSON text (``bridge.max_request_bytes``)."""
 
 Message = Dict[str, str]
 """One chat message: ``{'role': 'system'|'user'|'assistant', 'content': text}``."""
@@ -52,9 +56,13 @@ class LlmRequest:
     """None: the route's default."""
 
     @classmethod
-    def from_json(cls, data: 'str | bytes | Mapping[str, Any]') -> 'LlmRequest':
+    def from_json(cls, data: 'str | bytes | Mapping[str, Any]',
+                  max_bytes: int = MAX_REQUEST_BYTES) -> 'LlmRequest':
         """
         Build a request from its JSON form; raise ValueError saying what is wrong.
+
+        Text from the graph is parsed within limits: at most ``max_bytes`` and ``MAX_DEPTH``
+        levels of nesting (a hostile ``[[[[...`` is refused, not a RecursionError).
 
         ``{"id": "...", "topic": "/x", "type": "pkg/msg/T", "fields": {...}, "text": "...",
         "route": "name", "stream": true}``; every key is optional but one of ``topic`` and
@@ -62,10 +70,12 @@ class LlmRequest:
         """
         if isinstance(data, (str, bytes)):
             try:
-                data = json.loads(data)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f'request is not JSON: {exc.msg} (column {exc.colno})') \
-                    from None
+                data = loads_json(data, max_bytes=max_bytes, max_depth=MAX_DEPTH)
+            except ValueError as exc:
+                text = str(exc)
+                if text.startswith('invalid JSON: '):
+                    raise ValueError(f'request is not JSON: {text[14:]}') from None
+                raise ValueError(f'request refused: {text}') from None
         if not isinstance(data, Mapping):
             raise ValueError(f'request must be a JSON object, got {type(data).__name__}')
         known = set(_JSON_KEYS)

@@ -19,20 +19,29 @@ from typing import List, Mapping, Optional, Tuple
 
 from unity_kernel_core.config.kernel_config import KernelConfig, load_config
 from unity_kernel_core.errors import ConfigError, ConfigIssue
+from unity_kernel_core.supervision import deployment
 
 
-def check_config(path: pathlib.Path, environ: Optional[Mapping[str, str]] = None
+def check_config(path: Optional[pathlib.Path], environ: Optional[Mapping[str, str]] = None
                  ) -> Tuple[Optional[KernelConfig], List[ConfigIssue]]:
-    """Return the config (None when invalid) and every problem found."""
+    """
+    Return the config (None when invalid) and every problem found.
+
+    Checked as the kernel's configure checks it: the schema, then the modules it deploys
+    (every enabled module found, unless optional; overrides that fit the manifests).
+    """
     try:
-        return load_config(path, environ), []
+        config = load_config(path, environ)
+        deployment.resolve(config)
     except ConfigError as exc:
         return None, exc.issues
+    return config, []
 
 
 def summary(config: KernelConfig) -> str:
     """Return a one-paragraph human summary of a valid config."""
     rules = ', '.join(f'{r.pattern}->{r.tier.name}' for r in config.topics)
     redis = config.redis.url or ('private redis-server' if config.redis.enabled else 'off')
+    modules = ', '.join(config.modules.enabled) or 'none'
     return (f'{len(config.topics)} topic rule(s): {rules}; '
-            f'{len(config.exclude)} exclude pattern(s); redis: {redis}')
+            f'{len(config.exclude)} exclude pattern(s); redis: {redis}; modules: {modules}')

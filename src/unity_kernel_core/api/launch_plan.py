@@ -22,12 +22,11 @@ into the list of nodes to launch, so that the launch file stays a thin loop over
 
 import dataclasses
 import os
-import pathlib
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from unity_kernel_core.config.kernel_config import load_config
-from unity_kernel_core.supervision import module_graph
-from unity_kernel_core.supervision.manifest import discover, ModuleKind, resolve_search_paths
+from unity_kernel_core.supervision import deployment, module_graph
+from unity_kernel_core.supervision.manifest import ModuleKind
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,20 +38,21 @@ class LaunchedNode:
     name: str
     namespace: str
     parameters: Dict[str, Any]
+    """The manifest's parameters with the config's ``modules.overrides`` applied."""
 
 
 def node_modules(config_path: 'str | os.PathLike[str] | None') -> List[LaunchedNode]:
     """
     Return the enabled node modules of a config, dependencies first.
 
+    The modules and their parameters are the ones the kernel itself would run
+    (``deployment.resolve``): a missing enabled module or a bad override raises ConfigError,
+    so that ``ros2 launch`` stops with the problem instead of running without the module.
     Only console-script executables can be launched by package; a module whose executable
     is a path is left out here, and the kernel starts that one itself.
     """
-    config = load_config(config_path)
-    base: Optional[pathlib.Path] = pathlib.Path(config_path).expanduser().resolve().parent \
-        if config_path else None
-    manifests, _errors = discover(resolve_search_paths(config.modules.search_paths, base))
-    enabled = {n: manifests[n] for n in config.modules.enabled if n in manifests}
+    found = deployment.resolve(load_config(config_path))
+    enabled = {n: found.manifests[n] for n in found.enabled}
     ordered = module_graph.order({n: [d for d in m.depends if d in enabled]
                                   for n, m in enabled.items()})
     out = []

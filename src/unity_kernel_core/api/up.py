@@ -20,12 +20,13 @@ import pathlib
 import sys
 from typing import Callable, Iterator, List, Optional, TextIO
 
+from unity_kernel_core.api.check_config import check_config
 from unity_kernel_core.audit import private_redis
 from unity_kernel_core.audit.record import AuditError
-from unity_kernel_core.config.kernel_config import load_config
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.kernel.node import KernelNode
-from unity_kernel_core.paths import default_config_path
+from unity_kernel_core.paths import default_config_path, ensure_private_dir, private_umask
+from unity_kernel_core.paths import StateDirError
 from unity_kernel_core.ros import lifecycle_base
 
 
@@ -37,7 +38,7 @@ def status_line(node: KernelNode) -> str:
     parts = [f'unity-kernel: {node.get_name()} {node.state_label}',
              f'config {node.config_path or "built-in defaults"}',
              f'{len(config.topics)} topic rules, {mapped} topics mapped so far']
-    parts += [f'{c.name} ready' for c in node.components]
+    parts += [getattr(c, 'status', None) or f'{c.name} ready' for c in node.components]
     return ' | '.join(parts) + ' | Ctrl-C to stop'
 
 
@@ -46,10 +47,15 @@ def up(config_path: Optional[pathlib.Path], ros_args: Optional[List[str]] = None
        on_active: Optional[Callable[[KernelNode], None]] = None) -> int:
     """Validate the config, start the kernel, print status, run until Ctrl-C; exit code."""
     path = config_path if config_path is not None else default_config_path()
+    config, issues = check_config(path)
+    if config is None:
+        print(f'unity-kernel: cannot start: {ConfigError(issues)}', file=sys.stderr)
+        return 2
     try:
-        config = load_config(path)
-    except ConfigError as exc:
-        print(f'unity-kernel: cannot start: {exc}', file=sys.stderr)
+        private_umask()  # the journal, ring, logs and Redis data are the user's alone
+        ensure_private_dir(config.kernel.state_dir)
+    except StateDirError as exc:
+        print(f'unity-kernel: cannot start: kernel.{exc}', file=sys.stderr)
         return 2
 
     server = None

@@ -179,6 +179,7 @@ class Heartbeat:
         self.sent = 0
         self.failures = 0
         self.last_error = ''
+        self._view: List[Dict[str, Any]] = []
         self._thread = threading.Thread(target=self._run, name='fleet-heartbeat', daemon=True)
         self._thread.start()
 
@@ -214,9 +215,27 @@ class Heartbeat:
         self.sent += 1
         return True
 
+    def fleet_view(self) -> List[Dict[str, Any]]:
+        """Return every registered robot as ``fleet list --json`` shows it (last heartbeat)."""
+        return list(self._view)
+
+    def _read_view(self) -> None:
+        try:
+            if self._registry is not None:
+                self._view = [s.as_dict() for s in self._registry.statuses(
+                    self._config.fleet.stale_after_s)]
+        except TRANSIENT_ERRORS + (redis.ResponseError,) as exc:
+            _LOG.debug('fleet view not read: %s', exc)
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.beat()
+            try:
+                if self.beat():
+                    self._read_view()  # for the dashboard's fleet page
+            except Exception as exc:  # the heartbeat must outlive one bad pass; say so
+                self.failures += 1
+                self.last_error = f'{type(exc).__name__}: {exc}'
+                _LOG.exception('fleet heartbeat: unexpected error (continuing)')
             self._stop.wait(self._config.fleet.heartbeat_period_s)
 
     def activate(self) -> None:

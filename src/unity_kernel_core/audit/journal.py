@@ -24,6 +24,13 @@ Bound: the segment files together never exceed ``max_bytes``; ``append`` refuses
 not fit (the caller counts and reports it) and keeps everything already stored, so the
 journal always holds an unbroken, in-order prefix of what was spooled.
 
+Disk full (or any write error): an append writes its records with unbuffered writes; when the
+file system refuses part of them, the segment is cut back to the last whole record and
+:class:`JournalWriteError` says how many were stored, so what is on disk always matches what
+the journal counts and nothing accepted is lost. Reading and delivering need no space: a
+cursor file that cannot be written is kept in memory (after a crash those records are sent
+again and Redis refuses the duplicates).
+
 Crash safety: a record torn by a crash (short or failing its CRC) at the end of the last
 segment is cut off when the journal is opened again; corruption inside an older segment
 ends that segment there, with an error naming the file and offset.
@@ -38,7 +45,9 @@ import time
 from typing import BinaryIO, List, Optional, Sequence, Tuple
 import zlib
 
+from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.errors import UnityKernelError
+from unity_kernel_core.paths import ensure_private_dir, StateDirError
 
 _LOG = logging.getLogger('unity_kernel.journal')
 
@@ -51,6 +60,15 @@ Cursor = Tuple[int, int, int]
 
 class JournalError(UnityKernelError):
     """The journal directory cannot be used (permissions, a file that is not a journal)."""
+
+
+class JournalWriteError(JournalError):
+    """An append stored only ``stored`` of its records: the file system refused the rest."""
+
+    def __init__(self, message: str, stored: int, errno: Optional[int]) -> None:
+        super().__init__(message)
+        self.stored = stored
+        self.errno = errno
 
 
 class _Segment:
@@ -73,7 +91,9 @@ class Journal:
         self.segment_bytes = max(1024, min(segment_bytes, max_bytes))
         self.fsync = fsync
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            ensure_private_dir(self.directory, 'journal directory')
+        except StateDirError as exc:
+            raise JournalError(str(exc)) from exc
         except OSError as exc:
             raise JournalError(f'cannot create journal directory {self.directory}: {exc}') \
                 from exc
@@ -98,9 +118,9 @@ class Journal:
         cursor_file = self.directory / 'cursor'
         if cursor_file.exists():
             try:
-                data = json.loads(cursor_file.read_text())
+                data = loads_json(cursor_file.read_bytes()[:4096])
                 self._cursor = (int(data['segment']), int(data['offset']))
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, OSError) as exc:
                 _LOG.error('journal cursor %s is unreadable (%s): reading from the start',
                            cursor_file, exc)
         paths = sorted(self.directory.glob('seg-*.jrn'))
@@ -151,44 +171,97 @@ class Journal:
     # -- writing ---------------------------------------------------------------------------
 
     def append(self, records: Sequence[bytes]) -> int:
-        """Append records in order; return how many were stored (the rest did not fit)."""
+        """
+        Append records in order; return how many were stored (the rest did not fit).
+
+        Raise JournalWriteError (with ``stored``) when the file system refused a write: the
+        records before it are stored and counted, the file holds nothing after them.
+        """
         stored = 0
         total = self.size_bytes
-        for record in records:
-            need = _FRAME.size + len(record)
+        i = 0
+        while i < len(records):
+            need = _FRAME.size + len(records[i])
             if total + need > self.max_bytes:
                 break
-            seg = self._writable(need)
-            f = self._file
-            assert f is not None
-            self._last_offset = (seg.number, seg.size)
-            f.write(_FRAME.pack(len(record), zlib.crc32(record)))
-            f.write(record)
-            seg.size += need
-            seg.records += 1
-            total += need
-            stored += 1
-        if stored and self._file is not None:
-            self._file.flush()
-            if self.fsync:
-                os.fsync(self._file.fileno())
-        self.pending += stored
+            seg = self._writable(need, stored)
+            # the records that fit in this segment, written in one go
+            frames: List[bytes] = []
+            ends: List[int] = []
+            size = seg.size
+            while i < len(records):
+                record = records[i]
+                need = _FRAME.size + len(record)
+                if total + need > self.max_bytes or (
+                        frames and size + need > self.segment_bytes):
+                    break
+                frames.append(_FRAME.pack(len(record), zlib.crc32(record)))
+                frames.append(record)
+                size += need
+                total += need
+                ends.append(size)
+                i += 1
+            written = self._write(seg, b''.join(frames), ends, stored)
+            stored += written
         return stored
 
-    def _writable(self, need: int) -> _Segment:
+    def _write(self, seg: _Segment, blob: bytes, ends: List[int], stored_before: int) -> int:
+        """Write one segment's share of an append; on a refused write, cut back and raise."""
+        assert self._file is not None
+        fd = self._file.fileno()
+        start = seg.size
+        done = 0
+        try:
+            while done < len(blob):
+                done += os.write(fd, blob[done:] if done else blob)
+            if self.fsync:
+                os.fsync(fd)
+        except OSError as exc:
+            if self.fsync:  # nothing of this write is known to be on disk
+                done = 0
+            whole = [end for end in ends if end - start <= done]
+            keep = whole[-1] if whole else start
+            try:
+                os.ftruncate(fd, keep)
+            except OSError:  # shrinking needs no space; if even that fails, close and rescan
+                _LOG.error('journal %s: cannot cut back to %d bytes', seg.path, keep)
+            self._account(seg, start, whole)
+            stored = stored_before + len(whole)
+            raise JournalWriteError(f'cannot write the journal {seg.path}: {exc.strerror} '
+                                    f'({stored} record(s) of this append stored)', stored,
+                                    exc.errno) from exc
+        self._account(seg, start, ends)
+        return len(ends)
+
+    def _account(self, seg: _Segment, start: int, ends: List[int]) -> None:
+        if not ends:
+            return
+        previous = ([start] + ends)[:-1]
+        self._last_offset = (seg.number, previous[-1])
+        seg.size = ends[-1]
+        seg.records += len(ends)
+        self.pending += len(ends)
+
+    def _writable(self, need: int, stored_before: int = 0) -> _Segment:
         seg = self._segments[-1] if self._segments else None
         if seg is None or (seg.size + need > self.segment_bytes and seg.size > len(MAGIC)):
             self._close_file()
             number = seg.number + 1 if seg is not None else max(1, self._cursor[0])
             path = self._seg_path(number)
-            with open(path, 'wb') as f:
-                f.write(MAGIC)
+            try:
+                with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                               'wb') as f:
+                    f.write(MAGIC)
+            except OSError as exc:
+                path.unlink(missing_ok=True)
+                raise JournalWriteError(f'cannot start journal segment {path}: {exc.strerror}',
+                                        stored_before, exc.errno) from exc
             seg = _Segment(number, path, len(MAGIC), 0)
             self._segments.append(seg)
             if len(self._segments) == 1:
                 self._cursor = (number, len(MAGIC))
         if self._file is None:
-            self._file = open(seg.path, 'ab')
+            self._file = open(seg.path, 'ab', buffering=0)
         return seg
 
     def _close_file(self) -> None:
@@ -200,8 +273,6 @@ class Journal:
 
     def read(self, max_records: int) -> Tuple[List[bytes], Cursor]:
         """Return up to ``max_records`` records from the cursor on, and the cursor after them."""
-        if self._file is not None:
-            self._file.flush()
         out: List[bytes] = []
         number, offset = self._cursor
         for seg in self._segments:
@@ -237,16 +308,21 @@ class Journal:
             old = self._segments.pop(0)
             old.path.unlink(missing_ok=True)
         tmp = self.directory / 'cursor.tmp'
-        tmp.write_text(json.dumps({'segment': number, 'offset': offset}))
-        os.replace(tmp, self.directory / 'cursor')
+        try:
+            tmp.write_text(json.dumps({'segment': number, 'offset': offset}))
+            os.replace(tmp, self.directory / 'cursor')
+        except OSError as exc:
+            # delivered is delivered: keep the cursor in memory; after a crash these records
+            # are sent again and Redis refuses them as duplicates
+            tmp.unlink(missing_ok=True)
+            _LOG.warning('journal %s: cannot save the cursor (%s): kept in memory',
+                         self.directory, exc.strerror)
 
     def last_record(self) -> Optional[bytes]:
         """Return the newest record still stored, or None when the journal is empty."""
         if self._last_offset is None or not self.pending:
             return None
         number, offset = self._last_offset
-        if self._file is not None:
-            self._file.flush()
         with open(self._seg_path(number), 'rb') as f:
             f.seek(offset)
             length, _crc = _FRAME.unpack(f.read(_FRAME.size))

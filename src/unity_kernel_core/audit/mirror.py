@@ -16,7 +16,10 @@
 The audit mirror: a kernel component copying every bus event to Redis Streams.
 
 Off the ROS callback path: the bus tap only appends the event to a bounded in-memory queue
-(``redis.queue_size``; when full the event is not mirrored and ``dropped_queue`` counts it).
+(``redis.queue_size``; when full the event is not mirrored and ``dropped_queue`` counts it,
+per tier in ``dropped_by_tier``). CRITICAL events are never dropped by the tap: they may use
+a reserve of another ``queue_size`` beyond the bound, and when even that is full the
+publishing thread waits for the writer to make room (the CRITICAL tier's BLOCK policy).
 One writer thread takes batches of up to ``redis.batch_size`` events, or what is there once
 the oldest waited ``redis.flush_interval_ms``, encodes them (CDR made here if the event came
 without it) and sends them as one pipeline of ``XADD`` with explicit IDs (see
@@ -29,6 +32,12 @@ answers again the journal is drained first. Because IDs are explicit, an entry t
 already has is refused by Redis ("equal or smaller" ID) and counted as a duplicate, so a
 batch that is re-sent after a failure, or a journal left by a crashed kernel, never doubles
 an entry. Clean shutdown sends what is queued, or journals it.
+
+Disk full: what the journal cannot take stays in memory, in order, ahead of anything newer
+(at most ``queue_size`` entries; beyond that the writer stops taking from the queue, so the
+tap's bound applies), is retried every ``reconnect_interval_ms``, and goes straight to Redis
+when it answers. The diagnostics are ERROR while anything is held. A batch whose sending
+fails in an unexpected way is journaled, never dropped.
 
 Dead letters from the bus go the same way to the ``P:deadletters`` stream.
 
@@ -50,7 +59,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Union
 
 import redis
 
-from unity_kernel_core.audit.journal import Journal, JournalError
+from unity_kernel_core.audit.journal import Journal, JournalError, JournalWriteError
 from unity_kernel_core.audit.record import (AuditError, dead_letter_fields, event_fields,
                                             IdClock, parse_id, StreamEntry, StreamKeys,
                                             trim_args)
@@ -60,7 +69,7 @@ from unity_kernel_core.audit.redis_connection import (Client, ClusterUnreachable
                                                       redacted_url, refresh_slots,
                                                       TRANSIENT_ERRORS)
 from unity_kernel_core.bus.event_bus import DeadLetter
-from unity_kernel_core.bus.events import Event
+from unity_kernel_core.bus.events import Event, Tier
 from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.kernel_config import KernelConfig, RedisSettings, TopicRoutes
 
@@ -75,7 +84,7 @@ Item = Union[Event, DeadLetter]
 
 COUNTERS = ('written', 'journaled', 'drained', 'duplicates', 'rejected', 'dropped_queue',
             'dropped_journal_full', 'journal_errors', 'journal_corrupt', 'skipped',
-            'unencodable', 'outages', 'writer_errors')
+            'unencodable', 'outages', 'writer_errors', 'critical_waits')
 
 
 class MirrorWriter:
@@ -94,6 +103,13 @@ class MirrorWriter:
         self._replicas_checked = 0.0
         self._queue: Deque[Item] = collections.deque()
         self._capacity = settings.queue_size
+        self._room = threading.Condition()
+        self._waiters = 0
+        self._held: List[StreamEntry] = []
+        """Entries the journal could not take (disk full): sent or journaled before newer."""
+        self._held_reason = 'journal_errors'
+        self.journal_error = ''
+        """Why the journal refused the entries held now ('' when nothing is held)."""
         self._batch = settings.batch_size
         self._flush_ns = int(settings.flush_interval_ms * 1e6)
         self._retry_s = settings.reconnect_interval_ms / 1000.0
@@ -106,10 +122,13 @@ class MirrorWriter:
         self._known_keys: set = set()
         self.connected = False
         self._next_attempt = 0.0
+        self._down_logged = False
         self.last_error = ''
         self._last_log: Dict[str, float] = {}
         # every key exists from the start: snapshot() copies the dict from another thread
         self.counters: Dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self.dropped_by_tier: Dict[str, int] = dict.fromkeys((t.name for t in Tier), 0)
+        """Events not recorded, by tier (queue full, or lost at stop with nowhere to go)."""
         self.last_seq = 0
 
     @property
@@ -127,7 +146,11 @@ class MirrorWriter:
         """Queue one bus event (the bus tap; runs under the bus's sequence lock)."""
         queue = self._queue
         if len(queue) >= self._capacity:
+            if event.tier is Tier.CRITICAL:
+                self._offer_critical(event)
+                return
             self.counters['dropped_queue'] += 1
+            self.dropped_by_tier[event.tier.name] += 1
             return
         queue.append(event)
         if len(queue) >= self._batch:
@@ -136,10 +159,32 @@ class MirrorWriter:
     def offer_dead_letter(self, letter: DeadLetter) -> None:
         """Queue one dead letter (the bus's dead-letter sink)."""
         if len(self._queue) >= self._capacity:
+            if letter.event.tier is Tier.CRITICAL:
+                self._offer_critical(letter)
+                return
             self.counters['dropped_queue'] += 1
+            self.dropped_by_tier[letter.event.tier.name] += 1
             _LOG.error('mirror queue full: dead letter of %r not recorded', letter.event)
             return
         self._queue.append(letter)
+        self._wake.set()
+
+    def _offer_critical(self, item: Item) -> None:
+        """Queue a CRITICAL item past the bound: a reserve, then wait for room; never drop."""
+        if len(self._queue) >= 2 * self._capacity and not self._stopping:
+            self.counters['critical_waits'] += 1
+            self._log_limited('critical-wait', 'mirror queue and its CRITICAL reserve are full '
+                              f'({len(self._queue)} entries): a CRITICAL publisher waits for '
+                              'the writer')
+            with self._room:
+                self._waiters += 1
+                try:
+                    while len(self._queue) >= 2 * self._capacity and not self._stopping:
+                        self._wake.set()
+                        self._room.wait(0.1)
+                finally:
+                    self._waiters -= 1
+        self._queue.append(item)
         self._wake.set()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -191,30 +236,77 @@ class MirrorWriter:
                 self.last_error = f'{type(exc).__name__}: {exc}'
                 _LOG.exception('mirror writer: unexpected error (continuing)')
                 time.sleep(self._retry_s)
-            if self._stopping and not self._queue:
-                if not self.journal.pending or not self.connected or \
-                        time.monotonic() > self._stop_deadline:
+            if self._stopping:
+                late = time.monotonic() > self._stop_deadline
+                if not self._queue and not self._held and (
+                        not self.journal.pending or not self.connected or late):
                     break
+                if late and self._held:  # neither Redis nor the journal takes them
+                    break
+        self.lose_held()
+
+    def lose_held(self) -> None:
+        """At stop, count (per tier) and report what could be neither sent nor journaled."""
+        lost = self._held + self._encode(list(self._queue))
+        self._held = []
+        self._queue.clear()
+        if not lost:
+            return
+        for entry in lost:
+            tier = str(entry.fields.get('tier', 'NORMAL'))
+            self.dropped_by_tier[tier] = self.dropped_by_tier.get(tier, 0) + 1
+        self.counters[self._held_reason] += len(lost)
+        _LOG.error('mirror stopped with %d event(s) neither in Redis nor in the journal (%s): '
+                   'lost', len(lost), self.journal_error or self.last_error)
 
     def _step(self) -> None:
         self.write(self._encode(self._collect()))
+
+    @property
+    def held(self) -> int:
+        """Return how many entries wait in memory because the journal refused them."""
+        return len(self._held)
 
     def write(self, entries: List[StreamEntry]) -> None:
         """
         Send a batch to Redis, or journal it (behind what the journal holds); drain some.
 
-        When this returns, each entry is in Redis or in the journal, or counted as lost
-        (journal full or failing). The writer thread calls it, and so does the writer
-        process (:mod:`unity_kernel_core.audit.writer_process`) for the batches it takes.
+        When this returns, each entry is in Redis or in the journal, or held in memory (in
+        order, ahead of anything newer) because the journal refused it (full or failing):
+        ``held`` says how many, and a caller feeding batches should stop taking new ones
+        until it is 0 again (call ``write([])`` to retry). The writer thread calls it, and
+        so does the writer process (:mod:`unity_kernel_core.audit.writer_process`).
         """
+        entries = self._held + entries  # _spool / _send_or_spool set what stays held
         if self.journal.pending or not self._redis_ok():
             self._spool(entries)
             self._drain_some()
-        elif entries and not self._send(entries):
+        elif entries:
+            self._send_or_spool(entries)
+
+    def _send_or_spool(self, entries: List[StreamEntry]) -> None:
+        """Send a batch; journal it when Redis did not take it or sending failed at all."""
+        try:
+            sent = self._send(entries)
+        except Exception as exc:  # a bug or a value Redis cannot take: keep the batch
+            self.counters['writer_errors'] += 1
+            self.last_error = f'{type(exc).__name__}: {exc}'
+            self._log_limited('send', f'mirror writer: sending a batch failed ({self.last_error})'
+                              f'; {len(entries)} event(s) journaled instead')
+            sent = False
+        if sent:
+            self._held = []
+            self.journal_error = ''
+        else:
             self._spool(entries)
 
     def _collect(self) -> List[Item]:
         queue = self._queue
+        room = self._capacity - len(self._held)
+        if room <= 0:  # the journal refuses and Redis is away: let the tap's bound apply
+            self._wake.wait(min(self._retry_s, 0.05) if self._stopping else self._retry_s)
+            self._wake.clear()
+            return []
         while not self._stopping:
             n = len(queue)
             if n >= self._batch:
@@ -226,21 +318,36 @@ class MirrorWriter:
                 if wait_ns <= 0:
                     break
                 self._wake.wait(wait_ns / 1e9)
+            elif self.journal.pending or self._held:
+                # nothing new, but a journal or held entries wait: come back to retry Redis
+                # (or the disk) even when no event arrives
+                self._wake.wait(self._retry_s)
+                self._wake.clear()
+                break
             else:
-                self._wake.wait(self._retry_s if self.journal.pending else 0.1)
+                self._wake.wait(0.1)
             self._wake.clear()
         out: List[Item] = []
-        for _ in range(min(self._batch, len(queue))):
+        for _ in range(min(self._batch, room, len(queue))):
             out.append(queue.popleft())
+        if self._waiters:
+            with self._room:
+                self._room.notify_all()
         return out
 
     def _encode(self, items: List[Item]) -> List[StreamEntry]:
         out: List[StreamEntry] = []
         for item in items:
-            if isinstance(item, DeadLetter):
-                entry = self._encode_dead_letter(item)
-            else:
-                entry = self._encode_event(item)
+            try:
+                if isinstance(item, DeadLetter):
+                    entry = self._encode_dead_letter(item)
+                else:
+                    entry = self._encode_event(item)
+            except Exception as exc:  # one bad item must not take its batch with it
+                self.counters['unencodable'] += 1
+                self._log_limited('encode-item', f'cannot encode {item!r} for the mirror: '
+                                  f'{type(exc).__name__}: {exc}')
+                continue
             if entry is not None:
                 out.append(entry)
         return out
@@ -317,7 +424,8 @@ class MirrorWriter:
 
     def _set_down(self, exc: BaseException) -> None:
         self.last_error = f'{type(exc).__name__}: {exc}'
-        if self.connected or not self.counters['outages']:
+        if self.connected or not self._down_logged:
+            self._down_logged = True
             _LOG.warning('Redis at %s unreachable (%s): spooling to the journal %s', self.url,
                          self.last_error, self.journal.directory)
         if self.connected:
@@ -418,24 +526,36 @@ class MirrorWriter:
     # -- journal ---------------------------------------------------------------------------
 
     def _spool(self, entries: List[StreamEntry]) -> None:
+        """Journal entries; what the journal cannot take is held, in order, for the next try."""
         if not entries:
+            self._held = []
             return
+        error: Optional[Exception] = None
         try:
             stored = self.journal.append([e.encode() for e in entries])
-        except OSError as exc:  # disk full, permissions: the batch cannot be kept
-            self.counters['journal_errors'] += len(entries)
-            self.last_error = f'journal: {exc}'
-            self._log_limited('journal-io', f'cannot write the mirror journal '
-                              f'{self.journal.directory}: {exc}; {len(entries)} event(s) '
-                              'not recorded')
-            return
+        except JournalWriteError as exc:  # disk full, I/O error: what was stored is counted
+            stored, error = exc.stored, exc
+        except OSError as exc:  # permissions on the directory, and the like
+            stored, error = 0, exc
         self.counters['journaled'] += stored
-        if stored < len(entries):
-            lost = len(entries) - stored
-            self.counters['dropped_journal_full'] += lost
+        rest = entries[stored:]
+        self._held = rest
+        if not rest:
+            self.journal_error = ''
+            return
+        if error is not None:
+            self._held_reason = 'journal_errors'
+            self.journal_error = self.last_error = f'journal: {error}'
+            self._log_limited('journal-io', f'cannot write the mirror journal '
+                              f'{self.journal.directory}: {error}; {len(rest)} event(s) held '
+                              'in memory, retried')
+        else:
+            self._held_reason = 'dropped_journal_full'
+            self.journal_error = self.last_error = (f'journal full ({self.journal.size_bytes} '
+                                                    f'of {self.journal.max_bytes} bytes)')
             self._log_limited('full', f'mirror journal {self.journal.directory} is full '
                               f'({self.journal.size_bytes} of {self.journal.max_bytes} bytes): '
-                              f'{lost} event(s) not recorded')
+                              f'{len(rest)} event(s) held in memory, retried')
 
     def _drain_some(self) -> None:
         """Send one batch from the journal (oldest first) if Redis answers."""
@@ -476,6 +596,8 @@ class MirrorWriter:
         out: Dict[str, Any] = dict(self.counters)
         out.update({'connected': self.connected, 'url': self.url,
                     'queue_depth': len(self._queue), 'queue_capacity': self._capacity,
+                    'held': len(self._held), 'dropped_by_tier': dict(self.dropped_by_tier),
+                    'journal_error': self.journal_error,
                     'journal_pending': self.journal.pending,
                     'journal_bytes': self.journal.size_bytes,
                     'journal_max_bytes': self.journal.max_bytes,
@@ -504,6 +626,10 @@ class Mirror:
         writer.start()
         self._bus.add_tap(writer.offer)
         self._bus.add_dead_letter_sink(writer.offer_dead_letter)
+
+    def snapshot(self) -> Dict[str, Any]:
+        """Return the writer's counters and connection state."""
+        return self.writer.snapshot()
 
     def activate(self) -> None:
         """Nothing to do: the mirror runs from configure to cleanup."""
@@ -540,6 +666,16 @@ class Mirror:
             if new > 0:
                 problems.append(f'{key} {new}')
                 level = ERROR
+        before = self._prev.get('dropped_by_tier', {})
+        by_tier = {tier: n - before.get(tier, 0) for tier, n in snap['dropped_by_tier'].items()
+                   if n - before.get(tier, 0) > 0}
+        if by_tier:
+            problems.append('not recorded by tier: ' + ', '.join(
+                f'{tier} {n}' for tier, n in by_tier.items()))
+        if snap['held']:
+            problems.insert(0, f'{snap["held"]} event(s) held in memory: the journal does not '
+                            f'take them ({snap["journal_error"]})')
+            level = ERROR
         if snap.get('writer_alive') is False:
             problems.insert(0, f'audit writer process down ({snap["writer_last_exit"]}), '
                             'restarting; events wait in the ring')

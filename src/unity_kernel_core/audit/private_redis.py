@@ -34,6 +34,7 @@ from typing import List, Optional
 import redis
 
 from unity_kernel_core.audit.record import AuditError
+from unity_kernel_core.paths import ensure_private_dir, StateDirError
 
 DIRECTORY = 'redis'
 _MAX_SOCKET_PATH = 100
@@ -104,8 +105,10 @@ class PrivateRedis:
 
     def start(self, timeout: float = 15.0) -> str:
         """Start the server (or adopt one left running) and wait until it answers."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o700)
+        try:
+            ensure_private_dir(self.directory, 'private Redis folder')
+        except StateDirError as exc:
+            raise AuditError(str(exc)) from None
         if self._adopt():
             return self.url
         args = self.command() + ['--pidfile', str(self.directory / 'redis.pid')]

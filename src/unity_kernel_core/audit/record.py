@@ -140,15 +140,21 @@ class StreamKeys:
         return cls(config.redis.stream_prefix, robot_id or config.kernel.robot_id)
 
 
+ID_PART_MAX = 2 ** 64 - 1
+"""Largest milliseconds or sequence number of a Redis stream entry ID (64 bits each)."""
+
+
 def parse_id(entry_id: 'str | bytes') -> Tuple[int, int]:
     """Return ``(ms, seq)`` of a stream entry ID; raise AuditEntryError when malformed."""
     text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
     ms, sep, seq = text.partition('-')
-    try:
-        return int(ms), int(seq) if sep else 0
-    except ValueError:
-        raise AuditEntryError(f'malformed stream entry ID {text!r}: expected "<ms>-<seq>"') \
-            from None
+    if not ms.isdigit() or (sep and not seq.isdigit()) or len(text) > 41:
+        raise AuditEntryError(f'malformed stream entry ID {text[:60]!r}: expected "<ms>-<seq>"')
+    parts = int(ms), int(seq) if sep else 0
+    if max(parts) > ID_PART_MAX:
+        raise AuditEntryError(f'stream entry ID {text!r} out of range: each part of '
+                              f'"<ms>-<seq>" is at most {ID_PART_MAX}')
+    return parts
 
 
 def format_id(ms: int, seq: int) -> str:

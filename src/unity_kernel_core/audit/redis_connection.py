@@ -39,7 +39,9 @@ import redis.exceptions
 from redis.retry import Retry
 
 from unity_kernel_core.audit.record import AuditError
+from unity_kernel_core.config.documents import read_text
 from unity_kernel_core.config.kernel_config import RedisSettings
+from unity_kernel_core.errors import ConfigError
 
 
 def redacted_url(url: Optional[str]) -> str:
@@ -64,11 +66,10 @@ def resolve_password(settings: RedisSettings,
         return value
     if settings.password_file:
         path = pathlib.Path(settings.password_file).expanduser()
-        try:
-            lines = path.read_text(encoding='utf-8').splitlines()
-        except OSError as exc:
-            raise AuditError(f'redis.password_file {path}: cannot read it ({exc.strerror})') \
-                from None
+        try:  # bounded: a regular file of at most 64 KiB (a FIFO would block the kernel)
+            lines = read_text(path, max_bytes=64 * 1024).splitlines()
+        except ConfigError as exc:
+            raise AuditError(f'redis.password_file: cannot read it: {exc.issues[0]}') from None
         if not lines or not lines[0].strip():
             raise AuditError(f'redis.password_file {path}: empty, expected the password on '
                              'its first line')

@@ -68,10 +68,18 @@ class Ring:
         """Create (or replace) an empty ring file of ``capacity`` data bytes and map it."""
         path = pathlib.Path(path)
         tmp = path.with_name(path.name + '.new')
-        with open(tmp, 'wb') as f:
-            f.truncate(HEADER + capacity)
-            f.seek(0)
-            f.write(MAGIC + _CAP.pack(capacity))
+        try:
+            with open(tmp, 'wb') as f:
+                f.truncate(HEADER + capacity)
+                # reserve every page now: a page of a sparse mapped file that the disk cannot
+                # take later is a SIGBUS in the kernel's bus tap, not an error
+                os.posix_fallocate(f.fileno(), 0, HEADER + capacity)
+                f.seek(0)
+                f.write(MAGIC + _CAP.pack(capacity))
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise RingError(f'cannot create the writer ring {path} ({HEADER + capacity} bytes, '
+                            f'redis.ring_bytes): {exc.strerror}') from None
         os.replace(tmp, path)
         return cls.open(path)
 

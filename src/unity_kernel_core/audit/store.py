@@ -44,6 +44,10 @@ def parse_bound(text: str, end: bool = False) -> str:
     if value in ('-', '+'):
         return value
     if _ID.match(value):
+        try:
+            parse_id(value)
+        except AuditError as exc:
+            raise AuditError(f'bad range limit: {exc}') from None
         if '-' in value:
             return value
         return f'{value}-{2**64 - 1}' if end else f'{value}-0'
@@ -54,7 +58,7 @@ def parse_bound(text: str, end: bool = False) -> str:
                          'milliseconds since the epoch, an ISO 8601 time, - or +') from None
     if when.tzinfo is None:
         when = when.astimezone()
-    ms = int(when.timestamp() * 1000)
+    ms = max(0, int(when.timestamp() * 1000))  # before 1970: from the start
     return f'{ms}-{2**64 - 1}' if end else f'{ms}-0'
 
 

@@ -85,7 +85,7 @@ KIND_ENTRY = 1
 """A complete :class:`StreamEntry` journal record (dead letters: rare, so the simple codec)."""
 _TIER_NAMES = tuple(t.name for t in Tier)
 
-PARENT_COUNTERS = ('skipped', 'unencodable', 'dropped_queue')
+PARENT_COUNTERS = ('skipped', 'unencodable', 'dropped_queue', 'critical_waits')
 """Counted by the kernel's tap; every other counter is the writer process's."""
 
 
@@ -128,6 +128,8 @@ class ProcessWriter:
         self._dead_clock = IdClock()
         self._names: Dict[Tuple[str, str], Tuple[bytes, bytes]] = {}
         self.counters: Dict[str, int] = dict.fromkeys(PARENT_COUNTERS, 0)
+        self.dropped_by_tier: Dict[str, int] = dict.fromkeys((t.name for t in Tier), 0)
+        """Events the tap could not put in the ring, by tier (CRITICAL never: it waits)."""
         self._child: Dict[str, Any] = {}
         self._ended: Dict[str, int] = dict.fromkeys(COUNTERS + ('durable',), 0)
         """The counters of writer processes that ended (each process counts from 0)."""
@@ -207,9 +209,14 @@ class ProcessWriter:
             ms, seq = self._events_clock.issue_pair(event.stamp_ns, event.seq)
             head = _EVENT.pack(KIND_EVENT, event.tier, len(names[0]), len(names[1]), len(cdr),
                                event.seq, event.stamp_ns, ms, seq)
+            parts = (head, names[0], names[1], cdr)
             ring = self._ring
-            if ring is None or not ring.put((head, names[0], names[1], cdr)):
-                self.counters['dropped_queue'] += 1  # full, or offered after stop()
+            if ring is None or not ring.put(parts):
+                if event.tier is Tier.CRITICAL and ring is not None:
+                    self._put_critical(parts)
+                else:
+                    self.counters['dropped_queue'] += 1  # full, or offered after stop()
+                    self.dropped_by_tier[event.tier.name] += 1
 
     def offer_dead_letter(self, letter: DeadLetter) -> None:
         """Copy one dead letter into the ring (the bus's dead-letter sink)."""
@@ -225,10 +232,33 @@ class ProcessWriter:
                                     event.stamp_ns, bytes(cdr), handler=letter.handler,
                                     error=letter.error, traceback=letter.traceback,
                                     attempts=letter.attempts, dead_ns=letter.time_ns))
+            parts = (bytes([KIND_ENTRY]), entry.encode())
             ring = self._ring
-            if ring is None or not ring.put((bytes([KIND_ENTRY]), entry.encode())):
+            if ring is None or not ring.put(parts):
+                if event.tier is Tier.CRITICAL and ring is not None:
+                    self._put_critical(parts)
+                    return
                 self.counters['dropped_queue'] += 1
+                self.dropped_by_tier[event.tier.name] += 1
                 _LOG.error('mirror ring full: dead letter of %r not recorded', event)
+
+    def _put_critical(self, parts: Tuple[bytes, ...]) -> None:
+        """
+        Wait until a CRITICAL record fits in the ring: it is never dropped by the tap.
+
+        The publishing thread waits (the CRITICAL tier's BLOCK policy) while the writer
+        process empties the ring; only a kernel that is stopping gives up, and says so.
+        """
+        self.counters['critical_waits'] += 1
+        _LOG.error('mirror ring full: a CRITICAL event waits for the audit writer')
+        ring = self._ring
+        while ring is not None and not ring.put(parts):
+            if self._stopping:
+                self.counters['dropped_queue'] += 1
+                self.dropped_by_tier[Tier.CRITICAL.name] += 1
+                _LOG.error('mirror ring full while stopping: a CRITICAL event not recorded')
+                return
+            time.sleep(0.001)
 
     # -- the writer process ----------------------------------------------------------------
 
@@ -331,6 +361,10 @@ class ProcessWriter:
             'journal_max_bytes': self.settings.journal_max_bytes,
             'durable': ended['durable'] + int(child.get('durable', 0)),
             'last_error': str(child.get('last_error', '')),
+            'held': int(child.get('held', 0)),
+            'journal_error': str(child.get('journal_error', '')),
+            'dropped_by_tier': {t: n + int(dict(child.get('dropped_by_tier') or {}).get(t, 0))
+                                for t, n in self.dropped_by_tier.items()},
             'writer_pid': proc.pid if proc is not None else 0,
             'writer_alive': proc is not None and proc.poll() is None,
             'writer_restarts': self.restarts, 'writer_last_exit': self.last_exit})
@@ -397,6 +431,13 @@ class _Child:
         self.flush_s = settings.flush_interval_ms / 1000.0
         self.parent_gone = threading.Event()
         self._last_status = 0.0
+        self.settings_retry_s = settings.reconnect_interval_ms / 1000.0
+        self._closing_at: Optional[float] = None
+
+    def _closing_deadline(self) -> float:
+        if self._closing_at is None:
+            self._closing_at = time.monotonic()
+        return self._closing_at + max(0.1, self.config.kernel.shutdown_timeout_s * 0.8)
 
     def write_out(self, ring: Ring, until_empty: bool) -> bool:
         """Write one batch from the ring; return False when the ring was empty."""
@@ -431,6 +472,17 @@ class _Child:
     def run(self, ring: Ring) -> None:
         while True:
             closing = ring.closing or self.parent_gone.is_set()
+            if self.writer.held:
+                # the journal refused entries (disk full): take nothing more from the ring
+                # (it is the durable queue) until they are in Redis or the journal
+                self.writer.write([])
+                if self.writer.held:
+                    time.sleep(min(0.5, self.settings_retry_s))
+                if time.monotonic() - self._last_status >= STATUS_PERIOD_S:
+                    self.status()
+                if closing and self.writer.held and time.monotonic() > self._closing_deadline():
+                    break
+                continue
             if not self.write_out(ring, until_empty=closing):
                 if closing:
                     break
@@ -447,8 +499,10 @@ class _Child:
     def finish(self) -> None:
         """Drain the journal while the shutdown time allows, report, close."""
         deadline = time.monotonic() + max(0.1, self.config.kernel.shutdown_timeout_s * 0.8)
-        while self.journal.pending and self.writer.connected and time.monotonic() < deadline:
+        while (self.journal.pending or self.writer.held) and self.writer.connected and \
+                time.monotonic() < deadline:
             self.writer.write([])
+        self.writer.lose_held()
         self.status()
         self.journal.close()
 

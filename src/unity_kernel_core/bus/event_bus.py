@@ -392,7 +392,8 @@ class EventBus:
         Call ``tap(event)`` for every accepted event, in sequence order, before queuing.
 
         Taps run on the publisher's thread while the sequence lock is held: they must be fast
-        and must not block (the Redis mirror only appends to its own buffer here).
+        and must not block (the Redis mirror only appends to its own buffer here; it waits
+        only for a CRITICAL event when its buffer and its CRITICAL reserve are both full).
         """
         self._taps = self._taps + (tap,)
 

@@ -17,7 +17,7 @@
 import argparse
 import importlib
 import sys
-from typing import List, Optional
+from typing import List, NoReturn, Optional
 
 #: Verb modules under unity_kernel_core.cli.verbs, in the order ``--help`` lists them.
 VERBS: List[str] = [
@@ -31,12 +31,20 @@ VERBS: List[str] = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line naming the argument (exit 2)."""
+
+    def error(self, message: str) -> 'NoReturn':
+        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every verb attached."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog='unity-kernel',
         description='UnityKernel: deterministic ROS 2 runtime (kernel, audit trail, modules).')
-    subparsers = parser.add_subparsers(dest='verb', metavar='VERB', required=True)
+    subparsers = parser.add_subparsers(dest='verb', metavar='VERB', required=True,
+                                       parser_class=_Parser)
     for name in VERBS:
         verb = importlib.import_module(f'unity_kernel_core.cli.verbs.{name}')
         sub = subparsers.add_parser(verb.NAME, help=verb.HELP, description=verb.HELP)
@@ -50,7 +58,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     from unity_kernel_core.paths import default_ament_prefix_path
     default_ament_prefix_path()
     args = build_parser().parse_args(argv)
-    return int(args._main(args) or 0)
+    import redis
+    from unity_kernel_core.errors import UnityKernelError
+    try:
+        return int(args._main(args) or 0)
+    except (UnityKernelError, redis.RedisError, OSError) as exc:
+        # bad input or an unusable environment (no Redis, a refused password, a full disk):
+        # one line, exit 2; anything else is a bug and keeps its traceback
+        print(f'unity-kernel {args.verb}: {_one_line(exc)}', file=sys.stderr)
+        return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    import redis
+    text = ' '.join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, redis.AuthenticationError):
+        return f'Redis refused the credentials: {text}'
+    if isinstance(exc, redis.ConnectionError):
+        return f'cannot talk to Redis: {text}'
+    if isinstance(exc, redis.RedisError):
+        return f'Redis answered an error: {text}'
+    if isinstance(exc, OSError) and exc.filename:
+        return f'{exc.filename}: {exc.strerror or text}'
+    return text
 
 
 if __name__ == '__main__':

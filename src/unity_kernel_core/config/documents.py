@@ -22,6 +22,7 @@ problems the same way: ``path:line: key.path: what was expected (got ...)``.
 import json
 import os
 import pathlib
+import stat
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from pydantic import ValidationError
@@ -31,36 +32,243 @@ from unity_kernel_core.errors import ConfigError, ConfigIssue
 
 LineIndex = Dict[Tuple[Any, ...], int]
 
-
-def _line_index(node: Any, path: Tuple[Any, ...], out: LineIndex) -> None:
-    """Record the 1-based line of every key path in a composed YAML node tree."""
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            _line_index(value_node, path + (key,), out)
-            out[path + (key,)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_index(item, path + (i,), out)
+MAX_DOCUMENT_BYTES = 1024 * 1024
+"""A config, manifest or settings file larger than this is refused (1 MiB)."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings/sequences accepted in a document (or a JSON message)."""
+MAX_NODES = 100_000
+"""Most values a document may stand for once its YAML aliases are expanded."""
 
 
-def read_text(path: 'str | os.PathLike[str]') -> str:
-    """Read a UTF-8 text file; raise ConfigError saying plainly why it cannot be read."""
+class _Loader(yaml.SafeLoader):
+    """A safe loader that refuses documents nested deeper than ``MAX_DEPTH`` as it composes."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(
+                    None, None, f'nested deeper than {MAX_DEPTH} levels', mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError, TypeError) as exc:
+            # a scalar YAML cannot build (2026-02-30, an int of 5000 digits): name its line
+            raise yaml.constructor.ConstructorError(
+                None, None, f'invalid value: {exc}', node.start_mark) from None
+
+
+class _Walk:
+    """Index the lines of a composed node graph within bounds; find duplicate keys."""
+
+    def __init__(self, source: str, out: LineIndex) -> None:
+        self.source = source
+        self.out = out
+        self.nodes = 0
+        self.issues: List[ConfigIssue] = []
+
+    def node(self, node: Any, path: Tuple[Any, ...], depth: int) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise ConfigError([ConfigIssue(
+                self.source, node.start_mark.line + 1, '',
+                f'document stands for more than {MAX_NODES} values once its aliases are '
+                'expanded (alias bomb?)')])
+        if depth > MAX_DEPTH:
+            raise ConfigError([ConfigIssue(
+                self.source, node.start_mark.line + 1, '',
+                f'nested deeper than {MAX_DEPTH} levels once aliases are expanded '
+                '(a recursive alias?)')])
+        self.out.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            seen: Dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                key = _key_of(key_node)
+                line = key_node.start_mark.line + 1
+                if key in seen and key != '<<':
+                    self.issues.append(ConfigIssue(
+                        self.source, line, format_loc(path + (key,)),
+                        f'duplicate key {key!r} (first given on line {seen[key]})'))
+                seen.setdefault(key, line)
+                self.node(value_node, path + (key,), depth + 1)
+                self.out[path + (key,)] = seen[key]
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self.node(item, path + (i,), depth + 1)
+
+
+def _key_of(node: Any) -> Any:
+    """Return a hashable stand-in for a mapping key node (its text when it is a scalar)."""
+    if isinstance(node, yaml.ScalarNode):
+        return node.value
+    return f'<{node.id} key on line {node.start_mark.line + 1}>'
+
+
+def _line_index(node: Any, path: Tuple[Any, ...], out: LineIndex,
+                source: str = '<document>') -> List[ConfigIssue]:
+    """Record the 1-based line of every key path; return the duplicate-key issues found."""
+    walk = _Walk(source, out)
+    walk.node(node, path, 0)
+    return walk.issues
+
+
+def read_text(path: 'str | os.PathLike[str]', max_bytes: int = MAX_DOCUMENT_BYTES) -> str:
+    """
+    Read a UTF-8 text file; raise ConfigError saying plainly why it cannot be read.
+
+    Only regular files are read (a FIFO or a device would block or never end), and at most
+    ``max_bytes`` of them.
+    """
     p = pathlib.Path(path).expanduser()
+
+    def fail(message: str) -> ConfigError:
+        return ConfigError([ConfigIssue(str(p), None, '', message)])
+
     try:
-        return p.read_text(encoding='utf-8')
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0))
     except FileNotFoundError:
-        raise ConfigError([ConfigIssue(str(p), None, '', 'file not found')]) from None
+        raise fail('file not found') from None
     except IsADirectoryError:
-        raise ConfigError([ConfigIssue(str(p), None, '', 'is a directory, expected a '
-                                       'YAML or JSON file')]) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError([ConfigIssue(str(p), None, '',
-                                       f'not UTF-8 text ({exc.reason})')]) from None
+        raise fail('is a directory, expected a YAML or JSON file') from None
     except OSError as exc:
-        raise ConfigError([ConfigIssue(str(p), None, '', f'cannot read: {exc.strerror}')]) \
+        raise fail(f'cannot read: {exc.strerror}') from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise fail('is a directory, expected a YAML or JSON file')
+        if not stat.S_ISREG(info.st_mode):
+            raise fail('not a regular file (a FIFO, socket or device): refused')
+        if info.st_size > max_bytes:
+            raise fail(f'{info.st_size} bytes: larger than the limit of {max_bytes} bytes')
+        with os.fdopen(os.dup(fd), 'rb') as f:
+            data = f.read(max_bytes + 1)
+    except OSError as exc:
+        raise fail(f'cannot read: {exc.strerror}') from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise fail(f'larger than the limit of {max_bytes} bytes')
+    try:
+        return data.decode('utf-8')
+    except UnicodeDecodeError as exc:
+        raise fail(f'not UTF-8 text ({exc.reason} at byte {exc.start})') from None
+
+
+def json_depth_problem(text: 'str | bytes', max_depth: int = MAX_DEPTH) -> Optional[str]:
+    """
+    Return why JSON ``text`` is nested too deeply to parse safely, or None.
+
+    Counts brackets outside strings without recursion, so a hostile ``[[[[...`` costs one
+    pass over the text instead of a RecursionError inside ``json.loads``.
+    """
+    if isinstance(text, bytes):
+        text = text.decode('utf-8', 'replace')
+    depth = 0
+    line = 1
+    in_string = escaped = False
+    for ch in text:
+        if ch == '\n':
+            line += 1
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == '\\':
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in '[{':
+            depth += 1
+            if depth > max_depth:
+                return f'nested deeper than {max_depth} levels (line {line})'
+        elif ch in ']}':
+            depth -= 1
+    return None
+
+
+class JsonError(ValueError):
+    """Untrusted JSON refused: invalid, too large, too deep, or with a duplicate key."""
+
+    def __init__(self, message: str, line: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _no_constant(name: str) -> Any:
+    raise JsonError(f'invalid JSON: {name} is not a JSON number')
+
+
+def _line_of(problem: str) -> Optional[int]:
+    digits = problem.rsplit('(line ', 1)[-1].rstrip(')')
+    return int(digits) if digits.isdigit() else None
+
+
+def _reject_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise JsonError(f'duplicate key {key!r}')
+        out[key] = value
+    return out
+
+
+def loads_json(text: 'str | bytes', max_bytes: int = MAX_DOCUMENT_BYTES,
+               max_depth: int = MAX_DEPTH, duplicates: bool = False) -> Any:
+    """
+    Parse JSON from an untrusted source within size and depth limits.
+
+    Raise JsonError (a ValueError) naming the problem: too large, too deep, a duplicate key,
+    invalid JSON (with line and column), or a number out of range. ``duplicates`` lets a
+    repeated key pass (the last one wins), for salvaging an id from a refused request.
+    """
+    if len(text) > max_bytes:
+        raise JsonError(f'{len(text)} bytes: larger than the limit of {max_bytes} bytes')
+    problem = json_depth_problem(text, max_depth)
+    if problem is not None:
+        raise JsonError(problem, _line_of(problem))
+    try:
+        data = json.loads(text, object_pairs_hook=None if duplicates else _reject_duplicates,
+                          parse_constant=_no_constant)
+        # a lone surrogate (\ud800) decodes, but no UTF-8 consumer (a ROS string, HTTP,
+        # Redis) can take it later: refuse it here, where the input is named
+        json.dumps(data, ensure_ascii=False).encode('utf-8')
+        return data
+    except UnicodeEncodeError:
+        raise JsonError('invalid JSON: a string holds an unpaired surrogate (\\ud800-\\udfff)') \
             from None
+    except JsonError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise JsonError(f'invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})',
+                        exc.lineno) from None
+    except RecursionError:  # depth is checked above; belt and braces
+        raise JsonError(f'nested deeper than {max_depth} levels') from None
+    except (ValueError, OverflowError) as exc:  # e.g. an integer with 5000 digits
+        raise JsonError(f'invalid JSON: {exc}') from None
+
+
+def _compose(text: str, source: str, lines: LineIndex) -> Any:
+    """Compose YAML text into a node graph within bounds, indexing lines; return the node."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            duplicates = _line_index(node, (), lines, source)
+            if duplicates:
+                raise ConfigError(duplicates)
+        return loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
 
 
 def parse_document(text: str, source: str) -> Tuple[Dict[str, Any], LineIndex]:
@@ -68,24 +276,43 @@ def parse_document(text: str, source: str) -> Tuple[Dict[str, Any], LineIndex]:
     Parse YAML (or JSON when ``source`` ends in .json) into a mapping plus its line index.
 
     An empty document is an empty mapping; anything but a mapping at the top is an error.
+    Bounded: at most ``MAX_DOCUMENT_BYTES``, ``MAX_DEPTH`` levels and ``MAX_NODES`` values
+    with aliases expanded; a key given twice in one mapping is an error naming both lines.
     """
     lines: LineIndex = {}
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise ConfigError([ConfigIssue(source, None, '', f'larger than the limit of '
+                                       f'{MAX_DOCUMENT_BYTES} bytes')])
+    data: Any
     try:
         if source.endswith('.json'):
-            data = json.loads(text) if text.strip() else {}
+            problem = json_depth_problem(text)
+            if problem is not None:
+                raise JsonError(problem, _line_of(problem))
+            try:  # line numbers and duplicate keys with both lines: JSON is (nearly) YAML
+                _compose(text, source, lines)
+            except (yaml.YAMLError, ValueError, OverflowError, TypeError):
+                pass
+            data = loads_json(text) if text.strip() else None
         else:
-            data = yaml.safe_load(text)
-        node = yaml.compose(text) if text.strip() else None
-        if node is not None:
-            _line_index(node, (), lines)
-    except json.JSONDecodeError as exc:
-        raise ConfigError([ConfigIssue(source, exc.lineno, '',
-                                       f'invalid JSON: {exc.msg} (column {exc.colno})')]) from None
+            data = _compose(text, source, lines)
+    except JsonError as exc:
+        raise ConfigError([ConfigIssue(source, exc.line, '', str(exc))]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, 'problem_mark', None)
         line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, 'problem', None) or str(exc)
+        position = getattr(exc, 'position', None)  # a ReaderError: a character YAML refuses
+        if line is None and isinstance(position, int):
+            line = text.count('\n', 0, position) + 1
+        problem = getattr(exc, 'problem', None) or getattr(exc, 'reason', None) or str(exc)
+        problem = ' '.join(str(problem).split())
         raise ConfigError([ConfigIssue(source, line, '', f'invalid YAML: {problem}')]) from None
+    except RecursionError:
+        raise ConfigError([ConfigIssue(source, None, '',
+                                       f'nested deeper than {MAX_DEPTH} levels')]) from None
+    except (ValueError, OverflowError, TypeError) as exc:
+        # a scalar YAML cannot build: a date like 2026-02-30, an int of 5000 digits
+        raise ConfigError([ConfigIssue(source, None, '', f'invalid value: {exc}')]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -139,7 +366,8 @@ def validation_issues(exc: ValidationError, source: str, lines: LineIndex, *,
             message = message[len('Value error, '):]
         if err.get('type') == 'extra_forbidden':
             message = 'unknown key (not in the schema; check its spelling)'
-        elif 'input' in err and err.get('type') not in ('missing',):
+        elif 'input' in err and err.get('type') not in ('missing',) and \
+                not _secret(loc):
             shown = repr(err['input'])
             if len(shown) <= 60 and not isinstance(err['input'], (dict, list)):
                 message = f'{message} (got {shown})'
@@ -147,6 +375,12 @@ def validation_issues(exc: ValidationError, source: str, lines: LineIndex, *,
         line = None if other else lookup_line(lines, loc, norm_key)
         issues.append(ConfigIssue(other or source, line, format_loc(loc), message))
     return issues
+
+
+def _secret(loc: Tuple[Any, ...]) -> bool:
+    """Tell whether a value at ``loc`` may hold a secret (never echoed in an error)."""
+    last = str(loc[-1]).lower() if loc else ''
+    return any(word in last for word in ('url', 'password', 'secret', 'key', 'token'))
 
 
 def mapping_or_empty(value: Any) -> Mapping[str, Any]:

@@ -22,24 +22,37 @@ Errors name the file, the line, the key path and what was expected, for example:
 Environment overrides: ``UNITY_KERNEL__<SECTION>__<KEY>=value`` sets ``section.key`` (any depth,
 keys case-insensitive, value parsed as a YAML scalar); ``UNITY_REDIS_URL`` sets ``redis.url``,
 ``UNITY_REDIS_CLUSTER`` ``redis.cluster`` and ``UNITY_ROBOT_ID`` ``kernel.robot_id``.
+
+Paths (``PATH_KEYS``) are resolved when a file is loaded: a relative path against the folder of
+the config file, ``package://<package>/<path>`` through the ament index (absolute and ``~``
+paths stay as written). So a config works wherever it is copied to, and wherever the kernel
+is started from.
 """
 
 import dataclasses
 import functools
+import ipaddress
 import os
 import pathlib
+import re
 from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple
+import urllib.parse
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 from pydantic import model_validator
-from pydantic import ValidationError
+from pydantic import PrivateAttr, ValidationError
 import yaml
 
 from unity_kernel_core.bus.event_bus import DEFAULT_POLICIES, OverflowPolicy, TierPolicy
 from unity_kernel_core.bus.events import Tier
-from unity_kernel_core.bus.patterns import any_match, compile_pattern, first_match
-from unity_kernel_core.config.documents import parse_document, read_text, validation_issues
-from unity_kernel_core.errors import ConfigError, ConfigIssue, PatternError
+from unity_kernel_core.bus.patterns import any_match, first_match
+from unity_kernel_core.config.documents import (format_loc, LineIndex, lookup_line,
+                                                parse_document, read_text, validation_issues)
+from unity_kernel_core.config.fields import (AGE_S_MAX, DURATION_MS_MAX, NodeName,
+                                             REDIS_COUNT_MAX, TopicName, TopicPattern,
+                                             WAIT_MS_MAX)
+from unity_kernel_core.errors import ConfigError, ConfigIssue
+from unity_kernel_core.paths import resolve_path
 
 ENV_PREFIX = 'UNITY_KERNEL__'
 ENV_ALIASES = {'UNITY_REDIS_URL': ('redis', 'url'), 'UNITY_REDIS_CLUSTER': ('redis', 'cluster'),
@@ -49,7 +62,7 @@ ROBOT_ID_PATTERN = r'^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_?$'
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra='forbid', frozen=True)
+    model_config = ConfigDict(extra='forbid', frozen=True, allow_inf_nan=False)
 
 
 class QosSettings(_Strict):
@@ -59,8 +72,8 @@ class QosSettings(_Strict):
     durability: Literal['volatile', 'transient_local'] = 'volatile'
     history: Literal['keep_last', 'keep_all'] = 'keep_last'
     depth: int = Field(100, ge=1, le=100000)
-    deadline_ms: Optional[float] = Field(None, gt=0)
-    lifespan_ms: Optional[float] = Field(None, gt=0)
+    deadline_ms: Optional[float] = Field(None, gt=0, le=DURATION_MS_MAX)
+    lifespan_ms: Optional[float] = Field(None, gt=0, le=DURATION_MS_MAX)
     adapt_to_publishers: bool = True
 
 
@@ -75,7 +88,7 @@ class TierSettings(_Strict):
     overflow: OverflowPolicy = _POLICY.overflow
     max_retries: int = Field(_POLICY.max_retries, ge=0, le=100)
     retry_backoff_ms: float = Field(_POLICY.retry_backoff_s * 1000.0, ge=0, le=60000)
-    block_timeout_ms: Optional[float] = Field(None, gt=0)
+    block_timeout_ms: Optional[float] = Field(None, gt=0, le=WAIT_MS_MAX)
     qos: QosSettings = QosSettings()
 
     @model_validator(mode='after')
@@ -121,20 +134,11 @@ def _default_tiers() -> Dict[Tier, TierSettings]:
 class TopicRule(_Strict):
     """Map topics matching ``pattern`` to a tier."""
 
-    pattern: str
+    pattern: TopicPattern
     tier: Tier
     mirror: bool = True
-    retention_maxlen: Optional[int] = Field(None, ge=1)
-    retention_max_age_s: Optional[float] = Field(None, gt=0)
-
-    @field_validator('pattern')
-    @classmethod
-    def _valid_pattern(cls, value: str) -> str:
-        try:
-            compile_pattern(value)
-        except PatternError as exc:
-            raise ValueError(str(exc)) from None
-        return value
+    retention_maxlen: Optional[int] = Field(None, ge=1, le=REDIS_COUNT_MAX)
+    retention_max_age_s: Optional[float] = Field(None, gt=0, le=AGE_S_MAX)
 
     @field_validator('tier', mode='before')
     @classmethod
@@ -148,22 +152,15 @@ class TopicRule(_Strict):
 class KernelSettings(_Strict):
     """Settings of the kernel node itself."""
 
-    node_name: str = Field('unity_kernel', pattern=r'^[A-Za-z][A-Za-z0-9_]*$')
+    node_name: NodeName = 'unity_kernel'
     discovery_period_s: float = Field(0.5, gt=0, le=60)
     diagnostics_period_s: float = Field(1.0, gt=0, le=3600)
     shutdown_timeout_s: float = Field(10.0, gt=0, le=600)
-    state_dir: str = '~/.local/state/unity_kernel'
-    event_echo_topic: Optional[str] = None
+    state_dir: str = Field('~/.local/state/unity_kernel', min_length=1)
+    event_echo_topic: Optional[TopicName] = None
     autostart: bool = False
     robot_id: Optional[str] = Field(None, pattern=ROBOT_ID_PATTERN, max_length=64)
     """This robot in a fleet: its audit keys carry it and it registers a heartbeat."""
-
-    @field_validator('event_echo_topic')
-    @classmethod
-    def _absolute_topic(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not value.startswith('/'):
-            raise ValueError(f"topic {value!r} must start with '/'")
-        return value
 
 
 class RedisSettings(_Strict):
@@ -175,8 +172,8 @@ class RedisSettings(_Strict):
     stream_prefix: str = Field('unity', pattern=r'^[A-Za-z0-9_.:-]+$')
     batch_size: int = Field(500, ge=1, le=100000)
     flush_interval_ms: float = Field(5.0, gt=0, le=10000)
-    maxlen: Optional[int] = Field(1_000_000, ge=1)
-    journal_max_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    maxlen: Optional[int] = Field(1_000_000, ge=1, le=REDIS_COUNT_MAX)
+    journal_max_bytes: int = Field(256 * 1024 * 1024, ge=1024, le=1 << 40)
     # audit trail (docs/audit.md)
     username: Optional[str] = None
     password_env: str = 'UNITY_REDIS_PASSWORD'
@@ -188,9 +185,9 @@ class RedisSettings(_Strict):
     socket_timeout_s: float = Field(5.0, gt=0, le=600)
     reconnect_interval_ms: float = Field(500.0, gt=0, le=60000)
     queue_size: int = Field(100_000, ge=1, le=10_000_000)
-    journal_segment_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    journal_segment_bytes: int = Field(16 * 1024 * 1024, ge=1024, le=1 << 30)
     journal_fsync: bool = False
-    dead_letter_maxlen: int = Field(100_000, ge=1)
+    dead_letter_maxlen: int = Field(100_000, ge=1, le=REDIS_COUNT_MAX)
     # fleet (docs/fleet.md)
     cluster: bool = False
     """Use a Redis Cluster (``url`` is a start-up node); needs ``kernel.robot_id``."""
@@ -203,6 +200,27 @@ class RedisSettings(_Strict):
     # ring of ring_bytes in /dev/shm (see writer_process.ring_path), or a thread of the kernel
     writer: Literal['process', 'thread'] = 'process'
     ring_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=16 * 1024 ** 3)
+
+    @field_validator('url')
+    @classmethod
+    def _redis_url(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return value
+        try:
+            parts = urllib.parse.urlsplit(value)
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f'not a Redis URL ({exc})') from None
+        if parts.scheme not in ('redis', 'rediss', 'unix'):
+            raise ValueError('expected redis://host:port, rediss://host:port or '
+                             'unix:///path/redis.sock')
+        if parts.scheme == 'unix' and not parts.path:
+            raise ValueError('a unix:// URL needs the socket path, as in '
+                             'unix:///run/redis.sock')
+        if parts.scheme != 'unix' and not parts.hostname:
+            raise ValueError(f'no host in the URL (port {port})' if port else
+                             'no host in the URL')
+        return value
 
     @model_validator(mode='after')
     def _tls_needs_rediss(self) -> 'RedisSettings':
@@ -240,11 +258,144 @@ class FleetSettings(_Strict):
     stale_after_s: float = Field(10.0, gt=0, le=86400)
 
 
+_HOSTNAME = re.compile(r'^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
+                       r'(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$')
+
+
+def is_loopback(host: str) -> bool:
+    """Return True when ``host`` names a loopback address (127.0.0.0/8, ::1, localhost)."""
+    if host == 'localhost':
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _valid_host(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if not _HOSTNAME.match(value):
+        raise ValueError(f'{value!r} is neither an IP address nor a host name')
+    return value
+
+
+class ThrottleRule(_Strict):
+    """Forward at most ``max_hz`` messages per second of each topic matching ``pattern``."""
+
+    pattern: TopicPattern
+    max_hz: float = Field(gt=0, le=10000)
+
+
+class LiveSettings(_Strict):
+    """The live view: Foxglove WebSocket server and web dashboard (docs/live_view.md)."""
+
+    enabled: bool = True
+    foxglove: bool = True
+    foxglove_host: str = '127.0.0.1'
+    foxglove_port: int = Field(8765, ge=0, le=65535)
+    dashboard: bool = True
+    dashboard_host: str = '127.0.0.1'
+    dashboard_port: int = Field(8766, ge=0, le=65535)
+    token_env: str = Field('UNITY_LIVE_TOKEN', pattern=r'^[A-Za-z_][A-Za-z0-9_]*$')
+    token_file: Optional[str] = None
+    tls_cert_file: Optional[str] = None
+    tls_key_file: Optional[str] = None
+    client_backlog: int = Field(64, ge=4, le=100000)
+    state_period_s: float = Field(0.5, ge=0.05, le=60)
+    recent_events: int = Field(200, ge=1, le=100000)
+    camera_topic: str = '/sensors/camera/image_raw'
+    throttle: List[ThrottleRule] = []
+    client_publish: bool = False
+    publish_allow: List[TopicPattern] = []
+    publish_allow_safety: bool = False
+
+    @field_validator('foxglove_host', 'dashboard_host')
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return _valid_host(value)
+
+    @field_validator('camera_topic')
+    @classmethod
+    def _absolute_topic(cls, value: str) -> str:
+        if not value.startswith('/'):
+            raise ValueError(f"topic {value!r} must start with '/'")
+        return value
+
+    @model_validator(mode='after')
+    def _consistent(self) -> 'LiveSettings':
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError('tls_cert_file and tls_key_file go together')
+        if self.foxglove and not is_loopback(self.foxglove_host):
+            raise ValueError(
+                f'foxglove_host {self.foxglove_host!r} is not loopback: the Foxglove server '
+                'cannot check a token on connect, so it only binds 127.0.0.1/::1 (reach it '
+                'through an SSH tunnel; docs/live_view.md)')
+        if (self.foxglove and self.dashboard and self.foxglove_port
+                and self.foxglove_port == self.dashboard_port):
+            raise ValueError(f'foxglove_port and dashboard_port are both {self.dashboard_port}')
+        return self
+
+
+MODULE_NAME = r'^[a-z][a-z0-9_]*$'
+ROS_PARAMETER_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
+_PARAM_TYPES = (bool, int, float, str)
+
+
+def check_parameters(value: Dict[str, Any]) -> Dict[str, Any]:
+    """Check ROS parameter names and values (scalars or lists of one scalar type)."""
+    for key, item in value.items():
+        if not ROS_PARAMETER_NAME.match(str(key)):
+            raise ValueError(f'parameter name {key!r} is not a valid ROS parameter name')
+        items = item if isinstance(item, list) else [item]
+        if not all(isinstance(v, _PARAM_TYPES) for v in items) or \
+                (isinstance(item, list) and len({type(v) for v in item}) > 1):
+            raise ValueError(f'parameter {key!r}: expected a bool, int, float, string or '
+                             f'a list of one of those, got {item!r}')
+    return value
+
+
+class ModuleOverride(_Strict):
+    """
+    A deployment's settings for one enabled module, applied over its manifest.
+
+    Each key of ``parameters``, ``restart`` and ``health`` must be one the manifest has
+    (checked against the manifest when the modules are resolved).
+    """
+
+    parameters: Dict[str, Any] = {}
+    restart: Dict[str, Any] = {}
+    health: Dict[str, Any] = {}
+
+    @field_validator('parameters')
+    @classmethod
+    def _parameters(cls, value: Dict[str, Any]) -> Dict[str, Any]:
+        return check_parameters(value)
+
+
 class ModulesSettings(_Strict):
     """Module discovery and supervision."""
 
     search_paths: List[str] = []
+    """Folders holding ``<module>/manifest.yaml`` (``package://unity_kernel/modules``: the
+    shipped ones)."""
     enabled: List[str] = []
+    """Brought up in dependency order; one that is not found fails configure ..."""
+    optional: List[str] = []
+    """... unless it is listed here too (then it is left out with a warning)."""
+    overrides: Dict[str, ModuleOverride] = {}
+    """Per enabled module: parameters, restart and health settings over its manifest."""
+
+    @field_validator('enabled', 'optional')
+    @classmethod
+    def _names(cls, value: List[str]) -> List[str]:
+        for name in value:
+            if not isinstance(name, str) or not re.match(MODULE_NAME, name):
+                raise ValueError(f'{name!r} is not a module name ([a-z][a-z0-9_]*)')
+        return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -319,10 +470,13 @@ class KernelConfig(_Strict):
         TopicRule(pattern='/sensors/**', tier=Tier.HIGH, retention_maxlen=300),
         TopicRule(pattern='/**', tier=Tier.NORMAL),
     ]
-    exclude: List[str] = list(DEFAULT_EXCLUDE)
+    exclude: List[TopicPattern] = list(DEFAULT_EXCLUDE)
     redis: RedisSettings = RedisSettings()
     modules: ModulesSettings = ModulesSettings()
     fleet: FleetSettings = FleetSettings()
+    live: LiveSettings = LiveSettings()
+    _source: str = PrivateAttr('<defaults>')
+    _lines: LineIndex = PrivateAttr(default_factory=dict)
 
     @field_validator('tiers', mode='before')
     @classmethod
@@ -363,16 +517,6 @@ class KernelConfig(_Strict):
         """Dump the tiers keyed by name, as a config file names them (dumps load back)."""
         return {tier.name: settings for tier, settings in tiers.items()}
 
-    @field_validator('exclude')
-    @classmethod
-    def _valid_excludes(cls, value: List[str]) -> List[str]:
-        for pattern in value:
-            try:
-                compile_pattern(pattern)
-            except PatternError as exc:
-                raise ValueError(str(exc)) from None
-        return value
-
     # -- helpers ---------------------------------------------------------------------------
 
     @functools.cached_property
@@ -403,6 +547,16 @@ class KernelConfig(_Strict):
     def policies(self) -> Dict[Tier, TierPolicy]:
         """Return the bus policies of all tiers."""
         return {tier: s.policy() for tier, s in self.tiers.items()}
+
+    @property
+    def source(self) -> str:
+        """Return where this config was read from (a file, or ``<defaults>``)."""
+        return self._source
+
+    def issue(self, loc: Tuple[Any, ...], message: str) -> ConfigIssue:
+        """Return a problem at key path ``loc``, with the file and line it was written on."""
+        return ConfigIssue(self._source, lookup_line(self._lines, loc), format_loc(loc),
+                           message)
 
 
 # -- loading --------------------------------------------------------------------------------
@@ -454,12 +608,69 @@ def _apply_override(data: Dict[str, Any], keys: Tuple[str, ...], value: Any,
     node[last] = value
 
 
+#: Every path of the config: (section, key); resolved against the config file's folder.
+PATH_KEYS: Tuple[Tuple[str, str], ...] = (
+    ('kernel', 'state_dir'), ('modules', 'search_paths'), ('redis', 'password_file'),
+    ('redis', 'tls_ca_file'), ('redis', 'tls_cert_file'), ('redis', 'tls_key_file'),
+    ('live', 'token_file'), ('live', 'tls_cert_file'), ('live', 'tls_key_file'))
+
+
+def _resolve_paths(data: Dict[str, Any], base: pathlib.Path, source: str,
+                   lines: LineIndex) -> List[ConfigIssue]:
+    """Resolve the paths in ``data`` (in place) against ``base``; return the unresolvable."""
+    issues = []
+    for section, key in PATH_KEYS:
+        values = data.get(section)
+        if not isinstance(values, dict) or values.get(key) is None:
+            continue  # absent, or not a mapping: the schema reports what is wrong
+        raw = values[key]
+        items = list(enumerate(raw)) if isinstance(raw, list) else [(None, raw)]
+        for index, item in items:
+            if not isinstance(item, str) or not item.strip():
+                continue  # not a path, or empty: the schema reports what is wrong
+            if pathlib.Path(os.path.expandvars(item)).expanduser().is_absolute():
+                continue  # absolute (or ~/...): kept as written, expanded where used
+            loc = (section, key) if index is None else (section, key, index)
+            try:
+                resolved = str(resolve_path(item, base))
+            except FileNotFoundError as exc:
+                issues.append(ConfigIssue(source, lookup_line(lines, loc), format_loc(loc),
+                                          str(exc)))
+                continue
+            if index is None:
+                values[key] = resolved
+            else:
+                raw[index] = resolved
+    return issues
+
+
+def _cross_checks(config: KernelConfig) -> List[ConfigIssue]:
+    """Return what the schema cannot see key by key: names that must refer to each other."""
+    modules = config.modules
+    enabled = set(modules.enabled)
+    issues = []
+    for i, name in enumerate(modules.optional):
+        if name not in enabled:
+            issues.append(config.issue(('modules', 'optional', i), f'{name!r} is not in '
+                                       'modules.enabled (optional names enabled modules '
+                                       'that may be missing)'))
+    for name in modules.overrides:
+        if name not in enabled:
+            known = ', '.join(modules.enabled) or 'none'
+            issues.append(config.issue(('modules', 'overrides', name), f'{name!r} is not an '
+                                       f'enabled module (modules.enabled: {known})'))
+    return issues
+
+
 def parse_config(text: str, source: str = '<string>',
-                 environ: Optional[Mapping[str, str]] = None) -> KernelConfig:
+                 environ: Optional[Mapping[str, str]] = None,
+                 base: Optional[pathlib.Path] = None) -> KernelConfig:
     """
     Parse and validate configuration text (YAML or JSON); raise ConfigError with every issue.
 
     ``environ`` (default: none) supplies ``UNITY_KERNEL__...`` / ``UNITY_REDIS_URL`` overrides.
+    ``base``: the folder relative paths are resolved against (None: paths are left as
+    written).
     """
     data, lines = parse_document(text, source)
     overrides = _env_overrides(environ or {})
@@ -467,22 +678,35 @@ def parse_config(text: str, source: str = '<string>',
         _apply_override(data, keys, value, f'environment variable {name}')
 
     def env_source(loc: Tuple[Any, ...]) -> Optional[str]:
-        env = next((n for k, _v, n in overrides if tuple(k) == tuple(
-            str(p).lower() for p in loc[:len(k)])), None)
+        env = next((n for k, _v, n in overrides
+                    if len(loc) >= len(k) and _norm_key(tuple(k)) == _norm_key(loc[:len(k)])),
+                   None)
         return f'environment variable {env}' if env else None
 
+    path_issues = _resolve_paths(data, base, source, lines) if base is not None else []
     try:
-        return KernelConfig.model_validate(data)
+        config = KernelConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(validation_issues(exc, source, lines, fix_loc=_fix_loc,
-                                            norm_key=_norm_key, where=env_source)) from None
+        raise ConfigError(path_issues + validation_issues(
+            exc, source, lines, fix_loc=_fix_loc, norm_key=_norm_key,
+            where=env_source)) from None
+    config._source = source
+    config._lines = lines
+    issues = path_issues + _cross_checks(config)
+    if issues:
+        raise ConfigError(issues)
+    return config
 
 
 def load_config(path: 'str | os.PathLike[str] | None',
                 environ: Optional[Mapping[str, str]] = None) -> KernelConfig:
-    """Load a config file (None: the built-in defaults); ``environ`` defaults to os.environ."""
+    """
+    Load a config file (None: the built-in defaults); ``environ`` defaults to os.environ.
+
+    Relative paths in the file are resolved against the file's folder.
+    """
     env = os.environ if environ is None else environ
     if path is None:
         return parse_config('', '<defaults>', env)
     p = pathlib.Path(path).expanduser()
-    return parse_config(read_text(p), str(p), env)
+    return parse_config(read_text(p), str(p), env, base=p.resolve().parent)

@@ -15,6 +15,7 @@
 """Watch a config file and hand each new valid version to a callback (hot reload)."""
 
 import logging
+import os
 import pathlib
 import threading
 from typing import Any, Callable, Optional
@@ -22,7 +23,8 @@ from typing import Any, Callable, Optional
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from unity_kernel_core.config.kernel_config import KernelConfig, load_config
+from unity_kernel_core.config.documents import read_text
+from unity_kernel_core.config.kernel_config import KernelConfig, parse_config
 from unity_kernel_core.errors import ConfigError
 
 _LOG = logging.getLogger('unity_kernel.config')
@@ -53,8 +55,8 @@ class ConfigWatcher(FileSystemEventHandler):
     def start(self) -> None:
         """Start watching."""
         try:
-            self._last_text = self._path.read_text(encoding='utf-8')
-        except OSError:
+            self._last_text = read_text(self._path)
+        except ConfigError:
             self._last_text = None
         observer = Observer()
         observer.schedule(self, str(self._path.parent), recursive=False)
@@ -87,20 +89,24 @@ class ConfigWatcher(FileSystemEventHandler):
             self._timer.start()
 
     def _reload(self) -> None:
+        # one read, bounded and checked (regular file, size, UTF-8), then parsed: a binary,
+        # huge or half-written file is rejected like any invalid one
         try:
-            text = self._path.read_text(encoding='utf-8')
-        except OSError:
-            text = None
-        if text is not None and text == self._last_text:
-            return
-        self._last_text = text
-        try:
-            config = load_config(self._path)
+            text = read_text(self._path)
+            if text == self._last_text:
+                return
+            self._last_text = text
+            config = parse_config(text, str(self._path), os.environ)
         except ConfigError as exc:
+            self._last_text = None
             if self._on_error is not None:
                 self._on_error(exc)
             else:
                 _LOG.error('config change rejected, the previous config stays in force: %s',
                            exc)
             return
-        self._on_change(config)
+        try:
+            self._on_change(config)
+        except Exception as exc:  # a timer thread: say it, or the change vanishes silently
+            _LOG.error('config change of %s could not be applied: %s: %s', self._path,
+                       type(exc).__name__, exc)

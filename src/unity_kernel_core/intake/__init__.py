@@ -15,8 +15,9 @@
 """
 Intake: the DDS topics the kernel takes in.
 
-Owns: the topic map (which topics, which tier, which QoS) and the node that subscribes to
-them and hands each message to the bus as raw CDR.
+Owns: the topic map and its planning (which topics, which tier, which QoS; pure), the topic
+follower (graph discovery, QoS adaptation, subscribe/unsubscribe as publishers come and go;
+also used by the LLM bridge), and the intake that hands each message to the bus as raw CDR.
 
 May import ``bus``, ``config`` and ``ros``; must not import audit, supervision or the kernel node.
 """

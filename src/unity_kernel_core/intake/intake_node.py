@@ -20,54 +20,22 @@ the bus with the topic's tier; the message object is made lazily by whoever need
 """
 
 import logging
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, Dict, Tuple
 
-from rclpy.duration import Duration
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.experimental import EventsExecutor
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from unity_kernel_core.bus.event_bus import EventBus
 from unity_kernel_core.bus.events import Tier
-from unity_kernel_core.config.kernel_config import KernelConfig, QosSettings
-from unity_kernel_core.errors import BusStoppedError, MessageTypeError
-from unity_kernel_core.intake.topic_map import plan_subscriptions, PublisherQos, SubscriptionPlan
-from unity_kernel_core.ros import message_types
+from unity_kernel_core.config.kernel_config import KernelConfig
+from unity_kernel_core.errors import BusStoppedError
+from unity_kernel_core.intake.follower import publisher_qos, qos_profile, TopicFollower
+from unity_kernel_core.intake.topic_map import kernel_want, SubscriptionPlan
 from unity_kernel_core.ros.spinning_node import SpinningNode
 
 _LOG = logging.getLogger('unity_kernel.intake')
 
-_INFINITE_NS = 0x7FFFFFFFFFFFFFFF
-
-
-def qos_profile(settings: QosSettings) -> QoSProfile:
-    """Build an rclpy QoSProfile from QoS settings."""
-    profile = QoSProfile(
-        history=(HistoryPolicy.KEEP_ALL if settings.history == 'keep_all'
-                 else HistoryPolicy.KEEP_LAST),
-        depth=settings.depth,
-        reliability=(ReliabilityPolicy.BEST_EFFORT if settings.reliability == 'best_effort'
-                     else ReliabilityPolicy.RELIABLE),
-        durability=(DurabilityPolicy.TRANSIENT_LOCAL
-                    if settings.durability == 'transient_local' else DurabilityPolicy.VOLATILE),
-    )
-    if settings.deadline_ms is not None:
-        profile.deadline = Duration(nanoseconds=int(settings.deadline_ms * 1e6))
-    if settings.lifespan_ms is not None:
-        profile.lifespan = Duration(nanoseconds=int(settings.lifespan_ms * 1e6))
-    return profile
-
-
-def publisher_qos(profile: Any) -> PublisherQos:
-    """Summarize an endpoint's QoSProfile for matching."""
-    deadline_ns = profile.deadline.nanoseconds
-    return PublisherQos(
-        reliability=('best_effort' if profile.reliability == ReliabilityPolicy.BEST_EFFORT
-                     else 'reliable'),
-        durability=('transient_local' if profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
-                    else 'volatile'),
-        deadline_ms=None if deadline_ns in (0, _INFINITE_NS) or deadline_ns < 0
-        else deadline_ns / 1e6)
+__all__ = ['Intake', 'publisher_qos', 'qos_profile']
 
 
 class Intake:
@@ -84,11 +52,13 @@ class Intake:
         self._spinners: Dict[bool, SpinningNode] = {}
         self._node_for(Tier.NORMAL)
         self._bus = bus
-        self._config = config
-        self._subs: Dict[str, Tuple[SubscriptionPlan, Any]] = {}
-        self._reported: Set[Tuple[str, str]] = set()
         self.received = 0
         self.refused = 0
+        self._follower = TopicFollower(
+            node, kernel_want(config), self._subscribe,
+            report=lambda topic, why: _LOG.error('not mapping %s: %s', topic, why),
+            dropped=lambda plan, why: _LOG.info('unmapped %s: %s', plan.topic, why),
+            exclude_nodes=(node.get_name(),))
 
     def _node_for(self, tier: Tier) -> Any:
         """Return the intake node taking in ``tier`` (CRITICAL's own, or the common one)."""
@@ -111,56 +81,21 @@ class Intake:
     @property
     def mapped(self) -> Dict[str, SubscriptionPlan]:
         """Return the plan of every topic taken in now, by topic."""
-        return {topic: plan for topic, (plan, _sub) in self._subs.items()}
+        return self._follower.plans
 
     def set_config(self, config: KernelConfig) -> None:
         """Use a new config from the next sync on (tiers and QoS may change)."""
-        self._config = config
+        self._follower.want = kernel_want(config)
 
     def sync(self) -> None:
-        """Subscribe to new matching topics, re-subscribe where the plan changed."""
-        node = self._node
-        topics = node.get_topic_names_and_types()
-        own = node.get_name()
-        publishers: Dict[str, List[PublisherQos]] = {}
-        for topic, _types in topics:
-            if not self._config.route(topic).intake:
-                continue
-            infos = node.get_publishers_info_by_topic(topic)
-            publishers[topic] = [publisher_qos(i.qos_profile) for i in infos
-                                 if i.node_name != own]
-        plans, skipped = plan_subscriptions(self._config, topics, publishers)
-        for s in skipped:
-            self._report_once(s.topic, s.reason)
-        wanted = {p.topic: p for p in plans}
-        for topic in list(self._subs):
-            plan, _sub = self._subs[topic]
-            new = wanted.get(topic)
-            if new is None and not self._config.route(topic).intake:
-                self._drop(topic, 'no longer mapped')
-            elif new is not None and (new.tier, new.qos, new.type_name) != (
-                    plan.tier, plan.qos, plan.type_name):
-                self._drop(topic, 'plan changed')
-        for topic, plan in wanted.items():
-            if topic not in self._subs:
-                self._subscribe(plan)
+        """Subscribe to new mapped topics, re-subscribe where the plan changed (the follower)."""
+        self._follower.sync()
 
     def clear(self) -> None:
         """Destroy every subscription (intake stops; queued events stay on the bus)."""
-        for topic in list(self._subs):
-            self._drop(topic, None)
+        self._follower.clear()
 
-    def _report_once(self, topic: str, reason: str) -> None:
-        if (topic, reason) not in self._reported:
-            self._reported.add((topic, reason))
-            _LOG.error('not mapping %s: %s', topic, reason)
-
-    def _subscribe(self, plan: SubscriptionPlan) -> None:
-        try:
-            msg_type = message_types.import_message_type(plan.type_name)
-        except MessageTypeError as exc:
-            self._report_once(plan.topic, str(exc))
-            return
+    def _subscribe(self, plan: SubscriptionPlan, msg_type: Any) -> Tuple[Any, Any]:
         topic, type_name, tier, bus = plan.topic, plan.type_name, plan.tier, self._bus
 
         def on_message(raw: bytes) -> None:
@@ -174,16 +109,11 @@ class Intake:
             _LOG.error('QoS incompatible with a publisher on %s (policy %s): messages from '
                        'it are not received', topic, event.last_policy_kind)
 
-        sub = self._node_for(tier).create_subscription(
+        node = self._node_for(tier)
+        sub = node.create_subscription(
             msg_type, topic, on_message, qos_profile(plan.qos), raw=True,
             event_callbacks=SubscriptionEventCallbacks(incompatible_qos=on_incompatible))
-        self._subs[topic] = (plan, sub)
         extra = f' ({"; ".join(plan.notes)})' if plan.notes else ''
         _LOG.info('mapped %s [%s] -> %s, %s%s', topic, type_name, tier.name,
                   plan.qos.reliability, extra)
-
-    def _drop(self, topic: str, why: 'str | None') -> None:
-        plan, sub = self._subs.pop(topic)
-        self._node_for(plan.tier).destroy_subscription(sub)
-        if why:
-            _LOG.info('unmapped %s: %s', topic, why)
+        return node, sub

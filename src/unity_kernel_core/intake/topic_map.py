@@ -15,9 +15,12 @@
 """
 Topic mapping, as pure logic: which graph topics to take in, on which tier, with which QoS.
 
-The kernel asks the ROS graph for topics and their publishers' QoS; :func:`plan_subscriptions`
-turns that into a plan. QoS is adapted to what publishers offer, the way rosbag2 does it, so
-that a subscription matches every publisher instead of silently missing some:
+A follower (:mod:`unity_kernel_core.intake.follower`: the kernel's intake, the LLM bridge)
+asks the ROS graph for topics and their publishers' QoS; :func:`plan_follow` turns that into
+a plan, given the follower's one question (``want``: is this topic wanted, with which QoS and
+tier?), and :func:`reconcile` into subscriptions to drop and to make. QoS is adapted to what
+publishers offer, the way rosbag2 does it, so that a subscription matches every publisher
+instead of silently missing some:
 
 - reliability: a RELIABLE request does not match a BEST_EFFORT publisher, so when any
   publisher is best-effort the subscription becomes best-effort;
@@ -30,7 +33,7 @@ What cannot be bridged (several types on one topic) is reported and the topic sk
 """
 
 import dataclasses
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.config.kernel_config import KernelConfig, QosSettings
@@ -90,13 +93,25 @@ def adapt_qos(requested: QosSettings,
     return requested.model_copy(update=changes), tuple(notes)
 
 
-def plan_subscriptions(
-        config: KernelConfig,
+@dataclasses.dataclass(frozen=True)
+class Wanted:
+    """What a follower wants of one topic: the QoS to start from and the tier it goes to."""
+
+    qos: QosSettings
+    tier: Tier = Tier.NORMAL
+
+
+Want = Callable[[str], Optional[Wanted]]
+"""Say whether a topic is wanted (and how), or None: the follower's one question."""
+
+
+def plan_follow(
         topics: Sequence[Tuple[str, Sequence[str]]],
         publishers: Mapping[str, Sequence[PublisherQos]],
+        want: Want,
 ) -> Tuple[List[SubscriptionPlan], List[Skipped]]:
     """
-    Decide which topics to subscribe to.
+    Decide which of the graph's topics to subscribe to, and how.
 
     ``topics`` is what ``Node.get_topic_names_and_types()`` returns; ``publishers`` maps a
     topic to its publishers' QoS. Topics without publishers are not subscribed yet (their
@@ -105,8 +120,8 @@ def plan_subscriptions(
     plans: List[SubscriptionPlan] = []
     skipped: List[Skipped] = []
     for topic, types in topics:
-        route = config.route(topic)
-        if not route.intake:
+        wanted = want(topic)
+        if wanted is None:
             continue
         if len(types) != 1:
             skipped.append(Skipped(topic, f'{len(types)} types on one topic '
@@ -115,6 +130,46 @@ def plan_subscriptions(
         pubs = publishers.get(topic, ())
         if not pubs:
             continue
-        qos, notes = adapt_qos(route.qos, pubs)
-        plans.append(SubscriptionPlan(topic, types[0], route.tier, qos, notes))
+        qos, notes = adapt_qos(wanted.qos, pubs)
+        plans.append(SubscriptionPlan(topic, types[0], wanted.tier, qos, notes))
     return plans, skipped
+
+
+def kernel_want(config: KernelConfig) -> Want:
+    """Return the kernel intake's question: a topic's route says whether and on which tier."""
+    def want(topic: str) -> Optional[Wanted]:
+        route = config.route(topic)
+        return Wanted(route.qos, route.tier) if route.intake else None
+    return want
+
+
+def plan_subscriptions(
+        config: KernelConfig,
+        topics: Sequence[Tuple[str, Sequence[str]]],
+        publishers: Mapping[str, Sequence[PublisherQos]],
+) -> Tuple[List[SubscriptionPlan], List[Skipped]]:
+    """Decide which topics the kernel takes in (:func:`plan_follow` with its topic map)."""
+    return plan_follow(topics, publishers, kernel_want(config))
+
+
+def reconcile(current: Mapping[str, SubscriptionPlan], plans: Sequence[SubscriptionPlan],
+              want: Want) -> Tuple[List[Tuple[str, str]], List[SubscriptionPlan]]:
+    """
+    Return the subscriptions to drop (topic, why) and the plans to subscribe, in that order.
+
+    A topic no longer wanted is dropped; one whose plan changed (tier, QoS, type) is dropped
+    and subscribed again; one that is still wanted but has no publishers now is kept (they
+    may come back).
+    """
+    wanted = {p.topic: p for p in plans}
+    drops: List[Tuple[str, str]] = []
+    for topic, plan in current.items():
+        new = wanted.get(topic)
+        if new is None:
+            if want(topic) is None:
+                drops.append((topic, 'no longer wanted'))
+        elif (new.tier, new.qos, new.type_name) != (plan.tier, plan.qos, plan.type_name):
+            drops.append((topic, 'plan changed'))
+    dropped = {topic for topic, _why in drops}
+    adds = [p for topic, p in wanted.items() if topic not in current or topic in dropped]
+    return drops, adds

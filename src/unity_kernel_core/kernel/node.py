@@ -45,7 +45,9 @@ from unity_kernel_core.config.kernel_config import KernelConfig, load_config
 from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.kernel.diagnostics import kernel_status
+from unity_kernel_core.paths import ensure_private_dir, private_umask, StateDirError
 from unity_kernel_core.ros import lifecycle_base, log_forwarding, message_types
+from unity_kernel_core.ros.diagnostics import status_markers
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
 from unity_kernel_core.ros.parameters import Applies, in_range, one_of, ParamSpec
 
@@ -56,9 +58,13 @@ COMPONENT_FACTORIES: List[str] = [
     'unity_kernel_core.audit.mirror:create',
     'unity_kernel_core.supervision.supervisor:create',
     'unity_kernel_core.audit.fleet:create',
+    'unity_kernel_core.live.view:create',
 ]
 
 CONFIG_CHANGED_TOPIC = '/unity_kernel/config_changed'
+STATUS_MARKERS_TOPIC = '/unity_kernel/status_markers'
+STATUS_FRAME = 'unity_kernel'
+"""The kernel's diagnostics as rviz text markers in this frame (``config/unity_kernel.rviz``)."""
 
 LOG_LEVELS = {'debug': LoggingSeverity.DEBUG, 'info': LoggingSeverity.INFO,
               'warn': LoggingSeverity.WARN, 'error': LoggingSeverity.ERROR,
@@ -128,6 +134,7 @@ class KernelNode(ManagedLifecycleNode):
         self.intake: Optional[Any] = None
         self.components: List[KernelComponent] = []
         self._diag_pub: Optional[Any] = None
+        self._markers_pub: Optional[Any] = None
         self._diag_timer: Optional[Any] = None
         self._discovery_timer: Optional[Any] = None
         self._echo_pub: Optional[Any] = None
@@ -158,8 +165,12 @@ class KernelNode(ManagedLifecycleNode):
             return TransitionCallbackReturn.FAILURE
         config = self._apply_parameter_overrides(self._loaded)
         self.config = config
-        state_dir = pathlib.Path(config.kernel.state_dir).expanduser()
-        state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            private_umask()
+            state_dir = ensure_private_dir(config.kernel.state_dir)
+        except StateDirError as exc:
+            self.get_logger().error(f'config: kernel.{exc}')
+            return TransitionCallbackReturn.FAILURE
         from unity_kernel_core.intake.intake_node import Intake
         self.bus = EventBus(config.policies(), classifier=config.routes.tier,
                             codec=message_types.CDR)
@@ -167,7 +178,8 @@ class KernelNode(ManagedLifecycleNode):
         self.intake = Intake(self, self.bus, config)
         context = KernelContext(node=self, bus=self.bus, config=config,
                                 config_path=self.config_path, state_dir=state_dir,
-                                components=self.components)
+                                components=self.components,
+                                mapped_topics=self._mapped_topics)
         try:
             for spec in COMPONENT_FACTORIES:
                 component = _load_factory(spec)(context)
@@ -178,6 +190,12 @@ class KernelNode(ManagedLifecycleNode):
             self._teardown()
             return TransitionCallbackReturn.FAILURE
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        try:
+            from visualization_msgs.msg import MarkerArray
+            self._markers_pub = self.create_publisher(MarkerArray, STATUS_MARKERS_TOPIC, 10)
+        except ImportError as exc:  # the kernel runs without it; say why rviz shows nothing
+            self.get_logger().warning(f'no status markers for rviz on {STATUS_MARKERS_TOPIC}: '
+                                      f'visualization_msgs cannot be imported ({exc})')
         self._diag_timer = self.create_timer(config.kernel.diagnostics_period_s,
                                              _guarded(self, self._publish_diagnostics))
         if config.kernel.event_echo_topic:
@@ -290,16 +308,20 @@ class KernelNode(ManagedLifecycleNode):
             if timer is not None:
                 self.destroy_timer(timer)
         self._diag_timer = self._discovery_timer = None
-        for pub in (self._diag_pub, self._echo_pub):
+        for pub in (self._diag_pub, self._echo_pub, self._markers_pub):
             if pub is not None:
                 self.destroy_publisher(pub)
-        self._diag_pub = self._echo_pub = None
+        self._diag_pub = self._echo_pub = self._markers_pub = None
         self._echo_sub = None
         if self.intake is not None:
             self.intake.close()
         self.intake = None
         self._prev_stats = None
         self.state_label = 'unconfigured'
+
+    def _mapped_topics(self) -> Dict[str, str]:
+        intake = self.intake
+        return {t: p.type_name for t, p in intake.mapped.items()} if intake is not None else {}
 
     def _discover(self) -> None:
         self._apply_pending_config()
@@ -361,6 +383,9 @@ class KernelNode(ManagedLifecycleNode):
             array.status.extend(component.diagnostics())
         self._prev_stats = stats
         self._diag_pub.publish(array)
+        if self._markers_pub is not None:
+            self._markers_pub.publish(status_markers(array.status, STATUS_FRAME,
+                                                     array.header.stamp))
 
 
 def main(args: Optional[List[str]] = None) -> int:

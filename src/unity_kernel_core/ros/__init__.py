@@ -15,8 +15,10 @@
 """
 The ROS edge shared by every node of the package.
 
-Owns: message types and CDR, message definitions, logging to ``/rosout``, diagnostics
-entries, helper nodes with their own executor, spinning a lifecycle node until a signal.
+Owns: the one lifecycle node base (state label, teardown, signals, ``main()``), parameter
+specs (live, at configure, read-only), message types and the CDR codec the bus is given,
+message definitions, logging to ``/rosout``, diagnostics entries, helper nodes with their own
+executor.
 
 Shared by the kernel, the sensors and the LLM bridge. Imports rclpy and ``errors``; must not
 import the bus, config, intake, audit or supervision.

@@ -51,8 +51,8 @@ _WHEN = {
     Applies.LIVE: 'Applies at once.',
     Applies.CONFIGURE: 'Read at configure: while configured, deactivate and cleanup the node, '
                        'set it, configure again.',
-    Applies.START: 'Read-only: give it at start (--ros-args -p NAME:=VALUE, a launch file or '
-                   'the module manifest).',
+    Applies.START: 'Read-only: give it at start (--ros-args -p NAME:=VALUE, a launch file, '
+                   "the module's manifest or the kernel config's modules.overrides).",
 }
 
 

@@ -34,7 +34,7 @@ from unity_kernel_core.bus.event_bus import EventBus, Subscription
 from unity_kernel_core.bus.events import Event
 from unity_kernel_core.errors import ModuleError
 from unity_kernel_core.supervision.machine import Failure, FailureKind
-from unity_kernel_core.supervision.manifest import Manifest
+from unity_kernel_core.supervision.manifest import installed_module, Manifest, ModuleFileError
 from unity_kernel_core.supervision.module_api import (event_handlers, Module, ModuleContext,
                                                       periodic_methods)
 
@@ -46,7 +46,7 @@ def load_module_class(manifest: Manifest) -> type:
     target, attr = manifest.entry_parts()
     try:
         if target.endswith('.py'):
-            path = (manifest.directory / target).resolve()
+            path = manifest.module_file(target)
             if not path.is_file():
                 raise ModuleError(manifest.name, f'entry file not found: {path}')
             unique = f'unity_module_{manifest.name}_{next(_load_counter)}'
@@ -60,7 +60,13 @@ def load_module_class(manifest: Manifest) -> type:
             finally:
                 sys.modules.pop(unique, None)
         else:
+            if installed_module(target) is None:
+                raise ModuleError(manifest.name, f'entry {manifest.entry!r} refused: {target!r} '
+                                  'is not a module of an installed distribution (use a file '
+                                  'in the module folder, as in file.py:Class)')
             module = importlib.import_module(target)
+    except ModuleFileError as exc:
+        raise ModuleError(manifest.name, f'entry refused: {exc}') from None
     except ModuleError:
         raise
     except Exception as exc:  # any import-time error: report it with its location

@@ -34,7 +34,7 @@ TRANSITIONS = {
     'activate': Transition.TRANSITION_ACTIVATE,
     'deactivate': Transition.TRANSITION_DEACTIVATE,
 }
-GONE_CHECK_AFTER_S = 1.0
+GONE_CHECK_AFTER_S = 0.25
 """A call unanswered after this long also ends as soon as the node is not in the graph."""
 SHUTDOWN_FROM = {
     'unconfigured': Transition.TRANSITION_UNCONFIGURED_SHUTDOWN,

@@ -18,9 +18,18 @@ Module manifests: what a module is, how to run it, what it needs, how to supervi
 A module lives in a directory with a ``manifest.yaml``. Manifests are only read from the
 configured search paths (an allow-list); each one is validated against the schema below and
 every problem is reported with file, line, key and what was expected.
+
+Trust model (docs/modules.md): the search paths say where manifests may be read *and* what
+they may run. A node module's ``executable`` is either a console script of an installed
+package (resolved through the package's entry points or its ament index ``lib/`` folder,
+never ``PATH``) or a file inside the module's own folder after symlinks are resolved; an
+in-process ``entry`` is a file inside the module's folder or a module of an installed
+distribution (not the standard library, not the current directory). Anything else is
+refused with the path named.
 """
 
 import enum
+import importlib.metadata
 import os
 import pathlib
 import re
@@ -30,14 +39,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic import ValidationError
 
 from unity_kernel_core.config.documents import parse_document, read_text, validation_issues
+from unity_kernel_core.config.fields import NodeName, TopicName
+from unity_kernel_core.config.kernel_config import check_parameters, MODULE_NAME
 from unity_kernel_core.errors import ConfigError, ConfigIssue, ManifestError
+from unity_kernel_core.paths import resolve_path
 
 MANIFEST_NAME = 'manifest.yaml'
-_NAME = r'^[a-z][a-z0-9_]*$'
+_NAME = MODULE_NAME
 _ENTRY = re.compile(r'^(?P<file>[A-Za-z0-9_./-]+\.py|[A-Za-z_][A-Za-z0-9_.]*):'
                     r'(?P<attr>[A-Za-z_][A-Za-z0-9_]*)$')
-_ROS_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
-_PARAM_TYPES = (bool, int, float, str)
 
 
 class ModuleKind(str, enum.Enum):
@@ -50,7 +60,7 @@ class ModuleKind(str, enum.Enum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra='forbid', frozen=True)
+    model_config = ConfigDict(extra='forbid', frozen=True, allow_inf_nan=False)
 
 
 class RestartPolicy(_Strict):
@@ -86,16 +96,8 @@ class HealthLimits(_Strict):
 class TopicUse(_Strict):
     """Topics a module publishes and subscribes (documentation and graph checks)."""
 
-    publishes: List[str] = []
-    subscribes: List[str] = []
-
-    @field_validator('publishes', 'subscribes')
-    @classmethod
-    def _absolute(cls, value: List[str]) -> List[str]:
-        for topic in value:
-            if not isinstance(topic, str) or not topic.startswith('/'):
-                raise ValueError(f"topic {topic!r} must be an absolute name starting with '/'")
-        return value
+    publishes: List[TopicName] = []
+    subscribes: List[TopicName] = []
 
 
 class Manifest(_Strict):
@@ -108,7 +110,7 @@ class Manifest(_Strict):
     executable: Optional[str] = None
     """Node modules: a console script of the unity_kernel package, or a path (relative to
     the manifest) of an executable or a ``.py`` file."""
-    node_name: Optional[str] = None
+    node_name: Optional[NodeName] = None
     namespace: str = '/'
     entry: Optional[str] = None
     """In-process modules: ``file.py:Class`` (relative to the manifest) or ``pkg.mod:Class``."""
@@ -136,22 +138,7 @@ class Manifest(_Strict):
     @field_validator('parameters')
     @classmethod
     def _scalar_parameters(cls, value: Dict[str, Any]) -> Dict[str, Any]:
-        for key, item in value.items():
-            if not _ROS_NAME.match(str(key)):
-                raise ValueError(f'parameter name {key!r} is not a valid ROS parameter name')
-            items = item if isinstance(item, list) else [item]
-            if not all(isinstance(v, _PARAM_TYPES) for v in items) or \
-                    (isinstance(item, list) and len({type(v) for v in item}) > 1):
-                raise ValueError(f'parameter {key!r}: expected a bool, int, float, string or '
-                                 f'a list of one of those, got {item!r}')
-        return value
-
-    @field_validator('node_name')
-    @classmethod
-    def _node_name(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not _ROS_NAME.match(value):
-            raise ValueError(f'{value!r} is not a valid ROS node name')
-        return value
+        return check_parameters(value)
 
     @field_validator('namespace')
     @classmethod
@@ -209,8 +196,58 @@ class Manifest(_Strict):
             return None
         target, _ = self.entry_parts()
         if target.endswith('.py'):
-            return (self.directory / target).resolve()
+            return self.module_file(target)
         return None
+
+    def module_file(self, relative: str) -> pathlib.Path:
+        """
+        Return ``relative`` resolved inside the module's folder (symlinks followed).
+
+        Raise ModuleFileError naming the path when it lies anywhere else: an absolute path,
+        ``..`` or a symlink leading out of the folder.
+        """
+        return module_file(self.directory, relative)
+
+    def executable_is_path(self) -> bool:
+        """Tell whether ``executable`` names a file (else it is a console script name)."""
+        exe = self.executable or ''
+        return '/' in exe or exe.endswith('.py')
+
+
+class ModuleFileError(ValueError):
+    """A manifest names a file outside its module's folder (refused by the trust model)."""
+
+
+def module_file(directory: pathlib.Path, relative: str) -> pathlib.Path:
+    """Resolve ``relative`` against ``directory``; refuse it unless it stays inside."""
+    base = pathlib.Path(directory).resolve()
+    path = (base / relative).resolve()
+    if path != base and base not in path.parents:
+        raise ModuleFileError(f'{relative!r} resolves to {path}, outside the module folder '
+                              f'{base}: only files inside it (or installed console scripts) '
+                              'may run')
+    return path
+
+
+def installed_module(name: str) -> Optional[str]:
+    """
+    Return the distribution that provides the top-level package of module ``name``, or None.
+
+    The in-process trust rule for ``package.module:Class`` entries: only code of an installed
+    distribution (not the standard library, not a folder that happens to be on sys.path).
+    """
+    top = name.split('.', 1)[0]
+    dists = importlib.metadata.packages_distributions().get(top)
+    return dists[0] if dists else None
+
+
+def console_script_packages(name: str) -> List[str]:
+    """Return the installed distributions that declare console script ``name``."""
+    found = []
+    for ep in importlib.metadata.entry_points(group='console_scripts', name=name):
+        dist = getattr(ep, 'dist', None)
+        found.append(dist.name if dist is not None else ep.value)
+    return found
 
 
 def parse_manifest(text: str, source: str, directory: pathlib.Path) -> Manifest:
@@ -228,7 +265,15 @@ def parse_manifest(text: str, source: str, directory: pathlib.Path) -> Manifest:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
         raise ManifestError(validation_issues(exc, source, lines)) from None
-    return manifest.model_copy(update={'directory': directory, 'source': source})
+    manifest = manifest.model_copy(update={'directory': directory, 'source': source})
+    key = 'executable' if manifest.executable else 'entry'
+    try:
+        if manifest.executable and manifest.executable_is_path():
+            manifest.module_file(manifest.executable)
+        manifest.entry_file()
+    except ModuleFileError as exc:
+        raise ManifestError([ConfigIssue(source, lines.get((key,)), key, str(exc))]) from None
+    return manifest
 
 
 def load_manifest(path: 'str | os.PathLike[str]') -> Manifest:
@@ -277,11 +322,16 @@ def discover(search_paths: List[pathlib.Path]) -> Tuple[Dict[str, Manifest], Lis
 
 
 def resolve_search_paths(paths: List[str], base: Optional[pathlib.Path]) -> List[pathlib.Path]:
-    """Resolve configured search paths: ``~`` expanded, relative ones against ``base``."""
+    """
+    Resolve configured search paths (``paths.resolve_path``): relative ones against ``base``.
+
+    ``load_config`` has already resolved the paths of a config file; this covers configs
+    built otherwise. A ``package://`` URL of a package that is not installed is an error.
+    """
     out = []
     for raw in paths:
-        p = pathlib.Path(os.path.expandvars(raw)).expanduser()
-        if not p.is_absolute() and base is not None:
-            p = base / p
-        out.append(p.resolve())
+        try:
+            out.append(resolve_path(raw, base))
+        except FileNotFoundError as exc:
+            raise ManifestError([ConfigIssue(raw, None, '', str(exc))]) from None
     return out

@@ -25,7 +25,6 @@ import ctypes
 import json
 import os
 import pathlib
-import shutil
 import signal
 import subprocess
 import sys
@@ -34,9 +33,11 @@ import time
 from typing import Any, Callable, Dict, IO, List, Optional
 
 from unity_kernel_core.errors import ModuleError
+from unity_kernel_core.paths import ensure_private_dir
 from unity_kernel_core.supervision.lifecycle_client import LifecycleClient
 from unity_kernel_core.supervision.machine import Failure, FailureKind
-from unity_kernel_core.supervision.manifest import Manifest
+from unity_kernel_core.supervision.manifest import console_script_packages, Manifest
+from unity_kernel_core.supervision.manifest import ModuleFileError
 
 LOG_ROTATE_BYTES = 5 * 1024 * 1024
 CLIENT_REBUILD_S = 3.0
@@ -57,16 +58,21 @@ def _param_arg(value: Any) -> str:
 
 def resolve_executable(manifest: Manifest) -> List[str]:
     """
-    Return the command that runs a node module's executable.
+    Return the command that runs a node module's executable (the trust model, docs/modules.md).
 
-    A path (with ``/`` or ending in ``.py``) is relative to the manifest; a ``.py`` file runs
-    with this Python. A bare name is a console script of the package: looked up next to this
-    Python, in ``<prefix>/lib/unity_kernel`` of the ament index, then on PATH.
+    A path (with ``/`` or ending in ``.py``) is a file inside the module's folder after
+    symlinks are resolved; a ``.py`` file runs with this Python. A bare name is a console
+    script declared by an installed distribution's entry points, found next to this Python,
+    or an executable in ``<prefix>/lib/unity_kernel`` of the ament index. ``PATH`` is never
+    searched; anything else is refused with the path named.
     """
     exe = manifest.executable
     assert exe is not None
-    if '/' in exe or exe.endswith('.py'):
-        path = (manifest.directory / exe).resolve()
+    if manifest.executable_is_path():
+        try:
+            path = manifest.module_file(exe)
+        except ModuleFileError as exc:
+            raise ModuleError(manifest.name, f'executable refused: {exc}') from None
         if not path.is_file():
             raise ModuleError(manifest.name, f'executable not found: {path}')
         if path.suffix == '.py':
@@ -74,21 +80,22 @@ def resolve_executable(manifest: Manifest) -> List[str]:
         if not os.access(path, os.X_OK):
             raise ModuleError(manifest.name, f'{path} is not executable')
         return [str(path)]
-    candidates = [pathlib.Path(sys.executable).parent / exe]
+    candidates = []
+    if console_script_packages(exe):
+        candidates.append(pathlib.Path(sys.executable).parent / exe)
     try:
         from ament_index_python.packages import get_package_prefix
         candidates.append(pathlib.Path(get_package_prefix(PACKAGE)) / 'lib' / PACKAGE / exe)
     except Exception:  # not installed in an ament prefix: fine, keep looking
         pass
-    found = shutil.which(exe)
-    if found:
-        candidates.append(pathlib.Path(found))
     for candidate in candidates:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return [str(candidate)]
-    raise ModuleError(manifest.name, f'executable {exe!r} not found (looked in '
-                                     f'{", ".join(str(c.parent) for c in candidates)}); '
-                                     'is the package installed?')
+    raise ModuleError(manifest.name, f'executable {exe!r} refused: not a console script of an '
+                                     'installed package (looked in '
+                                     f'{", ".join(str(c.parent) for c in candidates) or "nowhere"}'
+                                     '; PATH is not searched) and not a file in the module '
+                                     f'folder {manifest.directory}')
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -207,6 +214,8 @@ class NodeRunner:
         timeout = self.manifest.health.transition_timeout_s
         going_down = self.halt is not None and self.halt.is_set()
         if going_down:
+            if not self.client.node_present(self.node):
+                return
             timeout = min(timeout, STOP_PROBE_S)
         if self.client.get_state(self.node, timeout) != 'active':
             return
@@ -229,8 +238,10 @@ class NodeRunner:
         """
         timeout = self.manifest.health.transition_timeout_s
         try:
+            # a node not in the graph (its process ended: ros2 launch stops all at once) is
+            # not asked at all
             state = self.client.get_state(self.node, min(timeout, STOP_PROBE_S)) \
-                if self.alive() else None
+                if self.alive() and self.client.node_present(self.node) else None
             if state == 'active':
                 self._transition('deactivate')
                 state = 'inactive'
@@ -306,10 +317,12 @@ class NodeRunner:
     def _spawn(self) -> None:
         self._end_process(graceful=False)
         command = self.command()
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.log_path.parent, 'module log folder')
         if self.log_path.exists() and self.log_path.stat().st_size > LOG_ROTATE_BYTES:
             self.log_path.replace(self.log_path.with_suffix('.log.1'))
-        self._log = open(self.log_path, 'ab')
+        self._log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                                      0o600), 'ab')
+        os.chmod(self.log_path, 0o600)  # a log left by an older version
         self._log.write(f'--- start: {" ".join(command)}\n'.encode())
         self._log.flush()
         env = dict(os.environ if self.env is None else self.env)

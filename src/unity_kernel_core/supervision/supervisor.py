@@ -15,8 +15,9 @@
 """
 The module supervisor: the kernel component (ROS edge) over the supervision scheduler.
 
-- Discovery: manifests under ``modules.search_paths`` (relative paths are relative to the
-  config file); the modules named in ``modules.enabled`` are brought up.
+- Discovery: manifests under ``modules.search_paths``; the modules named in
+  ``modules.enabled`` are brought up, with ``modules.overrides`` applied (``deployment``).
+  An enabled module that is not found (and not ``modules.optional``) fails configure.
 - Scheduling (``scheduler.Scheduler``, ROS-free): one state machine per module, one loop that
   never waits for a module; blocking calls run on workers, back-offs are deadlines. A module
   whose dependencies are all active is started; independent modules start concurrently.
@@ -45,7 +46,7 @@ import json
 import pathlib
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from diagnostic_msgs.srv import AddDiagnostics
 from std_msgs.msg import String
@@ -56,12 +57,13 @@ from watchdog.observers import Observer
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.kernel_config import KernelConfig
-from unity_kernel_core.errors import ManifestError, ModuleError
+from unity_kernel_core.errors import ConfigError, ModuleError
 from unity_kernel_core.ros.diagnostics import ERROR, OK, STALE, status, WARN
+from unity_kernel_core.supervision import deployment
 from unity_kernel_core.supervision.inprocess import InProcessRunner
 from unity_kernel_core.supervision.lifecycle_client import LifecycleClient
 from unity_kernel_core.supervision.machine import ModuleState
-from unity_kernel_core.supervision.manifest import (discover, load_manifest, Manifest,
+from unity_kernel_core.supervision.manifest import (load_manifest, Manifest,
                                                     MANIFEST_NAME, ModuleKind,
                                                     resolve_search_paths)
 from unity_kernel_core.supervision.node_runner import LaunchedNodeRunner, NodeRunner
@@ -122,7 +124,11 @@ class Supervisor:
         self._changed_files: Dict[pathlib.Path, float] = {}
         self._changed_lock = threading.Lock()
         self._services: List[Any] = []
-        self._discover()
+        try:
+            self._discover()
+        except ConfigError:
+            self.scheduler.close()
+            raise
         self._create_services()
         self._start_thread()
 
@@ -223,21 +229,24 @@ class Supervisor:
         return resolve_search_paths(self.config.modules.search_paths, base)
 
     def _discover(self) -> None:
-        manifests, errors = discover(self.search_paths())
-        found = [str(i) for e in errors for i in e.issues]
-        enabled = list(self.config.modules.enabled)
-        for name in sorted(set(enabled) - set(manifests)):
-            paths = ', '.join(map(str, self.search_paths())) or 'no search path'
-            found.append(f'enabled module {name!r} not found in {paths}')
-        for line in found:
+        base = self.context.config_path.parent if self.context.config_path else None
+        # a missing enabled module or a bad override raises ConfigError: configure fails
+        found = deployment.resolve(self.config, base)
+        problems = [str(i) for e in found.manifest_errors for i in e.issues]
+        for line in problems:
             if line not in self.discovery_errors:  # once per problem, not per rediscovery
-                self.log.error(f'manifest: {line}' if not line.startswith('enabled ')
-                               else line)
-        self.discovery_errors = found
-        self.scheduler.set_manifests(manifests, enabled)
+                self.log.error(f'manifest: {line}')
+        for name in found.missing_optional:
+            self.log.warning(f'optional module {name!r} not found: left out')
+        self.discovery_errors = problems
+        self.scheduler.set_manifests(found.manifests, found.enabled)
 
     def _rediscover(self) -> None:
-        self._discover()
+        try:
+            self._discover()
+        except ConfigError as exc:  # a reloaded config whose modules cannot be found
+            self.log.error(f'modules keep their previous configuration: {exc}')
+            return
         self._watch()
 
     # -- the scheduler's loop --------------------------------------------------------------
@@ -356,13 +365,13 @@ class Supervisor:
     def _prepare_reload(self, name: str, current: Manifest) -> None:
         """Load and check a module's new version off the loop; hand it to the scheduler."""
         try:
-            manifest = load_manifest(current.source)
+            manifest = deployment.deployed(load_manifest(current.source), self.config)
             if manifest.name != name:
                 raise ModuleError(name, f'the manifest now names {manifest.name!r}; renaming a '
                                         'running module is not supported: unload it first')
             runner = self._make_runner(manifest)
             runner.load()
-        except (ManifestError, ModuleError) as exc:
+        except (ConfigError, ModuleError) as exc:
             error = str(exc).replace('\n', ' ')
             self.log.error(f'reload of {name} rejected, the running version stays: {error}')
             self.scheduler.call(lambda: self.scheduler.reject_reload(name, error))
@@ -389,30 +398,34 @@ class Supervisor:
 
     def _command_service(self, command: str) -> Callable[[Any, Any], Any]:
         def handle(request: Any, response: Any) -> Any:
-            name = request.load_namespace.strip()
-            if name not in self.records:
-                response.success = False
-                response.message = f'no module named {name!r}; known: ' + \
-                    ', '.join(sorted(self.records))
-                return response
-            self._command(command, name)
-            response.success = True
-            response.message = f'{command} of {name} scheduled'
+            response.success, response.message = self.request(command, request.load_namespace)
             return response
         return handle
 
     def _srv_load(self, request: Any, response: Any) -> Any:
-        raw = request.load_namespace.strip()
-        try:
-            manifest = self._allowed_manifest(raw)
-        except (ManifestError, ModuleError) as exc:
-            response.success = False
-            response.message = str(exc)
-            return response
-        self._command('load', manifest)
-        response.success = True
-        response.message = f'load of {manifest.name} from {manifest.source} scheduled'
+        response.success, response.message = self.request('load', request.load_namespace)
         return response
+
+    def request(self, command: str, arg: str) -> Tuple[bool, str]:
+        """
+        Schedule ``restart``/``unload`` of module NAME or ``load`` of PATH (any thread).
+
+        What the services and the live view call; returns (accepted, message).
+        """
+        arg = arg.strip()
+        if command == 'load':
+            try:
+                manifest = self._allowed_manifest(arg)
+            except (ConfigError, ModuleError) as exc:  # (a ManifestError is a ConfigError)
+                return False, str(exc)
+            self._command('load', manifest)
+            return True, f'load of {manifest.name} from {manifest.source} scheduled'
+        if command not in ('restart', 'unload'):
+            return False, f'unknown command {command!r}: expected restart, load or unload'
+        if arg not in self.records:
+            return False, f'no module named {arg!r}; known: ' + ', '.join(sorted(self.records))
+        self._command(command, arg)
+        return True, f'{command} of {arg} scheduled'
 
     def _allowed_manifest(self, raw: str) -> Manifest:
         path = pathlib.Path(raw).expanduser()
@@ -425,7 +438,7 @@ class Supervisor:
             raise ModuleError(raw, 'not under a configured module search path ('
                                    f'{", ".join(map(str, roots)) or "none configured"}); '
                                    'modules are only loaded from there')
-        return load_manifest(path)
+        return deployment.deployed(load_manifest(path), self.config)
 
 
 def create(context: KernelContext) -> Supervisor:

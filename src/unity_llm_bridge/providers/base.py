@@ -24,7 +24,6 @@ The API key is sent as a bearer token and never logged or shown in errors.
 """
 
 import dataclasses
-import json
 import os
 import pathlib
 import threading
@@ -33,7 +32,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol
 
 import httpx
 
-from unity_kernel_core.config.documents import read_text
+from unity_kernel_core.config.documents import loads_json, read_text
 from unity_kernel_core.errors import ConfigError
 from unity_llm_bridge.config import ModelSettings
 from unity_llm_bridge.errors import LlmError, OutputRejected, ProviderError
@@ -150,10 +149,10 @@ class HttpProvider:
             raise ProviderError(self.name, 'http', f'GET {path}: HTTP {response.status_code}',
                                 response.status_code)
         try:
-            return response.json()
-        except ValueError:
-            raise ProviderError(self.name, 'protocol', f'GET {path}: answer is not JSON') \
-                from None
+            return loads_json(response.content)
+        except ValueError as exc:
+            raise ProviderError(self.name, 'protocol', f'GET {path}: answer is not usable '
+                                f'JSON ({exc})') from None
 
     def _stream_lines(self, path: str, body: Dict[str, Any]) -> Iterator[str]:
         """POST ``body`` and yield the answer's lines, enforcing the request deadline."""
@@ -193,9 +192,9 @@ class HttpProvider:
 
     def _parse(self, line: str, what: str) -> Dict[str, Any]:
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
-            raise ProviderError(self.name, 'protocol', f'{what} is not JSON: '
+            data = loads_json(line)
+        except ValueError as exc:
+            raise ProviderError(self.name, 'protocol', f'{what} is not usable JSON ({exc}): '
                                 f'{line[:MAX_ERROR_BODY]!r}') from None
         if not isinstance(data, dict):
             raise ProviderError(self.name, 'protocol', f'{what} is not a JSON object')

@@ -31,7 +31,7 @@ DEFAULT_CHANNELS = 1
 class AudioSettings(BaseModel):
     """What to capture and how to publish it (the node's ROS parameters)."""
 
-    model_config = ConfigDict(extra='forbid', frozen=True)
+    model_config = ConfigDict(extra='forbid', frozen=True, allow_inf_nan=False)
 
     source: Literal['device', 'wav'] = 'device'
     """``device``: a sounddevice/PortAudio input; ``wav``: a PCM WAV file."""

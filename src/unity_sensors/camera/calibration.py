@@ -35,7 +35,8 @@ from typing import Any, List, Tuple
 from pydantic import BaseModel, ConfigDict, Field, model_validator, ValidationError
 
 from unity_kernel_core.config.documents import parse_document, read_text, validation_issues
-from unity_kernel_core.errors import ConfigError
+from unity_kernel_core.errors import ConfigError, ConfigIssue
+from unity_kernel_core.paths import PACKAGE_URL, resolve_path
 
 
 class CalibrationError(ConfigError):
@@ -47,10 +48,10 @@ class CalibrationError(ConfigError):
 class Matrix(BaseModel):
     """A row-major matrix as written in calibration files."""
 
-    model_config = ConfigDict(extra='forbid', frozen=True)
+    model_config = ConfigDict(extra='forbid', frozen=True, allow_inf_nan=False)
 
-    rows: int = Field(ge=1)
-    cols: int = Field(ge=1)
+    rows: int = Field(ge=1, le=64)
+    cols: int = Field(ge=1, le=64)
     data: List[float]
 
     @model_validator(mode='after')
@@ -69,10 +70,10 @@ def _shape(name: str, m: Matrix, shape: Tuple[int, int]) -> None:
 class Calibration(BaseModel):
     """One camera's intrinsic calibration (``sensor_msgs/CameraInfo`` fields)."""
 
-    model_config = ConfigDict(extra='forbid', frozen=True)
+    model_config = ConfigDict(extra='forbid', frozen=True, allow_inf_nan=False)
 
-    image_width: int = Field(ge=1)
-    image_height: int = Field(ge=1)
+    image_width: int = Field(ge=1, le=1 << 20)
+    image_height: int = Field(ge=1, le=1 << 20)
     camera_name: str = ''
     camera_matrix: Matrix
     distortion_model: str = 'plumb_bob'
@@ -104,10 +105,21 @@ def parse_calibration(text: str, source: str) -> Calibration:
 
 
 def load_calibration(url: 'str | os.PathLike[str]') -> Calibration:
-    """Load a calibration file given as a path or a ``file://`` URL."""
+    """
+    Load a calibration file given as a path, a ``file://`` or a ``package://`` URL.
+
+    ``package://pkg/calib/cam.yaml`` is a file of an installed ROS package (as
+    ``camera_info_manager`` reads it), so a deployment's config need not hold a machine's
+    absolute path.
+    """
     path = str(url)
     if path.startswith('file://'):
         path = path[len('file://'):]
+    elif path.startswith(PACKAGE_URL):
+        try:
+            path = str(resolve_path(path, None))
+        except FileNotFoundError as exc:
+            raise CalibrationError([ConfigIssue(str(url), None, '', str(exc))]) from None
     try:
         text = read_text(path)
     except ConfigError as exc:

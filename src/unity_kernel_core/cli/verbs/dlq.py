@@ -21,7 +21,7 @@ import sys
 from unity_kernel_core.api.audit import dead_letter_rows, format_dead_letters, open_store
 from unity_kernel_core.api.audit import drop_all_dead_letters, retry_dead_letters
 from unity_kernel_core.audit.record import AuditError
-from unity_kernel_core.cli.verbs.export import add_source_arguments
+from unity_kernel_core.cli.verbs.export import add_source_arguments, count_int, positive_int
 from unity_kernel_core.errors import ConfigError
 
 NAME = 'dlq'
@@ -36,10 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest='action', metavar='ACTION', required=True)
     show = actions.add_parser('list', help='list dead letters, oldest first')
     show.add_argument('--json', action='store_true', help='print JSON (with tracebacks)')
-    show.add_argument('--count', type=int, default=None, help='at most this many per stream')
+    show.add_argument('--count', type=positive_int, default=None,
+                      help='at most this many per stream')
     retry = actions.add_parser('retry', help='publish the events on DDS again, then drop them')
     retry.add_argument('ids', nargs='+', metavar='ID')
-    retry.add_argument('--wait-subscribers', type=int, default=1, metavar='N',
+    retry.add_argument('--wait-subscribers', type=count_int, default=1, metavar='N',
                        help='wait for N subscribers (the kernel) first (default 1)')
     drop = actions.add_parser('drop', help='delete dead letters')
     drop.add_argument('ids', nargs='*', metavar='ID')

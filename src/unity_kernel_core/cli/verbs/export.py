@@ -25,11 +25,72 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemaini
 
 from unity_kernel_core.api.audit import export_records, open_store, select
 from unity_kernel_core.audit.record import AuditError, AuditRecord
-from unity_kernel_core.audit.store import BadEntry
-from unity_kernel_core.errors import ConfigError
+from unity_kernel_core.audit.store import BadEntry, parse_bound
+from unity_kernel_core.bus.patterns import compile_pattern
+from unity_kernel_core.errors import ConfigError, PatternError
 
 NAME = 'export'
 HELP = 'write audit-trail events to an MCAP file (ROS 2 CDR, readable by standard tools)'
+
+
+# -- argument types: bad values are argparse errors naming the argument (exit 2) -----------
+
+def topic_pattern(text: str) -> str:
+    """Return a valid topic pattern (``--topics``)."""
+    try:
+        compile_pattern(text)
+    except PatternError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def range_bound(text: str) -> str:
+    """Return a valid range limit (``--from``, ``--to``): checked before Redis sees it."""
+    try:
+        parse_bound(text)
+    except AuditError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def positive_int(text: str) -> int:
+    """Return an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a whole number, got {text!r}') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
+    return value
+
+
+def count_int(text: str) -> int:
+    """Return an integer >= 0."""
+    return 0 if text.strip() == '0' else positive_int(text)
+
+
+def positive_float(text: str) -> float:
+    """Return a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a number, got {text!r}') from None
+    if not value > 0 or value == float('inf'):
+        raise argparse.ArgumentTypeError(f'must be a finite number > 0, got {text}')
+    return value
+
+
+def output_file(text: str) -> pathlib.Path:
+    """Return a path a file can be written to: its folder exists; it is no folder or device."""
+    path = pathlib.Path(text).expanduser()
+    folder = path.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f'{path}: folder {folder} does not exist')
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f'{path}: is a folder, expected a file name')
+    if path.exists() and not path.is_file():
+        raise argparse.ArgumentTypeError(f'{path}: not a regular file (a device or a FIFO)')
+    return path
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,11 +105,11 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
 def add_range_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options selecting a range of the audit trail (shared with replay)."""
     add_source_arguments(parser)
-    parser.add_argument('--from', dest='start', default='-',
+    parser.add_argument('--from', dest='start', default='-', type=range_bound,
                         help='start: stream ID, epoch ms, ISO 8601 time, or - (default)')
-    parser.add_argument('--to', dest='end', default='+',
+    parser.add_argument('--to', dest='end', default='+', type=range_bound,
                         help='end (inclusive): stream ID, epoch ms, ISO 8601 time, or + (default)')
-    parser.add_argument('--topics', default='/**',
+    parser.add_argument('--topics', default='/**', type=topic_pattern,
                         help='topic pattern (`*` one segment, `**` any; default /**)')
 
 
@@ -90,7 +151,7 @@ class Progress:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_range_arguments(parser)
     parser.add_argument('--format', choices=['mcap'], default='mcap', help='file format')
-    parser.add_argument('--output', '-o', type=pathlib.Path, required=True, help='output file')
+    parser.add_argument('--output', '-o', type=output_file, required=True, help='output file')
 
 
 def main(args: argparse.Namespace) -> int:

@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.stale_after is not None and not args.stale_after > 0:
+        print('unity-kernel fleet: --stale-after must be > 0 seconds', file=sys.stderr)
+        return 2
     try:
         registry, config = open_registry(args.config, args.url)
         stale_after = args.stale_after or config.fleet.stale_after_s

@@ -18,7 +18,8 @@ import argparse
 import sys
 
 from unity_kernel_core.api.audit import replay_records
-from unity_kernel_core.cli.verbs.export import add_range_arguments, load_range, Progress
+from unity_kernel_core.cli.verbs.export import add_range_arguments, count_int, load_range
+from unity_kernel_core.cli.verbs.export import positive_float, Progress
 
 NAME = 'replay'
 HELP = 'republish audit-trail events onto DDS with their original types and timing'
@@ -27,10 +28,10 @@ HELP = 'republish audit-trail events onto DDS with their original types and timi
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_range_arguments(parser)
     timing = parser.add_mutually_exclusive_group()
-    timing.add_argument('--rate', type=float, default=1.0,
+    timing.add_argument('--rate', type=positive_float, default=1.0,
                         help='speed factor over the original timing (default 1: original)')
     timing.add_argument('--fast', action='store_true', help='as fast as possible')
-    parser.add_argument('--wait-subscribers', type=int, default=0, metavar='N',
+    parser.add_argument('--wait-subscribers', type=count_int, default=0, metavar='N',
                         help='wait until every topic has N subscribers before sending')
     parser.add_argument('--dry-run', action='store_true',
                         help='list what would be sent, send nothing')

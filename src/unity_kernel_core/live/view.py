@@ -1,0 +1,396 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The live view component: wires the Foxglove server and the dashboard to the kernel.
+
+One bus subscription (``/**``) feeds everything: each event is summarized into the recent
+events ring, camera frames and LLM bridge traffic are kept (latest only), and the CDR goes to
+the Foxglove channel of its topic when a client subscribed. Handlers run on the bus's tier
+workers, so CRITICAL events are forwarded by the CRITICAL workers, never behind images; the
+SDK's ``log`` only queues bytes per client (bounded, oldest dropped), so a slow client never
+blocks a worker. A thread of its own advertises newly mapped topics and refreshes the state
+snapshot every ``live.state_period_s``.
+"""
+
+import collections
+import logging
+import os
+import pathlib
+import struct
+import threading
+import time
+from typing import Any, Deque, Dict, List, Optional, Tuple
+
+from unity_kernel_core.bus.events import Event
+from unity_kernel_core.component import KernelContext
+from unity_kernel_core.config.kernel_config import is_loopback, KernelConfig, LiveSettings
+from unity_kernel_core.errors import LiveViewError
+from unity_kernel_core.live.delivery import EventRing
+from unity_kernel_core.live.state import find_peer, MirrorView, ModuleOperations, Snapshot
+
+_LOG = logging.getLogger('unity_kernel.live')
+
+DIAGNOSTICS = '/diagnostics'
+DIAGNOSTICS_TYPE = 'diagnostic_msgs/msg/DiagnosticArray'
+PREVIEW_MAX = 240
+
+
+def read_token(settings: LiveSettings, environ: 'os._Environ[str] | Dict[str, str]') -> \
+        Optional[str]:
+    """Return the configured token (env ``live.token_env``, else ``live.token_file``)."""
+    token = environ.get(settings.token_env, '').strip()
+    if token:
+        return token
+    if settings.token_file:
+        path = pathlib.Path(settings.token_file).expanduser()
+        try:
+            token = path.read_text(encoding='utf-8').strip()
+        except OSError as exc:
+            raise LiveViewError(f'live.token_file {path}: {exc.strerror or exc}') from None
+        if not token:
+            raise LiveViewError(f'live.token_file {path} is empty')
+        return token
+    return None
+
+
+def string_preview(cdr: Optional[bytes]) -> Optional[str]:
+    """Return the text of a CDR ``std_msgs/msg/String`` (cut to a preview), or None."""
+    if cdr is None or len(cdr) < 9:
+        return None
+    (length,) = struct.unpack_from('<I' if cdr[1] == 1 else '>I', cdr, 4)
+    text = cdr[8:8 + max(0, length - 1)].decode('utf-8', 'replace')
+    return text if len(text) <= PREVIEW_MAX else text[:PREVIEW_MAX] + '...'
+
+
+class Camera:
+    """The latest camera frame (raw and compressed CDR), turned into JPEG on demand."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.compressed_topic = topic + '/compressed'
+        self._raw: Optional[Event] = None
+        self._compressed: Optional[Event] = None
+        self._jpeg: Tuple[int, Optional[bytes]] = (-1, None)
+        self._lock = threading.Lock()
+        self.frames = 0
+
+    def offer(self, event: Event) -> None:
+        """Keep ``event`` when it is a frame of the camera."""
+        if event.topic == self.topic:
+            self._raw = event
+            self.frames += 1
+        elif event.topic == self.compressed_topic:
+            self._compressed = event
+
+    def info(self) -> Dict[str, Any]:
+        """Return what the dashboard needs to know (topic, frames, latest seq)."""
+        latest = self._latest()
+        return {'topic': self.topic, 'frames': self.frames,
+                'seq': latest.seq if latest is not None else None}
+
+    def _latest(self) -> Optional[Event]:
+        raw, comp = self._raw, self._compressed
+        if comp is not None and (raw is None or comp.seq >= raw.seq - 5):
+            return comp
+        return raw
+
+    def jpeg(self) -> Optional[bytes]:
+        """Return the latest frame as JPEG bytes, or None before the first frame."""
+        event = self._latest()
+        if event is None:
+            return None
+        with self._lock:
+            if self._jpeg[0] == event.seq:
+                return self._jpeg[1]
+            data = _to_jpeg(event)
+            self._jpeg = (event.seq, data)
+            return data
+
+
+def _to_jpeg(event: Event) -> Optional[bytes]:
+    msg = event.message
+    if event.type_name.endswith('CompressedImage'):
+        if 'jpeg' in msg.format or 'jpg' in msg.format:
+            return bytes(msg.data)
+    import cv2
+    import numpy as np
+    if event.type_name.endswith('CompressedImage'):
+        image = cv2.imdecode(np.frombuffer(bytes(msg.data), np.uint8), cv2.IMREAD_COLOR)
+    else:
+        channels = {'rgb8': 3, 'bgr8': 3, 'mono8': 1, 'rgba8': 4, 'bgra8': 4}.get(msg.encoding)
+        if channels is None:
+            return None
+        image = np.frombuffer(bytes(msg.data), np.uint8).reshape(
+            msg.height, msg.step)[:, :msg.width * channels].reshape(
+            msg.height, msg.width, channels) if channels > 1 else np.frombuffer(
+            bytes(msg.data), np.uint8).reshape(msg.height, msg.step)[:, :msg.width]
+        if msg.encoding == 'rgb8':
+            image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        elif msg.encoding == 'rgba8':
+            image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGR)
+        elif msg.encoding == 'bgra8':
+            image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image is None:
+        return None
+    ok, buf = cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return bytes(buf) if ok else None
+
+
+class LiveView:
+    """The kernel component serving the Foxglove protocol and the dashboard."""
+
+    name = 'live'
+
+    def __init__(self, context: KernelContext, token: Optional[str]) -> None:
+        self.context = context
+        self.settings = context.config.live
+        self._config = context.config
+        self._bus = context.bus
+        self._token = token
+        self.events = EventRing(self.settings.recent_events)
+        self.camera = Camera(self.settings.camera_topic)
+        self._llm: Deque[Dict[str, Any]] = collections.deque(maxlen=20)
+        self._llm_health: Dict[str, Dict[str, Any]] = {}
+        self._snapshot = Snapshot()
+        self._state: Dict[str, Any] = {}
+        self._state_lock = threading.Lock()
+        self.errors: List[str] = []
+        self.foxglove: Optional[Any] = None
+        self.dashboard: Optional[Any] = None
+        self._stop = threading.Event()
+        self._start_foxglove()
+        self._start_dashboard()
+        self._subscription = self._bus.subscribe('/**', self._on_event, name='live_view')
+        self._diag_sub = self._subscribe_diagnostics()
+        self._refresh()
+        self._thread = threading.Thread(target=self._run, name='live-view', daemon=True)
+        self._thread.start()
+
+    # -- servers ---------------------------------------------------------------------------
+
+    def _tls_paths(self) -> Optional[Tuple[str, str]]:
+        s = self.settings
+        if s.tls_cert_file is None or s.tls_key_file is None:
+            return None
+        return (str(pathlib.Path(s.tls_cert_file).expanduser()),
+                str(pathlib.Path(s.tls_key_file).expanduser()))
+
+    def _start_foxglove(self) -> None:
+        if not self.settings.foxglove:
+            return
+        from unity_kernel_core.live.foxglove_server import FoxgloveServer
+        tls = self._tls_paths()
+        try:
+            tls_bytes = None if tls is None else (pathlib.Path(tls[0]).read_bytes(),
+                                                  pathlib.Path(tls[1]).read_bytes())
+            self.foxglove = FoxgloveServer(
+                self.settings, node=self.context.node, modules=self._modules,
+                graph=self._graph, tls=tls_bytes)
+        except Exception as exc:  # the SDK raises RuntimeError or OSError on bind; keep going
+            self._fail(f'Foxglove server not started on {self.settings.foxglove_host}:'
+                       f'{self.settings.foxglove_port}: {exc}')
+
+    def _start_dashboard(self) -> None:
+        s = self.settings
+        if not s.dashboard:
+            return
+        loopback = is_loopback(s.dashboard_host)
+        if not loopback and not self._token:
+            self._fail(f'dashboard not started: {s.dashboard_host} is not loopback and no '
+                       f'token is configured (set ${s.token_env} or live.token_file)')
+            return
+        from unity_kernel_core.live.dashboard import Dashboard, DashboardApi
+        api = DashboardApi(snapshot=self.snapshot, camera_jpeg=self.camera.jpeg,
+                           modules=self._modules, token=self._token, loopback=loopback,
+                           period_s=s.state_period_s)
+        try:
+            self.dashboard = Dashboard(s.dashboard_host, s.dashboard_port, api,
+                                       tls=self._tls_paths())
+        except (OSError, ValueError) as exc:
+            self._fail(f'dashboard not started on {s.dashboard_host}:{s.dashboard_port}: '
+                       f'{exc}')
+
+    def _fail(self, message: str) -> None:
+        self.errors.append(message)
+        _LOG.error('%s', message)
+
+    @property
+    def status(self) -> str:
+        """Return the URLs for the ``unity-kernel up`` status line."""
+        parts = []
+        if self.foxglove is not None:
+            parts.append(f'Foxglove {self.foxglove.url}')
+        if self.dashboard is not None:
+            parts.append(f'dashboard {self.dashboard.url}')
+        if self.errors:
+            parts.append(f'{len(self.errors)} error(s), see the log')
+        return 'live view: ' + (', '.join(parts) or 'off')
+
+    # -- data path -------------------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        try:
+            self.camera.offer(event)
+            preview = None
+            if event.type_name == 'std_msgs/msg/String':
+                cdr = event.cdr
+                if cdr is not None and len(cdr) <= 8192:
+                    preview = string_preview(cdr)
+            item = {'seq': event.seq, 'topic': event.topic, 'type': event.type_name,
+                    'tier': event.tier.name, 'stamp_ns': event.stamp_ns, 'preview': preview}
+            self.events.add(item)
+            if event.topic.startswith('/llm/'):
+                self._llm.append(item)
+            if self.foxglove is not None:
+                self.foxglove.forward(event)
+        except Exception:  # never let the live view fail a bus delivery; say why
+            _LOG.exception('live view: could not handle %r', event)
+
+    def _subscribe_diagnostics(self) -> Any:
+        # /diagnostics is never mapped into the bus (it is the kernel's own output), but
+        # Foxglove shows it: raw, so the CDR is forwarded as received
+        from diagnostic_msgs.msg import DiagnosticArray
+        node = self.context.node
+        return node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics,
+                                        10, raw=True)
+
+    def _on_diagnostics(self, cdr: bytes) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.serialization import deserialize_message
+        if self.foxglove is not None:
+            self.foxglove.forward_raw(DIAGNOSTICS, cdr, time.time_ns())
+        array = deserialize_message(cdr, DiagnosticArray)
+        for status in array.status:
+            if 'llm' in status.name.lower() or 'llm' in status.hardware_id.lower():
+                self._llm_health[status.name] = {
+                    'name': status.name, 'level': int.from_bytes(status.level, 'little')
+                    if isinstance(status.level, bytes) else int(status.level),
+                    'message': status.message,
+                    'values': {kv.key: kv.value for kv in status.values}}
+
+    # -- state -----------------------------------------------------------------------------
+
+    def _modules(self) -> Optional[ModuleOperations]:
+        return find_peer(self.context.components, 'supervisor', 'list_modules', 'request')
+
+    def _mirror(self) -> Optional[MirrorView]:
+        return find_peer(self.context.components, 'mirror', 'snapshot')
+
+    def _graph(self) -> Dict[str, Tuple[List[str], List[str]]]:
+        node = self.context.node
+        out = {}
+        for topic in self.context.mapped_topics():
+            pubs = [_node_id(i) for i in node.get_publishers_info_by_topic(topic)]
+            subs = [_node_id(i) for i in node.get_subscriptions_info_by_topic(topic)]
+            out[topic] = (sorted(set(pubs)), sorted(set(subs)))
+        return out
+
+    def snapshot(self, pattern: Optional[str] = None, limit: int = 50) -> Dict[str, Any]:
+        """Return the latest state with the recent events matching ``pattern``."""
+        with self._state_lock:
+            state = dict(self._state)
+        state['events'] = self.events.matching(pattern, limit)
+        state['pattern'] = pattern or ''
+        return state
+
+    def _refresh(self) -> None:
+        node = self.context.node
+        mapped = self.context.mapped_topics()
+        config = self._config
+        kernel = {'name': node.get_name(), 'state': getattr(node, 'state_label', ''),
+                  'config_path': str(self.context.config_path or 'built-in defaults'),
+                  'config': config.model_dump(mode='json'), 'mapped': len(mapped)}
+        live = {'foxglove': self.foxglove.url if self.foxglove is not None else None,
+                'dashboard': self.dashboard.url if self.dashboard is not None else None,
+                'forwarded': self.foxglove.forwarded if self.foxglove is not None else 0,
+                'throttled': self.foxglove.throttle.throttled
+                if self.foxglove is not None else 0,
+                'errors': list(self.errors)}
+        llm = {'recent': list(self._llm), 'health': list(self._llm_health.values())}
+        state = self._snapshot.build(
+            kernel=kernel, stats=self._bus.stats(), mirror=self._mirror(),
+            modules=self._modules(), mapped=mapped, llm=llm, camera=self.camera.info(),
+            live=live)
+        fleet = find_peer(self.context.components, 'fleet', 'fleet_view')
+        state['fleet'] = fleet.fleet_view() if fleet is not None else []
+        with self._state_lock:
+            self._state = state
+        if self.foxglove is not None:
+            self.foxglove.sync_channels({**mapped, DIAGNOSTICS: DIAGNOSTICS_TYPE})
+            for part in ('modules', 'tiers', 'mirror', 'llm'):
+                self.foxglove.publish_state(part, {part: state[part]})
+            self.foxglove.publish_state('kernel', {k: v for k, v in kernel.items()
+                                                   if k != 'config'})
+            self.foxglove.publish_graph()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.state_period_s):
+            try:
+                self._refresh()
+            except Exception:  # keep serving; the next pass may succeed
+                _LOG.exception('live view: refresh failed')
+
+    # -- component protocol ----------------------------------------------------------------
+
+    def activate(self) -> None:
+        """Nothing to do: the live view serves from configure to cleanup."""
+
+    def deactivate(self) -> None:
+        """Nothing to do: an inactive kernel is still worth watching."""
+
+    def cleanup(self) -> None:
+        """Stop the servers and detach from the bus."""
+        self._stop.set()
+        self._thread.join(5.0)
+        self._bus.unsubscribe(self._subscription)
+        self.context.node.destroy_subscription(self._diag_sub)
+        if self.dashboard is not None:
+            self.dashboard.stop()
+        if self.foxglove is not None:
+            self.foxglove.stop()
+
+    def reconfigure(self, config: KernelConfig) -> None:
+        """Keep the new config for the snapshot; live settings apply at the next configure."""
+        if config.live != self._config.live:
+            _LOG.warning('live settings changed: they take effect at the next configure')
+        self._config = config
+
+    def diagnostics(self) -> List[Any]:
+        """Return the live view's status: URLs, forwarded and throttled counts, errors."""
+        from unity_kernel_core.ros.diagnostics import ERROR, OK, status
+        node_name = self.context.node.get_name()
+        values: Dict[str, object] = {
+            'foxglove': self.foxglove.url if self.foxglove is not None else 'off',
+            'dashboard': self.dashboard.url if self.dashboard is not None else 'off',
+            'forwarded': self.foxglove.forwarded if self.foxglove is not None else 0,
+            'throttled': self.foxglove.throttle.throttled if self.foxglove is not None else 0}
+        level = ERROR if self.errors else OK
+        message = '; '.join(self.errors) if self.errors else self.status
+        return [status(f'{node_name}: live view', level, message, values,
+                       hardware_id=node_name)]
+
+
+def _node_id(info: Any) -> str:
+    ns = info.node_namespace.rstrip('/')
+    return f'{ns}/{info.node_name}'
+
+
+def create(context: KernelContext) -> Optional[LiveView]:
+    """Build the live view, or return None when ``live.enabled`` is false."""
+    settings = context.config.live
+    if not settings.enabled or not (settings.foxglove or settings.dashboard):
+        _LOG.info('live view off (live.enabled: false)')
+        return None
+    return LiveView(context, read_token(settings, os.environ))

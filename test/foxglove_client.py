@@ -1,0 +1,217 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+A small Foxglove WebSocket protocol client for tests and benchmarks (``websockets``, sync).
+
+It reads on a thread of its own and records what the server says: channels advertised and
+withdrawn, messages per subscription with their arrival time, service answers, parameter
+values, connection graph updates and status messages. ``slow_client`` opens a connection
+that subscribes and then never reads.
+"""
+
+import base64
+import json
+import os
+import socket
+import struct
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from websockets.sync.client import connect
+
+SUBPROTOCOL = 'foxglove.sdk.v1'
+
+
+class FoxgloveClient:
+    """Connect, subscribe, call services; everything received is kept on the object."""
+
+    def __init__(self, url: str, keep_payloads: bool = True, ssl: Any = None) -> None:
+        self.ws = connect(url, subprotocols=[SUBPROTOCOL], max_size=None, compression=None,
+                          open_timeout=10, ssl=ssl).__enter__()
+        self.keep_payloads = keep_payloads
+        self.server_info: Dict[str, Any] = {}
+        self.channels: Dict[str, Dict[str, Any]] = {}
+        self.withdrawn: List[str] = []
+        self.services: Dict[str, Dict[str, Any]] = {}
+        self.messages: Dict[int, List[Tuple[float, int, bytes]]] = {}
+        self.counts: Dict[int, int] = {}
+        self.bytes = 0
+        self.on_message: Optional[Callable[[int, float, int, bytes], None]] = None
+        self.replies: Dict[int, bytes] = {}
+        self.json_log: List[Dict[str, Any]] = []
+        self._sub_topics: Dict[int, str] = {}
+        self._next_id = 1
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        self.wait(lambda: self.server_info, 10, 'serverInfo')
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def _read(self) -> None:
+        try:
+            for frame in self.ws:
+                now = time.monotonic()
+                if isinstance(frame, bytes):
+                    self._binary(frame, now)
+                else:
+                    self._json(json.loads(frame))
+        except Exception:  # connection closed: the reader ends
+            pass
+        finally:
+            with self._cond:
+                self._closed = True
+                self._cond.notify_all()
+
+    def _binary(self, frame: bytes, now: float) -> None:
+        op = frame[0]
+        if op == 0x01:
+            sub_id, log_time = struct.unpack_from('<IQ', frame, 1)
+            payload = frame[13:]
+            if self.on_message is not None:
+                self.on_message(sub_id, now, log_time, payload)
+            with self._cond:
+                self.counts[sub_id] = self.counts.get(sub_id, 0) + 1
+                self.bytes += len(payload)
+                if self.keep_payloads:
+                    self.messages.setdefault(sub_id, []).append((now, log_time, payload))
+                self._cond.notify_all()
+        elif op == 0x03:
+            _service_id, call_id, enc_len = struct.unpack_from('<III', frame, 1)
+            with self._cond:
+                self.replies[call_id] = frame[13 + enc_len:]
+                self._cond.notify_all()
+
+    def _json(self, msg: Dict[str, Any]) -> None:
+        with self._cond:
+            op = msg.get('op')
+            self.json_log.append(msg)
+            if op == 'serverInfo':
+                self.server_info = msg
+            elif op == 'advertise':
+                for ch in msg['channels']:
+                    self.channels[ch['topic']] = ch
+            elif op == 'unadvertise':
+                for topic, ch in list(self.channels.items()):
+                    if ch['id'] in msg['channelIds']:
+                        del self.channels[topic]
+                        self.withdrawn.append(topic)
+            elif op == 'advertiseServices':
+                for service in msg['services']:
+                    self.services[service['name']] = service
+            elif op == 'serviceCallFailure':
+                self.replies[msg['callId']] = json.dumps(
+                    {'success': False, 'message': msg.get('message', '')}).encode()
+            self._cond.notify_all()
+
+    def wait(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+        """Wait until ``predicate()`` (called under the lock) is truthy; raise if not."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                value = predicate()
+                if value:
+                    return value
+                left = deadline - time.monotonic()
+                if left <= 0 or self._closed:
+                    raise AssertionError(f'timed out after {timeout} s waiting for {what}')
+                self._cond.wait(min(left, 0.2))
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _send(self, msg: Dict[str, Any]) -> None:
+        self.ws.send(json.dumps(msg))
+
+    def subscribe(self, topic: str, timeout: float = 20.0) -> int:
+        """Subscribe to ``topic`` (waiting for it to be advertised); return the subscription."""
+        channel = self.wait(lambda: self.channels.get(topic), timeout, f'{topic} advertised')
+        sub_id = self._next_id
+        self._next_id += 1
+        self._sub_topics[sub_id] = topic
+        self._send({'op': 'subscribe', 'subscriptions': [{'id': sub_id,
+                                                          'channelId': channel['id']}]})
+        return sub_id
+
+    def unsubscribe(self, sub_id: int) -> None:
+        """End a subscription."""
+        self._send({'op': 'unsubscribe', 'subscriptionIds': [sub_id]})
+
+    def call_service(self, name: str, request: Dict[str, Any], timeout: float = 20.0) -> Any:
+        """Call a JSON service by name; return the decoded JSON answer."""
+        service = self.wait(lambda: self.services.get(name), timeout, f'service {name}')
+        call_id = self._next_id
+        self._next_id += 1
+        encoding = b'json'
+        self.ws.send(struct.pack('<BIII', 0x02, service['id'], call_id, len(encoding))
+                     + encoding + json.dumps(request).encode())
+        reply = self.wait(lambda: self.replies.get(call_id), timeout, f'answer from {name}')
+        return json.loads(reply)
+
+    def request_json(self, msg: Dict[str, Any], answer_op: str, timeout: float = 10.0) -> Any:
+        """Send a JSON request and return the next message with op ``answer_op``."""
+        start = len(self.json_log)
+        self._send(msg)
+        return self.wait(lambda: next((m for m in self.json_log[start:]
+                                       if m.get('op') == answer_op), None),
+                         timeout, answer_op)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.ws.close()
+        self._thread.join(5)
+
+
+def slow_client(url: str, topics: List[str], channels: Dict[str, Dict[str, Any]]) -> socket.socket:
+    """
+    Open a raw WebSocket connection that subscribes to ``topics`` and then never reads.
+
+    ``channels`` is a FoxgloveClient's advertised channels (for the ids). The receive buffer
+    is kept small so the server's send queue for this client fills quickly.
+    """
+    host, port = url.split('://', 1)[1].rsplit(':', 1)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host.strip('[]'), int(port)))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f'GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n'
+                  f'Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n'
+                  f'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {SUBPROTOCOL}\r\n\r\n'
+                  ).encode())
+    head = b''
+    while b'\r\n\r\n' not in head:
+        chunk = sock.recv(1)
+        if not chunk:
+            raise AssertionError('slow client: connection closed during the handshake')
+        head += chunk
+    if b' 101 ' not in head.split(b'\r\n', 1)[0]:
+        raise AssertionError(f'slow client: handshake refused: {head[:200]!r}')
+    subs = [{'id': i + 1, 'channelId': channels[t]['id']} for i, t in enumerate(topics)]
+    sock.sendall(_masked_text(json.dumps({'op': 'subscribe', 'subscriptions': subs})))
+    return sock
+
+
+def _masked_text(text: str) -> bytes:
+    payload = text.encode()
+    mask = os.urandom(4)
+    n = len(payload)
+    if n < 126:
+        head = struct.pack('!BB', 0x81, 0x80 | n)
+    elif n < 65536:
+        head = struct.pack('!BBH', 0x81, 0x80 | 126, n)
+    else:
+        head = struct.pack('!BBQ', 0x81, 0x80 | 127, n)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))

@@ -1,0 +1,89 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Start ``unity-kernel up`` with the live view on free ports, for the live view tests."""
+
+import dataclasses
+import pathlib
+import re
+import sys
+from typing import Dict, List, Optional
+import urllib.request
+
+import support
+
+CLI = [sys.executable, '-m', 'unity_kernel_core.cli.main']
+NODES = support.ROOT / 'test' / 'nodes'
+
+
+@dataclasses.dataclass
+class LiveKernel:
+    """A running ``unity-kernel up`` and where its live view listens."""
+
+    process: support.ManagedProcess
+    foxglove_url: str
+    dashboard_url: str
+    config: pathlib.Path
+    env: Dict[str, str]
+
+    def state(self, token: Optional[str] = None) -> dict:
+        """Return the dashboard's JSON snapshot."""
+        import json
+        request = urllib.request.Request(self.dashboard_url + 'api/state')
+        if token:
+            request.add_header('Authorization', f'Bearer {token}')
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def module(self, name: str) -> dict:
+        """Return one module's entry from the snapshot."""
+        return next(m for m in self.state()['modules'] if m['name'] == name)
+
+
+def start_live_kernel(processes: support.ProcessGroup, env: Dict[str, str],
+                      tmp_path: pathlib.Path, enabled: List[str],
+                      live: str = '', extra: str = '',
+                      expect_dashboard: bool = True) -> LiveKernel:
+    """
+    Write a config (private redis), start ``up``, wait for its status line.
+
+    The live view listens on free ports (``support.ros_environment`` sets them to 0); their
+    URLs are read from the status line.
+    """
+    config = tmp_path / 'kernel.yaml'
+    config.write_text(
+        f'kernel: {{state_dir: {tmp_path / "state"}, discovery_period_s: 0.2}}\n'
+        f'modules: {{search_paths: [{support.ROOT / "modules"}], '
+        f'enabled: [{", ".join(enabled)}]}}\n'
+        f'live: {{state_period_s: 0.2{", " + live if live else ""}}}\n' + extra)
+    env = {k: v for k, v in env.items() if k != 'UNITY_REDIS_URL'}
+    up = processes.start(CLI + ['up', '--config', str(config)], env, tmp_path / 'up.log')
+    out = up.wait_output('Ctrl-C to stop', 60)
+    foxglove = re.search(r'Foxglove (wss?://\S+?)[,| ]', out)
+    dashboard = re.search(r'dashboard (https?://\S+/)', out)
+    assert foxglove and (dashboard or not expect_dashboard), \
+        f'no live view URLs in the status line:\n{out}'
+    return LiveKernel(up, foxglove.group(1), dashboard.group(1) if dashboard else '', config,
+                      env)
+
+
+def start_talker(processes: support.ProcessGroup, env: Dict[str, str],
+                 tmp_path: pathlib.Path, topic: str, count: int, rate: float,
+                 msg_type: str = 'std_msgs/msg/String') -> support.ManagedProcess:
+    """Start test/nodes/talker.py; it waits for the kernel to subscribe."""
+    name = topic.strip('/').replace('/', '_')
+    return processes.start(
+        [sys.executable, str(NODES / 'talker.py'), '--topic', topic, '--count', str(count),
+         '--rate', str(rate), '--type', msg_type, '--linger', '2'], env,
+        tmp_path / f'talker_{name}.log')

@@ -1,0 +1,228 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The kernel's web dashboard: its HTTP rules (tokens, TLS), and the page in a real browser.
+
+The browser is Debian's ``chromium`` driven by Playwright (never a downloaded browser):
+``scripts/install-system-deps.sh`` installs it. Screenshots go to the test's tmp dir.
+"""
+
+import json
+import logging
+import shutil
+import ssl
+import subprocess
+import urllib.error
+import urllib.request
+
+import live_support
+import pytest
+import support
+
+from unity_kernel_core.live.dashboard import Dashboard, DashboardApi
+
+CHROMIUM = '/usr/bin/chromium'
+CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+                 '--no-first-run', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync']
+
+
+class Modules:
+    """A stand-in supervisor that records the commands it is given."""
+
+    def __init__(self):
+        self.calls = []
+
+    def list_modules(self):
+        return [{'name': 'camera', 'state': 'active'}]
+
+    def request(self, command, arg):
+        self.calls.append((command, arg))
+        return True, f'{command} of {arg} scheduled'
+
+
+def _dashboard(modules, token, loopback, tls=None):
+    api = DashboardApi(snapshot=lambda pattern: {'modules': modules.list_modules(),
+                                                 'pattern': pattern or ''},
+                       camera_jpeg=lambda: None, modules=lambda: modules, token=token,
+                       loopback=loopback, period_s=0.05)
+    return Dashboard('127.0.0.1', 0, api, tls=tls)
+
+
+def _request(url, method='GET', token=None, body=None, header=True, context=None):
+    request = urllib.request.Request(url, method=method,
+                                     data=None if body is None else json.dumps(body).encode())
+    if token:
+        request.add_header('Authorization', f'Bearer {token}')
+    if header and method == 'POST':
+        request.add_header('X-Unity-Live', '1')
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_mutating_actions_need_the_token_on_loopback_when_one_is_configured():
+    modules = Modules()
+    board = _dashboard(modules, token='s3cret', loopback=True)
+    try:
+        url = board.url
+        assert _request(url + 'api/state')[0] == 200  # reading is open on loopback
+        code, body = _request(url + 'api/modules/restart', 'POST', body={'name': 'camera'})
+        assert code == 401 and b'token' in body
+        code, _ = _request(url + 'api/modules/restart', 'POST', token='wrong',
+                           body={'name': 'camera'})
+        assert code == 401 and modules.calls == []
+        code, _ = _request(url + 'api/modules/restart', 'POST', token='s3cret',
+                           body={'name': 'camera'}, header=False)
+        assert code == 403 and modules.calls == []  # no cross-site form can do this
+        code, body = _request(url + 'api/modules/restart', 'POST', token='s3cret',
+                              body={'name': 'camera'})
+        assert code == 200 and json.loads(body)['success'] is True
+        assert modules.calls == [('restart', 'camera')]
+        assert _request(url + 'api/modules/explode', 'POST', token='s3cret',
+                        body={'name': 'x'})[0] == 404
+    finally:
+        board.stop()
+
+
+def test_every_request_needs_the_token_off_loopback_and_the_page_moves_it_to_a_cookie(caplog):
+    caplog.set_level(logging.DEBUG, logger='unity_kernel')
+    board = _dashboard(Modules(), token='s3cret', loopback=False)
+    try:
+        url = board.url
+        assert _request(url)[0] == 401
+        assert _request(url + 'api/state')[0] == 401
+        assert _request(url + 'api/stream')[0] == 401
+        assert _request(url + 'api/state', token='s3cret')[0] == 200
+        # ?token= on the page sets an HttpOnly cookie and redirects to a clean address
+        opener = urllib.request.build_opener(_NoRedirect)
+        try:
+            opener.open(url + '?token=s3cret', timeout=10)
+            raise AssertionError('expected a redirect')
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 303 and exc.headers['Location'] == '/'
+            cookie = exc.headers['Set-Cookie']
+        assert 'HttpOnly' in cookie and 'SameSite=Strict' in cookie
+        request = urllib.request.Request(url + 'api/state',
+                                         headers={'Cookie': cookie.split(';')[0]})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+    finally:
+        board.stop()
+    assert '/api/state' in caplog.text  # requests are logged, by path only
+    assert 's3cret' not in caplog.text
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def test_dashboard_serves_https_with_the_configured_certificate(tmp_path):
+    cert, key = tmp_path / 'cert.pem', tmp_path / 'key.pem'
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+                    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+                    '-keyout', str(key), '-out', str(cert)], check=True, capture_output=True)
+    board = _dashboard(Modules(), token=None, loopback=True, tls=(str(cert), str(key)))
+    try:
+        assert board.url.startswith('https://')
+        context = ssl.create_default_context(cafile=str(cert))
+        code, body = _request(board.url + 'api/state', context=context)
+        assert code == 200 and json.loads(body)['modules'][0]['name'] == 'camera'
+        with pytest.raises(urllib.error.URLError):  # not trusted without the certificate
+            _request(board.url + 'api/state', context=ssl.create_default_context())
+    finally:
+        board.stop()
+
+
+# -- the page in a real browser -------------------------------------------------------------
+
+@pytest.fixture
+def browser():
+    if shutil.which('chromium') is None and not shutil.os.path.exists(CHROMIUM):
+        pytest.fail('chromium is not installed: run scripts/install-system-deps.sh')
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def _nonblank(page, selector):
+    """Return the number of distinct colours drawn by an <img> (via a canvas)."""
+    return page.evaluate("""(sel) => {
+        const img = document.querySelector(sel);
+        if (!img || !img.complete || img.naturalWidth === 0) return 0;
+        const c = document.createElement('canvas');
+        c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
+        const d = ctx.getImageData(0, 0, c.width, c.height).data;
+        const seen = new Set();
+        for (let i = 0; i < d.length; i += 4 * 97) seen.add(d[i] << 16 | d[i + 1] << 8 | d[i + 2]);
+        return seen.size;
+    }""", selector)
+
+
+@pytest.mark.ros
+@pytest.mark.redis
+def test_dashboard_in_a_browser_shows_modules_restarts_one_and_draws_the_camera(
+        processes, ros_env, tmp_path, browser):
+    enabled = ['heartbeat', 'monitor', 'camera']
+    kernel = live_support.start_live_kernel(processes, ros_env, tmp_path, enabled)
+    page = browser.new_page(viewport={'width': 1400, 'height': 1000})
+    page.goto(kernel.dashboard_url)
+    for name in enabled:
+        page.wait_for_selector(f'tr[data-module="{name}"] td.state-active', timeout=60000)
+    assert page.inner_text('#kernel-state') == 'active'
+
+    # the tier counters move (the camera feeds HIGH)
+    published = 'tr[data-tier="HIGH"] [data-testid="tier-published"]'
+    page.wait_for_selector(published)
+    first = int(page.inner_text(published))
+    page.wait_for_function(f"""() => parseInt(document.querySelector('{published}')
+                               .textContent) > {first}""", timeout=20000)
+
+    # the camera image draws, and is not blank
+    page.wait_for_function("""() => { const i = document.getElementById('camera-img');
+                               return i.complete && i.naturalWidth > 0; }""", timeout=30000)
+    assert _nonblank(page, '#camera-img') > 3
+    page.screenshot(path=str(tmp_path / 'dashboard.png'))
+    page.screenshot(path=str(tmp_path / 'dashboard-full.png'), full_page=True)
+
+    # restart the camera from its button: it leaves ACTIVE and comes back
+    row = 'tr[data-module="camera"]'
+    page.click(f'{row} button[data-action="restart"]')
+    page.wait_for_function(f"""() => document.querySelector('{row} [data-testid="module-state"]')
+                               .textContent !== 'active' """, timeout=20000)
+    page.wait_for_selector(f'{row} td.state-active', timeout=60000)
+    assert 'restart of camera scheduled' in page.inner_text('#action-result')
+
+    # recent events, filtered by a topic pattern
+    page.fill('#pattern', '/unity_kernel/modules/**')
+    page.dispatch_event('#pattern', 'change')
+    page.wait_for_function("""() => { const rows = document.querySelectorAll('#events tr');
+        return rows.length > 0 && [...rows].every(r => r.cells[2].textContent
+            .startsWith('/unity_kernel/modules/')); }""", timeout=20000)
+
+    # dark theme follows the browser
+    light = page.evaluate('getComputedStyle(document.body).backgroundColor')
+    page.emulate_media(color_scheme='dark')
+    dark = page.evaluate('getComputedStyle(document.body).backgroundColor')
+    assert light != dark
+    page.screenshot(path=str(tmp_path / 'dashboard-dark.png'), full_page=True)
+    assert support.wait_for(lambda: kernel.module('camera')['state'] == 'active', 10)

@@ -1,0 +1,308 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The Foxglove WebSocket server of a running ``unity-kernel up``, seen by a protocol client."""
+
+import json
+import struct
+import sys
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray
+from foxglove_client import FoxgloveClient, slow_client
+import live_support
+import pytest
+from rclpy.serialization import deserialize_message
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+import support
+
+from unity_kernel_core.ros import msgdef
+
+pytestmark = [pytest.mark.ros, pytest.mark.redis]
+
+
+def _wait_restarted(client, name, timeout=40):
+    """Poll modules/list until ``name`` left ACTIVE and came back."""
+    left = False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        modules = client.call_service('/unity_kernel/modules/list', {})['modules']
+        state = next(m['state'] for m in modules if m['name'] == name)
+        if state != 'active':
+            left = True
+        elif left:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f'{name} did not leave ACTIVE and come back within {timeout} s')
+
+
+def test_mapped_topics_are_advertised_with_ros2msg_schemas_and_forward_decodable_cdr(
+        processes, ros_env, tmp_path):
+    kernel = live_support.start_live_kernel(processes, ros_env, tmp_path,
+                                            ['heartbeat', 'camera'])
+    live_support.start_talker(processes, ros_env, tmp_path, '/live_test/chatter', 100000, 50)
+    client = FoxgloveClient(kernel.foxglove_url)
+    try:
+        assert {'services', 'parameters', 'connectionGraph'} <= set(
+            client.server_info['capabilities'])
+        assert 'clientPublish' not in client.server_info['capabilities']
+        client.wait(lambda: {'/live_test/chatter', '/sensors/camera/image_raw'}
+                    <= set(client.channels), 30, 'the test topic and the camera advertised')
+        for topic, type_name in (('/live_test/chatter', 'std_msgs/msg/String'),
+                                 ('/sensors/camera/image_raw', 'sensor_msgs/msg/Image')):
+            channel = client.channels[topic]
+            assert channel['encoding'] == 'cdr'
+            assert channel['schemaEncoding'] == 'ros2msg'
+            assert channel['schemaName'] == type_name
+            assert channel['schema'] == msgdef.full_definition(type_name)
+
+        chatter = client.subscribe('/live_test/chatter')
+        camera = client.subscribe('/sensors/camera/image_raw')
+        client.wait(lambda: client.counts.get(chatter, 0) >= 30, 20, '30 chatter messages')
+        client.wait(lambda: client.counts.get(camera, 0) >= 2, 20, '2 camera frames')
+        values = [int(deserialize_message(p, String).data)
+                  for _t, _l, p in client.messages[chatter][:30]]
+        assert values == list(range(values[0], values[0] + 30)), values
+        image = deserialize_message(client.messages[camera][-1][2], Image)
+        assert (image.width, image.height, image.encoding) == (320, 240, 'rgb8')
+        assert len(image.data) == 320 * 240 * 3 and max(image.data) > 0
+
+        # the kernel's state as JSON channels
+        modules_sub = client.subscribe('/unity_kernel/live/modules')
+        client.wait(lambda: client.counts.get(modules_sub, 0) >= 1, 10, 'modules state')
+        state = json.loads(client.messages[modules_sub][-1][2])
+        assert {m['name']: m['state'] for m in state['modules']}['camera'] == 'active'
+
+        # services: list and restart (a module comes back), and a clear refusal
+        answer = client.call_service('/unity_kernel/modules/restart', {'name': 'camera'})
+        assert answer == {'success': True, 'message': 'restart of camera scheduled'}
+        _wait_restarted(client, 'camera')
+        answer = client.call_service('/unity_kernel/modules/restart', {'name': 'nope'})
+        assert answer['success'] is False and "no module named 'nope'" in answer['message']
+
+        # parameters: read; a write is validated as ros2 param set would
+        values = client.request_json({'op': 'getParameters', 'parameterNames': [], 'id': 'a'},
+                                     'parameterValues')
+        params = {p['name']: p['value'] for p in values['parameters']}
+        assert params['spawn_modules'] is True and 'config_file' in params
+        answer = client.request_json(
+            {'op': 'setParameters', 'parameters': [{'name': 'spawn_modules', 'value': 'x'}],
+             'id': 'b'}, 'parameterValues')
+        assert answer['parameters'] == [{'name': 'spawn_modules', 'value': True}]
+
+        # connection graph: the talker publishes the test topic
+        client._send({'op': 'subscribeConnectionGraph'})
+        published = client.wait(lambda: next((
+            {t['name']: t['publisherIds'] for t in m['publishedTopics']}
+            for m in client.json_log if m.get('op') == 'connectionGraphUpdate'
+            and any(t['name'] == '/live_test/chatter' for t in m.get('publishedTopics', []))),
+            None), 10, 'a connection graph with the test topic')
+        assert '/talker' in published['/live_test/chatter']
+
+        # the shipped Foxglove layout names only topics and services this server offers
+        layout = json.loads((support.ROOT / 'config' / 'foxglove-layout.json').read_text())
+        topics, services = _layout_references(layout)
+        client.wait(lambda: topics <= set(client.channels), 20,
+                    f'every layout topic advertised: {topics - set(client.channels)}')
+        assert services <= set(client.services)
+        diagnostics = client.subscribe('/diagnostics')
+
+        def diagnostic_names():
+            return {s.name for _t, _l, p in client.messages.get(diagnostics, [])
+                    for s in deserialize_message(p, DiagnosticArray).status}
+        client.wait(lambda: 'unity_kernel: kernel' in diagnostic_names(), 20,
+                    "the kernel's status on /diagnostics")
+
+        # a topic the kernel stops mapping (hot reload excludes it) is withdrawn
+        text = kernel.config.read_text()
+        kernel.config.write_text(text + 'exclude: [/rosout, /parameter_events, /diagnostics, '
+                                 '/unity_kernel/**, /**/transition_event, /live_test/**]\n')
+        client.wait(lambda: '/live_test/chatter' in client.withdrawn, 20,
+                    '/live_test/chatter withdrawn')
+        assert '/sensors/camera/image_raw' in client.channels
+    finally:
+        client.close()
+
+
+def test_slow_client_costs_neither_the_fast_client_nor_ingest_and_critical_gets_through(
+        processes, ros_env, tmp_path):
+    kernel = live_support.start_live_kernel(processes, ros_env, tmp_path, ['heartbeat'])
+    images = processes.start(
+        [sys.executable, str(live_support.NODES / 'image_publisher.py'), '--topic',
+         '/sensors/flood/image_raw', '--rate', '30', '--width', '320', '--height', '240',
+         '--seconds', '60'], ros_env,
+        tmp_path / 'images.log')
+    images.wait_output('images: ready', 30)
+    fast = FoxgloveClient(kernel.foxglove_url, keep_payloads=False)
+    slow = None
+    try:
+        flood = fast.subscribe('/sensors/flood/image_raw')
+
+        def window(seconds):
+            high0 = _tier(kernel, 'HIGH')['published']
+            got0 = fast.counts.get(flood, 0)
+            time.sleep(seconds)
+            return (fast.counts.get(flood, 0) - got0) / seconds, \
+                (_tier(kernel, 'HIGH')['published'] - high0) / seconds
+
+        fast.wait(lambda: fast.counts.get(flood, 0) >= 10, 20, 'first images')
+        # first alone, then with a slow client subscribed to the same images (it never reads)
+        alone, ingest_alone = window(3)
+        slow = slow_client(kernel.foxglove_url, ['/sensors/flood/image_raw'], fast.channels)
+        time.sleep(1.0)  # its queue fills
+        with_slow, ingest_with_slow = window(6)
+        # the kernel ingests what it did before, and the fast client gets what it did before
+        assert ingest_with_slow >= 0.6 * ingest_alone, (ingest_alone, ingest_with_slow)
+        assert with_slow >= 0.6 * alone, (alone, with_slow)
+        # measured in the same window, so independent of machine load
+        assert with_slow >= 0.8 * ingest_with_slow, (with_slow, ingest_with_slow)
+
+        # CRITICAL: every message reaches the client that is flooded with images
+        live_support.start_talker(processes, ros_env, tmp_path, '/safety/estop', 100, 20)
+        estop = fast.subscribe('/safety/estop', timeout=30)
+        fast.keep_payloads = True
+        fast.wait(lambda: fast.counts.get(estop, 0) >= 100, 30, '100 CRITICAL messages')
+        values = sorted(int(deserialize_message(p, String).data)
+                        for _t, _l, p in fast.messages[estop])
+        assert values == list(range(100))
+        assert fast.counts[flood] > 100
+    finally:
+        if slow is not None:
+            slow.close()
+        fast.close()
+
+
+def _layout_references(layout):
+    """Return the topics and services a Foxglove layout's panels refer to."""
+    topics, services = set(), set()
+    for panel_id, config in layout['configById'].items():
+        for key in ('topicPath', 'topicToRender'):
+            if key in config:
+                topics.add(config[key].split('.')[0])
+        if 'imageMode' in config:
+            topics.add(config['imageMode']['imageTopic'])
+        for path in config.get('paths', []):
+            topics.add(path['value'].split('.')[0])
+        if 'serviceName' in config:
+            services.add(config['serviceName'])
+
+    def panels(node):
+        if isinstance(node, str):
+            return {node}
+        return panels(node['first']) | panels(node['second'])
+    assert panels(layout['layout']) == set(layout['configById'])
+    return topics, services
+
+
+def _tier(kernel, name):
+    return next(t for t in kernel.state()['tiers'] if t['tier'] == name)
+
+
+def test_live_view_off_in_config_opens_no_ports(processes, ros_env, tmp_path):
+    port = support.free_port()
+    config = tmp_path / 'kernel.yaml'
+    config.write_text(f'kernel: {{state_dir: {tmp_path / "state"}}}\nredis: {{enabled: false}}\n'
+                      f'live: {{enabled: false}}\n')
+    env = dict(ros_env, UNITY_KERNEL__LIVE__FOXGLOVE_PORT=str(port))
+    up = processes.start(live_support.CLI + ['up', '--config', str(config)], env,
+                         tmp_path / 'up.log')
+    out = up.wait_output('Ctrl-C to stop', 60)
+    status = next(line for line in out.splitlines() if 'Ctrl-C to stop' in line)
+    assert 'live view' not in status and 'Foxglove' not in status
+    import socket
+    with pytest.raises(OSError):
+        socket.create_connection(('127.0.0.1', port), timeout=2).close()
+
+
+def test_client_publishing_reaches_ros_only_on_allow_listed_topics_and_never_safety(
+        processes, ros_env, tmp_path, probe):
+    kernel = live_support.start_live_kernel(
+        processes, ros_env, tmp_path, [],
+        live="client_publish: true, publish_allow: ['/live_cmd/**', '/safety/**']")
+    received = probe.collect('/live_cmd/say', String)
+    safety = probe.collect('/safety/stop', String)
+    client = FoxgloveClient(kernel.foxglove_url)
+    try:
+        assert 'clientPublish' in client.server_info['capabilities']
+        client._send({'op': 'advertise', 'channels': [
+            {'id': 1, 'topic': '/live_cmd/say', 'encoding': 'cdr',
+             'schemaName': 'std_msgs/msg/String'},
+            {'id': 2, 'topic': '/safety/stop', 'encoding': 'cdr',
+             'schemaName': 'std_msgs/msg/String'},
+            {'id': 3, 'topic': '/elsewhere', 'encoding': 'cdr',
+             'schemaName': 'std_msgs/msg/String'}]})
+        client.wait(lambda: sum('refused' in m.get('message', '') for m in client.json_log
+                                if m.get('op') == 'status') >= 2, 10, 'two refusals')
+        refusals = ' '.join(m['message'] for m in client.json_log if m.get('op') == 'status')
+        assert '/safety/stop' in refusals and 'publish_allow_safety' in refusals
+        assert '/elsewhere' in refusals and 'not in live.publish_allow' in refusals
+
+        from rclpy.serialization import serialize_message
+        deadline = time.monotonic() + 20
+        while not received and time.monotonic() < deadline:
+            for channel_id, text in ((1, 'hello'), (2, 'stop!')):
+                client.ws.send(struct.pack('<BI', 0x01, channel_id)
+                               + serialize_message(String(data=text)))
+            time.sleep(0.2)
+        assert received and received[0].data == 'hello'
+        time.sleep(1.0)
+        assert not safety
+    finally:
+        client.close()
+
+
+def test_a_live_view_port_in_use_is_an_error_on_diagnostics_not_a_dead_kernel(
+        processes, ros_env, tmp_path):
+    import socket
+    taken = socket.socket()
+    taken.bind(('127.0.0.1', 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        env = dict(ros_env, UNITY_KERNEL__LIVE__DASHBOARD_PORT=str(port))
+        kernel = live_support.start_live_kernel(processes, env, tmp_path, [],
+                                                expect_dashboard=False)
+        status = next(line for line in kernel.process.output().splitlines()
+                      if 'Ctrl-C to stop' in line)
+        assert 'active' in status and 'live view: Foxglove ws://' in status
+        assert '1 error(s)' in status and 'dashboard http' not in status
+        assert f'dashboard not started on 127.0.0.1:{port}' in kernel.process.output()
+        client = FoxgloveClient(kernel.foxglove_url)  # the Foxglove side still serves
+        client.close()
+    finally:
+        taken.close()
+
+
+def test_tls_serves_wss_and_https_with_the_configured_certificate(processes, ros_env, tmp_path):
+    import ssl
+    import subprocess
+    import urllib.request
+    cert, key = tmp_path / 'cert.pem', tmp_path / 'key.pem'
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+                    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+                    '-keyout', str(key), '-out', str(cert)], check=True, capture_output=True)
+    kernel = live_support.start_live_kernel(
+        processes, ros_env, tmp_path, [], live=f'tls_cert_file: {cert}, tls_key_file: {key}')
+    assert kernel.foxglove_url.startswith('wss://')
+    assert kernel.dashboard_url.startswith('https://')
+    context = ssl.create_default_context(cafile=str(cert))
+    client = FoxgloveClient(kernel.foxglove_url, ssl=context)
+    try:
+        assert client.server_info['name'] == 'unity_kernel'
+    finally:
+        client.close()
+    with urllib.request.urlopen(kernel.dashboard_url + 'api/state', timeout=10,
+                                context=context) as response:
+        assert json.loads(response.read())['kernel']['state'] == 'active'
