@@ -70,9 +70,8 @@ def ingest_step(mode: str, rate: int, env: dict, config: str, redis_url: str = '
     count = int(rate * SECONDS_PER_STEP)
     topic = f'/bench/ingest{next(_steps)}'
     recv = subprocess.Popen(
-        [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), mode, topic,
-         str(SECONDS_PER_STEP + 6), config, redis_url], env=env, stdout=subprocess.PIPE,
-        text=True)
+        [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), mode, topic, '600',
+         config, redis_url], env=env, stdout=subprocess.PIPE, text=True)
     assert recv.stdout is not None
     assert recv.stdout.readline().strip() == 'ready'
     pub = subprocess.run(
@@ -80,7 +79,9 @@ def ingest_step(mode: str, rate: int, env: dict, config: str, redis_url: str = '
          '--count', str(count), '--rate', str(rate), '--linger', '0.5'],
         env=env, capture_output=True, text=True, timeout=120)
     assert 'talker: done' in pub.stdout, pub.stdout + pub.stderr
-    out, _ = recv.communicate(timeout=60)
+    time.sleep(1.0)  # what is in flight arrives; then the receiver stops (the kernel in order)
+    recv.send_signal(signal.SIGINT)
+    out, _ = recv.communicate(timeout=120)
     received = json.loads(out.strip().splitlines()[-1])['received']
     return count - received
 
@@ -181,7 +182,7 @@ def critical_round(src: str, flooded: bool, env: dict, config: str,
     load = []
     if flooded:
         load.append(subprocess.Popen(
-            [sys.executable, '-m', 'unity_sensors.camera_node', '--ros-args', '-p',
+            [sys.executable, '-m', 'unity_sensors.camera.node', '--ros-args', '-p',
              'source:=pattern', '-p', 'width:=320', '-p', 'height:=240', '-p', 'fps:=30',
              '-p', 'autostart:=true', '-r', '/camera/image_raw:=/sensors/camera/image_raw'],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))

@@ -15,17 +15,21 @@
 Receiver for the ingest benchmarks: a bare rclpy subscriber, or the kernel.
 
 ``python bench/ingest_receiver.py MODE TOPIC SECONDS [CONFIG [REDIS_URL]]`` subscribes,
-prints ``ready``, runs for SECONDS and prints one JSON line: how many distinct sequence
-numbers arrived. Modes: ``bare-events`` (a bare subscriber spun by rclpy's EventsExecutor,
-the reference), ``bare`` (a bare subscriber on a SingleThreadedExecutor), ``kernel`` (the
-kernel, counted by a bus handler), ``kernel-mirror`` (the kernel with its Redis mirror,
-counted in the topic's stream after the kernel shut down and flushed; ``kernel-mirror-thread``
-the same with the writer on a thread of the kernel's process, as before issue 15),
-``kernel-critical`` (the kernel with a handler on TOPIC taking each message's latency from
-the publish time ``bench/critical_probe.py`` put in it; prints them too).
+prints ``ready``, runs for SECONDS or until SIGINT, and prints one JSON line: how many
+distinct sequence numbers arrived. Modes:
+
+- ``bare-events``: a bare subscriber spun by rclpy's EventsExecutor (the reference);
+- ``bare``: a bare subscriber on a SingleThreadedExecutor;
+- ``kernel``: the kernel, counted by a bus handler;
+- ``kernel-mirror``: the kernel with its Redis mirror, counted in the topic's stream after
+  the kernel shut down and flushed; ``kernel-mirror-thread``: the same with the writer on a
+  thread of the kernel's process (as before issue 15);
+- ``kernel-critical``: the kernel with a handler on TOPIC taking each message's latency from
+  the publish time ``bench/critical_probe.py`` put in it (printed too).
 """
 
 import json
+import signal
 import sys
 import threading
 import time
@@ -44,10 +48,15 @@ def bare(topic: str, seconds: float, executor_factory) -> set:
                              QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE))
     executor = executor_factory()
     executor.add_node(node)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_args: stop.set())
     print('ready', flush=True)
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        executor.spin_once(timeout_sec=0.05)
+    while time.monotonic() < end and not stop.is_set():
+        try:
+            executor.spin_once(timeout_sec=0.05)
+        except Exception:  # rclpy's own SIGINT handling may shut the context down first
+            break
     executor.shutdown()
     node.destroy_node()
     return seen
@@ -56,10 +65,8 @@ def bare(topic: str, seconds: float, executor_factory) -> set:
 def kernel(topic: str, seconds: float, config: str, count_on_bus: bool,
            latencies: 'list | None' = None) -> set:
     from unity_kernel_core.kernel.node import KernelNode
-    from unity_kernel_core.ros.lifecycle_base import ShutdownSignals, spin_until_shutdown
     seen: set = set()
     node = KernelNode(config_file=config)
-    stop = ShutdownSignals()
 
     def stamped(e):
         # critical_probe.py: "<n> <time_ns at publish>"; the handler takes the latency
@@ -76,8 +83,23 @@ def kernel(topic: str, seconds: float, config: str, count_on_bus: bool,
             n.bus.subscribe(topic, lambda e: seen.add(int(e.cdr[8:].split(b'\0', 1)[0])))
         print('ready', flush=True)
 
-    threading.Timer(seconds, stop.request).start()
-    spin_until_shutdown(node, autostart=True, on_active=on_active, signals=stop)
+    try:
+        from unity_kernel_core.ros.lifecycle_base import ShutdownSignals, spin_until_shutdown
+    except ImportError:  # an older code base (bench_kernel.py critical before=SRC)
+        from unity_kernel_core.ros.runtime import spin_until_signal
+        old_stop = threading.Event()
+        timer = threading.Timer(seconds, old_stop.set)
+        timer.daemon = True
+        timer.start()
+        spin_until_signal(node, autostart=True, on_active=on_active, stop=old_stop)
+    else:
+        stop = ShutdownSignals()
+        stop.install()  # SIGINT: the kernel shuts down in order (the bench's stop)
+        timer = threading.Timer(seconds, stop.request)
+        timer.daemon = True
+        timer.start()
+        spin_until_shutdown(node, autostart=True, on_active=on_active, signals=stop)
+    timer.cancel()
     node.destroy_node()
     return seen
 

@@ -115,7 +115,7 @@ MALFORMED = [
     ('tiers:\n  HIGH:\n    qos: {depth: 0}\n', 3, 'tiers.HIGH.qos.depth',
      'greater than or equal to 1'),
     ('tiers: [1, 2]\n', 1, 'tiers', 'expected a mapping'),
-    ('exclude: [rosout]\n', 1, 'exclude', "must start with '/'"),
+    ('exclude: [rosout]\n', 1, 'exclude[0]', "must start with '/'"),
     ('redis:\n  batch_size: many\n', 2, 'redis.batch_size', 'valid integer'),
     ('redis:\n  stream_prefix: "a b"\n', 2, 'redis.stream_prefix', 'should match pattern'),
 ]

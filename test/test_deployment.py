@@ -269,3 +269,15 @@ def test_llm_bridge_config_resolves_its_api_key_file_against_its_own_folder(
     loaded = load_bridge_config(config)
     assert loaded.models['a'].api_key_file == str((site / 'secrets' / 'key.txt').resolve())
     assert read_api_key('a', loaded.models['a']) == 'sk-test'
+
+
+def test_an_enabled_module_with_a_broken_manifest_is_no_deployment_error(tmp_path):
+    # found but invalid: the supervisor fails it (and its users) while the others come up
+    module(tmp_path / 'mods', 'cam')
+    write(tmp_path / 'mods' / 'driver' / 'manifest.yaml', 'name: driver\nkind: nod\n')
+    config = write(tmp_path / 'kernel.yaml', """\
+        modules: {search_paths: [mods], enabled: [cam, driver]}
+        """)
+    found = deployment.resolve(load_config(config, environ={}))
+    assert found.enabled == ['cam']
+    assert any('driver' in i.source for e in found.manifest_errors for i in e.issues)

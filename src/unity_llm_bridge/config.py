@@ -29,12 +29,12 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError
 
-from unity_kernel_core.bus.patterns import any_match, compile_pattern
+from unity_kernel_core.bus.patterns import any_match
 from unity_kernel_core.config.documents import format_loc, lookup_line, parse_document, read_text
 from unity_kernel_core.config.documents import MAX_DOCUMENT_BYTES, validation_issues
-from unity_kernel_core.config.fields import REDIS_COUNT_MAX, topic_name_problem
+from unity_kernel_core.config.fields import REDIS_COUNT_MAX, TopicName, TopicPattern
 from unity_kernel_core.config.kernel_config import ROBOT_ID_PATTERN
-from unity_kernel_core.errors import ConfigError, ConfigIssue, PatternError
+from unity_kernel_core.errors import ConfigError, ConfigIssue
 from unity_kernel_core.paths import resolve_path
 from unity_llm_bridge.errors import BridgeConfigError
 
@@ -44,21 +44,6 @@ TEMPLATE_FIELDS = ('topic', 'type', 'fields', 'text', 'route', 'id')
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra='forbid', frozen=True, allow_inf_nan=False)
-
-
-def _topic(value: str) -> str:
-    problem = topic_name_problem(value)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
-
-
-def _pattern(value: str) -> str:
-    try:
-        compile_pattern(value)
-    except PatternError as exc:
-        raise ValueError(str(exc)) from None
-    return value
 
 
 class BreakerSettings(_Strict):
@@ -133,17 +118,12 @@ class PromptTemplate(_Strict):
 class ActionSpec(_Strict):
     """An action a model may request: published on ``topic`` when ``arguments`` validate."""
 
-    topic: str
+    topic: TopicName
     description: str = ''
     schema_: Dict[str, Any] = Field(default_factory=lambda: {'type': 'object'}, alias='schema')
 
     model_config = ConfigDict(extra='forbid', frozen=True, populate_by_name=True,
                               allow_inf_nan=False)
-
-    @field_validator('topic')
-    @classmethod
-    def _topic(cls, value: str) -> str:
-        return _topic(value)
 
     @field_validator('schema_')
     @classmethod
@@ -170,7 +150,7 @@ class RouteSettings(_Strict):
     """Events whose topic matches ``match`` go to ``models`` in order (primary, then backups)."""
 
     name: str = Field(pattern=_NAME)
-    match: List[str] = Field(min_length=1)
+    match: List[TopicPattern] = Field(min_length=1)
     models: List[str] = Field(min_length=1)
     prompt: PromptTemplate = PromptTemplate()
     output: Literal['text', 'action', 'auto'] = 'text'
@@ -180,11 +160,6 @@ class RouteSettings(_Strict):
     max_answer_chars: int = Field(4000, ge=1, le=10_000_000)
     stream: bool = False
     memory: MemorySettings = MemorySettings()
-
-    @field_validator('match')
-    @classmethod
-    def _patterns(cls, value: List[str]) -> List[str]:
-        return [_pattern(p) for p in value]
 
     @field_validator('models')
     @classmethod
@@ -215,10 +190,10 @@ DEFAULT_FORBIDDEN = ('/unity_kernel/**', '/safety/**', '/rosout', '/parameter_ev
 class BridgeSettings(_Strict):
     """Topics, workers and shared services of the bridge node."""
 
-    request_topic: str = '/llm/request'
-    response_topic: str = '/llm/response'
-    error_topic: str = '/llm/error'
-    service: str = '/llm/query'
+    request_topic: TopicName = '/llm/request'
+    response_topic: TopicName = '/llm/response'
+    error_topic: TopicName = '/llm/error'
+    service: TopicName = '/llm/query'
     workers: int = Field(4, ge=1, le=256)
     max_pending: int = Field(64, ge=1, le=100000)
     """Requests waiting for a worker; beyond this a request is refused (error + dead letter)."""
@@ -240,18 +215,8 @@ class BridgeSettings(_Strict):
     """``redis_url`` is a start-up node of a Redis Cluster (default: ``UNITY_REDIS_CLUSTER``)."""
     robot_id: Optional[str] = Field(None, pattern=ROBOT_ID_PATTERN, max_length=64)
     """Keys under ``<redis_prefix>:{robot_id}`` as the kernel's (default: ``UNITY_ROBOT_ID``)."""
-    forbidden_action_topics: List[str] = list(DEFAULT_FORBIDDEN)
+    forbidden_action_topics: List[TopicPattern] = list(DEFAULT_FORBIDDEN)
     """No action may be published on these (the model never writes to the kernel itself)."""
-
-    @field_validator('request_topic', 'response_topic', 'error_topic', 'service')
-    @classmethod
-    def _topics(cls, value: str) -> str:
-        return _topic(value)
-
-    @field_validator('forbidden_action_topics')
-    @classmethod
-    def _patterns(cls, value: List[str]) -> List[str]:
-        return [_pattern(p) for p in value]
 
 
 class LlmBridgeConfig(_Strict):

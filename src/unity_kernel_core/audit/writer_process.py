@@ -18,7 +18,7 @@ Why: the mirror's per-event Python work (building entries, packing the pipeline,
 replies) in the kernel's process competes with the intake and the bus for the one CPython
 interpreter lock (docs/performance.md). Here the kernel's bus tap only copies each event (its
 CDR bytes and a few fields, with the stream entry ID already issued) into a ring in a
-memory-mapped file, ``<state_dir>/mirror-ring`` (:mod:`unity_kernel_core.audit.ring`); the
+memory-mapped file in ``/dev/shm`` (:func:`ring_path`) (:mod:`unity_kernel_core.audit.ring`); the
 writer process takes batches from it and runs the same :class:`MirrorWriter` code as the
 in-thread writer (the same records, journal and Redis connection code).
 
@@ -43,6 +43,7 @@ a reload); the writer answers ``ready <json>`` with the IDs and seq to continue 
 """
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -68,6 +69,7 @@ from unity_kernel_core.config.kernel_config import KernelConfig
 _LOG = logging.getLogger('unity_kernel.mirror')
 
 RING_FILE = 'mirror-ring'
+SHM = pathlib.Path('/dev/shm')
 LOCK_FILE = 'mirror-writer.lock'
 STATUS_PERIOD_S = 0.5
 READY_TIMEOUT_S = 30.0
@@ -85,6 +87,20 @@ _TIER_NAMES = tuple(t.name for t in Tier)
 
 PARENT_COUNTERS = ('skipped', 'unencodable', 'dropped_queue', 'critical_waits')
 """Counted by the kernel's tap; every other counter is the writer process's."""
+
+
+def ring_path(state_dir: pathlib.Path) -> pathlib.Path:
+    """
+    Return where the ring of the kernel with ``state_dir`` lives.
+
+    In shared memory (``/dev/shm``, named after the state directory) when there is one: its
+    pages are never written back to a disk, so the tap never waits for I/O, and they outlive
+    both processes (not a reboot). Otherwise ``<state_dir>/mirror-ring``.
+    """
+    if SHM.is_dir() and os.access(SHM, os.W_OK):
+        digest = hashlib.sha256(str(pathlib.Path(state_dir).resolve()).encode()).hexdigest()
+        return SHM / f'unity-kernel-{os.getuid()}-{digest[:16]}-{RING_FILE}'
+    return pathlib.Path(state_dir) / RING_FILE
 
 
 # -- kernel side --------------------------------------------------------------------------
@@ -129,7 +145,7 @@ class ProcessWriter:
     def prime(self) -> int:
         """Start the writer process, wait until it is ready; return the last seq it knows."""
         ready = self._spawn('start')
-        self._ring = Ring.open(self.state_dir / RING_FILE)
+        self._ring = Ring.open(ring_path(self.state_dir))
         self._events_clock.advance_to(tuple(ready['last_id']))
         self._dead_clock.advance_to(tuple(ready['dead_last_id']))
         self.last_seq = int(ready['last_seq'])
@@ -154,7 +170,7 @@ class ProcessWriter:
             except subprocess.TimeoutExpired:
                 _LOG.error('audit writer process %d did not finish within %.1fs: killing it; '
                            '%d byte(s) of events stay in %s for the next start', proc.pid,
-                           timeout, ring.used if ring else 0, self.state_dir / RING_FILE)
+                           timeout, ring.used if ring else 0, ring_path(self.state_dir))
                 proc.kill()
                 proc.wait()
         if self._watcher is not None:
@@ -530,20 +546,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     fcntl.flock(lock, fcntl.LOCK_EX)  # a writer left by a killed kernel finishes first
     child = _Child(config, state_dir)
     child.writer.prime()
-    ring_path = state_dir / RING_FILE
+    path = ring_path(state_dir)
     if mode == 'start':
-        left = try_open(ring_path)
+        left = try_open(path)
         if left is not None:
             if left.used:
                 _LOG.warning('writing out %d byte(s) of events a previous kernel left in %s',
-                             left.used, ring_path)
+                             left.used, path)
             while child.write_out(left, until_empty=True):
                 pass
             left.close()
-        ring = Ring.create(ring_path, config.redis.ring_bytes)
+        ring = Ring.create(path, config.redis.ring_bytes)
     else:
         try:
-            ring = Ring.open(ring_path)
+            ring = Ring.open(path)
         except RingError as exc:
             _LOG.error('%s', exc)
             return 1
@@ -554,6 +570,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                            'dead_last_id': list(child.writer._dead_clock.last),
                            'last_seq': max(child.writer.last_seq, child.decoder.last_seq)})
     child.run(ring)
+    if not ring.used:
+        path.unlink(missing_ok=True)  # all written out: nothing for a next start to recover
     ring.close()
     return 0
 

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Field types and bounds shared by every schema: ROS names, and numbers in range for their user.
+Field types and bounds shared by every schema: ROS names, topic patterns, numbers in range.
 
 Every number a config hands to Redis, rclpy or the clock must be finite and fit what takes
 it, or the failure shows up at run time, far from the file (docs/kernel.md, "Limits").
@@ -23,6 +23,9 @@ import re
 from typing import Annotated, Optional
 
 from pydantic import AfterValidator
+
+from unity_kernel_core.bus.patterns import compile_pattern
+from unity_kernel_core.errors import PatternError
 
 TOPIC_MAX_LENGTH = 255 - 8
 """rmw's limit on a fully qualified topic name (255 minus the DDS prefix)."""
@@ -88,7 +91,17 @@ def _node(value: str) -> str:
     return value
 
 
+def _pattern(value: str) -> str:
+    try:
+        compile_pattern(value)
+    except PatternError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
 TopicName = Annotated[str, AfterValidator(_topic)]
 """A fully qualified ROS topic (or service) name, validated as rcl does."""
 NodeName = Annotated[str, AfterValidator(_node)]
 """A ROS node name, validated as rcl does."""
+TopicPattern = Annotated[str, AfterValidator(_pattern)]
+"""A topic pattern (``*`` within a name segment, ``**`` across segments)."""

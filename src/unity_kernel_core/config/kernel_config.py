@@ -45,12 +45,13 @@ import yaml
 
 from unity_kernel_core.bus.event_bus import DEFAULT_POLICIES, OverflowPolicy, TierPolicy
 from unity_kernel_core.bus.events import Tier
-from unity_kernel_core.bus.patterns import any_match, compile_pattern, first_match
+from unity_kernel_core.bus.patterns import any_match, first_match
 from unity_kernel_core.config.documents import (format_loc, LineIndex, lookup_line,
                                                 parse_document, read_text, validation_issues)
 from unity_kernel_core.config.fields import (AGE_S_MAX, DURATION_MS_MAX, NodeName,
-                                             REDIS_COUNT_MAX, TopicName, WAIT_MS_MAX)
-from unity_kernel_core.errors import ConfigError, ConfigIssue, PatternError
+                                             REDIS_COUNT_MAX, TopicName, TopicPattern,
+                                             WAIT_MS_MAX)
+from unity_kernel_core.errors import ConfigError, ConfigIssue
 from unity_kernel_core.paths import resolve_path
 
 ENV_PREFIX = 'UNITY_KERNEL__'
@@ -133,20 +134,11 @@ def _default_tiers() -> Dict[Tier, TierSettings]:
 class TopicRule(_Strict):
     """Map topics matching ``pattern`` to a tier."""
 
-    pattern: str
+    pattern: TopicPattern
     tier: Tier
     mirror: bool = True
     retention_maxlen: Optional[int] = Field(None, ge=1, le=REDIS_COUNT_MAX)
     retention_max_age_s: Optional[float] = Field(None, gt=0, le=AGE_S_MAX)
-
-    @field_validator('pattern')
-    @classmethod
-    def _valid_pattern(cls, value: str) -> str:
-        try:
-            compile_pattern(value)
-        except PatternError as exc:
-            raise ValueError(str(exc)) from None
-        return value
 
     @field_validator('tier', mode='before')
     @classmethod
@@ -205,7 +197,7 @@ class RedisSettings(_Strict):
     """A batch counts as written once this many replicas have it (default: 1 in a cluster)."""
     wait_timeout_ms: int = Field(1000, ge=1, le=60000)
     # where the writer runs (docs/performance.md): its own process fed through a shared-memory
-    # ring of ring_bytes in <state_dir>/mirror-ring, or a thread of the kernel's process
+    # ring of ring_bytes in /dev/shm (see writer_process.ring_path), or a thread of the kernel
     writer: Literal['process', 'thread'] = 'process'
     ring_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=16 * 1024 ** 3)
 
@@ -294,17 +286,8 @@ def _valid_host(value: str) -> str:
 class ThrottleRule(_Strict):
     """Forward at most ``max_hz`` messages per second of each topic matching ``pattern``."""
 
-    pattern: str
+    pattern: TopicPattern
     max_hz: float = Field(gt=0, le=10000)
-
-    @field_validator('pattern')
-    @classmethod
-    def _valid_pattern(cls, value: str) -> str:
-        try:
-            compile_pattern(value)
-        except PatternError as exc:
-            raise ValueError(str(exc)) from None
-        return value
 
 
 class LiveSettings(_Strict):
@@ -327,7 +310,7 @@ class LiveSettings(_Strict):
     camera_topic: str = '/sensors/camera/image_raw'
     throttle: List[ThrottleRule] = []
     client_publish: bool = False
-    publish_allow: List[str] = []
+    publish_allow: List[TopicPattern] = []
     publish_allow_safety: bool = False
 
     @field_validator('foxglove_host', 'dashboard_host')
@@ -340,16 +323,6 @@ class LiveSettings(_Strict):
     def _absolute_topic(cls, value: str) -> str:
         if not value.startswith('/'):
             raise ValueError(f"topic {value!r} must start with '/'")
-        return value
-
-    @field_validator('publish_allow')
-    @classmethod
-    def _valid_patterns(cls, value: List[str]) -> List[str]:
-        for pattern in value:
-            try:
-                compile_pattern(pattern)
-            except PatternError as exc:
-                raise ValueError(str(exc)) from None
         return value
 
     @model_validator(mode='after')
@@ -497,7 +470,7 @@ class KernelConfig(_Strict):
         TopicRule(pattern='/sensors/**', tier=Tier.HIGH, retention_maxlen=300),
         TopicRule(pattern='/**', tier=Tier.NORMAL),
     ]
-    exclude: List[str] = list(DEFAULT_EXCLUDE)
+    exclude: List[TopicPattern] = list(DEFAULT_EXCLUDE)
     redis: RedisSettings = RedisSettings()
     modules: ModulesSettings = ModulesSettings()
     fleet: FleetSettings = FleetSettings()
@@ -543,16 +516,6 @@ class KernelConfig(_Strict):
     def _tiers_by_name(self, tiers: Dict[Tier, TierSettings]) -> Dict[str, TierSettings]:
         """Dump the tiers keyed by name, as a config file names them (dumps load back)."""
         return {tier.name: settings for tier, settings in tiers.items()}
-
-    @field_validator('exclude')
-    @classmethod
-    def _valid_excludes(cls, value: List[str]) -> List[str]:
-        for pattern in value:
-            try:
-                compile_pattern(pattern)
-            except PatternError as exc:
-                raise ValueError(str(exc)) from None
-        return value
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -663,8 +626,9 @@ def _resolve_paths(data: Dict[str, Any], base: pathlib.Path, source: str,
         raw = values[key]
         items = list(enumerate(raw)) if isinstance(raw, list) else [(None, raw)]
         for index, item in items:
-            if not isinstance(item, str) or pathlib.Path(
-                    os.path.expandvars(item)).expanduser().is_absolute():
+            if not isinstance(item, str) or not item.strip():
+                continue  # not a path, or empty: the schema reports what is wrong
+            if pathlib.Path(os.path.expandvars(item)).expanduser().is_absolute():
                 continue  # absolute (or ~/...): kept as written, expanded where used
             loc = (section, key) if index is None else (section, key, index)
             try:

@@ -21,6 +21,8 @@ plan of ``launch/bringup.launch.py``. Pure: no ROS.
 
 - An enabled module that is not found under ``modules.search_paths`` is a deployment
   error naming the module and every folder searched, unless it is in ``modules.optional``.
+  One whose folder is there but whose manifest is invalid is no deployment error: the
+  supervisor fails it and the modules that depend on it, and the others come up.
 - ``modules.overrides.<module>`` sets parameters, restart and health settings over the
   module's manifest; a key the manifest does not have, or a value of another type than
   the manifest's, is an error at its line of the config file.
@@ -28,7 +30,7 @@ plan of ``launch/bringup.launch.py``. Pure: no ROS.
 
 import dataclasses
 import pathlib
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from pydantic import BaseModel, ValidationError
 
@@ -66,12 +68,13 @@ def resolve(config: KernelConfig, base: Optional[pathlib.Path] = None) -> Deploy
         raise ConfigError([config.issue(('modules', 'search_paths'), str(i.message))
                            for i in exc.issues]) from None
     found, manifest_errors = discover(roots)
+    broken = _broken_module_folders(manifest_errors)
     issues: List[ConfigIssue] = []
     optional = set(config.modules.optional)
     missing_optional = []
     for index, name in enumerate(config.modules.enabled):
-        if name in found:
-            continue
+        if name in found or name in broken:
+            continue  # broken: found, but its manifest is invalid: only it and its users fail
         if name in optional:
             missing_optional.append(name)
             continue
@@ -162,6 +165,12 @@ def _like(default: Any, value: Any) -> Tuple[Any, str]:
         return value, (f'expected a {kind(default).__name__} like the manifest default '
                        f'{default!r}, got {value!r}')
     return value, ''
+
+
+def _broken_module_folders(errors: List[ManifestError]) -> Set[str]:
+    """Return the folder names of modules whose ``manifest.yaml`` exists but did not load."""
+    return {pathlib.Path(issue.source).parent.name for error in errors
+            for issue in error.issues[:1] if pathlib.Path(issue.source).name == MANIFEST_NAME}
 
 
 def _not_found(name: str, roots: List[pathlib.Path], found: Dict[str, Manifest]) -> str:
