@@ -61,7 +61,7 @@ from unity_kernel_core.errors import UnityKernelError
 from unity_kernel_core.intake.follower import qos_profile, TopicFollower
 from unity_kernel_core.intake.topic_map import SubscriptionPlan, Want, Wanted
 from unity_kernel_core.paths import default_ament_prefix_path, resolve_path, share_dir
-from unity_kernel_core.ros import lifecycle_base, log_forwarding
+from unity_kernel_core.ros import lifecycle_base
 from unity_kernel_core.ros.diagnostics import ERROR, OK, status, WARN
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
 from unity_kernel_core.ros.parameters import Applies, ParamSpec
@@ -161,7 +161,6 @@ class LlmBridgeNode(ManagedLifecycleNode):
     def __init__(self, node_name: str = 'llm_bridge', **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self.declare_specs(PARAMETERS)
-        log_forwarding.install(self.get_logger())
         self.config: Optional[LlmBridgeConfig] = None
         self.bridge: Optional[Bridge] = None
         self._query: Optional[QueryServer] = None

@@ -85,7 +85,7 @@ from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile
 
-from unity_kernel_core.ros import lifecycle_base, log_forwarding
+from unity_kernel_core.ros import lifecycle_base
 from unity_kernel_core.ros.diagnostics import ERROR, OK, status, WARN
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
 from unity_kernel_core.ros.parameters import Applies, ParamSpec
@@ -144,7 +144,6 @@ class SensorNode(ManagedLifecycleNode):
 
     def __init__(self, node_name: str, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        log_forwarding.install(self.get_logger())
         self.declare_specs(common_parameters(node_name, self.default_stale_timeout_s))
         self.counters = Counters()
         self.worker: Optional[CaptureWorker] = None

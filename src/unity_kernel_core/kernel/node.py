@@ -46,7 +46,7 @@ from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.kernel.diagnostics import kernel_status
 from unity_kernel_core.paths import ensure_private_dir, private_umask, StateDirError
-from unity_kernel_core.ros import lifecycle_base, log_forwarding, message_types
+from unity_kernel_core.ros import lifecycle_base, message_types
 from unity_kernel_core.ros.diagnostics import status_markers
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
 from unity_kernel_core.ros.parameters import Applies, in_range, one_of, ParamSpec
@@ -126,7 +126,6 @@ class KernelNode(ManagedLifecycleNode):
                  config_file: 'str | pathlib.Path | None' = None, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self.declare_specs(parameters(str(config_file or '')))
-        log_forwarding.install(self.get_logger())
         self._set_log_level(str(self.get_parameter('log_level').value))
         self.config: Optional[KernelConfig] = None
         self.config_path: Optional[pathlib.Path] = None

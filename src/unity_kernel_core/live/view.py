@@ -301,6 +301,9 @@ class LiveView:
         """Return the latest state with the recent events matching ``pattern``."""
         with self._state_lock:
             state = dict(self._state)
+        if 'kernel' in state:  # the lifecycle state as it is now, not as of the last refresh
+            state['kernel'] = {**state['kernel'],
+                               'state': getattr(self.context.node, 'state_label', '')}
         state['events'] = self.events.matching(pattern, limit)
         state['pattern'] = pattern or ''
         return state

@@ -70,6 +70,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 
+from unity_kernel_core.ros import log_forwarding
 from unity_kernel_core.ros.parameters import ParameterTable, ParamSpec
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -133,12 +134,19 @@ class ManagedLifecycleNode(LifecycleNode):
 
     def __init__(self, node_name: str, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
+        self._log_handler = log_forwarding.install(self.get_logger())
+        """The ``unity_kernel`` logging tree goes to this node's ROS logger (/rosout)."""
         self.state_label = 'unconfigured'
         """The lifecycle state as a word: unconfigured, inactive, active, finalized."""
         self.parameter_table = ParameterTable()
         self._declaring = False
         self.add_on_set_parameters_callback(self._gate_parameters)
         self.add_post_set_parameters_callback(self._parameters_set)
+
+    def destroy_node(self) -> None:
+        """Destroy the node; the ``unity_kernel`` logging tree no longer goes to it."""
+        log_forwarding.uninstall(self._log_handler)
+        super().destroy_node()
 
     # -- parameters ------------------------------------------------------------------------
 

@@ -65,3 +65,14 @@ def install(ros_logger: Any, level: int = logging.INFO) -> RosLogHandler:
     root.propagate = False
     _installed = handler
     return handler
+
+
+def uninstall(handler: RosLogHandler) -> None:
+    """Undo :func:`install` for ``handler``: the tree propagates to Python's root again."""
+    global _installed
+    root = logging.getLogger('unity_kernel')
+    root.removeHandler(handler)
+    if _installed is handler:
+        _installed = None
+        root.propagate = True
+        root.setLevel(logging.NOTSET)
