@@ -141,14 +141,15 @@ def test_after_a_disk_full_spell_every_event_reaches_redis_in_order(tmp_path, ca
 def test_the_writer_process_on_a_full_disk_keeps_the_ring_and_delivers_everything(tmp_path):
     """The default writer: the ring (reserved up front) holds what the full journal cannot."""
     from unity_kernel_core.audit.writer_process import ProcessWriter
-    total = 2400  # ~2.5 MB: the journal fills the disk, the ring keeps the rest
+    total = 2400  # ~2.5 MB: the journal fills the 1 MiB disk, the ring keeps the rest
     port = support.free_port()
     server = support.RedisServer(tmp_path / 'redis', port=port)
-    with small_disk(tmp_path / 'disk', '3m') as disk:
+    # the ring is in /dev/shm (2 MiB); the journal fills the 1 MiB disk
+    with small_disk(tmp_path / 'disk', '1m') as disk:
         config = parse_config(
             f'kernel: {{state_dir: "{disk}", shutdown_timeout_s: 20}}\n'
             f'redis: {{url: "{server.url}", flush_interval_ms: 2, batch_size: 100,'
-            f' reconnect_interval_ms: 100, ring_bytes: 1048576,'
+            f' reconnect_interval_ms: 100, ring_bytes: 2097152,'
             f' journal_segment_bytes: 65536}}\n')
         writer = ProcessWriter(config, disk)
         bus = EventBus(codec=message_types.CDR)
