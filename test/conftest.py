@@ -86,3 +86,19 @@ def redis_cluster(tmp_path):
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_mirror_rings(tmp_path):
+    """
+    Remove the shared-memory rings of the kernels this test ran (state dirs in its tmp dir).
+
+    A kernel killed with -9 leaves its ring in ``/dev/shm`` for the next start to recover;
+    a test's state dir never starts again, so its ring would stay until reboot.
+    """
+    yield
+    from unity_kernel_core.audit.writer_process import ring_path
+    for folder in [tmp_path, *(p for p in tmp_path.rglob('*') if p.is_dir())]:
+        ring = ring_path(folder)
+        if ring.parent != folder:
+            ring.unlink(missing_ok=True)
