@@ -35,12 +35,41 @@ from websockets.sync.client import connect
 SUBPROTOCOL = 'foxglove.sdk.v1'
 
 
+def _connect(url: str, ssl: Any, attempts: int = 3, timeout: float = 15.0) -> Any:
+    """
+    Open the WebSocket, trying again when the handshake goes unanswered.
+
+    Seen once in CI (wss, foxglove-sdk 0.30.3): the server accepted the TLS connection but
+    did not answer the upgrade within ``open_timeout``, and websockets then hangs joining
+    its reader thread (a thread blocked in an SSL read is not woken by closing the
+    socket). So each attempt runs on a daemon thread with a deadline of its own, as a
+    Foxglove app reconnects; every attempt failing is an error.
+    """
+    errors: List[str] = []
+    for _ in range(attempts):
+        result: Dict[str, Any] = {}
+
+        def attempt() -> None:
+            try:
+                result['ws'] = connect(url, subprotocols=[SUBPROTOCOL], max_size=None,
+                                       compression=None, open_timeout=10, ssl=ssl).__enter__()
+            except Exception as exc:  # reported below, with the other attempts
+                result['error'] = exc
+
+        thread = threading.Thread(target=attempt, daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if 'ws' in result:
+            return result['ws']
+        errors.append(repr(result.get('error', f'no answer within {timeout}s')))
+    raise ConnectionError(f'cannot connect to {url}: ' + '; '.join(errors))
+
+
 class FoxgloveClient:
     """Connect, subscribe, call services; everything received is kept on the object."""
 
     def __init__(self, url: str, keep_payloads: bool = True, ssl: Any = None) -> None:
-        self.ws = connect(url, subprotocols=[SUBPROTOCOL], max_size=None, compression=None,
-                          open_timeout=10, ssl=ssl).__enter__()
+        self.ws = _connect(url, ssl)
         self.keep_payloads = keep_payloads
         self.server_info: Dict[str, Any] = {}
         self.channels: Dict[str, Dict[str, Any]] = {}
