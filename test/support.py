@@ -274,21 +274,38 @@ class Probe:
         self.node.create_subscription(msg_type, topic, received.append, profile)
         return received
 
-    def _call(self, srv_type, name: str, request, timeout: float = 10.0):
+    def _call(self, srv_type, name: str, request, timeout: float = 10.0,
+              resend_s: float = 0.0):
+        """
+        Call a service; with ``resend_s``, send the request again while none is answered.
+
+        Only for idempotent requests: DDS can drop the answer to a request sent before the
+        server has matched this client's reply reader (found by ``wait_for_service``).
+        """
         client = self.node.create_client(srv_type, name)
         try:
             if not client.wait_for_service(timeout_sec=timeout):
                 raise AssertionError(f'service {name} not available')
-            future = client.call_async(request)
-            wait_for(future.done, timeout, message=f'answer from {name}')
-            return future.result()
+            deadline = time.monotonic() + timeout
+            while True:
+                future = client.call_async(request)
+                left = deadline - time.monotonic()
+                try:
+                    wait_for(future.done, min(resend_s, left) if resend_s else left,
+                             message=f'answer from {name}')
+                    return future.result()
+                except AssertionError:
+                    client.remove_pending_request(future)
+                    if time.monotonic() >= deadline:
+                        raise AssertionError(f'timed out after {timeout}s waiting for '
+                                             f'answer from {name}') from None
         finally:
             self.node.destroy_client(client)
 
     def get_state(self, node_name: str) -> str:
         from lifecycle_msgs.srv import GetState
-        return self._call(GetState, f'/{node_name}/get_state',
-                          GetState.Request()).current_state.label
+        return self._call(GetState, f'/{node_name}/get_state', GetState.Request(),
+                          resend_s=2.0).current_state.label
 
     def change_state(self, node_name: str, transition: str) -> bool:
         """Request a lifecycle transition by label (configure, activate, ...)."""
