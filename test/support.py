@@ -336,3 +336,14 @@ def cli(env: Dict[str, str], *args: str, timeout: float = 60) -> subprocess.Comp
     """Run ``unity-kernel ARGS...`` (the CLI module of this checkout) and capture its output."""
     return subprocess.run([sys.executable, '-m', 'unity_kernel_core.cli.main', *args], env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def launched_camera_module(mods: pathlib.Path) -> pathlib.Path:
+    """Write a ``camera`` module manifest under ``mods``, as the launch tests run it."""
+    folder = mods / 'camera'
+    folder.mkdir(parents=True)
+    (folder / 'manifest.yaml').write_text(
+        'name: camera\nversion: 1.0.0\nkind: node\nexecutable: camera\n'
+        'namespace: /sensors\n'
+        'health: {heartbeat_period_s: 0.5, heartbeat_timeout_s: 2.0, transition_timeout_s: 15}\n')
+    return folder

@@ -63,15 +63,7 @@ def test_a_repeated_signal_is_ignored_while_the_first_one_is_acted_on():
 
 def kernel_config(tmp_path):
     mods = tmp_path / 'modules'
-    (mods / 'camera').mkdir(parents=True)
-    (mods / 'camera' / 'manifest.yaml').write_text(textwrap.dedent("""\
-        name: camera
-        version: 1.0.0
-        kind: node
-        executable: camera
-        namespace: /sensors
-        health: {heartbeat_period_s: 0.5, heartbeat_timeout_s: 2.0, transition_timeout_s: 15}
-        """))
+    support.launched_camera_module(mods)
     path = tmp_path / 'kernel.yaml'
     path.write_text(textwrap.dedent(f"""\
         kernel: {{state_dir: {tmp_path / 'state'}, diagnostics_period_s: 0.5}}

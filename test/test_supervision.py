@@ -314,15 +314,7 @@ def test_under_launch_the_kernel_leaves_modules_reconfigurable_and_stops_with_th
         processes, ros_env, tmp_path, probe):
     """As ``ros2 launch`` runs them: processes started by someone else, one SIGINT to all."""
     mods = tmp_path / 'modules'
-    (mods / 'camera').mkdir(parents=True)
-    (mods / 'camera' / 'manifest.yaml').write_text(textwrap.dedent("""\
-        name: camera
-        version: 1.0.0
-        kind: node
-        executable: camera
-        namespace: /sensors
-        health: {heartbeat_period_s: 0.5, heartbeat_timeout_s: 2.0, transition_timeout_s: 15}
-        """))
+    support.launched_camera_module(mods)
     camera = processes.start(
         [sys.executable, '-m', 'unity_sensors.camera.node', '--ros-args', '-r',
          '__node:=camera', '-r', '__ns:=/sensors', '-p', 'source:=pattern', '-p', 'width:=160',
