@@ -197,11 +197,13 @@ class FoxgloveServer(Handlers):
         """Send the connection graph of the mapped topics to clients that asked for it."""
         if not self._server.graph_wanted:
             return
-        published, subscribed = {}, {}
+        published: Dict[str, Tuple[str, ...]] = {}
+        subscribed: Dict[str, Tuple[str, ...]] = {}
         for topic, (publishers, subscribers) in self._graph().items():
             published[topic] = tuple(publishers)
             subscribed[topic] = tuple(subscribers)
-        services = {SERVICE_PREFIX + c: ('unity_kernel',) for c in ('list',) + MODULE_COMMANDS}
+        services: Dict[str, Tuple[str, ...]] = {
+            SERVICE_PREFIX + c: ('unity_kernel',) for c in ('list',) + MODULE_COMMANDS}
         self._server.publish_graph(Graph(published, subscribed, services))
 
     # -- services --------------------------------------------------------------------------
@@ -291,8 +293,8 @@ class FoxgloveServer(Handlers):
                          channel.topic, why)
             return why
         with self._lock:
-            self._client_publishers[(client_id, channel.id)] = self._node.create_publisher(
-                msg_type, channel.topic, 10)
+            self._client_publishers[(client_id, channel.channel_id)] = \
+                self._node.create_publisher(msg_type, channel.topic, 10)
         return None
 
     def client_unadvertise(self, client_id: int, channel_id: int) -> None:
@@ -310,4 +312,3 @@ class FoxgloveServer(Handlers):
             return False
         publisher.publish(data)
         return True
-

@@ -62,7 +62,7 @@ class StatusLevel(enum.IntEnum):
 class ChannelInfo:
     """One server channel as advertised."""
 
-    id: int
+    channel_id: int
     topic: str
     encoding: str
     schema_name: str
@@ -71,8 +71,9 @@ class ChannelInfo:
 
     def to_json(self) -> Dict[str, Any]:
         """Return the channel's entry of an ``advertise`` message."""
-        out: Dict[str, Any] = {'id': self.id, 'topic': self.topic, 'encoding': self.encoding,
-                               'schemaName': self.schema_name, 'schema': self.schema}
+        out: Dict[str, Any] = {'id': self.channel_id, 'topic': self.topic,
+                               'encoding': self.encoding, 'schemaName': self.schema_name,
+                               'schema': self.schema}
         if self.schema_encoding is not None:
             out['schemaEncoding'] = self.schema_encoding
         return out
@@ -82,9 +83,9 @@ class ChannelInfo:
 class ServiceInfo:
     """One service as advertised: JSON schemas for the request and the response."""
 
-    id: int
+    service_id: int
     name: str
-    type: str
+    type_name: str
     request_schema_name: str
     request_schema: str
     response_schema_name: str
@@ -97,7 +98,7 @@ class ServiceInfo:
         def part(name: str, schema: str) -> Dict[str, str]:
             return {'encoding': self.encoding, 'schemaName': name,
                     'schemaEncoding': self.schema_encoding, 'schema': schema}
-        return {'id': self.id, 'name': self.name, 'type': self.type,
+        return {'id': self.service_id, 'name': self.name, 'type': self.type_name,
                 'request': part(self.request_schema_name, self.request_schema),
                 'response': part(self.response_schema_name, self.response_schema),
                 'requestSchema': self.request_schema, 'responseSchema': self.response_schema}
@@ -107,7 +108,7 @@ class ServiceInfo:
 class ClientChannel:
     """A channel a client advertised to publish on."""
 
-    id: int
+    channel_id: int
     topic: str
     encoding: str
     schema_name: str
@@ -340,7 +341,8 @@ def parameter_settings(msg: Dict[str, Any]) -> List[Tuple[str, Any]]:
     for p in params:
         if not isinstance(p, dict) or not isinstance(p.get('name'), str):
             raise ProtocolError('setParameters: each parameter needs a string "name"')
-        value, kind = p.get('value'), p.get('type')
+        value: Any = p.get('value')
+        kind = p.get('type')
         try:
             if kind == 'float64':
                 value = float(value)

@@ -20,8 +20,8 @@ events ring, camera frames and LLM bridge traffic are kept (latest only), and th
 the Foxglove channel of its topic when a client subscribed. Handlers run on the bus's tier
 workers, so CRITICAL events are forwarded by the CRITICAL workers, never behind images;
 forwarding only appends to each subscribed client's outbox (a queue per tier, the most urgent
-sent first), so a slow client never blocks a worker. A thread of its own advertises newly mapped topics and refreshes the state
-snapshot every ``live.state_period_s``.
+sent first), so a slow client never blocks a worker. A thread of its own advertises newly
+mapped topics and refreshes the state snapshot every ``live.state_period_s``.
 """
 
 import collections

@@ -54,6 +54,9 @@ from unity_kernel_core.live.protocol import (ChannelInfo, ClientChannel, Graph, 
 
 _LOG = logging.getLogger('unity_kernel.live.foxglove')
 CLOSE_POLICY = 1008
+#: websockets' own logger: never below INFO, as its debug lines hold request paths (tokens).
+_WS_LOG = logging.getLogger('unity_kernel.live.foxglove.ws')
+_WS_LOG.setLevel(logging.INFO)
 #: The transport's write buffer: high-water mark (bytes) above which ``send`` waits.
 WRITE_LIMIT = 4096
 
@@ -79,7 +82,7 @@ class Service:
     """A service the server offers: JSON in, JSON out, answered by ``handler``."""
 
     name: str
-    type: str
+    type_name: str
     request_schema: str
     response_schema: str
     handler: Callable[[bytes], bytes]
@@ -115,7 +118,7 @@ class Handlers:
 
 @dataclasses.dataclass(eq=False)
 class _Client:
-    id: int
+    client_id: int
     address: str
     ws: ServerConnection
     outbox: Outbox
@@ -135,7 +138,7 @@ class WsServer:
                  services: Sequence[Service] = ()) -> None:
         self.options = options
         self.handlers = handlers or Handlers()
-        self._services = {i: s for i, s in enumerate(services, start=1)}
+        self._services = dict(enumerate(services, start=1))
         self._channels: Dict[int, ChannelInfo] = {}
         # channel id -> ((client, subscription id), ...), replaced whole (read without a lock)
         self._subscribers: Dict[int, Tuple[Tuple[_Client, int], ...]] = {}
@@ -186,7 +189,7 @@ class WsServer:
                          subprotocols=list(protocol.SUBPROTOCOLS),  # type: ignore[arg-type]
                          process_request=self._check_request, ssl=self._ssl_context(),
                          compression=None, max_size=16 * 2**20, write_limit=(WRITE_LIMIT, 0),
-                         logger=logging.getLogger('unity_kernel.live.foxglove.ws'),
+                         logger=_WS_LOG,
                          server_header=None) as server:
             ready.set_result(list(server.sockets)[0].getsockname()[1])
             await self._stopping.wait()
@@ -228,12 +231,12 @@ class WsServer:
         with self._lock:
             channel = ChannelInfo(next(self._ids), topic, encoding, schema_name, schema,
                                   schema_encoding)
-            self._channels[channel.id] = channel
+            self._channels[channel.channel_id] = channel
             clients = list(self._clients.values())
         text = protocol.advertise([channel])
         for client in clients:
             self._push(client, text, Tier.CRITICAL)
-        return channel.id
+        return channel.channel_id
 
     def remove_channel(self, channel_id: int) -> None:
         """Withdraw a channel (its subscriptions end)."""
@@ -282,7 +285,7 @@ class WsServer:
 
     def clients(self) -> List[Dict[str, Any]]:
         """Return each client's address, subscriptions and outbox counts (drops per tier)."""
-        return [{'id': c.id, 'address': c.address, 'subscriptions': len(c.subscriptions),
+        return [{'id': c.client_id, 'address': c.address, 'subscriptions': len(c.subscriptions),
                  **c.outbox.stats()} for c in self._targets(None)]
 
     def _targets(self, client_id: Optional[int]) -> List[_Client]:
@@ -337,9 +340,9 @@ class WsServer:
             access(self.options.token, given, True, self.options.loopback) is None,
             asyncio.Event())
         with self._lock:
-            self._clients[client.id] = client
+            self._clients[client.client_id] = client
             channels = list(self._channels.values())
-        _LOG.info('foxglove client %d connected from %s', client.id, client.address)
+        _LOG.info('foxglove client %d connected from %s', client.client_id, client.address)
         self._push(client, protocol.server_info(
             self.options.name, self.capabilities, ['json', 'cdr'], self._session), Tier.CRITICAL)
         if channels:
@@ -353,7 +356,7 @@ class WsServer:
                 try:
                     await self._handle(client, message)
                 except ProtocolError as exc:
-                    self.status(StatusLevel.ERROR, str(exc), client.id)
+                    self.status(StatusLevel.ERROR, str(exc), client.client_id)
         except ConnectionClosed:
             pass
         finally:
@@ -361,7 +364,7 @@ class WsServer:
 
     async def _forget(self, client: _Client) -> None:
         with self._lock:
-            self._clients.pop(client.id, None)
+            self._clients.pop(client.client_id, None)
             for sub_id, channel_id in client.subscriptions.items():
                 self._subscribers[channel_id] = tuple(
                     s for s in self._subscribers.get(channel_id, ()) if s[0] is not client)
@@ -369,8 +372,8 @@ class WsServer:
         if client.sender is not None:
             client.sender.cancel()
         for channel_id in list(client.channels):
-            await self._call(self.handlers.client_unadvertise, client.id, channel_id)
-        _LOG.info('foxglove client %d disconnected (%s)', client.id, client.outbox.stats())
+            await self._call(self.handlers.client_unadvertise, client.client_id, channel_id)
+        _LOG.info('foxglove client %d disconnected (%s)', client.client_id, client.outbox.stats())
 
     async def _sender(self, client: _Client) -> None:
         try:
@@ -389,7 +392,7 @@ class WsServer:
 
     async def _disconnect(self, client: _Client, reason: str) -> None:
         self.disconnected += 1
-        _LOG.warning('foxglove client %d (%s) disconnected: %s', client.id, client.address,
+        _LOG.warning('foxglove client %d (%s) disconnected: %s', client.client_id, client.address,
                      reason)
         if client.sender is not None:
             client.sender.cancel()
@@ -424,7 +427,8 @@ class WsServer:
         elif op == 'unadvertise':
             for channel_id in protocol.channel_ids(msg):
                 if client.channels.pop(channel_id, None) is not None:
-                    await self._call(self.handlers.client_unadvertise, client.id, channel_id)
+                    await self._call(self.handlers.client_unadvertise, client.client_id,
+                                     channel_id)
         elif op == 'getParameters' and self.handlers.parameters:
             values = await self._call(self.handlers.get_parameters,
                                       protocol.parameter_names(msg))
@@ -438,7 +442,7 @@ class WsServer:
             else:
                 values, warnings = await self._call(self.handlers.set_parameters, settings)
                 for warning in warnings:
-                    self.status(StatusLevel.WARNING, warning, client.id)
+                    self.status(StatusLevel.WARNING, warning, client.client_id)
             self._push(client, protocol.parameter_values(values, protocol.request_id(msg)),
                        Tier.CRITICAL)
         elif op == 'subscribeConnectionGraph' and self.handlers.connection_graph:
@@ -450,7 +454,7 @@ class WsServer:
             client.graph_subscribed = False
         elif op in ('subscribeParameterUpdates', 'unsubscribeParameterUpdates'):
             self.status(StatusLevel.WARNING, f'{op}: parameter updates are not offered',
-                        client.id)
+                        client.client_id)
         else:
             raise ProtocolError(f'unsupported op {op!r}')
 
@@ -459,7 +463,7 @@ class WsServer:
             return True
         self.refused_mutations += 1
         self.status(StatusLevel.ERROR, f'{what} refused: missing or wrong token (connect with '
-                    '?token=... or an Authorization: Bearer header)', client.id)
+                    '?token=... or an Authorization: Bearer header)', client.client_id)
         return False
 
     def _subscribe(self, client: _Client, pairs: List[Tuple[int, int]]) -> None:
@@ -477,7 +481,7 @@ class WsServer:
                     self._subscribers[channel_id] = \
                         self._subscribers.get(channel_id, ()) + ((client, sub_id),)
             if why is not None:
-                self.status(StatusLevel.WARNING, why, client.id)
+                self.status(StatusLevel.WARNING, why, client.client_id)
 
     def _unsubscribe(self, client: _Client, sub_ids: List[int]) -> None:
         with self._lock:
@@ -495,19 +499,19 @@ class WsServer:
             elif not self._may_mutate(client, f'publishing on {channel.topic}'):
                 continue
             else:
-                why = await self._call(self.handlers.client_advertise, client.id, channel)
+                why = await self._call(self.handlers.client_advertise, client.client_id, channel)
             if why is None:
-                client.channels[channel.id] = channel
+                client.channels[channel.channel_id] = channel
             else:
                 self.status(StatusLevel.ERROR, f'publishing on {channel.topic} refused: {why}',
-                            client.id)
+                            client.client_id)
 
     async def _binary(self, client: _Client, frame: bytes) -> None:
         request = protocol.parse_binary(frame)
         if isinstance(request, protocol.ClientMessage):
             if request.channel_id in client.channels:
-                await self._call(self.handlers.client_message, client.id, request.channel_id,
-                                 request.data)
+                await self._call(self.handlers.client_message, client.client_id,
+                                 request.channel_id, request.data)
             return
         service = self._services.get(request.service_id)
         if service is None:
@@ -527,9 +531,9 @@ class WsServer:
 
     @staticmethod
     def _service_info(service_id: int, service: Service) -> ServiceInfo:
-        return ServiceInfo(service_id, service.name, service.type,
-                           service.type + '_Request', service.request_schema,
-                           service.type + '_Response', service.response_schema)
+        return ServiceInfo(service_id, service.name, service.type_name,
+                           service.type_name + '_Request', service.request_schema,
+                           service.type_name + '_Response', service.response_schema)
 
 
 def _address(connection: ServerConnection) -> str:
