@@ -27,7 +27,6 @@ from typing import List
 
 import pytest
 import redis
-import support
 
 from unity_kernel_core.audit.journal import Journal
 from unity_kernel_core.audit.mirror import MirrorWriter
@@ -98,8 +97,8 @@ def test_a_resent_batch_is_refused_as_duplicates_and_written_once(tmp_path, redi
     assert sum(client.xlen(k) for k in {e.key for e in batch}) == 500
 
 
-def test_entries_refused_in_the_middle_of_a_batch_do_not_stop_the_others(tmp_path,
-                                                                        redis_server):
+def test_entries_refused_in_the_middle_of_a_batch_do_not_stop_the_others(
+        tmp_path, redis_server):
     client = redis.Redis.from_url(redis_server.url)
     client.set('unity:topic:/wrong', 'not a stream')  # WRONGTYPE for its entries
     batch = entries(300, topics=('/a', '/b', '/wrong'))

@@ -456,8 +456,9 @@ class MirrorWriter:
         packed: List[bytes] = []  # one RESP write for the whole batch (audit/resp.py)
         add = packed.append
         last_event: Optional[StreamEntry] = None
-        heads: Dict[str, Tuple[str, ...]] = {self.keys.dead_letters: (
-            'XADD', self.keys.dead_letters, 'MAXLEN', '~', str(self.settings.dead_letter_maxlen))}
+        dead_letters = self.keys.dead_letters
+        heads: Dict[str, Tuple[str, ...]] = {dead_letters: (
+            'XADD', dead_letters, 'MAXLEN', '~', str(self.settings.dead_letter_maxlen))}
         chain = itertools.chain.from_iterable
         for entry in entries:
             key = entry.key
@@ -467,7 +468,7 @@ class MirrorWriter:
                 heads[key] = head
                 if key not in self._known_keys:
                     add(pack_command(('SADD', self.keys.streams, key)))
-            if key != self.keys.dead_letters:
+            if key != dead_letters:
                 last_event = entry
             add(pack_command((*head, entry.entry_id, *chain(entry.fields.items()))))
         if last_event is not None:
