@@ -25,9 +25,12 @@ publish time (``time.time_ns()``). Measured, each over a window after a warm-up:
 - the CRITICAL topic's publish -> client latency p50/p99: idle (no image subscriber), while a
   slow client (subscribed to the images, never reads) is flooded, and while the measuring
   client itself also takes the images;
+- the CRITICAL latency (and pings lost) for ONE slow client subscribed to both the images and
+  the pings, reading ~640 kB/s (a tenth of the image stream), so its image backlog is full;
 - the same image stream through a rosbridge-style JSON encoding (message -> dict with base64
-  ``data`` -> JSON), done by a forwarder in this process on its own foxglove-sdk server:
-  frames/s received and that forwarder's CPU, for comparison with the CDR path.
+  ``data`` -> JSON), done by a forwarder in this process on its own protocol server
+  (``live/ws_server.py``, when this checkout has it): frames/s received and that forwarder's
+  CPU, for comparison with the CDR path.
 
 CPU is psutil's ``cpu_percent`` (100 = one core). Results: bench/results/live.json; summary
 in docs/performance.md.
@@ -52,7 +55,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'src'))
 sys.path.insert(0, str(ROOT / 'test'))
 
-from foxglove_client import FoxgloveClient, slow_client  # noqa: E402, I100 (test/)
+from foxglove_client import FoxgloveClient, slow_client, SlowReader  # noqa: E402, I100
 import support  # noqa: E402  (test helpers: ROS domain ids)
 
 WARMUP_S = 3.0
@@ -135,23 +138,28 @@ def cpu(proc: psutil.Process, seconds: float) -> float:
 
 
 def rosbridge_style(domain_id: int) -> Dict[str, Any]:
-    """Forward the images as rosbridge-style JSON through a foxglove-sdk server; measure."""
-    import foxglove
+    """Forward the images as rosbridge-style JSON through our protocol server; measure."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
 
+    from unity_kernel_core.bus.events import Tier
+    try:
+        from unity_kernel_core.live.ws_server import ServerOptions, WsServer
+    except ImportError:  # an older checkout (foxglove-sdk): compare the kernel path only
+        return {'skipped': 'no live/ws_server.py in this checkout'}
+
     ctx = Context()
     rclpy.init(context=ctx, domain_id=domain_id)
     node = rclpy.create_node('bench_json_bridge', context=ctx)
-    fox_ctx = foxglove.Context()
-    server = foxglove.start_server(host='127.0.0.1', port=0, context=fox_ctx)
-    channel = foxglove.Channel(IMAGE_TOPIC, message_encoding='json', context=fox_ctx)
+    server = WsServer(ServerOptions('127.0.0.1', 0))
+    server.start()
+    channel = server.add_channel(IMAGE_TOPIC, 'json', '', '')
 
     def on_image(msg: Any) -> None:
-        if not channel.has_sinks():
+        if not server.has_subscribers(channel):
             return
         doc = {'header': {'stamp': {'sec': msg.header.stamp.sec,
                                     'nanosec': msg.header.stamp.nanosec},
@@ -159,7 +167,7 @@ def rosbridge_style(domain_id: int) -> Dict[str, Any]:
                'height': msg.height, 'width': msg.width, 'encoding': msg.encoding,
                'is_bigendian': msg.is_bigendian, 'step': msg.step,
                'data': base64.b64encode(bytes(msg.data)).decode()}
-        channel.log(json.dumps(doc).encode())
+        server.send(channel, json.dumps(doc).encode(), time.time_ns(), Tier.HIGH)
 
     node.create_subscription(Image, IMAGE_TOPIC, on_image, qos_profile_sensor_data)
     executor = SingleThreadedExecutor(context=ctx)
@@ -184,6 +192,27 @@ def rosbridge_style(domain_id: int) -> Dict[str, Any]:
         executor.shutdown(timeout_sec=2)
         node.destroy_node()
         ctx.try_shutdown()
+
+
+def slow_reader_window(url: str, channels: Dict[str, Any], seconds: float) -> Dict[str, Any]:
+    """CRITICAL latency and losses for one slow client taking the images and the pings."""
+    from rclpy.serialization import deserialize_message
+    from std_msgs.msg import String
+    reader = SlowReader(url, [IMAGE_TOPIC, PING_TOPIC], channels, chunk=65536, pause=0.1)
+    time.sleep(WARMUP_S)
+    start = len(reader.messages[PING_TOPIC])
+    images0 = reader.count(IMAGE_TOPIC)
+    time.sleep(seconds)
+    pings = list(reader.messages[PING_TOPIC][start:])
+    images = reader.count(IMAGE_TOPIC) - images0
+    reader.close()
+    wall = time.time_ns() - int(time.monotonic() * 1e9)
+    latencies = [(int(arrival * 1e9) + wall - int(deserialize_message(p, String).data)) / 1e6
+                 for arrival, _l, p in pings]
+    values = sorted(int(deserialize_message(p, String).data) for _a, _l, p in pings)
+    expected = seconds * PING_HZ
+    return {'latencies': latencies, 'pings_received': len(values),
+            'pings_expected': int(expected), 'images_received': images}
 
 
 def main() -> int:
@@ -251,6 +280,8 @@ def main() -> int:
         time.sleep(WARMUP_S)
         lat_slow = latency_window(client, ping, WINDOW_S)
         slow.close()
+        # 6. ONE slow client taking both the images and the pings
+        one_slow = slow_reader_window(url, client.channels, WINDOW_S)
         client.close()
     finally:
         if pinger is not None:
@@ -290,6 +321,11 @@ def main() -> int:
         'critical_latency': {'idle': lat(lat_idle),
                              'slow_client_flooded': lat(lat_slow),
                              'this_client_flooded': lat(lat_own_flood),
+                             'one_slow_client_images_and_pings': {
+                                 **lat(one_slow['latencies']),
+                                 'pings_received': one_slow['pings_received'],
+                                 'pings_published': one_slow['pings_expected'],
+                                 'images_received': one_slow['images_received']},
                              'ping_hz': PING_HZ},
         'json_rosbridge_style': json_path,
     }

@@ -18,7 +18,8 @@ A small Foxglove WebSocket protocol client for tests and benchmarks (``websocket
 It reads on a thread of its own and records what the server says: channels advertised and
 withdrawn, messages per subscription with their arrival time, service answers, parameter
 values, connection graph updates and status messages. ``slow_client`` opens a connection
-that subscribes and then never reads.
+that subscribes and then never reads; ``SlowReader`` one that subscribes and reads at a
+fixed, low byte rate.
 """
 
 import base64
@@ -32,7 +33,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from websockets.sync.client import connect
 
-SUBPROTOCOL = 'foxglove.sdk.v1'
+#: Offered in this order: the spec's name, then the one foxglove-sdk servers require.
+SUBPROTOCOLS = ['foxglove.websocket.v1', 'foxglove.sdk.v1']
 
 
 def _connect(url: str, ssl: Any, attempts: int = 3, timeout: float = 15.0) -> Any:
@@ -51,8 +53,9 @@ def _connect(url: str, ssl: Any, attempts: int = 3, timeout: float = 15.0) -> An
 
         def attempt() -> None:
             try:
-                result['ws'] = connect(url, subprotocols=[SUBPROTOCOL], max_size=None,
-                                       compression=None, open_timeout=10, ssl=ssl).__enter__()
+                result['ws'] = connect(url, subprotocols=SUBPROTOCOLS,  # type: ignore[arg-type]
+                                       max_size=None, compression=None, open_timeout=10,
+                                       ssl=ssl).__enter__()
             except Exception as exc:  # reported below, with the other attempts
                 result['error'] = exc
 
@@ -204,22 +207,17 @@ class FoxgloveClient:
         self._thread.join(5)
 
 
-def slow_client(url: str, topics: List[str], channels: Dict[str, Dict[str, Any]]) -> socket.socket:
-    """
-    Open a raw WebSocket connection that subscribes to ``topics`` and then never reads.
-
-    ``channels`` is a FoxgloveClient's advertised channels (for the ids). The receive buffer
-    is kept small so the server's send queue for this client fills quickly.
-    """
-    host, port = url.split('://', 1)[1].rsplit(':', 1)
+def _raw_handshake(url: str, rcvbuf: int = 4096) -> socket.socket:
+    """Open a WebSocket over a plain socket with a small receive buffer; return the socket."""
+    host, port = url.split('://', 1)[1].rstrip('/').rsplit(':', 1)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.connect((host.strip('[]'), int(port)))
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall((f'GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n'
                   f'Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n'
-                  f'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {SUBPROTOCOL}\r\n\r\n'
-                  ).encode())
+                  f'Sec-WebSocket-Version: 13\r\n'
+                  f'Sec-WebSocket-Protocol: {", ".join(SUBPROTOCOLS)}\r\n\r\n').encode())
     head = b''
     while b'\r\n\r\n' not in head:
         chunk = sock.recv(1)
@@ -228,9 +226,102 @@ def slow_client(url: str, topics: List[str], channels: Dict[str, Dict[str, Any]]
         head += chunk
     if b' 101 ' not in head.split(b'\r\n', 1)[0]:
         raise AssertionError(f'slow client: handshake refused: {head[:200]!r}')
+    return sock
+
+
+def _subscribe_raw(sock: socket.socket, topics: List[str],
+                   channels: Dict[str, Dict[str, Any]]) -> Dict[str, int]:
     subs = [{'id': i + 1, 'channelId': channels[t]['id']} for i, t in enumerate(topics)]
     sock.sendall(_masked_text(json.dumps({'op': 'subscribe', 'subscriptions': subs})))
+    return {t: i + 1 for i, t in enumerate(topics)}
+
+
+def slow_client(url: str, topics: List[str], channels: Dict[str, Dict[str, Any]]) -> socket.socket:
+    """
+    Open a raw WebSocket connection that subscribes to ``topics`` and then never reads.
+
+    ``channels`` is a FoxgloveClient's advertised channels (for the ids). The receive buffer
+    is kept small so the server's send queue for this client fills quickly.
+    """
+    sock = _raw_handshake(url)
+    _subscribe_raw(sock, topics, channels)
     return sock
+
+
+class SlowReader:
+    """
+    A client that subscribes to ``topics`` and reads at most ``chunk`` bytes every ``pause``.
+
+    Frames are parsed as they complete; ``messages[topic]`` holds ``(arrival, log_time,
+    payload)`` of each message data frame, in arrival order, and ``order`` the topics of all
+    of them in arrival order.
+    """
+
+    def __init__(self, url: str, topics: List[str], channels: Dict[str, Dict[str, Any]],
+                 chunk: int = 65536, pause: float = 0.1) -> None:
+        self.sock = _raw_handshake(url)
+        self.subs = _subscribe_raw(self.sock, topics, channels)
+        self._topic_of = {v: k for k, v in self.subs.items()}
+        self.messages: Dict[str, List[Tuple[float, int, bytes]]] = {t: [] for t in topics}
+        self.order: List[Tuple[str, int]] = []
+        self.chunk, self.pause = chunk, pause
+        self._buf = bytearray()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(self.chunk)
+            except OSError:
+                return
+            if not data:
+                return
+            self._buf += data
+            self._parse(time.monotonic())
+            self._stop.wait(self.pause)
+
+    def _parse(self, now: float) -> None:
+        while len(self._buf) >= 2:
+            opcode, length = self._buf[0] & 0x0F, self._buf[1] & 0x7F
+            start = 2
+            if length == 126:
+                if len(self._buf) < 4:
+                    return
+                (length,) = struct.unpack_from('!H', self._buf, 2)
+                start = 4
+            elif length == 127:
+                if len(self._buf) < 10:
+                    return
+                (length,) = struct.unpack_from('!Q', self._buf, 2)
+                start = 10
+            if len(self._buf) < start + length:
+                return
+            payload = bytes(self._buf[start:start + length])
+            del self._buf[:start + length]
+            if opcode == 0x2 and payload and payload[0] == 0x01:
+                sub_id, log_time = struct.unpack_from('<IQ', payload, 1)
+                topic = self._topic_of.get(sub_id, '?')
+                with self._lock:
+                    self.messages.setdefault(topic, []).append((now, log_time, payload[13:]))
+                    self.order.append((topic, log_time))
+
+    def count(self, topic: str) -> int:
+        """Return how many messages of ``topic`` arrived so far."""
+        with self._lock:
+            return len(self.messages.get(topic, []))
+
+    def close(self) -> None:
+        """Stop reading and close the socket."""
+        self._stop.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._thread.join(5)
+        self.sock.close()
 
 
 def _masked_text(text: str) -> bytes:

@@ -20,7 +20,7 @@ import sys
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
-from foxglove_client import FoxgloveClient, slow_client
+from foxglove_client import FoxgloveClient, slow_client, SlowReader
 import live_support
 import pytest
 from rclpy.serialization import deserialize_message
@@ -184,6 +184,51 @@ def test_slow_client_costs_neither_the_fast_client_nor_ingest_and_critical_gets_
         fast.close()
 
 
+def test_one_slow_client_of_images_and_a_critical_topic_gets_every_critical_message_first(
+        processes, ros_env, tmp_path):
+    # one client, subscribed to an image flood and to a CRITICAL topic, reads ~640 kB/s (a
+    # fraction of the 6.9 MB/s of images) with a per-tier backlog of 4: its image queue is
+    # full the whole time, yet no CRITICAL message may be dropped or wait behind queued frames
+    kernel = live_support.start_live_kernel(processes, ros_env, tmp_path, ['heartbeat'],
+                                            live='client_backlog: 4')
+    images = processes.start(
+        [sys.executable, str(live_support.NODES / 'image_publisher.py'), '--topic',
+         '/sensors/flood/image_raw', '--rate', '30', '--width', '320', '--height', '240',
+         '--seconds', '90'], ros_env, tmp_path / 'images.log')
+    images.wait_output('images: ready', 30)
+    watcher = FoxgloveClient(kernel.foxglove_url, keep_payloads=False)
+    live_support.start_talker(processes, ros_env, tmp_path, '/safety/estop', 100, 20)
+    watcher.wait(lambda: {'/sensors/flood/image_raw', '/safety/estop'} <= set(watcher.channels),
+                 30, 'the images and /safety/estop advertised')
+    reader = SlowReader(kernel.foxglove_url, ['/sensors/flood/image_raw', '/safety/estop'],
+                        watcher.channels, chunk=65536, pause=0.1)
+    try:
+        deadline = time.monotonic() + 60
+        while reader.count('/safety/estop') < 100 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        estops = reader.messages['/safety/estop']
+        values = [int(deserialize_message(p, String).data) for _a, _l, p in estops]
+        # every CRITICAL message arrived, in order, none dropped for this slow client ...
+        assert values == list(range(values[0] if values else 0, 100)) and len(values) >= 95, \
+            values
+        # ... while its images were dropped (its backlog was full: the condition under test)
+        assert reader.count('/sensors/flood/image_raw') < 0.5 * len(values) * 30 / 20
+        client = max(kernel.state()['live']['clients'], key=lambda c: c['subscriptions'])
+        assert client['dropped'].get('HIGH', 0) > 20 and 'CRITICAL' not in client['dropped'], \
+            client
+        # ... and each one was sent before the images published after it: at most the one frame
+        # already being written (and one in the socket buffers) arrives ahead of it
+        for position, (topic, stamp) in enumerate(reader.order):
+            if topic != '/safety/estop':
+                continue
+            overtaken = [s for t, s in reader.order[:position]
+                         if t == '/sensors/flood/image_raw' and s > stamp]
+            assert len(overtaken) <= 2, (position, stamp, overtaken)
+    finally:
+        reader.close()
+        watcher.close()
+
+
 def _layout_references(layout):
     """Return the topics and services a Foxglove layout's panels refer to."""
     topics, services = set(), set()
@@ -283,6 +328,30 @@ def test_a_live_view_port_in_use_is_an_error_on_diagnostics_not_a_dead_kernel(
         client.close()
     finally:
         taken.close()
+
+
+def test_a_configured_token_guards_mutating_calls_on_the_websocket(processes, ros_env, tmp_path):
+    env = dict(ros_env, UNITY_LIVE_TOKEN='s3cret')
+    kernel = live_support.start_live_kernel(processes, env, tmp_path, ['heartbeat'])
+    anonymous = FoxgloveClient(kernel.foxglove_url)  # loopback: reading is open
+    wrong = FoxgloveClient(kernel.foxglove_url + '/?token=wrong')
+    owner = FoxgloveClient(kernel.foxglove_url + '/?token=s3cret')
+    try:
+        listed = anonymous.call_service('/unity_kernel/modules/list', {})
+        assert listed['success'] is True
+        for client in (anonymous, wrong):
+            answer = client.call_service('/unity_kernel/modules/restart', {'name': 'heartbeat'})
+            assert answer['success'] is False and 'missing or wrong token' in answer['message']
+        answer = anonymous.request_json(
+            {'op': 'setParameters', 'parameters': [{'name': 'spawn_modules', 'value': False}],
+             'id': 'a'}, 'parameterValues')
+        assert answer['parameters'] == [{'name': 'spawn_modules', 'value': True}]
+        answer = owner.call_service('/unity_kernel/modules/restart', {'name': 'heartbeat'})
+        assert answer == {'success': True, 'message': 'restart of heartbeat scheduled'}
+        assert 's3cret' not in kernel.process.output()
+    finally:
+        for client in (anonymous, wrong, owner):
+            client.close()
 
 
 def test_tls_serves_wss_and_https_with_the_configured_certificate(processes, ros_env, tmp_path):

@@ -23,7 +23,7 @@ from unity_kernel_core.config.kernel_config import is_loopback, parse_config
 from unity_kernel_core.errors import ConfigError, LiveViewError
 from unity_kernel_core.live.delivery import access, EventRing, PublishPolicy, Rates, Throttle
 from unity_kernel_core.live.state import _redact_url
-from unity_kernel_core.live.view import read_token, string_preview
+from unity_kernel_core.live.view import bind_refusal, read_token, string_preview
 
 
 def test_throttle_limits_each_matching_topic_to_its_rate_and_never_critical():
@@ -117,7 +117,6 @@ def test_live_config_defaults_and_bounds():
             ('live: {client_backlog: 1}', 'greater than or equal to 4'),
             ('live: {state_period_s: 0}', 'greater than or equal to 0.05'),
             ('live: {dashboard_host: "not a host!"}', 'neither an IP address nor a host'),
-            ('live: {foxglove_host: 0.0.0.0}', 'is not loopback'),
             ('live: {tls_cert_file: /c.pem}', 'go together'),
             ('live: {foxglove_port: 9000, dashboard_port: 9000}', 'both 9000'),
             ('live: {throttle: [{pattern: /a, max_hz: 0}]}', 'greater than 0'),
@@ -128,6 +127,11 @@ def test_live_config_defaults_and_bounds():
             parse_config(bad, 'k.yaml')
         assert expected in str(info.value), (bad, str(info.value))
     assert parse_config('live: {dashboard_host: 0.0.0.0}').live.dashboard_host == '0.0.0.0'
+    # off loopback, both servers start only with a token (checked when the live view starts)
+    assert parse_config('live: {foxglove_host: 0.0.0.0}').live.foxglove_host == '0.0.0.0'
+    assert 'no token is configured' in bind_refusal('0.0.0.0', None, 'UNITY_LIVE_TOKEN')
+    assert bind_refusal('0.0.0.0', 's3cret', 'UNITY_LIVE_TOKEN') is None
+    assert bind_refusal('::1', None, 'UNITY_LIVE_TOKEN') is None
     assert parse_config('live: {foxglove: false, foxglove_host: 10.0.0.1}').live.foxglove is False
 
 

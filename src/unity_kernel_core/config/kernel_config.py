@@ -305,6 +305,8 @@ class LiveSettings(_Strict):
     tls_cert_file: Optional[str] = None
     tls_key_file: Optional[str] = None
     client_backlog: int = Field(64, ge=4, le=100000)
+    client_critical_limit: int = Field(1024, ge=16, le=1000000)
+    client_send_buffer: int = Field(262144, ge=0, le=64 * 2**20)
     state_period_s: float = Field(0.5, ge=0.05, le=60)
     recent_events: int = Field(200, ge=1, le=100000)
     camera_topic: str = '/sensors/camera/image_raw'
@@ -329,11 +331,6 @@ class LiveSettings(_Strict):
     def _consistent(self) -> 'LiveSettings':
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError('tls_cert_file and tls_key_file go together')
-        if self.foxglove and not is_loopback(self.foxglove_host):
-            raise ValueError(
-                f'foxglove_host {self.foxglove_host!r} is not loopback: the Foxglove server '
-                'cannot check a token on connect, so it only binds 127.0.0.1/::1 (reach it '
-                'through an SSH tunnel; docs/live_view.md)')
         if (self.foxglove and self.dashboard and self.foxglove_port
                 and self.foxglove_port == self.dashboard_port):
             raise ValueError(f'foxglove_port and dashboard_port are both {self.dashboard_port}')

@@ -13,17 +13,18 @@
 # limitations under the License.
 
 """
-The Foxglove WebSocket server: mapped topics as ``cdr`` channels with ``ros2msg`` schemas.
+The kernel's Foxglove server: mapped topics as ``cdr`` channels with ``ros2msg`` schemas.
 
-Built on ``foxglove-sdk``: the protocol, the per-client send queues and the socket work are
-its native code, off our interpreter lock. This module only decides what goes in:
+Decides what goes out on the protocol server (``ws_server.WsServer``: sockets, per-client
+priority outboxes):
 
-- a channel per mapped topic, advertised when the intake maps it and closed when it goes;
-  ``forward`` hands the CDR bytes the bus already holds to the channel (never re-serialized),
-  and only when a client subscribed to it (``has_sinks``);
+- a channel per mapped topic, advertised when the intake maps it and withdrawn when it goes;
+  ``forward`` hands the CDR bytes the bus already holds (never re-serialized) to the clients
+  subscribed to it, queued in the event's own tier; with no subscriber it returns at once;
 - per-topic throttles (``live.throttle``); CRITICAL events are never throttled;
 - JSON channels with the kernel's state, module services, kernel parameters, the
-  connection graph, and (off by default) client publishing through an allow-list.
+  connection graph, and (off by default) client publishing through an allow-list;
+- the token (when configured) on the WebSocket handshake and for every mutating request.
 """
 
 import json
@@ -32,18 +33,14 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-import foxglove
-from foxglove import Channel, Schema
-from foxglove.websocket import (Capability, ChannelView, Client, ClientChannel,
-                                ConnectionGraph, MessageSchema, Parameter, Service,
-                                ServiceRequest, ServiceSchema)
-
-from unity_kernel_core.bus.events import Event
+from unity_kernel_core.bus.events import Event, Tier
 from unity_kernel_core.config.documents import loads_json
-from unity_kernel_core.config.kernel_config import LiveSettings
+from unity_kernel_core.config.kernel_config import is_loopback, LiveSettings
 from unity_kernel_core.errors import MessageTypeError
 from unity_kernel_core.live.delivery import PublishPolicy, Throttle
+from unity_kernel_core.live.protocol import ClientChannel, Graph
 from unity_kernel_core.live.state import MODULE_COMMANDS, ModuleOperations
+from unity_kernel_core.live.ws_server import Handlers, ServerOptions, Service, WsServer
 from unity_kernel_core.ros import msgdef
 
 _LOG = logging.getLogger('unity_kernel.live.foxglove')
@@ -52,7 +49,7 @@ _LOG = logging.getLogger('unity_kernel.live.foxglove')
 STATE_TOPICS = ('modules', 'tiers', 'mirror', 'llm', 'kernel')
 STATE_PREFIX = '/unity_kernel/live/'
 SERVICE_PREFIX = '/unity_kernel/modules/'
-SUBPROTOCOL = 'foxglove.sdk.v1'
+SERVICE_TYPE = 'unity_kernel/ModuleCommand'
 
 _REQUEST_SCHEMA = {
     'type': 'object',
@@ -64,17 +61,16 @@ _RESPONSE_SCHEMA = {
                    'modules': {'type': 'array'}}}
 
 
-def _json_schema(name: str, schema: Dict[str, Any]) -> Schema:
-    return Schema(name=name, encoding='jsonschema', data=json.dumps(schema).encode())
+class FoxgloveServer(Handlers):
+    """The kernel's channels, services, parameters and client publishing on a ``WsServer``."""
 
-
-class FoxgloveServer:
-    """One ``foxglove-sdk`` WebSocket server with its own SDK context."""
+    parameters = True
+    connection_graph = True
 
     def __init__(self, settings: LiveSettings, *, node: Any,
                  modules: Callable[[], Optional[ModuleOperations]],
                  graph: Callable[[], Dict[str, Tuple[List[str], List[str]]]],
-                 tls: Optional[Tuple[bytes, bytes]] = None,
+                 tls: Optional[Tuple[str, str]] = None, token: Optional[str] = None,
                  definition: Callable[[str], str] = msgdef.full_definition) -> None:
         self.settings = settings
         self._node = node
@@ -84,28 +80,24 @@ class FoxgloveServer:
         self.throttle = Throttle([(r.pattern, r.max_hz) for r in settings.throttle])
         self.publish_policy = PublishPolicy(settings.client_publish, settings.publish_allow,
                                             settings.publish_allow_safety)
-        self._context = foxglove.Context()
-        self._channels: Dict[str, Channel] = {}
+        self._channels: Dict[str, int] = {}
         self._types: Dict[str, str] = {}
-        self._schemas: Dict[str, Optional[Schema]] = {}
+        self._schemas: Dict[str, Optional[str]] = {}
         self._lock = threading.Lock()
-        self._state_channels = {
-            name: Channel(STATE_PREFIX + name, message_encoding='json',
-                          context=self._context) for name in STATE_TOPICS}
-        self._graph_subscribed = False
         self._client_publishers: Dict[Tuple[int, int], Any] = {}
         self.forwarded = 0
         self.refused_publish = 0
-        capabilities = [Capability.Services, Capability.Parameters, Capability.ConnectionGraph]
-        if settings.client_publish:
-            capabilities.append(Capability.ClientPublish)
-        tls_cert, tls_key = tls if tls is not None else (None, None)
-        self._server = foxglove.start_server(
-            name='unity_kernel', host=settings.foxglove_host, port=settings.foxglove_port,
-            capabilities=capabilities, server_listener=_Listener(self),
-            supported_encodings=['json', 'cdr'], services=self._services(),
-            context=self._context, message_backlog_size=settings.client_backlog,
-            tls_cert=tls_cert, tls_key=tls_key)
+        options = ServerOptions(
+            host=settings.foxglove_host, port=settings.foxglove_port,
+            depth=settings.client_backlog, critical_limit=settings.client_critical_limit,
+            send_buffer_bytes=settings.client_send_buffer, token=token,
+            loopback=is_loopback(settings.foxglove_host), tls=tls,
+            client_publish=settings.client_publish)
+        self._server = WsServer(options, self, self._services())
+        self._state_channels = {
+            name: self._server.add_channel(STATE_PREFIX + name, 'json', '', '')
+            for name in STATE_TOPICS}
+        self._server.start()
 
     @property
     def port(self) -> int:
@@ -121,15 +113,27 @@ class FoxgloveServer:
         return f'{scheme}://{host}:{self.port}'
 
     def stop(self) -> None:
-        """Stop serving; close every channel."""
+        """Stop serving; drop the client publishers."""
         self._server.stop()
         with self._lock:
-            for channel in self._channels.values():
-                channel.close()
             self._channels.clear()
             for publisher in self._client_publishers.values():
                 self._node.destroy_publisher(publisher)
             self._client_publishers.clear()
+
+    def clients(self) -> List[Dict[str, Any]]:
+        """Return each connected client's subscriptions, pending and dropped messages."""
+        return self._server.clients()
+
+    @property
+    def client_drops(self) -> int:
+        """Return the messages dropped for the clients connected now (all tiers)."""
+        return sum(int(c['dropped_total']) for c in self._server.clients())
+
+    @property
+    def disconnected(self) -> int:
+        """Return how many clients were disconnected for not taking their CRITICAL traffic."""
+        return self._server.disconnected
 
     # -- channels --------------------------------------------------------------------------
 
@@ -137,7 +141,7 @@ class FoxgloveServer:
         """Advertise the topics newly mapped (topic -> type) and withdraw those gone."""
         with self._lock:
             for topic in [t for t in self._channels if mapped.get(t) != self._types.get(t)]:
-                self._channels.pop(topic).close()
+                self._server.remove_channel(self._channels.pop(topic))
                 self._types.pop(topic, None)
             for topic, type_name in mapped.items():
                 if topic in self._channels:
@@ -145,16 +149,14 @@ class FoxgloveServer:
                 schema = self._schema(type_name)
                 if schema is None:
                     continue
-                self._channels[topic] = Channel(topic, schema=schema, message_encoding='cdr',
-                                                context=self._context)
+                self._channels[topic] = self._server.add_channel(
+                    topic, 'cdr', type_name, schema, 'ros2msg')
                 self._types[topic] = type_name
 
-    def _schema(self, type_name: str) -> Optional[Schema]:
+    def _schema(self, type_name: str) -> Optional[str]:
         if type_name not in self._schemas:
             try:
-                text = self._definition(type_name)
-                self._schemas[type_name] = Schema(name=type_name, encoding='ros2msg',
-                                                  data=text.encode())
+                self._schemas[type_name] = self._definition(type_name)
             except MessageTypeError as exc:
                 _LOG.warning('not advertising topics of type %s: %s', type_name, exc)
                 self._schemas[type_name] = None
@@ -166,59 +168,55 @@ class FoxgloveServer:
             return set(self._channels)
 
     def forward(self, event: Event) -> None:
-        """Hand one bus event's CDR to its channel (only when a client subscribed to it)."""
+        """Queue one bus event's CDR for the clients subscribed to its topic (in its tier)."""
         channel = self._channels.get(event.topic)
-        if channel is None or not channel.has_sinks():
+        if channel is None or not self._server.has_subscribers(channel):
             return
         if not self.throttle.allow(event.topic, event.tier, time.monotonic()):
             return
         cdr = event.cdr
         if cdr is None:
             return
-        channel.log(cdr, log_time=event.stamp_ns)
+        self._server.send(channel, cdr, event.stamp_ns, event.tier)
         self.forwarded += 1
 
     def forward_raw(self, topic: str, cdr: bytes, stamp_ns: int) -> None:
-        """Hand CDR received outside the bus (``/diagnostics``) to its channel."""
+        """Queue CDR received outside the bus (``/diagnostics``, NORMAL tier)."""
         channel = self._channels.get(topic)
-        if channel is not None and channel.has_sinks():
-            channel.log(cdr, log_time=stamp_ns)
+        if channel is not None and self._server.has_subscribers(channel):
+            self._server.send(channel, cdr, stamp_ns, Tier.NORMAL)
             self.forwarded += 1
 
     def publish_state(self, part: str, value: Any) -> None:
-        """Log one JSON state message on ``/unity_kernel/live/<part>`` (when subscribed)."""
+        """Send one JSON state message on ``/unity_kernel/live/<part>`` (when subscribed)."""
         channel = self._state_channels[part]
-        if channel.has_sinks():
-            channel.log(json.dumps(value).encode())
+        if self._server.has_subscribers(channel):
+            self._server.send(channel, json.dumps(value).encode(), time.time_ns(), Tier.NORMAL)
 
     def publish_graph(self) -> None:
         """Send the connection graph of the mapped topics to clients that asked for it."""
-        if not self._graph_subscribed:
+        if not self._server.graph_wanted:
             return
-        graph = ConnectionGraph()
+        published: Dict[str, Tuple[str, ...]] = {}
+        subscribed: Dict[str, Tuple[str, ...]] = {}
         for topic, (publishers, subscribers) in self._graph().items():
-            graph.set_published_topic(topic, publishers)
-            graph.set_subscribed_topic(topic, subscribers)
-        for command in ('list',) + MODULE_COMMANDS:
-            graph.set_advertised_service(SERVICE_PREFIX + command, ['unity_kernel'])
-        self._server.publish_connection_graph(graph)
+            published[topic] = tuple(publishers)
+            subscribed[topic] = tuple(subscribers)
+        services: Dict[str, Tuple[str, ...]] = {
+            SERVICE_PREFIX + c: ('unity_kernel',) for c in ('list',) + MODULE_COMMANDS}
+        self._server.publish_graph(Graph(published, subscribed, services))
 
     # -- services --------------------------------------------------------------------------
 
     def _services(self) -> List[Service]:
-        schema = ServiceSchema(
-            'unity_kernel/ModuleCommand',
-            request=MessageSchema(encoding='json', schema=_json_schema(
-                'unity_kernel/ModuleCommand_Request', _REQUEST_SCHEMA)),
-            response=MessageSchema(encoding='json', schema=_json_schema(
-                'unity_kernel/ModuleCommand_Response', _RESPONSE_SCHEMA)))
-        return [Service(SERVICE_PREFIX + command, schema=schema,
-                        handler=self._service_handler(command))
+        return [Service(SERVICE_PREFIX + command, SERVICE_TYPE, json.dumps(_REQUEST_SCHEMA),
+                        json.dumps(_RESPONSE_SCHEMA), self._service_handler(command),
+                        mutating=command != 'list')
                 for command in ('list',) + MODULE_COMMANDS]
 
-    def _service_handler(self, command: str) -> Callable[[ServiceRequest], bytes]:
-        def handle(request: ServiceRequest) -> bytes:
-            return json.dumps(self.call_service(command, request.payload)).encode()
+    def _service_handler(self, command: str) -> Callable[[bytes], bytes]:
+        def handle(payload: bytes) -> bytes:
+            return json.dumps(self.call_service(command, payload)).encode()
         return handle
 
     def call_service(self, command: str, payload: bytes) -> Dict[str, Any]:
@@ -244,41 +242,41 @@ class FoxgloveServer:
 
     # -- parameters ------------------------------------------------------------------------
 
-    def get_parameters(self, names: List[str]) -> List[Parameter]:
+    def get_parameters(self, names: List[str]) -> List[Tuple[str, Any]]:
         """Return the kernel node's parameters (all of them when ``names`` is empty)."""
         node = self._node
         wanted = names or list(node.list_parameters([], 0).names)
         out = []
         for name in wanted:
             if node.has_parameter(name):
-                out.append(_fox_parameter(name, node.get_parameter(name).value))
+                value = node.get_parameter(name).value
+                out.append((name, list(value) if isinstance(value, tuple) else value))
         return out
 
-    def set_parameters(self, parameters: List[Parameter]) -> List[Parameter]:
+    def set_parameters(self, values: List[Tuple[str, Any]]) -> Tuple[List[Tuple[str, Any]],
+                                                                     List[str]]:
         """Set kernel parameters as ``ros2 param set`` would (validated); return the values."""
         from rclpy.exceptions import ParameterException
         from rclpy.parameter import Parameter as RosParameter
         node = self._node
-        for p in parameters:
-            if not node.has_parameter(p.name):
-                self._server.publish_status(f'no parameter {p.name!r} on the kernel',
-                                            foxglove.websocket.StatusLevel.Warning)
+        warnings = []
+        for name, value in values:
+            if not node.has_parameter(name):
+                warnings.append(f'no parameter {name!r} on the kernel')
                 continue
-            value: Any = p.get_value()
             try:
-                result = node.set_parameters([RosParameter(p.name, value=value)])[0]
+                result = node.set_parameters([RosParameter(name, value=value)])[0]
             except (ParameterException, TypeError, ValueError) as exc:
                 reason = str(exc)
             else:
                 reason = '' if result.successful else result.reason
             if reason:
-                self._server.publish_status(f'parameter {p.name} not set: {reason}',
-                                            foxglove.websocket.StatusLevel.Warning)
-        return self.get_parameters([p.name for p in parameters])
+                warnings.append(f'parameter {name} not set: {reason}')
+        return self.get_parameters([name for name, _ in values]), warnings
 
     # -- client publishing -----------------------------------------------------------------
 
-    def client_advertise(self, client: Client, channel: ClientChannel) -> None:
+    def client_advertise(self, client_id: int, channel: ClientChannel) -> Optional[str]:
         """Create a ROS publisher for a client channel when the policy allows it."""
         why = self.publish_policy.check(channel.topic)
         if why is None and channel.encoding != 'cdr':
@@ -291,84 +289,26 @@ class FoxgloveServer:
                 why = str(exc)
         if why is not None:
             self.refused_publish += 1
-            _LOG.warning('foxglove client %d may not publish on %s: %s', client.id,
+            _LOG.warning('foxglove client %d may not publish on %s: %s', client_id,
                          channel.topic, why)
-            self._server.publish_status(f'publishing on {channel.topic} refused: {why}',
-                                        foxglove.websocket.StatusLevel.Error)
-            return
+            return why
         with self._lock:
-            self._client_publishers[(client.id, channel.id)] = self._node.create_publisher(
-                msg_type, channel.topic, 10)
+            self._client_publishers[(client_id, channel.channel_id)] = \
+                self._node.create_publisher(msg_type, channel.topic, 10)
+        return None
 
-    def client_unadvertise(self, client: Client, channel_id: int) -> None:
+    def client_unadvertise(self, client_id: int, channel_id: int) -> None:
         """Drop the ROS publisher of a client channel."""
         with self._lock:
-            publisher = self._client_publishers.pop((client.id, channel_id), None)
+            publisher = self._client_publishers.pop((client_id, channel_id), None)
         if publisher is not None:
             self._node.destroy_publisher(publisher)
 
-    def client_message(self, client: Client, channel_id: int, data: bytes) -> None:
+    def client_message(self, client_id: int, channel_id: int, data: bytes) -> bool:
         """Publish a client's CDR message on ROS (only on an accepted channel)."""
-        publisher = self._client_publishers.get((client.id, channel_id))
+        publisher = self._client_publishers.get((client_id, channel_id))
         if publisher is None:
             self.refused_publish += 1
-            return
+            return False
         publisher.publish(data)
-
-    def set_graph_subscribed(self, subscribed: bool) -> None:
-        """Record whether any client wants the connection graph."""
-        self._graph_subscribed = subscribed
-
-
-def _fox_parameter(name: str, value: Any) -> Parameter:
-    if isinstance(value, float):
-        return Parameter(name, value=value, type=foxglove.websocket.ParameterType.Float64)
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, float) for v in value):
-        return Parameter(name, value=list(value),
-                         type=foxglove.websocket.ParameterType.Float64Array)
-    return Parameter(name, value=list(value) if isinstance(value, tuple) else value)
-
-
-class _Listener:
-    """The SDK's server listener: forwards callbacks to the server object."""
-
-    def __init__(self, server: FoxgloveServer) -> None:
-        self._server = server
-
-    def on_subscribe(self, client: Client, channel: ChannelView) -> None:
-        _LOG.debug('client %d subscribed to %s', client.id, channel.topic)
-
-    def on_unsubscribe(self, client: Client, channel: ChannelView) -> None:
-        _LOG.debug('client %d unsubscribed from %s', client.id, channel.topic)
-
-    def on_client_advertise(self, client: Client, channel: ClientChannel) -> None:
-        self._server.client_advertise(client, channel)
-
-    def on_client_unadvertise(self, client: Client, client_channel_id: int) -> None:
-        self._server.client_unadvertise(client, client_channel_id)
-
-    def on_message_data(self, client: Client, client_channel_id: int, data: bytes) -> None:
-        self._server.client_message(client, client_channel_id, data)
-
-    def on_get_parameters(self, client: Client, param_names: List[str],
-                          request_id: Optional[str] = None) -> List[Parameter]:
-        return self._server.get_parameters(param_names)
-
-    def on_set_parameters(self, client: Client, parameters: List[Parameter],
-                          request_id: Optional[str] = None) -> List[Parameter]:
-        return self._server.set_parameters(parameters)
-
-    def on_parameters_subscribe(self, param_names: List[str]) -> None:
-        return None
-
-    def on_parameters_unsubscribe(self, param_names: List[str]) -> None:
-        return None
-
-    def on_connection_graph_subscribe(self) -> None:
-        self._server.set_graph_subscribed(True)
-
-    def on_connection_graph_unsubscribe(self) -> None:
-        self._server.set_graph_subscribed(False)
-
-    def on_playback_control_request(self, playback_control_request: Any) -> None:
-        return None
+        return True

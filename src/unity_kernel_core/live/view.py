@@ -18,16 +18,17 @@ The live view component: wires the Foxglove server and the dashboard to the kern
 One bus subscription (``/**``) feeds everything: each event is summarized into the recent
 events ring, camera frames and LLM bridge traffic are kept (latest only), and the CDR goes to
 the Foxglove channel of its topic when a client subscribed. Handlers run on the bus's tier
-workers, so CRITICAL events are forwarded by the CRITICAL workers, never behind images; the
-SDK's ``log`` only queues bytes per client (bounded, oldest dropped), so a slow client never
-blocks a worker. A thread of its own advertises newly mapped topics and refreshes the state
-snapshot every ``live.state_period_s``.
+workers, so CRITICAL events are forwarded by the CRITICAL workers, never behind images;
+forwarding only appends to each subscribed client's outbox (a queue per tier, the most urgent
+sent first), so a slow client never blocks a worker. A thread of its own advertises newly
+mapped topics and refreshes the state snapshot every ``live.state_period_s``.
 """
 
 import collections
 import logging
 import os
 import pathlib
+import ssl
 import struct
 import threading
 import time
@@ -63,6 +64,14 @@ def read_token(settings: LiveSettings, environ: 'os._Environ[str] | Dict[str, st
             raise LiveViewError(f'live.token_file {path} is empty')
         return token
     return None
+
+
+def bind_refusal(host: str, token: Optional[str], token_env: str) -> Optional[str]:
+    """Return why a live view server may not bind ``host`` (None: it may)."""
+    if is_loopback(host) or token:
+        return None
+    return (f'{host} is not loopback and no token is configured (set ${token_env} or '
+            'live.token_file)')
 
 
 def string_preview(cdr: Optional[bytes]) -> Optional[str]:
@@ -188,28 +197,30 @@ class LiveView:
                 str(pathlib.Path(s.tls_key_file).expanduser()))
 
     def _start_foxglove(self) -> None:
-        if not self.settings.foxglove:
+        s = self.settings
+        if not s.foxglove:
+            return
+        why = bind_refusal(s.foxglove_host, self._token, s.token_env)
+        if why is not None:
+            self._fail(f'Foxglove server not started: {why}')
             return
         from unity_kernel_core.live.foxglove_server import FoxgloveServer
-        tls = self._tls_paths()
         try:
-            tls_bytes = None if tls is None else (pathlib.Path(tls[0]).read_bytes(),
-                                                  pathlib.Path(tls[1]).read_bytes())
             self.foxglove = FoxgloveServer(
-                self.settings, node=self.context.node, modules=self._modules,
-                graph=self._graph, tls=tls_bytes)
-        except Exception as exc:  # the SDK raises RuntimeError or OSError on bind; keep going
-            self._fail(f'Foxglove server not started on {self.settings.foxglove_host}:'
-                       f'{self.settings.foxglove_port}: {exc}')
+                s, node=self.context.node, modules=self._modules, graph=self._graph,
+                tls=self._tls_paths(), token=self._token)
+        except (OSError, ssl.SSLError, ValueError) as exc:  # a bind or certificate error
+            self._fail(f'Foxglove server not started on {s.foxglove_host}:'
+                       f'{s.foxglove_port}: {exc}')
 
     def _start_dashboard(self) -> None:
         s = self.settings
         if not s.dashboard:
             return
         loopback = is_loopback(s.dashboard_host)
-        if not loopback and not self._token:
-            self._fail(f'dashboard not started: {s.dashboard_host} is not loopback and no '
-                       f'token is configured (set ${s.token_env} or live.token_file)')
+        why = bind_refusal(s.dashboard_host, self._token, s.token_env)
+        if why is not None:
+            self._fail(f'dashboard not started: {why}')
             return
         from unity_kernel_core.live.dashboard import Dashboard, DashboardApi
         api = DashboardApi(snapshot=self.snapshot, camera_jpeg=self.camera.jpeg,
@@ -320,6 +331,8 @@ class LiveView:
                 'forwarded': self.foxglove.forwarded if self.foxglove is not None else 0,
                 'throttled': self.foxglove.throttle.throttled
                 if self.foxglove is not None else 0,
+                'clients': self.foxglove.clients() if self.foxglove is not None else [],
+                'disconnected': self.foxglove.disconnected if self.foxglove is not None else 0,
                 'errors': list(self.errors)}
         llm = {'recent': list(self._llm), 'health': list(self._llm_health.values())}
         state = self._snapshot.build(
@@ -378,7 +391,11 @@ class LiveView:
             'foxglove': self.foxglove.url if self.foxglove is not None else 'off',
             'dashboard': self.dashboard.url if self.dashboard is not None else 'off',
             'forwarded': self.foxglove.forwarded if self.foxglove is not None else 0,
-            'throttled': self.foxglove.throttle.throttled if self.foxglove is not None else 0}
+            'throttled': self.foxglove.throttle.throttled if self.foxglove is not None else 0,
+            'clients': len(self.foxglove.clients()) if self.foxglove is not None else 0,
+            'client_drops': self.foxglove.client_drops if self.foxglove is not None else 0,
+            'clients_disconnected': self.foxglove.disconnected
+            if self.foxglove is not None else 0}
         level = ERROR if self.errors else OK
         message = '; '.join(self.errors) if self.errors else self.status
         return [status(f'{node_name}: live view', level, message, values,

@@ -1,0 +1,161 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""A Foxglove client's outbox and the protocol codec: pure, no network, no ROS."""
+
+import json
+import struct
+import threading
+
+import pytest
+
+from unity_kernel_core.bus.events import Tier
+from unity_kernel_core.live import protocol
+from unity_kernel_core.live.outbox import Outbox, Push
+from unity_kernel_core.live.protocol import ProtocolError
+
+
+def _drain(outbox):
+    out = []
+    while (item := outbox.pop()) is not None:
+        out.append(item)
+    return out
+
+
+def test_critical_is_taken_before_images_queued_earlier():
+    outbox = Outbox(depth=8, critical_limit=100)
+    for i in range(5):
+        outbox.push(f'image{i}'.encode(), Tier.HIGH)
+    outbox.push(b'state', Tier.NORMAL)
+    outbox.push(b'estop', Tier.CRITICAL)
+    assert outbox.pop() == b'estop'
+    outbox.push(b'estop2', Tier.CRITICAL)
+    assert _drain(outbox) == [b'estop2', b'image0', b'image1', b'image2', b'image3',
+                              b'image4', b'state']
+
+
+def test_lower_tiers_drop_their_oldest_at_depth_and_count_it_per_tier():
+    outbox = Outbox(depth=3, critical_limit=100)
+    for i in range(10):
+        outbox.push(b'img%d' % i, Tier.HIGH)
+    for i in range(4):
+        outbox.push(b'log%d' % i, Tier.LOW)
+    assert outbox.dropped == {'CRITICAL': 0, 'HIGH': 7, 'NORMAL': 0, 'LOW': 1, 'DEFERRED': 0}
+    assert outbox.stats()['dropped'] == {'HIGH': 7, 'LOW': 1}
+    assert outbox.stats()['pending'] == {'HIGH': 3, 'LOW': 3}
+    assert _drain(outbox) == [b'img7', b'img8', b'img9', b'log1', b'log2', b'log3']
+    assert outbox.stats()['sent'] == 6
+
+
+def test_critical_is_never_dropped_up_to_its_limit_and_the_limit_fails_the_client():
+    outbox = Outbox(depth=4, critical_limit=50)
+    for i in range(50):
+        assert outbox.push(b'c%d' % i, Tier.CRITICAL) in (Push.WAKE, Push.QUEUED)
+        outbox.push(b'image', Tier.HIGH)
+    assert outbox.dropped['CRITICAL'] == 0 and outbox.failed is None
+    assert outbox.push(b'one too many', Tier.CRITICAL) is Push.OVERFLOW
+    assert 'CRITICAL' in outbox.failed and 'limit 50' in outbox.failed
+    # failed once: nothing is queued or sent any more (the server disconnects the client)
+    assert outbox.push(b'later', Tier.CRITICAL) is Push.CLOSED
+    assert outbox.push(b'image', Tier.HIGH) is Push.CLOSED
+    assert outbox.pop() is None
+
+
+def test_only_the_push_that_finds_the_sender_idle_asks_to_wake_it():
+    outbox = Outbox(depth=4, critical_limit=10)
+    assert outbox.push(b'a', Tier.HIGH) is Push.WAKE
+    assert outbox.push(b'b', Tier.CRITICAL) is Push.QUEUED
+    assert _drain(outbox) == [b'b', b'a']  # the last pop found it empty: idle again
+    assert outbox.push(b'c', Tier.NORMAL) is Push.WAKE
+    outbox.close()
+    assert outbox.push(b'd', Tier.NORMAL) is Push.CLOSED and outbox.pop() is None
+
+
+def test_pushes_from_many_threads_lose_nothing_critical():
+    outbox = Outbox(depth=2, critical_limit=10000)
+
+    def produce(tier, n):
+        for i in range(n):
+            outbox.push(b'%d' % i, tier)
+    threads = [threading.Thread(target=produce, args=(t, 1000))
+               for t in (Tier.CRITICAL, Tier.HIGH, Tier.HIGH, Tier.LOW)]
+    for t in threads:
+        t.start()
+    got = []
+    while any(t.is_alive() for t in threads):
+        item = outbox.pop()
+        if item is not None:
+            got.append(item)
+    for t in threads:
+        t.join()
+    got += _drain(outbox)
+    stats = outbox.stats()
+    assert stats['dropped_total'] + len(got) == 4000 and stats['sent'] == len(got)
+    assert 'CRITICAL' not in stats['dropped']
+
+
+def test_outbox_bounds_must_be_positive():
+    with pytest.raises(ValueError, match='must be >= 1'):
+        Outbox(depth=0, critical_limit=1)
+
+
+def test_binary_frames_follow_the_spec_layout():
+    frame = protocol.message_data(7, 123456789, b'\x00\x01cdr')
+    assert frame[0] == 0x01 and struct.unpack_from('<IQ', frame, 1) == (7, 123456789)
+    assert frame[13:] == b'\x00\x01cdr'
+    answer = protocol.service_call_response(3, 9, 'json', b'{}')
+    assert struct.unpack_from('<BIII', answer) == (0x03, 3, 9, 4) and answer[13:] == b'json{}'
+    call = protocol.parse_binary(struct.pack('<BIII', 0x02, 3, 9, 4) + b'json{"a":1}')
+    assert call == protocol.ServiceCall(3, 9, 'json', b'{"a":1}')
+    data = protocol.parse_binary(struct.pack('<BI', 0x01, 5) + b'payload')
+    assert data == protocol.ClientMessage(5, b'payload')
+
+
+def test_malformed_client_messages_are_protocol_errors_with_a_reason():
+    for frame, reason in ((b'', 'empty'), (b'\x02\x01', 'truncated'), (b'\x09', 'unknown'),
+                          (struct.pack('<BIII', 2, 1, 1, 99), 'encoding longer')):
+        with pytest.raises(ProtocolError, match=reason):
+            protocol.parse_binary(frame)
+    for text, reason in (('nope', 'not JSON'), ('[1]', 'object'), ('[' * 100000, 'not JSON')):
+        with pytest.raises(ProtocolError, match=reason):
+            protocol.parse_text(text)
+    with pytest.raises(ProtocolError, match='integer "id"'):
+        protocol.subscriptions({'op': 'subscribe', 'subscriptions': [{'id': 'x'}]})
+    with pytest.raises(ProtocolError, match='not a float64'):
+        protocol.parameter_settings({'op': 'setParameters', 'parameters': [
+            {'name': 'a', 'value': 'x', 'type': 'float64'}]})
+
+
+def test_json_messages_carry_the_spec_fields():
+    info = json.loads(protocol.server_info('k', ['services'], ['json', 'cdr'], '42'))
+    assert info == {'op': 'serverInfo', 'name': 'k', 'capabilities': ['services'],
+                    'supportedEncodings': ['json', 'cdr'], 'metadata': {}, 'sessionId': '42'}
+    channel = protocol.ChannelInfo(1, '/a', 'cdr', 'std_msgs/msg/String', 'string data',
+                                   'ros2msg')
+    assert json.loads(protocol.advertise([channel]))['channels'] == [
+        {'id': 1, 'topic': '/a', 'encoding': 'cdr', 'schemaName': 'std_msgs/msg/String',
+         'schema': 'string data', 'schemaEncoding': 'ros2msg'}]
+    values = json.loads(protocol.parameter_values(
+        [('b', True), ('f', 1.5), ('fa', (1.0, 2.0)), ('raw', b'AB'), ('i', [1, 2])], 'r'))
+    assert values['id'] == 'r' and values['parameters'] == [
+        {'name': 'b', 'value': True}, {'name': 'f', 'value': 1.5, 'type': 'float64'},
+        {'name': 'fa', 'value': [1.0, 2.0], 'type': 'float64_array'},
+        {'name': 'raw', 'value': 'QUI=', 'type': 'byte_array'}, {'name': 'i', 'value': [1, 2]}]
+    first = protocol.Graph({'/a': ('/n1',)}, {'/a': ('/n2',)}, {'/s': ('k',)})
+    second = protocol.Graph({'/b': ('/n1',)}, {}, {'/s': ('k',)})
+    update = json.loads(protocol.connection_graph_update(second, first))
+    assert update['publishedTopics'] == [{'name': '/b', 'publisherIds': ['/n1']}]
+    assert update['removedTopics'] == ['/a'] and update['advertisedServices'] == []
+    assert json.loads(protocol.connection_graph_update(first, None))['advertisedServices'] == [
+        {'name': '/s', 'providerIds': ['k']}]

@@ -1,0 +1,141 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The Foxglove protocol server edge on loopback, without ROS: tokens, the CRITICAL bound."""
+
+import json
+import logging
+import time
+
+from foxglove_client import FoxgloveClient, slow_client
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from unity_kernel_core.bus.events import Tier
+from unity_kernel_core.live.ws_server import Handlers, ServerOptions, Service, WsServer
+
+
+class Params(Handlers):
+    """Parameters held in a dict, for the mutating-call checks."""
+
+    parameters = True
+
+    def __init__(self):
+        self.values = {'speed': 1.0}
+
+    def get_parameters(self, names):
+        return [(n, v) for n, v in self.values.items() if not names or n in names]
+
+    def set_parameters(self, values):
+        self.values.update(values)
+        return self.get_parameters([n for n, _ in values]), []
+
+
+def _server(token=None, loopback=True, critical_limit=1024):
+    calls = []
+
+    def restart(payload):
+        calls.append(json.loads(payload))
+        return b'{"success": true}'
+    services = [Service('/svc/list', 't', '{}', '{}', lambda _p: b'{"ok": 1}', mutating=False),
+                Service('/svc/restart', 't', '{}', '{}', restart)]
+    server = WsServer(ServerOptions('127.0.0.1', 0, token=token, loopback=loopback,
+                                    critical_limit=critical_limit, depth=4),
+                      Params(), services)
+    server.start()
+    return server, f'ws://127.0.0.1:{server.port}', calls
+
+
+def _status_of(url, headers=None):
+    try:
+        with connect(url, subprotocols=['foxglove.websocket.v1'], open_timeout=10,
+                     additional_headers=headers):
+            pass
+    except InvalidStatus as exc:
+        return exc.response.status_code
+    return 101
+
+
+def test_off_loopback_the_websocket_needs_the_token_in_the_url_or_a_bearer_header(caplog):
+    caplog.set_level(logging.DEBUG)
+    server, url, _calls = _server(token='s3cret', loopback=False)
+    try:
+        assert _status_of(url) == 401
+        assert _status_of(url + '/?token=wrong') == 401
+        assert _status_of(url, {'Authorization': 'Bearer wrong'}) == 401
+        assert _status_of(url + '/?token=s3cret') == 101
+        assert _status_of(url, {'Authorization': 'Bearer s3cret'}) == 101
+        client = FoxgloveClient(url + '/?token=s3cret')
+        try:
+            assert client.call_service('/svc/list', {}) == {'ok': 1}
+        finally:
+            client.close()
+        ours = '\n'.join(r.getMessage() for r in caplog.records  # (the client logs its own)
+                         if r.name.startswith('unity_kernel'))
+        assert 'refused' in ours
+        assert 's3cret' not in ours and 'token=wrong' not in ours and 'Bearer' not in ours
+    finally:
+        server.stop()
+
+
+def test_on_loopback_reading_is_open_but_mutating_calls_need_the_configured_token():
+    server, url, calls = _server(token='s3cret', loopback=True)
+    anonymous = FoxgloveClient(url)
+    owner = FoxgloveClient(url + '/?token=s3cret')
+    try:
+        assert anonymous.call_service('/svc/list', {}) == {'ok': 1}
+        refused = anonymous.call_service('/svc/restart', {'name': 'camera'})
+        assert refused['success'] is False and 'missing or wrong token' in refused['message']
+        answer = anonymous.request_json({'op': 'setParameters', 'id': 'a', 'parameters': [
+            {'name': 'speed', 'value': 9, 'type': 'float64'}]}, 'parameterValues')
+        assert answer['parameters'] == [{'name': 'speed', 'value': 1.0, 'type': 'float64'}]
+        assert any('setting parameters refused' in m.get('message', '')
+                   for m in anonymous.json_log if m.get('op') == 'status')
+        assert calls == [] and server.refused_mutations == 2
+        assert owner.call_service('/svc/restart', {'name': 'camera'}) == {'success': True}
+        answer = owner.request_json({'op': 'setParameters', 'id': 'b', 'parameters': [
+            {'name': 'speed', 'value': 9, 'type': 'float64'}]}, 'parameterValues')
+        assert answer['parameters'] == [{'name': 'speed', 'value': 9.0, 'type': 'float64'}]
+        assert calls == [{'name': 'camera'}]
+    finally:
+        anonymous.close()
+        owner.close()
+        server.stop()
+
+
+def test_a_client_that_cannot_take_its_critical_traffic_is_disconnected_and_others_get_all():
+    server, url, _calls = _server(critical_limit=16)
+    channel = server.add_channel('/safety/big', 'json', '', '')
+    fast = FoxgloveClient(url, keep_payloads=False)
+    try:
+        sub = fast.subscribe('/safety/big')
+        stuck = slow_client(url, ['/safety/big'], fast.channels)  # subscribes, never reads
+        fast.wait(lambda: len(server.clients()) == 2 and all(
+            c['subscriptions'] == 1 for c in server.clients()), 10, 'both subscribed')
+        payload = b'x' * 65536
+        queuing = 0.0
+        for i in range(200):  # 100/s of 64 kB: the fast client keeps up, the stuck one cannot
+            start = time.monotonic()
+            server.send(channel, payload, i, Tier.CRITICAL)
+            queuing = max(queuing, time.monotonic() - start)
+            time.sleep(0.01)
+        assert queuing < 0.5  # queuing never waits for a socket
+        fast.wait(lambda: fast.counts.get(sub, 0) == 200, 20, 'all 200 at the fast client')
+        fast.wait(lambda: server.disconnected == 1 and len(server.clients()) == 1, 10,
+                  'the stuck client disconnected')
+        assert server.clients()[0]['dropped_total'] == 0
+        stuck.close()
+    finally:
+        fast.close()
+        server.stop()
