@@ -85,7 +85,7 @@ def raw_xadd(client: 'redis.Redis', n: int) -> float:
 
 
 def raw_resp(client: 'redis.Redis', n: int) -> float:
-    """The same XADDs as raw_xadd, packed and read the way the mirror's writer does (extra)."""
+    """Time the XADDs of raw_xadd packed and read as the mirror's writer does (extra row)."""
     client.flushall()
     fields = [{'topic': '/bench/raw', 'type': 'std_msgs/msg/String', 'tier': 'NORMAL',
                'seq': str(i), 'stamp_ns': str(time.time_ns()), 'cdr': payload(i)}
