@@ -19,12 +19,16 @@ Audit mirror benchmarks (issues 3, 15). Results: bench/results/mirror.json; summ
     the mirror (tap, ring or queue, writer, pipelined XADD with explicit IDs and MAXLEN ~),
     with the writer in its own process (``redis.writer: process``, the default) and on a
     thread (``thread``), vs raw pipelined XADD from Python of the same fields in batches of
-    the same size; same run, same redis-server, the three alternated over rounds; medians.
-    With hiredis installed (a dependency), which raw XADD and the mirror both use.
+    the same size; same run, same redis-server, the kinds alternated over rounds; medians.
+    With hiredis installed (a dependency), which raw XADD and the mirror both use. The
+    reference (the ratio's denominator) is redis-py's pipeline of ``xadd``; an extra row
+    ``raw-resp`` sends the same XADDs packed as the writer packs them (audit/resp.py: one
+    RESP write per batch, hiredis reader), to show what Python to Redis costs at best.
 (b) ``ingest``: end to end DDS -> kernel -> Redis, bench_kernel's interleaved ingest steps
     with the mirror modes (the ratios to the bare EventsExecutor subscriber).
 """
 
+import itertools
 import json
 import os
 import pathlib
@@ -51,6 +55,7 @@ from unity_kernel_core.audit.journal import Journal  # noqa: E402
 from unity_kernel_core.audit.mirror import MirrorWriter  # noqa: E402
 from unity_kernel_core.audit.record import StreamKeys  # noqa: E402
 from unity_kernel_core.audit.redis_connection import connect  # noqa: E402
+from unity_kernel_core.audit.resp import execute_packed, pack_command  # noqa: E402
 from unity_kernel_core.audit.writer_process import ProcessWriter  # noqa: E402
 from unity_kernel_core.bus.event_bus import EventBus  # noqa: E402
 from unity_kernel_core.config.kernel_config import parse_config  # noqa: E402
@@ -74,6 +79,23 @@ def raw_xadd(client: 'redis.Redis', n: int) -> float:
         for f in fields[first:first + BATCH]:
             pipe.xadd('bench:raw', f)
         pipe.execute()
+    elapsed = time.perf_counter() - start
+    assert client.xlen('bench:raw') == n
+    return n / elapsed
+
+
+def raw_resp(client: 'redis.Redis', n: int) -> float:
+    """Time the XADDs of raw_xadd packed and read as the mirror's writer does (extra row)."""
+    client.flushall()
+    fields = [{'topic': '/bench/raw', 'type': 'std_msgs/msg/String', 'tier': 'NORMAL',
+               'seq': str(i), 'stamp_ns': str(time.time_ns()), 'cdr': payload(i)}
+              for i in range(n)]
+    start = time.perf_counter()
+    for first in range(0, n, BATCH):
+        replies = execute_packed(client, [
+            pack_command(('XADD', 'bench:raw', '*', *itertools.chain.from_iterable(f.items())))
+            for f in fields[first:first + BATCH]])
+        assert not any(isinstance(r, Exception) for r in replies), replies[:3]
     elapsed = time.perf_counter() - start
     assert client.xlen('bench:raw') == n
     return n / elapsed
@@ -118,20 +140,27 @@ def mirror(url: str, client: 'redis.Redis', n: int, tmp: pathlib.Path, kind: str
 def bench_throughput(server: support.RedisServer, tmp: pathlib.Path, rounds: int = 5) -> dict:
     """Raw pipelined XADD, the mirror on a thread, the mirror's own process: alternated."""
     client = redis.Redis.from_url(server.url)
-    runs: Dict[str, List[float]] = {'raw': [], 'thread': [], 'process': []}
+    runs: Dict[str, List[float]] = {'raw': [], 'thread': [], 'process': [], 'raw-resp': []}
     loads = []
     for r in range(rounds):
         loads.append(round(os.getloadavg()[0], 2))
-        order = ['raw', 'thread', 'process'] if r % 2 == 0 else ['process', 'thread', 'raw']
+        order = list(runs) if r % 2 == 0 else list(reversed(runs))
         for kind in order:
-            runs[kind].append(raw_xadd(client, N) if kind == 'raw'
-                              else mirror(server.url, client, N, tmp, kind))
+            if kind == 'raw':
+                runs[kind].append(raw_xadd(client, N))
+            elif kind == 'raw-resp':
+                runs[kind].append(raw_resp(client, N))
+            else:
+                runs[kind].append(mirror(server.url, client, N, tmp, kind))
         print('  ' + '   '.join(f'{k} {v[-1]:9.0f}/s' for k, v in runs.items()), flush=True)
     med = {k: statistics.median(v) for k, v in runs.items()}
     return {'events': N, 'batch': BATCH, 'hiredis': _hiredis_version(),
             'median_per_s': {k: round(v) for k, v in med.items()},
             'ratio_process_to_raw': round(med['process'] / med['raw'], 3),
             'ratio_thread_to_raw': round(med['thread'] / med['raw'], 3),
+            'ratio_process_to_raw_resp': round(med['process'] / med['raw-resp'], 3),
+            'ratio_by_round_process_to_raw': [round(p / r, 3) for p, r in
+                                              zip(runs['process'], runs['raw'])],
             'rounds': {k: [round(x) for x in v] for k, v in runs.items()},
             'load_avg_1m': loads}
 

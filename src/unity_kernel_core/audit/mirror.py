@@ -55,7 +55,7 @@ import logging
 import pathlib
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 import redis
 
@@ -68,6 +68,7 @@ from unity_kernel_core.audit.redis_connection import (Client, ClusterUnreachable
                                                       is_cluster_reply, node_for,
                                                       redacted_url, refresh_slots,
                                                       TRANSIENT_ERRORS)
+from unity_kernel_core.audit.resp import execute_packed, pack_command
 from unity_kernel_core.bus.event_bus import DeadLetter
 from unity_kernel_core.bus.events import Event, Tier
 from unity_kernel_core.component import KernelContext
@@ -435,7 +436,13 @@ class MirrorWriter:
         self._next_attempt = time.monotonic() + self._retry_s
 
     def _send(self, entries: List[StreamEntry]) -> bool:
-        """Write entries in one pipeline; return False when Redis failed (nothing is lost)."""
+        """
+        Write entries in one round trip; return False when Redis failed (nothing is lost).
+
+        The batch is the pipeline of old, packed by :mod:`unity_kernel_core.audit.resp`: per
+        entry an ``XADD`` with its explicit ID and the topic's trimming, an ``SADD`` of a
+        stream key not seen yet, then ``HSET`` of the meta hash and, in a cluster, ``WAIT``.
+        """
         if not entries:
             return True
         assert self._client is not None
@@ -446,30 +453,31 @@ class MirrorWriter:
         except _CONNECTION_ERRORS as exc:
             self._set_down(exc)
             return False
-        pipe = node.pipeline(transaction=False)
+        packed: List[bytes] = []  # one RESP write for the whole batch (audit/resp.py)
+        add = packed.append
         last_event: Optional[StreamEntry] = None
-        trims: Dict[str, List[str]] = {
-            self.keys.dead_letters: ['MAXLEN', '~', str(self.settings.dead_letter_maxlen)]}
-        command = pipe.execute_command  # XADD spelled out: redis-py's xadd() costs per call
+        dead_letters = self.keys.dead_letters
+        heads: Dict[str, Tuple[str, ...]] = {dead_letters: (
+            'XADD', dead_letters, 'MAXLEN', '~', str(self.settings.dead_letter_maxlen))}
+        chain = itertools.chain.from_iterable
         for entry in entries:
             key = entry.key
-            trim = trims.get(key)
-            if trim is None:
-                trim = trim_args(self.routes(str(entry.fields['topic'])), now_ms)
-                trims[key] = trim
+            head = heads.get(key)
+            if head is None:
+                head = ('XADD', key, *trim_args(self.routes(str(entry.fields['topic'])), now_ms))
+                heads[key] = head
                 if key not in self._known_keys:
-                    pipe.sadd(self.keys.streams, key)
-            if key != self.keys.dead_letters:
+                    add(pack_command(('SADD', self.keys.streams, key)))
+            if key != dead_letters:
                 last_event = entry
-            command('XADD', key, *trim, entry.entry_id,
-                    *itertools.chain.from_iterable(entry.fields.items()))
+            add(pack_command((*head, entry.entry_id, *chain(entry.fields.items()))))
         if last_event is not None:
-            pipe.hset(self.keys.meta, mapping={'last_id': last_event.entry_id,
-                                               'last_seq': str(last_event.fields['seq'])})
+            add(pack_command(('HSET', self.keys.meta, 'last_id', last_event.entry_id,
+                              'last_seq', str(last_event.fields['seq']))))
         if wait:
-            pipe.execute_command('WAIT', wait, self.settings.wait_timeout_ms)
+            add(pack_command(('WAIT', wait, self.settings.wait_timeout_ms)))
         try:
-            results = pipe.execute(raise_on_error=False)
+            results = execute_packed(node, packed)
         except _CONNECTION_ERRORS as exc:
             self._set_down(exc)
             return False

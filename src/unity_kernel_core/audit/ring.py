@@ -171,6 +171,35 @@ class Ring:
         _U64.pack_into(mm, _HEAD_AT, self._head)
         return True
 
+    def put2(self, first: bytes, second: bytes) -> bool:
+        """Append one record made of two parts (the tap's case: :meth:`put`, unrolled)."""
+        n1 = len(first)
+        size = n1 + len(second)
+        need = size + 4
+        cap = self.capacity
+        head = self._head
+        pos = head % cap
+        room = cap - pos
+        skip = room if need > room else 0
+        if head + skip + need - self._tail > cap:
+            self._tail = _U64.unpack_from(self._mm, _TAIL_AT)[0]
+            if head + skip + need - self._tail > cap:
+                return False
+        mm = self._mm
+        if skip:
+            if room >= 4:
+                _LEN.pack_into(mm, HEADER + pos, _SKIP)
+            head += skip
+            pos = 0
+        at = HEADER + pos
+        _LEN.pack_into(mm, at, size)
+        mid = at + 4 + n1
+        mm[at + 4:mid] = first
+        mm[mid:mid + size - n1] = second
+        self._head = head + need
+        _U64.pack_into(mm, _HEAD_AT, self._head)
+        return True
+
     # -- consumer --------------------------------------------------------------------------
 
     def peek(self, max_records: int, max_bytes: int = 1 << 62) -> Tuple[List[bytes], int]:

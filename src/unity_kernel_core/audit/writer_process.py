@@ -84,6 +84,7 @@ KIND_EVENT = 0
 KIND_ENTRY = 1
 """A complete :class:`StreamEntry` journal record (dead letters: rare, so the simple codec)."""
 _TIER_NAMES = tuple(t.name for t in Tier)
+_SPECS_MAX = 65536
 
 PARENT_COUNTERS = ('skipped', 'unencodable', 'dropped_queue', 'critical_waits')
 """Counted by the kernel's tap; every other counter is the writer process's."""
@@ -126,7 +127,8 @@ class ProcessWriter:
         self._lock = threading.Lock()
         self._events_clock = IdClock()
         self._dead_clock = IdClock()
-        self._names: Dict[Tuple[str, str], Tuple[bytes, bytes]] = {}
+        self._specs: Dict[str, Tuple[Any, ...]] = {}
+        """Per topic: what the tap packs each event of it with (see :meth:`_spec_of`)."""
         self.counters: Dict[str, int] = dict.fromkeys(PARENT_COUNTERS, 0)
         self.dropped_by_tier: Dict[str, int] = dict.fromkeys((t.name for t in Tier), 0)
         """Events the tap could not put in the ring, by tier (CRITICAL never: it waits)."""
@@ -183,13 +185,18 @@ class ProcessWriter:
         """Apply new topic rules here and in the writer process."""
         self.config = config
         self.routes = config.routes
+        self._specs = {}  # the mirror flag of a topic may have changed
         self._send_config(self._proc)
 
     # -- the bus tap (publisher threads; must not block) -----------------------------------
 
     def offer(self, event: Event) -> None:
         """Copy one bus event into the ring (the bus tap; runs under the bus's sequence lock)."""
-        if not self.routes(event.topic).mirror:
+        spec = self._specs.get(event.topic)
+        if spec is None or spec[0] != event.type_name or spec[1] is not event.tier:
+            spec = self._spec_of(event)
+        packer = spec[2]
+        if packer is None:
             self.counters['skipped'] += 1
             return
         try:
@@ -201,22 +208,37 @@ class ProcessWriter:
         if cdr is None:
             self.counters['unencodable'] += 1
             return
-        key = (event.topic, event.type_name)
-        names = self._names.get(key)
-        if names is None:
-            names = self._names[key] = (event.topic.encode(), event.type_name.encode())
+        seq = event.seq
+        stamp_ns = event.stamp_ns
         with self._lock:
-            ms, seq = self._events_clock.issue_pair(event.stamp_ns, event.seq)
-            head = _EVENT.pack(KIND_EVENT, event.tier, len(names[0]), len(names[1]), len(cdr),
-                               event.seq, event.stamp_ns, ms, seq)
-            parts = (head, names[0], names[1], cdr)
+            ms, id_seq = self._events_clock.issue_pair(stamp_ns, seq)
+            head = packer(spec[3], spec[4], spec[5], spec[6], len(cdr), seq, stamp_ns, ms,
+                          id_seq, spec[7], spec[8])
             ring = self._ring
-            if ring is None or not ring.put(parts):
+            if ring is None or not ring.put2(head, cdr):
                 if event.tier is Tier.CRITICAL and ring is not None:
-                    self._put_critical(parts)
+                    self._put_critical((head, cdr))
                 else:
                     self.counters['dropped_queue'] += 1  # full, or offered after stop()
                     self.dropped_by_tier[event.tier.name] += 1
+
+    def _spec_of(self, event: Event) -> Tuple[Any, ...]:
+        """
+        Return (and cache) what the tap needs per topic: type, tier, packer and constants.
+
+        The packer writes the record head of :data:`_EVENT` followed by the topic and type
+        names in one ``struct`` call (the same bytes as ``_EVENT.pack`` plus the names); it
+        is None when the topic is not mirrored.
+        """
+        topic, type_name = event.topic.encode(), event.type_name.encode()
+        packer = None
+        if self.routes(event.topic).mirror:
+            packer = struct.Struct(f'{_EVENT.format}{len(topic)}s{len(type_name)}s').pack
+        spec = (event.type_name, event.tier, packer, KIND_EVENT, int(event.tier), len(topic),
+                len(type_name), topic, type_name)
+        if len(self._specs) < _SPECS_MAX:
+            self._specs[event.topic] = spec
+        return spec
 
     def offer_dead_letter(self, letter: DeadLetter) -> None:
         """Copy one dead letter into the ring (the bus's dead-letter sink)."""
