@@ -19,6 +19,7 @@ import logging
 import time
 
 from foxglove_client import FoxgloveClient, slow_client, SlowReader
+import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -166,3 +167,17 @@ def test_a_slow_reader_that_falls_behind_its_critical_traffic_is_told_why_and_di
     finally:
         fast.close()
         server.stop()
+
+
+def test_a_port_in_use_or_a_missing_certificate_fails_start_with_an_os_error():
+    import socket
+    taken = socket.socket()
+    taken.bind(('127.0.0.1', 0))
+    taken.listen(1)
+    try:
+        with pytest.raises(OSError, match='in use'):
+            WsServer(ServerOptions('127.0.0.1', taken.getsockname()[1])).start()
+    finally:
+        taken.close()
+    with pytest.raises(OSError):
+        WsServer(ServerOptions('127.0.0.1', 0, tls=('/no/cert.pem', '/no/key.pem'))).start()
