@@ -273,14 +273,17 @@ class SlowReader:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                data = self.sock.recv(self.chunk)
-            except OSError:
-                return
-            if not data:
-                return
-            self._buf += data
-            self._parse(time.monotonic())
+            got = 0
+            while got < self.chunk:  # a small receive buffer returns a few kB per call
+                try:
+                    data = self.sock.recv(self.chunk - got)
+                except OSError:
+                    return
+                if not data:
+                    return
+                got += len(data)
+                self._buf += data
+                self._parse(time.monotonic())
             self._stop.wait(self.pause)
 
     def _parse(self, now: float) -> None:

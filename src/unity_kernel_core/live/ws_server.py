@@ -365,9 +365,10 @@ class WsServer:
     async def _forget(self, client: _Client) -> None:
         with self._lock:
             self._clients.pop(client.client_id, None)
-            for sub_id, channel_id in client.subscriptions.items():
-                self._subscribers[channel_id] = tuple(
-                    s for s in self._subscribers.get(channel_id, ()) if s[0] is not client)
+            for channel_id in client.subscriptions.values():
+                if channel_id in self._subscribers:
+                    self._subscribers[channel_id] = tuple(
+                        s for s in self._subscribers[channel_id] if s[0] is not client)
         client.outbox.close()
         if client.sender is not None:
             client.sender.cancel()
@@ -487,7 +488,7 @@ class WsServer:
         with self._lock:
             for sub_id in sub_ids:
                 channel_id = client.subscriptions.pop(sub_id, None)
-                if channel_id is not None:
+                if channel_id in self._subscribers:
                     self._subscribers[channel_id] = tuple(
                         s for s in self._subscribers.get(channel_id, ())
                         if not (s[0] is client and s[1] == sub_id))
