@@ -20,7 +20,9 @@ Audit mirror benchmarks (issues 3, 15). Results: bench/results/mirror.json; summ
     with the writer in its own process (``redis.writer: process``, the default) and on a
     thread (``thread``), vs raw pipelined XADD from Python of the same fields in batches of
     the same size; same run, same redis-server, the kinds alternated over rounds; medians.
-    With hiredis installed (a dependency), which raw XADD and the mirror both use. The
+    With hiredis installed (a dependency), which raw XADD and the mirror both use. The CPU
+    time of each process per event (python: the bench's process, i.e. the kernel side or the
+    raw client; writer; redis) is recorded next to the rates. The
     reference (the ratio's denominator) is redis-py's pipeline of ``xadd``; an extra row
     ``raw-resp`` sends the same XADDs packed as the writer packs them (audit/resp.py: one
     RESP write per batch, hiredis reader), to show what Python to Redis costs at best.
@@ -37,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'src'))
@@ -46,6 +48,7 @@ sys.path.insert(0, str(ROOT / 'bench'))
 
 from _results import write_results  # noqa: E402
 from bench_kernel import bench_ingest  # noqa: E402
+import psutil  # noqa: E402
 from rclpy.serialization import serialize_message  # noqa: E402
 import redis  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
@@ -68,11 +71,32 @@ def payload(i: int) -> bytes:
     return serialize_message(String(data=f'{i:064d}'))
 
 
-def raw_xadd(client: 'redis.Redis', n: int) -> float:
+class CpuMeter:
+    """CPU seconds (user + system) of named processes between start() and stop()."""
+
+    def __init__(self, **pids: int) -> None:
+        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.start_s: Dict[str, float] = {}
+
+    def start(self) -> None:
+        self.start_s = {name: _cpu_s(p) for name, p in self.procs.items()}
+
+    def us_per_event(self, n: int) -> Dict[str, float]:
+        return {name: round((_cpu_s(p) - self.start_s[name]) / n * 1e6, 2)
+                for name, p in self.procs.items()}
+
+
+def _cpu_s(proc: 'psutil.Process') -> float:
+    times = proc.cpu_times()
+    return times.user + times.system
+
+
+def raw_xadd(client: 'redis.Redis', n: int, meter: CpuMeter) -> Tuple[float, Dict[str, float]]:
     client.flushall()
     fields = [{'topic': '/bench/raw', 'type': 'std_msgs/msg/String', 'tier': 'NORMAL',
                'seq': str(i), 'stamp_ns': str(time.time_ns()), 'cdr': payload(i)}
               for i in range(n)]
+    meter.start()
     start = time.perf_counter()
     for first in range(0, n, BATCH):
         pipe = client.pipeline(transaction=False)
@@ -80,16 +104,18 @@ def raw_xadd(client: 'redis.Redis', n: int) -> float:
             pipe.xadd('bench:raw', f)
         pipe.execute()
     elapsed = time.perf_counter() - start
+    cpu = meter.us_per_event(n)
     assert client.xlen('bench:raw') == n
-    return n / elapsed
+    return n / elapsed, cpu
 
 
-def raw_resp(client: 'redis.Redis', n: int) -> float:
+def raw_resp(client: 'redis.Redis', n: int, meter: CpuMeter) -> Tuple[float, Dict[str, float]]:
     """Time the XADDs of raw_xadd packed and read as the mirror's writer does (extra row)."""
     client.flushall()
     fields = [{'topic': '/bench/raw', 'type': 'std_msgs/msg/String', 'tier': 'NORMAL',
                'seq': str(i), 'stamp_ns': str(time.time_ns()), 'cdr': payload(i)}
               for i in range(n)]
+    meter.start()
     start = time.perf_counter()
     for first in range(0, n, BATCH):
         replies = execute_packed(client, [
@@ -97,11 +123,13 @@ def raw_resp(client: 'redis.Redis', n: int) -> float:
             for f in fields[first:first + BATCH]])
         assert not any(isinstance(r, Exception) for r in replies), replies[:3]
     elapsed = time.perf_counter() - start
+    cpu = meter.us_per_event(n)
     assert client.xlen('bench:raw') == n
-    return n / elapsed
+    return n / elapsed, cpu
 
 
-def mirror(url: str, client: 'redis.Redis', n: int, tmp: pathlib.Path, kind: str) -> float:
+def mirror(url: str, client: 'redis.Redis', n: int, tmp: pathlib.Path, kind: str,
+           meter: CpuMeter) -> Tuple[float, Dict[str, float]]:
     """Publish ``n`` events on the bus as fast as one thread can; time until all are in Redis."""
     client.flushall()
     config = parse_config(f'redis: {{url: "{url}", batch_size: {BATCH}, queue_size: {n}, '
@@ -123,35 +151,45 @@ def mirror(url: str, client: 'redis.Redis', n: int, tmp: pathlib.Path, kind: str
     bus.add_tap(writer.offer)
     cdrs = [payload(i) for i in range(n)]
     key = 'unity:topic:/bench/mirror'
+    if kind == 'process':
+        meter = CpuMeter(writer=writer.snapshot()['writer_pid'], **{
+            name: p.pid for name, p in meter.procs.items()})
+    meter.start()
     start = time.perf_counter()
     for cdr in cdrs:
         bus.publish('/bench/mirror', 'std_msgs/msg/String', cdr=cdr)
     while client.xlen(key) < n:
         time.sleep(0.002)
     elapsed = time.perf_counter() - start
+    cpu = meter.us_per_event(n)
     writer.stop(10)
     bus.stop(drain=False)  # nothing subscribes: the events only fill the NORMAL lane
     snap = writer.snapshot()
     assert snap['dropped_queue'] == 0 and snap['journaled'] == 0, snap
     assert client.xlen(key) == n
-    return n / elapsed
+    return n / elapsed, cpu
 
 
 def bench_throughput(server: support.RedisServer, tmp: pathlib.Path, rounds: int = 5) -> dict:
     """Raw pipelined XADD, the mirror on a thread, the mirror's own process: alternated."""
     client = redis.Redis.from_url(server.url)
     runs: Dict[str, List[float]] = {'raw': [], 'thread': [], 'process': [], 'raw-resp': []}
+    cpus: Dict[str, List[Dict[str, float]]] = {k: [] for k in runs}
     loads = []
+    assert server.proc is not None
+    meter = CpuMeter(python=os.getpid(), redis=server.proc.pid)
     for r in range(rounds):
         loads.append(round(os.getloadavg()[0], 2))
         order = list(runs) if r % 2 == 0 else list(reversed(runs))
         for kind in order:
             if kind == 'raw':
-                runs[kind].append(raw_xadd(client, N))
+                rate, cpu = raw_xadd(client, N, meter)
             elif kind == 'raw-resp':
-                runs[kind].append(raw_resp(client, N))
+                rate, cpu = raw_resp(client, N, meter)
             else:
-                runs[kind].append(mirror(server.url, client, N, tmp, kind))
+                rate, cpu = mirror(server.url, client, N, tmp, kind, meter)
+            runs[kind].append(rate)
+            cpus[kind].append(cpu)
         print('  ' + '   '.join(f'{k} {v[-1]:9.0f}/s' for k, v in runs.items()), flush=True)
     med = {k: statistics.median(v) for k, v in runs.items()}
     return {'events': N, 'batch': BATCH, 'hiredis': _hiredis_version(),
@@ -162,6 +200,8 @@ def bench_throughput(server: support.RedisServer, tmp: pathlib.Path, rounds: int
             'ratio_by_round_process_to_raw': [round(p / r, 3) for p, r in
                                               zip(runs['process'], runs['raw'])],
             'rounds': {k: [round(x) for x in v] for k, v in runs.items()},
+            'cpu_us_per_event_median': {k: {p: statistics.median(c[p] for c in v)
+                                            for p in v[0]} for k, v in cpus.items()},
             'load_avg_1m': loads}
 
 

@@ -86,3 +86,16 @@ def test_two_part_records_wrap_around_the_ring_like_any_other(tmp_path):
         got.extend(records)
         ring.release(position)
     assert got == sent
+
+
+def test_a_peek_can_continue_after_the_records_already_taken(tmp_path):
+    ring = Ring.create(tmp_path / 'ring', 1000)
+    for i in range(3):
+        assert ring.put2(b'r', bytes([i]))
+    first, position = ring.peek(2)
+    for i in range(3, 5):
+        assert ring.put2(b'r', bytes([i]))
+    more, position = ring.peek(10, start=position)
+    assert first + more == [b'r' + bytes([i]) for i in range(5)]
+    ring.release(position)
+    assert ring.used == 0 and ring.peek(10) == ([], position)

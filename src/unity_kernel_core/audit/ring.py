@@ -202,16 +202,18 @@ class Ring:
 
     # -- consumer --------------------------------------------------------------------------
 
-    def peek(self, max_records: int, max_bytes: int = 1 << 62) -> Tuple[List[bytes], int]:
+    def peek(self, max_records: int, max_bytes: int = 1 << 62,
+             start: Optional[int] = None) -> Tuple[List[bytes], int]:
         """
         Return up to ``max_records`` records after the consumer's position, and the next one.
 
-        Give that position to :meth:`release` once the records are safe elsewhere.
+        Give that position to :meth:`release` once the records are safe elsewhere. ``start``
+        (a position an earlier peek returned) continues after records already taken.
         """
         mm = self._mm
         cap = self.capacity
         head = _U64.unpack_from(mm, _HEAD_AT)[0]
-        pos = self._tail
+        pos = self._tail if start is None else start
         out: List[bytes] = []
         taken = 0
         while pos < head and len(out) < max_records and taken < max_bytes:

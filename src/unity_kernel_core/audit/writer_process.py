@@ -470,7 +470,8 @@ class _Child:
             first = time.monotonic()  # wait for a full batch, at most the flush interval
             while time.monotonic() - first < self.flush_s and not self.parent_gone.is_set():
                 time.sleep(min(0.001, self.flush_s))
-                records, position = ring.peek(self.batch)
+                more, position = ring.peek(self.batch - len(records), start=position)
+                records += more  # only the new ones: the CPU of a wait stays small
                 if len(records) >= self.batch:
                     break
         self.writer.write(self.decoder.decode(records))
