@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT / 'src'))
 from unity_kernel_core.bus.event_bus import EventBus  # noqa: E402
 from unity_kernel_core.bus.events import Tier  # noqa: E402
 
-RATES = [4000, 6000, 8000, 10000, 12000, 14000, 16000, 20000]
+RATES = [4000, 8000, 12000, 16000, 20000, 24000, 28000, 32000, 40000]
 ROUNDS = 3
 INGEST_ROUNDS = 3
 SECONDS_PER_STEP = 2.0
@@ -78,12 +78,17 @@ def ingest_step(mode: str, rate: int, env: dict, config: str, redis_url: str = '
         [sys.executable, str(ROOT / 'test' / 'nodes' / 'talker.py'), '--topic', topic,
          '--count', str(count), '--rate', str(rate), '--linger', '0.5'],
         env=env, capture_output=True, text=True, timeout=120)
-    assert 'talker: done' in pub.stdout, pub.stdout + pub.stderr
+    # a reliable talker whose reader does not acknowledge fast enough fails to publish
+    # (history full past its blocking time): the receiver did not keep up, a loss
+    talker_failed = 'talker: done' not in pub.stdout
+    if talker_failed:
+        print(f'  talker failed at {rate} msg/s: {pub.stderr.strip().splitlines()[-1:]}',
+              flush=True)
     time.sleep(1.0)  # what is in flight arrives; then the receiver stops (the kernel in order)
     recv.send_signal(signal.SIGINT)
     out, _ = recv.communicate(timeout=120)
     received = json.loads(out.strip().splitlines()[-1])['received']
-    return count - received
+    return max(count - received, 1 if talker_failed else 0)
 
 
 def ros_env() -> dict:
@@ -248,22 +253,25 @@ def bench_critical(codes: dict, rounds: int = ROUNDS, flood_rate: int = FLOOD_RA
     return out
 
 
-def critical_latencies(bus: EventBus, n: int = 2000) -> list:
-    lat = []
-    done = threading.Event()
+class CriticalProbe:
+    """A CRITICAL handler on the bus taking each event's publish-to-handler latency (ms)."""
 
-    def handler(e):
-        lat.append((time.monotonic_ns() - e.mono_ns) / 1e6)
-        if len(lat) >= n:
-            done.set()
+    def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
+        self.got = threading.Event()
+        self.samples: list = []
+        bus.subscribe('/safety/bench', self._handle)
 
-    sub = bus.subscribe('/safety/bench', handler)
-    for _ in range(n):
-        bus.publish('/safety/bench', 'bench/msg/X', 1, tier=Tier.CRITICAL)
-        time.sleep(0.0005)
-    done.wait(30)
-    bus.unsubscribe(sub)
-    return lat
+    def _handle(self, e) -> None:
+        self.samples.append((time.monotonic_ns() - e.mono_ns) / 1e6)
+        self.got.set()
+
+    def sample(self, into: list) -> None:
+        """Publish one CRITICAL event, wait for its handler; append its latency to ``into``."""
+        self.got.clear()
+        self.bus.publish('/safety/bench', 'bench/msg/X', 1, tier=Tier.CRITICAL)
+        self.got.wait(30)
+        into.append(self.samples[-1])
 
 
 def pct(values: list, q: float) -> float:
@@ -271,17 +279,24 @@ def pct(values: list, q: float) -> float:
     return values[min(len(values) - 1, int(len(values) * q))]
 
 
+ISOLATION_BLOCKS = 10
+ISOLATION_BLOCK_SAMPLES = 200
+
+
 def bench_isolation(paced: bool, busy_s: float = 0.0002) -> dict:
     """
-    Measure CRITICAL latency idle, then under a LOW flood.
+    Measure CRITICAL latency idle and under a LOW flood, in alternating blocks of one run.
 
     ``paced``: LOW receives 10 000 events/s in bursts of 100 (more than its busy handlers can
     take, so LOW saturates and drops); otherwise a thread publishes to LOW as fast as Python
-    can, competing for the interpreter lock with everything else.
+    can, competing for the interpreter lock with everything else. Idle and flooded samples
+    are taken in ISOLATION_BLOCKS pairs of blocks of ISOLATION_BLOCK_SAMPLES (the pair's order
+    alternates), so both see the same machine: measured one after the other, the idle p99
+    of a sub-millisecond path moved 10x between runs with the machine's other work.
     """
     bus = EventBus()
     bus.start()
-    idle = critical_latencies(bus)
+    probe = CriticalProbe(bus)
 
     def busy(e):
         end = time.perf_counter() + busy_s
@@ -290,11 +305,14 @@ def bench_isolation(paced: bool, busy_s: float = 0.0002) -> dict:
 
     bus.subscribe('/low/**', busy)
     flooding = threading.Event()
-    flooding.set()
+    running = True
 
     def flood():
         i = 0
-        while flooding.is_set():
+        while running:
+            if not flooding.is_set():
+                flooding.wait(0.05)
+                continue
             bus.publish(f'/low/flood{i % 4}', 'bench/msg/X', i, tier=Tier.LOW)
             i += 1
             if i % 100 == 0:
@@ -302,17 +320,31 @@ def bench_isolation(paced: bool, busy_s: float = 0.0002) -> dict:
 
     flooder = threading.Thread(target=flood, daemon=True)
     flooder.start()
-    time.sleep(0.5)
-    loaded = critical_latencies(bus)
-    low = bus.stats()[Tier.LOW]
-    flooding.clear()
+    idle: list = []
+    loaded: list = []
+    for block in range(2 * ISOLATION_BLOCKS):
+        flooded = (block % 4) in (1, 2)  # idle, flood, flood, idle, ...
+        if flooded:
+            flooding.set()
+            time.sleep(0.1)
+        else:
+            flooding.clear()
+            bus.wait_idle(10)
+            time.sleep(0.05)
+        for _ in range(ISOLATION_BLOCK_SAMPLES):
+            probe.sample(loaded if flooded else idle)
+            time.sleep(0.0005)
+    running = False
+    flooding.set()
     flooder.join()
+    low = bus.stats()[Tier.LOW]
     bus.stop(drain=False)
     out = {
         'idle_p50_ms': round(statistics.median(idle), 4), 'idle_p99_ms': round(pct(idle, .99), 4),
         'flood_p50_ms': round(statistics.median(loaded), 4),
         'flood_p99_ms': round(pct(loaded, .99), 4),
-        'low_published': low.published, 'low_dropped': low.dropped,
+        'low_published': low.published, 'low_delivered': low.delivered,
+        'low_dropped': low.dropped, 'switch_interval_ms': sys.getswitchinterval() * 1000,
     }
     out['p99_ratio'] = round(out['flood_p99_ms'] / out['idle_p99_ms'], 3)
     return out

@@ -30,9 +30,12 @@ goes to the dead-letter sinks with the error; the bus never dies from a handler.
 CRITICAL comes first for the processor too, not only in its queues: while a CRITICAL event is
 queued or being handled, the NORMAL, LOW and DEFERRED workers do not start another event
 (for at most ``YIELD_TO_CRITICAL_MAX_S`` at a time, so a stuck CRITICAL handler cannot starve
-them), publishers into those tiers hand the interpreter lock over, and their workers hand it
-over after every event. All workers share one CPython interpreter lock: this keeps a busy
-lower tier from delaying CRITICAL handling by more than the handler step in progress.
+them) and publishers into those tiers hand the interpreter lock over. All workers share one
+CPython interpreter lock: a CRITICAL thread that wants it waits for the lower tier's Python
+step in progress, at most the interpreter's switch interval (the kernel sets it:
+``kernel.switch_interval_ms``). Lower-tier workers do not hand the lock over after every
+event: ``time.sleep(0)`` costs about 80 microseconds on Linux (a timer slack), which held a
+NORMAL worker to about 11 000 events/s (docs/performance.md, issue 15).
 """
 
 import collections
@@ -176,7 +179,7 @@ class _Lane:
         self.dead_letters = 0
         self.latencies: Deque[int] = collections.deque(maxlen=2048)
         self.yields = tier > Tier.HIGH
-        """Lower tiers: yield to pending CRITICAL work and hand the interpreter lock over."""
+        """Lower tiers: wait while CRITICAL work is pending before taking the next event."""
 
     def put(self, event: Event) -> bool:
         with self.cond:
@@ -231,10 +234,6 @@ class _Lane:
                     self.cond.notify_all()
                 if self.tier is Tier.CRITICAL:
                     self.bus._critical_step_done()
-            if self.yields:
-                # hand the GIL over between events, so a more urgent worker that is waiting
-                # does not wait for the interpreter's switch interval
-                time.sleep(0)
 
     def idle(self) -> bool:
         return not self.queue and not self.busy

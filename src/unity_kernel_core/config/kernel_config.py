@@ -161,6 +161,14 @@ class KernelSettings(_Strict):
     autostart: bool = False
     robot_id: Optional[str] = Field(None, pattern=ROBOT_ID_PATTERN, max_length=64)
     """This robot in a fleet: its audit keys carry it and it registers a heartbeat."""
+    switch_interval_ms: float = Field(1.0, ge=0.05, le=100)
+    """
+    The interpreter's switch interval in the kernel's process (``sys.setswitchinterval``).
+
+    The longest a thread that wants the interpreter lock waits for the one holding it: a
+    CRITICAL intake or worker thread waits at most this long behind a lower tier's Python
+    step. CPython's default is 5 ms (docs/performance.md, issue 15).
+    """
 
 
 class RedisSettings(_Strict):

@@ -171,6 +171,8 @@ class KernelNode(ManagedLifecycleNode):
             self.get_logger().error(f'config: kernel.{exc}')
             return TransitionCallbackReturn.FAILURE
         from unity_kernel_core.intake.intake_node import Intake
+        # the kernel owns its process: bound how long CRITICAL threads wait for the lock
+        sys.setswitchinterval(config.kernel.switch_interval_ms / 1000.0)
         self.bus = EventBus(config.policies(), classifier=config.routes.tier,
                             codec=message_types.CDR)
         self.bus.start()
