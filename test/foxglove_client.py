@@ -254,7 +254,8 @@ class SlowReader:
 
     Frames are parsed as they complete; ``messages[topic]`` holds ``(arrival, log_time,
     payload)`` of each message data frame, in arrival order, and ``order`` the topics of all
-    of them in arrival order.
+    of them in arrival order; ``texts`` the JSON messages; ``closed`` is set when the server
+    closed the connection.
     """
 
     def __init__(self, url: str, topics: List[str], channels: Dict[str, Dict[str, Any]],
@@ -264,6 +265,8 @@ class SlowReader:
         self._topic_of = {v: k for k, v in self.subs.items()}
         self.messages: Dict[str, List[Tuple[float, int, bytes]]] = {t: [] for t in topics}
         self.order: List[Tuple[str, int]] = []
+        self.texts: List[Dict[str, Any]] = []
+        self.closed = threading.Event()
         self.chunk, self.pause = chunk, pause
         self._buf = bytearray()
         self._stop = threading.Event()
@@ -272,19 +275,21 @@ class SlowReader:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            got = 0
-            while got < self.chunk:  # a small receive buffer returns a few kB per call
-                try:
+        try:
+            while not self._stop.is_set():
+                got = 0
+                while got < self.chunk:  # a small receive buffer returns a few kB per call
                     data = self.sock.recv(self.chunk - got)
-                except OSError:
-                    return
-                if not data:
-                    return
-                got += len(data)
-                self._buf += data
-                self._parse(time.monotonic())
-            self._stop.wait(self.pause)
+                    if not data:
+                        return
+                    got += len(data)
+                    self._buf += data
+                    self._parse(time.monotonic())
+                self._stop.wait(self.pause)
+        except OSError:
+            return
+        finally:
+            self.closed.set()
 
     def _parse(self, now: float) -> None:
         while len(self._buf) >= 2:
@@ -304,7 +309,10 @@ class SlowReader:
                 return
             payload = bytes(self._buf[start:start + length])
             del self._buf[:start + length]
-            if opcode == 0x2 and payload and payload[0] == 0x01:
+            if opcode == 0x1:
+                with self._lock:
+                    self.texts.append(json.loads(payload))
+            elif opcode == 0x2 and payload and payload[0] == 0x01:
                 sub_id, log_time = struct.unpack_from('<IQ', payload, 1)
                 topic = self._topic_of.get(sub_id, '?')
                 with self._lock:

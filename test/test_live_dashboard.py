@@ -189,6 +189,10 @@ def test_dashboard_in_a_browser_shows_modules_restarts_one_and_draws_the_camera(
     for name in enabled:
         page.wait_for_selector(f'tr[data-module="{name}"] td.state-active', timeout=60000)
     assert page.inner_text('#kernel-state') == 'active'
+    # the Foxglove server's address, its clients and what was dropped for them
+    page.wait_for_function("""() => document.getElementById('foxglove-url').textContent
+                               .includes('0 clients, 0 dropped')""", timeout=10000)
+    assert kernel.foxglove_url in page.inner_text('#foxglove-url')
 
     # the tier counters move (the camera feeds HIGH)
     published = 'tr[data-tier="HIGH"] [data-testid="tier-published"]'

@@ -18,7 +18,8 @@ import json
 import logging
 import time
 
-from foxglove_client import FoxgloveClient, slow_client
+from foxglove_client import FoxgloveClient, slow_client, SlowReader
+import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -139,3 +140,44 @@ def test_a_client_that_cannot_take_its_critical_traffic_is_disconnected_and_othe
     finally:
         fast.close()
         server.stop()
+
+
+def test_a_slow_reader_that_falls_behind_its_critical_traffic_is_told_why_and_disconnected():
+    server, url, _calls = _server(critical_limit=32)
+    channel = server.add_channel('/safety/big', 'json', '', '')
+    fast = FoxgloveClient(url, keep_payloads=False)
+    try:
+        fast.subscribe('/safety/big')
+        reader = SlowReader(url, ['/safety/big'], fast.channels, chunk=16384, pause=0.1)
+        fast.wait(lambda: len(server.clients()) == 2 and all(
+            c['subscriptions'] == 1 for c in server.clients()), 10, 'both subscribed')
+        for i in range(300):  # 3 MB/s of CRITICAL for a reader of 160 kB/s
+            server.send(channel, b'y' * 32768, i, Tier.CRITICAL)
+            time.sleep(0.01)
+            if reader.closed.is_set():
+                break
+        assert reader.closed.wait(20), 'the slow reader was not disconnected'
+        reasons = [m['message'] for m in reader.texts if m.get('op') == 'status']
+        assert any('disconnected' in r and 'CRITICAL' in r and 'limit 32' in r
+                   for r in reasons), reader.texts[-3:]
+        # what it did receive is in order, nothing dropped before the disconnect
+        stamps = [stamp for _topic, stamp in reader.order]
+        assert stamps == list(range(len(stamps)))
+        reader.close()
+    finally:
+        fast.close()
+        server.stop()
+
+
+def test_a_port_in_use_or_a_missing_certificate_fails_start_with_an_os_error():
+    import socket
+    taken = socket.socket()
+    taken.bind(('127.0.0.1', 0))
+    taken.listen(1)
+    try:
+        with pytest.raises(OSError, match='in use'):
+            WsServer(ServerOptions('127.0.0.1', taken.getsockname()[1])).start()
+    finally:
+        taken.close()
+    with pytest.raises(OSError):
+        WsServer(ServerOptions('127.0.0.1', 0, tls=('/no/cert.pem', '/no/key.pem'))).start()
