@@ -26,6 +26,8 @@ Audit mirror benchmarks (issues 3, 15). Results: bench/results/mirror.json; summ
     reference (the ratio's denominator) is redis-py's pipeline of ``xadd``; an extra row
     ``raw-resp`` sends the same XADDs packed as the writer packs them (audit/resp.py: one
     RESP write per batch, hiredis reader), to show what Python to Redis costs at best.
+    ``nice0`` adds the row ``process-nice0``: the writer process reniced from its nice 5 to
+    the kernel's 0 (an experiment: what its lower priority costs on a shared machine).
 (b) ``ingest``: end to end DDS -> kernel -> Redis, bench_kernel's interleaved ingest steps
     with the mirror modes (the ratios to the bare EventsExecutor subscriber).
 """
@@ -133,12 +135,12 @@ def mirror(url: str, client: 'redis.Redis', n: int, tmp: pathlib.Path, kind: str
     """Publish ``n`` events on the bus as fast as one thread can; time until all are in Redis."""
     client.flushall()
     config = parse_config(f'redis: {{url: "{url}", batch_size: {BATCH}, queue_size: {n}, '
-                          f'writer: {kind}}}\n'
+                          f'writer: {kind.split("-")[0]}}}\n'
                           f'tiers: {{NORMAL: {{queue_size: {n}}}}}\n')
     state = tmp / f'state-{time.monotonic_ns()}'
     state.mkdir()
     writer: Any
-    if kind == 'process':
+    if kind.startswith('process'):
         writer = ProcessWriter(config, state)
     else:
         writer = MirrorWriter(config.redis, config.routes, StreamKeys('unity'),
@@ -151,9 +153,11 @@ def mirror(url: str, client: 'redis.Redis', n: int, tmp: pathlib.Path, kind: str
     bus.add_tap(writer.offer)
     cdrs = [payload(i) for i in range(n)]
     key = 'unity:topic:/bench/mirror'
-    if kind == 'process':
+    if kind.startswith('process'):
         meter = CpuMeter(writer=writer.snapshot()['writer_pid'], **{
             name: p.pid for name, p in meter.procs.items()})
+        if kind == 'process-nice0':  # experiment: the writer at the kernel's priority
+            meter.procs['writer'].nice(0)  # lowering a nice value needs root
     meter.start()
     start = time.perf_counter()
     for cdr in cdrs:
@@ -170,10 +174,13 @@ def mirror(url: str, client: 'redis.Redis', n: int, tmp: pathlib.Path, kind: str
     return n / elapsed, cpu
 
 
-def bench_throughput(server: support.RedisServer, tmp: pathlib.Path, rounds: int = 5) -> dict:
+def bench_throughput(server: support.RedisServer, tmp: pathlib.Path, rounds: int = 5,
+                     nice0: bool = False) -> dict:
     """Raw pipelined XADD, the mirror on a thread, the mirror's own process: alternated."""
     client = redis.Redis.from_url(server.url)
     runs: Dict[str, List[float]] = {'raw': [], 'thread': [], 'process': [], 'raw-resp': []}
+    if nice0:
+        runs['process-nice0'] = []
     cpus: Dict[str, List[Dict[str, float]]] = {k: [] for k in runs}
     loads = []
     assert server.proc is not None
@@ -197,10 +204,12 @@ def bench_throughput(server: support.RedisServer, tmp: pathlib.Path, rounds: int
             'ratio_process_to_raw': round(med['process'] / med['raw'], 3),
             'ratio_thread_to_raw': round(med['thread'] / med['raw'], 3),
             'ratio_process_to_raw_resp': round(med['process'] / med['raw-resp'], 3),
+            **({'ratio_process_nice0_to_raw': round(med['process-nice0'] / med['raw'], 3)}
+               if nice0 else {}),
             'ratio_by_round_process_to_raw': [round(p / r, 3) for p, r in
                                               zip(runs['process'], runs['raw'])],
             'rounds': {k: [round(x) for x in v] for k, v in runs.items()},
-            'cpu_us_per_event_median': {k: {p: statistics.median(c[p] for c in v)
+            'cpu_us_per_event_median': {k: {p: round(statistics.median(c[p] for c in v), 2)
                                             for p in v[0]} for k, v in cpus.items()},
             'load_avg_1m': loads}
 
@@ -214,7 +223,8 @@ def _hiredis_version() -> str:
 
 
 def main() -> int:
-    # usage: bench_mirror.py [rounds=N] [ingest]  (ingest: bench_kernel's, mirror modes only)
+    # usage: bench_mirror.py [rounds=N] [nice0] [ingest]  (ingest: bench_kernel's, mirror
+    # modes only; nice0: an extra row, the writer process reniced to 0, as root)
     options = dict(a.split('=', 1) for a in sys.argv[1:] if '=' in a)
     with tempfile.TemporaryDirectory() as name:
         tmp = pathlib.Path(name)
@@ -223,7 +233,8 @@ def main() -> int:
         try:
             print('mirror throughput vs raw pipelined XADD (alternated rounds)', flush=True)
             fields = {'throughput': bench_throughput(server, tmp,
-                                                     int(options.get('rounds', 5)))}
+                                                     int(options.get('rounds', 5)),
+                                                     'nice0' in sys.argv[1:])}
             print(json.dumps({k: v for k, v in fields['throughput'].items()
                               if k != 'rounds'}), flush=True)
         finally:
