@@ -109,3 +109,20 @@ def test_critical_topics_are_taken_in_on_an_intake_node_and_thread_of_their_own(
         stop.request()
         thread.join(30)
         node.destroy_node()
+
+
+def test_the_kernel_bounds_how_long_critical_threads_wait_for_the_interpreter_lock(
+        rclpy_context, ros_env, tmp_path):
+    config = tmp_path / 'kernel.yaml'
+    config.write_text(f'kernel: {{state_dir: {tmp_path}, switch_interval_ms: 0.5}}\n'
+                      'redis: {enabled: false}\nlive: {enabled: false}\n')
+    before = sys.getswitchinterval()
+    node = KernelNode(config_file=config, context=rclpy_context)
+    try:
+        node.trigger_configure()
+        assert node.state_label == 'inactive'
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
+    finally:
+        node.trigger_cleanup()
+        node.destroy_node()
+        sys.setswitchinterval(before)
