@@ -19,17 +19,23 @@ Kernel benchmarks (issues: the spine, 15). Results: bench/results/kernel.json; d
     process, received counted by sequence; modes interleaved per rate step, rounds alternate
     the order: bare subscriber on rclpy's EventsExecutor (the reference), bare subscriber on
     a SingleThreadedExecutor, the kernel (counted on the bus), the kernel with its mirror
-    (counted in Redis), writer on a thread or in its own process. Medians of the rounds.
+    (counted in Redis), writer on a thread or in its own process (at nice 5, the default,
+    or ``-nice0``). Medians of the rounds.
 (b) isolation: CRITICAL publish-to-handler latency p50/p99 on the bus, idle vs while LOW is
     flooded by another thread with busy handlers; ROUNDS rounds, the median ratio counts.
-    ``isolation-sweep``: the same, paced, for LOW handler steps of 0.05 to 0.8 ms.
+    ``isolation-sweep``: the same, paced, for LOW handler steps of 0.1 to 3.2 ms.
 (c) critical: end to end, a /safety/** message published by another process -> the kernel's
     CRITICAL handler, idle vs while a NORMAL topic is flooded over DDS at the kernel's rated
     rate and the camera node streams, all mirrored; ``before=SRC`` adds an older code base
     (an export of its src/) to the same run, alternated.
 
+``before=SRC`` and ``code.NAME=SRC`` (exports of older commits' src/) add older code bases to
+the isolation and critical runs, alternated with this one; each bus runs with the switch
+interval its kernel sets (``kernel.switch_interval_ms``; CPython's 5 ms before it existed).
+
 Usage: ``bench_kernel.py [isolation] [isolation-sweep] [ingest] [critical] [modes=a,b]
-[rounds=N] [before=SRC] [flood=RATE]``; with no arguments: isolation, ingest and critical.
+[rounds=N] [before=SRC] [code.NAME=SRC] [flood=RATE]``; with no arguments: isolation,
+ingest and critical.
 """
 
 import itertools
@@ -48,7 +54,7 @@ import time
 from _results import write_results
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / 'src'))
+sys.path.insert(0, os.environ.get('BENCH_SRC', str(ROOT / 'src')))
 
 from unity_kernel_core.bus.event_bus import EventBus  # noqa: E402
 from unity_kernel_core.bus.events import Tier  # noqa: E402
@@ -59,7 +65,8 @@ INGEST_ROUNDS = 3
 SECONDS_PER_STEP = 2.0
 
 
-MODES = ('bare-events', 'bare', 'kernel', 'kernel-mirror-thread', 'kernel-mirror')
+MODES = ('bare-events', 'bare', 'kernel', 'kernel-mirror-thread', 'kernel-mirror',
+         'kernel-mirror-nice0')
 """Ingest receivers: the bare EventsExecutor subscriber is the reference of every ratio."""
 
 _steps = itertools.count()
@@ -117,7 +124,9 @@ def bench_ingest(modes=MODES, rates=RATES, rounds: int = INGEST_ROUNDS) -> dict:
                 redis_line = 'redis: {enabled: false}\n'
                 if mode.startswith('kernel-mirror'):
                     writer = 'thread' if mode.endswith('-thread') else 'process'
-                    redis_line = f'redis: {{url: "{server.url}", writer: {writer}}}\n'
+                    nice = 0 if mode.endswith('-nice0') else 5
+                    redis_line = (f'redis: {{url: "{server.url}", writer: {writer}, '
+                                  f'writer_nice: {nice}}}\n')
                 path = pathlib.Path(tmp) / f'{mode}.yaml'
                 path.write_text(f'kernel: {{state_dir: {state}, discovery_period_s: 0.2}}\n'
                                 f'{redis_line}tiers: {{NORMAL: {{qos: {{depth: 1000}}}}}}\n')
@@ -350,39 +359,78 @@ def bench_isolation(paced: bool, busy_s: float = 0.0002) -> dict:
     return out
 
 
+def kernel_switch_interval() -> None:
+    """Set the switch interval the kernel of this code base sets (none before it did)."""
+    from unity_kernel_core.config.kernel_config import KernelSettings
+    field = KernelSettings.model_fields.get('switch_interval_ms')
+    if field is not None:
+        sys.setswitchinterval(field.default / 1000.0)
+
+
+def isolation_child(src: str, paced: bool, busy_s: float = 0.0002) -> dict:
+    """Run bench_isolation on the bus of the code in ``src``, in a process of its own."""
+    env = dict(os.environ, BENCH_SRC=src)
+    out = subprocess.run([sys.executable, __file__, 'isolation-child', f'paced={int(paced)}',
+                          f'busy={busy_s}'], env=env, capture_output=True, text=True,
+                         timeout=300, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> int:
     # usage: bench_kernel.py [isolation] [ingest] [critical] [modes=a,b,...] [rounds=N]
     #        [before=SRC] [flood=RATE]
     options = dict(a.split('=', 1) for a in sys.argv[1:] if '=' in a)
     parts = [a for a in sys.argv[1:] if '=' not in a] or ['isolation', 'ingest', 'critical']
+    if parts == ['isolation-child']:
+        kernel_switch_interval()
+        print(json.dumps(bench_isolation(options['paced'] == '1', float(options['busy']))))
+        return 0
     out_fields: dict = {'targets': {'ingest_ratio': '>= 0.8 (kernel-mirror / bare-events)',
                                     'critical_p99_flood_over_idle': '<= 1.5'}}
+    codes = {name[len('code.'):]: src for name, src in options.items()
+             if name.startswith('code.')}
+    if 'before' in options:
+        codes = {'before': options['before'], **codes}
+    codes['now'] = str(ROOT / 'src')
     if 'isolation' in parts:
-        print('isolation (bus, CRITICAL latency idle vs LOW flood)...', flush=True)
-        isolation = {}
-        for name, paced in (('paced_flood', True), ('unpaced_flood', False)):
-            rounds = []
-            for _ in range(ROUNDS):
-                rounds.append(bench_isolation(paced))
-                print(f'  {name}: {rounds[-1]}', flush=True)
-            isolation[name] = {
-                'median_p99_ratio': statistics.median(r['p99_ratio'] for r in rounds),
-                'rounds': rounds, 'load_avg_1m': round(os.getloadavg()[0], 2)}
-        out_fields['isolation'] = isolation
+        print('isolation (bus, CRITICAL latency idle vs LOW flood, alternating blocks)...',
+              flush=True)
+        isolation: dict = {}
+        for r in range(ROUNDS):
+            names = list(codes) if r % 2 == 0 else list(reversed(codes))
+            for name in names:
+                for kind, paced in (('paced_flood', True), ('unpaced_flood', False)):
+                    run = isolation_child(codes[name], paced)
+                    isolation.setdefault(name, {}).setdefault(kind, []).append(run)
+                    print(f'  round {r + 1} {name} {kind}: {run}', flush=True)
+        out_fields['isolation'] = {
+            name: {kind: {'median_p99_ratio': statistics.median(x['p99_ratio'] for x in runs),
+                          'median_idle_p99_ms': statistics.median(x['idle_p99_ms']
+                                                                  for x in runs),
+                          'median_flood_p99_ms': statistics.median(x['flood_p99_ms']
+                                                                   for x in runs),
+                          'rounds': runs}
+                   for kind, runs in kinds.items()}
+            for name, kinds in isolation.items()}
     if 'isolation-sweep' in parts:
         # the experiment behind the isolation limit: the flooded p99 follows the length of
-        # the lower-tier handler step that holds the interpreter lock when CRITICAL arrives
+        # the lower-tier handler step that holds the interpreter lock when CRITICAL arrives,
+        # up to the switch interval, after which the waiting CRITICAL thread takes the lock
         print('isolation vs the LOW handler step (paced flood)...', flush=True)
         sweep = []
-        for busy_ms in (0.05, 0.1, 0.2, 0.4, 0.8):
-            rounds = [bench_isolation(True, busy_ms / 1000) for _ in range(ROUNDS)]
-            row = {'low_step_ms': busy_ms,
-                   'idle_p99_ms': statistics.median(r['idle_p99_ms'] for r in rounds),
-                   'flood_p99_ms': statistics.median(r['flood_p99_ms'] for r in rounds),
-                   'median_p99_ratio': statistics.median(r['p99_ratio'] for r in rounds),
-                   'load_avg_1m': round(os.getloadavg()[0], 2)}
-            sweep.append(row)
-            print(f'  {row}', flush=True)
+        for busy_ms in (0.1, 0.4, 1.6, 3.2):
+            for name in codes:
+                rounds = [isolation_child(codes[name], True, busy_ms / 1000)
+                          for _ in range(ROUNDS)]
+                row = {'code': name, 'low_step_ms': busy_ms,
+                       'switch_interval_ms': rounds[0]['switch_interval_ms'],
+                       'idle_p99_ms': statistics.median(r['idle_p99_ms'] for r in rounds),
+                       'flood_p50_ms': statistics.median(r['flood_p50_ms'] for r in rounds),
+                       'flood_p99_ms': statistics.median(r['flood_p99_ms'] for r in rounds),
+                       'median_p99_ratio': statistics.median(r['p99_ratio'] for r in rounds),
+                       'load_avg_1m': round(os.getloadavg()[0], 2)}
+                sweep.append(row)
+                print(f'  {row}', flush=True)
         out_fields['isolation_sweep'] = sweep
     if 'ingest' in parts:
         print('ingest (paced, reliable, zero-loss rate, modes interleaved)...', flush=True)
@@ -394,9 +442,6 @@ def main() -> int:
     if 'critical' in parts:
         print('end-to-end CRITICAL latency (other process -> handler), idle vs flood...',
               flush=True)
-        codes = {'now': str(ROOT / 'src')}
-        if 'before' in options:  # e.g. an export of an older commit's src/
-            codes = {'before': options['before'], **codes}
         out_fields['critical_end_to_end'] = bench_critical(
             codes, rounds=int(options.get('rounds', ROUNDS)),
             flood_rate=int(options.get('flood', FLOOD_RATE)))

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import textwrap
 
+import psutil
 import pytest
 from rclpy.serialization import deserialize_message, serialize_message
 import redis
@@ -83,6 +84,26 @@ def test_events_reach_their_streams_through_the_writer_process_in_global_order(
     snap = writer.snapshot()
     assert snap['written'] == 3000 and snap['writer_restarts'] == 0
     assert not snap['writer_alive']  # it wrote everything out and exited
+
+
+@pytest.mark.parametrize('nice', [None, 0, 9])
+def test_the_writer_process_runs_at_the_configured_nice_value(tmp_path, redis_server, nice):
+    state = tmp_path / 'state'
+    state.mkdir()
+    text = CONFIG.format(url=redis_server.url)
+    if nice is not None:
+        text = text.replace('reconnect_interval_ms: 100}',
+                            f'reconnect_interval_ms: 100, writer_nice: {nice}}}')
+    config = parse_config(text)
+    writer = ProcessWriter(config, state)
+    writer.prime()
+    writer.start()
+    try:
+        support.wait_for(lambda: writer.snapshot()['writer_alive'], 20, message='writer up')
+        expected = os.nice(0) + (5 if nice is None else nice)
+        assert psutil.Process(writer.snapshot()['writer_pid']).nice() == min(expected, 19)
+    finally:
+        writer.stop(10)
 
 
 def test_writer_process_killed_again_and_again_under_load_loses_and_doubles_nothing(

@@ -74,9 +74,6 @@ LOCK_FILE = 'mirror-writer.lock'
 STATUS_PERIOD_S = 0.5
 READY_TIMEOUT_S = 30.0
 RESTART_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
-WRITER_NICE = 5
-"""The writer runs at a lower CPU priority than the kernel: on a busy machine the kernel's
-intake and handlers come first, and the writer catches up from the ring."""
 
 # ring record: kind, tier, topic length, type length, cdr length, seq, stamp_ns, ID ms, ID seq
 _EVENT = struct.Struct('<BBHHIQQQQ')
@@ -558,13 +555,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     # the kernel decides when to stop (it closes the ring, or its end closes our stdin)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    os.nice(WRITER_NICE)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format='[%(levelname)s] [audit writer %(process)d] [%(name)s] '
                         '%(message)s')
     config = _read_config(sys.stdin.buffer)
     if config is None:
         return 2
+    os.nice(config.redis.writer_nice)  # read once: a reload does not renice a running writer
     lock = open(state_dir / LOCK_FILE, 'a+b')
     fcntl.flock(lock, fcntl.LOCK_EX)  # a writer left by a killed kernel finishes first
     child = _Child(config, state_dir)

@@ -208,6 +208,12 @@ class RedisSettings(_Strict):
     # ring of ring_bytes in /dev/shm (see writer_process.ring_path), or a thread of the kernel
     writer: Literal['process', 'thread'] = 'process'
     ring_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=16 * 1024 ** 3)
+    writer_nice: int = Field(5, ge=0, le=19)
+    """
+    The writer process's nice value: above the kernel's 0, so on a busy machine the kernel's
+    intake and handlers come first and the writer catches up from the ring; 0 gives the
+    writer an equal share (more mirror throughput on shared cores, docs/performance.md).
+    """
 
     @field_validator('url')
     @classmethod
