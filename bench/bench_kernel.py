@@ -34,8 +34,11 @@ the isolation and critical runs, alternated with this one; each bus runs with th
 interval its kernel sets (``kernel.switch_interval_ms``; CPython's 5 ms before it existed).
 
 Usage: ``bench_kernel.py [isolation] [isolation-sweep] [ingest] [critical] [modes=a,b]
-[rounds=N] [before=SRC] [code.NAME=SRC] [flood=RATE]``; with no arguments: isolation,
-ingest and critical.
+[rounds=N] [before=SRC] [code.NAME=SRC] [switch=MS,MS] [flood=RATE] [flood_nice=N]
+[result=NAME]``; with no arguments: isolation, ingest and critical. ``switch``: the
+critical run also runs this code base's kernel at these ``kernel.switch_interval_ms``;
+``flood_nice``: the flood's talker and camera at that nice value (the experiments behind
+the CRITICAL tail).
 """
 
 import itertools
@@ -176,7 +179,7 @@ FLOOD_RATE = 8000
 
 
 def critical_round(src: str, flooded: bool, env: dict, config: str,
-                   flood_rate: int = FLOOD_RATE) -> dict:
+                   flood_rate: int = FLOOD_RATE, flood_nice: int = 0) -> dict:
     """
     One end-to-end CRITICAL latency run of the kernel whose code is in ``src``.
 
@@ -184,9 +187,10 @@ def critical_round(src: str, flooded: bool, env: dict, config: str,
     CRITICAL_RATE from its own process; the kernel's CRITICAL handler takes each latency.
     ``flooded``: meanwhile a talker floods ``/bench/flood`` (NORMAL) at ``flood_rate`` over
     DDS and the camera node streams 320x240 rgb8 at 30 fps (``/sensors/camera``, HIGH), all
-    mirrored to Redis.
+    mirrored to Redis. ``flood_nice``: the talker and the camera run at this nice value.
     """
     env = dict(env, PYTHONPATH=src)
+    niced = (lambda: os.nice(flood_nice)) if flood_nice else None
     seconds = CRITICAL_COUNT / CRITICAL_RATE
     recv = subprocess.Popen(
         [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), 'kernel-critical',
@@ -199,12 +203,13 @@ def critical_round(src: str, flooded: bool, env: dict, config: str,
             [sys.executable, '-m', 'unity_sensors.camera.node', '--ros-args', '-p',
              'source:=pattern', '-p', 'width:=320', '-p', 'height:=240', '-p', 'fps:=30',
              '-p', 'autostart:=true', '-r', '/camera/image_raw:=/sensors/camera/image_raw'],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=niced))
         flood = subprocess.Popen(
             [sys.executable, str(ROOT / 'test' / 'nodes' / 'talker.py'), '--topic',
              '/bench/flood', '--count', str(int(flood_rate * (seconds + 4))), '--rate',
              str(flood_rate), '--linger', '0.2'], env=env, stdout=subprocess.PIPE, text=True,
-            stderr=subprocess.DEVNULL)
+            stderr=subprocess.DEVNULL, preexec_fn=niced)
         load.append(flood)
         assert flood.stdout is not None
         assert flood.stdout.readline().strip() == 'talker: ready'
@@ -226,7 +231,8 @@ def critical_round(src: str, flooded: bool, env: dict, config: str,
             'max_ms': round(max(lat), 3), 'load_avg_1m': round(os.getloadavg()[0], 2)}
 
 
-def bench_critical(codes: dict, rounds: int = ROUNDS, flood_rate: int = FLOOD_RATE) -> dict:
+def bench_critical(codes: dict, rounds: int = ROUNDS, flood_rate: int = FLOOD_RATE,
+                   flood_nice: int = 0) -> dict:
     """Run idle and flooded rounds for every code base in ``codes`` (name: src), alternated."""
     sys.path.insert(0, str(ROOT / 'test'))
     import support
@@ -241,19 +247,24 @@ def bench_critical(codes: dict, rounds: int = ROUNDS, flood_rate: int = FLOOD_RA
                 for name in names:
                     for flooded in (False, True):
                         config = pathlib.Path(tmp) / f'critical-{name}-{r}-{flooded}.yaml'
+                        # NAME@MS: this code base with kernel.switch_interval_ms MS
+                        switch = (f', switch_interval_ms: {name.split("@")[1]}'
+                                  if '@' in name else '')
                         config.write_text(
                             f'kernel: {{state_dir: {tmp}/state-{name}-{r}-{flooded}, '
-                            'discovery_period_s: 0.2}\n'
+                            f'discovery_period_s: 0.2{switch}}}\n'
                             f'redis: {{url: "{server.url}"}}\n'
                             'tiers: {NORMAL: {qos: {depth: 1000}}}\n')
-                        run = critical_round(codes[name], flooded, env, str(config), flood_rate)
+                        run = critical_round(codes[name], flooded, env, str(config), flood_rate,
+                                             flood_nice)
                         key = 'flooded' if flooded else 'idle'
                         results[name][key].append(run)
                         print(f'  round {r + 1} critical {name:7s} {key:8s}: {run}', flush=True)
         finally:
             server.stop()
     out: dict = {'probe': {'count': CRITICAL_COUNT, 'rate': CRITICAL_RATE},
-                 'flood_rate': flood_rate, 'camera': '320x240 rgb8 30 fps'}
+                 'flood_rate': flood_rate, 'flood_nice': flood_nice,
+                 'camera': '320x240 rgb8 30 fps'}
     for name, runs in results.items():
         idle = statistics.median(x['p99_ms'] for x in runs['idle'])
         flood = statistics.median(x['p99_ms'] for x in runs['flooded'])
@@ -263,24 +274,37 @@ def bench_critical(codes: dict, rounds: int = ROUNDS, flood_rate: int = FLOOD_RA
 
 
 class CriticalProbe:
-    """A CRITICAL handler on the bus taking each event's publish-to-handler latency (ms)."""
+    """
+    A CRITICAL handler on the bus taking each event's latency (ms), two ways.
+
+    ``samples``: from the event's creation in ``publish`` to its handler (what the bus adds
+    once the publisher holds the interpreter lock). ``arrivals``: from the moment the event
+    was due (the probe thread sleeps until then, as a DDS callback thread waits for data) to
+    its handler, which also counts the publisher's own wait for the lock.
+    """
 
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
         self.got = threading.Event()
         self.samples: list = []
+        self.arrivals: list = []
         bus.subscribe('/safety/bench', self._handle)
 
     def _handle(self, e) -> None:
-        self.samples.append((time.monotonic_ns() - e.mono_ns) / 1e6)
+        now = time.monotonic_ns()
+        self.samples.append((now - e.mono_ns) / 1e6)
+        self.arrivals.append((now - e.message) / 1e6)
         self.got.set()
 
-    def sample(self, into: list) -> None:
-        """Publish one CRITICAL event, wait for its handler; append its latency to ``into``."""
+    def sample(self, into: list, arrivals: list) -> None:
+        """Publish one CRITICAL event 0.5 ms from now, wait for its handler; note both."""
         self.got.clear()
-        self.bus.publish('/safety/bench', 'bench/msg/X', 1, tier=Tier.CRITICAL)
+        due = time.monotonic_ns() + 500_000
+        time.sleep(0.0005)
+        self.bus.publish('/safety/bench', 'bench/msg/X', due, tier=Tier.CRITICAL)
         self.got.wait(30)
         into.append(self.samples[-1])
+        arrivals.append(self.arrivals[-1])
 
 
 def pct(values: list, q: float) -> float:
@@ -307,14 +331,17 @@ def bench_isolation(paced: bool, busy_s: float = 0.0002) -> dict:
     bus.start()
     probe = CriticalProbe(bus)
 
+    flooding = threading.Event()
+    running = True
+
     def busy(e):
+        if not flooding.is_set():
+            return  # an idle block: what the flood left queued drains at once
         end = time.perf_counter() + busy_s
         while time.perf_counter() < end:
             pass
 
     bus.subscribe('/low/**', busy)
-    flooding = threading.Event()
-    running = True
 
     def flood():
         i = 0
@@ -331,6 +358,8 @@ def bench_isolation(paced: bool, busy_s: float = 0.0002) -> dict:
     flooder.start()
     idle: list = []
     loaded: list = []
+    idle_arrival: list = []
+    loaded_arrival: list = []
     for block in range(2 * ISOLATION_BLOCKS):
         flooded = (block % 4) in (1, 2)  # idle, flood, flood, idle, ...
         if flooded:
@@ -341,8 +370,8 @@ def bench_isolation(paced: bool, busy_s: float = 0.0002) -> dict:
             bus.wait_idle(10)
             time.sleep(0.05)
         for _ in range(ISOLATION_BLOCK_SAMPLES):
-            probe.sample(loaded if flooded else idle)
-            time.sleep(0.0005)
+            probe.sample(loaded if flooded else idle,
+                         loaded_arrival if flooded else idle_arrival)
     running = False
     flooding.set()
     flooder.join()
@@ -356,6 +385,12 @@ def bench_isolation(paced: bool, busy_s: float = 0.0002) -> dict:
         'low_dropped': low.dropped, 'switch_interval_ms': sys.getswitchinterval() * 1000,
     }
     out['p99_ratio'] = round(out['flood_p99_ms'] / out['idle_p99_ms'], 3)
+    out.update({'arrival_idle_p50_ms': round(statistics.median(idle_arrival), 4),
+                'arrival_idle_p99_ms': round(pct(idle_arrival, .99), 4),
+                'arrival_flood_p50_ms': round(statistics.median(loaded_arrival), 4),
+                'arrival_flood_p99_ms': round(pct(loaded_arrival, .99), 4)})
+    out['arrival_p99_ratio'] = round(out['arrival_flood_p99_ms'] /
+                                     out['arrival_idle_p99_ms'], 3)
     return out
 
 
@@ -392,19 +427,24 @@ def main() -> int:
     if 'before' in options:
         codes = {'before': options['before'], **codes}
     codes['now'] = str(ROOT / 'src')
+    for ms in filter(None, options.get('switch', '').split(',')):
+        codes[f'now@{ms}'] = str(ROOT / 'src')  # critical: the kernel at another interval
+    bus_codes = {name: src for name, src in codes.items() if '@' not in name}
     if 'isolation' in parts:
         print('isolation (bus, CRITICAL latency idle vs LOW flood, alternating blocks)...',
               flush=True)
         isolation: dict = {}
         for r in range(ROUNDS):
-            names = list(codes) if r % 2 == 0 else list(reversed(codes))
+            names = list(bus_codes) if r % 2 == 0 else list(reversed(bus_codes))
             for name in names:
                 for kind, paced in (('paced_flood', True), ('unpaced_flood', False)):
-                    run = isolation_child(codes[name], paced)
+                    run = isolation_child(bus_codes[name], paced)
                     isolation.setdefault(name, {}).setdefault(kind, []).append(run)
                     print(f'  round {r + 1} {name} {kind}: {run}', flush=True)
         out_fields['isolation'] = {
             name: {kind: {'median_p99_ratio': statistics.median(x['p99_ratio'] for x in runs),
+                          'median_arrival_p99_ratio': statistics.median(
+                              x['arrival_p99_ratio'] for x in runs),
                           'median_idle_p99_ms': statistics.median(x['idle_p99_ms']
                                                                   for x in runs),
                           'median_flood_p99_ms': statistics.median(x['flood_p99_ms']
@@ -419,8 +459,8 @@ def main() -> int:
         print('isolation vs the LOW handler step (paced flood)...', flush=True)
         sweep = []
         for busy_ms in (0.1, 0.4, 1.6, 3.2):
-            for name in codes:
-                rounds = [isolation_child(codes[name], True, busy_ms / 1000)
+            for name in bus_codes:
+                rounds = [isolation_child(bus_codes[name], True, busy_ms / 1000)
                           for _ in range(ROUNDS)]
                 row = {'code': name, 'low_step_ms': busy_ms,
                        'switch_interval_ms': rounds[0]['switch_interval_ms'],
@@ -428,6 +468,10 @@ def main() -> int:
                        'flood_p50_ms': statistics.median(r['flood_p50_ms'] for r in rounds),
                        'flood_p99_ms': statistics.median(r['flood_p99_ms'] for r in rounds),
                        'median_p99_ratio': statistics.median(r['p99_ratio'] for r in rounds),
+                       'arrival_flood_p99_ms': statistics.median(r['arrival_flood_p99_ms']
+                                                                 for r in rounds),
+                       'median_arrival_p99_ratio': statistics.median(r['arrival_p99_ratio']
+                                                                     for r in rounds),
                        'load_avg_1m': round(os.getloadavg()[0], 2)}
                 sweep.append(row)
                 print(f'  {row}', flush=True)
@@ -444,12 +488,15 @@ def main() -> int:
               flush=True)
         out_fields['critical_end_to_end'] = bench_critical(
             codes, rounds=int(options.get('rounds', ROUNDS)),
-            flood_rate=int(options.get('flood', FLOOD_RATE)))
+            flood_rate=int(options.get('flood', FLOOD_RATE)),
+            flood_nice=int(options.get('flood_nice', 0)))
         summary = {k: {kk: vv for kk, vv in v.items() if kk != 'rounds'}
                    for k, v in out_fields['critical_end_to_end'].items()
                    if isinstance(v, dict) and 'p99_ratio' in v}
         print(json.dumps(summary), flush=True)
     name = 'kernel' if not sys.argv[1:] else 'kernel-' + '-'.join(parts)
+    if 'result' in options:  # e.g. result=kernel-critical-switch: a run that keeps the others
+        name = options['result']
     out = write_results(name, out_fields)
     print(f'wrote {out}')
     return 0
