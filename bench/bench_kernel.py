@@ -33,7 +33,10 @@ Kernel benchmarks (issues: the spine, 15). Results: bench/results/kernel.json; d
 the isolation and critical runs, alternated with this one; each bus runs with the switch
 interval its kernel sets (``kernel.switch_interval_ms``; CPython's 5 ms before it existed).
 
-Usage: ``bench_kernel.py [isolation] [isolation-sweep] [ingest] [critical] [modes=a,b]
+``ingest-cpu``: at one paced rate (``cpu_rate``, 16 000), the CPU per message of the talker,
+the receiver (with the kernel's writer process) and redis-server, per mode.
+
+Usage: ``bench_kernel.py [isolation] [isolation-sweep] [ingest] [ingest-cpu] [critical] [modes=a,b]
 [rounds=N] [before=SRC] [code.NAME=SRC] [switch=MS,MS] [flood=RATE] [flood_nice=N]
 [result=NAME]``; with no arguments: isolation, ingest and critical. ``switch``: the
 critical run also runs this code base's kernel at these ``kernel.switch_interval_ms``;
@@ -99,6 +102,63 @@ def ingest_step(mode: str, rate: int, env: dict, config: str, redis_url: str = '
     out, _ = recv.communicate(timeout=120)
     received = json.loads(out.strip().splitlines()[-1])['received']
     return max(count - received, 1 if talker_failed else 0)
+
+
+def _cpu_s(procs: list) -> float:
+    """Return the user + system CPU seconds of ``procs`` and their live descendants."""
+    import psutil
+    total = 0.0
+    for proc in procs:
+        try:
+            tree = [proc] + proc.children(recursive=True)
+        except psutil.NoSuchProcess:
+            continue
+        for p in tree:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+    return total
+
+
+def ingest_cpu_step(mode: str, rate: int, env: dict, config: str, server) -> dict:
+    """
+    Publish ``rate`` msg/s for SECONDS_PER_STEP to a ``mode`` receiver; return CPU per message.
+
+    CPU time (user + system) of the talker, of the receiver with its children (the kernel's
+    writer process) and of redis-server, from the talker's first message to its last plus a
+    second for what is in flight, in microseconds per message; and the loss.
+    """
+    import psutil
+    count = int(rate * SECONDS_PER_STEP)
+    topic = f'/bench/ingest{next(_steps)}'
+    recv = subprocess.Popen(
+        [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), mode, topic, '600',
+         config, server.url], env=env, stdout=subprocess.PIPE, text=True)
+    assert recv.stdout is not None
+    assert recv.stdout.readline().strip() == 'ready'
+    talker = subprocess.Popen(
+        [sys.executable, str(ROOT / 'test' / 'nodes' / 'talker.py'), '--topic', topic,
+         '--count', str(count), '--rate', str(rate), '--linger', '0.0'],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert talker.stdout is not None
+    assert talker.stdout.readline().strip() == 'talker: ready'
+    procs = {'talker': psutil.Process(talker.pid), 'receiver': psutil.Process(recv.pid),
+             'redis': psutil.Process(server.proc.pid)}
+    before = {name: _cpu_s([p]) for name, p in procs.items()}
+    done = talker.stdout.readline().strip() == 'talker: done'
+    after = {'talker': _cpu_s([procs['talker']])}
+    talker.wait(60)
+    time.sleep(1.0)
+    after.update({name: _cpu_s([procs[name]]) for name in ('receiver', 'redis')})
+    recv.send_signal(signal.SIGINT)
+    out, _ = recv.communicate(timeout=120)
+    received = json.loads(out.strip().splitlines()[-1])['received']
+    us = {name: round((after[name] - before[name]) / count * 1e6, 2) for name in procs}
+    us['total'] = round(sum(us.values()), 2)
+    return {'rate': rate, 'lost': max(count - received, 0 if done else 1),
+            'cpu_us_per_msg': us}
 
 
 def ros_env() -> dict:
@@ -430,6 +490,40 @@ def main() -> int:
     for ms in filter(None, options.get('switch', '').split(',')):
         codes[f'now@{ms}'] = str(ROOT / 'src')  # critical: the kernel at another interval
     bus_codes = {name: src for name, src in codes.items() if '@' not in name}
+    if 'ingest-cpu' in parts:
+        # the experiment behind the ingest limit: CPU per message of every process involved
+        rate = int(options.get('cpu_rate', 16000))
+        modes = tuple(options['modes'].split(',')) if 'modes' in options else (
+            'bare-events', 'kernel', 'kernel-mirror')
+        sys.path.insert(0, str(ROOT / 'test'))
+        import support
+        env = ros_env()
+        cpu: dict = {m: [] for m in modes}
+        with tempfile.TemporaryDirectory() as tmp:
+            server = support.RedisServer(pathlib.Path(tmp) / 'redis')
+            server.start()
+            try:
+                for r in range(int(options.get('rounds', 2))):
+                    for mode in (modes if r % 2 == 0 else tuple(reversed(modes))):
+                        path = pathlib.Path(tmp) / f'{mode}-{r}.yaml'
+                        redis_line = (f'redis: {{url: "{server.url}"}}\n'
+                                      if mode.startswith('kernel-mirror')
+                                      else 'redis: {enabled: false}\n')
+                        path.write_text(f'kernel: {{state_dir: {tmp}/s-{mode}-{r}, '
+                                        f'discovery_period_s: 0.2}}\n{redis_line}'
+                                        'tiers: {NORMAL: {qos: {depth: 1000}}}\n')
+                        run = ingest_cpu_step(mode, rate, env, str(path), server)
+                        cpu[mode].append(run)
+                        print(f'  round {r + 1} cpu {mode:13s}: {run}', flush=True)
+            finally:
+                server.stop()
+        out_fields['ingest_cpu'] = {
+            'rate': rate,
+            'median_cpu_us_per_msg': {
+                m: {k: statistics.median(x['cpu_us_per_msg'][k] for x in runs)
+                    for k in runs[0]['cpu_us_per_msg']} for m, runs in cpu.items()},
+            'rounds': cpu, 'load_avg_1m': round(os.getloadavg()[0], 2)}
+        print(json.dumps(out_fields['ingest_cpu']['median_cpu_us_per_msg']), flush=True)
     if 'isolation' in parts:
         print('isolation (bus, CRITICAL latency idle vs LOW flood, alternating blocks)...',
               flush=True)
