@@ -32,10 +32,15 @@ queued or being handled, the NORMAL, LOW and DEFERRED workers do not start anoth
 (for at most ``YIELD_TO_CRITICAL_MAX_S`` at a time, so a stuck CRITICAL handler cannot starve
 them) and publishers into those tiers hand the interpreter lock over. All workers share one
 CPython interpreter lock: a CRITICAL thread that wants it waits for the lower tier's Python
-step in progress, at most the interpreter's switch interval (the kernel sets it:
-``kernel.switch_interval_ms``). Lower-tier workers do not hand the lock over after every
-event: ``time.sleep(0)`` costs about 80 microseconds on Linux (a timer slack), which held a
-NORMAL worker to about 11 000 events/s (docs/performance.md, issue 15).
+step in progress. Lower-tier workers hand the lock over (``time.sleep(0)``) once they have
+worked for ``HANDOVER_S`` since the last time, not after every event: the sleep lasts about
+80 microseconds on Linux (the timer slack), which after every event held a NORMAL worker to
+about 11 000 events/s; that long a window is what lets a woken thread take the lock (a
+shorter one, or none, left a thread waiting to publish CRITICAL for 3-85 ms under a LOW
+flood: CPython's lock goes to whoever asks first, and a waiter's own timeout request is
+reset by every switch between other threads; docs/performance.md, issue 15). The
+interpreter's switch interval (the kernel sets it: ``kernel.switch_interval_ms``) bounds
+the rest.
 """
 
 import collections
@@ -57,6 +62,9 @@ _LOG = logging.getLogger('unity_kernel.bus')
 
 YIELD_TO_CRITICAL_MAX_S = 0.1
 """Longest a lower-tier worker waits for CRITICAL work to finish before taking one event."""
+
+HANDOVER_S = 0.0005
+"""A lower-tier worker that has worked this long since its last hand-over hands the lock over."""
 
 Handler = Callable[[Event], Any]
 
@@ -214,6 +222,7 @@ class _Lane:
             return True
 
     def _run(self) -> None:
+        handed_over = time.perf_counter()
         while True:
             if self.yields:
                 self.bus._yield_to_critical()
@@ -234,6 +243,11 @@ class _Lane:
                     self.cond.notify_all()
                 if self.tier is Tier.CRITICAL:
                     self.bus._critical_step_done()
+            if self.yields and time.perf_counter() - handed_over >= HANDOVER_S:
+                # let a thread that waits for the lock (a CRITICAL intake or worker) have it:
+                # after every HANDOVER_S of work, not after every event
+                time.sleep(0)
+                handed_over = time.perf_counter()
 
     def idle(self) -> bool:
         return not self.queue and not self.busy
