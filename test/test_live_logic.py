@@ -14,6 +14,8 @@
 
 """The live view's pure logic and config, without a network or ROS."""
 
+import os
+
 import pytest
 from rclpy.serialization import serialize_message
 from std_msgs.msg import String
@@ -150,3 +152,7 @@ def test_token_comes_from_the_environment_or_a_file(tmp_path):
     assert read_token(with_file, {}) == 'from-file'
     with pytest.raises(LiveViewError, match='token_file'):
         read_token(parse_config(f'live: {{token_file: {tmp_path / "none"}}}').live, {})
+    fifo = tmp_path / 'fifo'
+    os.mkfifo(fifo)  # refused at once, not read (a read would block until a writer came)
+    with pytest.raises(LiveViewError, match='token_file: cannot read it: .*not a regular file'):
+        read_token(parse_config(f'live: {{token_file: {fifo}}}').live, {})

@@ -36,8 +36,9 @@ from typing import Any, Deque, Dict, List, Optional, Tuple
 
 from unity_kernel_core.bus.events import Event
 from unity_kernel_core.component import KernelContext
+from unity_kernel_core.config.documents import read_text
 from unity_kernel_core.config.kernel_config import is_loopback, KernelConfig, LiveSettings
-from unity_kernel_core.errors import LiveViewError
+from unity_kernel_core.errors import ConfigError, LiveViewError
 from unity_kernel_core.live.delivery import EventRing
 from unity_kernel_core.live.state import find_peer, MirrorView, ModuleOperations, Snapshot
 
@@ -56,10 +57,10 @@ def read_token(settings: LiveSettings, environ: 'os._Environ[str] | Dict[str, st
         return token
     if settings.token_file:
         path = pathlib.Path(settings.token_file).expanduser()
-        try:
-            token = path.read_text(encoding='utf-8').strip()
-        except OSError as exc:
-            raise LiveViewError(f'live.token_file {path}: {exc.strerror or exc}') from None
+        try:  # bounded: a regular file of at most 64 KiB (a FIFO would block the kernel)
+            token = read_text(path, max_bytes=64 * 1024).strip()
+        except ConfigError as exc:
+            raise LiveViewError(f'live.token_file: cannot read it: {exc.issues[0]}') from None
         if not token:
             raise LiveViewError(f'live.token_file {path} is empty')
         return token
