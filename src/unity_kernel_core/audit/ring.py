@@ -60,6 +60,8 @@ class Ring:
         self.capacity = capacity
         self._head = _U64.unpack_from(mm, _HEAD_AT)[0]
         self._tail = _U64.unpack_from(mm, _TAIL_AT)[0]
+        self._claimed = self._head
+        """The head after the record being written (set by _claim, published by _publish)."""
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -144,37 +146,38 @@ class Ring:
         size = 0
         for p in parts:
             size += len(p)
-        need = size + 4
-        cap = self.capacity
-        head = self._head
-        pos = head % cap
-        room = cap - pos
-        skip = room if need > room else 0
-        if head + skip + need - self._tail > cap:
-            self._tail = _U64.unpack_from(self._mm, _TAIL_AT)[0]
-            if head + skip + need - self._tail > cap:
-                return False
+        at = self._claim(size)
+        if at < 0:
+            return False
         mm = self._mm
-        if skip:
-            if room >= 4:
-                _LEN.pack_into(mm, HEADER + pos, _SKIP)
-            head += skip
-            pos = 0
-        at = HEADER + pos
-        _LEN.pack_into(mm, at, size)
-        at += 4
         for p in parts:
             end = at + len(p)
             mm[at:end] = p
             at = end
-        self._head = head + need
-        _U64.pack_into(mm, _HEAD_AT, self._head)
+        self._publish()
         return True
 
     def put2(self, first: bytes, second: bytes) -> bool:
         """Append one record made of two parts (the tap's case: :meth:`put`, unrolled)."""
         n1 = len(first)
-        size = n1 + len(second)
+        n2 = len(second)
+        at = self._claim(n1 + n2)
+        if at < 0:
+            return False
+        mid = at + n1
+        self._mm[at:mid] = first
+        self._mm[mid:mid + n2] = second
+        self._publish()
+        return True
+
+    def _claim(self, size: int) -> int:
+        """
+        Make room for a record of ``size`` bytes and write its length; return where it goes.
+
+        Returns -1 when it does not fit now. A record that would not fit before the end of the
+        buffer starts at its beginning (the rest marked skipped). The record becomes visible
+        to the consumer only with :meth:`_publish`, once its bytes are written.
+        """
         need = size + 4
         cap = self.capacity
         head = self._head
@@ -184,21 +187,20 @@ class Ring:
         if head + skip + need - self._tail > cap:
             self._tail = _U64.unpack_from(self._mm, _TAIL_AT)[0]
             if head + skip + need - self._tail > cap:
-                return False
-        mm = self._mm
+                return -1
         if skip:
             if room >= 4:
-                _LEN.pack_into(mm, HEADER + pos, _SKIP)
+                _LEN.pack_into(self._mm, HEADER + pos, _SKIP)
             head += skip
             pos = 0
-        at = HEADER + pos
-        _LEN.pack_into(mm, at, size)
-        mid = at + 4 + n1
-        mm[at + 4:mid] = first
-        mm[mid:mid + size - n1] = second
-        self._head = head + need
-        _U64.pack_into(mm, _HEAD_AT, self._head)
-        return True
+        _LEN.pack_into(self._mm, HEADER + pos, size)
+        self._claimed = head + need
+        return HEADER + pos + 4
+
+    def _publish(self) -> None:
+        """Make the record written after :meth:`_claim` visible to the consumer."""
+        self._head = self._claimed
+        _U64.pack_into(self._mm, _HEAD_AT, self._head)
 
     # -- consumer --------------------------------------------------------------------------
 
