@@ -57,6 +57,7 @@ import tempfile
 import threading
 import time
 
+from _cpu import CpuMeter
 from _results import write_results
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -104,24 +105,6 @@ def ingest_step(mode: str, rate: int, env: dict, config: str, redis_url: str = '
     return max(count - received, 1 if talker_failed else 0)
 
 
-def _cpu_s(procs: list) -> float:
-    """Return the user + system CPU seconds of ``procs`` and their live descendants."""
-    import psutil
-    total = 0.0
-    for proc in procs:
-        try:
-            tree = [proc] + proc.children(recursive=True)
-        except psutil.NoSuchProcess:
-            continue
-        for p in tree:
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.NoSuchProcess:
-                pass
-    return total
-
-
 def ingest_cpu_step(mode: str, rate: int, env: dict, config: str, server) -> dict:
     """
     Publish ``rate`` msg/s for SECONDS_PER_STEP to a ``mode`` receiver; return CPU per message.
@@ -130,7 +113,6 @@ def ingest_cpu_step(mode: str, rate: int, env: dict, config: str, server) -> dic
     writer process) and of redis-server, from the talker's first message to its last plus a
     second for what is in flight, in microseconds per message; and the loss.
     """
-    import psutil
     count = int(rate * SECONDS_PER_STEP)
     topic = f'/bench/ingest{next(_steps)}'
     recv = subprocess.Popen(
@@ -144,18 +126,17 @@ def ingest_cpu_step(mode: str, rate: int, env: dict, config: str, server) -> dic
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert talker.stdout is not None
     assert talker.stdout.readline().strip() == 'talker: ready'
-    procs = {'talker': psutil.Process(talker.pid), 'receiver': psutil.Process(recv.pid),
-             'redis': psutil.Process(server.proc.pid)}
-    before = {name: _cpu_s([p]) for name, p in procs.items()}
+    meter = CpuMeter(descendants=True, talker=talker.pid, receiver=recv.pid,
+                     redis=server.proc.pid)
+    meter.start()
     done = talker.stdout.readline().strip() == 'talker: done'
-    after = {'talker': _cpu_s([procs['talker']])}
+    us = meter.us_per_event(count, ['talker'])
     talker.wait(60)
     time.sleep(1.0)
-    after.update({name: _cpu_s([procs[name]]) for name in ('receiver', 'redis')})
+    us.update(meter.us_per_event(count, ['receiver', 'redis']))
     recv.send_signal(signal.SIGINT)
     out, _ = recv.communicate(timeout=120)
     received = json.loads(out.strip().splitlines()[-1])['received']
-    us = {name: round((after[name] - before[name]) / count * 1e6, 2) for name in procs}
     us['total'] = round(sum(us.values()), 2)
     return {'rate': rate, 'lost': max(count - received, 0 if done else 1),
             'cpu_us_per_msg': us}

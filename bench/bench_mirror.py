@@ -48,9 +48,9 @@ sys.path.insert(0, str(ROOT / 'src'))
 sys.path.insert(0, str(ROOT / 'test'))
 sys.path.insert(0, str(ROOT / 'bench'))
 
+from _cpu import CpuMeter  # noqa: E402
 from _results import write_results  # noqa: E402
 from bench_kernel import bench_ingest  # noqa: E402
-import psutil  # noqa: E402
 from rclpy.serialization import serialize_message  # noqa: E402
 import redis  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
@@ -71,26 +71,6 @@ BATCH = 500
 
 def payload(i: int) -> bytes:
     return serialize_message(String(data=f'{i:064d}'))
-
-
-class CpuMeter:
-    """CPU seconds (user + system) of named processes between start() and stop()."""
-
-    def __init__(self, **pids: int) -> None:
-        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
-        self.start_s: Dict[str, float] = {}
-
-    def start(self) -> None:
-        self.start_s = {name: _cpu_s(p) for name, p in self.procs.items()}
-
-    def us_per_event(self, n: int) -> Dict[str, float]:
-        return {name: round((_cpu_s(p) - self.start_s[name]) / n * 1e6, 2)
-                for name, p in self.procs.items()}
-
-
-def _cpu_s(proc: 'psutil.Process') -> float:
-    times = proc.cpu_times()
-    return times.user + times.system
 
 
 def raw_xadd(client: 'redis.Redis', n: int, meter: CpuMeter) -> Tuple[float, Dict[str, float]]:
