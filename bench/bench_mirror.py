@@ -73,11 +73,16 @@ def payload(i: int) -> bytes:
     return serialize_message(String(data=f'{i:064d}'))
 
 
+def raw_fields(n: int) -> List[Dict[str, Any]]:
+    """Return the fields of ``n`` raw XADDs: what the mirror writes per event, built ahead."""
+    return [{'topic': '/bench/raw', 'type': 'std_msgs/msg/String', 'tier': 'NORMAL',
+             'seq': str(i), 'stamp_ns': str(time.time_ns()), 'cdr': payload(i)}
+            for i in range(n)]
+
+
 def raw_xadd(client: 'redis.Redis', n: int, meter: CpuMeter) -> Tuple[float, Dict[str, float]]:
     client.flushall()
-    fields = [{'topic': '/bench/raw', 'type': 'std_msgs/msg/String', 'tier': 'NORMAL',
-               'seq': str(i), 'stamp_ns': str(time.time_ns()), 'cdr': payload(i)}
-              for i in range(n)]
+    fields = raw_fields(n)
     meter.start()
     start = time.perf_counter()
     for first in range(0, n, BATCH):
@@ -94,9 +99,7 @@ def raw_xadd(client: 'redis.Redis', n: int, meter: CpuMeter) -> Tuple[float, Dic
 def raw_resp(client: 'redis.Redis', n: int, meter: CpuMeter) -> Tuple[float, Dict[str, float]]:
     """Time the XADDs of raw_xadd packed and read as the mirror's writer does (extra row)."""
     client.flushall()
-    fields = [{'topic': '/bench/raw', 'type': 'std_msgs/msg/String', 'tier': 'NORMAL',
-               'seq': str(i), 'stamp_ns': str(time.time_ns()), 'cdr': payload(i)}
-              for i in range(n)]
+    fields = raw_fields(n)
     meter.start()
     start = time.perf_counter()
     for first in range(0, n, BATCH):
