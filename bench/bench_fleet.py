@@ -44,7 +44,6 @@ from rclpy.serialization import deserialize_message, serialize_message  # noqa: 
 from std_msgs.msg import String  # noqa: E402
 import support  # noqa: E402
 
-from unity_kernel_core.audit.journal import Journal  # noqa: E402
 from unity_kernel_core.audit.mirror import MirrorWriter  # noqa: E402
 from unity_kernel_core.audit.record import StreamKeys  # noqa: E402
 from unity_kernel_core.audit.redis_connection import connect  # noqa: E402
@@ -70,10 +69,7 @@ def writer_for(url: str, tmp: pathlib.Path, robot: str, cluster: bool, extra: st
         f'redis: {{url: "{url}", cluster: {str(cluster).lower()}, batch_size: {BATCH}, '
         f'queue_size: {N * 2}, reconnect_interval_ms: 100{extra}}}\n'
         f'tiers: {{NORMAL: {{queue_size: {N * 2}}}}}\n')
-    journal = Journal(tmp / f'journal-{time.monotonic_ns()}', config.redis.journal_max_bytes)
-    writer = MirrorWriter(config.redis, config.routes, StreamKeys.of(config), journal,
-                          lambda: connect(config.redis))
-    return writer, config
+    return MirrorWriter.for_config(config, tmp / f'state-{time.monotonic_ns()}'), config
 
 
 def throughput(url: str, tmp: pathlib.Path, robot: str, cluster: bool, extra: str = '') -> float:

@@ -56,10 +56,7 @@ import redis  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 import support  # noqa: E402
 
-from unity_kernel_core.audit.journal import Journal  # noqa: E402
 from unity_kernel_core.audit.mirror import MirrorWriter  # noqa: E402
-from unity_kernel_core.audit.record import StreamKeys  # noqa: E402
-from unity_kernel_core.audit.redis_connection import connect  # noqa: E402
 from unity_kernel_core.audit.resp import execute_packed, pack_command  # noqa: E402
 from unity_kernel_core.audit.writer_process import ProcessWriter  # noqa: E402
 from unity_kernel_core.bus.event_bus import EventBus  # noqa: E402
@@ -126,9 +123,7 @@ def mirror(url: str, client: 'redis.Redis', n: int, tmp: pathlib.Path, kind: str
     if kind.startswith('process'):
         writer = ProcessWriter(config, state)
     else:
-        writer = MirrorWriter(config.redis, config.routes, StreamKeys('unity'),
-                              Journal(state / 'journal', config.redis.journal_max_bytes),
-                              lambda: connect(config.redis))
+        writer = MirrorWriter.for_config(config, state)
     writer.prime()
     bus = EventBus(config.policies())
     bus.start()

@@ -91,6 +91,15 @@ COUNTERS = ('written', 'journaled', 'drained', 'duplicates', 'rejected', 'droppe
 class MirrorWriter:
     """The queue, the writer thread, the Redis pipeline and the journal (no ROS)."""
 
+    @classmethod
+    def for_config(cls, config: KernelConfig, state_dir: pathlib.Path) -> 'MirrorWriter':
+        """Return the writer of ``config``: its journal under ``state_dir``, its connection."""
+        settings = config.redis
+        journal = Journal(pathlib.Path(state_dir) / JOURNAL_DIR, settings.journal_max_bytes,
+                          settings.journal_segment_bytes, settings.journal_fsync)
+        return cls(settings, config.routes, StreamKeys.of(config), journal,
+                   lambda: connect(settings))
+
     def __init__(self, settings: RedisSettings, routes: TopicRoutes, keys: StreamKeys,
                  journal: Journal, client_factory: Callable[[], Client]) -> None:
         self.settings = settings
@@ -713,9 +722,5 @@ def create(context: KernelContext) -> Optional[Mirror]:
     if settings.writer == 'process':
         from unity_kernel_core.audit.writer_process import ProcessWriter
         return Mirror(context, ProcessWriter(context.config, pathlib.Path(context.state_dir)))
-    journal = Journal(pathlib.Path(context.state_dir) / JOURNAL_DIR, settings.journal_max_bytes,
-                      settings.journal_segment_bytes, settings.journal_fsync)
-    writer = MirrorWriter(settings, context.config.routes,
-                          StreamKeys.of(context.config), journal,
-                          lambda: connect(settings))
-    return Mirror(context, writer)
+    return Mirror(context, MirrorWriter.for_config(context.config,
+                                                   pathlib.Path(context.state_dir)))

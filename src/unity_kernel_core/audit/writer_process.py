@@ -56,11 +56,10 @@ import threading
 import time
 from typing import Any, Dict, IO, List, Optional, Tuple
 
-from unity_kernel_core.audit.journal import Journal
 from unity_kernel_core.audit.mirror import COUNTERS, JOURNAL_DIR, MirrorWriter
 from unity_kernel_core.audit.record import (AuditError, dead_letter_fields, event_fields,
                                             IdClock, StreamEntry, StreamKeys)
-from unity_kernel_core.audit.redis_connection import connect, redacted_url
+from unity_kernel_core.audit.redis_connection import redacted_url
 from unity_kernel_core.audit.ring import Ring, RingError, try_open
 from unity_kernel_core.bus.event_bus import DeadLetter
 from unity_kernel_core.bus.events import Event, Tier
@@ -440,11 +439,8 @@ class _Child:
         settings = config.redis
         self.config = config
         self.state_dir = state_dir
-        self.journal = Journal(state_dir / JOURNAL_DIR, settings.journal_max_bytes,
-                               settings.journal_segment_bytes, settings.journal_fsync)
-        self.writer = MirrorWriter(settings, config.routes,
-                                   StreamKeys.of(config), self.journal,
-                                   lambda: connect(settings))
+        self.writer = MirrorWriter.for_config(config, state_dir)
+        self.journal = self.writer.journal
         self.decoder = _Decoder(self.writer.keys)
         self.batch = settings.batch_size
         self.flush_s = settings.flush_interval_ms / 1000.0
