@@ -142,6 +142,21 @@ def ingest_cpu_step(mode: str, rate: int, env: dict, config: str, server) -> dic
             'cpu_us_per_msg': us}
 
 
+def ingest_config(tmp: pathlib.Path, mode: str, redis_url: str, suffix: str = '') -> str:
+    """Write the kernel config of an ingest ``mode`` (its mirror, writer, nice); return it."""
+    redis_line = 'redis: {enabled: false}\n'
+    if mode.startswith('kernel-mirror'):
+        writer = 'thread' if mode.endswith('-thread') else 'process'
+        nice = 0 if mode.endswith('-nice0') else 5
+        redis_line = (f'redis: {{url: "{redis_url}", writer: {writer}, '
+                      f'writer_nice: {nice}}}\n')
+    path = tmp / f'{mode}{suffix}.yaml'
+    path.write_text(f'kernel: {{state_dir: {tmp / f"state-{mode}{suffix}"}, '
+                    'discovery_period_s: 0.2}\n'
+                    f'{redis_line}tiers: {{NORMAL: {{qos: {{depth: 1000}}}}}}\n')
+    return str(path)
+
+
 def ros_env() -> dict:
     return dict(os.environ, ROS_DOMAIN_ID=str(random.randint(50, 100)),
                 ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', PYTHONPATH=str(ROOT / 'src'))
@@ -162,19 +177,8 @@ def bench_ingest(modes=MODES, rates=RATES, rounds: int = INGEST_ROUNDS) -> dict:
         server = support.RedisServer(pathlib.Path(tmp) / 'redis')
         server.start()
         try:
-            configs = {}
-            for mode in modes:
-                state = pathlib.Path(tmp) / f'state-{mode}'
-                redis_line = 'redis: {enabled: false}\n'
-                if mode.startswith('kernel-mirror'):
-                    writer = 'thread' if mode.endswith('-thread') else 'process'
-                    nice = 0 if mode.endswith('-nice0') else 5
-                    redis_line = (f'redis: {{url: "{server.url}", writer: {writer}, '
-                                  f'writer_nice: {nice}}}\n')
-                path = pathlib.Path(tmp) / f'{mode}.yaml'
-                path.write_text(f'kernel: {{state_dir: {state}, discovery_period_s: 0.2}}\n'
-                                f'{redis_line}tiers: {{NORMAL: {{qos: {{depth: 1000}}}}}}\n')
-                configs[mode] = str(path)
+            configs = {mode: ingest_config(pathlib.Path(tmp), mode, server.url)
+                       for mode in modes}
             per_round = []
             for r in range(rounds):
                 order = list(modes) if r % 2 == 0 else list(reversed(modes))
@@ -486,14 +490,8 @@ def main() -> int:
             try:
                 for r in range(int(options.get('rounds', 2))):
                     for mode in (modes if r % 2 == 0 else tuple(reversed(modes))):
-                        path = pathlib.Path(tmp) / f'{mode}-{r}.yaml'
-                        redis_line = (f'redis: {{url: "{server.url}"}}\n'
-                                      if mode.startswith('kernel-mirror')
-                                      else 'redis: {enabled: false}\n')
-                        path.write_text(f'kernel: {{state_dir: {tmp}/s-{mode}-{r}, '
-                                        f'discovery_period_s: 0.2}}\n{redis_line}'
-                                        'tiers: {NORMAL: {qos: {depth: 1000}}}\n')
-                        run = ingest_cpu_step(mode, rate, env, str(path), server)
+                        path = ingest_config(pathlib.Path(tmp), mode, server.url, f'-{r}')
+                        run = ingest_cpu_step(mode, rate, env, path, server)
                         cpu[mode].append(run)
                         print(f'  round {r + 1} cpu {mode:13s}: {run}', flush=True)
             finally:
