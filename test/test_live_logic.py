@@ -25,7 +25,7 @@ from unity_kernel_core.config.kernel_config import is_loopback, parse_config
 from unity_kernel_core.errors import ConfigError, LiveViewError
 from unity_kernel_core.live.delivery import access, EventRing, PublishPolicy, Rates, Throttle
 from unity_kernel_core.live.state import _redact_url
-from unity_kernel_core.live.view import bind_refusal, read_token, string_preview
+from unity_kernel_core.live.view import bind_refusal, read_token, string_preview, tls_files
 
 
 def test_throttle_limits_each_matching_topic_to_its_rate_and_never_critical():
@@ -156,3 +156,18 @@ def test_token_comes_from_the_environment_or_a_file(tmp_path):
     os.mkfifo(fifo)  # refused at once, not read (a read would block until a writer came)
     with pytest.raises(LiveViewError, match='token_file: cannot read it: .*not a regular file'):
         read_token(parse_config(f'live: {{token_file: {fifo}}}').live, {})
+
+
+def test_tls_files_must_be_regular_files_and_a_fifo_is_refused_at_once(tmp_path):
+    cert, key, fifo = tmp_path / 'cert.pem', tmp_path / 'key.pem', tmp_path / 'fifo'
+    cert.write_text('-----BEGIN CERTIFICATE-----\n')
+    key.write_text('-----BEGIN PRIVATE KEY-----\n')
+    os.mkfifo(fifo)
+    assert tls_files(parse_config('').live) is None
+    both = parse_config(f'live: {{tls_cert_file: {cert}, tls_key_file: {key}}}').live
+    assert tls_files(both) == (str(cert), str(key))
+    with pytest.raises(ValueError, match='live.tls_key_file: cannot read it: .*not a regular'):
+        tls_files(parse_config(f'live: {{tls_cert_file: {cert}, tls_key_file: {fifo}}}').live)
+    with pytest.raises(ValueError, match='live.tls_cert_file: cannot read it: .*not found'):
+        tls_files(parse_config(f'live: {{tls_cert_file: {tmp_path / "no.pem"}, '
+                               f'tls_key_file: {key}}}').live)

@@ -49,6 +49,27 @@ DIAGNOSTICS_TYPE = 'diagnostic_msgs/msg/DiagnosticArray'
 PREVIEW_MAX = 240
 
 
+def tls_files(settings: LiveSettings) -> Optional[Tuple[str, str]]:
+    """
+    Return the paths of ``live.tls_cert_file`` and ``tls_key_file``, or None without TLS.
+
+    Each must be a readable regular file of at most 1 MiB (a FIFO handed to ``ssl`` would
+    block the kernel): raise ValueError saying which one and why otherwise.
+    """
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    paths = []
+    for key, name in (('tls_cert_file', settings.tls_cert_file),
+                      ('tls_key_file', settings.tls_key_file)):
+        path = pathlib.Path(name).expanduser()
+        try:
+            read_text(path, max_bytes=1024 * 1024)
+        except ConfigError as exc:
+            raise ValueError(f'live.{key}: cannot read it: {exc.issues[0]}') from None
+        paths.append(str(path))
+    return paths[0], paths[1]
+
+
 def read_token(settings: LiveSettings, environ: 'os._Environ[str] | Dict[str, str]') -> \
         Optional[str]:
     """Return the configured token (env ``live.token_env``, else ``live.token_file``)."""
@@ -191,11 +212,7 @@ class LiveView:
     # -- servers ---------------------------------------------------------------------------
 
     def _tls_paths(self) -> Optional[Tuple[str, str]]:
-        s = self.settings
-        if s.tls_cert_file is None or s.tls_key_file is None:
-            return None
-        return (str(pathlib.Path(s.tls_cert_file).expanduser()),
-                str(pathlib.Path(s.tls_key_file).expanduser()))
+        return tls_files(self.settings)
 
     def _start_foxglove(self) -> None:
         s = self.settings
