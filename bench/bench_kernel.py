@@ -31,7 +31,9 @@ Kernel benchmarks (issues: the spine, 15). Results: bench/results/kernel.json; d
     CRITICAL handler in a node module (``bench/modules/critical_handler``: its own process,
     DDS subscription and interpreter, supervised by the kernel) alternated with the kernel's
     in-process handler; ``module_sched=nice-10,fifo10`` adds the module at these
-    ``scheduling`` settings (nice -10; SCHED_FIFO priority 10).
+    ``scheduling`` settings (nice -10; SCHED_FIFO priority 10); ``kernel_threads=fifo10``
+    adds the in-process handler with the kernel's CRITICAL threads (intake, bus worker) at
+    these settings.
 
 ``before=SRC`` and ``code.NAME=SRC`` (exports of older commits' src/) add older code bases to
 the isolation and critical runs, alternated with this one; each bus runs with the switch
@@ -42,9 +44,9 @@ the receiver (with the kernel's writer process) and redis-server, per mode.
 
 Usage: ``bench_kernel.py [isolation] [isolation-sweep] [ingest] [ingest-cpu] [critical]
 [critical-module] [modes=a,b] [rounds=N] [before=SRC] [code.NAME=SRC] [switch=MS,MS]
-[module_sched=nice-10,fifo10] [flood=RATE] [flood_nice=N] [result=NAME]``; with no
-arguments: isolation, ingest and critical. ``switch``: the critical run also runs this code
-base's kernel at these ``kernel.switch_interval_ms``;
+[module_sched=nice-10,fifo10] [kernel_threads=fifo10] [flood=RATE] [flood_nice=N]
+[result=NAME]``; with no arguments: isolation, ingest and critical. ``switch``: the critical
+run also runs this code base's kernel at these ``kernel.switch_interval_ms``;
 ``flood_nice``: the flood's talker and camera at that nice value (the experiments behind
 the CRITICAL tail).
 """
@@ -265,7 +267,7 @@ def critical_config(path: pathlib.Path, tmp: str, redis_url: str, switch_ms: str
 
 def critical_round(src: str, flooded: bool, env: dict, config: str,
                    flood_rate: int = FLOOD_RATE, flood_nice: int = 0,
-                   module_out: str = '') -> dict:
+                   module_out: str = '', threads: str = '') -> dict:
     """
     One end-to-end CRITICAL latency run of the kernel whose code is in ``src``.
 
@@ -276,9 +278,10 @@ def critical_round(src: str, flooded: bool, env: dict, config: str,
     mirrored to Redis. ``flood_nice``: the talker and the camera run at this nice value.
     ``module_out``: the config runs the node module ``critical_handler`` (``critical_config``)
     and the latencies counted are the module's, read from this file once the kernel has shut
-    it down (the kernel's own handler's are kept as ``kernel_handler_p99_ms``).
+    it down (the kernel's own handler's are kept as ``kernel_handler_p99_ms``). ``threads``:
+    the kernel's CRITICAL threads at this setting (``BENCH_CRITICAL_THREADS``).
     """
-    env = dict(env, PYTHONPATH=src)
+    env = dict(env, PYTHONPATH=src, BENCH_CRITICAL_THREADS=threads)
     niced = (lambda: os.nice(flood_nice)) if flood_nice else None
     seconds = CRITICAL_COUNT / CRITICAL_RATE
     recv = subprocess.Popen(
@@ -325,16 +328,19 @@ def critical_round(src: str, flooded: bool, env: dict, config: str,
 
 
 def bench_critical(codes: dict, rounds: int = ROUNDS, flood_rate: int = FLOOD_RATE,
-                   flood_nice: int = 0, modules: 'dict | None' = None) -> dict:
+                   flood_nice: int = 0, modules: 'dict | None' = None,
+                   threads: 'dict | None' = None) -> dict:
     """
     Run idle and flooded rounds for every variant, alternated.
 
     ``codes`` (name: src): the kernel of each code base with its in-process handler;
     ``modules`` (name: scheduling): this code base's kernel running the handler as the node
-    module ``critical_handler`` at that ``scheduling`` (``{}``: none).
+    module ``critical_handler`` at that ``scheduling`` (``{}``: none); ``threads`` (name:
+    spec): this code base's in-process handler, the kernel's CRITICAL threads at ``spec``.
     """
     modules = modules or {}
-    variants = list(codes) + list(modules)
+    threads = threads or {}
+    variants = list(codes) + list(threads) + list(modules)
     sys.path.insert(0, str(ROOT / 'test'))
     import support
     env = ros_env()
@@ -355,7 +361,8 @@ def bench_critical(codes: dict, rounds: int = ROUNDS, flood_rate: int = FLOOD_RA
                             name.split('@')[1] if '@' in name else '', out,
                             modules.get(name))
                         run = critical_round(codes.get(name, str(ROOT / 'src')), flooded, env,
-                                             config, flood_rate, flood_nice, out)
+                                             config, flood_rate, flood_nice, out,
+                                             threads.get(name, ''))
                         key = 'flooded' if flooded else 'idle'
                         results[name][key].append(run)
                         print(f'  round {r + 1} critical {name:7s} {key:8s}: {run}', flush=True)
@@ -364,7 +371,7 @@ def bench_critical(codes: dict, rounds: int = ROUNDS, flood_rate: int = FLOOD_RA
     out: dict = {'probe': {'count': CRITICAL_COUNT, 'rate': CRITICAL_RATE},
                  'flood_rate': flood_rate, 'flood_nice': flood_nice,
                  'camera': '320x240 rgb8 30 fps',
-                 'module_scheduling': modules}
+                 'module_scheduling': modules, 'kernel_threads': threads}
     for name, runs in results.items():
         idle = statistics.median(x['p99_ms'] for x in runs['idle'])
         flood = statistics.median(x['p99_ms'] for x in runs['flooded'])
@@ -619,10 +626,12 @@ def main() -> int:
             modules = {'module': {}}
             for spec in filter(None, options.get('module_sched', '').split(',')):
                 modules[f'module-{spec}'] = module_scheduling(spec)
+        threads = {f'now-threads-{spec}': spec
+                   for spec in filter(None, options.get('kernel_threads', '').split(','))}
         out_fields['critical_end_to_end'] = bench_critical(
             codes, rounds=int(options.get('rounds', ROUNDS)),
             flood_rate=int(options.get('flood', FLOOD_RATE)),
-            flood_nice=int(options.get('flood_nice', 0)), modules=modules)
+            flood_nice=int(options.get('flood_nice', 0)), modules=modules, threads=threads)
         summary = {k: {kk: vv for kk, vv in v.items() if kk != 'rounds'}
                    for k, v in out_fields['critical_end_to_end'].items()
                    if isinstance(v, dict) and 'p99_ratio' in v}

@@ -67,18 +67,20 @@ def needs(nice: Optional[int], policy: str, priority: Optional[int]) -> str:
             'systemd LimitNICE=; nice in /etc/security/limits.conf)')
 
 
-def apply(nice: Optional[int], policy: str = 'other', priority: Optional[int] = None) -> None:
+def apply(nice: Optional[int], policy: str = 'other', priority: Optional[int] = None,
+          tid: int = 0) -> None:
     """
-    Set the calling thread's nice value or real-time policy; raise SchedulingError if not.
+    Set a thread's nice value or real-time policy; raise SchedulingError if not permitted.
 
-    Threads created afterwards, and the program an ``exec`` runs, inherit it.
+    ``tid``: the thread's native id (``threading.get_native_id()``; 0: the calling thread).
+    Threads it creates afterwards, and the program an ``exec`` runs, inherit the setting.
     """
     try:
         if policy != 'other':
             assert priority is not None
-            os.sched_setscheduler(0, POLICIES[policy], os.sched_param(priority))
+            os.sched_setscheduler(tid, POLICIES[policy], os.sched_param(priority))
         elif nice is not None:
-            os.setpriority(os.PRIO_PROCESS, 0, nice)
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
     except OSError as exc:
         what = describe(nice, policy, priority)
         if exc.errno in (errno.EPERM, errno.EACCES):
