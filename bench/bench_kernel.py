@@ -78,14 +78,24 @@ MODES = ('bare-events', 'bare', 'kernel', 'kernel-mirror-thread', 'kernel-mirror
 
 _steps = itertools.count()
 
+CODES: dict = {}
+"""Code bases by name (``code.NAME=SRC``); an ingest mode ``MODE@NAME`` runs NAME's kernel."""
+
+
+def receiver_mode(mode: str, env: dict) -> tuple:
+    """Return the receiver's mode and environment of ``mode`` (``MODE@NAME``: NAME's src)."""
+    mode, _, code = mode.partition('@')
+    return mode, (dict(env, PYTHONPATH=CODES[code]) if code else env)
+
 
 def ingest_step(mode: str, rate: int, env: dict, config: str, redis_url: str = '') -> int:
     """Publish ``rate`` msg/s for SECONDS_PER_STEP to a ``mode`` receiver; return the loss."""
     count = int(rate * SECONDS_PER_STEP)
     topic = f'/bench/ingest{next(_steps)}'
+    recv_mode, recv_env = receiver_mode(mode, env)
     recv = subprocess.Popen(
-        [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), mode, topic, '600',
-         config, redis_url], env=env, stdout=subprocess.PIPE, text=True)
+        [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), recv_mode, topic, '600',
+         config, redis_url], env=recv_env, stdout=subprocess.PIPE, text=True)
     assert recv.stdout is not None
     assert recv.stdout.readline().strip() == 'ready'
     pub = subprocess.run(
@@ -115,9 +125,10 @@ def ingest_cpu_step(mode: str, rate: int, env: dict, config: str, server) -> dic
     """
     count = int(rate * SECONDS_PER_STEP)
     topic = f'/bench/ingest{next(_steps)}'
+    recv_mode, recv_env = receiver_mode(mode, env)
     recv = subprocess.Popen(
-        [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), mode, topic, '600',
-         config, server.url], env=env, stdout=subprocess.PIPE, text=True)
+        [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), recv_mode, topic, '600',
+         config, server.url], env=recv_env, stdout=subprocess.PIPE, text=True)
     assert recv.stdout is not None
     assert recv.stdout.readline().strip() == 'ready'
     talker = subprocess.Popen(
@@ -145,9 +156,10 @@ def ingest_cpu_step(mode: str, rate: int, env: dict, config: str, server) -> dic
 def ingest_config(tmp: pathlib.Path, mode: str, redis_url: str, suffix: str = '') -> str:
     """Write the kernel config of an ingest ``mode`` (its mirror, writer, nice); return it."""
     redis_line = 'redis: {enabled: false}\n'
-    if mode.startswith('kernel-mirror'):
-        writer = 'thread' if mode.endswith('-thread') else 'process'
-        nice = 0 if mode.endswith('-nice0') else 5
+    kind = mode.partition('@')[0]
+    if kind.startswith('kernel-mirror'):
+        writer = 'thread' if kind.endswith('-thread') else 'process'
+        nice = 0 if kind.endswith('-nice0') else 5
         redis_line = (f'redis: {{url: "{redis_url}", writer: {writer}, '
                       f'writer_nice: {nice}}}\n')
     path = tmp / f'{mode}{suffix}.yaml'
@@ -467,8 +479,9 @@ def main() -> int:
         return 0
     out_fields: dict = {'targets': {'ingest_ratio': '>= 0.8 (kernel-mirror / bare-events)',
                                     'critical_p99_flood_over_idle': '<= 1.5'}}
-    codes = {name[len('code.'):]: src for name, src in options.items()
-             if name.startswith('code.')}
+    codes = CODES
+    codes.update((name[len('code.'):], src) for name, src in options.items()
+                 if name.startswith('code.'))
     if 'before' in options:
         codes = {'before': options['before'], **codes}
     codes['now'] = str(ROOT / 'src')
