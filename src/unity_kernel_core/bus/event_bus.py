@@ -73,6 +73,9 @@ YIELD_TO_CRITICAL_MAX_S = 0.1
 HANDOVER_S = 0.0005
 """A lower-tier worker that has worked this long since its last hand-over hands the lock over."""
 
+BATCH_MAX = 64
+"""Most events a worker with a batch window takes off its queue at once."""
+
 Handler = Callable[[Event], Any]
 
 
@@ -100,6 +103,8 @@ class TierPolicy:
     be woken by the next event). While it naps, publishers do not wake it, so a busy lane
     costs one thread wake-up per window instead of one per event; an event waits at most
     this long more. A nap that finds nothing makes the worker wait to be woken again.
+    Such a worker takes up to ``BATCH_MAX`` queued events at once (one lock round for the
+    lot); events it holds are handled even by ``stop(drain=False)``.
     """
 
     def __post_init__(self) -> None:
@@ -242,7 +247,9 @@ class _Lane:
     def _run(self) -> None:
         handed_over = time.perf_counter()
         window = self.policy.batch_window_s
+        take = BATCH_MAX if window else 1
         napped = False
+        batch: List[Event] = []
         while True:
             if self.yields:
                 self.bus._yield_to_critical()
@@ -257,7 +264,8 @@ class _Lane:
                     self.waiting = False
                     if not self.queue:
                         return
-                    event = self.queue.popleft()
+                    queue = self.queue
+                    batch = [queue.popleft() for _ in range(min(take, len(queue)))]
                     self.busy = True
                     self.cond.notify_all()
             if napped:
@@ -267,19 +275,22 @@ class _Lane:
                     napped = False  # found work: the next empty queue naps again
                 continue
             try:
-                self.latencies.append(time.monotonic_ns() - event.mono_ns)
-                self.bus._dispatch(self, event)
+                for i, event in enumerate(batch):
+                    if i and self.yields:
+                        self.bus._yield_to_critical()
+                    self.latencies.append(time.monotonic_ns() - event.mono_ns)
+                    self.bus._dispatch(self, event)
+                    if self.yields and time.perf_counter() - handed_over >= HANDOVER_S:
+                        # let a thread that waits for the lock (a CRITICAL intake or worker)
+                        # have it: after every HANDOVER_S of work, not after every event
+                        time.sleep(0)
+                        handed_over = time.perf_counter()
             finally:
                 with self.cond:
                     self.busy = False
                     self.cond.notify_all()
                 if self.tier is Tier.CRITICAL:
                     self.bus._critical_step_done()
-            if self.yields and time.perf_counter() - handed_over >= HANDOVER_S:
-                # let a thread that waits for the lock (a CRITICAL intake or worker) have it:
-                # after every HANDOVER_S of work, not after every event
-                time.sleep(0)
-                handed_over = time.perf_counter()
 
     def idle(self) -> bool:
         return not self.queue and not self.busy
