@@ -34,7 +34,8 @@ the isolation and critical runs, alternated with this one; each bus runs with th
 interval its kernel sets (``kernel.switch_interval_ms``; CPython's 5 ms before it existed).
 
 ``ingest-cpu``: at one paced rate (``cpu_rate``, 16 000), the CPU per message of the talker,
-the receiver (with the kernel's writer process) and redis-server, per mode.
+the receiver (with the kernel's writer process) and redis-server, per mode; and of the
+receiver's busiest threads (by their Python names), with their wake-ups per second.
 
 Usage: ``bench_kernel.py [isolation] [isolation-sweep] [ingest] [ingest-cpu] [critical] [modes=a,b]
 [rounds=N] [before=SRC] [code.NAME=SRC] [switch=MS,MS] [flood=RATE] [flood_nice=N]
@@ -57,7 +58,7 @@ import tempfile
 import threading
 import time
 
-from _cpu import CpuMeter
+from _cpu import CpuMeter, per_thread, python_thread_names, thread_times
 from _results import write_results
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -139,9 +140,12 @@ def ingest_cpu_step(mode: str, rate: int, env: dict, config: str, server) -> dic
     assert talker.stdout.readline().strip() == 'talker: ready'
     meter = CpuMeter(descendants=True, talker=talker.pid, receiver=recv.pid,
                      redis=server.proc.pid)
+    threads_before, started = thread_times(recv.pid), time.monotonic()
     meter.start()
     done = talker.stdout.readline().strip() == 'talker: done'
     us = meter.us_per_event(count, ['talker'])
+    threads = per_thread(recv.pid, threads_before, thread_times(recv.pid), count,
+                         time.monotonic() - started, python_thread_names(recv.pid))
     talker.wait(60)
     time.sleep(1.0)
     us.update(meter.us_per_event(count, ['receiver', 'redis']))
@@ -150,7 +154,7 @@ def ingest_cpu_step(mode: str, rate: int, env: dict, config: str, server) -> dic
     received = json.loads(out.strip().splitlines()[-1])['received']
     us['total'] = round(sum(us.values()), 2)
     return {'rate': rate, 'lost': max(count - received, 0 if done else 1),
-            'cpu_us_per_msg': us}
+            'cpu_us_per_msg': us, 'receiver_threads': threads[:6]}
 
 
 def ingest_config(tmp: pathlib.Path, mode: str, redis_url: str, suffix: str = '') -> str:
