@@ -97,8 +97,8 @@ def python_thread_names(pid: int) -> Dict[int, str]:
     spy = shutil.which('py-spy') or os.path.join(os.path.dirname(sys.executable), 'py-spy')
     dump = subprocess.run([spy, 'dump', '--pid', str(pid)], capture_output=True, text=True,
                           timeout=30).stdout
-    return {int(tid): name for tid, name in re.findall(r'^Thread (\d+) \(\w+\): "([^"]*)"',
-                                                        dump, re.M)}
+    found = re.findall(r'^Thread (\d+) \(\w+\): "([^"]*)"', dump, re.M)
+    return {int(tid): name for tid, name in found}
 
 
 def per_thread(pid: int, before: Dict[int, Tuple[str, float, int]],

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The kernel's helper nodes, each spun on a thread of its own (the intakes, the lifecycle client)."""
+"""The kernel's helper nodes, each spun on a thread of its own (intakes, lifecycle client)."""
 
 import threading
 
@@ -31,7 +31,7 @@ def test_the_spin_thread_ends_when_its_context_shuts_down(ros_env, executor):
     # the loop does not ask the context on every turn; a shut-down context must still end it
     context = Context()
     rclpy.init(context=context, domain_id=int(ros_env['ROS_DOMAIN_ID']))
-    spinner = SpinningNode('spun', context, executor_factory=executor)
+    SpinningNode('spun', context, executor_factory=executor)
     try:
         assert any(t.name == 'spun' for t in threading.enumerate())
         context.shutdown()
