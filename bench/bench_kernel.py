@@ -67,7 +67,8 @@ sys.path.insert(0, os.environ.get('BENCH_SRC', str(ROOT / 'src')))
 from unity_kernel_core.bus.event_bus import EventBus  # noqa: E402
 from unity_kernel_core.bus.events import Tier  # noqa: E402
 
-RATES = [4000, 8000, 12000, 16000, 20000, 24000, 28000, 32000, 40000]
+RATES = [4000, 8000, 12000, 16000, 18000, 20000, 22000, 24000, 26000, 28000, 30000, 32000, 36000,
+         40000]
 ROUNDS = 3
 INGEST_ROUNDS = 3
 SECONDS_PER_STEP = 2.0
