@@ -27,7 +27,13 @@ Kernel benchmarks (issues: the spine, 15). Results: bench/results/kernel.json; d
 (c) critical: end to end, a /safety/** message published by another process -> the kernel's
     CRITICAL handler, idle vs while a NORMAL topic is flooded over DDS at the kernel's rated
     rate and the camera node streams, all mirrored; ``before=SRC`` adds an older code base
-    (an export of its src/) to the same run, alternated.
+    (an export of its src/) to the same run, alternated. ``critical-module``: the same, with the
+    CRITICAL handler in a node module (``bench/modules/critical_handler``: its own process,
+    DDS subscription and interpreter, supervised by the kernel) alternated with the kernel's
+    in-process handler; ``module_sched=nice-10,fifo10`` adds the module at these
+    ``scheduling`` settings (nice -10; SCHED_FIFO priority 10); ``kernel_threads=fifo10``
+    adds the in-process handler with the kernel's CRITICAL threads (intake, bus worker) at
+    these settings.
 
 ``before=SRC`` and ``code.NAME=SRC`` (exports of older commits' src/) add older code bases to
 the isolation and critical runs, alternated with this one; each bus runs with the switch
@@ -37,10 +43,11 @@ interval its kernel sets (``kernel.switch_interval_ms``; CPython's 5 ms before i
 the receiver (with the kernel's writer process) and redis-server, per mode; and of the
 receiver's busiest threads (by their Python names), with their wake-ups per second.
 
-Usage: ``bench_kernel.py [isolation] [isolation-sweep] [ingest] [ingest-cpu] [critical] [modes=a,b]
-[rounds=N] [before=SRC] [code.NAME=SRC] [switch=MS,MS] [flood=RATE] [flood_nice=N]
-[result=NAME]``; with no arguments: isolation, ingest and critical. ``switch``: the
-critical run also runs this code base's kernel at these ``kernel.switch_interval_ms``;
+Usage: ``bench_kernel.py [isolation] [isolation-sweep] [ingest] [ingest-cpu] [critical]
+[critical-module] [modes=a,b] [rounds=N] [before=SRC] [code.NAME=SRC] [switch=MS,MS]
+[module_sched=nice-10,fifo10] [kernel_threads=fifo10] [flood=RATE] [flood_nice=N]
+[result=NAME]``; with no arguments: isolation, ingest and critical. ``switch``: the critical
+run also runs this code base's kernel at these ``kernel.switch_interval_ms``;
 ``flood_nice``: the flood's talker and camera at that nice value (the experiments behind
 the CRITICAL tail).
 """
@@ -240,8 +247,44 @@ FLOOD_RATE = 8000
 """The flood: the kernel's rated ingest rate (its zero-loss rate with the mirror, above)."""
 
 
+CRITICAL_MODULES = ROOT / 'bench' / 'modules'
+"""The search path of the bench's node module ``critical_handler``."""
+
+
+def module_scheduling(spec: str) -> dict:
+    """Return the ``scheduling`` of a ``module_sched`` spec: ``nice-10``, ``fifo10``, ``rr5``."""
+    if spec.startswith('nice'):
+        return {'nice': int(spec[len('nice'):])}
+    policy = spec.rstrip('0123456789')
+    return {'policy': policy, 'priority': int(spec[len(policy):])}
+
+
+def critical_config(path: pathlib.Path, tmp: str, redis_url: str, switch_ms: str = '',
+                    module_out: str = '', scheduling: 'dict | None' = None) -> str:
+    """
+    Write the kernel config of a CRITICAL run; return its path.
+
+    ``module_out``: the kernel also runs the node module ``critical_handler``, which writes
+    its latencies there, at ``scheduling`` (the manifest's field, through the overrides).
+    """
+    switch = f', switch_interval_ms: {switch_ms}' if switch_ms else ''
+    text = (f'kernel: {{state_dir: {tmp}/state-{path.stem}, discovery_period_s: 0.2{switch}}}\n'
+            f'redis: {{url: "{redis_url}"}}\n'
+            'tiers: {NORMAL: {qos: {depth: 1000}}}\n')
+    if module_out:
+        override = {'parameters': {'out_file': module_out}}
+        if scheduling:
+            override['scheduling'] = scheduling
+        text += ('modules: {search_paths: [' + json.dumps(str(CRITICAL_MODULES)) + '], '
+                 'enabled: [critical_handler], '
+                 'overrides: {critical_handler: ' + json.dumps(override) + '}}\n')
+    path.write_text(text)
+    return str(path)
+
+
 def critical_round(src: str, flooded: bool, env: dict, config: str,
-                   flood_rate: int = FLOOD_RATE, flood_nice: int = 0) -> dict:
+                   flood_rate: int = FLOOD_RATE, flood_nice: int = 0,
+                   module_out: str = '', threads: str = '') -> dict:
     """
     One end-to-end CRITICAL latency run of the kernel whose code is in ``src``.
 
@@ -250,8 +293,12 @@ def critical_round(src: str, flooded: bool, env: dict, config: str,
     ``flooded``: meanwhile a talker floods ``/bench/flood`` (NORMAL) at ``flood_rate`` over
     DDS and the camera node streams 320x240 rgb8 at 30 fps (``/sensors/camera``, HIGH), all
     mirrored to Redis. ``flood_nice``: the talker and the camera run at this nice value.
+    ``module_out``: the config runs the node module ``critical_handler`` (``critical_config``)
+    and the latencies counted are the module's, read from this file once the kernel has shut
+    it down (the kernel's own handler's are kept as ``kernel_handler_p99_ms``). ``threads``:
+    the kernel's CRITICAL threads at this setting (``BENCH_CRITICAL_THREADS``).
     """
-    env = dict(env, PYTHONPATH=src)
+    env = dict(env, PYTHONPATH=src, BENCH_CRITICAL_THREADS=threads)
     niced = (lambda: os.nice(flood_nice)) if flood_nice else None
     seconds = CRITICAL_COUNT / CRITICAL_RATE
     recv = subprocess.Popen(
@@ -278,8 +325,8 @@ def critical_round(src: str, flooded: bool, env: dict, config: str,
         time.sleep(1.0)
     probe = subprocess.run(
         [sys.executable, str(ROOT / 'bench' / 'critical_probe.py'), '/safety/bench',
-         str(CRITICAL_COUNT), str(CRITICAL_RATE)], env=env, capture_output=True, text=True,
-        timeout=120)
+         str(CRITICAL_COUNT), str(CRITICAL_RATE), '2' if module_out else '1'], env=env,
+        capture_output=True, text=True, timeout=120)
     assert 'probe: done' in probe.stdout, probe.stdout + probe.stderr
     for proc in load:
         proc.terminate()
@@ -287,38 +334,52 @@ def critical_round(src: str, flooded: bool, env: dict, config: str,
     recv.send_signal(signal.SIGINT)  # the kernel shuts down in order, then reports
     out, _ = recv.communicate(timeout=60)
     result = json.loads(out.strip().splitlines()[-1])
+    extra = {}
+    if module_out:  # the kernel deactivated the module on its way down: it wrote the file
+        extra['kernel_handler_p99_ms'] = round(pct(result['latencies_ms'][50:], .99), 3)
+        result = json.loads(pathlib.Path(module_out).read_text())
     lat = result['latencies_ms'][50:]  # warm-up left out
     return {'received': result['received'], 'sent': CRITICAL_COUNT,
             'p50_ms': round(statistics.median(lat), 3), 'p99_ms': round(pct(lat, .99), 3),
-            'max_ms': round(max(lat), 3), 'load_avg_1m': round(os.getloadavg()[0], 2)}
+            'max_ms': round(max(lat), 3), 'load_avg_1m': round(os.getloadavg()[0], 2), **extra}
 
 
 def bench_critical(codes: dict, rounds: int = ROUNDS, flood_rate: int = FLOOD_RATE,
-                   flood_nice: int = 0) -> dict:
-    """Run idle and flooded rounds for every code base in ``codes`` (name: src), alternated."""
+                   flood_nice: int = 0, modules: 'dict | None' = None,
+                   threads: 'dict | None' = None) -> dict:
+    """
+    Run idle and flooded rounds for every variant, alternated.
+
+    ``codes`` (name: src): the kernel of each code base with its in-process handler;
+    ``modules`` (name: scheduling): this code base's kernel running the handler as the node
+    module ``critical_handler`` at that ``scheduling`` (``{}``: none); ``threads`` (name:
+    spec): this code base's in-process handler, the kernel's CRITICAL threads at ``spec``.
+    """
+    modules = modules or {}
+    threads = threads or {}
+    variants = list(codes) + list(threads) + list(modules)
     sys.path.insert(0, str(ROOT / 'test'))
     import support
     env = ros_env()
-    results: dict = {name: {'idle': [], 'flooded': []} for name in codes}
+    results: dict = {name: {'idle': [], 'flooded': []} for name in variants}
     with tempfile.TemporaryDirectory() as tmp:
         server = support.RedisServer(pathlib.Path(tmp) / 'redis')
         server.start()
         try:
             for r in range(rounds):
-                names = list(codes) if r % 2 == 0 else list(reversed(codes))
+                names = variants if r % 2 == 0 else list(reversed(variants))
                 for name in names:
                     for flooded in (False, True):
-                        config = pathlib.Path(tmp) / f'critical-{name}-{r}-{flooded}.yaml'
+                        stem = f'critical-{name}-{r}-{flooded}'
+                        out = f'{tmp}/{stem}.json' if name in modules else ''
                         # NAME@MS: this code base with kernel.switch_interval_ms MS
-                        switch = (f', switch_interval_ms: {name.split("@")[1]}'
-                                  if '@' in name else '')
-                        config.write_text(
-                            f'kernel: {{state_dir: {tmp}/state-{name}-{r}-{flooded}, '
-                            f'discovery_period_s: 0.2{switch}}}\n'
-                            f'redis: {{url: "{server.url}"}}\n'
-                            'tiers: {NORMAL: {qos: {depth: 1000}}}\n')
-                        run = critical_round(codes[name], flooded, env, str(config), flood_rate,
-                                             flood_nice)
+                        config = critical_config(
+                            pathlib.Path(tmp) / f'{stem}.yaml', tmp, server.url,
+                            name.split('@')[1] if '@' in name else '', out,
+                            modules.get(name))
+                        run = critical_round(codes.get(name, str(ROOT / 'src')), flooded, env,
+                                             config, flood_rate, flood_nice, out,
+                                             threads.get(name, ''))
                         key = 'flooded' if flooded else 'idle'
                         results[name][key].append(run)
                         print(f'  round {r + 1} critical {name:7s} {key:8s}: {run}', flush=True)
@@ -326,7 +387,8 @@ def bench_critical(codes: dict, rounds: int = ROUNDS, flood_rate: int = FLOOD_RA
             server.stop()
     out: dict = {'probe': {'count': CRITICAL_COUNT, 'rate': CRITICAL_RATE},
                  'flood_rate': flood_rate, 'flood_nice': flood_nice,
-                 'camera': '320x240 rgb8 30 fps'}
+                 'camera': '320x240 rgb8 30 fps',
+                 'module_scheduling': modules, 'kernel_threads': threads}
     for name, runs in results.items():
         idle = statistics.median(x['p99_ms'] for x in runs['idle'])
         flood = statistics.median(x['p99_ms'] for x in runs['flooded'])
@@ -574,13 +636,20 @@ def main() -> int:
                                                                           INGEST_ROUNDS)))
         print(json.dumps({k: out_fields['ingest'][k] for k in
                           ('median_max_zero_loss_rate', 'ratio_to_bare_events')}), flush=True)
-    if 'critical' in parts:
+    if 'critical' in parts or 'critical-module' in parts:
         print('end-to-end CRITICAL latency (other process -> handler), idle vs flood...',
               flush=True)
+        modules = None
+        if 'critical-module' in parts:  # the handler in a node module, alternated with 'now'
+            modules = {'module': {}}
+            for spec in filter(None, options.get('module_sched', '').split(',')):
+                modules[f'module-{spec}'] = module_scheduling(spec)
+        threads = {f'now-threads-{spec}': spec
+                   for spec in filter(None, options.get('kernel_threads', '').split(','))}
         out_fields['critical_end_to_end'] = bench_critical(
             codes, rounds=int(options.get('rounds', ROUNDS)),
             flood_rate=int(options.get('flood', FLOOD_RATE)),
-            flood_nice=int(options.get('flood_nice', 0)))
+            flood_nice=int(options.get('flood_nice', 0)), modules=modules, threads=threads)
         summary = {k: {kk: vv for kk, vv in v.items() if kk != 'rounds'}
                    for k, v in out_fields['critical_end_to_end'].items()
                    if isinstance(v, dict) and 'p99_ratio' in v}

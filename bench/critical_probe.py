@@ -14,7 +14,8 @@
 """
 Publisher for the CRITICAL latency benchmark: stamped messages on a ``/safety/**`` topic.
 
-``python bench/critical_probe.py TOPIC COUNT RATE`` waits for a subscriber, then publishes
+``python bench/critical_probe.py TOPIC COUNT RATE [SUBSCRIBERS]`` waits for SUBSCRIBERS (1)
+subscribers, e.g. the kernel and a node module taking the topic each, then publishes
 COUNT reliable ``std_msgs/String`` messages at RATE per second; each one's data is
 ``"<n> <time.time_ns() at publish>"``, so the receiver (the kernel's CRITICAL handler, in
 another process on the same machine) can take the latency from the shared wall clock.
@@ -30,12 +31,13 @@ from std_msgs.msg import String
 
 def main() -> int:
     topic, count, rate = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    subscribers = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     with rclpy.init():
         node = rclpy.create_node('critical_probe')
         pub = node.create_publisher(String, topic,
                                     QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
         deadline = time.monotonic() + 30
-        while pub.get_subscription_count() < 1:
+        while pub.get_subscription_count() < subscribers:
             if time.monotonic() > deadline:
                 print('probe: no subscriber', flush=True)
                 return 1

@@ -37,7 +37,7 @@ def launch_modules(context):
     return [
         LifecycleNode(
             package='unity_kernel', executable=m.executable, name=m.name,
-            namespace=m.namespace, parameters=[m.parameters],
+            namespace=m.namespace, parameters=[m.parameters], prefix=m.prefix or None,
             output='screen', respawn=True, respawn_delay=1.0)
         for m in node_modules(config)]
 

@@ -15,6 +15,7 @@
 """Configs work from anywhere; enabled modules must be found; per-deployment overrides."""
 
 import os
+import shlex
 import shutil
 import textwrap
 
@@ -25,7 +26,8 @@ from unity_kernel_core.api.launch_plan import node_modules
 from unity_kernel_core.config.kernel_config import load_config
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.paths import share_dir
-from unity_kernel_core.supervision import deployment
+from unity_kernel_core.supervision import deployment, scheduling
+from unity_kernel_core.supervision.node_runner import NodeRunner
 
 SHIPPED = support.ROOT / 'config' / 'kernel.yaml'
 
@@ -140,6 +142,27 @@ def test_overrides_reach_the_manifest_and_the_launch_plan(tmp_path):
     assert launched.parameters == {'fps': 5.0, 'source': 'pattern', 'loop': True}
 
 
+def test_scheduling_override_reaches_the_node_runner_and_the_launch_prefix_alike(tmp_path):
+    module(tmp_path / 'mods', 'cam', '{fps: 10.0}')
+    config = write(tmp_path / 'kernel.yaml', """\
+        modules:
+          search_paths: [mods]
+          enabled: [cam]
+          overrides:
+            cam:
+              scheduling: {policy: fifo, priority: 12}
+        """)
+    cam = deployment.resolve(load_config(config, environ={})).manifests['cam']
+    assert (cam.scheduling.policy, cam.scheduling.priority) == ('fifo', 12)
+    prefix = scheduling.prefix(cam)
+    assert prefix[1:] == ['-m', 'unity_kernel_core.supervision.scheduling', '--module', 'cam',
+                          '--policy', 'fifo', '--priority', '12', '--']
+    [launched] = node_modules(config)
+    assert shlex.split(launched.prefix) == prefix  # one source for both ways of starting it
+    runner = NodeRunner(cam, None, tmp_path, spawn=True)  # type: ignore[arg-type]
+    assert runner.command()[:len(prefix)] == prefix
+
+
 def test_the_shipped_haptic_module_runs_simulated_by_override(tmp_path):
     config = write(tmp_path / 'kernel.yaml', """\
         modules:
@@ -165,6 +188,12 @@ def test_the_shipped_haptic_module_runs_simulated_by_override(tmp_path):
     ('{restart: {max_restarts: -1}}', 6, 'modules.overrides.cam.restart.max_restarts',
      'greater than or equal to 0'),
     ('{paramters: {fps: 5.0}}', 6, 'modules.overrides.cam.paramters', 'unknown key'),
+    ('{scheduling: {nice: -40}}', 6, 'modules.overrides.cam.scheduling.nice',
+     'greater than or equal to -20'),
+    ('{scheduling: {policy: fifo}}', 6, 'modules.overrides.cam.scheduling',
+     "policy 'fifo' needs a priority"),
+    ('{scheduling: {nise: -5}}', 6, 'modules.overrides.cam.scheduling.nise',
+     'unknown key (a manifest scheduling section has: nice, policy, priority)'),
 ])
 def test_bad_override_is_a_clear_error_with_file_and_line(tmp_path, override, line, key,
                                                           expected):

@@ -112,6 +112,26 @@ MALFORMED = [
     ('name: cam\nversion: 0.1.0\nkind: node\nexecutable: x\nhealth:\n  max_error_rate: 2\n', 6,
      'less than or equal to 1'),
     ('name: cam\nversion: 0.1.0\nkind: node\nexecutable: x\ncolour: blue\n', 5, 'unknown key'),
+    ('name: cam\nversion: 0.1.0\nkind: node\nexecutable: x\nscheduling: {nice: -21}\n', 5,
+     'greater than or equal to -20'),
+    ('name: cam\nversion: 0.1.0\nkind: node\nexecutable: x\nscheduling:\n  nice: 20\n', 6,
+     'less than or equal to 19'),
+    ('name: cam\nversion: 0.1.0\nkind: node\nexecutable: x\nscheduling: {policy: fifo}\n', 5,
+     "policy 'fifo' needs a priority (1..99)"),
+    ('name: cam\nversion: 0.1.0\nkind: node\nexecutable: x\n'
+     'scheduling: {policy: rr, priority: 100}\n', 5, 'less than or equal to 99'),
+    ('name: cam\nversion: 0.1.0\nkind: node\nexecutable: x\n'
+     'scheduling: {policy: fifo, priority: 0}\n', 5, 'greater than or equal to 1'),
+    ('name: cam\nversion: 0.1.0\nkind: node\nexecutable: x\nscheduling: {priority: 10}\n', 5,
+     "priority is for policy 'fifo' or 'rr'"),
+    ('name: cam\nversion: 0.1.0\nkind: node\nexecutable: x\n'
+     'scheduling: {policy: fifo, priority: 10, nice: -5}\n', 5, 'nice has no effect'),
+    ('name: cam\nversion: 0.1.0\nkind: node\nexecutable: x\nscheduling: {policy: idle}\n', 5,
+     "'other', 'fifo' or 'rr'"),
+    ('name: cam\nversion: 0.1.0\nkind: node\nexecutable: x\nscheduling: {niceness: 1}\n', 5,
+     'unknown key'),
+    ('name: cam\nversion: 0.1.0\nkind: inprocess\nentry: a.py:B\nscheduling: {nice: 5}\n', None,
+     "'scheduling' is for 'node' modules"),
     ('name: cam\nversion: 0.1.0\nkind: node\nexecutable: x\ndirectory: /etc\n', 5,
      'unknown key'),
 ]

@@ -22,10 +22,11 @@ into the list of nodes to launch, so that the launch file stays a thin loop over
 
 import dataclasses
 import os
+import shlex
 from typing import Any, Dict, List
 
 from unity_kernel_core.config.kernel_config import load_config
-from unity_kernel_core.supervision import deployment, module_graph
+from unity_kernel_core.supervision import deployment, module_graph, scheduling
 from unity_kernel_core.supervision.manifest import ModuleKind
 
 
@@ -39,6 +40,9 @@ class LaunchedNode:
     namespace: str
     parameters: Dict[str, Any]
     """The manifest's parameters with the config's ``modules.overrides`` applied."""
+    prefix: str = ''
+    """The launch prefix that applies the manifest's ``scheduling`` ('' when none): the
+    same command prefix the kernel's node runner uses (``supervision.scheduling``)."""
 
 
 def node_modules(config_path: 'str | os.PathLike[str] | None') -> List[LaunchedNode]:
@@ -62,5 +66,6 @@ def node_modules(config_path: 'str | os.PathLike[str] | None') -> List[LaunchedN
         if m.kind is not ModuleKind.NODE or '/' in exe or exe.endswith('.py'):
             continue
         out.append(LaunchedNode(module=name, executable=exe, name=m.ros_node_name,
-                                namespace=m.namespace, parameters=dict(m.parameters)))
+                                namespace=m.namespace, parameters=dict(m.parameters),
+                                prefix=shlex.join(scheduling.prefix(m))))
     return out

@@ -375,13 +375,14 @@ class ModuleOverride(_Strict):
     """
     A deployment's settings for one enabled module, applied over its manifest.
 
-    Each key of ``parameters``, ``restart`` and ``health`` must be one the manifest has
-    (checked against the manifest when the modules are resolved).
+    Each key of ``parameters``, ``restart``, ``health`` and ``scheduling`` must be one the
+    manifest has (checked against the manifest when the modules are resolved).
     """
 
     parameters: Dict[str, Any] = {}
     restart: Dict[str, Any] = {}
     health: Dict[str, Any] = {}
+    scheduling: Dict[str, Any] = {}
 
     @field_validator('parameters')
     @classmethod
@@ -400,7 +401,8 @@ class ModulesSettings(_Strict):
     optional: List[str] = []
     """... unless it is listed here too (then it is left out with a warning)."""
     overrides: Dict[str, ModuleOverride] = {}
-    """Per enabled module: parameters, restart and health settings over its manifest."""
+    """Per enabled module: parameters, restart, health and scheduling settings over its
+    manifest."""
 
     @field_validator('enabled', 'optional')
     @classmethod

@@ -23,8 +23,8 @@ plan of ``launch/bringup.launch.py``. Pure: no ROS.
   error naming the module and every folder searched, unless it is in ``modules.optional``.
   One whose folder is there but whose manifest is invalid is no deployment error: the
   supervisor fails it and the modules that depend on it, and the others come up.
-- ``modules.overrides.<module>`` sets parameters, restart and health settings over the
-  module's manifest; a key the manifest does not have, or a value of another type than
+- ``modules.overrides.<module>`` sets parameters, restart, health and scheduling settings
+  over the module's manifest; a key the manifest does not have, or a value of another type than
   the manifest's, is an error at its line of the config file.
 """
 
@@ -38,7 +38,7 @@ from unity_kernel_core.config.kernel_config import KernelConfig, ModuleOverride
 from unity_kernel_core.errors import ConfigError, ConfigIssue, ManifestError
 from unity_kernel_core.supervision.manifest import (discover, HealthLimits, Manifest,
                                                     MANIFEST_NAME, resolve_search_paths,
-                                                    RestartPolicy)
+                                                    RestartPolicy, Scheduling)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +126,8 @@ def apply_override(manifest: Manifest, override: ModuleOverride,
         else:
             parameters[key] = converted
     update: Dict[str, Any] = {'parameters': parameters}
-    for section, model in (('restart', RestartPolicy), ('health', HealthLimits)):
+    for section, model in (('restart', RestartPolicy), ('health', HealthLimits),
+                           ('scheduling', Scheduling)):
         changes = getattr(override, section)
         if not changes:
             continue

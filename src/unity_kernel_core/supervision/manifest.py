@@ -93,6 +93,40 @@ class HealthLimits(_Strict):
     """In-process modules: handler error ratio above which the module is ERROR."""
 
 
+class Scheduling(_Strict):
+    """
+    The OS scheduling of a node module's process: every thread of it, from its start.
+
+    Applied by ``unity_kernel_core.supervision.scheduling`` before the node's executable
+    runs, whichever way it is started (the kernel's node runner, ``ros2 launch``).
+    """
+
+    nice: Optional[int] = Field(None, ge=-20, le=19)
+    """Nice value under the normal policy (below 0 needs CAP_SYS_NICE or RLIMIT_NICE)."""
+    policy: Literal['other', 'fifo', 'rr'] = 'other'
+    """``other``: the normal time-sharing policy; ``fifo``/``rr``: SCHED_FIFO/SCHED_RR."""
+    priority: Optional[int] = Field(None, ge=1, le=99)
+    """Real-time priority of ``fifo``/``rr`` (needs CAP_SYS_NICE or RLIMIT_RTPRIO)."""
+
+    @model_validator(mode='after')
+    def _policy_fields(self) -> 'Scheduling':
+        if self.policy == 'other':
+            if self.priority is not None:
+                raise ValueError("priority is for policy 'fifo' or 'rr' (real-time); "
+                                 "under policy 'other' set nice")
+        elif self.priority is None:
+            raise ValueError(f'policy {self.policy!r} needs a priority (1..99)')
+        elif self.nice is not None:
+            raise ValueError(f'nice has no effect under policy {self.policy!r}: set '
+                             'priority only (nice: null in an override)')
+        return self
+
+    @property
+    def is_default(self) -> bool:
+        """Tell whether nothing is set (the process runs as its starter does)."""
+        return self.nice is None and self.policy == 'other'
+
+
 class TopicUse(_Strict):
     """Topics a module publishes and subscribes (documentation and graph checks)."""
 
@@ -119,6 +153,8 @@ class Manifest(_Strict):
     topics: TopicUse = TopicUse()
     restart: RestartPolicy = RestartPolicy()
     health: HealthLimits = HealthLimits()
+    scheduling: Scheduling = Scheduling()
+    """Node modules: the nice value or real-time policy of the module's process."""
     directory: pathlib.Path = Field(pathlib.Path('.'), exclude=True)
     """Where the manifest was found (set by the loader, not written in the file)."""
     source: str = Field('<string>', exclude=True)
@@ -168,6 +204,9 @@ class Manifest(_Strict):
             if self.executable:
                 raise ValueError("'executable' is for 'node' modules; an 'inprocess' module "
                                  "uses 'entry'")
+            if not self.scheduling.is_default:
+                raise ValueError("'scheduling' is for 'node' modules; an 'inprocess' module "
+                                 "runs on the kernel's bus workers")
         return self
 
     # -- derived ---------------------------------------------------------------------------

@@ -18,7 +18,9 @@ Run a node module: start its process (or find it, under ``ros2 launch``) and dri
 When the kernel starts the process itself (``unity-kernel up``) it owns it: the process gets
 its own session (a Ctrl-C at the terminal reaches the kernel only, which then shuts the
 modules down in order) and dies with the kernel (``PR_SET_PDEATHSIG``). Its output goes to
-``<state_dir>/logs/<module>.log``, rotated at 5 MB.
+``<state_dir>/logs/<module>.log``, rotated at 5 MB. A manifest's ``scheduling`` runs the
+command through the prefix of :mod:`unity_kernel_core.supervision.scheduling`; when the
+setting is not permitted, the start fails with the prefix's one-line reason.
 """
 
 import ctypes
@@ -34,6 +36,7 @@ from typing import Any, Callable, Dict, IO, List, Optional
 
 from unity_kernel_core.errors import ModuleError
 from unity_kernel_core.paths import ensure_private_dir
+from unity_kernel_core.supervision import scheduling
 from unity_kernel_core.supervision.lifecycle_client import LifecycleClient
 from unity_kernel_core.supervision.machine import Failure, FailureKind
 from unity_kernel_core.supervision.manifest import console_script_packages, Manifest
@@ -146,7 +149,8 @@ class NodeRunner:
     def command(self) -> List[str]:
         """Return the command line that starts the node."""
         m = self.manifest
-        args = [*resolve_executable(m), '--ros-args', '-r', f'__node:={m.ros_node_name}',
+        args = [*scheduling.prefix(m), *resolve_executable(m), '--ros-args', '-r',
+                f'__node:={m.ros_node_name}',
                 '-r', f'__ns:={m.namespace}']
         for key, value in m.parameters.items():
             args += ['-p', f'{key}:={_param_arg(value)}']
@@ -166,6 +170,9 @@ class NodeRunner:
                 raise ModuleError(self.manifest.name, 'start abandoned: the kernel is going '
                                                       'down')
             if self.proc is not None and self.proc.poll() is not None:
+                if self.proc.returncode == scheduling.REFUSED:
+                    raise ModuleError(self.manifest.name, scheduling.refusal(
+                        self._last_log_line(), self.manifest.name))
                 raise ModuleError(self.manifest.name, f'process exited with status '
                                                       f'{self.proc.returncode} during start; '
                                                       f'see {self.log_path}')
@@ -331,6 +338,15 @@ class NodeRunner:
                                      stdin=subprocess.DEVNULL, env=env,
                                      start_new_session=True, preexec_fn=_die_with_parent)
         self.starts += 1
+
+    def _last_log_line(self) -> str:
+        """Return the last line the process wrote to its log."""
+        if self._log is not None:
+            self._log.flush()
+        with open(self.log_path, 'rb') as f:
+            f.seek(max(f.seek(0, os.SEEK_END) - 4096, 0))
+            lines = f.read().decode(errors='replace').strip().splitlines()
+        return lines[-1] if lines else ''
 
     def _end_process(self, graceful: bool) -> None:
         proc, self.proc = self.proc, None
