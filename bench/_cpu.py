@@ -14,7 +14,12 @@
 
 """CPU time of benchmark processes, per event: one meter for every bench that reports it."""
 
-from typing import Dict, Iterable, Optional
+import os
+import re
+import shutil
+import subprocess
+import sys
+from typing import Dict, Iterable, Optional, Tuple
 
 import psutil
 
@@ -60,3 +65,51 @@ class CpuMeter:
         return {name: round((cpu_seconds(self.procs[name], self.descendants) -
                              self.start_s[name]) / n * 1e6, 2)
                 for name in (self.procs if names is None else names)}
+
+
+def thread_times(pid: int) -> Dict[int, Tuple[str, float, int]]:
+    """
+    Return per thread of ``pid``: (native name, CPU seconds, voluntary context switches).
+
+    A voluntary switch is a thread going to sleep (waiting for a lock, a condition, I/O):
+    the count of wake-ups a thread costs.
+    """
+    tick = os.sysconf('SC_CLK_TCK')
+    out = {}
+    for tid in os.listdir(f'/proc/{pid}/task'):
+        try:
+            with open(f'/proc/{pid}/task/{tid}/stat') as f:
+                stat = f.read()
+            with open(f'/proc/{pid}/task/{tid}/status') as f:
+                status = f.read()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        fields = stat[stat.rindex(')') + 2:].split()
+        switches = re.search(r'^voluntary_ctxt_switches:\s+(\d+)', status, re.M)
+        out[int(tid)] = (stat[stat.index('(') + 1:stat.rindex(')')],
+                         (int(fields[11]) + int(fields[12])) / tick,
+                         int(switches.group(1)) if switches else 0)
+    return out
+
+
+def python_thread_names(pid: int) -> Dict[int, str]:
+    """Return the Python name of each thread of ``pid`` by native id (``py-spy dump``)."""
+    spy = shutil.which('py-spy') or os.path.join(os.path.dirname(sys.executable), 'py-spy')
+    dump = subprocess.run([spy, 'dump', '--pid', str(pid)], capture_output=True, text=True,
+                          timeout=30).stdout
+    found = re.findall(r'^Thread (\d+) \(\w+\): "([^"]*)"', dump, re.M)
+    return {int(tid): name for tid, name in found}
+
+
+def per_thread(pid: int, before: Dict[int, Tuple[str, float, int]],
+               after: Dict[int, Tuple[str, float, int]], n: int, seconds: float,
+               names: Dict[int, str]) -> list:
+    """Return each thread's CPU microseconds per event and wake-ups per second, busiest first."""
+    rows = []
+    for tid, (native, cpu, switches) in after.items():
+        if tid in before:
+            rows.append({'thread': names.get(tid, native),
+                         'cpu_us_per_msg': round((cpu - before[tid][1]) / n * 1e6, 2),
+                         'wakeups_per_s': round((switches - before[tid][2]) / seconds)})
+    rows.sort(key=lambda r: -r['cpu_us_per_msg'])
+    return [r for r in rows if r['cpu_us_per_msg'] or r['wakeups_per_s']]

@@ -40,7 +40,8 @@ the isolation and critical runs, alternated with this one; each bus runs with th
 interval its kernel sets (``kernel.switch_interval_ms``; CPython's 5 ms before it existed).
 
 ``ingest-cpu``: at one paced rate (``cpu_rate``, 16 000), the CPU per message of the talker,
-the receiver (with the kernel's writer process) and redis-server, per mode.
+the receiver (with the kernel's writer process) and redis-server, per mode; and of the
+receiver's busiest threads (by their Python names), with their wake-ups per second.
 
 Usage: ``bench_kernel.py [isolation] [isolation-sweep] [ingest] [ingest-cpu] [critical]
 [critical-module] [modes=a,b] [rounds=N] [before=SRC] [code.NAME=SRC] [switch=MS,MS]
@@ -64,7 +65,7 @@ import tempfile
 import threading
 import time
 
-from _cpu import CpuMeter
+from _cpu import CpuMeter, per_thread, python_thread_names, thread_times
 from _results import write_results
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -73,7 +74,8 @@ sys.path.insert(0, os.environ.get('BENCH_SRC', str(ROOT / 'src')))
 from unity_kernel_core.bus.event_bus import EventBus  # noqa: E402
 from unity_kernel_core.bus.events import Tier  # noqa: E402
 
-RATES = [4000, 8000, 12000, 16000, 20000, 24000, 28000, 32000, 40000]
+RATES = [4000, 8000, 12000, 16000, 18000, 20000, 22000, 24000, 26000, 28000, 30000, 32000, 36000,
+         40000]
 ROUNDS = 3
 INGEST_ROUNDS = 3
 SECONDS_PER_STEP = 2.0
@@ -85,14 +87,24 @@ MODES = ('bare-events', 'bare', 'kernel', 'kernel-mirror-thread', 'kernel-mirror
 
 _steps = itertools.count()
 
+CODES: dict = {}
+"""Code bases by name (``code.NAME=SRC``); an ingest mode ``MODE@NAME`` runs NAME's kernel."""
+
+
+def receiver_mode(mode: str, env: dict) -> tuple:
+    """Return the receiver's mode and environment of ``mode`` (``MODE@NAME``: NAME's src)."""
+    mode, _, code = mode.partition('@')
+    return mode, (dict(env, PYTHONPATH=CODES[code]) if code else env)
+
 
 def ingest_step(mode: str, rate: int, env: dict, config: str, redis_url: str = '') -> int:
     """Publish ``rate`` msg/s for SECONDS_PER_STEP to a ``mode`` receiver; return the loss."""
     count = int(rate * SECONDS_PER_STEP)
     topic = f'/bench/ingest{next(_steps)}'
+    recv_mode, recv_env = receiver_mode(mode, env)
     recv = subprocess.Popen(
-        [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), mode, topic, '600',
-         config, redis_url], env=env, stdout=subprocess.PIPE, text=True)
+        [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), recv_mode, topic, '600',
+         config, redis_url], env=recv_env, stdout=subprocess.PIPE, text=True)
     assert recv.stdout is not None
     assert recv.stdout.readline().strip() == 'ready'
     pub = subprocess.run(
@@ -122,9 +134,10 @@ def ingest_cpu_step(mode: str, rate: int, env: dict, config: str, server) -> dic
     """
     count = int(rate * SECONDS_PER_STEP)
     topic = f'/bench/ingest{next(_steps)}'
+    recv_mode, recv_env = receiver_mode(mode, env)
     recv = subprocess.Popen(
-        [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), mode, topic, '600',
-         config, server.url], env=env, stdout=subprocess.PIPE, text=True)
+        [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), recv_mode, topic, '600',
+         config, server.url], env=recv_env, stdout=subprocess.PIPE, text=True)
     assert recv.stdout is not None
     assert recv.stdout.readline().strip() == 'ready'
     talker = subprocess.Popen(
@@ -135,9 +148,12 @@ def ingest_cpu_step(mode: str, rate: int, env: dict, config: str, server) -> dic
     assert talker.stdout.readline().strip() == 'talker: ready'
     meter = CpuMeter(descendants=True, talker=talker.pid, receiver=recv.pid,
                      redis=server.proc.pid)
+    threads_before, started = thread_times(recv.pid), time.monotonic()
     meter.start()
     done = talker.stdout.readline().strip() == 'talker: done'
     us = meter.us_per_event(count, ['talker'])
+    threads = per_thread(recv.pid, threads_before, thread_times(recv.pid), count,
+                         time.monotonic() - started, python_thread_names(recv.pid))
     talker.wait(60)
     time.sleep(1.0)
     us.update(meter.us_per_event(count, ['receiver', 'redis']))
@@ -146,15 +162,16 @@ def ingest_cpu_step(mode: str, rate: int, env: dict, config: str, server) -> dic
     received = json.loads(out.strip().splitlines()[-1])['received']
     us['total'] = round(sum(us.values()), 2)
     return {'rate': rate, 'lost': max(count - received, 0 if done else 1),
-            'cpu_us_per_msg': us}
+            'cpu_us_per_msg': us, 'receiver_threads': threads[:6]}
 
 
 def ingest_config(tmp: pathlib.Path, mode: str, redis_url: str, suffix: str = '') -> str:
     """Write the kernel config of an ingest ``mode`` (its mirror, writer, nice); return it."""
     redis_line = 'redis: {enabled: false}\n'
-    if mode.startswith('kernel-mirror'):
-        writer = 'thread' if mode.endswith('-thread') else 'process'
-        nice = 0 if mode.endswith('-nice0') else 5
+    kind = mode.partition('@')[0]
+    if kind.startswith('kernel-mirror'):
+        writer = 'thread' if kind.endswith('-thread') else 'process'
+        nice = 0 if kind.endswith('-nice0') else 5
         redis_line = (f'redis: {{url: "{redis_url}", writer: {writer}, '
                       f'writer_nice: {nice}}}\n')
     path = tmp / f'{mode}{suffix}.yaml'
@@ -529,8 +546,9 @@ def main() -> int:
         return 0
     out_fields: dict = {'targets': {'ingest_ratio': '>= 0.8 (kernel-mirror / bare-events)',
                                     'critical_p99_flood_over_idle': '<= 1.5'}}
-    codes = {name[len('code.'):]: src for name, src in options.items()
-             if name.startswith('code.')}
+    codes = CODES
+    codes.update((name[len('code.'):], src) for name, src in options.items()
+                 if name.startswith('code.'))
     if 'before' in options:
         codes = {'before': options['before'], **codes}
     codes['now'] = str(ROOT / 'src')

@@ -25,7 +25,7 @@ import support
 
 from unity_kernel_core.bus.event_bus import EventBus, OverflowPolicy, TierPolicy
 from unity_kernel_core.bus.events import Tier
-from unity_kernel_core.errors import BusFullError, BusStoppedError
+from unity_kernel_core.errors import BusError, BusFullError, BusStoppedError
 
 
 @pytest.fixture
@@ -353,3 +353,57 @@ def test_an_event_of_bytes_on_a_bus_without_codec_says_so(bus):
     bus.wait_idle(5)
     support.wait_for(lambda: errors, 5, message='dead letter')
     assert 'no codec' in errors[0].error
+
+
+def test_a_busy_lower_tier_worker_is_not_woken_for_each_event():
+    # NORMAL naps for its batch window after emptying its queue; what arrives meanwhile
+    # waits for the nap to end (one wake-up per window, not per event)
+    bus = EventBus({Tier.NORMAL: TierPolicy(batch_window_s=0.4)})
+    bus.start()
+    handled = {}
+    bus.subscribe('/n', lambda e: handled.setdefault(e.message, time.monotonic()))
+    try:
+        time.sleep(0.6)  # the first nap found nothing: the worker waits to be woken
+        sent = time.monotonic()
+        bus.publish('/n', 't/msg/I', 1)
+        support.wait_for(lambda: 1 in handled, 5, message='first event')
+        assert handled[1] - sent < 0.2  # an idle worker is woken at once
+        time.sleep(0.05)  # the worker naps now
+        sent = time.monotonic()
+        for i in range(2, 102):
+            bus.publish('/n', 't/msg/I', i)
+        support.wait_for(lambda: 101 in handled, 5, message='the batch')
+        assert handled[2] - sent > 0.2  # nobody woke the napping worker
+        assert sorted(handled, key=handled.__getitem__) == list(range(1, 102))
+    finally:
+        bus.stop(timeout=5)
+
+
+def test_critical_and_high_are_woken_for_every_event_by_default(bus):
+    woken = []
+    for tier in (Tier.CRITICAL, Tier.HIGH):
+        bus.subscribe(f'/{tier.name}', lambda e: woken.append(time.monotonic() - e.message),
+                      tiers=[tier])
+    time.sleep(0.1)
+    for tier in (Tier.CRITICAL, Tier.HIGH):
+        for _ in range(3):
+            bus.publish(f'/{tier.name}', 't/msg/F', time.monotonic(), tier=tier)
+            time.sleep(0.05)
+    support.wait_for(lambda: len(woken) == 6, 5, message='six events')
+    assert max(woken) < 0.04
+
+
+def test_stop_drains_a_napping_worker_at_once():
+    bus = EventBus({Tier.LOW: TierPolicy(queue_size=5000, batch_window_s=0.2)})
+    bus.start()
+    got = []
+    bus.subscribe('/l', lambda e: got.append(e.message))
+    for i in range(2000):
+        bus.publish('/l', 't/msg/I', i, tier=Tier.LOW)
+    assert bus.stop(drain=True, timeout=10) == 0
+    assert got == list(range(2000))
+
+
+def test_a_negative_batch_window_is_refused():
+    with pytest.raises(BusError, match='batch_window_s'):
+        TierPolicy(batch_window_s=-0.001)

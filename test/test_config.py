@@ -61,6 +61,7 @@ def test_a_tier_in_the_file_overrides_only_the_keys_it_names():
     config = parse_config('tiers:\n  low:\n    workers: 3\n')
     assert config.tiers[Tier.LOW].workers == 3
     assert config.tiers[Tier.LOW].queue_size == 5000  # LOW's default, not the generic one
+    assert config.tiers[Tier.LOW].policy().batch_window_s == 0.001  # LOW's default too
 
 
 def test_json_config_is_accepted(tmp_path):

@@ -123,6 +123,8 @@ def test_duplicate_keys_are_errors_naming_both_lines():
     ('tiers:\n  NORMAL:\n    qos: {deadline_ms: .nan}\n', 'tiers.NORMAL.qos.deadline_ms'),
     ('tiers:\n  CRITICAL:\n    block_timeout_ms: .inf\n', 'tiers.CRITICAL.block_timeout_ms'),
     ('tiers:\n  CRITICAL:\n    block_timeout_ms: 1.0e+20\n', 'tiers.CRITICAL.block_timeout_ms'),
+    ('tiers:\n  NORMAL:\n    batch_window_ms: -1\n', 'tiers.NORMAL.batch_window_ms'),
+    ('tiers:\n  NORMAL:\n    batch_window_ms: .nan\n', 'tiers.NORMAL.batch_window_ms'),
     ('redis:\n  flush_interval_ms: .nan\n', 'redis.flush_interval_ms'),
     ('redis:\n  journal_max_bytes: 1.0e+30\n', 'redis.journal_max_bytes'),
     ('kernel:\n  event_echo_topic: "/bad topic!"\n', 'kernel.event_echo_topic'),

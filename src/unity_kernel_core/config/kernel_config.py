@@ -89,6 +89,7 @@ class TierSettings(_Strict):
     max_retries: int = Field(_POLICY.max_retries, ge=0, le=100)
     retry_backoff_ms: float = Field(_POLICY.retry_backoff_s * 1000.0, ge=0, le=60000)
     block_timeout_ms: Optional[float] = Field(None, gt=0, le=WAIT_MS_MAX)
+    batch_window_ms: float = Field(_POLICY.batch_window_s * 1000.0, ge=0, le=1000)
     qos: QosSettings = QosSettings()
 
     @model_validator(mode='after')
@@ -104,7 +105,7 @@ class TierSettings(_Strict):
             workers=self.workers, queue_size=self.queue_size, overflow=self.overflow,
             max_retries=self.max_retries, retry_backoff_s=self.retry_backoff_ms / 1000.0,
             block_timeout_s=None if self.block_timeout_ms is None
-            else self.block_timeout_ms / 1000.0)
+            else self.block_timeout_ms / 1000.0, batch_window_s=self.batch_window_ms / 1000.0)
 
     @classmethod
     def from_policy(cls, policy: TierPolicy, qos: QosSettings) -> 'TierSettings':
@@ -113,7 +114,8 @@ class TierSettings(_Strict):
                    overflow=policy.overflow, max_retries=policy.max_retries,
                    retry_backoff_ms=policy.retry_backoff_s * 1000.0,
                    block_timeout_ms=None if policy.block_timeout_s is None
-                   else policy.block_timeout_s * 1000.0, qos=qos)
+                   else policy.block_timeout_s * 1000.0,
+                   batch_window_ms=policy.batch_window_s * 1000.0, qos=qos)
 
 
 #: The QoS each tier's subscriptions start from (the queue defaults are the bus's own).

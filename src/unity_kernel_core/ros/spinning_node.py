@@ -42,7 +42,10 @@ class SpinningNode:
         self._thread.start()
 
     def _spin(self) -> None:
-        while self._running and self.node.context.ok():
+        # spin_once handles one callback per call (a message of the intake); the context is
+        # asked only when a call raises (a shut-down context makes spin_once raise), not on
+        # every turn: that was about 7 % of the kernel process's samples at 16 000 msg/s
+        while self._running:
             try:
                 self.executor.spin_once(timeout_sec=0.05)
             except Exception:  # entities added from other threads can upset one wait
