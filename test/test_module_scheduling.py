@@ -73,6 +73,9 @@ def test_kernel_runs_node_modules_at_their_nice_and_fifo_on_every_thread(
     plain = thread_scheduling(module_pid(marker, 'plain'))
     assert len(niced) > 1 and len(realtime) > 1  # rclpy and DDS threads, made after the start
     assert set(niced.values()) == {(os.SCHED_OTHER, 0, -6)}, niced
+    # in a session of its own: its autogroup (the CPU share against other sessions) too
+    autogroup = pathlib.Path(f'/proc/{module_pid(marker, "niced")}/autogroup')
+    assert autogroup.read_text().split()[-2:] == ['nice', '-6'], autogroup.read_text()
     assert {(policy, prio) for policy, prio, _ in realtime.values()} == {(os.SCHED_FIFO, 11)}
     assert set(plain.values()) == {(os.SCHED_OTHER, 0, os.getpriority(os.PRIO_PROCESS, 0))}
 

@@ -26,10 +26,11 @@ The kernel's node runner puts it in front of the command it starts; the launch p
 ``ros2 launch`` the same as the node's ``prefix``. The prefix runs single-threaded, and on
 Linux the nice value and the policy belong to a thread, are kept across ``exec`` and are
 inherited by every thread created later, so every thread of the node (its executor, the
-DDS threads) runs with the setting. When the setting is not permitted the prefix prints
-one line naming the module, the setting and what it needs, and exits with ``REFUSED``
-without running the node; the node runner reports that line as the module's start
-failure.
+DDS threads) runs with the setting. A nice value is also given to the process's autogroup
+when the process leads its own session (see :func:`autogroup_nice`). When the setting is
+not permitted the prefix prints one line naming the module, the setting and what it needs,
+and exits with ``REFUSED`` without running the node; the node runner reports that line as
+the module's start failure.
 """
 
 import argparse
@@ -89,6 +90,33 @@ def apply(nice: Optional[int], policy: str = 'other', priority: Optional[int] = 
         raise SchedulingError(f'scheduling {what} refused: {exc.strerror}') from None
 
 
+def autogroup_nice(nice: int) -> bool:
+    """
+    Give the process's autogroup ``nice`` too when the process leads its session; say if so.
+
+    With autogrouping on (``/proc/sys/kernel/sched_autogroup_enabled``, the default of many
+    distributions, and no CPU cgroup of its own), Linux shares the CPU between sessions'
+    autogroups first and weighs a thread's nice value only against the threads of its own
+    group: a module in a session of its own (the node runner starts each one so) at nice -10
+    otherwise still gets no more than any other session. A session leader's autogroup holds
+    only itself and what it starts, so its group's nice is the module's own.
+    """
+    path = '/proc/self/autogroup'
+    if os.getsid(0) != os.getpid() or not os.path.exists(path):
+        return False
+    try:
+        with open(path, 'w') as f:
+            f.write(str(nice))
+    except OSError as exc:
+        if exc.errno in (errno.EPERM, errno.EACCES):
+            raise SchedulingError(f'scheduling nice {nice} (of its autogroup) not permitted '
+                                  f'({exc.strerror}): needs '
+                                  f'{needs(nice, "other", None)}') from None
+        raise SchedulingError(f'scheduling nice {nice} (of its autogroup) refused: '
+                              f'{exc.strerror}') from None
+    return True
+
+
 def arguments(scheduling: 'Scheduling') -> List[str]:
     """Return the prefix's options for a setting."""
     if scheduling.policy != 'other':
@@ -125,6 +153,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error(f'the command must start with an absolute path, got {args.command[0]!r}')
     try:
         apply(args.nice, args.policy, args.priority)
+        if args.nice is not None:
+            autogroup_nice(args.nice)
     except SchedulingError as exc:
         print(f'module {args.module!r}: {exc}', file=sys.stderr, flush=True)
         return REFUSED
