@@ -398,6 +398,11 @@ class EventBus:
                         lane.cond.wait(remaining)
         return True
 
+    def thread_ids(self, tier: Tier) -> List[int]:
+        """Return the native thread ids of ``tier``'s running workers (for OS scheduling)."""
+        return [lane.thread.native_id for lane in self._lanes[tier]
+                if lane.thread.native_id is not None and lane.thread.is_alive()]
+
     def _critical_pending(self) -> bool:
         """Return True while a CRITICAL event is queued or being handled."""
         return any(lane.queue or lane.busy for lane in self._lanes[Tier.CRITICAL])

@@ -151,6 +151,42 @@ class TopicRule(_Strict):
         return Tier.parse(value)
 
 
+class Scheduling(_Strict):
+    """
+    An OS scheduling setting: a nice value, or a real-time policy with its priority.
+
+    A node module's manifest ``scheduling`` (every thread of its process, from its start;
+    applied by ``unity_kernel_core.supervision.scheduling`` before the node's executable
+    runs, whichever way it is started) and the kernel's ``kernel.critical_scheduling`` (its
+    CRITICAL threads).
+    """
+
+    nice: Optional[int] = Field(None, ge=-20, le=19)
+    """Nice value under the normal policy (below 0 needs CAP_SYS_NICE or RLIMIT_NICE)."""
+    policy: Literal['other', 'fifo', 'rr'] = 'other'
+    """``other``: the normal time-sharing policy; ``fifo``/``rr``: SCHED_FIFO/SCHED_RR."""
+    priority: Optional[int] = Field(None, ge=1, le=99)
+    """Real-time priority of ``fifo``/``rr`` (needs CAP_SYS_NICE or RLIMIT_RTPRIO)."""
+
+    @model_validator(mode='after')
+    def _policy_fields(self) -> 'Scheduling':
+        if self.policy == 'other':
+            if self.priority is not None:
+                raise ValueError("priority is for policy 'fifo' or 'rr' (real-time); "
+                                 "under policy 'other' set nice")
+        elif self.priority is None:
+            raise ValueError(f'policy {self.policy!r} needs a priority (1..99)')
+        elif self.nice is not None:
+            raise ValueError(f'nice has no effect under policy {self.policy!r}: set '
+                             'priority only (nice: null in an override)')
+        return self
+
+    @property
+    def is_default(self) -> bool:
+        """Tell whether nothing is set (the process runs as its starter does)."""
+        return self.nice is None and self.policy == 'other'
+
+
 class KernelSettings(_Strict):
     """Settings of the kernel node itself."""
 
@@ -170,6 +206,12 @@ class KernelSettings(_Strict):
     The longest a thread that wants the interpreter lock waits for the one holding it: a
     CRITICAL intake or worker thread waits at most this long behind a lower tier's Python
     step. CPython's default is 5 ms (docs/performance.md, issue 15).
+    """
+    critical_scheduling: Scheduling = Scheduling()
+    """
+    The OS scheduling of the kernel's CRITICAL threads (the CRITICAL intake thread and the
+    CRITICAL bus workers), e.g. ``{policy: fifo, priority: 10}``; not permitted: configure
+    fails and says what it needs. Unset: they run as the kernel does.
     """
 
 

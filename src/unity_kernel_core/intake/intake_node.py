@@ -20,7 +20,7 @@ the bus with the topic's tier; the message object is made lazily by whoever need
 """
 
 import logging
-from typing import Any, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.experimental import EventsExecutor
@@ -39,10 +39,17 @@ __all__ = ['Intake', 'publisher_qos', 'qos_profile']
 
 
 class Intake:
-    """The set of DDS subscriptions feeding the bus."""
+    """
+    The set of DDS subscriptions feeding the bus.
 
-    def __init__(self, node: Any, bus: EventBus, config: KernelConfig) -> None:
+    ``critical_thread(native_id)``, when given, is called with the CRITICAL intake's thread
+    once it is made (the kernel gives it its OS scheduling).
+    """
+
+    def __init__(self, node: Any, bus: EventBus, config: KernelConfig,
+                 critical_thread: Optional[Callable[[int], None]] = None) -> None:
         self._node = node
+        self._critical_thread = critical_thread
         # The subscriptions live on a node of their own, spun on a thread of its own by
         # rclpy's EventsExecutor: no wait set rebuilt per message (the SingleThreadedExecutor
         # of the kernel node, with its services and timers, lost messages from about 6k/s;
@@ -69,6 +76,8 @@ class Intake:
             spinner = self._spinners[critical] = SpinningNode(
                 name, self._node.context, namespace=self._node.get_namespace(),
                 executor_factory=EventsExecutor)
+            if critical and self._critical_thread is not None:
+                self._critical_thread(spinner.native_id)
         return spinner.node
 
     def close(self) -> None:

@@ -50,6 +50,7 @@ from unity_kernel_core.ros import lifecycle_base, message_types
 from unity_kernel_core.ros.diagnostics import status_markers
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
 from unity_kernel_core.ros.parameters import Applies, in_range, one_of, ParamSpec
+from unity_kernel_core.supervision import scheduling
 
 _LOG = logging.getLogger('unity_kernel.kernel')
 
@@ -176,7 +177,16 @@ class KernelNode(ManagedLifecycleNode):
         self.bus = EventBus(config.policies(), classifier=config.routes.tier,
                             codec=message_types.CDR)
         self.bus.start()
-        self.intake = Intake(self, self.bus, config)
+        critical = config.kernel.critical_scheduling
+        if not critical.is_default:
+            try:  # the CRITICAL workers now; the CRITICAL intake's thread once it is made
+                for tid in self.bus.thread_ids(Tier.CRITICAL):
+                    scheduling.apply(critical.nice, critical.policy, critical.priority, tid)
+            except scheduling.SchedulingError as exc:
+                self.get_logger().error(f'config: kernel.critical_scheduling: {exc}')
+                self._teardown()
+                return TransitionCallbackReturn.FAILURE
+        self.intake = Intake(self, self.bus, config, critical_thread=self._schedule_critical)
         context = KernelContext(node=self, bus=self.bus, config=config,
                                 config_path=self.config_path, state_dir=state_dir,
                                 components=self.components,
@@ -211,6 +221,17 @@ class KernelNode(ManagedLifecycleNode):
             f'{len(config.topics)} topic rules, components: '
             f'{", ".join(c.name for c in self.components) or "none"}')
         return TransitionCallbackReturn.SUCCESS
+
+    def _schedule_critical(self, tid: int) -> None:
+        """Give a CRITICAL thread made after configure ``kernel.critical_scheduling``."""
+        critical = self.config.kernel.critical_scheduling if self.config else None
+        if critical is None or critical.is_default:
+            return
+        try:
+            scheduling.apply(critical.nice, critical.policy, critical.priority, tid)
+        except scheduling.SchedulingError as exc:  # permitted at configure; say what changed
+            self.get_logger().error(f'kernel.critical_scheduling: the CRITICAL intake thread: '
+                                    f'{exc}')
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         assert self.config is not None

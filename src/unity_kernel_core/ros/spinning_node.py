@@ -52,6 +52,12 @@ class SpinningNode:
                 if not self.node.context.ok():
                     return
 
+    @property
+    def native_id(self) -> int:
+        """Return the native id of the spin thread (for OS scheduling)."""
+        assert self._thread.native_id is not None  # started in __init__
+        return self._thread.native_id
+
     def close(self) -> None:
         """Stop the spin thread, then shut the executor down and destroy the node."""
         self._running = False

@@ -40,7 +40,7 @@ from pydantic import ValidationError
 
 from unity_kernel_core.config.documents import parse_document, read_text, validation_issues
 from unity_kernel_core.config.fields import NodeName, TopicName
-from unity_kernel_core.config.kernel_config import check_parameters, MODULE_NAME
+from unity_kernel_core.config.kernel_config import check_parameters, MODULE_NAME, Scheduling
 from unity_kernel_core.errors import ConfigError, ConfigIssue, ManifestError
 from unity_kernel_core.paths import resolve_path
 
@@ -91,40 +91,6 @@ class HealthLimits(_Strict):
     """Longest a lifecycle transition (or process start) may take."""
     max_error_rate: float = Field(0.5, ge=0, le=1)
     """In-process modules: handler error ratio above which the module is ERROR."""
-
-
-class Scheduling(_Strict):
-    """
-    The OS scheduling of a node module's process: every thread of it, from its start.
-
-    Applied by ``unity_kernel_core.supervision.scheduling`` before the node's executable
-    runs, whichever way it is started (the kernel's node runner, ``ros2 launch``).
-    """
-
-    nice: Optional[int] = Field(None, ge=-20, le=19)
-    """Nice value under the normal policy (below 0 needs CAP_SYS_NICE or RLIMIT_NICE)."""
-    policy: Literal['other', 'fifo', 'rr'] = 'other'
-    """``other``: the normal time-sharing policy; ``fifo``/``rr``: SCHED_FIFO/SCHED_RR."""
-    priority: Optional[int] = Field(None, ge=1, le=99)
-    """Real-time priority of ``fifo``/``rr`` (needs CAP_SYS_NICE or RLIMIT_RTPRIO)."""
-
-    @model_validator(mode='after')
-    def _policy_fields(self) -> 'Scheduling':
-        if self.policy == 'other':
-            if self.priority is not None:
-                raise ValueError("priority is for policy 'fifo' or 'rr' (real-time); "
-                                 "under policy 'other' set nice")
-        elif self.priority is None:
-            raise ValueError(f'policy {self.policy!r} needs a priority (1..99)')
-        elif self.nice is not None:
-            raise ValueError(f'nice has no effect under policy {self.policy!r}: set '
-                             'priority only (nice: null in an override)')
-        return self
-
-    @property
-    def is_default(self) -> bool:
-        """Tell whether nothing is set (the process runs as its starter does)."""
-        return self.nice is None and self.policy == 'other'
 
 
 class TopicUse(_Strict):
