@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``kernel.critical_scheduling``: the kernel's CRITICAL threads run with it, or it says why not."""
+"""``kernel.critical_scheduling``: the kernel's CRITICAL threads run with it, or it says why."""
 
 import os
 import sys
