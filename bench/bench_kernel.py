@@ -32,8 +32,8 @@ Kernel benchmarks (issues: the spine, 15). Results: bench/results/kernel.json; d
     DDS subscription and interpreter, supervised by the kernel) alternated with the kernel's
     in-process handler; ``module_sched=nice-10,fifo10`` adds the module at these
     ``scheduling`` settings (nice -10; SCHED_FIFO priority 10); ``kernel_threads=fifo10``
-    adds the in-process handler with the kernel's CRITICAL threads (intake, bus worker) at
-    these settings.
+    adds the in-process handler with the kernel's CRITICAL threads (intake, bus workers) at
+    these settings (``kernel.critical_scheduling``).
 
 ``before=SRC`` and ``code.NAME=SRC`` (exports of older commits' src/) add older code bases to
 the isolation and critical runs, alternated with this one; each bus runs with the switch
@@ -252,7 +252,7 @@ CRITICAL_MODULES = ROOT / 'bench' / 'modules'
 
 
 def module_scheduling(spec: str) -> dict:
-    """Return the ``scheduling`` of a ``module_sched`` spec: ``nice-10``, ``fifo10``, ``rr5``."""
+    """Return the scheduling of a ``module_sched`` or ``kernel_threads`` spec (``fifo10``)."""
     if spec.startswith('nice'):
         return {'nice': int(spec[len('nice'):])}
     policy = spec.rstrip('0123456789')
@@ -260,14 +260,18 @@ def module_scheduling(spec: str) -> dict:
 
 
 def critical_config(path: pathlib.Path, tmp: str, redis_url: str, switch_ms: str = '',
-                    module_out: str = '', scheduling: 'dict | None' = None) -> str:
+                    module_out: str = '', scheduling: 'dict | None' = None,
+                    threads: 'dict | None' = None) -> str:
     """
     Write the kernel config of a CRITICAL run; return its path.
 
     ``module_out``: the kernel also runs the node module ``critical_handler``, which writes
     its latencies there, at ``scheduling`` (the manifest's field, through the overrides).
+    ``threads``: the kernel's ``critical_scheduling``.
     """
     switch = f', switch_interval_ms: {switch_ms}' if switch_ms else ''
+    if threads:
+        switch += f', critical_scheduling: {json.dumps(threads)}'
     text = (f'kernel: {{state_dir: {tmp}/state-{path.stem}, discovery_period_s: 0.2{switch}}}\n'
             f'redis: {{url: "{redis_url}"}}\n'
             'tiers: {NORMAL: {qos: {depth: 1000}}}\n')
@@ -284,7 +288,7 @@ def critical_config(path: pathlib.Path, tmp: str, redis_url: str, switch_ms: str
 
 def critical_round(src: str, flooded: bool, env: dict, config: str,
                    flood_rate: int = FLOOD_RATE, flood_nice: int = 0,
-                   module_out: str = '', threads: str = '') -> dict:
+                   module_out: str = '') -> dict:
     """
     One end-to-end CRITICAL latency run of the kernel whose code is in ``src``.
 
@@ -295,10 +299,9 @@ def critical_round(src: str, flooded: bool, env: dict, config: str,
     mirrored to Redis. ``flood_nice``: the talker and the camera run at this nice value.
     ``module_out``: the config runs the node module ``critical_handler`` (``critical_config``)
     and the latencies counted are the module's, read from this file once the kernel has shut
-    it down (the kernel's own handler's are kept as ``kernel_handler_p99_ms``). ``threads``:
-    the kernel's CRITICAL threads at this setting (``BENCH_CRITICAL_THREADS``).
+    it down (the kernel's own handler's are kept as ``kernel_handler_p99_ms``).
     """
-    env = dict(env, PYTHONPATH=src, BENCH_CRITICAL_THREADS=threads)
+    env = dict(env, PYTHONPATH=src)
     niced = (lambda: os.nice(flood_nice)) if flood_nice else None
     seconds = CRITICAL_COUNT / CRITICAL_RATE
     recv = subprocess.Popen(
@@ -353,7 +356,7 @@ def bench_critical(codes: dict, rounds: int = ROUNDS, flood_rate: int = FLOOD_RA
     ``codes`` (name: src): the kernel of each code base with its in-process handler;
     ``modules`` (name: scheduling): this code base's kernel running the handler as the node
     module ``critical_handler`` at that ``scheduling`` (``{}``: none); ``threads`` (name:
-    spec): this code base's in-process handler, the kernel's CRITICAL threads at ``spec``.
+    scheduling): this code base's in-process handler, ``kernel.critical_scheduling`` set.
     """
     modules = modules or {}
     threads = threads or {}
@@ -376,10 +379,9 @@ def bench_critical(codes: dict, rounds: int = ROUNDS, flood_rate: int = FLOOD_RA
                         config = critical_config(
                             pathlib.Path(tmp) / f'{stem}.yaml', tmp, server.url,
                             name.split('@')[1] if '@' in name else '', out,
-                            modules.get(name))
+                            modules.get(name), threads.get(name))
                         run = critical_round(codes.get(name, str(ROOT / 'src')), flooded, env,
-                                             config, flood_rate, flood_nice, out,
-                                             threads.get(name, ''))
+                                             config, flood_rate, flood_nice, out)
                         key = 'flooded' if flooded else 'idle'
                         results[name][key].append(run)
                         print(f'  round {r + 1} critical {name:7s} {key:8s}: {run}', flush=True)
@@ -644,7 +646,7 @@ def main() -> int:
             modules = {'module': {}}
             for spec in filter(None, options.get('module_sched', '').split(',')):
                 modules[f'module-{spec}'] = module_scheduling(spec)
-        threads = {f'now-threads-{spec}': spec
+        threads = {f'now-threads-{spec}': module_scheduling(spec)
                    for spec in filter(None, options.get('kernel_threads', '').split(','))}
         out_fields['critical_end_to_end'] = bench_critical(
             codes, rounds=int(options.get('rounds', ROUNDS)),

@@ -26,14 +26,10 @@ distinct sequence numbers arrived. Modes:
   thread of the kernel's process (as before issue 15); ``kernel-mirror-nice0``: the writer
   process at nice 0 (``redis.writer_nice``) instead of 5;
 - ``kernel-critical``: the kernel with a handler on TOPIC taking each message's latency from
-  the publish time ``bench/critical_probe.py`` put in it (printed too). With
-  ``BENCH_CRITICAL_THREADS`` (``nice-10``, ``fifo10``: the spec of ``bench_kernel.py``'s
-  ``module_sched``) the kernel's CRITICAL threads run at that setting: the CRITICAL intake's
-  executor thread, once it exists, and the bus's CRITICAL workers.
+  the publish time ``bench/critical_probe.py`` put in it (printed too).
 """
 
 import json
-import os
 import signal
 import sys
 import threading
@@ -109,29 +105,6 @@ def kernel(topic: str, seconds: float, config: str, count_on_bus: bool,
     return seen
 
 
-def raise_critical_threads(spec: str) -> None:
-    """Give the kernel's CRITICAL threads the ``spec`` setting as they appear (a daemon)."""
-    from unity_kernel_core.supervision.scheduling import apply
-    if spec.startswith('nice'):
-        setting: tuple = (int(spec[len('nice'):]), 'other', None)
-    else:
-        policy = spec.rstrip('0123456789')
-        setting = (None, policy, int(spec[len(policy):]))
-    done: set = set()
-
-    def watch() -> None:
-        while True:  # the CRITICAL intake thread is made when the first CRITICAL topic maps
-            for thread in threading.enumerate():
-                if (thread.name == 'unity_kernel_intake_critical' or
-                        thread.name.startswith('bus-critical-')) and thread.native_id not in done:
-                    apply(*setting, tid=thread.native_id or 0)
-                    done.add(thread.native_id)
-                    print(f'{thread.name} at {spec}', file=sys.stderr, flush=True)
-            time.sleep(0.1)
-
-    threading.Thread(target=watch, name='bench-raise', daemon=True).start()
-
-
 def in_redis(url: str, topic: str) -> set:
     import redis
     client = redis.Redis.from_url(url)
@@ -148,8 +121,6 @@ def main() -> int:
             seen = bare(topic, seconds, SingleThreadedExecutor)
         elif mode == 'kernel-critical':
             latencies: list = []
-            if os.environ.get('BENCH_CRITICAL_THREADS'):
-                raise_critical_threads(os.environ['BENCH_CRITICAL_THREADS'])
             seen = kernel(topic, seconds, sys.argv[4], False, latencies)
         else:
             seen = kernel(topic, seconds, sys.argv[4], count_on_bus=mode == 'kernel')
