@@ -39,13 +39,19 @@ Kernel benchmarks (issues: the spine, 15). Results: bench/results/kernel.json; d
 the isolation and critical runs, alternated with this one; each bus runs with the switch
 interval its kernel sets (``kernel.switch_interval_ms``; CPython's 5 ms before it existed).
 
+``wakeup``: the experiment behind a node module's ``scheduling``: a process in a session of
+its own wakes every 5 ms while ``busy`` (3) processes, each in a session of its own, burn
+CPU; its oversleep p50/p99 at nice 0, at nice -10 (its threads only), at nice -10 with its
+autogroup (what the ``scheduling`` prefix does) and at SCHED_FIFO 10, alternated, medians
+of the rounds.
+
 ``ingest-cpu``: at one paced rate (``cpu_rate``, 16 000), the CPU per message of the talker,
 the receiver (with the kernel's writer process) and redis-server, per mode; and of the
 receiver's busiest threads (by their Python names), with their wake-ups per second.
 
 Usage: ``bench_kernel.py [isolation] [isolation-sweep] [ingest] [ingest-cpu] [critical]
 [critical-module] [modes=a,b] [rounds=N] [before=SRC] [code.NAME=SRC] [switch=MS,MS]
-[module_sched=nice-10,fifo10] [kernel_threads=fifo10] [flood=RATE] [flood_nice=N]
+[module_sched=nice-10,fifo10] [kernel_threads=fifo10] [flood=RATE] [flood_nice=N] [wakeup]
 [result=NAME]``; with no arguments: isolation, ingest and critical. ``switch``: the critical
 run also runs this code base's kernel at these ``kernel.switch_interval_ms``;
 ``flood_nice``: the flood's talker and camera at that nice value (the experiments behind
@@ -537,11 +543,62 @@ def isolation_child(src: str, paced: bool, busy_s: float = 0.0002) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+WAKEUP_MODES = ('nice0', 'nice-10-threads', 'nice-10', 'fifo10')
+WAKEUPS = 1000
+
+
+def wakeup_child(mode: str) -> dict:
+    """Oversleep (ms) of WAKEUPS sleeps of 5 ms at ``mode``, applied as the prefix does."""
+    from unity_kernel_core.supervision import scheduling
+    if mode == 'fifo10':
+        scheduling.apply(None, 'fifo', 10)
+    elif mode.startswith('nice-10'):
+        scheduling.apply(-10)
+        if mode == 'nice-10':
+            assert scheduling.autogroup_nice(-10), 'not a session leader'
+    late = []
+    for _ in range(WAKEUPS):
+        start = time.monotonic()
+        time.sleep(0.005)
+        late.append((time.monotonic() - start - 0.005) * 1000)
+        sum(range(2000))  # a little work per wake-up, as a handler does
+    return {'mode': mode, 'p50_ms': round(statistics.median(late), 3),
+            'p99_ms': round(pct(late, .99), 3), 'max_ms': round(max(late), 3)}
+
+
+def bench_wakeup(rounds: int, busy: int) -> dict:
+    """Run every wake-up mode in a session of its own among ``busy`` CPU burners, alternated."""
+    runs: dict = {m: [] for m in WAKEUP_MODES}
+    for r in range(rounds):
+        for mode in (WAKEUP_MODES if r % 2 == 0 else tuple(reversed(WAKEUP_MODES))):
+            burners = [subprocess.Popen([sys.executable, '-c', 'while True: pass'],
+                                        start_new_session=True) for _ in range(busy)]
+            try:
+                out = subprocess.run([sys.executable, __file__, 'wakeup-child', f'mode={mode}'],
+                                     capture_output=True, text=True, timeout=120, check=True,
+                                     start_new_session=True)
+            finally:
+                for proc in burners:
+                    proc.kill()
+                    proc.wait()
+            run = dict(json.loads(out.stdout.strip().splitlines()[-1]),
+                       load_avg_1m=round(os.getloadavg()[0], 2))
+            runs[mode].append(run)
+            print(f'  round {r + 1} wakeup {run}', flush=True)
+    return {'busy': busy, 'sleep_ms': 5, 'wakeups': WAKEUPS,
+            'median_p99_ms': {m: statistics.median(x['p99_ms'] for x in v)
+                              for m, v in runs.items()},
+            'rounds': runs}
+
+
 def main() -> int:
     # usage: bench_kernel.py [isolation] [ingest] [critical] [modes=a,b,...] [rounds=N]
     #        [before=SRC] [flood=RATE]
     options = dict(a.split('=', 1) for a in sys.argv[1:] if '=' in a)
     parts = [a for a in sys.argv[1:] if '=' not in a] or ['isolation', 'ingest', 'critical']
+    if parts == ['wakeup-child']:
+        print(json.dumps(wakeup_child(options['mode'])))
+        return 0
     if parts == ['isolation-child']:
         kernel_switch_interval()
         print(json.dumps(bench_isolation(options['paced'] == '1', float(options['busy']))))
@@ -638,6 +695,12 @@ def main() -> int:
                                                                           INGEST_ROUNDS)))
         print(json.dumps({k: out_fields['ingest'][k] for k in
                           ('median_max_zero_loss_rate', 'ratio_to_bare_events')}), flush=True)
+    if 'wakeup' in parts:
+        print('wake-up latency among CPU burners in other sessions, per scheduling...',
+              flush=True)
+        out_fields['wakeup'] = bench_wakeup(int(options.get('rounds', ROUNDS)),
+                                            int(options.get('busy', 3)))
+        print(json.dumps(out_fields['wakeup']['median_p99_ms']), flush=True)
     if 'critical' in parts or 'critical-module' in parts:
         print('end-to-end CRITICAL latency (other process -> handler), idle vs flood...',
               flush=True)
