@@ -66,6 +66,25 @@ def test_the_critical_workers_and_intake_thread_run_at_the_critical_scheduling(
     assert others and all(policy == os.SCHED_OTHER for policy, _ in others)
 
 
+def test_an_edit_of_the_critical_scheduling_waits_for_the_next_configure(
+        processes, ros_env, tmp_path):
+    kernel = start_kernel(processes, ros_env, tmp_path)
+    kernel.wait_output('active', 60)
+    config = tmp_path / 'kernel.yaml'
+    config.write_text(config.read_text().replace('priority: 7', 'priority: 9'))
+    kernel.wait_output('kernel.critical_scheduling changed: it takes effect at the next '
+                       'configure', 20)
+    talker = processes.start(
+        [sys.executable, str(support.ROOT / 'test' / 'nodes' / 'talker.py'), '--topic',
+         '/safety/estop', '--count', '20', '--rate', '20'], ros_env, tmp_path / 'talker.log')
+    talker.wait_output('talker: done', 30)
+    kernel.wait_output('mapped /safety/estop', 20)
+    # the CRITICAL intake's thread, made after the edit, runs as its siblings do
+    support.wait_for(lambda: policies(kernel.pid).count((os.SCHED_FIFO, 7)) == 3, 10,
+                     message='three CRITICAL threads at fifo 7')
+    assert (os.SCHED_FIFO, 9) not in policies(kernel.pid)
+
+
 def test_a_critical_scheduling_not_permitted_fails_configure_with_one_clear_line(
         processes, ros_env, tmp_path):
     # root without CAP_SYS_NICE (dropped from the bounding set) and RLIMIT_RTPRIO at 0

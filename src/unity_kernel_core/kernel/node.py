@@ -41,7 +41,7 @@ from std_msgs.msg import String
 from unity_kernel_core.bus.event_bus import EventBus, TierStats
 from unity_kernel_core.bus.events import Event, Tier
 from unity_kernel_core.component import KernelComponent, KernelContext
-from unity_kernel_core.config.kernel_config import KernelConfig, load_config
+from unity_kernel_core.config.kernel_config import KernelConfig, load_config, Scheduling
 from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.kernel.diagnostics import kernel_status
@@ -146,6 +146,8 @@ class KernelNode(ManagedLifecycleNode):
         """The config as read from the file (before the parameters' overrides)."""
         self._prev_stats: Optional[Dict[Tier, TierStats]] = None
         self.callback_errors = 0
+        self._critical_scheduling = Scheduling()
+        """The CRITICAL threads' OS scheduling as applied at the last configure."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -177,7 +179,7 @@ class KernelNode(ManagedLifecycleNode):
         self.bus = EventBus(config.policies(), classifier=config.routes.tier,
                             codec=message_types.CDR)
         self.bus.start()
-        critical = config.kernel.critical_scheduling
+        critical = self._critical_scheduling = config.kernel.critical_scheduling
         if not critical.is_default:
             try:  # the CRITICAL workers now; the CRITICAL intake's thread once it is made
                 for tid in self.bus.thread_ids(Tier.CRITICAL):
@@ -224,8 +226,8 @@ class KernelNode(ManagedLifecycleNode):
 
     def _schedule_critical(self, tid: int) -> None:
         """Give a CRITICAL thread made after configure ``kernel.critical_scheduling``."""
-        critical = self.config.kernel.critical_scheduling if self.config else None
-        if critical is None or critical.is_default:
+        critical = self._critical_scheduling  # the setting applied at configure
+        if critical.is_default:
             return
         try:
             scheduling.apply(critical.nice, critical.policy, critical.priority, tid)
@@ -375,6 +377,9 @@ class KernelNode(ManagedLifecycleNode):
         if config.tiers != old.tiers:
             self.get_logger().warning(
                 'tier settings changed: they take effect at the next configure')
+        if config.kernel.critical_scheduling != old.kernel.critical_scheduling:
+            self.get_logger().warning(
+                'kernel.critical_scheduling changed: it takes effect at the next configure')
         self.config = config
         self.bus.set_classifier(config.routes.tier)
         if self.intake is not None:
