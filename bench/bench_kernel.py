@@ -103,16 +103,30 @@ def receiver_mode(mode: str, env: dict) -> tuple:
     return mode, (dict(env, PYTHONPATH=CODES[code]) if code else env)
 
 
-def ingest_step(mode: str, rate: int, env: dict, config: str, redis_url: str = '') -> int:
-    """Publish ``rate`` msg/s for SECONDS_PER_STEP to a ``mode`` receiver; return the loss."""
-    count = int(rate * SECONDS_PER_STEP)
-    topic = f'/bench/ingest{next(_steps)}'
+def start_receiver(mode: str, topic: str, env: dict, config: str,
+                   redis_url: str) -> subprocess.Popen:
+    """Start a ``mode`` receiver on ``topic`` (``bench/ingest_receiver.py``); once ready."""
     recv_mode, recv_env = receiver_mode(mode, env)
     recv = subprocess.Popen(
         [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), recv_mode, topic, '600',
          config, redis_url], env=recv_env, stdout=subprocess.PIPE, text=True)
     assert recv.stdout is not None
     assert recv.stdout.readline().strip() == 'ready'
+    return recv
+
+
+def stop_receiver(recv: subprocess.Popen) -> int:
+    """Stop a receiver as Ctrl-C does (the kernel shuts down in order); return its count."""
+    recv.send_signal(signal.SIGINT)
+    out, _ = recv.communicate(timeout=120)
+    return json.loads(out.strip().splitlines()[-1])['received']
+
+
+def ingest_step(mode: str, rate: int, env: dict, config: str, redis_url: str = '') -> int:
+    """Publish ``rate`` msg/s for SECONDS_PER_STEP to a ``mode`` receiver; return the loss."""
+    count = int(rate * SECONDS_PER_STEP)
+    topic = f'/bench/ingest{next(_steps)}'
+    recv = start_receiver(mode, topic, env, config, redis_url)
     pub = subprocess.run(
         [sys.executable, str(ROOT / 'test' / 'nodes' / 'talker.py'), '--topic', topic,
          '--count', str(count), '--rate', str(rate), '--linger', '0.5'],
@@ -124,9 +138,7 @@ def ingest_step(mode: str, rate: int, env: dict, config: str, redis_url: str = '
         print(f'  talker failed at {rate} msg/s: {pub.stderr.strip().splitlines()[-1:]}',
               flush=True)
     time.sleep(1.0)  # what is in flight arrives; then the receiver stops (the kernel in order)
-    recv.send_signal(signal.SIGINT)
-    out, _ = recv.communicate(timeout=120)
-    received = json.loads(out.strip().splitlines()[-1])['received']
+    received = stop_receiver(recv)
     return max(count - received, 1 if talker_failed else 0)
 
 
@@ -140,12 +152,7 @@ def ingest_cpu_step(mode: str, rate: int, env: dict, config: str, server) -> dic
     """
     count = int(rate * SECONDS_PER_STEP)
     topic = f'/bench/ingest{next(_steps)}'
-    recv_mode, recv_env = receiver_mode(mode, env)
-    recv = subprocess.Popen(
-        [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), recv_mode, topic, '600',
-         config, server.url], env=recv_env, stdout=subprocess.PIPE, text=True)
-    assert recv.stdout is not None
-    assert recv.stdout.readline().strip() == 'ready'
+    recv = start_receiver(mode, topic, env, config, server.url)
     talker = subprocess.Popen(
         [sys.executable, str(ROOT / 'test' / 'nodes' / 'talker.py'), '--topic', topic,
          '--count', str(count), '--rate', str(rate), '--linger', '0.0'],
@@ -163,9 +170,7 @@ def ingest_cpu_step(mode: str, rate: int, env: dict, config: str, server) -> dic
     talker.wait(60)
     time.sleep(1.0)
     us.update(meter.us_per_event(count, ['receiver', 'redis']))
-    recv.send_signal(signal.SIGINT)
-    out, _ = recv.communicate(timeout=120)
-    received = json.loads(out.strip().splitlines()[-1])['received']
+    received = stop_receiver(recv)
     us['total'] = round(sum(us.values()), 2)
     return {'rate': rate, 'lost': max(count - received, 0 if done else 1),
             'cpu_us_per_msg': us, 'receiver_threads': threads[:6]}
