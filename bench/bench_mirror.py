@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'src'))
@@ -77,37 +77,39 @@ def raw_fields(n: int) -> List[Dict[str, Any]]:
             for i in range(n)]
 
 
-def raw_xadd(client: 'redis.Redis', n: int, meter: CpuMeter) -> Tuple[float, Dict[str, float]]:
+def timed_raw(client: 'redis.Redis', n: int, meter: CpuMeter,
+              send: Callable[[List[Dict[str, Any]]], None]) -> Tuple[float, Dict[str, float]]:
+    """Time ``send`` of the fields of ``n`` raw XADDs in batches; return events/s and CPU."""
     client.flushall()
     fields = raw_fields(n)
     meter.start()
     start = time.perf_counter()
     for first in range(0, n, BATCH):
-        pipe = client.pipeline(transaction=False)
-        for f in fields[first:first + BATCH]:
-            pipe.xadd('bench:raw', f)
-        pipe.execute()
+        send(fields[first:first + BATCH])
     elapsed = time.perf_counter() - start
     cpu = meter.us_per_event(n)
     assert client.xlen('bench:raw') == n
     return n / elapsed, cpu
+
+
+def raw_xadd(client: 'redis.Redis', n: int, meter: CpuMeter) -> Tuple[float, Dict[str, float]]:
+    """Time redis-py's pipeline of XADDs (the reference)."""
+    def send(batch: List[Dict[str, Any]]) -> None:
+        pipe = client.pipeline(transaction=False)
+        for f in batch:
+            pipe.xadd('bench:raw', f)
+        pipe.execute()
+    return timed_raw(client, n, meter, send)
 
 
 def raw_resp(client: 'redis.Redis', n: int, meter: CpuMeter) -> Tuple[float, Dict[str, float]]:
     """Time the XADDs of raw_xadd packed and read as the mirror's writer does (extra row)."""
-    client.flushall()
-    fields = raw_fields(n)
-    meter.start()
-    start = time.perf_counter()
-    for first in range(0, n, BATCH):
+    def send(batch: List[Dict[str, Any]]) -> None:
         replies = execute_packed(client, [
             pack_command(('XADD', 'bench:raw', '*', *itertools.chain.from_iterable(f.items())))
-            for f in fields[first:first + BATCH]])
+            for f in batch])
         assert not any(isinstance(r, Exception) for r in replies), replies[:3]
-    elapsed = time.perf_counter() - start
-    cpu = meter.us_per_event(n)
-    assert client.xlen('bench:raw') == n
-    return n / elapsed, cpu
+    return timed_raw(client, n, meter, send)
 
 
 def mirror(url: str, client: 'redis.Redis', n: int, tmp: pathlib.Path, kind: str,
