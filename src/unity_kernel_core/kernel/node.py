@@ -179,16 +179,16 @@ class KernelNode(ManagedLifecycleNode):
         self.bus = EventBus(config.policies(), classifier=config.routes.tier,
                             codec=message_types.CDR)
         self.bus.start()
-        critical = self._critical_scheduling = config.kernel.critical_scheduling
-        if not critical.is_default:
-            try:  # the CRITICAL workers now; the CRITICAL intake's thread once it is made
-                for tid in self.bus.thread_ids(Tier.CRITICAL):
-                    scheduling.apply(critical.nice, critical.policy, critical.priority, tid)
-            except scheduling.SchedulingError as exc:
-                self.get_logger().error(f'config: kernel.critical_scheduling: {exc}')
-                self._teardown()
-                return TransitionCallbackReturn.FAILURE
-        self.intake = Intake(self, self.bus, config, critical_thread=self._schedule_critical)
+        self._critical_scheduling = config.kernel.critical_scheduling
+        try:  # the CRITICAL workers now; the CRITICAL intake's thread once it is made
+            for tid in self.bus.thread_ids(Tier.CRITICAL):
+                self._schedule_critical(tid)
+        except scheduling.SchedulingError as exc:
+            self.get_logger().error(f'config: kernel.critical_scheduling: {exc}')
+            self._teardown()
+            return TransitionCallbackReturn.FAILURE
+        self.intake = Intake(self, self.bus, config,
+                             critical_thread=self._schedule_critical_intake)
         context = KernelContext(node=self, bus=self.bus, config=config,
                                 config_path=self.config_path, state_dir=state_dir,
                                 components=self.components,
@@ -225,12 +225,15 @@ class KernelNode(ManagedLifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _schedule_critical(self, tid: int) -> None:
-        """Give a CRITICAL thread made after configure ``kernel.critical_scheduling``."""
-        critical = self._critical_scheduling  # the setting applied at configure
-        if critical.is_default:
-            return
-        try:
+        """Give a CRITICAL thread ``kernel.critical_scheduling`` as of the last configure."""
+        critical = self._critical_scheduling
+        if not critical.is_default:
             scheduling.apply(critical.nice, critical.policy, critical.priority, tid)
+
+    def _schedule_critical_intake(self, tid: int) -> None:
+        """Schedule the CRITICAL intake's thread, made after configure (where it was permitted)."""
+        try:
+            self._schedule_critical(tid)
         except scheduling.SchedulingError as exc:  # permitted at configure; say what changed
             self.get_logger().error(f'kernel.critical_scheduling: the CRITICAL intake thread: '
                                     f'{exc}')
