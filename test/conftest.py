@@ -102,3 +102,25 @@ def _no_stray_mirror_rings(tmp_path):
         ring = ring_path(folder)
         if ring.parent != folder:
             ring.unlink(missing_ok=True)
+
+
+# Markers follow from what a test starts: a test that uses one of these fixtures gets the
+# marker, so `-m "not ros and not redis"` selects only tests that start neither.
+FIXTURE_MARKERS = {
+    'ros_env': 'ros', 'rclpy_context': 'ros', 'probe': 'ros', 'processes': 'ros',
+    'redis_server': 'redis', 'redis_cluster': 'redis',
+}
+UNIT = pathlib.Path(__file__).resolve().parent / 'unit'
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test from its fixtures; refuse a unit test that starts ROS or Redis."""
+    for item in items:
+        started = {FIXTURE_MARKERS[f] for f in getattr(item, 'fixturenames', ())
+                   if f in FIXTURE_MARKERS}
+        if started and UNIT in pathlib.Path(str(item.fspath)).parents:
+            raise pytest.UsageError(
+                f'{item.nodeid}: a unit test starts nothing ({", ".join(sorted(started))}); '
+                'move it under test/integration/')
+        for marker in sorted(started):
+            item.add_marker(marker)

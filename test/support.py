@@ -347,3 +347,15 @@ def launched_camera_module(mods: pathlib.Path) -> pathlib.Path:
         'namespace: /sensors\n'
         'health: {heartbeat_period_s: 0.5, heartbeat_timeout_s: 2.0, transition_timeout_s: 15}\n')
     return folder
+
+
+def start_kernel(processes: 'ProcessGroup', env: Dict[str, str], tmp_path: pathlib.Path,
+                 config: pathlib.Path, log: str = 'kernel.log',
+                 wait: Optional[str] = None, timeout: float = 30) -> 'ManagedProcess':
+    """Start the kernel node on ``config`` (autostart), optionally until ``wait`` is logged."""
+    args = [sys.executable, '-m', 'unity_kernel_core.kernel.node', '--ros-args',
+            '-p', f'config_file:={config}', '-p', 'autostart:=true']
+    kernel = processes.start(args, env, tmp_path / log)
+    if wait is not None:
+        kernel.wait_output(wait, timeout)
+    return kernel

@@ -28,9 +28,9 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 import pytest
+from supervision_support import (events_of, kernel_config, list_modules, module_states,
+                                 node_module, start_kernel)
 import support
-from test_supervision import (events_of, kernel_config, list_modules, module_states,
-                              node_module, start_kernel)
 
 pytestmark = pytest.mark.ros
 

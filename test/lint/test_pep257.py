@@ -12,20 +12,18 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Static type check of the public packages with mypy."""
+"""Docstring conventions (pep257), as in `ros2 pkg create --build-type ament_python`."""
 
 import pathlib
-import subprocess
-import sys
 
+from ament_pep257.main import main
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.linter
-def test_mypy():
-    result = subprocess.run(
-        [sys.executable, '-m', 'mypy', '--config-file', str(ROOT / 'mypy.ini'),
-         str(ROOT / 'src')], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+@pytest.mark.pep257
+def test_pep257():
+    rc = main(argv=[str(ROOT / 'src')])
+    assert rc == 0, 'Found code style errors / warnings'

@@ -12,18 +12,22 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Docstring conventions (pep257), as in `ros2 pkg create --build-type ament_python`."""
+"""flake8 over the package, as in `ros2 pkg create --build-type ament_python`."""
 
 import pathlib
 
-from ament_pep257.main import main
+from ament_flake8.main import main_with_errors
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.flake8
 @pytest.mark.linter
-@pytest.mark.pep257
-def test_pep257():
-    rc = main(argv=[str(ROOT / 'src')])
-    assert rc == 0, 'Found code style errors / warnings'
+def test_flake8():
+    paths = [str(ROOT / p) for p in ('src', 'test', 'launch', 'bench', 'setup.py')
+             if (ROOT / p).exists()]
+    rc, errors = main_with_errors(
+        argv=['--config', str(ROOT / '.flake8')] + paths)
+    assert rc == 0, 'Found %d code style errors / warnings:\n' % len(errors) + \
+        '\n'.join(errors)

@@ -23,6 +23,7 @@ import signal
 import sys
 import time
 
+from audit_support import mirror_statuses, records, start_kernel, TALKER, write_config
 from diagnostic_msgs.msg import DiagnosticArray
 from mcap_ros2.reader import read_ros2_messages
 import pytest
@@ -32,32 +33,8 @@ import redis
 from std_msgs.msg import Int32, String
 import support
 
-from unity_kernel_core.audit.record import AuditRecord
 
 pytestmark = [pytest.mark.ros, pytest.mark.redis]
-
-TALKER = str(support.ROOT / 'test' / 'nodes' / 'talker.py')
-
-
-def write_config(tmp_path, url, extra=''):
-    path = tmp_path / 'kernel.yaml'
-    path.write_text(f'kernel: {{discovery_period_s: 0.2, diagnostics_period_s: 0.2, '
-                    f'state_dir: {tmp_path / "state"}}}\n'
-                    f'redis: {{url: "{url}", flush_interval_ms: 5, reconnect_interval_ms: 200}}\n'
-                    + extra)
-    return path
-
-
-def start_kernel(processes, ros_env, tmp_path, config, log='kernel.log'):
-    args = [sys.executable, '-m', 'unity_kernel_core.kernel.node', '--ros-args',
-            '-p', f'config_file:={config}', '-p', 'autostart:=true']
-    kernel = processes.start(args, ros_env, tmp_path / log)
-    kernel.wait_output('active: mapping topics', 30)
-    return kernel
-
-
-def records(client, topic):
-    return [AuditRecord.from_entry(i, f) for i, f in client.xrange(f'unity:topic:{topic}')]
 
 
 def test_round_trip_from_a_talker_into_streams_then_replay_and_mcap_export(
@@ -111,18 +88,6 @@ def test_round_trip_from_a_talker_into_streams_then_replay_and_mcap_export(
     assert [d for t, _s, d, _l in read if t == '/counter'] == list(range(20))
     assert {s for _t, s, _d, _l in read} == {'std_msgs/msg/String', 'std_msgs/msg/Int32'}
     assert [lt for *_x, lt in read] == sorted(lt for *_x, lt in read)
-
-
-def mirror_values(array):
-    for status in array.status:
-        if status.name.endswith(': mirror'):
-            return {kv.key: kv.value for kv in status.values}
-    return None
-
-
-def mirror_statuses(diagnostics):
-    """Return the mirror's diagnostic values received so far, oldest first."""
-    return [v for v in map(mirror_values, list(diagnostics)) if v]
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ import shlex
 import sys
 
 import pytest
+from supervision_support import kernel_config, list_modules, marks, node_module, start_kernel
 import support
-from test_supervision import kernel_config, list_modules, marks, node_module, start_kernel
 
 from unity_kernel_core.supervision import scheduling
 from unity_kernel_core.supervision.manifest import load_manifest

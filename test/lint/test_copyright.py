@@ -18,7 +18,7 @@ import pathlib
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 HEADER = (ROOT / 'scripts' / 'license-header.txt').read_text().splitlines()
 
 

@@ -23,7 +23,7 @@ from unity_kernel_core.errors import ManifestError
 from unity_kernel_core.supervision.manifest import (discover, load_manifest, ModuleKind,
                                                     parse_manifest)
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 GOOD_NODE = """\
 name: camera

@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 
+from audit_support import mirror_statuses, records, start_kernel, TALKER, write_config
 from diagnostic_msgs.msg import DiagnosticArray
 import psutil
 import pytest
@@ -24,7 +25,6 @@ from rclpy.serialization import deserialize_message
 import redis
 from std_msgs.msg import String
 import support
-from test_audit_trail import mirror_statuses, records, start_kernel, TALKER, write_config
 
 pytestmark = [pytest.mark.ros, pytest.mark.redis]
 

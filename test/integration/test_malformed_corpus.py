@@ -39,7 +39,7 @@ import support
 from unity_kernel_core.config.kernel_config import load_config
 from unity_kernel_core.errors import ConfigError, ModuleError, UnityKernelError
 
-CORPUS = pathlib.Path(__file__).resolve().parent / 'corpus'
+CORPUS = pathlib.Path(__file__).resolve().parents[1] / 'corpus'
 MEMORY_BOUND = 64 * 1024 * 1024
 
 

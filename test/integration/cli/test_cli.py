@@ -18,6 +18,7 @@ import json
 import signal
 import subprocess
 import sys
+import textwrap
 
 import pytest
 import support
@@ -121,3 +122,20 @@ def test_modules_verb_says_when_no_kernel_runs(ros_env):
     result = run(['modules', '--timeout', '1', 'list'], env=ros_env)
     assert result.returncode == 2
     assert 'is the kernel running' in result.stderr
+
+
+def test_check_config_and_up_refuse_a_missing_module_before_starting(tmp_path, ros_env):
+    config = tmp_path / 'kernel.yaml'
+    config.write_text(textwrap.dedent("""\
+        kernel: {state_dir: state}
+        redis: {enabled: false}
+        modules: {search_paths: [mods], enabled: [lidar]}
+        """))
+    checked = support.cli(ros_env, 'check-config', str(config))
+    assert checked.returncode == 1
+    assert "modules.enabled[0]: enabled module 'lidar' not found" in checked.stdout
+    assert f'{tmp_path / "mods"} (no such folder)' in checked.stdout
+    up = support.cli(ros_env, 'up', '--config', str(config), timeout=60)
+    assert up.returncode == 2, up.stdout + up.stderr
+    assert "enabled module 'lidar' not found" in up.stderr
+    assert not (tmp_path / 'state').exists()  # refused before anything started

@@ -227,22 +227,6 @@ def test_overrides_and_optional_must_name_enabled_modules(tmp_path, modules, key
     assert (issue.line, issue.path) == (1, key) and expected in issue.message, str(issue)
 
 
-def test_check_config_and_up_refuse_a_missing_module_before_starting(tmp_path, ros_env):
-    config = write(tmp_path / 'kernel.yaml', """\
-        kernel: {state_dir: state}
-        redis: {enabled: false}
-        modules: {search_paths: [mods], enabled: [lidar]}
-        """)
-    checked = support.cli(ros_env, 'check-config', str(config))
-    assert checked.returncode == 1
-    assert "modules.enabled[0]: enabled module 'lidar' not found" in checked.stdout
-    assert f'{tmp_path / "mods"} (no such folder)' in checked.stdout
-    up = support.cli(ros_env, 'up', '--config', str(config), timeout=60)
-    assert up.returncode == 2, up.stdout + up.stderr
-    assert "enabled module 'lidar' not found" in up.stderr
-    assert not (tmp_path / 'state').exists()  # refused before anything started
-
-
 def test_package_urls_resolve_through_the_ament_index_for_search_paths_and_calibration(
         tmp_path, monkeypatch):
     from unity_sensors.camera.calibration import CalibrationError, load_calibration
