@@ -24,7 +24,7 @@ export AMENT_PREFIX_PATH := $(abspath $(VENV))
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export RMW_IMPLEMENTATION ?= rmw_fastrtps_cpp
 
-.PHONY: setup setup-dev setup-llm system-deps venv run test lint bench clean
+.PHONY: setup setup-dev setup-llm system-deps venv run test lint fuzz bench clean
 
 setup: system-deps venv
 
@@ -71,6 +71,10 @@ test: setup-dev setup-llm
 
 lint: setup-dev
 	$(PY) -m pytest -m linter
+
+# the fuzz targets (test/fuzz) with the long Hypothesis budget; `make test` runs them short
+fuzz: setup-dev
+	UNITY_FUZZ=long $(PY) -m pytest -m fuzz $(PYTEST_ARGS)
 
 bench: setup-dev
 	$(PY) bench/run_all.py $(ARGS)
