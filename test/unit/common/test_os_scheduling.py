@@ -28,7 +28,8 @@ def test_a_setting_in_words_and_what_it_needs():
 
 def test_the_refusal_line_is_read_back_without_the_module_name():
     line = "module 'cam': scheduling nice -6 not permitted (Operation not permitted)\n"
-    assert os_scheduling.refusal(line, 'cam') ==         'scheduling nice -6 not permitted (Operation not permitted)'
+    assert os_scheduling.refusal(line, 'cam') == \
+        'scheduling nice -6 not permitted (Operation not permitted)'
 
 
 @pytest.mark.parametrize('argv, message', [
