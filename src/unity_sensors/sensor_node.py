@@ -86,7 +86,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile
 
 from unity_kernel_core.common.backoff import ExponentialBackoff
-from unity_kernel_core.ros import lifecycle_base
+from unity_kernel_core.ros import callbacks, lifecycle_base
 from unity_kernel_core.ros.diagnostics import ERROR, OK, status, WARN
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
 from unity_kernel_core.ros.parameters import Applies, ParamSpec
@@ -217,8 +217,8 @@ class SensorNode(ManagedLifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         period = float(self.get_parameter('diagnostics_period_s').value)
-        self._diag_timer = self.create_timer(period, self._publish_diagnostics)
-        self._watch_timer = self.create_timer(0.1, self._watch)
+        self._diag_timer = callbacks.timer(self, period, self._publish_diagnostics)
+        self._watch_timer = callbacks.timer(self, 0.1, self._watch)
         self.state_label = 'inactive'
         return TransitionCallbackReturn.SUCCESS
 
@@ -353,6 +353,7 @@ class SensorNode(ManagedLifecycleNode):
         age = now - snap['last_sample'] if snap['last_sample'] is not None else None
         values['last_sample_age_s'] = f'{age:.3f}' if age is not None else 'never'
         values['last_error'] = snap['last_error']
+        values['callback_errors'] = callbacks.ERRORS.total
         values.update(self.sensor_diagnostics())
         worker = self.worker
         problems = []

@@ -29,7 +29,6 @@ import logging
 import pathlib
 import sys
 import threading
-import traceback
 from typing import Any, Callable, Dict, List, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -47,7 +46,7 @@ from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.kernel.diagnostics import kernel_status
 from unity_kernel_core.paths import ensure_private_dir, private_umask, StateDirError
-from unity_kernel_core.ros import lifecycle_base, message_types
+from unity_kernel_core.ros import callbacks, lifecycle_base, message_types
 from unity_kernel_core.ros.diagnostics import status_markers
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
 from unity_kernel_core.ros.parameters import Applies, in_range, one_of, ParamSpec
@@ -100,19 +99,6 @@ def parameters(config_file: str = '') -> List[ParamSpec]:
     ]
 
 
-def _guarded(node: 'KernelNode', callback: Callable[[], None]) -> Callable[[], None]:
-    """Wrap a timer callback so an exception is logged with its traceback, not fatal."""
-    def run() -> None:
-        try:
-            callback()
-        except Exception as exc:  # the kernel must not fall over from one bad pass
-            node.callback_errors += 1
-            node.get_logger().error(f'{callback.__name__} failed: {exc}\n'
-                                    f'{traceback.format_exc()}')
-    run.__name__ = callback.__name__
-    return run
-
-
 def _load_factory(spec: str) -> Callable[[KernelContext], Optional[KernelComponent]]:
     module_name, _, attr = spec.partition(':')
     return getattr(importlib.import_module(module_name), attr)
@@ -145,7 +131,7 @@ class KernelNode(ManagedLifecycleNode):
         self._loaded: Optional[KernelConfig] = None
         """The config as read from the file (before the parameters' overrides)."""
         self._prev_stats: Optional[Dict[Tier, TierStats]] = None
-        self.callback_errors = 0
+        self._prev_callback_errors = 0
         self._critical_scheduling = Scheduling()
         """The CRITICAL threads' OS scheduling as applied at the last configure."""
 
@@ -209,8 +195,8 @@ class KernelNode(ManagedLifecycleNode):
         except ImportError as exc:  # the kernel runs without it; say why rviz shows nothing
             self.get_logger().warning(f'no status markers for rviz on {STATUS_MARKERS_TOPIC}: '
                                       f'visualization_msgs cannot be imported ({exc})')
-        self._diag_timer = self.create_timer(config.kernel.diagnostics_period_s,
-                                             _guarded(self, self._publish_diagnostics))
+        self._diag_timer = callbacks.timer(self, config.kernel.diagnostics_period_s,
+                                           self._publish_diagnostics)
         if config.kernel.event_echo_topic:
             self._echo_pub = self.create_publisher(String, config.kernel.event_echo_topic, 1000)
             self._echo_sub = self.bus.subscribe('/**', self._echo, name='event_echo')
@@ -242,8 +228,8 @@ class KernelNode(ManagedLifecycleNode):
         assert self.config is not None
         for component in self.components:
             component.activate()
-        self._discovery_timer = self.create_timer(self.config.kernel.discovery_period_s,
-                                                  _guarded(self, self._discover))
+        self._discovery_timer = callbacks.timer(self, self.config.kernel.discovery_period_s,
+                                                self._discover)
         self._discover()
         self.state_label = 'active'
         self.get_logger().info('active: mapping topics into the bus')
@@ -406,9 +392,12 @@ class KernelNode(ManagedLifecycleNode):
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
         mapped = len(self.intake.mapped) if self.intake is not None else 0
+        errors = callbacks.ERRORS.total
         array.status.append(kernel_status(self.get_name(), self.state_label, stats,
                                           self._prev_stats,
-                                          self.config.kernel.diagnostics_period_s, mapped))
+                                          self.config.kernel.diagnostics_period_s, mapped,
+                                          errors, self._prev_callback_errors))
+        self._prev_callback_errors = errors
         for component in self.components:
             array.status.extend(component.diagnostics())
         self._prev_stats = stats

@@ -42,6 +42,7 @@ from unity_kernel_core.config.kernel_config import is_loopback, KernelConfig, Li
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.live.delivery import EventRing
 from unity_kernel_core.live.state import find_peer, MirrorView, ModuleOperations, Snapshot
+from unity_kernel_core.ros import callbacks
 
 _LOG = logging.getLogger('unity_kernel.live')
 
@@ -280,9 +281,8 @@ class LiveView:
         # /diagnostics is never mapped into the bus (it is the kernel's own output), but
         # Foxglove shows it: raw, so the CDR is forwarded as received
         from diagnostic_msgs.msg import DiagnosticArray
-        node = self.context.node
-        return node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics,
-                                        10, raw=True)
+        return callbacks.subscribe(self.context.node, DiagnosticArray, DIAGNOSTICS,
+                                   self._on_diagnostics, 10, raw=True)
 
     def _on_diagnostics(self, cdr: bytes) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
