@@ -57,7 +57,7 @@ from std_msgs.msg import String
 from unity_kernel_core.bus.patterns import any_match
 from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.config.kernel_config import DEFAULT_EXCLUDE, QosSettings
-from unity_kernel_core.errors import UnityKernelError
+from unity_kernel_core.errors import SecretError, UnityKernelError
 from unity_kernel_core.intake.follower import qos_profile, TopicFollower
 from unity_kernel_core.intake.topic_map import SubscriptionPlan, Want, Wanted
 from unity_kernel_core.paths import default_ament_prefix_path, resolve_path, share_dir
@@ -217,7 +217,7 @@ class LlmBridgeNode(ManagedLifecycleNode):
                         dead_letters)
         try:
             bridge.start()
-        except LlmError as exc:
+        except (LlmError, SecretError) as exc:
             self.get_logger().error(f'configure failed: {exc}')
             bridge.stop()
             self._destroy_entities()

@@ -39,6 +39,7 @@ from std_msgs.msg import String
 
 from unity_kernel_core.bus.event_bus import EventBus, TierStats
 from unity_kernel_core.bus.events import Event, Tier
+from unity_kernel_core.common import os_scheduling
 from unity_kernel_core.component import KernelComponent, KernelContext
 from unity_kernel_core.config.kernel_config import KernelConfig, load_config, Scheduling
 from unity_kernel_core.config.watch import ConfigWatcher
@@ -49,7 +50,6 @@ from unity_kernel_core.ros import callbacks, lifecycle_base, message_types
 from unity_kernel_core.ros.diagnostics import status_markers
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
 from unity_kernel_core.ros.parameters import Applies, in_range, one_of, ParamSpec
-from unity_kernel_core.supervision import scheduling
 
 _LOG = logging.getLogger('unity_kernel.kernel')
 
@@ -169,7 +169,7 @@ class KernelNode(ManagedLifecycleNode):
         try:  # the CRITICAL workers now; the CRITICAL intake's thread once it is made
             for tid in self.bus.thread_ids(Tier.CRITICAL):
                 self._schedule_critical(tid)
-        except scheduling.SchedulingError as exc:
+        except os_scheduling.SchedulingError as exc:
             self.get_logger().error(f'config: kernel.critical_scheduling: {exc}')
             self._teardown()
             return TransitionCallbackReturn.FAILURE
@@ -214,13 +214,13 @@ class KernelNode(ManagedLifecycleNode):
         """Give a CRITICAL thread ``kernel.critical_scheduling`` as of the last configure."""
         critical = self._critical_scheduling
         if not critical.is_default:
-            scheduling.apply(critical.nice, critical.policy, critical.priority, tid)
+            os_scheduling.apply(critical.nice, critical.policy, critical.priority, tid)
 
     def _schedule_critical_intake(self, tid: int) -> None:
         """Schedule the CRITICAL intake's thread, made after configure (where it was permitted)."""
         try:
             self._schedule_critical(tid)
-        except scheduling.SchedulingError as exc:  # permitted at configure; say what changed
+        except os_scheduling.SchedulingError as exc:  # permitted at configure; say what changed
             self.get_logger().error(f'kernel.critical_scheduling: the CRITICAL intake thread: '
                                     f'{exc}')
 
