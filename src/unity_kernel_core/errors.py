@@ -97,5 +97,5 @@ class ModuleError(UnityKernelError):
         self.module = module
 
 
-class LiveViewError(UnityKernelError):
-    """The live view cannot start as configured (token file unreadable, ...)."""
+class SecretError(UnityKernelError):
+    """A configured secret (password, token, API key) could not be read."""

@@ -43,9 +43,10 @@ from unity_kernel_core.audit.record import (AuditError, parse_id, StreamEntry, S
                                             trim_args)
 from unity_kernel_core.audit.redis_connection import (Client, ClusterUnreachable,
                                                       connected_replicas, is_cluster_reply,
-                                                      node_for, redacted_url, refresh_slots,
+                                                      node_for, refresh_slots,
                                                       TRANSIENT_ERRORS)
 from unity_kernel_core.audit.resp import execute_packed, pack_command
+from unity_kernel_core.common.credentials import redact_url
 from unity_kernel_core.config.kernel_config import RedisSettings, TopicRoutes
 
 _LOG = logging.getLogger('unity_kernel.mirror')
@@ -68,7 +69,7 @@ class RedisSink:
         self.keys = keys
         self.routes = routes
         """The topic rules the trimming of each stream comes from."""
-        self.url = redacted_url(settings.url)
+        self.url = redact_url(settings.url)
         self._journal = journal  # named in the log lines about connecting and spooling
         self._client_factory = client_factory
         self._counts = counts

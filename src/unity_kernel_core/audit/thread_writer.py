@@ -42,6 +42,7 @@ from unity_kernel_core.audit.redis_connection import Client, connect
 from unity_kernel_core.audit.tap_queue import TapQueue
 from unity_kernel_core.bus.event_bus import DeadLetter
 from unity_kernel_core.bus.events import Event
+from unity_kernel_core.common.shutdown import stop_budget
 from unity_kernel_core.config.kernel_config import KernelConfig, RedisSettings, TopicRoutes
 
 _LOG = logging.getLogger('unity_kernel.mirror')
@@ -127,7 +128,7 @@ class MirrorWriter:
 
     def stop(self, timeout: float) -> None:
         """Send or journal everything queued, drain the journal while time allows, stop."""
-        self._stop_deadline = time.monotonic() + max(0.1, timeout * 0.8)
+        self._stop_deadline = time.monotonic() + stop_budget(timeout)
         self._queue.stop()
         if self._thread is not None:
             self._thread.join(timeout)

@@ -43,6 +43,7 @@ from unity_kernel_core.audit.writer_process.protocol import (LOCK_FILE, message_
                                                              MODULE, read_config, READY,
                                                              Ready, ring_path, STATUS,
                                                              STATUS_PERIOD_S)
+from unity_kernel_core.common.shutdown import stop_budget
 from unity_kernel_core.config.kernel_config import KernelConfig
 
 _LOG = logging.getLogger('unity_kernel.mirror')
@@ -68,7 +69,7 @@ class WriterProcess:
     def _closing_deadline(self) -> float:
         if self._closing_at is None:
             self._closing_at = time.monotonic()
-        return self._closing_at + max(0.1, self.config.kernel.shutdown_timeout_s * 0.8)
+        return self._closing_at + stop_budget(self.config.kernel.shutdown_timeout_s)
 
     def ready(self) -> Ready:
         """Return where the kernel continues: after what Redis, the journal and the ring hold."""
@@ -139,7 +140,7 @@ class WriterProcess:
 
     def finish(self) -> None:
         """Drain the journal while the shutdown time allows, report, close."""
-        deadline = time.monotonic() + max(0.1, self.config.kernel.shutdown_timeout_s * 0.8)
+        deadline = time.monotonic() + stop_budget(self.config.kernel.shutdown_timeout_s)
         writer = self.writer
         while (self.journal.pending or writer.held) and writer.connected and \
                 time.monotonic() < deadline:

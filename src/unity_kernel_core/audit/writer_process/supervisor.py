@@ -35,19 +35,23 @@ from unity_kernel_core.audit.batch_writer import JOURNAL_DIR
 from unity_kernel_core.audit.counters import COUNTERS, WriterCounts
 from unity_kernel_core.audit.encoder import EntryEncoder
 from unity_kernel_core.audit.record import AuditError, StreamKeys
-from unity_kernel_core.audit.redis_connection import redacted_url
 from unity_kernel_core.audit.ring import Ring
 from unity_kernel_core.audit.writer_process.protocol import (command, config_line,
                                                              parse_line, READY, Ready,
                                                              ring_path, STATUS)
 from unity_kernel_core.bus.event_bus import DeadLetter
 from unity_kernel_core.bus.events import Event, Tier
+from unity_kernel_core.common.backoff import BackoffCounter, StepBackoff
+from unity_kernel_core.common.credentials import redact_url
 from unity_kernel_core.config.kernel_config import KernelConfig, TopicRoutes
 
 _LOG = logging.getLogger('unity_kernel.mirror')
 
 READY_TIMEOUT_S = 30.0
-RESTART_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+RESTART_BACKOFF = StepBackoff((0.2, 0.5, 1.0, 2.0, 5.0))
+"""How long the supervisor waits before restarting a writer process that keeps failing."""
+STEADY_S = 30.0
+"""A writer process that ran this long before it ended starts the back-off again."""
 
 PARENT_COUNTERS = ('skipped', 'unencodable', 'dropped_queue', 'critical_waits')
 """Counted by the kernel's tap; every other counter is the writer process's."""
@@ -67,7 +71,7 @@ class ProcessWriter:
         self.keys = StreamKeys.of(config)
         self.state_dir = pathlib.Path(state_dir)
         self.journal_dir = self.state_dir / JOURNAL_DIR
-        self.url = redacted_url(config.redis.url)
+        self.url = redact_url(config.redis.url)
         self._ring: Optional[Ring] = None
         self._lock = threading.Lock()
         self._counts = WriterCounts()
@@ -239,7 +243,7 @@ class ProcessWriter:
             pass
 
     def _watch(self) -> None:
-        failures = 0
+        backoff = BackoffCounter(RESTART_BACKOFF)
         while True:
             proc = self._proc
             assert proc is not None and proc.stdout is not None
@@ -261,8 +265,9 @@ class ProcessWriter:
             how = f'signal {-code}' if code < 0 else f'exit code {code}'
             self.last_exit = how
             self.restarts += 1
-            failures = 0 if time.monotonic() - started > 30 else failures + 1
-            delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
+            if time.monotonic() - started > STEADY_S:
+                backoff.reset()
+            delay = backoff.next_delay()
             _LOG.error('audit writer process %d ended (%s): restarting it in %.1fs; events '
                        'wait in the ring meanwhile', proc.pid, how, delay)
             time.sleep(delay)
@@ -272,8 +277,9 @@ class ProcessWriter:
                     break
                 except AuditError as exc:
                     self.restarts += 1
-                    _LOG.error('%s: retrying', exc)
-                    time.sleep(RESTART_BACKOFF_S[-1])
+                    delay = backoff.next_delay()
+                    _LOG.error('%s: retrying in %.1fs', exc, delay)
+                    time.sleep(delay)
 
     # -- reporting ---------------------------------------------------------------------------
 
