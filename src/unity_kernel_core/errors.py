@@ -110,5 +110,5 @@ class ConfigEditError(UnityKernelError):
         self.conflict = conflict
 
 
-class LiveViewError(UnityKernelError):
-    """The live view cannot start as configured (token file unreadable, ...)."""
+class SecretError(UnityKernelError):
+    """A configured secret (password, token, API key) could not be read."""

@@ -66,11 +66,13 @@ from unity_kernel_core.audit.record import (AuditError, dead_letter_fields, even
 from unity_kernel_core.audit.redis_connection import (Client, ClusterUnreachable, connect,
                                                       connected_replicas,
                                                       is_cluster_reply, node_for,
-                                                      redacted_url, refresh_slots,
+                                                      refresh_slots,
                                                       TRANSIENT_ERRORS)
 from unity_kernel_core.audit.resp import execute_packed, pack_command
 from unity_kernel_core.bus.event_bus import DeadLetter
 from unity_kernel_core.bus.events import Event, Tier
+from unity_kernel_core.common.credentials import redact_url
+from unity_kernel_core.common.shutdown import stop_budget
 from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.kernel_config import KernelConfig, RedisSettings, TopicRoutes
 
@@ -106,7 +108,7 @@ class MirrorWriter:
         self.routes = routes
         self.keys = keys
         self.journal = journal
-        self.url = redacted_url(settings.url)
+        self.url = redact_url(settings.url)
         self._client_factory = client_factory
         self._client: Optional[Client] = None
         self._replicas: Optional[int] = None
@@ -223,7 +225,7 @@ class MirrorWriter:
 
     def stop(self, timeout: float) -> None:
         """Send or journal everything queued, drain the journal while time allows, stop."""
-        self._stop_deadline = time.monotonic() + max(0.1, timeout * 0.8)
+        self._stop_deadline = time.monotonic() + stop_budget(timeout)
         self._stopping = True
         self._wake.set()
         if self._thread is not None:

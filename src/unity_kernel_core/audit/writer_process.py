@@ -59,10 +59,10 @@ from typing import Any, Dict, IO, List, Optional, Tuple
 from unity_kernel_core.audit.mirror import COUNTERS, JOURNAL_DIR, MirrorWriter
 from unity_kernel_core.audit.record import (AuditError, dead_letter_fields, event_fields,
                                             IdClock, StreamEntry, StreamKeys)
-from unity_kernel_core.audit.redis_connection import redacted_url
 from unity_kernel_core.audit.ring import Ring, RingError, try_open
 from unity_kernel_core.bus.event_bus import DeadLetter
 from unity_kernel_core.bus.events import Event, Tier
+from unity_kernel_core.common.credentials import redact_url
 from unity_kernel_core.config.kernel_config import KernelConfig
 
 _LOG = logging.getLogger('unity_kernel.mirror')
@@ -118,7 +118,7 @@ class ProcessWriter:
         self.keys = StreamKeys.of(config)
         self.state_dir = pathlib.Path(state_dir)
         self.journal_dir = self.state_dir / JOURNAL_DIR
-        self.url = redacted_url(config.redis.url)
+        self.url = redact_url(config.redis.url)
         self._ring: Optional[Ring] = None
         self._lock = threading.Lock()
         self._events_clock = IdClock()

@@ -32,16 +32,18 @@ import ssl
 import struct
 import threading
 import time
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
 
 from unity_kernel_core.bus.events import Event
+from unity_kernel_core.common.credentials import read_secret
 from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.documents import read_text
 from unity_kernel_core.config.kernel_config import is_loopback, KernelConfig, LiveSettings
-from unity_kernel_core.errors import ConfigError, LiveViewError
+from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.live.delivery import EventRing
 from unity_kernel_core.live.state import find_peer, MirrorView, ModuleOperations, Snapshot
 from unity_kernel_core.live.webui import create_webui
+from unity_kernel_core.ros import callbacks
 
 _LOG = logging.getLogger('unity_kernel.live')
 
@@ -71,22 +73,10 @@ def tls_files(settings: LiveSettings) -> Optional[Tuple[str, str]]:
     return paths[0], paths[1]
 
 
-def read_token(settings: LiveSettings, environ: 'os._Environ[str] | Dict[str, str]') -> \
-        Optional[str]:
+def read_token(settings: LiveSettings, environ: Mapping[str, str]) -> Optional[str]:
     """Return the configured token (env ``live.token_env``, else ``live.token_file``)."""
-    token = environ.get(settings.token_env, '').strip()
-    if token:
-        return token
-    if settings.token_file:
-        path = pathlib.Path(settings.token_file).expanduser()
-        try:  # bounded: a regular file of at most 64 KiB (a FIFO would block the kernel)
-            token = read_text(path, max_bytes=64 * 1024).strip()
-        except ConfigError as exc:
-            raise LiveViewError(f'live.token_file: cannot read it: {exc.issues[0]}') from None
-        if not token:
-            raise LiveViewError(f'live.token_file {path} is empty')
-        return token
-    return None
+    return read_secret(settings.token_env, settings.token_file, env_key='live.token_env',
+                       file_key='live.token_file', environ=environ)
 
 
 def bind_refusal(host: str, token: Optional[str], token_env: str) -> Optional[str]:
@@ -294,9 +284,8 @@ class LiveView:
         # /diagnostics is never mapped into the bus (it is the kernel's own output), but
         # Foxglove shows it: raw, so the CDR is forwarded as received
         from diagnostic_msgs.msg import DiagnosticArray
-        node = self.context.node
-        return node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics,
-                                        10, raw=True)
+        return callbacks.subscribe(self.context.node, DiagnosticArray, DIAGNOSTICS,
+                                   self._on_diagnostics, 10, raw=True)
 
     def _on_diagnostics(self, cdr: bytes) -> None:
         from diagnostic_msgs.msg import DiagnosticArray

@@ -70,7 +70,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 
-from unity_kernel_core.ros import log_forwarding
+from unity_kernel_core.ros import callbacks, log_forwarding
 from unity_kernel_core.ros.parameters import ParameterTable, ParamSpec
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -259,8 +259,10 @@ def spin_until_shutdown(node: N, *, autostart: bool,
                 return 1
             if on_active is not None:
                 on_active(node)
+        spinning = f'executor of {node.get_name()}'
         while not signals.requested.is_set() and node.context.ok():
-            executor.spin_once(timeout_sec=0.1)
+            if not callbacks.spin_once(executor, 0.1, name=spinning):
+                break
             if node.exit_when_finalized and node.state_label == 'finalized':
                 node.get_logger().info('finalized over the lifecycle service: exiting')
                 return 0
