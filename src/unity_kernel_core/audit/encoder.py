@@ -51,6 +51,7 @@ KIND_EVENT = 0
 KIND_ENTRY = 1
 _TIER_NAMES = tuple(t.name for t in Tier)
 _SPECS_MAX = 65536
+_MALFORMED_LOGGED = 3
 
 RecordHead = Callable[[Event, int], bytes]
 """``(event, cdr length)`` -> the event's ring record up to its CDR, with its entry ID issued."""
@@ -212,43 +213,60 @@ class EntryEncoder:
 
 
 class RingDecoder:
-    """Ring records -> stream entries (the writer process)."""
+    """Ring records -> stream entries (the writer process); malformed records are counted."""
 
     def __init__(self, keys: StreamKeys) -> None:
         self.keys = keys
         self._topics: Dict[bytes, Tuple[str, str]] = {}
         self._types: Dict[bytes, str] = {}
         self.last_id: Id = (0, 0)
-        """The entry ID of the last event decoded."""
+        """The highest entry ID of an event decoded."""
         self.last_seq = 0
-        """The kernel seq of the last event decoded."""
+        """The highest kernel seq of an event decoded."""
+        self.malformed = 0
+        """Records that were no event and no entry (skipped, logged)."""
 
     def decode(self, records: List[bytes]) -> List[StreamEntry]:
-        """Return the entries of ring records; a malformed entry record is logged, skipped."""
+        """Return the entries of ring records; a malformed record is counted, logged, skipped."""
         out: List[StreamEntry] = []
         topics, types = self._topics, self._types
         size = EVENT_HEAD.size
         for rec in records:
-            if rec[0] == KIND_ENTRY:
-                try:
-                    out.append(StreamEntry.decode(rec[1:], 'ring record'))
-                except AuditError as exc:
-                    _LOG.error('skipping a ring record: %s', exc)
+            try:
+                if rec[0] == KIND_ENTRY:  # a dead letter: its own stream, nothing else
+                    dead = StreamEntry.decode(rec[1:], 'ring record')
+                    if dead.key != self.keys.dead_letters:
+                        raise ValueError(f'an entry for {dead.key[:100]!r}, not for '
+                                         f'{self.keys.dead_letters!r}')
+                    out.append(dead)
+                    continue
+                kind, tier, tl, yl, cl, seq, stamp_ns, ms, id_seq = EVENT_HEAD.unpack_from(rec)
+                if kind != KIND_EVENT or size + tl + yl + cl != len(rec):
+                    raise ValueError(f'kind {kind}, lengths {tl}+{yl}+{cl} in a record of '
+                                     f'{len(rec)} bytes')
+                raw_topic = rec[size:size + tl]
+                named = topics.get(raw_topic)
+                if named is None:
+                    topic = raw_topic.decode()
+                    if not topic.startswith('/'):
+                        raise ValueError(f'topic {topic[:100]!r} is no ROS topic name')
+                    named = topics[raw_topic] = (topic, self.keys.topic(topic))
+                o = size + tl
+                raw_type = rec[o:o + yl]
+                type_name = types.get(raw_type)
+                if type_name is None:
+                    type_name = types[raw_type] = raw_type.decode()
+                o += yl
+                entry = StreamEntry(named[1], f'{ms}-{id_seq}', event_fields(
+                    named[0], type_name, _TIER_NAMES[tier], seq, stamp_ns, rec[o:o + cl]))
+            except (AuditError, IndexError, ValueError, struct.error) as exc:
+                self.malformed += 1  # UnicodeDecodeError is a ValueError
+                if self.malformed <= _MALFORMED_LOGGED:  # the caller reports the count
+                    _LOG.error('skipping a malformed ring record (%d bytes): %s', len(rec), exc)
                 continue
-            _kind, tier, tl, yl, cl, seq, stamp_ns, ms, id_seq = EVENT_HEAD.unpack_from(rec, 0)
-            raw_topic = rec[size:size + tl]
-            named = topics.get(raw_topic)
-            if named is None:
-                topic = raw_topic.decode()
-                named = topics[raw_topic] = (topic, self.keys.topic(topic))
-            o = size + tl
-            raw_type = rec[o:o + yl]
-            type_name = types.get(raw_type)
-            if type_name is None:
-                type_name = types[raw_type] = raw_type.decode()
-            o += yl
-            out.append(StreamEntry(named[1], f'{ms}-{id_seq}', event_fields(
-                named[0], type_name, _TIER_NAMES[tier], seq, stamp_ns, rec[o:o + cl])))
-            self.last_id = (ms, id_seq)
-            self.last_seq = seq
+            out.append(entry)
+            if (ms, id_seq) > self.last_id:
+                self.last_id = (ms, id_seq)
+            if seq > self.last_seq:
+                self.last_seq = seq
         return out
