@@ -97,5 +97,9 @@ class ModuleError(UnityKernelError):
         self.module = module
 
 
+class AuditError(UnityKernelError):
+    """The audit trail could not do what was asked (Redis, journal, replay, export)."""
+
+
 class SecretError(UnityKernelError):
     """A configured secret (password, token, API key) could not be read."""

@@ -22,12 +22,29 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from unity_kernel_core.api.cli_node import cli_node
 from unity_kernel_core.audit.mcap_export import export_mcap
 from unity_kernel_core.audit.private_redis import running_url
-from unity_kernel_core.audit.record import AuditError, AuditRecord, StreamKeys
+from unity_kernel_core.audit.record import AuditRecord, StreamKeys
 from unity_kernel_core.audit.redis_connection import Client, connect
 from unity_kernel_core.audit.replay import replay, ReplayReport
-from unity_kernel_core.audit.store import AuditStore, BadEntry
+from unity_kernel_core.audit.store import AuditStore, BadEntry, parse_bound
+from unity_kernel_core.bus.patterns import compile_pattern
 from unity_kernel_core.config.kernel_config import KernelConfig, load_config, ROBOT_ID_PATTERN
+from unity_kernel_core.errors import AuditError
 from unity_kernel_core.paths import default_config_path
+
+__all__ = ['AuditRecord', 'AuditStore', 'BadEntry', 'ReplayReport', 'check_bound',
+           'check_pattern', 'dead_letter_rows', 'drop_all_dead_letters', 'export_records',
+           'format_dead_letters', 'open_client', 'open_store', 'replay_records',
+           'retry_dead_letters', 'robot_keys', 'select']
+
+
+def check_bound(text: str) -> None:
+    """Check a range limit (stream ID, epoch ms, ISO time, ``-`` or ``+``); AuditError if bad."""
+    parse_bound(text)
+
+
+def check_pattern(text: str) -> None:
+    """Check a topic pattern; PatternError saying what is wrong with it."""
+    compile_pattern(text)
 
 
 def open_client(config_path: Optional[pathlib.Path] = None,

@@ -23,11 +23,9 @@ import rich.console
 import rich.progress
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
+from unity_kernel_core.api.audit import AuditRecord, BadEntry, check_bound, check_pattern
 from unity_kernel_core.api.audit import export_records, open_store, select
-from unity_kernel_core.audit.record import AuditError, AuditRecord
-from unity_kernel_core.audit.store import BadEntry, parse_bound
-from unity_kernel_core.bus.patterns import compile_pattern
-from unity_kernel_core.errors import ConfigError, PatternError
+from unity_kernel_core.errors import AuditError, ConfigError, PatternError
 
 NAME = 'export'
 HELP = 'write audit-trail events to an MCAP file (ROS 2 CDR, readable by standard tools)'
@@ -38,7 +36,7 @@ HELP = 'write audit-trail events to an MCAP file (ROS 2 CDR, readable by standar
 def topic_pattern(text: str) -> str:
     """Return a valid topic pattern (``--topics``)."""
     try:
-        compile_pattern(text)
+        check_pattern(text)
     except PatternError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
@@ -47,7 +45,7 @@ def topic_pattern(text: str) -> str:
 def range_bound(text: str) -> str:
     """Return a valid range limit (``--from``, ``--to``): checked before Redis sees it."""
     try:
-        parse_bound(text)
+        check_bound(text)
     except AuditError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
