@@ -80,8 +80,8 @@ def mirror_view(mirror: Optional[MirrorView]) -> Dict[str, Any]:
     if mirror is None:
         return {'enabled': False}
     snap = mirror.snapshot()
-    keep = ('written', 'journaled', 'journal_pending', 'queue_depth', 'queue_capacity',
-            'dropped_queue', 'connected', 'last_error')
+    keep = ('written', 'journaled', 'journal_pending', 'journal_bytes', 'queue_depth',
+            'queue_capacity', 'dropped_queue', 'connected', 'last_error')
     out: Dict[str, Any] = {k: snap.get(k) for k in keep}
     out['enabled'] = True
     out['url'] = redact_url(snap.get('url'))

@@ -42,6 +42,7 @@ from unity_kernel_core.config.kernel_config import is_loopback, KernelConfig, Li
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.live.delivery import EventRing
 from unity_kernel_core.live.state import find_peer, MirrorView, ModuleOperations, Snapshot
+from unity_kernel_core.live.webui import create_webui
 from unity_kernel_core.ros import callbacks
 
 _LOG = logging.getLogger('unity_kernel.live')
@@ -191,6 +192,7 @@ class LiveView:
         self.foxglove: Optional[Any] = None
         self.dashboard: Optional[Any] = None
         self._stop = threading.Event()
+        self.webui = create_webui(context, lambda: self._config, self._modules)
         self._start_foxglove()
         self._start_dashboard()
         self._subscription = self._bus.subscribe('/**', self._on_event, name='live_view')
@@ -233,7 +235,7 @@ class LiveView:
         from unity_kernel_core.live.dashboard import Dashboard, DashboardApi
         api = DashboardApi(snapshot=self.snapshot, camera_jpeg=self.camera.jpeg,
                            modules=self._modules, token=self._token, loopback=loopback,
-                           period_s=s.state_period_s)
+                           period_s=s.state_period_s, webui=self.webui)
         try:
             self.dashboard = Dashboard(s.dashboard_host, s.dashboard_port, api,
                                        tls=self._tls_paths())
@@ -270,6 +272,7 @@ class LiveView:
             item = {'seq': event.seq, 'topic': event.topic, 'type': event.type_name,
                     'tier': event.tier.name, 'stamp_ns': event.stamp_ns, 'preview': preview}
             self.events.add(item)
+            self.webui.on_event(event)
             if event.topic.startswith('/llm/'):
                 self._llm.append(item)
             if self.foxglove is not None:
@@ -350,6 +353,7 @@ class LiveView:
         state['fleet'] = fleet.fleet_view() if fleet is not None else []
         with self._state_lock:
             self._state = state
+        self.webui.sample(state)
         if self.foxglove is not None:
             self.foxglove.sync_channels({**mapped, DIAGNOSTICS: DIAGNOSTICS_TYPE})
             for part in ('modules', 'tiers', 'mirror', 'llm'):

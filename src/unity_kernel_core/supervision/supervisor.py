@@ -224,6 +224,11 @@ class Supervisor:
 
     # -- discovery -------------------------------------------------------------------------
 
+    def check_deployment(self, config: KernelConfig) -> None:
+        """Raise ConfigError when ``config``'s modules cannot be deployed (as configure would)."""
+        base = self.context.config_path.parent if self.context.config_path else None
+        deployment.resolve(config, base)
+
     def search_paths(self) -> List[pathlib.Path]:
         """Return the allow-listed directories manifests are read from."""
         base = self.context.config_path.parent if self.context.config_path else None
