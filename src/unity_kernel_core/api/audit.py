@@ -33,6 +33,7 @@ from unity_kernel_core.config.kernel_config import KernelConfig, load_config, RO
 from unity_kernel_core.errors import AuditError, MessageTypeError
 from unity_kernel_core.paths import default_config_path
 
+
 def check_bound(text: str) -> None:
     """Check a range limit (stream ID, epoch ms, ISO time, ``-`` or ``+``); AuditError if bad."""
     parse_bound(text)
