@@ -59,6 +59,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 import redis
 
+from unity_kernel_core import native
 from unity_kernel_core.audit.journal import Journal, JournalError, JournalWriteError
 from unity_kernel_core.audit.record import (AuditError, dead_letter_fields, event_fields,
                                             IdClock, parse_id, StreamEntry, StreamKeys,
@@ -719,8 +720,13 @@ def create(context: KernelContext) -> Optional[Mirror]:
         _LOG.warning('audit mirror off: no redis.url (set it or UNITY_REDIS_URL; '
                      '`unity-kernel up` starts a private redis-server)')
         return None
-    if settings.writer == 'process':
+    if settings.writer in ('process', 'process-python'):
         from unity_kernel_core.audit.writer_process import ProcessWriter
-        return Mirror(context, ProcessWriter(context.config, pathlib.Path(context.state_dir)))
+        # with the native intake the bus's sequencer is the native producer: its threads
+        # write the ring through it, so the tap must too
+        sequencer = context.bus.sequencer
+        return Mirror(context, ProcessWriter(
+            context.config, pathlib.Path(context.state_dir),
+            producer=sequencer if native.is_producer(sequencer) else None))
     return Mirror(context, MirrorWriter.for_config(context.config,
                                                    pathlib.Path(context.state_dir)))

@@ -43,6 +43,7 @@ a reload); the writer answers ``ready <json>`` with the IDs and seq to continue 
 """
 
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -54,8 +55,9 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Dict, IO, List, Optional, Tuple
+from typing import Any, Callable, Dict, IO, List, Optional, Tuple
 
+from unity_kernel_core import native
 from unity_kernel_core.audit.mirror import COUNTERS, JOURNAL_DIR, MirrorWriter
 from unity_kernel_core.audit.record import (AuditError, dead_letter_fields, event_fields,
                                             IdClock, StreamEntry, StreamKeys)
@@ -103,15 +105,37 @@ def ring_path(state_dir: pathlib.Path) -> pathlib.Path:
 # -- kernel side --------------------------------------------------------------------------
 
 
+def default_producer(config: KernelConfig) -> Optional[Any]:
+    """
+    Return a native producer of its own for a :class:`ProcessWriter` of ``config``, or None.
+
+    With ``redis.writer: process`` and the extension built, the tap's records are written in
+    C; otherwise (``process-python``, or not built) by :meth:`Ring.put`.
+    """
+    if config.redis.writer != 'process':
+        return None
+    core = native.core()
+    if core is None:
+        _LOG.warning('the audit ring is written by the Python tap: %s', native.why_not('_core'))
+        return None
+    return core.Producer()
+
+
 class ProcessWriter:
     """
     The kernel's side: the bus tap into the ring, and the supervisor of the writer process.
 
     Offers the interface the :class:`~unity_kernel_core.audit.mirror.Mirror` uses of a
     :class:`MirrorWriter` (prime, start, offer, offer_dead_letter, stop, snapshot).
+
+    ``producer``: the native producer (``unity_kernel_core.native``) that writes the ring's
+    records instead of :class:`Ring`'s Python code, issuing the entry IDs in its own clock:
+    the bus's sequencer with the native intake (whose threads write through it too); None:
+    :func:`default_producer`'s choice.
     """
 
-    def __init__(self, config: KernelConfig, state_dir: pathlib.Path) -> None:
+    def __init__(self, config: KernelConfig, state_dir: pathlib.Path,
+                 producer: Optional[Any] = None) -> None:
         self.config = config
         self.settings = config.redis
         self.routes = config.routes
@@ -119,7 +143,8 @@ class ProcessWriter:
         self.state_dir = pathlib.Path(state_dir)
         self.journal_dir = self.state_dir / JOURNAL_DIR
         self.url = redacted_url(config.redis.url)
-        self._ring: Optional[Ring] = None
+        self._producer = producer if producer is not None else default_producer(config)
+        self._held_ring: Optional[Ring] = None
         self._lock = threading.Lock()
         self._events_clock = IdClock()
         self._dead_clock = IdClock()
@@ -138,14 +163,29 @@ class ProcessWriter:
         self.last_exit = ''
         self.last_seq = 0
 
+    @property
+    def _ring(self) -> Optional[Ring]:
+        """Return the ring the tap writes into (None before prime and after stop)."""
+        return self._held_ring
+
+    @_ring.setter
+    def _ring(self, ring: Optional[Ring]) -> None:
+        """Hold ``ring``: a native producer writes into it from now on (and no other)."""
+        producer = self._producer
+        if producer is not None and producer.attached:
+            producer.detach()
+        self._held_ring = ring
+        if producer is not None and ring is not None:
+            producer.attach(ring.buffer, self._events_clock.last)
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def prime(self) -> int:
         """Start the writer process, wait until it is ready; return the last seq it knows."""
         ready = self._spawn('start')
-        self._ring = Ring.open(ring_path(self.state_dir))
         self._events_clock.advance_to(tuple(ready['last_id']))
         self._dead_clock.advance_to(tuple(ready['dead_last_id']))
+        self._ring = Ring.open(ring_path(self.state_dir))
         self.last_seq = int(ready['last_seq'])
         return self.last_seq
 
@@ -159,6 +199,9 @@ class ProcessWriter:
         """Tell the writer nothing more comes, wait for it to write everything out and exit."""
         self._stopping = True
         ring = self._ring
+        if self._producer is not None:  # nothing more goes in, natively either
+            self._producer.set_stopping(True)
+            self._producer.detach()
         if ring is not None:
             ring.set_closing()
         proc = self._proc
@@ -206,6 +249,14 @@ class ProcessWriter:
             return
         seq = event.seq
         stamp_ns = event.stamp_ns
+        producer = self._producer
+        if producer is not None:  # the native producer issues the ID and writes the record
+            put = functools.partial(producer.put_event, spec[4], spec[7], spec[8], seq,
+                                    stamp_ns, cdr)
+            done = put()
+            if done != 1:
+                self._not_put(event.tier, put, done)
+            return
         with self._lock:
             ms, id_seq = self._events_clock.issue_pair(stamp_ns, seq)
             head = packer(spec[3], spec[4], spec[5], spec[6], len(cdr), seq, stamp_ns, ms,
@@ -213,10 +264,26 @@ class ProcessWriter:
             ring = self._ring
             if ring is None or not ring.put2(head, cdr):
                 if event.tier is Tier.CRITICAL and ring is not None:
-                    self._put_critical((head, cdr))
+                    self._put_critical(functools.partial(ring.put, (head, cdr)))
                 else:
                     self.counters['dropped_queue'] += 1  # full, or offered after stop()
                     self.dropped_by_tier[event.tier.name] += 1
+
+    def _not_put(self, tier: Tier, put: Callable[[], int], done: int) -> None:
+        """
+        Handle a record the native producer did not take (``done`` 0: no room, -1: never).
+
+        CRITICAL waits for room; everything else, and a record larger than the ring (or one
+        offered after stop()), is not mirrored and counted.
+        """
+        if done == 0 and tier is Tier.CRITICAL and self._ring is not None:
+            self._put_critical(put)
+            return
+        if done == -1 and not self._stopping:
+            _LOG.error('a %s event larger than the mirror ring (redis.ring_bytes %d) is not '
+                       'recorded', tier.name, self.settings.ring_bytes)
+        self.counters['dropped_queue'] += 1
+        self.dropped_by_tier[tier.name] += 1
 
     def _spec_of(self, event: Event) -> Tuple[Any, ...]:
         """
@@ -251,27 +318,38 @@ class ProcessWriter:
                                     error=letter.error, traceback=letter.traceback,
                                     attempts=letter.attempts, dead_ns=letter.time_ns))
             parts = (bytes([KIND_ENTRY]), entry.encode())
+            producer = self._producer
+            if producer is not None:
+                put = functools.partial(producer.put_record, b''.join(parts))
+                done = put()
+                if done != 1:
+                    self._not_put(event.tier, put, done)
+                return
             ring = self._ring
             if ring is None or not ring.put(parts):
                 if event.tier is Tier.CRITICAL and ring is not None:
-                    self._put_critical(parts)
+                    self._put_critical(functools.partial(ring.put, parts))
                     return
                 self.counters['dropped_queue'] += 1
                 self.dropped_by_tier[event.tier.name] += 1
                 _LOG.error('mirror ring full: dead letter of %r not recorded', event)
 
-    def _put_critical(self, parts: Tuple[bytes, ...]) -> None:
+    def _put_critical(self, put: Callable[[], Any]) -> None:
         """
         Wait until a CRITICAL record fits in the ring: it is never dropped by the tap.
 
         The publishing thread waits (the CRITICAL tier's BLOCK policy) while the writer
-        process empties the ring; only a kernel that is stopping gives up, and says so.
+        process empties the ring; only a kernel that is stopping gives up, and says so (as
+        for a record larger than the ring). ``put`` writes the record: True or 1 when it did.
         """
         self.counters['critical_waits'] += 1
         _LOG.error('mirror ring full: a CRITICAL event waits for the audit writer')
         ring = self._ring
-        while ring is not None and not ring.put(parts):
-            if self._stopping:
+        while ring is not None:
+            done = put()
+            if done is True or done == 1:
+                return
+            if self._stopping or done == -1:  # -1: the native producer was detached
                 self.counters['dropped_queue'] += 1
                 self.dropped_by_tier[Tier.CRITICAL.name] += 1
                 _LOG.error('mirror ring full while stopping: a CRITICAL event not recorded')
@@ -368,6 +446,13 @@ class ProcessWriter:
         out: Dict[str, Any] = {k: ended[k] + int(child.get(k, 0)) for k in COUNTERS}
         for key in PARENT_COUNTERS:
             out[key] = out[key] + self.counters[key]
+        dropped_by_tier = dict(self.dropped_by_tier)
+        if self._producer is not None:  # what the native intake threads could not record
+            native = self._producer.stats()
+            for tier, full, large in zip(Tier, native['ring_full'], native['too_large']):
+                dropped_by_tier[tier.name] += full + large
+                out['dropped_queue'] += full + large
+            out['critical_waits'] += native['critical_waits']
         proc = self._proc
         ring = self._ring
         out.update({
@@ -382,7 +467,7 @@ class ProcessWriter:
             'held': int(child.get('held', 0)),
             'journal_error': str(child.get('journal_error', '')),
             'dropped_by_tier': {t: n + int(dict(child.get('dropped_by_tier') or {}).get(t, 0))
-                                for t, n in self.dropped_by_tier.items()},
+                                for t, n in dropped_by_tier.items()},
             'writer_pid': proc.pid if proc is not None else 0,
             'writer_alive': proc is not None and proc.poll() is None,
             'writer_restarts': self.restarts, 'writer_last_exit': self.last_exit})
