@@ -20,6 +20,9 @@ UnityKernel core, one subpackage per subsystem; imports run down this list, neve
 - ``config``: document reading with file:line errors, the kernel config schema, hot reload.
 - ``component``: the interface of the kernel's components (mirror, supervisor, ...).
 - ``ros``: the ROS edge shared by every node (types and CDR, logging, diagnostics, spinning).
+- ``native``: the data path in C (sequence numbers and the audit ring's producer, hand-off
+  queues, RESP packing, the DDS intake threads); an edge like ``ros``, optional (not built:
+  the pure-Python path runs), imports nothing of the package but ``errors``.
 - ``intake``: the topic map and the node that subscribes to DDS topics for the bus.
 - ``audit``: the Redis Streams audit trail (mirror, journal, replay, export, consumers).
 - ``supervision``: module manifests, dependency order, runners, restart policy.
