@@ -42,8 +42,8 @@ from unity_kernel_core.audit.encoder import EntryEncoder
 from unity_kernel_core.audit.record import AuditError, StreamKeys
 from unity_kernel_core.audit.ring import Ring
 from unity_kernel_core.audit.writer_process.protocol import (command, config_line,
-                                                             parse_line, READY, Ready,
-                                                             ring_path, STATUS)
+                                                             LineReader, parse_line, READY,
+                                                             Ready, ring_path, STATUS)
 from unity_kernel_core.bus.event_bus import DeadLetter
 from unity_kernel_core.bus.events import Event, Tier
 from unity_kernel_core.common.backoff import BackoffCounter, StepBackoff
@@ -108,6 +108,7 @@ class ProcessWriter:
         self._ended: Dict[str, int] = dict.fromkeys(COUNTERS + ('durable',), 0)
         """The counters of writer processes that ended (each process counts from 0)."""
         self._proc: Optional[subprocess.Popen] = None
+        self._lines: Optional[LineReader] = None
         self._stopping = False
         self._watcher: Optional[threading.Thread] = None
         self.restarts = 0
@@ -289,6 +290,12 @@ class ProcessWriter:
     # -- the writer process ------------------------------------------------------------------
 
     def _spawn(self, mode: str) -> Ready:
+        """
+        Start a writer process and wait until it says it is ready; AuditError when it does not.
+
+        The wait is bounded: ``READY_TIMEOUT_S`` plus the connect timeout, however little the
+        process says (a silent process is killed when the time is up).
+        """
         import unity_kernel_core
         src = str(pathlib.Path(unity_kernel_core.__file__).resolve().parent.parent)
         env = dict(os.environ)
@@ -298,22 +305,32 @@ class ProcessWriter:
                                 stdout=subprocess.PIPE, env=env, close_fds=True)
         self._send_config(proc)
         assert proc.stdout is not None
-        deadline = time.monotonic() + READY_TIMEOUT_S + self.settings.connect_timeout_s
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            kind, fields = parse_line(line)
-            if kind == READY:
-                _LOG.info('audit writer process %d ready (%s)', proc.pid, mode)
-                self._proc = proc
-                return Ready.of(fields)
-            if kind == STATUS:
-                self._child = fields
+        lines = LineReader(proc.stdout.fileno())
+        timeout = READY_TIMEOUT_S + self.settings.connect_timeout_s
+        deadline = time.monotonic() + timeout
+        why = f'it said nothing within {timeout:g}s'
+        try:
+            while True:
+                line = lines.readline(deadline - time.monotonic())
+                if line is None:
+                    break
+                if not line:
+                    why = 'it exited'
+                    break
+                kind, fields = parse_line(line)
+                if kind == READY:
+                    ready = Ready.of(fields)
+                    _LOG.info('audit writer process %d ready (%s)', proc.pid, mode)
+                    self._proc, self._lines = proc, lines
+                    return ready
+                if kind == STATUS:
+                    self._child = fields
+        except (AuditError, ValueError) as exc:
+            why = f'it is out of step ({exc})'
         proc.kill()
         proc.wait()
-        raise AuditError(f'the audit writer process did not start (exit code {proc.returncode});'
-                         ' see its log lines above')
+        raise AuditError(f'the audit writer process did not start: {why} (exit code '
+                         f'{proc.returncode}); see its log lines above')
 
     def _send_config(self, proc: Optional[subprocess.Popen]) -> None:
         if proc is None or proc.stdin is None:
@@ -327,14 +344,22 @@ class ProcessWriter:
     def _watch(self) -> None:
         backoff = BackoffCounter(RESTART_BACKOFF)
         while True:
-            proc = self._proc
-            assert proc is not None and proc.stdout is not None
+            proc, lines = self._proc, self._lines
+            assert proc is not None and lines is not None
             started = time.monotonic()
-            for line in proc.stdout:
+            while True:
+                try:
+                    line = lines.readline()
+                except AuditError as exc:  # out of step: stop it, it is restarted below
+                    _LOG.error('%s: stopping it', exc)
+                    proc.kill()
+                    break
+                if not line:
+                    break
                 try:
                     kind, fields = parse_line(line)
                 except ValueError:
-                    _LOG.error('audit writer process: unreadable status line %r', line)
+                    _LOG.error('audit writer process: unreadable status line %r', line[:200])
                     continue
                 if kind == STATUS:
                     self._child = fields
