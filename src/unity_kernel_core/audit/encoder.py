@@ -28,12 +28,15 @@ writer process turns the records back into entries (:class:`RingDecoder`).
 A ring record is either an event, ``<EVENT_HEAD><topic><type><cdr>`` with the head
 ``kind, tier, topic length, type length, cdr length, seq, stamp_ns, ID ms, ID seq``
 (:data:`EVENT_HEAD`, kind :data:`KIND_EVENT`), or a complete entry, ``<KIND_ENTRY><the
-journal record of a StreamEntry>`` (dead letters: rare, so the simple codec).
+journal record of a StreamEntry>`` (dead letters: rare, so the simple codec). Where a ring
+is damaged, :func:`find_record` finds where the next record starts by these heads.
 """
 
 import logging
+import mmap
+import re
 import struct
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from unity_kernel_core.audit.counters import WriterCounts
 from unity_kernel_core.audit.record import (AuditError, dead_letter_fields, event_fields,
@@ -57,6 +60,33 @@ RecordHead = Callable[[Event, int], bytes]
 """``(event, cdr length)`` -> the event's ring record up to its CDR, with its entry ID issued."""
 
 Id = Tuple[int, int]
+
+
+_RECORD_START = re.compile(rb'(?s)(?=.{4}(?:\x00[\x00-\x04].{40}/|\x01.{4}\{"k":))')
+"""A ring record's length word followed by an event head (kind 0, a tier, 40 bytes of
+lengths, seq, stamp and ID, a topic's ``/``) or a dead letter's (kind 1, the JSON head)."""
+_LENGTHS = struct.Struct('<IBBHHI')
+
+
+def find_record(data: Union[bytes, mmap.mmap], start: int, end: int) -> int:
+    """
+    Return where in ``data[start:end]`` the next ring record starts (its length word), or -1.
+
+    A place counts when an event's head follows its length word and the head's lengths add
+    up to it exactly, or a dead letter's head does and fits in it (the ring's ``Finder``).
+    """
+    for match in _RECORD_START.finditer(data, start, end):
+        at = match.start()
+        length, kind, _tier, topic_length, type_length, cdr_length = \
+            _LENGTHS.unpack_from(data, at)
+        if at + 4 + length > end:
+            continue
+        if kind == KIND_EVENT:
+            if EVENT_HEAD.size + topic_length + type_length + cdr_length == length:
+                return at
+        elif 5 + int.from_bytes(data[at + 5:at + 9], 'little') <= length:
+            return at
+    return -1
 
 
 class TopicSpec(NamedTuple):

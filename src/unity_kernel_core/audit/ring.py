@@ -23,21 +23,25 @@ next one starts there (the records after it are sent again; Redis refuses what i
 
 Layout: a 64-byte header (magic, capacity, head, tail, closing flag), then ``capacity``
 bytes of data. ``head`` and ``tail`` count bytes ever written and consumed, so
-``head - tail`` is the fill. Each record is ``<RECORD_MAGIC 4 bytes><length u32><payload>``
-and never wraps: when it does not fit before the end of the data area, a frame with the
-length ``0xFFFFFFFF`` (or fewer than 8 bytes left) skips the producer to the start. One
-8-byte aligned store publishes ``head`` or ``tail`` (on x86_64 and arm64 an aligned 8-byte
-store is atomic, and the data is written before the store in program order).
+``head - tail`` is the fill. Each record is ``<length u32><payload>`` and never wraps: when
+it does not fit before the end of the data area, a ``0xFFFFFFFF`` marker (or fewer than 4
+bytes left) skips the producer to the start. One 8-byte aligned store publishes ``head`` or
+``tail`` (on x86_64 and arm64 an aligned 8-byte store is atomic, and the data is written
+before the store in program order). The native producer (``native/csrc/uk_ring.h``) writes
+the same bytes.
 
 Files: a ring is created with ``O_EXCL`` and never through a symlink, opened only when it is
 this user's regular file and not writable by group or others
 (:mod:`unity_kernel_core.common.files`); a header that does not hold together (magic,
 capacity, file size, ``tail <= head <= tail + capacity``) is a :class:`RingError`.
 
-Damage: a record whose frame is wrong (no magic, a length past the data or the head) does
-not stop the consumer: :meth:`Ring.peek` goes on at the next intact frame (found by its
-magic) and counts what it skipped (:attr:`Ring.damage`). A ring whose header is damaged is
-read by :func:`recover`, which takes every intact frame of its data area.
+Damage: a record whose length is wrong (past the data area or the head) does not stop the
+consumer: :meth:`Ring.peek` goes on at the next place where a record starts and counts what
+it skipped (:attr:`Ring.damage`). Where a record starts is the records' business, not the
+ring's: the consumer gives a :data:`Finder` (the writer's: ``encoder.find_record``, which
+knows an event's head); without one, a damaged ring is skipped up to its head. A ring whose
+header is damaged is read by :func:`recover`, which takes every record it finds in the data
+area.
 """
 
 import dataclasses
@@ -45,20 +49,29 @@ import mmap
 import os
 import pathlib
 import struct
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from unity_kernel_core.common.files import create_private, open_private
 from unity_kernel_core.errors import StateFileError, UnityKernelError
 
-MAGIC = b'UKRING02'
+MAGIC = b'UKRING01'
 HEADER = 64
 _HEAD_AT, _TAIL_AT, _CLOSING_AT = 16, 24, 32
 _CAP = struct.Struct('<Q')
 _U64 = struct.Struct('<Q')
-RECORD_MAGIC = b'\xe5UKr'
-_FRAME = struct.Struct('<4sI')
-FRAME = _FRAME.size
+_LEN = struct.Struct('<I')
+FRAME = _LEN.size
 _SKIP = 0xFFFFFFFF
+
+Finder = Callable[[mmap.mmap, int, int], int]
+"""``(data, start, end)`` -> the offset of the first place in ``data[start:end]`` where a
+record's length word plausibly starts (its payload checked as far as the finder knows the
+records), or -1."""
+
+
+def no_finder(data: mmap.mmap, start: int, end: int) -> int:
+    """Find nothing: a consumer that knows no records skips damage up to the head."""
+    return -1
 
 
 class RingError(UnityKernelError):
@@ -90,8 +103,11 @@ class Damage:
 class Ring:
     """One side (producer or consumer) of a ring file."""
 
-    def __init__(self, path: pathlib.Path, mm: mmap.mmap, capacity: int) -> None:
+    def __init__(self, path: pathlib.Path, mm: mmap.mmap, capacity: int,
+                 finder: Finder = no_finder) -> None:
         self.path = path
+        self.finder = finder
+        """Where the consumer resyncs after damage (see :data:`Finder`)."""
         self._mm = mm
         self.capacity = capacity
         self._head = _U64.unpack_from(mm, _HEAD_AT)[0]
@@ -134,7 +150,8 @@ class Ring:
         return cls(path, mm, capacity)
 
     @classmethod
-    def open(cls, path: pathlib.Path) -> 'Ring':  # noqa: A003 (Ring.open, as io's open)
+    def open(cls, path: pathlib.Path,  # noqa: A003 (Ring.open, as io's open)
+             finder: Finder = no_finder) -> 'Ring':
         """
         Map an existing ring file; RingError when it is missing, no ring, or damaged.
 
@@ -158,11 +175,21 @@ class Ring:
             mm.close()
             raise RingError(f'{path}: {problem}')
         (capacity,) = _CAP.unpack_from(mm, len(MAGIC))
-        return cls(path, mm, capacity)
+        return cls(path, mm, capacity, finder)
 
     def close(self) -> None:
         """Unmap the file (the records stay in it)."""
         self._mm.close()
+
+    @property
+    def buffer(self) -> mmap.mmap:
+        """
+        Return the mapping, for a native producer or reader of the same format.
+
+        A native producer (``unity_kernel_core.native``) writes records in place of
+        :meth:`put`; never both at once. The mapping cannot be closed while one holds it.
+        """
+        return self._mm
 
     # -- state -----------------------------------------------------------------------------
 
@@ -241,10 +268,10 @@ class Ring:
                 return -1
         if skip:
             if room >= FRAME:
-                _FRAME.pack_into(self._mm, HEADER + pos, RECORD_MAGIC, _SKIP)
+                _LEN.pack_into(self._mm, HEADER + pos, _SKIP)
             head += skip
             pos = 0
-        _FRAME.pack_into(self._mm, HEADER + pos, RECORD_MAGIC, size)
+        _LEN.pack_into(self._mm, HEADER + pos, size)
         self._claimed = head + need
         return HEADER + pos + FRAME
 
@@ -276,40 +303,37 @@ class Ring:
             if room < FRAME:
                 pos += room
                 continue
-            magic, size = _FRAME.unpack_from(mm, HEADER + at)
-            if magic == RECORD_MAGIC:
-                if size == _SKIP:
-                    pos += room
-                    continue
-                if size + FRAME <= room and pos + FRAME + size <= head:
-                    begin = HEADER + at + FRAME
-                    out.append(mm[begin:begin + size])
-                    pos += FRAME + size
-                    taken += size
-                    continue
+            (size,) = _LEN.unpack_from(mm, HEADER + at)
+            if size == _SKIP:
+                pos += room
+                continue
+            if size + FRAME <= room and pos + FRAME + size <= head:
+                begin = HEADER + at + FRAME
+                out.append(mm[begin:begin + size])
+                pos += FRAME + size
+                taken += size
+                continue
             following = self._next_frame(pos + 1, head)
             self.damage.add(pos, following - pos)
             pos = following
         return out, pos
 
     def _next_frame(self, pos: int, head: int) -> int:
-        """Return the position of the next intact frame from ``pos`` on (``head``: none)."""
+        """Return the position of the next record the finder finds from ``pos`` (or head)."""
         mm = self._mm
         cap = self.capacity
         while pos < head:
             at = pos % cap
             end = min(cap, at + (head - pos))
-            found = mm.find(RECORD_MAGIC, HEADER + at, HEADER + end)
+            found = self.finder(mm, HEADER + at, HEADER + end)
             if found < 0:
                 pos += end - at
                 continue
-            at = found - HEADER
-            pos += at - pos % cap
-            if cap - at >= FRAME:
-                _magic, size = _FRAME.unpack_from(mm, found)
-                if size == _SKIP or (size + FRAME <= cap - at and pos + FRAME + size <= head):
-                    return pos
-            pos += 1
+            candidate = pos + (found - HEADER - at)
+            (size,) = _LEN.unpack_from(mm, found)
+            if found - HEADER + FRAME + size <= cap and candidate + FRAME + size <= head:
+                return candidate
+            pos = candidate + 1
         return head
 
     def release(self, position: int) -> None:
@@ -356,15 +380,15 @@ class Recovery:
     """True when the records are in the order they were written (a sound header)."""
 
 
-def recover(path: pathlib.Path, max_size: int) -> Recovery:
+def recover(path: pathlib.Path, max_size: int, finder: Finder = no_finder) -> Recovery:
     """
     Read every intact record of the ring file at ``path``, damaged or not, without writing.
 
-    With a sound header, the records between tail and head, in order (damaged frames
+    With a sound header, the records between tail and head, in order (damaged ones
     skipped, :attr:`Ring.damage`); with a damaged one (bad magic, wrong size, head and tail
-    out of step), every intact frame of the data area, in the file's order (the caller puts
-    them back in order: they carry their entry IDs). StateFileError when the file must not be
-    read (see :meth:`Ring.open`), or is larger than ``max_size`` bytes.
+    out of step), every record the ``finder`` finds in the data area, in the file's order
+    (the caller puts them back in order: they carry their entry IDs). StateFileError when the
+    file must not be read (see :meth:`Ring.open`), or is larger than ``max_size`` bytes.
     """
     try:
         fd = open_private(path)
@@ -382,7 +406,7 @@ def recover(path: pathlib.Path, max_size: int) -> Recovery:
     try:
         problem = header_problem(mm, size)
         if not problem:
-            ring = Ring(pathlib.Path(path), mm, size - HEADER)
+            ring = Ring(pathlib.Path(path), mm, size - HEADER, finder)
             records: List[bytes] = []
             position: Optional[int] = None
             while True:
@@ -391,27 +415,27 @@ def recover(path: pathlib.Path, max_size: int) -> Recovery:
                     break
                 records += batch
             damage = ring.damage
-            found = (f'{damage.places} damaged record frame(s), the first at position '
+            found = (f'{damage.places} damaged record(s), the first at position '
                      f'{damage.first_at}') if damage else ''
             return Recovery(records, found, damage.skipped, True)
-        records, skipped = _scan(mm, size)
+        records, skipped = _scan(mm, size, finder)
         return Recovery(records, problem, skipped, False)
     finally:
         mm.close()
 
 
-def _scan(mm: mmap.mmap, size: int) -> Tuple[List[bytes], int]:
-    """Return every intact frame's record in the data area, and the bytes between them."""
+def _scan(mm: mmap.mmap, size: int, finder: Finder) -> Tuple[List[bytes], int]:
+    """Return every record the finder finds in the data area, and the bytes between them."""
     records: List[bytes] = []
     at = last_end = min(HEADER, size)
     skipped = 0
     while at + FRAME <= size:
-        found = mm.find(RECORD_MAGIC, at, size)
+        found = finder(mm, at, size)
         if found < 0 or found + FRAME > size:
             break
-        _magic, length = _FRAME.unpack_from(mm, found)
+        (length,) = _LEN.unpack_from(mm, found)
         end = found + FRAME + length
-        if length != _SKIP and end <= size:
+        if end <= size:
             skipped += found - last_end
             records.append(mm[found + FRAME:end])
             at = last_end = end

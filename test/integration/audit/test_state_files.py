@@ -126,10 +126,9 @@ def _head_past_tail(path):
 
 
 def _bad_record_length(path):
-    data = path.read_bytes()
-    at = data.index(cdr(250)) - 100
-    at = data.rindex(b'\xe5UKr', 0, at + 100)  # the frame of event 250
-    poke(path, at + 4, struct.pack('<I', 0x7FFFFFF0))
+    data = path.read_bytes()  # the length word before event 250's 42-byte head, its names
+    at = data.index(b'/leftstd_msgs/msg/String' + cdr(250)) - 42 - 4
+    poke(path, at, struct.pack('<I', 0x7FFFFFF0))
 
 
 def _a_directory(path):

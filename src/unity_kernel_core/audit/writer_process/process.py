@@ -37,7 +37,7 @@ import time
 from typing import Any, Dict, IO, List, Optional, Tuple
 
 from unity_kernel_core.audit.batch_writer import BatchWriter
-from unity_kernel_core.audit.encoder import RingDecoder
+from unity_kernel_core.audit.encoder import find_record, RingDecoder
 from unity_kernel_core.audit.record import parse_id, StreamEntry
 from unity_kernel_core.audit.ring import HEADER, recover, Ring, RingError
 from unity_kernel_core.audit.writer_process import ring_file
@@ -128,7 +128,7 @@ class WriterProcess:
         max_size = HEADER + RING_BYTES_MAX
         malformed = self.decoder.malformed
         try:
-            ring = Ring.open(path)
+            ring = Ring.open(path, find_record)
         except StateFileError as exc:
             if 'owned by uid' in str(exc):  # another user's: not ours to move or read
                 _LOG.error('audit writer ring %s refused, never read: %s', path,
@@ -139,7 +139,7 @@ class WriterProcess:
             return
         except RingError as exc:  # a damaged header: take every intact frame
             try:
-                found = recover(path, max_size)
+                found = recover(path, max_size, find_record)
             except StateFileError as unusable:
                 quarantine(path, 'audit writer ring', str(unusable).split(': ', 1)[-1],
                            'never read')
@@ -283,11 +283,13 @@ def _ring_for(mode: str, child: WriterProcess, state_dir: pathlib.Path,
         for left in (ring_file.recorded(state_dir), ring_file.earlier_path(state_dir)):
             if left is not None:
                 child.write_out_left(left)
-        return ring_file.make(state_dir, config.redis.ring_bytes)
+        ring = ring_file.make(state_dir, config.redis.ring_bytes)
+        ring.finder = find_record
+        return ring
     path = ring_file.recorded(state_dir)
     if path is None:
         raise RingError(f'no writer ring is recorded in {state_dir}')
-    return Ring.open(path)
+    return Ring.open(path, find_record)
 
 
 def _entry_order(entry: StreamEntry) -> Tuple[bool, Tuple[int, int]]:
