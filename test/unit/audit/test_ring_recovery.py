@@ -21,7 +21,7 @@ import pytest
 from unity_kernel_core.audit.counters import WriterCounts
 from unity_kernel_core.audit.encoder import EntryEncoder, find_record
 from unity_kernel_core.audit.record import StreamKeys
-from unity_kernel_core.audit.ring import FRAME, HEADER, recover, Ring, RingError
+from unity_kernel_core.audit.ring import FRAME, recover, Ring, RingError
 from unity_kernel_core.bus.events import Event, Tier
 from unity_kernel_core.config.kernel_config import parse_config
 from unity_kernel_core.errors import StateFileError
