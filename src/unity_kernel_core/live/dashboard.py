@@ -23,7 +23,8 @@ bounded connections) serves the routes below.
 Routes: ``GET /`` the page; ``GET /api/state`` one snapshot; ``GET /api/stream?pattern=P``
 snapshots as SSE with recent events filtered by topic pattern ``P``; ``GET /api/camera.jpg``
 the latest camera frame; ``POST /api/modules/<restart|unload|load>`` with
-``{"name": ...}`` or ``{"path": ...}``. More routes: ``Dashboard.route``.
+``{"name": ...}`` or ``{"path": ...}``; the flow editor's and the plots' (``webui``). More
+routes: ``Dashboard.route``.
 
 Every request, whatever its route, passes ``DashboardApi.admit`` first (the ``gate``:
 ``Host``, ``Origin``, the token; and ``X-Unity-Live: 1`` on every mutating request, a header
@@ -46,6 +47,7 @@ from unity_kernel_core.live.gate import Gate, MISSING_TOKEN, token_ok, Visitor
 from unity_kernel_core.live.http_edge import (error, HttpServer, json_response, Limits, Request,
                                               Response, Route)
 from unity_kernel_core.live.state import MODULE_COMMANDS, ModuleOperations
+from unity_kernel_core.live.webui import GET_PATHS, GET_PREFIXES, POST_PATHS
 
 _LOG = logging.getLogger('unity_kernel.live.dashboard')
 
@@ -66,12 +68,14 @@ class DashboardApi:
     def __init__(self, *, snapshot: Callable[[Optional[str]], Dict[str, Any]],
                  camera_jpeg: Callable[[], Optional[bytes]],
                  modules: Callable[[], Optional[ModuleOperations]],
-                 gate: Gate, period_s: float) -> None:
+                 gate: Gate, period_s: float, webui: Optional[Any] = None) -> None:
         self.snapshot = snapshot
         self.camera_jpeg = camera_jpeg
         self.modules = modules
         self.gate = gate
         self.period_s = period_s
+        self.webui = webui
+        """The flow editor's and plots' routes (``live.webui.WebUi``), after the checks here."""
         self.stopping = threading.Event()
 
     def presented_token(self, request: Request) -> Optional[str]:
@@ -124,11 +128,18 @@ class Dashboard:
         self.route('GET', '/api/camera.jpg', self._camera)
         for command in MODULE_COMMANDS:
             self.route('POST', f'/api/modules/{command}', self._module_command(command))
+        if api.webui is not None:
+            for path in GET_PATHS:
+                self.route('GET', path, self._webui_get)
+            for prefix in GET_PREFIXES:
+                self.route('GET', prefix, self._webui_get, prefix=True)
+            for path in POST_PATHS:
+                self.route('POST', path, self._webui_post)
         self._edge.start()
 
-    def route(self, method: str, path: str, handler: Route) -> None:
+    def route(self, method: str, path: str, handler: Route, prefix: bool = False) -> None:
         """Serve ``method`` on ``path`` (every request passes ``DashboardApi.admit`` first)."""
-        self._edge.route(method, path, handler)
+        self._edge.route(method, path, handler, prefix)
 
     @property
     def url(self) -> str:
@@ -192,6 +203,21 @@ class Dashboard:
         if frame is None:
             return error(404, 'no camera frame to show')
         return Response(200, frame, 'image/jpeg')
+
+    def _webui_get(self, request: Request) -> Response:
+        found = self.api.webui.get(request.path, request.query)
+        if found is None:
+            return error(404, f'no such page: {request.path}')
+        code, content_type, data = found
+        return Response(code, data, content_type)
+
+    def _webui_post(self, request: Request) -> Response:
+        try:
+            body = loads_json(request.body or b'{}', max_bytes=MAX_BODY)
+        except ValueError as exc:  # invalid, too large or too deep (never a RecursionError)
+            return error(400, f'body is not JSON: {exc}')
+        code, content_type, data = self.api.webui.post(request.path, body)
+        return Response(code, data, content_type)
 
     def _module_command(self, command: str) -> Route:
         key = 'path' if command == 'load' else 'name'
