@@ -111,6 +111,14 @@ class DashboardApi:
 PAGES = ('/', '/index.html')
 
 
+def json_body(request: Request) -> Any:
+    """Return the request's JSON body (``{}`` when empty), or the 400 response saying why."""
+    try:
+        return loads_json(request.body or b'{}', max_bytes=MAX_BODY)
+    except ValueError as exc:  # invalid, too large or too deep (never a RecursionError)
+        return error(400, f'body is not JSON: {exc}')
+
+
 class Dashboard:
     """The dashboard HTTP(S) server on its own threads."""
 
@@ -129,12 +137,7 @@ class Dashboard:
         for command in MODULE_COMMANDS:
             self.route('POST', f'/api/modules/{command}', self._module_command(command))
         if api.webui is not None:
-            for path in GET_PATHS:
-                self.route('GET', path, self._webui_get)
-            for prefix in GET_PREFIXES:
-                self.route('GET', prefix, self._webui_get, prefix=True)
-            for path in POST_PATHS:
-                self.route('POST', path, self._webui_post)
+            self._webui_routes(api.webui)
         self._edge.start()
 
     def route(self, method: str, path: str, handler: Route, prefix: bool = False) -> None:
@@ -204,29 +207,36 @@ class Dashboard:
             return error(404, 'no camera frame to show')
         return Response(200, frame, 'image/jpeg')
 
-    def _webui_get(self, request: Request) -> Response:
-        found = self.api.webui.get(request.path, request.query)
-        if found is None:
-            return error(404, f'no such page: {request.path}')
-        code, content_type, data = found
-        return Response(code, data, content_type)
+    def _webui_routes(self, webui: Any) -> None:
+        """Serve the flow editor's and the plots' routes (``live.webui.WebUi``)."""
+        def get(request: Request) -> Response:
+            found = webui.get(request.path, request.query)
+            if found is None:
+                return error(404, f'no such page: {request.path}')
+            code, content_type, data = found
+            return Response(code, data, content_type)
 
-    def _webui_post(self, request: Request) -> Response:
-        try:
-            body = loads_json(request.body or b'{}', max_bytes=MAX_BODY)
-        except ValueError as exc:  # invalid, too large or too deep (never a RecursionError)
-            return error(400, f'body is not JSON: {exc}')
-        code, content_type, data = self.api.webui.post(request.path, body)
-        return Response(code, data, content_type)
+        def post(request: Request) -> Response:
+            body = json_body(request)
+            if isinstance(body, Response):
+                return body
+            code, content_type, data = webui.post(request.path, body)
+            return Response(code, data, content_type)
+
+        for path in GET_PATHS:
+            self.route('GET', path, get)
+        for prefix in GET_PREFIXES:
+            self.route('GET', prefix, get, prefix=True)
+        for path in POST_PATHS:
+            self.route('POST', path, post)
 
     def _module_command(self, command: str) -> Route:
         key = 'path' if command == 'load' else 'name'
 
         def handle(request: Request) -> Response:
-            try:
-                body = loads_json(request.body or b'{}', max_bytes=MAX_BODY)
-            except ValueError as exc:  # invalid, too large or too deep (never a RecursionError)
-                return error(400, f'body is not JSON: {exc}')
+            body = json_body(request)
+            if isinstance(body, Response):
+                return body
             arg = body.get(key) if isinstance(body, dict) else None
             if not isinstance(arg, str) or not arg:
                 return error(400, f'{command} needs "{key}" (a string)')
