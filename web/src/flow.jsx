@@ -111,6 +111,11 @@ const NODE_TYPES = { topic: TopicNode, rule: RuleNode, tier: TierNode, module: M
 
 // -- layout -----------------------------------------------------------------------------------
 
+// Room for the problems listed under a node (about 38 characters a line at 12 px).
+function issueHeight(issues) {
+  return (issues || []).reduce((h, text) => h + 15 * Math.ceil(text.length / 38), 0);
+}
+
 function layout(graph, showExcluded) {
   const rows = [0, 0, 0, 0];
   const order = { llm: 0, module: 1, mirror: 2 };
@@ -122,7 +127,7 @@ function layout(graph, showExcluded) {
   const placed = nodes.map((n) => {
     const col = COLUMNS[n.kind];
     const y = rows[col];
-    rows[col] += HEIGHT[n.kind] + GAP + 18 * ((n.data.issues || []).length);
+    rows[col] += HEIGHT[n.kind] + GAP + issueHeight(n.data.issues);
     return { id: n.id, type: n.kind, position: { x: col * COLUMN_X, y }, data: n.data,
       draggable: n.kind === 'topic' || n.kind === 'rule', connectable: true,
       ariaLabel: `${n.kind} ${n.data.name ?? n.data.pattern ?? n.id}` };
@@ -363,6 +368,7 @@ function Editor() {
   const [waiting, setWaiting] = useState(false);
   const [nodes, setNodes, onNodesChange] = useNodesState([]);
   const dragging = useRef(false);
+  const userMoved = useRef(false);
   const flow = useReactFlow();
 
   const refresh = useCallback(async () => {
@@ -450,6 +456,14 @@ function Editor() {
     }
   }, [drawn, setNodes]);
 
+  // the view follows the graph (new topics appear in it) until the user pans or zooms
+  const idsKey = drawn.nodes.map((n) => n.id).join('|');
+  useEffect(() => {
+    if (userMoved.current || !idsKey) return undefined;
+    const timer = setTimeout(() => flow.fitView({ padding: 0.05 }), 60);
+    return () => clearTimeout(timer);
+  }, [idsKey, flow]);
+
   const onNodeDragStart = () => { dragging.current = true; };
   const onNodeDragStop = (_event, node) => {
     dragging.current = false;
@@ -507,6 +521,7 @@ function Editor() {
             onConnect={onConnect} isValidConnection={isValidConnection}
             onSelectionChange={({ nodes: sel }) => { if (sel.length) setSelected(sel[0].id); }}
             onNodeClick={(_e, node) => setSelected(node.id)}
+            onMoveStart={(event) => { if (event) userMoved.current = true; }}
             fitView minZoom={0.2} nodesFocusable edgesFocusable={false}
             proOptions={{ hideAttribution: true }} deleteKeyCode={null}
           >

@@ -20,8 +20,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from unity_kernel_core.api.audit import open_client
 from unity_kernel_core.api.text import printable
 from unity_kernel_core.audit.fleet import FleetRegistry, RobotStatus
-from unity_kernel_core.audit.record import AuditError
 from unity_kernel_core.config.kernel_config import KernelConfig
+from unity_kernel_core.errors import AuditError
 
 
 def open_registry(config_path: Optional[pathlib.Path] = None,

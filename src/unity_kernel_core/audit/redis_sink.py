@@ -45,7 +45,7 @@ from unity_kernel_core.audit.redis_connection import (Client, ClusterUnreachable
                                                       connected_replicas, is_cluster_reply,
                                                       node_for, refresh_slots,
                                                       TRANSIENT_ERRORS)
-from unity_kernel_core.audit.resp import execute_packed, pack_command
+from unity_kernel_core.audit.resp import disconnect, execute_packed, pack_command
 from unity_kernel_core.common.credentials import redact_url
 from unity_kernel_core.config.kernel_config import RedisSettings, TopicRoutes
 
@@ -78,13 +78,18 @@ class RedisSink:
         self._replicas: Optional[int] = None
         self._replicas_checked = 0.0
         self._known_keys: set = set()
+        self._nodes: Dict[int, 'redis.Redis'] = {}
+        """The node clients batches went to (their batch connections are closed with it)."""
         self._retry_s = settings.reconnect_interval_ms / 1000.0
         self.connected = False
         self._next_attempt = 0.0
         self._down_logged = False
 
     def close(self) -> None:
-        """Close the connection (its pool)."""
+        """Close the connections (the client's pool, the batch connections)."""
+        for node in self._nodes.values():
+            disconnect(node)
+        self._nodes.clear()
         if self._client is not None:
             self._client.close()
 
@@ -151,6 +156,7 @@ class RedisSink:
             self.set_down(exc)
             return False
         packed = self._pack(entries, wait)
+        self._nodes[id(node)] = node
         try:
             results = execute_packed(node, packed)
         except TRANSIENT_ERRORS as exc:

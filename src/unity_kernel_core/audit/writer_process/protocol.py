@@ -26,9 +26,12 @@ import hashlib
 import json
 import os
 import pathlib
+import select
 import sys
+import time
 from typing import Any, Dict, IO, List, Optional, Tuple
 
+from unity_kernel_core.audit.record import AuditError
 from unity_kernel_core.config.kernel_config import KernelConfig
 
 MODULE = 'unity_kernel_core.audit.writer_process'
@@ -39,6 +42,8 @@ SHM = pathlib.Path('/dev/shm')
 LOCK_FILE = 'mirror-writer.lock'
 """Held by the writer process for its life: a writer left by a killed kernel finishes first."""
 STATUS_PERIOD_S = 0.5
+MAX_LINE_BYTES = 1 << 20
+"""The longest line the kernel reads from its writer process (a status line is < 2 KiB)."""
 
 READY = 'ready'
 STATUS = 'status'
@@ -114,3 +119,57 @@ def read_config(stream: IO[bytes]) -> Optional[KernelConfig]:
     if not line:
         return None
     return KernelConfig.model_validate_json(line)
+
+
+class LineReader:
+    """
+    Lines from a pipe, bounded in time and size: never waits past a deadline.
+
+    Reads the file descriptor itself (``poll`` then ``os.read``), so a process that says
+    nothing, or never ends its line, cannot hold the reader longer than it allows.
+    """
+
+    def __init__(self, fd: int, max_line: int = MAX_LINE_BYTES) -> None:
+        self._fd = fd
+        self._max = max_line
+        self._buffer = bytearray()
+        self._eof = False
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLIN)
+
+    def readline(self, timeout: Optional[float] = None) -> Optional[bytes]:
+        """
+        Return the next line (with its newline), or what is left at the end of the stream.
+
+        ``b''`` at the end of the stream; None when no whole line came within ``timeout``
+        seconds (None: wait as long as it takes). AuditError when a line is longer than
+        ``max_line`` bytes (the writer is out of step: the caller stops it).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            end = self._buffer.find(b'\n')
+            if end >= 0:
+                line = bytes(self._buffer[:end + 1])
+                del self._buffer[:end + 1]
+                return line
+            if len(self._buffer) > self._max:
+                self._buffer.clear()
+                raise AuditError(f'the audit writer process wrote a line of more than '
+                                 f'{self._max} bytes')
+            if self._eof:
+                rest = bytes(self._buffer)
+                self._buffer.clear()
+                return rest
+            wait_ms = None
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                wait_ms = max(1, int(left * 1000))
+            if not self._poll.poll(wait_ms):
+                continue  # the deadline is checked again above
+            data = os.read(self._fd, 65536)
+            if data:
+                self._buffer += data
+            else:
+                self._eof = True

@@ -22,8 +22,7 @@ import sys
 from unity_kernel_core.api.fleet import (fleet_statuses, format_fleet, format_robot,
                                          open_registry, robot_status)
 from unity_kernel_core.api.text import printable
-from unity_kernel_core.audit.record import AuditError
-from unity_kernel_core.errors import ConfigError
+from unity_kernel_core.errors import AuditError, ConfigError
 
 NAME = 'fleet'
 HELP = 'list the robots sharing this audit store (state, last seen, modules, mirror lag)'
