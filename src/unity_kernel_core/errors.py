@@ -97,6 +97,10 @@ class ModuleError(UnityKernelError):
         self.module = module
 
 
+class AuditError(UnityKernelError):
+    """The audit trail could not do what was asked (Redis, journal, replay, export)."""
+
+
 class ConfigEditError(UnityKernelError):
     """
     An edit of a config file from the live view cannot be made.

@@ -23,8 +23,8 @@ bounded connections) serves the routes below.
 Routes: ``GET /`` the page; ``GET /api/state`` one snapshot; ``GET /api/stream?pattern=P``
 snapshots as SSE with recent events filtered by topic pattern ``P``; ``GET /api/camera.jpg``
 the latest camera frame; ``POST /api/modules/<restart|unload|load>`` with
-``{"name": ...}`` or ``{"path": ...}``; the flow editor's and the plots' (``webui``). More
-routes: ``Dashboard.route``.
+``{"name": ...}`` or ``{"path": ...}``; the flow editor's and the live plots' routes
+(``live.webui``). More routes: ``Dashboard.route``.
 
 Every request, whatever its route, passes ``DashboardApi.admit`` first (the ``gate``:
 ``Host``, ``Origin``, the token; and ``X-Unity-Live: 1`` on every mutating request, a header
