@@ -20,6 +20,7 @@ originals in their order (a subsequence: a damaged record is lost), and every re
 frame no damage touched is among them.
 """
 
+import contextlib
 import logging
 import pathlib
 import tempfile
@@ -28,8 +29,20 @@ from hypothesis import given, strategies as st
 
 from unity_kernel_core.audit.journal import frame, Journal, MAGIC
 
-logging.getLogger('unity_kernel.files').setLevel(logging.CRITICAL)  # each example quarantines
-logging.getLogger('unity_kernel.journal').setLevel(logging.CRITICAL)
+
+@contextlib.contextmanager
+def quiet():
+    """Silence the quarantine's ERRORs while an example runs (each one logs some)."""
+    loggers = [logging.getLogger(n) for n in ('unity_kernel.files', 'unity_kernel.journal')]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
 
 damages = st.lists(st.tuples(st.integers(0, 4000), st.binary(min_size=1, max_size=12)),
                    max_size=5)
@@ -50,7 +63,7 @@ def read_all(journal):
        st.one_of(st.none(), st.integers(0, 4000)), st.booleans())
 def test_a_damaged_segment_keeps_every_intact_record_and_invents_none(records, damage, cut,
                                                                       last):
-    with tempfile.TemporaryDirectory() as name:
+    with tempfile.TemporaryDirectory() as name, quiet():
         directory = pathlib.Path(name) / 'j'
         directory.mkdir(mode=0o700)
         blob = bytearray(MAGIC)
