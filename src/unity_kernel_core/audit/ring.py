@@ -300,6 +300,11 @@ class Ring:
         while pos < head and len(out) < max_records and taken < max_bytes:
             at = pos % cap
             room = cap - at
+            if pos + room > head and (room < FRAME or _LEN.unpack_from(
+                    mm, HEADER + at)[0] == _SKIP):  # a skip past the head: damage
+                self.damage.add(pos, head - pos)
+                pos = head
+                break
             if room < FRAME:
                 pos += room
                 continue

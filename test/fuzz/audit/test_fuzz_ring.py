@@ -24,7 +24,7 @@ import pathlib
 import struct
 import tempfile
 
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 from unity_kernel_core.audit.counters import WriterCounts
 from unity_kernel_core.audit.encoder import EntryEncoder, find_record, RingDecoder
@@ -105,6 +105,7 @@ def test_any_ring_header_is_opened_or_refused_and_recovery_makes_nothing_up(
 
 @given(st.lists(payloads, min_size=1, max_size=30),
        st.lists(st.tuples(st.integers(0, 29), st.integers(0, 2 ** 32 - 1)), max_size=4))
+@example(cdrs=[b''], damage=[(0, 0xFFFFFFFF)])  # the skip marker: a skip past the head
 def test_damaged_lengths_never_stop_the_consumer_nor_make_entries_up(cdrs, damage):
     with tempfile.TemporaryDirectory() as directory:
         path, written = filled_ring(directory, cdrs, 0)

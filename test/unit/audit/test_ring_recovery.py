@@ -144,3 +144,11 @@ def test_a_consumer_resyncs_after_damage_that_spans_the_wrap(tmp_path):
     poke(tmp_path / 'ring', offset_of(tmp_path / 'ring', sent[first]), b'\xff\xff\xff\x7f')
     got, _position = ring.peek(1000)
     assert got == sent[:first] + sent[first + 1:] and ring.damage.places == 1
+
+
+def test_a_length_damaged_into_the_skip_marker_never_moves_past_the_head(tmp_path):
+    path, records = filled(tmp_path, n=3)
+    poke(path, offset_of(path, records[2]), b'\xff\xff\xff\xff')  # found by the ring fuzzer
+    ring = open_ring(path)
+    got, position = ring.peek(1000)
+    assert got == records[:2] and position == ring.head and ring.damage.places == 1
