@@ -20,9 +20,11 @@ UnityKernel core, one subpackage per subsystem; imports run down this list, neve
   shutdown budget), used by all; imports only ``errors``.
 - ``paths``: installed files, the state directory.
 - ``bus``: events, topic patterns, the five-tier priority bus (pure Python).
-- ``config`` | ``ros``: the kernel config schema and document reading, hot reload | the ROS
-  edge shared by every node (types and CDR, logging, diagnostics, spinning, the lifecycle
-  base). Independent of each other.
+- ``config`` | ``ros`` | ``native``: the kernel config schema and document reading, hot reload
+  | the ROS edge shared by every node (types and CDR, logging, diagnostics, spinning, the
+  lifecycle base) | the data path in C (sequence numbers and the audit ring's producer,
+  hand-off queues, RESP packing, the DDS intake threads; optional: not built, the
+  pure-Python path runs; imports nothing of the package). Independent of each other.
 - ``component``: the interface of the kernel's components (mirror, supervisor, live view).
 - ``intake`` | ``audit`` | ``supervision`` | ``live``: the topics taken in | the Redis Streams
   audit trail | module supervision | the live view (Foxglove, dashboard). Independent of

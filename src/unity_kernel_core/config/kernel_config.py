@@ -213,6 +213,15 @@ class KernelSettings(_Strict):
     CRITICAL bus workers), e.g. ``{policy: fifo, priority: 10}``; not permitted: configure
     fails and says what it needs. Unset: they run as the kernel does.
     """
+    intake: Literal['native', 'python'] = 'native'
+    """
+    How DDS messages come in. ``native``: threads of the native extension, one per tier
+    (CRITICAL on its own), take each message straight into the audit writer's ring; only
+    topics an in-process subscriber wants (a module, the echo, the live view) enter the
+    interpreter. ``python``: rclpy's EventsExecutor, every message through the bus and its
+    taps. ``native`` runs ``python`` instead, saying why, where the extension is not built or
+    with ``redis.writer: thread`` (whose writer needs every event in the interpreter).
+    """
 
 
 class RedisSettings(_Strict):
@@ -249,8 +258,10 @@ class RedisSettings(_Strict):
     """A batch counts as written once this many replicas have it (default: 1 in a cluster)."""
     wait_timeout_ms: int = Field(1000, ge=1, le=60000)
     # where the writer runs (docs/performance.md): its own process fed through a shared-memory
-    # ring of ring_bytes in /dev/shm (see writer_process.ring_path), or a thread of the kernel
-    writer: Literal['process', 'thread'] = 'process'
+    # ring of ring_bytes in /dev/shm (see writer_process.ring_path), its hot path (the ring's
+    # producer in the kernel, RESP packing in the writer) native where the extension is built;
+    # the same process with the Python hot path (the reference); or a thread of the kernel
+    writer: Literal['process', 'process-python', 'thread'] = 'process'
     ring_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=16 * 1024 ** 3)
     writer_nice: int = Field(5, ge=0, le=19)
     """

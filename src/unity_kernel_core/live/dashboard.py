@@ -22,7 +22,8 @@ every browser reconnects by itself; no framework and no bundled JavaScript proto
 Routes: ``GET /`` the page; ``GET /api/state`` one snapshot; ``GET /api/stream?pattern=P``
 snapshots as SSE with recent events filtered by topic pattern ``P``; ``GET /api/camera.jpg``
 the latest camera frame; ``POST /api/modules/<restart|unload|load>`` with
-``{"name": ...}`` or ``{"path": ...}``.
+``{"name": ...}`` or ``{"path": ...}``; the flow editor's and the live plots' routes
+(``live.webui``), handed over after the same checks.
 
 Security: a token (``live.token_env`` / ``live.token_file``) is accepted as
 ``Authorization: Bearer``, as the ``unity_live_token`` cookie, or once as ``?token=`` on the
