@@ -74,6 +74,9 @@ IN_FORCE_SECTIONS = ('topics', 'exclude', 'tiers', 'modules')
 """What the editor changes; the kernel runs the file when these match the file's."""
 MAX_DIFF_LINES = 400
 POST_PATHS = ('/api/flow/check', '/api/flow/apply', '/api/flow/undo')
+#: What ``WebUi.get`` answers: these paths, and every path under these prefixes.
+GET_PATHS = ('/flows', '/favicon.ico', '/favicon.svg', '/api/samples', '/api/flow')
+GET_PREFIXES = ('/app/',)
 
 Response = Tuple[int, str, bytes]
 _ASSET = re.compile(r'^/app/(?P<name>[a-z0-9_-]+\.(?:js|css|map))$')
