@@ -204,6 +204,19 @@ def test_dashboard_serves_https_with_the_configured_certificate(tmp_path):
         board.stop()
 
 
+@pytest.mark.ros
+def test_the_state_shows_no_redis_password(processes, ros_env, tmp_path):
+    kernel = live_support.start_live_kernel(
+        processes, ros_env, tmp_path, [],
+        extra="redis: {url: 'redis://robot:hunter2@127.0.0.1:9/0'}\n")
+    code, body = _request(kernel.dashboard_url + 'api/state')
+    assert code == 200
+    state = json.loads(body)
+    assert state['kernel']['config']['redis']['url'] == 'redis://robot:***@127.0.0.1:9/0'
+    assert 'hunter2' not in body.decode()
+    assert 'hunter2' not in kernel.process.output()
+
+
 # -- the page in a real browser -------------------------------------------------------------
 
 @pytest.fixture
