@@ -20,7 +20,6 @@ The browser is Debian's ``chromium`` driven by Playwright (never a downloaded br
 """
 
 import json
-import logging
 import shutil
 import ssl
 import subprocess
@@ -99,8 +98,8 @@ def test_mutating_actions_need_the_token_on_loopback_when_one_is_configured():
         board.stop()
 
 
-def test_every_request_needs_the_token_off_loopback_and_the_page_moves_it_to_a_cookie(caplog):
-    caplog.set_level(logging.DEBUG, logger='unity_kernel')
+def test_every_request_needs_the_token_off_loopback_and_the_page_moves_it_to_a_cookie(
+        unity_log):
     board = _dashboard(Modules(), token='s3cret', loopback=False)
     try:
         url = board.url
@@ -123,8 +122,8 @@ def test_every_request_needs_the_token_off_loopback_and_the_page_moves_it_to_a_c
             assert response.status == 200
     finally:
         board.stop()
-    assert '/api/state' in caplog.text  # requests are logged, by path only
-    assert 's3cret' not in caplog.text
+    assert '/api/state' in unity_log.text  # requests are logged, by path only
+    assert 's3cret' not in unity_log.text
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -15,7 +15,6 @@
 """The Foxglove protocol server edge on loopback, without ROS: tokens, the CRITICAL bound."""
 
 import json
-import logging
 import time
 
 from foxglove_client import FoxgloveClient, slow_client, SlowReader
@@ -68,8 +67,7 @@ def _status_of(url, headers=None):
     return 101
 
 
-def test_off_loopback_the_websocket_needs_the_token_in_the_url_or_a_bearer_header(caplog):
-    caplog.set_level(logging.DEBUG)
+def test_off_loopback_the_websocket_needs_the_token_in_the_url_or_a_bearer_header(unity_log):
     server, url, _calls = _server(token='s3cret', loopback=False)
     try:
         assert _status_of(url) == 401
@@ -82,8 +80,7 @@ def test_off_loopback_the_websocket_needs_the_token_in_the_url_or_a_bearer_heade
             assert client.call_service('/svc/list', {}) == {'ok': 1}
         finally:
             client.close()
-        ours = '\n'.join(r.getMessage() for r in caplog.records  # (the client logs its own)
-                         if r.name.startswith('unity_kernel'))
+        ours = unity_log.text
         assert 'refused' in ours
         assert 's3cret' not in ours and 'token=wrong' not in ours and 'Bearer' not in ours
     finally:
