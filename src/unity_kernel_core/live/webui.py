@@ -56,6 +56,7 @@ from unity_kernel_core.config.kernel_config import KernelConfig, parse_config, Q
 from unity_kernel_core.errors import ConfigEditError, ConfigError, ConfigIssue
 from unity_kernel_core.live import config_edit
 from unity_kernel_core.live.config_files import ConfigFiles, read_file
+from unity_kernel_core.live.delivery import Rates
 from unity_kernel_core.live.flow_graph import build_graph, kernel_view, LLM_MODULE
 from unity_kernel_core.live.samples import sample_row, SampleRing, TopicCounter
 from unity_kernel_core.live.state import find_peer, ModuleOperations
@@ -74,6 +75,9 @@ IN_FORCE_SECTIONS = ('topics', 'exclude', 'tiers', 'modules')
 """What the editor changes; the kernel runs the file when these match the file's."""
 MAX_DIFF_LINES = 400
 POST_PATHS = ('/api/flow/check', '/api/flow/apply', '/api/flow/undo')
+#: What ``WebUi.get`` answers: these paths, and every path under these prefixes.
+GET_PATHS = ('/flows', '/favicon.ico', '/favicon.svg', '/api/samples', '/api/flow')
+GET_PREFIXES = ('/app/',)
 
 Response = Tuple[int, str, bytes]
 _ASSET = re.compile(r'^/app/(?P<name>[a-z0-9_-]+\.(?:js|css|map))$')
@@ -138,6 +142,7 @@ class WebUi:
         self._deployment_check = deployment_check
         self.samples = SampleRing(window_s=window_s, period_s=period_s)
         self.counter = TopicCounter()
+        self._tier_rates = Rates()
         self.files = ConfigFiles()
         self._meter = ProcessMeter()
         self._lock = threading.Lock()
@@ -181,7 +186,8 @@ class WebUi:
                 info['rate'] = rates.get(name, 0.0)
             self._tiers = list(state.get('tiers') or [])
             self._mirror_state = dict(state.get('mirror') or {})
-        self.samples.add(now, sample_row(state, rates, self._meter.read()))
+        self.samples.add(now, sample_row(state, rates, self._meter.read(), self._tier_rates,
+                                         time.monotonic()))
 
     # -- routes ----------------------------------------------------------------------------
 
