@@ -129,8 +129,7 @@ def test_on_loopback_reading_is_open_but_mutating_calls_need_the_token():
         server.stop()
 
 
-def test_a_web_page_of_another_site_cannot_connect_and_a_rebinding_host_is_refused(caplog):
-    caplog.set_level(logging.INFO, logger='unity_kernel')
+def test_a_web_page_of_another_site_cannot_connect_and_a_rebinding_host_is_refused(unity_log):
     server, url, calls = _server()
     try:
         port = server.port
@@ -151,7 +150,7 @@ def test_a_web_page_of_another_site_cannot_connect_and_a_rebinding_host_is_refus
         assert _status_of(url, {'Origin': 'https://app.foxglove.dev'}) == 101
         assert _status_of(url, {'Origin': 'http://localhost:8080'}) == 101
         assert calls == []
-        assert 'evil.example' in caplog.text and 's3cret' not in caplog.text
+        assert 'evil.example' in unity_log.text and 's3cret' not in unity_log.text
     finally:
         server.stop()
 
