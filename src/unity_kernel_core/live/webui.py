@@ -50,6 +50,7 @@ import typing
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from unity_kernel_core.bus.events import Event, Tier
+from unity_kernel_core.common.credentials import redact_url
 from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.documents import parse_document
 from unity_kernel_core.config.kernel_config import KernelConfig, parse_config, QosSettings
@@ -450,9 +451,14 @@ def _same(source: str) -> Callable[[str, str], bool]:
     return lambda a, b: load(a) == load(b)
 
 
+_URL = re.compile(r'[^\s\'"]+://[^\s\'"]+')
+
+
 def _diff(old: str, new: str, name: str) -> str:
-    lines = list(difflib.unified_diff(old.splitlines(keepends=True),
-                                      new.splitlines(keepends=True), name, name, n=1))
+    """Return the unified diff the page shows, every URL in it redacted (a Redis password)."""
+    lines = [_URL.sub(lambda found: redact_url(found.group(0)), line)
+             for line in difflib.unified_diff(old.splitlines(keepends=True),
+                                              new.splitlines(keepends=True), name, name, n=1)]
     if len(lines) > MAX_DIFF_LINES:
         lines = lines[:MAX_DIFF_LINES] + [f'... ({len(lines) - MAX_DIFF_LINES} more lines)\n']
     return ''.join(lines)
