@@ -301,6 +301,12 @@ CRITICAL_COUNT = 2000
 CRITICAL_RATE = 200.0
 FLOOD_RATE = 8000
 """The flood: the kernel's rated ingest rate (its zero-loss rate with the mirror, above)."""
+FLOOD = {'kind': 'python'}
+"""``flood=low``: the flood is the C talker on a LOW topic (``/bench/low/flood``) that no
+handler in the kernel takes, and no camera; ``python`` (default): test/nodes/talker.py on a
+NORMAL topic and the camera node (the runs before the native intake)."""
+INTAKE_VARIANTS: dict = {}
+"""``intakes=native,python``: the in-process handler with each intake (``kernel.intake``)."""
 
 
 CRITICAL_MODULES = ROOT / 'bench' / 'modules'
@@ -328,9 +334,16 @@ def critical_config(path: pathlib.Path, tmp: str, redis_url: str, switch_ms: str
     switch = f', switch_interval_ms: {switch_ms}' if switch_ms else ''
     if threads:
         switch += f', critical_scheduling: {json.dumps(threads)}'
+    intake = INTAKE_VARIANTS.get(path.stem.split('-')[1] if path.stem.count('-') else '', '')
+    if intake:
+        switch += f', intake: {intake}'
+    writer = ', writer: process-python' if intake == 'python' else ''
     text = (f'kernel: {{state_dir: {tmp}/state-{path.stem}, discovery_period_s: 0.2{switch}}}\n'
-            f'redis: {{url: "{redis_url}"}}\n'
-            'tiers: {NORMAL: {qos: {depth: 1000}}}\n')
+            f'redis: {{url: "{redis_url}"{writer}}}\n'
+            'tiers: {NORMAL: {qos: {depth: 1000}}, LOW: {qos: {depth: 1000}}}\n')
+    if FLOOD['kind'] == 'low':
+        text += ('topics: [{pattern: /bench/low/**, tier: LOW}, {pattern: /safety/**, '
+                 'tier: CRITICAL}, {pattern: /**, tier: NORMAL}]\nlive: {enabled: false}\n')
     if module_out:
         override = {'parameters': {'out_file': module_out}}
         if scheduling:
@@ -366,7 +379,16 @@ def critical_round(src: str, flooded: bool, env: dict, config: str,
     assert recv.stdout is not None
     assert recv.stdout.readline().strip() == 'ready'
     load = []
-    if flooded:
+    if flooded and FLOOD['kind'] == 'low':
+        flood = subprocess.Popen(
+            [build_tool('talker'), '/bench/low/flood', str(int(flood_rate * (seconds + 4))),
+             str(flood_rate), '100'], env=env, stdout=subprocess.PIPE, text=True,
+            stderr=subprocess.DEVNULL, preexec_fn=niced)
+        load.append(flood)
+        assert flood.stdout is not None
+        assert flood.stdout.readline().strip() == 'talker: ready'
+        time.sleep(1.0)
+    elif flooded:
         load.append(subprocess.Popen(
             [sys.executable, '-m', 'unity_sensors.camera.node', '--ros-args', '-p',
              'source:=pattern', '-p', 'width:=320', '-p', 'height:=240', '-p', 'fps:=30',
@@ -416,7 +438,7 @@ def bench_critical(codes: dict, rounds: int = ROUNDS, flood_rate: int = FLOOD_RA
     """
     modules = modules or {}
     threads = threads or {}
-    variants = list(codes) + list(threads) + list(modules)
+    variants = list(codes) + list(threads) + list(modules) + list(INTAKE_VARIANTS)
     sys.path.insert(0, str(ROOT / 'test'))
     import support
     env = ros_env()
@@ -768,6 +790,13 @@ def main() -> int:
                 modules[f'module-{spec}'] = module_scheduling(spec)
         threads = {f'now-threads-{spec}': module_scheduling(spec)
                    for spec in filter(None, options.get('kernel_threads', '').split(','))}
+        FLOOD['kind'] = options.get('flood_kind', FLOOD['kind'])
+        global CRITICAL_COUNT
+        CRITICAL_COUNT = int(options.get('probes', CRITICAL_COUNT))
+        for intake in filter(None, options.get('intakes', '').split(',')):
+            INTAKE_VARIANTS[intake] = intake
+        if INTAKE_VARIANTS and 'only_intakes' in parts:
+            codes = {}
         out_fields['critical_end_to_end'] = bench_critical(
             codes, rounds=int(options.get('rounds', ROUNDS)),
             flood_rate=int(options.get('flood', FLOOD_RATE)),
