@@ -341,6 +341,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+_ORIGIN = re.compile(r'^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$')
+
+
 def _valid_host(value: str) -> str:
     try:
         ipaddress.ip_address(value)
@@ -371,6 +374,8 @@ class LiveSettings(_Strict):
     dashboard_port: int = Field(8766, ge=0, le=65535)
     token_env: str = Field('UNITY_LIVE_TOKEN', pattern=r'^[A-Za-z_][A-Za-z0-9_]*$')
     token_file: Optional[str] = None
+    allowed_hosts: List[str] = Field([], max_length=64)
+    allowed_origins: List[str] = Field(['https://app.foxglove.dev'], max_length=64)
     tls_cert_file: Optional[str] = None
     tls_key_file: Optional[str] = None
     client_backlog: int = Field(64, ge=4, le=100000)
@@ -388,6 +393,19 @@ class LiveSettings(_Strict):
     @classmethod
     def _host(cls, value: str) -> str:
         return _valid_host(value)
+
+    @field_validator('allowed_hosts')
+    @classmethod
+    def _hosts(cls, value: List[str]) -> List[str]:
+        return [_valid_host(host) for host in value]
+
+    @field_validator('allowed_origins')
+    @classmethod
+    def _origins(cls, value: List[str]) -> List[str]:
+        for origin in value:
+            if not _ORIGIN.match(origin):
+                raise ValueError(f'{origin!r} is not an origin (http[s]://host[:port])')
+        return value
 
     @field_validator('camera_topic')
     @classmethod

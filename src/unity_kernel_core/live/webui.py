@@ -50,12 +50,14 @@ import typing
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from unity_kernel_core.bus.events import Event, Tier
+from unity_kernel_core.common.credentials import redact_url
 from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.documents import parse_document
 from unity_kernel_core.config.kernel_config import KernelConfig, parse_config, QosSettings
 from unity_kernel_core.errors import ConfigEditError, ConfigError, ConfigIssue
 from unity_kernel_core.live import config_edit
 from unity_kernel_core.live.config_files import ConfigFiles, read_file
+from unity_kernel_core.live.delivery import Rates
 from unity_kernel_core.live.flow_graph import build_graph, kernel_view, LLM_MODULE
 from unity_kernel_core.live.samples import sample_row, SampleRing, TopicCounter
 from unity_kernel_core.live.state import find_peer, ModuleOperations
@@ -74,6 +76,9 @@ IN_FORCE_SECTIONS = ('topics', 'exclude', 'tiers', 'modules')
 """What the editor changes; the kernel runs the file when these match the file's."""
 MAX_DIFF_LINES = 400
 POST_PATHS = ('/api/flow/check', '/api/flow/apply', '/api/flow/undo')
+#: What ``WebUi.get`` answers: these paths, and every path under these prefixes.
+GET_PATHS = ('/flows', '/favicon.ico', '/favicon.svg', '/api/samples', '/api/flow')
+GET_PREFIXES = ('/app/',)
 
 Response = Tuple[int, str, bytes]
 _ASSET = re.compile(r'^/app/(?P<name>[a-z0-9_-]+\.(?:js|css|map))$')
@@ -99,15 +104,24 @@ def _qos_choices() -> Dict[str, List[Any]]:
 class ProcessMeter:
     """The kernel process's CPU share (since the last reading) and resident memory."""
 
+    MIN_INTERVAL_S = 0.5
+    """A CPU share over less time than this is noise (the first reading is left out)."""
+
     def __init__(self) -> None:
         import psutil
         self._process = psutil.Process()
-        self._process.cpu_percent(None)
+        self._cpu = self._process.cpu_times()
+        self._at = time.monotonic()
 
     def read(self) -> Dict[str, float]:
-        """Return ``cpu_percent`` (100 = one core) and ``rss_mb``."""
-        return {'cpu_percent': round(self._process.cpu_percent(None), 1),
-                'rss_mb': round(self._process.memory_info().rss / 1e6, 1)}
+        """Return ``cpu_percent`` (100 = one core) since the last reading, and ``rss_mb``."""
+        out = {'rss_mb': round(self._process.memory_info().rss / 1e6, 1)}
+        now, cpu = time.monotonic(), self._process.cpu_times()
+        if now - self._at >= self.MIN_INTERVAL_S:
+            used = (cpu.user + cpu.system) - (self._cpu.user + self._cpu.system)
+            out['cpu_percent'] = round(100.0 * used / (now - self._at), 1)
+            self._cpu, self._at = cpu, now
+        return out
 
 
 class WebUi:
@@ -129,8 +143,9 @@ class WebUi:
         self._deployment_check = deployment_check
         self.samples = SampleRing(window_s=window_s, period_s=period_s)
         self.counter = TopicCounter()
+        self._tier_rates = Rates()
         self.files = ConfigFiles()
-        self._meter: Optional[ProcessMeter] = None
+        self._meter = ProcessMeter()
         self._lock = threading.Lock()
         self._topics: Dict[str, Dict[str, Any]] = {}
         self._tiers: List[Dict[str, Any]] = []
@@ -153,8 +168,6 @@ class WebUi:
         now = time.time()
         if not self.samples.due(now):
             return
-        if self._meter is None:
-            self._meter = ProcessMeter()
         rates = self.counter.rates(time.monotonic())
         try:
             found = self._ros_topics()
@@ -174,7 +187,8 @@ class WebUi:
                 info['rate'] = rates.get(name, 0.0)
             self._tiers = list(state.get('tiers') or [])
             self._mirror_state = dict(state.get('mirror') or {})
-        self.samples.add(now, sample_row(state, rates, self._meter.read()))
+        self.samples.add(now, sample_row(state, rates, self._meter.read(), self._tier_rates,
+                                         time.monotonic()))
 
     # -- routes ----------------------------------------------------------------------------
 
@@ -208,7 +222,8 @@ class WebUi:
             if path == '/api/flow/undo':
                 return self._undo(body)
             ops = config_edit.parse_ops(body)
-            base = body.get('base') or {}
+            base = body.get('base')
+            base = {} if base is None else base
             if not isinstance(base, dict) or not all(
                     isinstance(k, str) and isinstance(v, str) for k, v in base.items()):
                 raise ConfigEditError('"base" must map a file role to its SHA-256')
@@ -436,9 +451,14 @@ def _same(source: str) -> Callable[[str, str], bool]:
     return lambda a, b: load(a) == load(b)
 
 
+_URL = re.compile(r'[^\s\'"]+://[^\s\'"]+')
+
+
 def _diff(old: str, new: str, name: str) -> str:
-    lines = list(difflib.unified_diff(old.splitlines(keepends=True),
-                                      new.splitlines(keepends=True), name, name, n=1))
+    """Return the unified diff the page shows, every URL in it redacted (a Redis password)."""
+    lines = [_URL.sub(lambda found: redact_url(found.group(0)), line)
+             for line in difflib.unified_diff(old.splitlines(keepends=True),
+                                              new.splitlines(keepends=True), name, name, n=1)]
     if len(lines) > MAX_DIFF_LINES:
         lines = lines[:MAX_DIFF_LINES] + [f'... ({len(lines) - MAX_DIFF_LINES} more lines)\n']
     return ''.join(lines)

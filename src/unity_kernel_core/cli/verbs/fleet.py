@@ -21,6 +21,7 @@ import sys
 
 from unity_kernel_core.api.fleet import (fleet_statuses, format_fleet, format_robot,
                                          open_registry, robot_status)
+from unity_kernel_core.api.text import printable
 from unity_kernel_core.errors import AuditError, ConfigError
 
 NAME = 'fleet'
@@ -60,7 +61,7 @@ def main(args: argparse.Namespace) -> int:
             return 0
         status = robot_status(registry, args.robot, stale_after)
     except (AuditError, ConfigError) as exc:
-        print(f'unity-kernel fleet: {exc}', file=sys.stderr)
+        print(printable(f'unity-kernel fleet: {exc}'), file=sys.stderr)
         return 2
     print(json.dumps(status.as_dict(), indent=2) if args.json else format_robot(status))
     return 0
