@@ -39,8 +39,8 @@ about 11 000 events/s; that long a window is what lets a woken thread take the l
 shorter one, or none, left a thread waiting to publish CRITICAL for 3-85 ms under a LOW
 flood: CPython's lock goes to whoever asks first, and a waiter's own timeout request is
 reset by every switch between other threads; docs/performance-history.md, "The audit
-writer in its own process"). The interpreter's switch interval (the kernel sets it: ``kernel.switch_interval_ms``) bounds
-the rest.
+writer in its own process"). The interpreter's switch interval (the kernel sets it:
+``kernel.switch_interval_ms``) bounds the rest.
 
 The sequence numbers come from a :class:`Sequencer`: by default the bus's own (a lock and a
 counter); with the native intake, the native producer's (one mutex shared with the native
