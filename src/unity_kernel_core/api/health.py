@@ -62,12 +62,13 @@ def mirror_entry_name(node_name: str) -> str:
     return f'{node_name}: mirror'
 
 
-def assess(node_name: str, entries: Sequence[Entry]) -> Optional[Health]:
+def assess(node_name: str, entries: Sequence[Entry],
+           expect_mirror: bool = True) -> Optional[Health]:
     """
     Judge one ``/diagnostics`` report; None when it holds no status of kernel ``node_name``.
 
-    A report without a mirror status is from a kernel whose audit trail is off
-    (``redis.enabled: false``): healthy when active.
+    ``expect_mirror`` is the config's ``redis.enabled``: a kernel that should mirror but
+    reports no mirror status is unhealthy; one whose audit trail is off is healthy when active.
     """
     by_name = {e.name: e for e in entries}
     kernel = by_name.get(kernel_entry_name(node_name))
@@ -78,6 +79,8 @@ def assess(node_name: str, entries: Sequence[Entry]) -> Optional[Health]:
         return Health(False, f'{node_name} is {state}, not active')
     mirror = by_name.get(mirror_entry_name(node_name))
     if mirror is None:
+        if expect_mirror:
+            return Health(False, f'{node_name} active but reports no audit mirror')
         return Health(True, f'{node_name} active; no audit mirror (redis.enabled is false)')
     if mirror.level >= ERROR_LEVEL:
         return Health(False, f'{node_name} active but its audit mirror is failing: '
@@ -96,7 +99,7 @@ def entries_of(array: Any) -> List[Entry]:
     return found
 
 
-def check(node_name: str, timeout: float = DEFAULT_TIMEOUT_S,
+def check(node_name: str, expect_mirror: bool = True, timeout: float = DEFAULT_TIMEOUT_S,
           ros_args: Optional[List[str]] = None) -> Health:
     """
     Wait for the kernel's next ``/diagnostics`` report, at most ``timeout`` s, and judge it.
@@ -114,7 +117,7 @@ def check(node_name: str, timeout: float = DEFAULT_TIMEOUT_S,
         executor.add_node(node)
 
         def on_report(array: Any) -> None:
-            verdict = assess(node_name, entries_of(array))
+            verdict = assess(node_name, entries_of(array), expect_mirror)
             if verdict is not None:
                 verdicts.append(verdict)
 

@@ -56,9 +56,12 @@ def test_a_journaling_mirror_is_degraded_but_healthy():
     assert 'degraded: Redis unreachable' in verdict.reason
 
 
-def test_no_mirror_means_the_audit_trail_is_off():
-    verdict = assess('unity_kernel', [kernel()])
+def test_no_mirror_status_is_healthy_only_when_the_audit_trail_is_off():
+    verdict = assess('unity_kernel', [kernel()], expect_mirror=False)
     assert verdict is not None and verdict.healthy and 'redis.enabled is false' in verdict.reason
+    verdict = assess('unity_kernel', [kernel()], expect_mirror=True)
+    assert verdict is not None and not verdict.healthy
+    assert verdict.reason == 'unity_kernel active but reports no audit mirror'
 
 
 def test_reports_of_other_kernels_or_nodes_are_not_a_verdict():

@@ -30,8 +30,8 @@ HELP = ('exit 0 when the running kernel is active and its audit mirror is not fa
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--config', type=pathlib.Path, default=None,
-                        help="the kernel's config, for its node name (default: the installed "
-                             'config/kernel.yaml)')
+                        help="the kernel's config: its node name, and whether it mirrors to "
+                             'Redis (default: the installed config/kernel.yaml)')
     parser.add_argument('--node', default=None,
                         help="the kernel's node name (default: kernel.node_name of the config)")
     parser.add_argument('--timeout', type=float, default=DEFAULT_TIMEOUT_S, metavar='S',
@@ -43,13 +43,10 @@ def main(args: argparse.Namespace) -> int:
     if not args.timeout > 0:
         print('unity-kernel health: --timeout must be > 0 seconds', file=sys.stderr)
         return 2
-    node = args.node
-    if node is None:
-        config, issues = check_config(args.config or default_config_path())
-        if config is None:
-            print(f'unity-kernel health: {ConfigError(issues)}', file=sys.stderr)
-            return 2
-        node = config.kernel.node_name
-    verdict = check(node, args.timeout)
+    config, issues = check_config(args.config or default_config_path())
+    if config is None:
+        print(f'unity-kernel health: {ConfigError(issues)}', file=sys.stderr)
+        return 2
+    verdict = check(args.node or config.kernel.node_name, config.redis.enabled, args.timeout)
     print(verdict.reason, file=sys.stdout if verdict.healthy else sys.stderr)
     return 0 if verdict.healthy else 1
