@@ -58,6 +58,7 @@ from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.kernel_config import KernelConfig
 from unity_kernel_core.errors import ConfigError, ModuleError
+from unity_kernel_core.ros import callbacks
 from unity_kernel_core.ros.diagnostics import ERROR, OK, STALE, status, WARN
 from unity_kernel_core.supervision import deployment
 from unity_kernel_core.supervision.inprocess import InProcessRunner
@@ -223,6 +224,11 @@ class Supervisor:
 
     # -- discovery -------------------------------------------------------------------------
 
+    def check_deployment(self, config: KernelConfig) -> None:
+        """Raise ConfigError when ``config``'s modules cannot be deployed (as configure would)."""
+        base = self.context.config_path.parent if self.context.config_path else None
+        deployment.resolve(config, base)
+
     def search_paths(self) -> List[pathlib.Path]:
         """Return the allow-listed directories manifests are read from."""
         base = self.context.config_path.parent if self.context.config_path else None
@@ -383,12 +389,12 @@ class Supervisor:
     def _create_services(self) -> None:
         n = self.node
         self._services = [
-            n.create_service(Trigger, '~/modules/list', self._srv_list),
-            n.create_service(AddDiagnostics, '~/modules/restart',
-                             self._command_service('restart')),
-            n.create_service(AddDiagnostics, '~/modules/load', self._srv_load),
-            n.create_service(AddDiagnostics, '~/modules/unload',
-                             self._command_service('unload')),
+            callbacks.service(n, Trigger, '~/modules/list', self._srv_list),
+            callbacks.service(n, AddDiagnostics, '~/modules/restart',
+                              self._command_service('restart')),
+            callbacks.service(n, AddDiagnostics, '~/modules/load', self._srv_load),
+            callbacks.service(n, AddDiagnostics, '~/modules/unload',
+                              self._command_service('unload')),
         ]
 
     def _srv_list(self, request: Any, response: Any) -> Any:
