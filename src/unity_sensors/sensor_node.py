@@ -219,7 +219,6 @@ class SensorNode(ManagedLifecycleNode):
         period = float(self.get_parameter('diagnostics_period_s').value)
         self._diag_timer = callbacks.timer(self, period, self._publish_diagnostics)
         self._watch_timer = callbacks.timer(self, 0.1, self._watch)
-        self.state_label = 'inactive'
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -242,7 +241,6 @@ class SensorNode(ManagedLifecycleNode):
             backoff=ExponentialBackoff(0.1, 2.0))
         self._activated_at = time.monotonic()
         self.worker.start()
-        self.state_label = 'active'
         self.get_logger().info(f'active: {self.describe_source()}')
         return result
 
@@ -250,7 +248,6 @@ class SensorNode(ManagedLifecycleNode):
         self._stop_worker()
         self._close_quietly()
         result = super().on_deactivate(state)
-        self.state_label = 'inactive'
         if self._failing:
             return TransitionCallbackReturn.ERROR
         return result
