@@ -110,6 +110,7 @@ def check(node_name: str, expect_mirror: bool = True, timeout: float = DEFAULT_T
     from rclpy.executors import SingleThreadedExecutor
 
     from unity_kernel_core.api.cli_node import cli_node
+    from unity_kernel_core.ros import callbacks
     deadline = time.monotonic() + timeout
     verdicts: List[Health] = []
     with cli_node('unity_kernel_health', ros_args) as node:
@@ -121,7 +122,8 @@ def check(node_name: str, expect_mirror: bool = True, timeout: float = DEFAULT_T
             if verdict is not None:
                 verdicts.append(verdict)
 
-        node.create_subscription(DiagnosticArray, '/diagnostics', on_report, 10)
+        # a report that does not decode is one counted error: the wait goes on
+        callbacks.subscribe(node, DiagnosticArray, '/diagnostics', on_report, 10)
         while not verdicts:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -129,5 +131,6 @@ def check(node_name: str, expect_mirror: bool = True, timeout: float = DEFAULT_T
                 return Health(False, f'no /diagnostics report from {node_name} within '
                                      f'{timeout:g}s (ROS_DOMAIN_ID {domain}): is the kernel '
                                      'running?')
-            executor.spin_once(timeout_sec=min(remaining, 0.2))
+            if not callbacks.spin_once(executor, min(remaining, 0.2), name='health'):
+                return Health(False, 'interrupted while waiting for /diagnostics')
     return verdicts[0]
