@@ -138,7 +138,7 @@ def pod_rounds(podman: 'podman_support.Podman', work: pathlib.Path, rounds: int)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument('--skip-cold', action='store_true',
-                        help='use the deploy tests\' podman store (~/.cache/unity_kernel/podman) '
+                        help="use the deploy tests' podman store (~/.cache/unity_kernel/podman) "
                              'instead of an empty one: no cold build')
     parser.add_argument('--rounds', type=int, default=3, help='pod start/kill rounds')
     args = parser.parse_args()

@@ -150,10 +150,10 @@ def test_the_probes_run_the_images_health_check():
     command = json.loads(healthcheck.group(1))
     deployment = yaml.safe_load((KUBE / 'robot' / 'deployment.yaml').read_text())
     container = deployment['spec']['template']['spec']['containers'][0]
+    wait_s = float(command[command.index('--timeout') + 1])
     for probe in ('startupProbe', 'livenessProbe', 'readinessProbe'):
         assert container[probe]['exec']['command'] == command
-        assert container[probe]['timeoutSeconds'] > float(command[command.index('--timeout')
-                                                                   + 1])
+        assert container[probe]['timeoutSeconds'] > wait_s
     assert container['args'] == ['up', '--config', '/etc/unity_kernel/kernel.yaml']
 
 
