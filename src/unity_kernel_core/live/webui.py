@@ -60,7 +60,7 @@ from unity_kernel_core.live.config_files import ConfigFiles, read_file
 from unity_kernel_core.live.delivery import Rates
 from unity_kernel_core.live.flow_graph import build_graph, kernel_view, LLM_MODULE
 from unity_kernel_core.live.samples import sample_row, SampleRing, TopicCounter
-from unity_kernel_core.live.state import find_peer, ModuleOperations
+from unity_kernel_core.live.state import find_peer, MODULE_COMMANDS, ModuleOperations
 from unity_kernel_core.paths import resolve_path, share_dir
 
 _LOG = logging.getLogger('unity_kernel.live.webui')
@@ -362,7 +362,7 @@ class WebUi:
                   '; '.join(notes) or 'edited')
         restart = self._restart_bridge() if config_edit.LLM in changed else None
         return _json(200, {**result, 'written': [str(p) for p in written],
-                           'restart': restart})
+                           'restart': restart, 'modules': self._switch_modules(ops)})
 
     def _undo(self, body: Any) -> Response:
         if body not in (None, {}):
@@ -373,6 +373,26 @@ class WebUi:
         restart = self._restart_bridge() if paths.get(config_edit.LLM) in restored else None
         return _json(200, {'ok': True, 'restored': [str(p) for p in restored],
                            'restart': restart})
+
+    def _switch_modules(self, ops: List[config_edit.Op]) -> List[str]:
+        """
+        Enable or disable at once the modules the edit switched in ``modules.enabled``.
+
+        The file says what the next start does; the supervisor's ``enable``/``disable``
+        commands make it so now (a kernel without those commands takes it on reload). Return
+        what the supervisor answered, one line a module.
+        """
+        modules = self._modules()
+        out = []
+        for op in ops:
+            if op['op'] != 'set_module' or modules is None:
+                continue
+            command = 'enable' if op['enabled'] else 'disable'
+            if command not in MODULE_COMMANDS:
+                continue
+            ok, message = modules.request(command, op['name'])
+            out.append(message if ok else f'{command} {op["name"]} refused: {message}')
+        return out
 
     def _restart_bridge(self) -> Optional[str]:
         """Restart the LLM bridge so that it reads its new routes (when it is enabled)."""
