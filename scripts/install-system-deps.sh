@@ -20,6 +20,7 @@ TEST_PACKAGES=(
   pulseaudio alsa-utils espeak-ng sox
   chromium openssl   # the dashboard's browser test (Playwright drives the system chromium)
   iproute2 redis-tools   # the fleet tests: ip netns, redis-cli --cluster create (openssl: TLS)
+  podman debootstrap runc catatonit   # make test-deploy: the image and the robot's pod
   libhiredis-dev   # the mirror benchmark's reference client in C (bench/csrc/xadd.c)
 )
 

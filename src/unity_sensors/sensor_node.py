@@ -394,9 +394,12 @@ def run_node(factory: Callable[[], SensorNode], args: Optional[List[str]] = None
     kernel); the return value is 1 when that fails. SIGINT/SIGTERM run the shutdown
     transition once (threads stopped, device released) while the ROS context is still up,
     repeats are ignored (:mod:`unity_kernel_core.ros.lifecycle_base`); a node shut down over
-    its lifecycle service exits, so that ``ros2 launch`` can respawn it.
+    its lifecycle service exits, so that ``ros2 launch`` can respawn it. A node class with
+    ``LARGE_MESSAGES = True`` (the camera) gets the DDS transport for messages larger than
+    Fast DDS's default shared-memory segment.
     """
-    return lifecycle_base.run(factory, args)
+    return lifecycle_base.run(factory, args,
+                              large_messages=getattr(factory, 'LARGE_MESSAGES', False))
 
 
 if __name__ == '__main__':  # pragma: no cover - the base is not a node on its own

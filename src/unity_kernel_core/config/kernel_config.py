@@ -205,7 +205,8 @@ class KernelSettings(_Strict):
 
     The longest a thread that wants the interpreter lock waits for the one holding it: a
     CRITICAL intake or worker thread waits at most this long behind a lower tier's Python
-    step. CPython's default is 5 ms (docs/performance.md, issue 15).
+    step. CPython's default is 5 ms (docs/performance-history.md, "The audit writer in its
+    own process").
     """
     critical_scheduling: Scheduling = Scheduling()
     """
@@ -620,11 +621,6 @@ class KernelConfig(_Strict):
     def route(self, topic: str) -> TopicRoute:
         """Return everything decided about ``topic``: rule, intake, tier, QoS, mirroring."""
         return self.routes(topic)
-
-    def rule_for(self, topic: str) -> Optional[TopicRule]:
-        """Return the first topic rule matching ``topic``, or None when excluded/unmapped."""
-        route = self.routes(topic)
-        return route.rule if route.intake else None
 
     def tier_for(self, topic: str) -> Tier:
         """Return the tier of ``topic`` (NORMAL when no rule matches)."""

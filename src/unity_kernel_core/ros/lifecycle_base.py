@@ -76,7 +76,7 @@ from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 from rclpy.utilities import remove_ros_args
 
-from unity_kernel_core.ros import callbacks, log_forwarding
+from unity_kernel_core.ros import callbacks, log_forwarding, transport
 from unity_kernel_core.ros.parameters import ParameterTable, ParamSpec
 
 RCLError = _rclpy.RCLError
@@ -349,7 +349,7 @@ def end_process(code: int) -> NoReturn:
 def run(factory: Callable[[], N], args: Optional[List[str]] = None, *,
         autostart: Optional[bool] = None, on_active: Optional[Callable[[N], None]] = None,
         executor_factory: Callable[..., Any] = SingleThreadedExecutor,
-        then_exit: bool = True) -> int:
+        then_exit: bool = True, large_messages: bool = False) -> int:
     """
     Run a node until SIGINT/SIGTERM (the body of every console script's ``main``).
 
@@ -358,9 +358,13 @@ def run(factory: Callable[[], N], args: Optional[List[str]] = None, *,
     (``autostart`` defaults to the node's parameter of that name). With ``then_exit`` (the
     default) the process ends right after, through :func:`end_process`; without, the exit
     code is returned and the caller must end the process itself (``unity-kernel up`` stops
-    its private Redis first).
+    its private Redis first). ``large_messages``: the node publishes messages larger than
+    Fast DDS's default shared-memory segment (images), so its participant gets the transport
+    for them (:func:`~unity_kernel_core.ros.transport.use_large_data_transport`).
     """
     argv = list(args) if args is not None else list(sys.argv)
+    if large_messages:
+        transport.use_large_data_transport()
     program = os.path.basename(argv[0]) if argv else 'node'
     problem = startup_problem(argv)
     if problem is not None:
