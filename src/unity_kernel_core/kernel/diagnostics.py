@@ -80,14 +80,14 @@ def intake_status(node_name: str, stats: Dict[str, Any],
     WARN when a take failed, a message was larger than the bound, a wait failed, or a
     hand-off queue dropped messages since the previous report.
     """
-    values: Dict[str, object] = {k: v for k, v in stats.items() if not isinstance(v, dict)}
+    values: Dict[str, Any] = {k: v for k, v in stats.items() if not isinstance(v, dict)}
     for tier, handoff in stats.get('handoff', {}).items():
         key = tier.lower()
         values[f'handoff.{key}.depth'] = handoff['depth']
         values[f'handoff.{key}.dropped'] = handoff['dropped']
     dropped = sum(h['dropped'] for h in stats.get('handoff', {}).values())
     values['handoff_dropped'] = int(values.get('handoff_dropped', 0)) + dropped
-    before = dict(previous or {})
+    before: Dict[str, Any] = dict(previous or {})
     before_dropped = sum(h['dropped'] for h in before.get('handoff', {}).values())
     before['handoff_dropped'] = int(before.get('handoff_dropped', 0)) + before_dropped
     problems = [f'{key} {int(values[key]) - int(before.get(key, 0))}'
