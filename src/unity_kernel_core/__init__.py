@@ -19,6 +19,8 @@ UnityKernel core, one subpackage per subsystem; imports run down this list, neve
 - ``bus``: events, topic patterns, the five-tier priority bus (pure Python).
 - ``config``: document reading with file:line errors, the kernel config schema, hot reload.
 - ``component``: the interface of the kernel's components (mirror, supervisor, ...).
+- ``module_commands``: the operator commands on modules and their outcomes (pure data),
+  shared by the supervisor, the live view and the ``modules`` verb.
 - ``ros``: the ROS edge shared by every node (types and CDR, logging, diagnostics, spinning).
 - ``intake``: the topic map and the node that subscribes to DDS topics for the bus.
 - ``audit``: the Redis Streams audit trail (mirror, journal, replay, export, consumers).

@@ -97,5 +97,14 @@ class ModuleError(UnityKernelError):
         self.module = module
 
 
+class ModuleTransitionError(ModuleError):
+    """A module's state machine was asked for a move its transition table lacks."""
+
+    def __init__(self, module: str, transition: str, state: str) -> None:
+        super().__init__(module, f'no transition {transition!r} from state {state!r}')
+        self.transition = transition
+        self.state = state
+
+
 class LiveViewError(UnityKernelError):
     """The live view cannot start as configured (token file unreadable, ...)."""

@@ -21,7 +21,7 @@ every browser reconnects by itself; no framework and no bundled JavaScript proto
 
 Routes: ``GET /`` the page; ``GET /api/state`` one snapshot; ``GET /api/stream?pattern=P``
 snapshots as SSE with recent events filtered by topic pattern ``P``; ``GET /api/camera.jpg``
-the latest camera frame; ``POST /api/modules/<restart|unload|load>`` with
+the latest camera frame; ``POST /api/modules/<command>`` (a ``ModuleCommand``) with
 ``{"name": ...}`` or ``{"path": ...}``.
 
 Security: a token (``live.token_env`` / ``live.token_file``) is accepted as
@@ -47,6 +47,7 @@ from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.errors import PatternError
 from unity_kernel_core.live.delivery import access
 from unity_kernel_core.live.state import MODULE_COMMANDS, ModuleOperations
+from unity_kernel_core.module_commands import ModuleCommand
 
 _LOG = logging.getLogger('unity_kernel.live.dashboard')
 
@@ -172,7 +173,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except ValueError as exc:  # invalid, too large or too deep (never a RecursionError)
             self._json(400, {'error': f'body is not JSON: {exc}'})
             return
-        key = 'path' if command == 'load' else 'name'
+        key = ModuleCommand(command).argument
         arg = body.get(key) if isinstance(body, dict) else None
         if not isinstance(arg, str) or not arg:
             self._json(400, {'error': f'{command} needs "{key}" (a string)'})
