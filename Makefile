@@ -5,6 +5,7 @@
 # Both are idempotent: a second run skips what is already installed.
 #   make setup       what `make run` installs: Debian packages + .venv (requirements.txt)
 #   make setup-dev   + lint/test/build tools (requirements-dev.txt) and the test packages
+#   make web         the dashboard's flow editor and live plots (npm ci + esbuild: web/)
 #   make setup-llm   + the local LLM model server (requirements-model*.txt; compiles
 #                    llama-cpp-python once, about 6 minutes on 2 cores): docs/llm_bridge.md
 
@@ -18,13 +19,15 @@ DEV_STAMP := $(VENV)/.installed-dev
 MODEL_STAMP := $(VENV)/.installed-model
 SYS_STAMP := .cache/system-deps-run.stamp
 SYS_TEST_STAMP := .cache/system-deps-test.stamp
+# the dashboard's flow editor and live plots, bundled from web/ (docs/live_view.md)
+WEB_OUT := src/unity_kernel_core/live/static/app/flow.js
 PYTEST_ARGS ?=
 # Environment for every ROS process started from here: the ament index lives in the venv.
 export AMENT_PREFIX_PATH := $(abspath $(VENV))
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export RMW_IMPLEMENTATION ?= rmw_fastrtps_cpp
 
-.PHONY: setup setup-dev setup-llm system-deps venv run test lint fuzz bench clean
+.PHONY: setup setup-dev setup-llm system-deps venv web run test lint fuzz bench clean
 
 setup: system-deps venv
 
@@ -63,10 +66,16 @@ $(MODEL_STAMP): requirements-model.txt requirements-model-nodeps.txt scripts/ins
 	@touch $@
 	@echo "model server: ready in $(VENV)"
 
-run: setup
+# npm ci from the lockfile, then one esbuild call (seconds on a warm npm cache)
+web: $(WEB_OUT)
+
+$(WEB_OUT): web/package.json web/package-lock.json web/build.mjs $(wildcard web/src/*) $(SYS_STAMP)
+	@bash scripts/build-web.sh
+
+run: setup web
 	$(VENV)/bin/unity-kernel up $(ARGS)
 
-test: setup-dev setup-llm
+test: setup-dev setup-llm web
 	UNITY_KERNEL_REQUIRE_MODEL=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup-dev
@@ -80,4 +89,4 @@ bench: setup-dev
 	$(PY) bench/run_all.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .cache build install log
+	rm -rf $(VENV) .cache build install log web/node_modules src/unity_kernel_core/live/static/app

@@ -16,11 +16,26 @@
 
 from glob import glob
 import os
+import subprocess
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 PACKAGE = 'unity_kernel'
 SHARE = os.path.join('share', PACKAGE)
+HERE = os.path.dirname(os.path.abspath(__file__))
+WEB_OUT = os.path.join(HERE, 'src', 'unity_kernel_core', 'live', 'static', 'app', 'flow.js')
+
+
+class BuildWithWeb(build_py):
+    """Build the dashboard's flow editor (``scripts/build-web.sh``) when it is not built."""
+
+    def run(self) -> None:
+        """Bundle ``web/`` into the package's ``live/static/app`` first (colcon build)."""
+        script = os.path.join(HERE, 'scripts', 'build-web.sh')
+        if os.path.isfile(script) and not os.path.isfile(WEB_OUT):
+            subprocess.run(['bash', script], check=True)
+        super().run()
 
 
 def tree(src: str, dest: str) -> list:
@@ -41,7 +56,7 @@ setup(
     package_dir={'': 'src'},
     packages=find_packages('src'),
     package_data={
-        'unity_kernel_core': ['py.typed', 'live/static/*'],
+        'unity_kernel_core': ['py.typed', 'live/static/*', 'live/static/app/*'],
         'unity_sensors': ['py.typed'],
         'unity_llm_bridge': ['py.typed'],
     },
@@ -54,6 +69,7 @@ setup(
          + glob('config/*.json')),
     ] + tree('modules', os.path.join(SHARE, 'modules')),
     install_requires=['setuptools'],
+    cmdclass={'build_py': BuildWithWeb},
     zip_safe=False,
     maintainer='UnityKernel maintainers',
     maintainer_email='maintainers@unitykernel.dev',

@@ -33,6 +33,11 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
+# Node.js and npm build the dashboard's flow editor (`make web`): checked by command, since a
+# machine may have them from another source than Debian's packages (whose nodejs has no npm)
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "system packages: all present"

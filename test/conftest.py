@@ -16,6 +16,7 @@
 
 import os
 import pathlib
+import shutil
 import sys
 
 import pytest
@@ -86,6 +87,15 @@ def redis_cluster(tmp_path):
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope='session')
+def foxglove_js(tmp_path_factory):
+    """Foxglove's npm libraries, installed from test/js/package-lock.json for this session."""
+    if shutil.which('node') is None or shutil.which('npm') is None:
+        pytest.skip('node/npm not installed')
+    import js_support
+    return js_support.FoxgloveJs(js_support.install(tmp_path_factory.mktemp('npm')))
 
 
 @pytest.fixture(autouse=True)

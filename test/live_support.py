@@ -54,18 +54,19 @@ class LiveKernel:
 def start_live_kernel(processes: support.ProcessGroup, env: Dict[str, str],
                       tmp_path: pathlib.Path, enabled: List[str],
                       live: str = '', extra: str = '',
-                      expect_dashboard: bool = True) -> LiveKernel:
+                      expect_dashboard: bool = True, modules: str = '') -> LiveKernel:
     """
     Write a config (private redis), start ``up``, wait for its status line.
 
     The live view listens on free ports (``support.ros_environment`` sets them to 0); their
-    URLs are read from the status line.
+    URLs are read from the status line. ``modules`` adds keys to the ``modules`` section
+    (``overrides: {...}``).
     """
     config = tmp_path / 'kernel.yaml'
     config.write_text(
         f'kernel: {{state_dir: {tmp_path / "state"}, discovery_period_s: 0.2}}\n'
         f'modules: {{search_paths: [{support.ROOT / "modules"}], '
-        f'enabled: [{", ".join(enabled)}]}}\n'
+        f'enabled: [{", ".join(enabled)}]{", " + modules if modules else ""}}}\n'
         f'live: {{state_period_s: 0.2{", " + live if live else ""}}}\n' + extra)
     env = {k: v for k, v in env.items() if k != 'UNITY_REDIS_URL'}
     up = processes.start(CLI + ['up', '--config', str(config)], env, tmp_path / 'up.log')

@@ -359,3 +359,25 @@ def start_kernel(processes: 'ProcessGroup', env: Dict[str, str], tmp_path: pathl
     if wait is not None:
         kernel.wait_output(wait, timeout)
     return kernel
+
+
+def publish_garbage(node, msg_type, topic: str, payloads: Sequence[bytes],
+                    timeout: float = 10.0) -> None:
+    """
+    Publish ``payloads`` as raw CDR of ``msg_type`` on ``topic`` once a subscriber matched.
+
+    The bytes go out as they are (rclpy publishes a ``bytes`` as an already serialized
+    message): malformed CDR reaches the subscriber's deserialization.
+    """
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    pub = node.create_publisher(msg_type, topic,
+                                QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+    try:
+        wait_for(lambda: pub.get_subscription_count() > 0, timeout,
+                 message=f'a subscriber of {topic}')
+        time.sleep(0.2)  # matched both ways before the first message
+        for payload in payloads:
+            pub.publish(payload)
+            time.sleep(0.02)
+    finally:
+        node.destroy_publisher(pub)

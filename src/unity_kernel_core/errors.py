@@ -106,5 +106,18 @@ class ModuleTransitionError(ModuleError):
         self.state = state
 
 
-class LiveViewError(UnityKernelError):
-    """The live view cannot start as configured (token file unreadable, ...)."""
+class ConfigEditError(UnityKernelError):
+    """
+    An edit of a config file from the live view cannot be made.
+
+    ``conflict``: the request is fine but the files are not as it expects (one changed on
+    disk since it was read, or there is nothing to undo); otherwise the request is wrong.
+    """
+
+    def __init__(self, message: str, *, conflict: bool = False) -> None:
+        super().__init__(message)
+        self.conflict = conflict
+
+
+class SecretError(UnityKernelError):
+    """A configured secret (password, token, API key) could not be read."""

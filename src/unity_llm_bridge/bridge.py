@@ -194,7 +194,7 @@ class Bridge:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Connect every provider and start the workers."""
+        """Connect every provider and start the workers (SecretError: an API key unreadable)."""
         for slot in self.models.values():
             slot.provider.connect()
         self._pool = concurrent.futures.ThreadPoolExecutor(

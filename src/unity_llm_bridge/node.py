@@ -49,7 +49,7 @@ from diagnostic_msgs.srv import AddDiagnostics
 import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
@@ -57,11 +57,11 @@ from std_msgs.msg import String
 from unity_kernel_core.bus.patterns import any_match
 from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.config.kernel_config import DEFAULT_EXCLUDE, QosSettings
-from unity_kernel_core.errors import UnityKernelError
+from unity_kernel_core.errors import SecretError, UnityKernelError
 from unity_kernel_core.intake.follower import qos_profile, TopicFollower
 from unity_kernel_core.intake.topic_map import SubscriptionPlan, Want, Wanted
 from unity_kernel_core.paths import default_ament_prefix_path, resolve_path, share_dir
-from unity_kernel_core.ros import lifecycle_base
+from unity_kernel_core.ros import callbacks, lifecycle_base
 from unity_kernel_core.ros.diagnostics import ERROR, OK, status, WARN
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
 from unity_kernel_core.ros.parameters import Applies, ParamSpec
@@ -127,21 +127,22 @@ class QueryServer:
         self.node = rclpy.create_node(f'{parent.get_name()}_query',
                                       namespace=parent.get_namespace(), context=parent.context,
                                       use_global_arguments=False)
-        self.node.create_service(AddDiagnostics, service, callback,
-                                 callback_group=ReentrantCallbackGroup())
+        callbacks.service(self.node, AddDiagnostics, service, callback,
+                          callback_group=ReentrantCallbackGroup())
         self.executor = MultiThreadedExecutor(num_threads=threads, context=parent.context)
         self.executor.add_node(self.node)
+        self._running = True
         self._thread = threading.Thread(target=self._spin, name='llm_bridge_query', daemon=True)
         self._thread.start()
 
     def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except ExternalShutdownException:
+        while self._running and callbacks.spin_once(self.executor, 0.1,
+                                                    name='executor of llm_bridge_query'):
             pass
 
     def close(self) -> None:
         """Stop serving queries and destroy the helper node."""
+        self._running = False
         self.executor.shutdown(timeout_sec=5.0)
         self._thread.join(5.0)
         self.node.destroy_node()
@@ -173,7 +174,7 @@ class LlmBridgeNode(ManagedLifecycleNode):
         self._prev: Dict[str, Dict[str, Any]] = {}
         self._prev_intake: Dict[str, int] = {}
         self._active = threading.Event()
-        self.intake_counters = {'requests_lost': 0, 'refused_inactive': 0, 'callback_errors': 0}
+        self.intake_counters = {'requests_lost': 0, 'refused_inactive': 0}
         """Requests that never reached the bridge, and callbacks that failed (diagnostics)."""
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -216,7 +217,7 @@ class LlmBridgeNode(ManagedLifecycleNode):
                         dead_letters)
         try:
             bridge.start()
-        except LlmError as exc:
+        except (LlmError, SecretError) as exc:
             self.get_logger().error(f'configure failed: {exc}')
             bridge.stop()
             self._destroy_entities()
@@ -228,15 +229,15 @@ class LlmBridgeNode(ManagedLifecycleNode):
             dropped=lambda plan, why: self.get_logger().info(
                 f'no longer routing {plan.topic}: {why}'))
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self._request_subs = [self.create_subscription(
-            String, b.request_topic, self._on_request,
+        self._request_subs = [callbacks.subscribe(
+            self, String, b.request_topic, self._on_request,
             QoSProfile(depth=b.request_queue_depth, reliability=ReliabilityPolicy.RELIABLE,
                        history=HistoryPolicy.KEEP_LAST),
             event_callbacks=SubscriptionEventCallbacks(message_lost=self._on_lost))]
         self._query = QueryServer(self, b.service, self._on_query)
         self._bridge_timers = [
-            self.create_timer(b.diagnostics_period_s, self._publish_diagnostics),
-            self.create_timer(b.discovery_period_s, self._discover)]
+            callbacks.timer(self, b.diagnostics_period_s, self._publish_diagnostics),
+            callbacks.timer(self, b.discovery_period_s, self._discover)]
         self.state_label = 'inactive'
         self.get_logger().info(
             f'configured from {path}: models {", ".join(config.models) or "none"}; routes '
@@ -297,10 +298,7 @@ class LlmBridgeNode(ManagedLifecycleNode):
     # -- requests --------------------------------------------------------------------------
 
     def _on_request(self, msg: String) -> None:
-        try:
-            self._take_request(msg.data)
-        except Exception as exc:  # no message may stop the node: say it, count it
-            self._callback_failed('request', exc)
+        self._take_request(msg.data)
 
     def _take_request(self, raw: str) -> None:
         bridge, config = self.bridge, self.config
@@ -326,27 +324,20 @@ class LlmBridgeNode(ManagedLifecycleNode):
         self.get_logger().error(f'{lost} request(s) dropped by the middleware before the '
                                 'bridge saw them (raise bridge.request_queue_depth)')
 
-    def _callback_failed(self, what: str, exc: BaseException) -> None:
-        self.intake_counters['callback_errors'] += 1
-        self.get_logger().error(f'{what} callback failed: {type(exc).__name__}: {exc}')
-
     def _on_event(self, topic: str, type_name: str, msg: Any) -> None:
-        try:
-            bridge = self.bridge
-            if bridge is None or not self._active.is_set():
-                return
-            text = msg.data if isinstance(getattr(msg, 'data', None), str) else ''
-            bridge.submit(LlmRequest(request_id=new_id(), topic=topic, type_name=type_name,
-                                     fields=message_fields(msg), text=text))
-        except Exception as exc:  # no message may stop the node
-            self._callback_failed(f'event {topic}', exc)
+        bridge = self.bridge
+        if bridge is None or not self._active.is_set():
+            return
+        text = msg.data if isinstance(getattr(msg, 'data', None), str) else ''
+        bridge.submit(LlmRequest(request_id=new_id(), topic=topic, type_name=type_name,
+                                 fields=message_fields(msg), text=text))
 
     def _on_query(self, request: AddDiagnostics.Request,
                   response: AddDiagnostics.Response) -> AddDiagnostics.Response:
         try:
             return self._answer_query(request, response)
-        except Exception as exc:  # no query may stop the node: answer with the failure
-            self._callback_failed('query', exc)
+        except Exception as exc:  # the query is answered in its own JSON form: counted too
+            callbacks.ERRORS.record('service query', exc)
             response.success = False
             response.message = json.dumps({'ok': False, 'reason': 'internal_error',
                                            'error': f'{type(exc).__name__}: {exc}'})
@@ -397,9 +388,9 @@ class LlmBridgeNode(ManagedLifecycleNode):
 
     def _subscribe_event(self, plan: SubscriptionPlan, msg_type: Any) -> Tuple[Any, Any]:
         topic, type_name = plan.topic, plan.type_name
-        sub = self.create_subscription(msg_type, topic,
-                                       lambda m: self._on_event(topic, type_name, m),
-                                       qos_profile(plan.qos))
+        sub = callbacks.subscribe(self, msg_type, topic,
+                                  lambda m: self._on_event(topic, type_name, m),
+                                  qos_profile(plan.qos), name=f'event {topic}')
         self.get_logger().info(f'routing events of {topic} ({type_name})')
         return self, sub
 
@@ -416,7 +407,8 @@ class LlmBridgeNode(ManagedLifecycleNode):
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
         name = self.get_name()
-        counters = {**bridge.counters, **self.intake_counters}
+        counters = {**bridge.counters, **self.intake_counters,
+                    'callback_errors': callbacks.ERRORS.total}
         before = self._prev_intake
         new = {k: v - before.get(k, 0) for k, v in counters.items() if v - before.get(k, 0) > 0}
         self._prev_intake = counters

@@ -17,25 +17,27 @@ Capture plumbing shared by the sensor nodes, plain Python (no ROS).
 
 - :class:`SampleQueue`: a bounded drop-oldest queue between capture and publishing.
 - :class:`Counters`: thread-safe captured/published/dropped/late/error counts for diagnostics.
-- :class:`Backoff`: exponential reopen delays (the supervisor's ``RestartTracker``).
 - :class:`Pacer`: paces a loop at a rate that can change while it runs; counts late ticks.
-- :class:`CaptureWorker`: a capture thread (``read`` the device, reopen it with backoff when
-  it is lost) feeding a publish thread (``handle`` each sample) through a ``SampleQueue``.
+- :class:`CaptureWorker`: a capture thread (``read`` the device, reopen it with back-off
+  when it is lost: :mod:`unity_kernel_core.common.backoff`) feeding a publish thread
+  (``handle`` each sample) through a ``SampleQueue``.
 """
 
 import collections
 import dataclasses
 import logging
-import sys
 import threading
 import time
 from typing import Any, Callable, Deque, Dict, Generic, Optional, TypeVar
 
-from unity_kernel_core.supervision.restart_policy import RestartTracker
+from unity_kernel_core.common.backoff import Backoff, BackoffCounter, ExponentialBackoff
 from unity_sensors.errors import DeviceLostError, SensorError
 
 T = TypeVar('T')
 _LOG = logging.getLogger('unity_kernel.sensors.capture')
+
+REOPEN_BACKOFF = ExponentialBackoff(0.1, 5.0)
+"""A lost device is reopened after 0.1 s, then twice as long each time, at most 5 s."""
 
 
 class SampleQueue(Generic[T]):
@@ -123,27 +125,6 @@ class Counters:
                     setattr(self, f.name, f.default)
 
 
-class Backoff(RestartTracker):
-    """
-    Reopen delays: the supervisor's exponential backoff, never giving up.
-
-    ``initial_s * 2**n`` capped at ``max_s``; :meth:`reset` after a successful reopen.
-    """
-
-    def __init__(self, initial_s: float = 0.1, max_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        if initial_s <= 0 or max_s < initial_s:
-            raise ValueError(f'backoff needs 0 < initial_s <= max_s, got {initial_s}, {max_s}')
-        super().__init__('always', max_restarts=sys.maxsize, window_s=60.0,
-                         backoff_initial_s=initial_s, backoff_max_s=max_s, clock=clock)
-
-    def next_delay(self, clean_exit: bool = False) -> float:
-        """Return the delay before the next attempt and lengthen the one after."""
-        delay = super().next_delay(clean_exit)
-        assert delay is not None  # 'always' with no restart limit never gives up
-        return delay
-
-
 class Pacer:
     """
     Pace a loop at ``rate_hz`` on a fixed schedule (no drift); the rate may change any time.
@@ -190,7 +171,8 @@ class CaptureWorker(Generic[T]):
     The capture thread calls ``read()`` (which may block briefly, and returns a sample or
     None for "nothing yet"). :class:`DeviceLostError` from ``read`` (or a
     :class:`SensorError` from ``reopen``) closes the device and reopens it with
-    :class:`Backoff` until it is back or the worker is stopped; while it is away
+    :class:`~unity_kernel_core.common.backoff.Backoff` (``backoff``, default
+    :data:`REOPEN_BACKOFF`) until it is back or the worker is stopped; while it is away
     ``reconnecting`` is True. Any other exception is a fault: it is passed to ``on_fault``
     (once) and the worker stops capturing. The publish thread hands every sample to
     ``handle``; an exception there is a fault too. Samples arriving faster than ``handle``
@@ -210,7 +192,7 @@ class CaptureWorker(Generic[T]):
         self.name = name
         self.counters = counters or Counters()
         self.queue: SampleQueue[T] = SampleQueue(queue_size)
-        self.backoff = backoff or Backoff()
+        self.reopen_delays = BackoffCounter(backoff or REOPEN_BACKOFF)
         self.reconnecting = False
         self._handle = handle
         self._read = read
@@ -288,7 +270,7 @@ class CaptureWorker(Generic[T]):
                 sample = self._read()
             except DeviceLostError as exc:
                 self.counters.error(exc)
-                _LOG.warning(f'{self.name}: {exc}; reopening with backoff')
+                _LOG.warning(f'{self.name}: {exc}; reopening with back-off')
                 self._release()
                 self.reconnecting = True
                 continue
@@ -299,7 +281,7 @@ class CaptureWorker(Generic[T]):
                 self.put(sample)
 
     def _try_reopen(self) -> bool:
-        if self._stop.wait(self.backoff.next_delay()):
+        if self._stop.wait(self.reopen_delays.next_delay()):
             return False
         try:
             if self._reopen is None:
@@ -312,7 +294,7 @@ class CaptureWorker(Generic[T]):
         except Exception as exc:  # unexpected: a fault
             self._fault(exc)
             return False
-        self.backoff.reset()
+        self.reopen_delays.reset()
         self.reconnecting = False
         self.counters.add(reopens=1)
         _LOG.info(f'{self.name}: device reopened')

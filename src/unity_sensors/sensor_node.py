@@ -85,11 +85,12 @@ from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile
 
-from unity_kernel_core.ros import lifecycle_base
+from unity_kernel_core.common.backoff import ExponentialBackoff
+from unity_kernel_core.ros import callbacks, lifecycle_base
 from unity_kernel_core.ros.diagnostics import ERROR, OK, status, WARN
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
 from unity_kernel_core.ros.parameters import Applies, ParamSpec
-from unity_sensors.capture import Backoff, CaptureWorker, Counters
+from unity_sensors.capture import CaptureWorker, Counters
 from unity_sensors.errors import SensorConfigError, SensorError, StaleDeviceError
 
 _LOG = logging.getLogger('unity_kernel.sensors')
@@ -216,8 +217,8 @@ class SensorNode(ManagedLifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         period = float(self.get_parameter('diagnostics_period_s').value)
-        self._diag_timer = self.create_timer(period, self._publish_diagnostics)
-        self._watch_timer = self.create_timer(0.1, self._watch)
+        self._diag_timer = callbacks.timer(self, period, self._publish_diagnostics)
+        self._watch_timer = callbacks.timer(self, 0.1, self._watch)
         self.state_label = 'inactive'
         return TransitionCallbackReturn.SUCCESS
 
@@ -238,7 +239,7 @@ class SensorNode(ManagedLifecycleNode):
             read=self.read_sample if self.use_capture_thread else None,
             reopen=self.open_sensor, close=self.close_sensor, on_fault=self.fail,
             counters=self.counters, queue_size=int(self.get_parameter('queue_size').value),
-            backoff=Backoff(0.1, 2.0))
+            backoff=ExponentialBackoff(0.1, 2.0))
         self._activated_at = time.monotonic()
         self.worker.start()
         self.state_label = 'active'
@@ -352,6 +353,7 @@ class SensorNode(ManagedLifecycleNode):
         age = now - snap['last_sample'] if snap['last_sample'] is not None else None
         values['last_sample_age_s'] = f'{age:.3f}' if age is not None else 'never'
         values['last_error'] = snap['last_error']
+        values['callback_errors'] = callbacks.ERRORS.total
         values.update(self.sensor_diagnostics())
         worker = self.worker
         problems = []

@@ -17,16 +17,19 @@
 import pathlib
 import re
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, Tuple
 
 from unity_kernel_core.api.cli_node import cli_node
+from unity_kernel_core.api.text import printable
 from unity_kernel_core.audit.mcap_export import export_mcap
 from unity_kernel_core.audit.private_redis import running_url
 from unity_kernel_core.audit.record import AuditError, AuditRecord, StreamKeys
 from unity_kernel_core.audit.redis_connection import Client, connect
 from unity_kernel_core.audit.replay import replay, ReplayReport
+from unity_kernel_core.audit.rosbag2_export import export_rosbag2
 from unity_kernel_core.audit.store import AuditStore, BadEntry
 from unity_kernel_core.config.kernel_config import KernelConfig, load_config, ROBOT_ID_PATTERN
+from unity_kernel_core.errors import MessageTypeError
 from unity_kernel_core.paths import default_config_path
 
 
@@ -65,45 +68,83 @@ def robot_keys(config: KernelConfig, robot: Optional[str]) -> StreamKeys:
     return StreamKeys.of(config, robot)
 
 
-def select(store: AuditStore, start: str, end: str, pattern: str,
-           bad: List[BadEntry]) -> List[AuditRecord]:
-    """Return the records of a range (malformed entries appended to ``bad``)."""
-    return list(store.read(start, end, pattern, on_bad=bad.append))
+ExportFormat = Literal['mcap', 'rosbag2']
+EXPORT_FORMATS: Tuple[str, ...] = ('mcap', 'rosbag2')
 
 
-def replay_records(records: List[AuditRecord], rate: float, wait_subscribers: int = 0,
+def replay_records(records: Iterable[AuditRecord], rate: float, wait_subscribers: int = 0,
                    wait_timeout: float = 10.0, ros_args: Optional[List[str]] = None,
                    on_sent: Optional[Callable[[AuditRecord], None]] = None,
-                   linger: float = 1.0) -> ReplayReport:
-    """Publish records on DDS with their types and bytes, paced by ``rate`` (0: at once)."""
+                   on_error: Optional[Callable[[str], None]] = None,
+                   first: Iterable[AuditRecord] = (), linger: float = 1.0) -> ReplayReport:
+    """
+    Publish records on DDS with their types and bytes, paced by ``rate`` (0: at once).
+
+    ``records`` are taken as they come (an iterator over the trail is never held in
+    memory). With ``wait_subscribers``, the publishers of ``first`` (each topic's first
+    record) are made before anything is sent, and their subscribers waited for.
+    """
     from unity_kernel_core.audit.replay import DdsPublisher
     with cli_node('unity_kernel_replay', ros_args) as node:
         publisher = DdsPublisher(node)
-        report = ReplayReport()
-        good = []
-        for record in records:
-            try:
-                publisher.publisher(record.topic, record.type_name)
-                good.append(record)
-            except Exception as exc:  # unknown type: report it, replay the rest
-                report.skipped += 1
-                report.errors.append(f'{record.topic} entry {record.entry_id}: {exc}')
-        if wait_subscribers and not publisher.wait_for_subscribers(wait_subscribers,
-                                                                   wait_timeout):
-            report.errors.append(f'not every topic had {wait_subscribers} subscriber(s) '
-                                 f'after {wait_timeout:g}s; replaying anyway')
-        done = replay(good, publisher, rate, on_sent)
-        report.sent = done.sent
-        report.skipped += done.skipped
-        report.errors += done.errors
+        if wait_subscribers:
+            for record in first:
+                try:
+                    publisher.publisher(record.topic, record.type_name)
+                except MessageTypeError:
+                    continue  # reported when its entries come
+            if not publisher.wait_for_subscribers(wait_subscribers, wait_timeout) and on_error:
+                on_error(f'not every topic had {wait_subscribers} subscriber(s) after '
+                         f'{wait_timeout:g}s; replaying anyway')
+        report = replay(records, publisher, rate, on_sent, on_error)
         time.sleep(linger)  # reliable delivery finishes before the publishers go away
         return report
 
 
-def export_records(records: List[AuditRecord], output: pathlib.Path,
-                   on_written: Optional[Callable[[AuditRecord], None]] = None) -> ReplayReport:
-    """Write records to an MCAP file."""
-    return export_mcap(records, output, on_written)
+def replay_range(store: AuditStore, start: str, end: str, pattern: str, rate: float,
+                 wait_subscribers: int = 0,
+                 on_sent: Optional[Callable[[AuditRecord], None]] = None,
+                 on_error: Optional[Callable[[str], None]] = None,
+                 on_bad: Optional[Callable[[BadEntry], None]] = None,
+                 ros_args: Optional[List[str]] = None) -> ReplayReport:
+    """Replay a range of the trail onto DDS, reading it a page at a time."""
+    first = store.first_records(start, end, pattern) if wait_subscribers else ()
+    return replay_records(store.read(start, end, pattern, on_bad), rate, wait_subscribers,
+                          ros_args=ros_args, on_sent=on_sent, on_error=on_error, first=first)
+
+
+def export_range(store: AuditStore, config: KernelConfig, start: str, end: str, pattern: str,
+                 output: pathlib.Path, fmt: ExportFormat = 'mcap',
+                 on_written: Optional[Callable[[AuditRecord], None]] = None,
+                 on_error: Optional[Callable[[str], None]] = None,
+                 on_bad: Optional[Callable[[BadEntry], None]] = None) -> ReplayReport:
+    """
+    Write a range of the trail to an MCAP file or a rosbag2 bag folder, a page at a time.
+
+    A rosbag2 bag's topics offer the QoS that ``config``'s topic rules give them.
+    """
+    records = store.read(start, end, pattern, on_bad)
+    if fmt == 'rosbag2':
+        routes = config.routes
+        return export_rosbag2(records, output, lambda topic: routes(topic).qos, on_written,
+                              on_error)
+    return export_mcap(records, output, on_written, on_error)
+
+
+def check_output(output: pathlib.Path, fmt: str) -> Optional[str]:
+    """Return why ``-o`` cannot be written in format ``fmt``, or None."""
+    folder = output.parent
+    if not folder.is_dir():
+        return f'{output}: folder {folder} does not exist'
+    if fmt == 'rosbag2':
+        if output.exists() or output.is_symlink():
+            return f'{output}: already exists (a rosbag2 bag is a new folder)'
+        return None
+    if output.is_dir():
+        return f'{output}: is a folder, expected a file name'
+    if output.exists() and not output.is_file():
+        return f'{output}: not a regular file (a device or a FIFO)'
+    return None
 
 
 def dead_letter_rows(store: AuditStore, count: Optional[int] = None,
@@ -116,7 +157,9 @@ def dead_letter_rows(store: AuditStore, count: Optional[int] = None,
 def retry_dead_letters(store: AuditStore, entry_ids: List[str],
                        ros_args: Optional[List[str]] = None,
                        wait_subscribers: int = 1,
-                       stream: Optional[str] = None) -> Tuple[ReplayReport, int]:
+                       stream: Optional[str] = None,
+                       on_error: Optional[Callable[[str], None]] = None
+                       ) -> Tuple[ReplayReport, int]:
     """
     Publish dead letters' events on DDS again, then drop them.
 
@@ -126,22 +169,23 @@ def retry_dead_letters(store: AuditStore, entry_ids: List[str],
     records = [store.dead_letter(i, stream) for i in entry_ids]
     sent: List[str] = []
     report = replay_records(records, 0.0, wait_subscribers=wait_subscribers,
-                            ros_args=ros_args, on_sent=lambda r: sent.append(r.entry_id))
+                            ros_args=ros_args, on_sent=lambda r: sent.append(r.entry_id),
+                            on_error=on_error, first=records)
     return report, store.drop_dead_letters(sent, stream)
 
 
 def drop_all_dead_letters(store: AuditStore, stream: Optional[str] = None) -> int:
     """Delete every dead letter (of one stream); return how many there were."""
-    return sum(store.drop_dead_letters([row['id']], row['stream'])
-               for row in store.dead_letters(stream=stream))
+    return store.drop_all_dead_letters(stream)
 
 
 def format_dead_letters(rows: List[Dict[str, Any]]) -> str:
-    """Format dead letters as an aligned table."""
-    table = [('ID', 'STREAM', 'TOPIC', 'HANDLER', 'ATTEMPTS', 'ERROR')]
+    """Format dead letters as an aligned table (control characters shown as escapes)."""
+    table: List[Tuple[str, ...]] = [('ID', 'STREAM', 'TOPIC', 'HANDLER', 'ATTEMPTS', 'ERROR')]
     for row in rows:
-        table.append((row['id'], row.get('stream', '?'), row.get('topic', '?'),
-                      row.get('handler', '?'), row.get('attempts', '?'), row.get('error', '')))
+        table.append(tuple(printable(str(v)) for v in (
+            row['id'], row.get('stream', '?'), row.get('topic', '?'), row.get('handler', '?'),
+            row.get('attempts', '?'), row.get('error', ''))))
     widths = [max(len(r[i]) for r in table) for i in range(5)]
     return '\n'.join('  '.join(c.ljust(w) for c, w in zip(r[:5], widths)) + '  ' + r[5]
                      for r in table).rstrip()

@@ -17,6 +17,7 @@
 import pathlib
 from typing import List, Mapping, Optional, Tuple
 
+from unity_kernel_core.common.credentials import redact_url
 from unity_kernel_core.config.kernel_config import KernelConfig, load_config
 from unity_kernel_core.errors import ConfigError, ConfigIssue
 from unity_kernel_core.supervision import deployment
@@ -41,7 +42,8 @@ def check_config(path: Optional[pathlib.Path], environ: Optional[Mapping[str, st
 def summary(config: KernelConfig) -> str:
     """Return a one-paragraph human summary of a valid config."""
     rules = ', '.join(f'{r.pattern}->{r.tier.name}' for r in config.topics)
-    redis = config.redis.url or ('private redis-server' if config.redis.enabled else 'off')
+    redis = redact_url(config.redis.url) if config.redis.url else (
+        'private redis-server' if config.redis.enabled else 'off')
     modules = ', '.join(config.modules.enabled) or 'none'
     return (f'{len(config.topics)} topic rule(s): {rules}; '
             f'{len(config.exclude)} exclude pattern(s); redis: {redis}; modules: {modules}')

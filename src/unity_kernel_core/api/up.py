@@ -53,6 +53,10 @@ def up(config_path: Optional[pathlib.Path], ros_args: Optional[List[str]] = None
     private Redis server is stopped (``lifecycle_base.end_process``).
     """
     path = config_path if config_path is not None else default_config_path()
+    problem = lifecycle_base.startup_problem(_argv(ros_args))
+    if problem is not None:  # before anything starts (the private Redis)
+        print(f'unity-kernel: cannot start: {problem}', file=sys.stderr)
+        return 2
     config, issues = check_config(path)
     if config is None:
         print(f'unity-kernel: cannot start: {ConfigError(issues)}', file=sys.stderr)
@@ -101,6 +105,10 @@ def _redis_url_env(url: Optional[str]) -> Iterator[None]:
             os.environ['UNITY_REDIS_URL'] = previous
 
 
+def _argv(ros_args: Optional[List[str]]) -> List[str]:
+    return ['unity-kernel'] + (['--ros-args'] + ros_args if ros_args is not None else [])
+
+
 def _run(node_name: str, path: Optional[pathlib.Path], ros_args: Optional[List[str]],
          out: TextIO, on_active: Optional[Callable[[KernelNode], None]]) -> int:
     def announce(node: KernelNode) -> None:
@@ -108,8 +116,7 @@ def _run(node_name: str, path: Optional[pathlib.Path], ros_args: Optional[List[s
         if on_active is not None:
             on_active(node)
 
-    args = ['unity-kernel'] + (['--ros-args'] + ros_args if ros_args else [])
-    code = lifecycle_base.run(lambda: KernelNode(node_name, config_file=path), args,
+    code = lifecycle_base.run(lambda: KernelNode(node_name, config_file=path), _argv(ros_args),
                               autostart=True, on_active=announce, then_exit=False)
     print(f'unity-kernel: stopped ({"clean" if code == 0 else f"exit {code}"})', file=out,
           flush=True)

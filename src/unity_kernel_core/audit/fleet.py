@@ -40,7 +40,8 @@ import redis
 from unity_kernel_core import __version__
 from unity_kernel_core.audit.record import StreamKeys
 from unity_kernel_core.audit.redis_connection import (Client, ClusterUnreachable, connect,
-                                                      redacted_url, TRANSIENT_ERRORS)
+                                                      TRANSIENT_ERRORS)
+from unity_kernel_core.common.credentials import redact_url
 from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.kernel_config import KernelConfig
 
@@ -267,7 +268,7 @@ class Heartbeat:
         robot = self._config.kernel.robot_id
         values: Dict[str, object] = {
             'robot_id': robot, 'sent': self.sent, 'failures': self.failures,
-            'url': redacted_url(self._config.redis.url), 'last_error': self.last_error}
+            'url': redact_url(self._config.redis.url), 'last_error': self.last_error}
         if self.last_error:
             return [status(f'{node_name}: fleet', WARN, f'heartbeat of {robot} not stored '
                            f'({self.last_error})', values, hardware_id=node_name)]

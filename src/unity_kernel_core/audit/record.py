@@ -142,6 +142,10 @@ class StreamKeys:
 
 ID_PART_MAX = 2 ** 64 - 1
 """Largest milliseconds or sequence number of a Redis stream entry ID (64 bits each)."""
+SEQ_MAX = 2 ** 64 - 1
+"""Largest kernel sequence number an entry may carry (``seq``)."""
+STAMP_NS_MAX = 2 ** 63 - 1
+"""Latest receive time an entry may carry (``stamp_ns``): a signed 64-bit time, as ROS's."""
 
 
 def parse_id(entry_id: 'str | bytes') -> Tuple[int, int]:
@@ -255,6 +259,11 @@ class AuditRecord:
             stamp_ns = int(text['stamp_ns'])
         except ValueError as exc:
             raise AuditEntryError(f'{label}: seq/stamp_ns must be integers ({exc})') from None
+        if not 0 <= seq <= SEQ_MAX:
+            raise AuditEntryError(f'{label}: seq {seq} is out of range (0..{SEQ_MAX})')
+        if not 0 <= stamp_ns <= STAMP_NS_MAX:
+            raise AuditEntryError(f'{label}: stamp_ns {stamp_ns} is out of range '
+                                  f'(0..{STAMP_NS_MAX}, nanoseconds since the epoch)')
         if not text['topic'].startswith('/'):
             raise AuditEntryError(f'{label}: topic {text["topic"]!r} is not a ROS topic name')
         return cls(topic=text['topic'], type_name=text['type'], tier=text['tier'], seq=seq,
@@ -278,10 +287,25 @@ def _decode_fields(eid: str, fields: Mapping[object, object], where: str) -> Dic
     return out
 
 
-def text_fields(entry_id: 'str | bytes', fields: Mapping[object, object]) -> Dict[str, str]:
-    """Return an entry's fields as text (binary ``cdr`` left out), for listings."""
-    eid = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-    return _decode_fields(eid, fields, '')
+def text_fields(fields: Mapping[object, object]) -> Dict[str, str]:
+    """
+    Return an entry's fields as text (binary ``cdr`` left out), for listings.
+
+    Bytes that are not UTF-8 are shown as backslash escapes: a listing shows every entry.
+    """
+    out: Dict[str, str] = {}
+    for key, value in fields.items():
+        name = text_of(key)
+        if name != 'cdr':
+            out[name] = text_of(value)
+    return out
+
+
+def text_of(value: object) -> str:
+    """Return a Redis reply as text: bytes that are not UTF-8 as backslash escapes."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode('utf-8', 'backslashreplace')
+    return str(value)
 
 
 # -- journal records ------------------------------------------------------------------------

@@ -18,8 +18,9 @@ Connect to Redis from the ``redis`` config section: URL, ACL user, password, TLS
 The URL may be ``redis://[user[:password]@]host:port/db``, ``rediss://...`` (TLS) or
 ``unix:///path/redis.sock``. The password is taken, first found wins, from the environment
 variable named by ``redis.password_env`` (default ``UNITY_REDIS_PASSWORD``), the file
-``redis.password_file`` (first line), or the URL. Secrets never reach a log line: use
-:func:`redacted_url` for messages.
+``redis.password_file`` (first line), or the URL (read by
+:func:`unity_kernel_core.common.credentials.read_secret`). Secrets never reach a log line:
+messages show a URL through :func:`unity_kernel_core.common.credentials.redact_url`.
 
 With ``redis.cluster: true`` the client is redis-py's :class:`redis.RedisCluster`, the URL
 one start-up node (the others are discovered, and every node is tried when the slot map is
@@ -27,7 +28,6 @@ refreshed); ACL user, password and TLS apply to every node. Connections are made
 so a writer works the same wherever it runs.
 """
 
-import os
 import pathlib
 from typing import Any, Dict, List, Mapping, Optional, Union
 import urllib.parse
@@ -39,42 +39,16 @@ import redis.exceptions
 from redis.retry import Retry
 
 from unity_kernel_core.audit.record import AuditError
-from unity_kernel_core.config.documents import read_text
+from unity_kernel_core.common.credentials import read_secret, redact_url
 from unity_kernel_core.config.kernel_config import RedisSettings
-from unity_kernel_core.errors import ConfigError
-
-
-def redacted_url(url: Optional[str]) -> str:
-    """Return ``url`` with any password replaced by ``***``."""
-    if not url:
-        return '(none)'
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ''
-    host = parts.hostname or ''
-    netloc = f'{user}:***@{host}' + (f':{parts.port}' if parts.port else '')
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ''))
 
 
 def resolve_password(settings: RedisSettings,
                      environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
     """Return the password from the environment or the password file (None: use the URL)."""
-    env = os.environ if environ is None else environ
-    value = env.get(settings.password_env)
-    if value:
-        return value
-    if settings.password_file:
-        path = pathlib.Path(settings.password_file).expanduser()
-        try:  # bounded: a regular file of at most 64 KiB (a FIFO would block the kernel)
-            lines = read_text(path, max_bytes=64 * 1024).splitlines()
-        except ConfigError as exc:
-            raise AuditError(f'redis.password_file: cannot read it: {exc.issues[0]}') from None
-        if not lines or not lines[0].strip():
-            raise AuditError(f'redis.password_file {path}: empty, expected the password on '
-                             'its first line')
-        return lines[0].strip()
-    return None
+    return read_secret(settings.password_env, settings.password_file,
+                       env_key='redis.password_env', file_key='redis.password_file',
+                       environ=environ)
 
 
 Client = Union['redis.Redis', 'redis.RedisCluster']
@@ -130,7 +104,7 @@ def connect(settings: RedisSettings, url: Optional[str] = None,
         raise AuditError('no Redis URL: set redis.url or UNITY_REDIS_URL')
     scheme = urllib.parse.urlsplit(target).scheme
     if scheme not in ('redis', 'rediss', 'unix'):
-        raise AuditError(f'unsupported Redis URL scheme {scheme!r} in {redacted_url(target)}: '
+        raise AuditError(f'unsupported Redis URL scheme {scheme!r} in {redact_url(target)}: '
                          'expected redis://, rediss:// or unix://')
     kwargs: Dict[str, Any] = {
         'socket_connect_timeout': settings.connect_timeout_s,
@@ -151,21 +125,21 @@ def connect(settings: RedisSettings, url: Optional[str] = None,
             if value:
                 kwargs[arg] = str(pathlib.Path(value).expanduser())
     elif any(getattr(settings, k) for k in ('tls_ca_file', 'tls_cert_file', 'tls_key_file')):
-        raise AuditError(f'TLS files are configured but {redacted_url(target)} is not '
+        raise AuditError(f'TLS files are configured but {redact_url(target)} is not '
                          'rediss://')
     if settings.cluster:
         return _connect_cluster(target, settings.cluster_nodes, kwargs)
     try:
         return redis.Redis.from_url(target, **kwargs)
     except ValueError as exc:
-        raise AuditError(f'bad Redis URL {redacted_url(target)}: {exc}') from None
+        raise AuditError(f'bad Redis URL {redact_url(target)}: {exc}') from None
 
 
 def _connect_cluster(target: str, nodes: List[str],
                      kwargs: Dict[str, Any]) -> 'redis.RedisCluster':
     if urllib.parse.urlsplit(target).scheme == 'unix':
         raise AuditError(f'redis.cluster needs a redis:// or rediss:// start-up node, not '
-                         f'{redacted_url(target)}')
+                         f'{redact_url(target)}')
     kwargs.pop('health_check_interval', None)
     if nodes:
         kwargs['startup_nodes'] = [ClusterNode(host, int(port)) for host, _s, port in
@@ -173,6 +147,6 @@ def _connect_cluster(target: str, nodes: List[str],
     try:
         return redis.RedisCluster.from_url(target, **kwargs)
     except ValueError as exc:
-        raise AuditError(f'bad Redis URL {redacted_url(target)}: {exc}') from None
+        raise AuditError(f'bad Redis URL {redact_url(target)}: {exc}') from None
     except TRANSIENT_ERRORS + (redis.ResponseError,) as exc:
-        raise ClusterUnreachable(f'Redis Cluster at {redacted_url(target)}: {exc}') from None
+        raise ClusterUnreachable(f'Redis Cluster at {redact_url(target)}: {exc}') from None

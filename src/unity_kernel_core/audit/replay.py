@@ -23,7 +23,7 @@ its type must import and its CDR must decode as that type; a record that fails i
 
 import dataclasses
 import time
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
 
 from unity_kernel_core.audit.record import AuditRecord
 from unity_kernel_core.errors import MessageTypeError
@@ -32,11 +32,17 @@ from unity_kernel_core.ros import message_types
 
 @dataclasses.dataclass
 class ReplayReport:
-    """What a replay did."""
+    """What a replay or an export did: records sent (written) and skipped (reported)."""
 
     sent: int = 0
     skipped: int = 0
-    errors: List[str] = dataclasses.field(default_factory=list)
+
+    def skip(self, record: AuditRecord, error: object,
+             on_error: Optional[Callable[[str], None]]) -> None:
+        """Count a record that is not sent and report why (``on_error``), keeping nothing."""
+        self.skipped += 1
+        if on_error is not None:
+            on_error(f'{record.topic} entry {record.entry_id}: {error}')
 
 
 def pace(records: Iterable[AuditRecord], rate: float,
@@ -68,21 +74,32 @@ class DdsPublisher:
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         self._node = node
         self._qos = QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
-        self._pubs: Dict[str, Any] = {}
+        self._pubs: Dict[str, Tuple[str, Any]] = {}
 
     def publisher(self, topic: str, type_name: str) -> Any:
-        """Return the publisher of ``topic`` (created on first use)."""
-        pub = self._pubs.get(topic)
-        if pub is None:
-            pub = self._node.create_publisher(message_types.import_message_type(type_name), topic,
-                                              self._qos)
-            self._pubs[topic] = pub
-        return pub
+        """
+        Return the publisher of ``topic`` (created on first use, with ``type_name``).
+
+        Raise MessageTypeError when the type does not import, the topic is no valid ROS name,
+        or the topic already has a publisher of another type.
+        """
+        found = self._pubs.get(topic)
+        if found is None:
+            cls = message_types.import_message_type(type_name)
+            try:
+                found = (type_name, self._node.create_publisher(cls, topic, self._qos))
+            except Exception as exc:  # rclpy's own types: an invalid topic name, QoS
+                raise MessageTypeError(f'cannot publish on {topic!r}: {exc}') from None
+            self._pubs[topic] = found
+        elif found[0] != type_name:
+            raise MessageTypeError(f'{topic} is replayed as {found[0]}, this entry is '
+                                   f'{type_name}')
+        return found[1]
 
     def wait_for_subscribers(self, count: int, timeout: float) -> bool:
         """Wait until every publisher has ``count`` subscribers; False on timeout."""
         deadline = time.monotonic() + timeout
-        while any(p.get_subscription_count() < count for p in self._pubs.values()):
+        while any(p.get_subscription_count() < count for _t, p in self._pubs.values()):
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.05)
@@ -94,17 +111,18 @@ class DdsPublisher:
 
 
 def replay(records: Iterable[AuditRecord], send: Callable[[AuditRecord], None], rate: float,
-           on_sent: Optional[Callable[[AuditRecord], None]] = None) -> ReplayReport:
-    """Check, pace and send records; return counts and the errors of skipped ones."""
-    report = ReplayReport()
+           on_sent: Optional[Callable[[AuditRecord], None]] = None,
+           on_error: Optional[Callable[[str], None]] = None,
+           report: Optional[ReplayReport] = None) -> ReplayReport:
+    """Check, pace and send records; return the counts (skipped ones go to ``on_error``)."""
+    report = report if report is not None else ReplayReport()
     for record in pace(records, rate):
         try:
             check(record)
+            send(record)
         except MessageTypeError as exc:
-            report.skipped += 1
-            report.errors.append(f'{record.topic} entry {record.entry_id}: {exc}')
+            report.skip(record, exc, on_error)
             continue
-        send(record)
         report.sent += 1
         if on_sent is not None:
             on_sent(record)

@@ -17,5 +17,6 @@ The priority event bus: events, topic patterns and the five-tier bus that carrie
 
 Owns: :class:`~unity_kernel_core.bus.events.Event` and ``Tier``, topic pattern matching, and
 :class:`~unity_kernel_core.bus.event_bus.EventBus` (bounded queues, workers, dead letters).
-Pure Python: imports nothing from ROS, Redis or the rest of the kernel but ``errors``.
+Pure Python: imports nothing from ROS, Redis or the rest of the kernel but ``common`` and
+``errors``.
 """

@@ -24,7 +24,7 @@ When a lane is full, the tier's overflow policy applies: ``block`` makes the pub
 (back-pressure, nothing dropped; the default for CRITICAL), ``drop_oldest`` evicts the oldest
 queued event, ``drop_newest`` refuses the new one. Every drop is counted.
 
-A handler that raises is retried ``max_retries`` times with exponential backoff, then the event
+A handler that raises is retried ``max_retries`` times with exponential back-off, then the event
 goes to the dead-letter sinks with the error; the bus never dies from a handler.
 
 CRITICAL comes first for the processor too, not only in its queues: while a CRITICAL event is
@@ -63,6 +63,7 @@ import zlib
 
 from unity_kernel_core.bus.events import Event, PayloadCodec, Tier
 from unity_kernel_core.bus.patterns import compile_pattern
+from unity_kernel_core.common.backoff import ExponentialBackoff
 from unity_kernel_core.errors import BusError, BusFullError, BusStoppedError
 
 _LOG = logging.getLogger('unity_kernel.bus')
@@ -115,6 +116,11 @@ class TierPolicy:
                 f'queue_size ({self.queue_size}) must be >= workers ({self.workers})')
         if self.max_retries < 0 or self.retry_backoff_s < 0 or self.batch_window_s < 0:
             raise BusError('max_retries, retry_backoff_s and batch_window_s must be >= 0')
+
+    @property
+    def retry_backoff(self) -> ExponentialBackoff:
+        """Return the wait before a handler's next try: ``retry_backoff_s``, doubled each time."""
+        return ExponentialBackoff(self.retry_backoff_s)
 
 
 DEFAULT_POLICIES: Mapping[Tier, TierPolicy] = {
@@ -528,7 +534,7 @@ class EventBus:
                     lane.handler_errors += 1
                     if attempt <= policy.max_retries:
                         lane.retries += 1
-                        time.sleep(policy.retry_backoff_s * (2 ** (attempt - 1)))
+                        time.sleep(policy.retry_backoff.compute(attempt - 1))
                         continue
                     lane.dead_letters += 1
                     self._dead_letter(DeadLetter(

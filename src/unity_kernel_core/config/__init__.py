@@ -16,6 +16,6 @@
 The kernel configuration: schema, loading, env overrides, hot reload.
 
 Owns: the YAML/JSON document reader shared by every config of the package (kernel config,
-manifests, sensor and bridge settings) and the kernel config schema. May import ``bus``
-(tiers, patterns); must not import intake, audit, supervision, the node or ROS.
+manifests, sensor and bridge settings) and the kernel config schema. May import ``common``
+and ``bus`` (tiers, patterns); must not import intake, audit, supervision, the node or ROS.
 """

@@ -21,13 +21,12 @@ problems the same way: ``path:line: key.path: what was expected (got ...)``.
 
 import json
 import os
-import pathlib
-import stat
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from pydantic import ValidationError
 import yaml
 
+from unity_kernel_core.common import files
 from unity_kernel_core.errors import ConfigError, ConfigIssue
 
 LineIndex = Dict[Tuple[Any, ...], int]
@@ -122,45 +121,8 @@ def _line_index(node: Any, path: Tuple[Any, ...], out: LineIndex,
 
 
 def read_text(path: 'str | os.PathLike[str]', max_bytes: int = MAX_DOCUMENT_BYTES) -> str:
-    """
-    Read a UTF-8 text file; raise ConfigError saying plainly why it cannot be read.
-
-    Only regular files are read (a FIFO or a device would block or never end), and at most
-    ``max_bytes`` of them.
-    """
-    p = pathlib.Path(path).expanduser()
-
-    def fail(message: str) -> ConfigError:
-        return ConfigError([ConfigIssue(str(p), None, '', message)])
-
-    try:
-        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0))
-    except FileNotFoundError:
-        raise fail('file not found') from None
-    except IsADirectoryError:
-        raise fail('is a directory, expected a YAML or JSON file') from None
-    except OSError as exc:
-        raise fail(f'cannot read: {exc.strerror}') from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise fail('is a directory, expected a YAML or JSON file')
-        if not stat.S_ISREG(info.st_mode):
-            raise fail('not a regular file (a FIFO, socket or device): refused')
-        if info.st_size > max_bytes:
-            raise fail(f'{info.st_size} bytes: larger than the limit of {max_bytes} bytes')
-        with os.fdopen(os.dup(fd), 'rb') as f:
-            data = f.read(max_bytes + 1)
-    except OSError as exc:
-        raise fail(f'cannot read: {exc.strerror}') from None
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:
-        raise fail(f'larger than the limit of {max_bytes} bytes')
-    try:
-        return data.decode('utf-8')
-    except UnicodeDecodeError as exc:
-        raise fail(f'not UTF-8 text ({exc.reason} at byte {exc.start})') from None
+    """Read a YAML or JSON document's text (:func:`unity_kernel_core.common.files.read_text`)."""
+    return files.read_text(path, max_bytes, what='a YAML or JSON file')
 
 
 def json_depth_problem(text: 'str | bytes', max_depth: int = MAX_DEPTH) -> Optional[str]:

@@ -156,7 +156,7 @@ class Scheduling(_Strict):
     An OS scheduling setting: a nice value, or a real-time policy with its priority.
 
     A node module's manifest ``scheduling`` (every thread of its process, from its start;
-    applied by ``unity_kernel_core.supervision.scheduling`` before the node's executable
+    applied by ``unity_kernel_core.common.os_scheduling`` before the node's executable
     runs, whichever way it is started) and the kernel's ``kernel.critical_scheduling`` (its
     CRITICAL threads).
     """

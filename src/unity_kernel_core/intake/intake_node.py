@@ -31,6 +31,7 @@ from unity_kernel_core.config.kernel_config import KernelConfig
 from unity_kernel_core.errors import BusStoppedError
 from unity_kernel_core.intake.follower import publisher_qos, qos_profile, TopicFollower
 from unity_kernel_core.intake.topic_map import kernel_want, SubscriptionPlan
+from unity_kernel_core.ros import callbacks
 from unity_kernel_core.ros.spinning_node import SpinningNode
 
 _LOG = logging.getLogger('unity_kernel.intake')
@@ -119,8 +120,8 @@ class Intake:
                        'it are not received', topic, event.last_policy_kind)
 
         node = self._node_for(tier)
-        sub = node.create_subscription(
-            msg_type, topic, on_message, qos_profile(plan.qos), raw=True,
+        sub = callbacks.subscribe(
+            node, msg_type, topic, on_message, qos_profile(plan.qos), raw=True,
             event_callbacks=SubscriptionEventCallbacks(incompatible_qos=on_incompatible))
         extra = f' ({"; ".join(plan.notes)})' if plan.notes else ''
         _LOG.info('mapped %s [%s] -> %s, %s%s', topic, type_name, tier.name,

@@ -26,15 +26,20 @@ from unity_kernel_core.ros.diagnostics import OK, status, WARN
 
 def kernel_status(node_name: str, state: str, stats: Dict[Tier, TierStats],
                   previous: Optional[Dict[Tier, TierStats]], period_s: float,
-                  mapped_topics: int) -> DiagnosticStatus:
+                  mapped_topics: int, callback_errors: int = 0,
+                  previous_callback_errors: int = 0) -> DiagnosticStatus:
     """
-    Summarize the kernel: lifecycle state, per-tier depth, rates and drops.
+    Summarize the kernel: lifecycle state, per-tier depth, rates and drops, callback errors.
 
-    WARN when events were dropped or a handler failed since the previous report, or a queue
-    is over 80 % full, or the kernel is not active.
+    WARN when events were dropped, a handler failed or a callback of the process failed
+    (``callback_errors``: :mod:`unity_kernel_core.ros.callbacks`) since the previous report,
+    or a queue is over 80 % full, or the kernel is not active.
     """
-    values: Dict[str, object] = {'state': state, 'mapped_topics': mapped_topics}
+    values: Dict[str, object] = {'state': state, 'mapped_topics': mapped_topics,
+                                 'callback_errors': callback_errors}
     problems = []
+    if callback_errors > previous_callback_errors:
+        problems.append(f'callback errors {callback_errors - previous_callback_errors}')
     for tier, s in stats.items():
         prev = previous.get(tier) if previous else None
         base = prev if prev is not None else dataclasses.replace(s, published=0, dropped=0,

@@ -29,7 +29,6 @@ import logging
 import pathlib
 import sys
 import threading
-import traceback
 from typing import Any, Callable, Dict, List, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -40,17 +39,17 @@ from std_msgs.msg import String
 
 from unity_kernel_core.bus.event_bus import EventBus, TierStats
 from unity_kernel_core.bus.events import Event, Tier
+from unity_kernel_core.common import os_scheduling
 from unity_kernel_core.component import KernelComponent, KernelContext
 from unity_kernel_core.config.kernel_config import KernelConfig, load_config, Scheduling
 from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.kernel.diagnostics import kernel_status
 from unity_kernel_core.paths import ensure_private_dir, private_umask, StateDirError
-from unity_kernel_core.ros import lifecycle_base, message_types
+from unity_kernel_core.ros import callbacks, lifecycle_base, message_types
 from unity_kernel_core.ros.diagnostics import status_markers
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
 from unity_kernel_core.ros.parameters import Applies, in_range, one_of, ParamSpec
-from unity_kernel_core.supervision import scheduling
 
 _LOG = logging.getLogger('unity_kernel.kernel')
 
@@ -100,19 +99,6 @@ def parameters(config_file: str = '') -> List[ParamSpec]:
     ]
 
 
-def _guarded(node: 'KernelNode', callback: Callable[[], None]) -> Callable[[], None]:
-    """Wrap a timer callback so an exception is logged with its traceback, not fatal."""
-    def run() -> None:
-        try:
-            callback()
-        except Exception as exc:  # the kernel must not fall over from one bad pass
-            node.callback_errors += 1
-            node.get_logger().error(f'{callback.__name__} failed: {exc}\n'
-                                    f'{traceback.format_exc()}')
-    run.__name__ = callback.__name__
-    return run
-
-
 def _load_factory(spec: str) -> Callable[[KernelContext], Optional[KernelComponent]]:
     module_name, _, attr = spec.partition(':')
     return getattr(importlib.import_module(module_name), attr)
@@ -145,7 +131,7 @@ class KernelNode(ManagedLifecycleNode):
         self._loaded: Optional[KernelConfig] = None
         """The config as read from the file (before the parameters' overrides)."""
         self._prev_stats: Optional[Dict[Tier, TierStats]] = None
-        self.callback_errors = 0
+        self._prev_callback_errors = 0
         self._critical_scheduling = Scheduling()
         """The CRITICAL threads' OS scheduling as applied at the last configure."""
 
@@ -183,7 +169,7 @@ class KernelNode(ManagedLifecycleNode):
         try:  # the CRITICAL workers now; the CRITICAL intake's thread once it is made
             for tid in self.bus.thread_ids(Tier.CRITICAL):
                 self._schedule_critical(tid)
-        except scheduling.SchedulingError as exc:
+        except os_scheduling.SchedulingError as exc:
             self.get_logger().error(f'config: kernel.critical_scheduling: {exc}')
             self._teardown()
             return TransitionCallbackReturn.FAILURE
@@ -209,8 +195,8 @@ class KernelNode(ManagedLifecycleNode):
         except ImportError as exc:  # the kernel runs without it; say why rviz shows nothing
             self.get_logger().warning(f'no status markers for rviz on {STATUS_MARKERS_TOPIC}: '
                                       f'visualization_msgs cannot be imported ({exc})')
-        self._diag_timer = self.create_timer(config.kernel.diagnostics_period_s,
-                                             _guarded(self, self._publish_diagnostics))
+        self._diag_timer = callbacks.timer(self, config.kernel.diagnostics_period_s,
+                                           self._publish_diagnostics)
         if config.kernel.event_echo_topic:
             self._echo_pub = self.create_publisher(String, config.kernel.event_echo_topic, 1000)
             self._echo_sub = self.bus.subscribe('/**', self._echo, name='event_echo')
@@ -228,13 +214,13 @@ class KernelNode(ManagedLifecycleNode):
         """Give a CRITICAL thread ``kernel.critical_scheduling`` as of the last configure."""
         critical = self._critical_scheduling
         if not critical.is_default:
-            scheduling.apply(critical.nice, critical.policy, critical.priority, tid)
+            os_scheduling.apply(critical.nice, critical.policy, critical.priority, tid)
 
     def _schedule_critical_intake(self, tid: int) -> None:
         """Schedule the CRITICAL intake's thread, made after configure (where it was permitted)."""
         try:
             self._schedule_critical(tid)
-        except scheduling.SchedulingError as exc:  # permitted at configure; say what changed
+        except os_scheduling.SchedulingError as exc:  # permitted at configure; say what changed
             self.get_logger().error(f'kernel.critical_scheduling: the CRITICAL intake thread: '
                                     f'{exc}')
 
@@ -242,8 +228,8 @@ class KernelNode(ManagedLifecycleNode):
         assert self.config is not None
         for component in self.components:
             component.activate()
-        self._discovery_timer = self.create_timer(self.config.kernel.discovery_period_s,
-                                                  _guarded(self, self._discover))
+        self._discovery_timer = callbacks.timer(self, self.config.kernel.discovery_period_s,
+                                                self._discover)
         self._discover()
         self.state_label = 'active'
         self.get_logger().info('active: mapping topics into the bus')
@@ -406,9 +392,12 @@ class KernelNode(ManagedLifecycleNode):
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
         mapped = len(self.intake.mapped) if self.intake is not None else 0
+        errors = callbacks.ERRORS.total
         array.status.append(kernel_status(self.get_name(), self.state_label, stats,
                                           self._prev_stats,
-                                          self.config.kernel.diagnostics_period_s, mapped))
+                                          self.config.kernel.diagnostics_period_s, mapped,
+                                          errors, self._prev_callback_errors))
+        self._prev_callback_errors = errors
         for component in self.components:
             array.status.extend(component.diagnostics())
         self._prev_stats = stats

@@ -17,10 +17,11 @@ The live view: the robot in Foxglove and in the kernel's own web dashboard.
 
 Owns: the Foxglove WebSocket server that advertises every mapped topic and forwards the CDR
 the bus holds (``foxglove_server``: what is served; ``ws_server``: sockets and per-client
-senders on ``websockets``; ``protocol``: the pure codec; ``outbox``: the pure per-client
-priority queues), the dashboard HTTP server (JSON, server-sent events, the page under
-``static/``), the state snapshot both show, and the pure delivery logic (per-topic throttle,
-client publish allow-list, token check) tested without a network.
+senders on ``websockets``; ``registry``: channels, clients, subscriptions and fan-out;
+``dispatch``: what each client request does; ``protocol``: the pure codec; ``outbox``: the
+pure per-client priority queues), the dashboard HTTP server (JSON, server-sent events, the
+page under ``static/``), the state snapshot both show, and the pure delivery logic (per-topic
+throttle, client publish allow-list, token check) tested without a network.
 
 A kernel component beside the audit mirror and the supervisor. May import ``bus``, ``config``,
 ``module_commands`` and ``ros``; it reaches its peers (mirror, supervisor) only through the

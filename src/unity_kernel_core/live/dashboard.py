@@ -47,6 +47,7 @@ from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.errors import PatternError
 from unity_kernel_core.live.delivery import access
 from unity_kernel_core.live.state import MODULE_COMMANDS, ModuleOperations
+from unity_kernel_core.live.webui import POST_PATHS
 from unity_kernel_core.module_commands import ModuleCommand
 
 _LOG = logging.getLogger('unity_kernel.live.dashboard')
@@ -62,13 +63,16 @@ class DashboardApi:
     def __init__(self, *, snapshot: Callable[[Optional[str]], Dict[str, Any]],
                  camera_jpeg: Callable[[], Optional[bytes]],
                  modules: Callable[[], Optional[ModuleOperations]],
-                 token: Optional[str], loopback: bool, period_s: float) -> None:
+                 token: Optional[str], loopback: bool, period_s: float,
+                 webui: Optional[Any] = None) -> None:
         self.snapshot = snapshot
         self.camera_jpeg = camera_jpeg
         self.modules = modules
         self.token = token
         self.loopback = loopback
         self.period_s = period_s
+        self.webui = webui
+        """The flow editor's and plots' routes (``live.webui.WebUi``), after the checks here."""
         self.stopping = threading.Event()
 
 
@@ -148,6 +152,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._json(404, {'error': 'no camera frame yet'})
             else:
                 self._send(200, frame, 'image/jpeg')
+        elif api.webui is not None and (found := api.webui.get(parts.path, query)) is not None:
+            self._send(found[0], found[2], found[1])
         else:
             self._json(404, {'error': f'no such page: {parts.path}'})
 
@@ -161,7 +167,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._json(403, {'error': 'missing X-Unity-Live: 1 header'})
             return
         command = parts.path.rpartition('/')[2]
-        if not parts.path.startswith('/api/modules/') or command not in MODULE_COMMANDS:
+        webui = self.server.api.webui
+        is_module = parts.path.startswith('/api/modules/') and command in MODULE_COMMANDS
+        if not is_module and (webui is None or parts.path not in POST_PATHS):
             self._json(404, {'error': f'no such action: {parts.path}'})
             return
         length = int(self.headers.get('Content-Length') or 0)
@@ -172,6 +180,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body = loads_json(self.rfile.read(length) or b'{}', max_bytes=MAX_BODY)
         except ValueError as exc:  # invalid, too large or too deep (never a RecursionError)
             self._json(400, {'error': f'body is not JSON: {exc}'})
+            return
+        if webui is not None and not is_module:
+            code, content_type, data = webui.post(parts.path, body)
+            self._send(code, data, content_type)
             return
         key = ModuleCommand(command).argument
         arg = body.get(key) if isinstance(body, dict) else None

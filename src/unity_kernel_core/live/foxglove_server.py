@@ -38,9 +38,10 @@ from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.config.kernel_config import is_loopback, LiveSettings
 from unity_kernel_core.errors import MessageTypeError
 from unity_kernel_core.live.delivery import PublishPolicy, Throttle
+from unity_kernel_core.live.dispatch import Handlers, Service
 from unity_kernel_core.live.protocol import ClientChannel, Graph
 from unity_kernel_core.live.state import MODULE_COMMANDS, ModuleOperations
-from unity_kernel_core.live.ws_server import Handlers, ServerOptions, Service, WsServer
+from unity_kernel_core.live.ws_server import ServerOptions, WsServer
 from unity_kernel_core.module_commands import ModuleCommand
 from unity_kernel_core.ros import msgdef
 

@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from unity_kernel_core.bus.event_bus import TierStats
 from unity_kernel_core.bus.events import Tier
+from unity_kernel_core.common.credentials import redact_url
 from unity_kernel_core.live.delivery import Rates
 from unity_kernel_core.module_commands import ModuleCommand
 
@@ -80,22 +81,12 @@ def mirror_view(mirror: Optional[MirrorView]) -> Dict[str, Any]:
     if mirror is None:
         return {'enabled': False}
     snap = mirror.snapshot()
-    keep = ('written', 'journaled', 'journal_pending', 'queue_depth', 'queue_capacity',
-            'dropped_queue', 'connected', 'last_error')
+    keep = ('written', 'journaled', 'journal_pending', 'journal_bytes', 'queue_depth',
+            'queue_capacity', 'dropped_queue', 'connected', 'last_error')
     out: Dict[str, Any] = {k: snap.get(k) for k in keep}
     out['enabled'] = True
-    out['url'] = _redact_url(str(snap.get('url') or ''))
+    out['url'] = redact_url(snap.get('url'))
     return out
-
-
-def _redact_url(url: str) -> str:
-    """Drop a password from a ``scheme://user:pass@host`` URL."""
-    scheme, sep, rest = url.partition('://')
-    if not sep or '@' not in rest:
-        return url
-    cred, _, host = rest.rpartition('@')
-    user = cred.split(':', 1)[0]
-    return f'{scheme}://{user + "@" if user else ""}{host}'
 
 
 class Snapshot:

@@ -32,15 +32,18 @@ import ssl
 import struct
 import threading
 import time
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
 
 from unity_kernel_core.bus.events import Event
+from unity_kernel_core.common.credentials import read_secret
 from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.documents import read_text
 from unity_kernel_core.config.kernel_config import is_loopback, KernelConfig, LiveSettings
-from unity_kernel_core.errors import ConfigError, LiveViewError
+from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.live.delivery import EventRing
 from unity_kernel_core.live.state import find_peer, MirrorView, ModuleOperations, Snapshot
+from unity_kernel_core.live.webui import create_webui
+from unity_kernel_core.ros import callbacks
 
 _LOG = logging.getLogger('unity_kernel.live')
 
@@ -70,22 +73,10 @@ def tls_files(settings: LiveSettings) -> Optional[Tuple[str, str]]:
     return paths[0], paths[1]
 
 
-def read_token(settings: LiveSettings, environ: 'os._Environ[str] | Dict[str, str]') -> \
-        Optional[str]:
+def read_token(settings: LiveSettings, environ: Mapping[str, str]) -> Optional[str]:
     """Return the configured token (env ``live.token_env``, else ``live.token_file``)."""
-    token = environ.get(settings.token_env, '').strip()
-    if token:
-        return token
-    if settings.token_file:
-        path = pathlib.Path(settings.token_file).expanduser()
-        try:  # bounded: a regular file of at most 64 KiB (a FIFO would block the kernel)
-            token = read_text(path, max_bytes=64 * 1024).strip()
-        except ConfigError as exc:
-            raise LiveViewError(f'live.token_file: cannot read it: {exc.issues[0]}') from None
-        if not token:
-            raise LiveViewError(f'live.token_file {path} is empty')
-        return token
-    return None
+    return read_secret(settings.token_env, settings.token_file, env_key='live.token_env',
+                       file_key='live.token_file', environ=environ)
 
 
 def bind_refusal(host: str, token: Optional[str], token_env: str) -> Optional[str]:
@@ -201,6 +192,7 @@ class LiveView:
         self.foxglove: Optional[Any] = None
         self.dashboard: Optional[Any] = None
         self._stop = threading.Event()
+        self.webui = create_webui(context, lambda: self._config, self._modules)
         self._start_foxglove()
         self._start_dashboard()
         self._subscription = self._bus.subscribe('/**', self._on_event, name='live_view')
@@ -243,7 +235,7 @@ class LiveView:
         from unity_kernel_core.live.dashboard import Dashboard, DashboardApi
         api = DashboardApi(snapshot=self.snapshot, camera_jpeg=self.camera.jpeg,
                            modules=self._modules, token=self._token, loopback=loopback,
-                           period_s=s.state_period_s)
+                           period_s=s.state_period_s, webui=self.webui)
         try:
             self.dashboard = Dashboard(s.dashboard_host, s.dashboard_port, api,
                                        tls=self._tls_paths())
@@ -280,6 +272,7 @@ class LiveView:
             item = {'seq': event.seq, 'topic': event.topic, 'type': event.type_name,
                     'tier': event.tier.name, 'stamp_ns': event.stamp_ns, 'preview': preview}
             self.events.add(item)
+            self.webui.on_event(event)
             if event.topic.startswith('/llm/'):
                 self._llm.append(item)
             if self.foxglove is not None:
@@ -291,9 +284,8 @@ class LiveView:
         # /diagnostics is never mapped into the bus (it is the kernel's own output), but
         # Foxglove shows it: raw, so the CDR is forwarded as received
         from diagnostic_msgs.msg import DiagnosticArray
-        node = self.context.node
-        return node.create_subscription(DiagnosticArray, DIAGNOSTICS, self._on_diagnostics,
-                                        10, raw=True)
+        return callbacks.subscribe(self.context.node, DiagnosticArray, DIAGNOSTICS,
+                                   self._on_diagnostics, 10, raw=True)
 
     def _on_diagnostics(self, cdr: bytes) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
@@ -361,6 +353,7 @@ class LiveView:
         state['fleet'] = fleet.fleet_view() if fleet is not None else []
         with self._state_lock:
             self._state = state
+        self.webui.sample(state)
         if self.foxglove is not None:
             self.foxglove.sync_channels({**mapped, DIAGNOSTICS: DIAGNOSTICS_TYPE})
             for part in ('modules', 'tiers', 'mirror', 'llm'):

@@ -13,13 +13,15 @@
 # limitations under the License.
 
 """
-The Foxglove WebSocket server edge: sockets, handshake, per-client priority senders.
+The Foxglove WebSocket server's transport: sockets, handshake, one sender per client.
 
-An asyncio event loop on a thread of its own runs ``websockets``; each client has an
-``Outbox`` (one queue per tier) and one sender task that always writes the most urgent
-pending message. Producers on other threads (``send``, ``add_channel``, ``status``...) only
-append to outboxes and wake an idle sender with one ``call_soon_threadsafe``; they never
-wait for a socket, so a slow client costs neither the kernel nor other clients.
+An asyncio event loop on a thread of its own runs ``websockets``. Each connection becomes a
+``registry.Peer`` with an ``Outbox`` (one queue per tier) and one sender task that always
+writes the most urgent pending message; what its requests do is the ``dispatch.Dispatcher``'s
+business, which channels exist and who is subscribed the ``registry.ChannelRegistry``'s.
+Producers on other threads (``send``, ``add_channel``, ``status``...) only append to
+outboxes and wake an idle sender with one ``call_soon_threadsafe``; they never wait for a
+socket, so a slow client costs neither the kernel nor other clients.
 
 The transport's write buffer is kept small (``write_limit``) and so is the socket's send
 buffer (``send_buffer_bytes``): what a CRITICAL message can wait for, once it is the most
@@ -48,9 +50,12 @@ from websockets.http11 import Request, Response
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.live import protocol
 from unity_kernel_core.live.delivery import access
-from unity_kernel_core.live.outbox import Item, Outbox, Push
-from unity_kernel_core.live.protocol import (ChannelInfo, ClientChannel, Graph, ProtocolError,
-                                             ServiceInfo, StatusLevel)
+from unity_kernel_core.live.dispatch import Dispatcher, Handlers, Service
+from unity_kernel_core.live.outbox import Outbox, Push
+from unity_kernel_core.live.protocol import Graph, ProtocolError, StatusLevel
+from unity_kernel_core.live.registry import ChannelRegistry, Peer
+
+__all__ = ['Handlers', 'ServerOptions', 'Service', 'WsServer']
 
 _LOG = logging.getLogger('unity_kernel.live.foxglove')
 CLOSE_POLICY = 1008
@@ -77,57 +82,13 @@ class ServerOptions:
     client_publish: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
-class Service:
-    """A service the server offers: JSON in, JSON out, answered by ``handler``."""
-
-    name: str
-    type_name: str
-    request_schema: str
-    response_schema: str
-    handler: Callable[[bytes], bytes]
-    mutating: bool = True
-
-
-class Handlers:
-    """What the server asks its owner; the defaults offer nothing (override what you serve)."""
-
-    parameters = False
-    connection_graph = False
-
-    def get_parameters(self, names: List[str]) -> List[Tuple[str, Any]]:
-        """Return ``(name, value)`` of the parameters named (all when ``names`` is empty)."""
-        return []
-
-    def set_parameters(self, values: List[Tuple[str, Any]]) -> Tuple[List[Tuple[str, Any]],
-                                                                     List[str]]:
-        """Set parameters; return their values now and a warning per refused one."""
-        return [], [f'parameter {name!r} not set: no parameters here' for name, _ in values]
-
-    def client_advertise(self, client_id: int, channel: ClientChannel) -> Optional[str]:
-        """Accept a client channel (return None) or say why not."""
-        return 'client publishing is not offered'
-
-    def client_unadvertise(self, client_id: int, channel_id: int) -> None:
-        """Forget a client channel."""
-
-    def client_message(self, client_id: int, channel_id: int, data: bytes) -> bool:
-        """Take a client's message; return False when its channel was not accepted."""
-        return False
-
-
 @dataclasses.dataclass(eq=False)
-class _Client:
-    client_id: int
-    address: str
+class _Connection:
+    """A peer as the transport sees it: its socket, sender task and wake-up event."""
+
+    peer: Peer
     ws: ServerConnection
-    outbox: Outbox
-    authorized: bool
     wake: asyncio.Event
-    subscriptions: Dict[int, int] = dataclasses.field(default_factory=dict)  # sub -> channel
-    channels: Dict[int, ClientChannel] = dataclasses.field(default_factory=dict)
-    graph_sent: Optional[Graph] = None
-    graph_subscribed: bool = False
     sender: Optional['asyncio.Task[None]'] = None
 
 
@@ -138,14 +99,10 @@ class WsServer:
                  services: Sequence[Service] = ()) -> None:
         self.options = options
         self.handlers = handlers or Handlers()
-        self._services = dict(enumerate(services, start=1))
-        self._channels: Dict[int, ChannelInfo] = {}
-        # channel id -> ((client, subscription id), ...), replaced whole (read without a lock)
-        self._subscribers: Dict[int, Tuple[Tuple[_Client, int], ...]] = {}
-        self._clients: Dict[int, _Client] = {}
-        self._graph: Optional[Graph] = None
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
+        self.registry = ChannelRegistry()
+        self.dispatcher = Dispatcher(self.registry, self.handlers, services,
+                                     options.client_publish, self._call)
+        self._connections: Dict[int, _Connection] = {}
         self._client_ids = itertools.count(1)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._stopping: Optional[asyncio.Event] = None
@@ -153,7 +110,6 @@ class WsServer:
         self._calls = concurrent.futures.ThreadPoolExecutor(1, 'foxglove-calls')
         self._session = str(time.time_ns())
         self.port = 0
-        self.refused_mutations = 0
         self.disconnected = 0
 
     # -- life cycle --------------------------------------------------------------------------
@@ -193,9 +149,9 @@ class WsServer:
                          server_header=None) as server:
             ready.set_result(list(server.sockets)[0].getsockname()[1])
             await self._stopping.wait()
-            for client in list(self._clients.values()):
-                client.outbox.close()
-                client.ws.transport.abort()
+            for connection in list(self._connections.values()):
+                connection.peer.outbox.close()
+                connection.ws.transport.abort()
 
     def stop(self) -> None:
         """Stop serving and close every connection."""
@@ -212,103 +168,48 @@ class WsServer:
     @property
     def capabilities(self) -> List[str]:
         """Return the capabilities announced in ``serverInfo``."""
-        caps = []
-        if self._services:
-            caps.append('services')
-        if self.handlers.parameters:
-            caps.append('parameters')
-        if self.handlers.connection_graph:
-            caps.append('connectionGraph')
-        if self.options.client_publish:
-            caps.append('clientPublish')
-        return caps
+        return self.dispatcher.capabilities
 
-    # -- channels (any thread) ---------------------------------------------------------------
+    @property
+    def refused_mutations(self) -> int:
+        """Return how many mutating requests were refused for a missing or wrong token."""
+        return self.dispatcher.refused_mutations
+
+    # -- channels and fan-out (any thread): the registry's -----------------------------------
 
     def add_channel(self, topic: str, encoding: str, schema_name: str, schema: str,
                     schema_encoding: Optional[str] = None) -> int:
         """Advertise a channel to every client; return its id."""
-        with self._lock:
-            channel = ChannelInfo(next(self._ids), topic, encoding, schema_name, schema,
-                                  schema_encoding)
-            self._channels[channel.channel_id] = channel
-            clients = list(self._clients.values())
-        text = protocol.advertise([channel])
-        for client in clients:
-            self._push(client, text, Tier.CRITICAL)
-        return channel.channel_id
+        return self.registry.add_channel(topic, encoding, schema_name, schema, schema_encoding)
 
     def remove_channel(self, channel_id: int) -> None:
         """Withdraw a channel (its subscriptions end)."""
-        with self._lock:
-            if self._channels.pop(channel_id, None) is None:
-                return
-            for client, sub_id in self._subscribers.pop(channel_id, ()):
-                client.subscriptions.pop(sub_id, None)
-            clients = list(self._clients.values())
-        text = protocol.unadvertise([channel_id])
-        for client in clients:
-            self._push(client, text, Tier.CRITICAL)
+        self.registry.remove_channel(channel_id)
 
     def has_subscribers(self, channel_id: int) -> bool:
         """Return True when a client subscribed to the channel."""
-        return bool(self._subscribers.get(channel_id))
+        return self.registry.has_subscribers(channel_id)
 
     def send(self, channel_id: int, payload: bytes, log_time_ns: int, tier: Tier) -> int:
         """Queue one message for every subscriber of the channel; return how many."""
-        subscribers = self._subscribers.get(channel_id)
-        if not subscribers:
-            return 0
-        for client, sub_id in subscribers:
-            self._push(client, protocol.message_data(sub_id, log_time_ns, payload), tier)
-        return len(subscribers)
+        return self.registry.send(channel_id, payload, log_time_ns, tier)
 
     def status(self, level: StatusLevel, message: str, client_id: Optional[int] = None) -> None:
         """Send a status message to one client, or to all."""
-        text = protocol.status(level, message)
-        for client in self._targets(client_id):
-            self._push(client, text, Tier.CRITICAL)
+        self.registry.status(level, message, client_id)
 
     @property
     def graph_wanted(self) -> bool:
         """Return True when a client subscribed to the connection graph."""
-        return any(c.graph_subscribed for c in list(self._clients.values()))
+        return self.registry.graph_wanted
 
     def publish_graph(self, graph: Graph) -> None:
         """Send what changed in the connection graph to the clients that subscribed to it."""
-        self._graph = graph
-        for client in self._targets(None):
-            if client.graph_subscribed and client.graph_sent != graph:
-                self._push(client, protocol.connection_graph_update(graph, client.graph_sent),
-                           Tier.CRITICAL)
-                client.graph_sent = graph
+        self.registry.publish_graph(graph)
 
     def clients(self) -> List[Dict[str, Any]]:
         """Return each client's address, subscriptions and outbox counts (drops per tier)."""
-        return [{'id': c.client_id, 'address': c.address, 'subscriptions': len(c.subscriptions),
-                 **c.outbox.stats()} for c in self._targets(None)]
-
-    def _targets(self, client_id: Optional[int]) -> List[_Client]:
-        with self._lock:
-            if client_id is None:
-                return list(self._clients.values())
-            client = self._clients.get(client_id)
-            return [client] if client is not None else []
-
-    def _push(self, client: _Client, item: Item, tier: Tier) -> None:
-        result = client.outbox.push(item, tier)
-        if result is Push.QUEUED or result is Push.CLOSED:
-            return
-        loop = self._loop
-        if loop is None:
-            return
-        try:
-            if result is Push.WAKE:
-                loop.call_soon_threadsafe(client.wake.set)
-            else:
-                loop.call_soon_threadsafe(self._overflowed, client)
-        except RuntimeError:  # the loop is closing: the client goes with it
-            pass
+        return self.registry.stats()
 
     # -- connections (event loop) ------------------------------------------------------------
 
@@ -329,75 +230,87 @@ class WsServer:
                      _address(connection), why)
         return connection.respond(http.HTTPStatus.UNAUTHORIZED, why + '\n')
 
+    def _notify(self, client_id: int, wake: asyncio.Event) -> Callable[[Push], None]:
+        """Return how peer ``client_id`` wakes its sender or is failed (from any thread)."""
+        def notify(result: Push) -> None:
+            loop = self._loop
+            if loop is None:
+                return
+            try:
+                if result is Push.WAKE:
+                    loop.call_soon_threadsafe(wake.set)
+                else:
+                    loop.call_soon_threadsafe(self._overflowed, client_id)
+            except RuntimeError:  # the loop is closing: the client goes with it
+                pass
+        return notify
+
     async def _serve(self, ws: ServerConnection) -> None:
         raw = ws.transport.get_extra_info('socket')
         if raw is not None and self.options.send_buffer_bytes:
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.options.send_buffer_bytes)
         given = self._given_token(ws.request) if ws.request is not None else None
-        client = _Client(
-            next(self._client_ids), _address(ws), ws,
-            Outbox(self.options.depth, self.options.critical_limit),
-            access(self.options.token, given, True, self.options.loopback) is None,
-            asyncio.Event())
-        with self._lock:
-            self._clients[client.client_id] = client
-            channels = list(self._channels.values())
-        _LOG.info('foxglove client %d connected from %s', client.client_id, client.address)
-        self._push(client, protocol.server_info(
-            self.options.name, self.capabilities, ['json', 'cdr'], self._session), Tier.CRITICAL)
-        if channels:
-            self._push(client, protocol.advertise(channels), Tier.CRITICAL)
-        if self._services:
-            self._push(client, protocol.advertise_services(
-                [self._service_info(i, s) for i, s in self._services.items()]), Tier.CRITICAL)
-        client.sender = asyncio.create_task(self._sender(client))
+        authorized = access(self.options.token, given, True, self.options.loopback) is None
+        client_id, wake = next(self._client_ids), asyncio.Event()
+        peer = Peer(client_id, _address(ws),
+                    Outbox(self.options.depth, self.options.critical_limit), authorized,
+                    self._notify(client_id, wake))
+        connection = _Connection(peer, ws, wake)
+        self._connections[client_id] = connection
+        self.registry.join(peer, protocol.server_info(
+            self.options.name, self.capabilities, ['json', 'cdr'], self._session))
+        _LOG.info('foxglove client %d connected from %s', peer.client_id, peer.address)
+        services = self.dispatcher.advertise_services()
+        if services is not None:
+            peer.push(services, Tier.CRITICAL)
+        connection.sender = asyncio.create_task(self._sender(connection))
         try:
             async for message in ws:
                 try:
-                    await self._handle(client, message)
+                    await self.dispatcher.handle(peer, message)
                 except ProtocolError as exc:
-                    self.status(StatusLevel.ERROR, str(exc), client.client_id)
+                    peer.status(StatusLevel.ERROR, str(exc))
         except ConnectionClosed:
             pass
         finally:
-            await self._forget(client)
+            await self._forget(connection)
 
-    async def _forget(self, client: _Client) -> None:
-        with self._lock:
-            self._clients.pop(client.client_id, None)
-            for channel_id in client.subscriptions.values():
-                if channel_id in self._subscribers:
-                    self._subscribers[channel_id] = tuple(
-                        s for s in self._subscribers[channel_id] if s[0] is not client)
-        client.outbox.close()
-        if client.sender is not None:
-            client.sender.cancel()
-        for channel_id in list(client.channels):
-            await self._call(self.handlers.client_unadvertise, client.client_id, channel_id)
-        _LOG.info('foxglove client %d disconnected (%s)', client.client_id, client.outbox.stats())
+    async def _forget(self, connection: _Connection) -> None:
+        peer = connection.peer
+        self.registry.leave(peer)
+        self._connections.pop(peer.client_id, None)
+        peer.outbox.close()
+        if connection.sender is not None:
+            connection.sender.cancel()
+        await self.dispatcher.forget(peer)
+        _LOG.info('foxglove client %d disconnected (%s)', peer.client_id, peer.outbox.stats())
 
-    async def _sender(self, client: _Client) -> None:
+    async def _sender(self, connection: _Connection) -> None:
+        outbox = connection.peer.outbox
         try:
             while True:
-                item = client.outbox.pop()
+                item = outbox.pop()
                 if item is None:
-                    await client.wake.wait()
-                    client.wake.clear()
+                    await connection.wake.wait()
+                    connection.wake.clear()
                     continue
-                await client.ws.send(item)
+                await connection.ws.send(item)
         except ConnectionClosed:
             pass
 
-    def _overflowed(self, client: _Client) -> None:
-        asyncio.ensure_future(self._disconnect(client, client.outbox.failed or 'outbox full'))
+    def _overflowed(self, client_id: int) -> None:
+        connection = self._connections.get(client_id)
+        if connection is not None:
+            asyncio.ensure_future(self._disconnect(
+                connection, connection.peer.outbox.failed or 'outbox full'))
 
-    async def _disconnect(self, client: _Client, reason: str) -> None:
+    async def _disconnect(self, connection: _Connection, reason: str) -> None:
         self.disconnected += 1
-        _LOG.warning('foxglove client %d (%s) disconnected: %s', client.client_id, client.address,
-                     reason)
-        if client.sender is not None:
-            client.sender.cancel()
-        ws = client.ws
+        _LOG.warning('foxglove client %d (%s) disconnected: %s', connection.peer.client_id,
+                     connection.peer.address, reason)
+        if connection.sender is not None:
+            connection.sender.cancel()
+        ws = connection.ws
         for step in (ws.send(protocol.status(StatusLevel.ERROR, f'disconnected: {reason}')),
                      ws.close(CLOSE_POLICY, 'CRITICAL backlog over the limit')):
             try:  # best effort: a client that reads nothing gets neither
@@ -410,131 +323,6 @@ class WsServer:
         """Run a handler on the calls thread (in order), off the event loop."""
         assert self._loop is not None
         return await self._loop.run_in_executor(self._calls, fn, *args)
-
-    # -- client requests (event loop) --------------------------------------------------------
-
-    async def _handle(self, client: _Client, message: Any) -> None:
-        if isinstance(message, (bytes, bytearray, memoryview)):
-            await self._binary(client, bytes(message))
-            return
-        msg = protocol.parse_text(message)
-        op = msg['op']
-        if op == 'subscribe':
-            self._subscribe(client, protocol.subscriptions(msg))
-        elif op == 'unsubscribe':
-            self._unsubscribe(client, protocol.subscription_ids(msg))
-        elif op == 'advertise':
-            await self._client_advertise(client, protocol.client_channels(msg))
-        elif op == 'unadvertise':
-            for channel_id in protocol.channel_ids(msg):
-                if client.channels.pop(channel_id, None) is not None:
-                    await self._call(self.handlers.client_unadvertise, client.client_id,
-                                     channel_id)
-        elif op == 'getParameters' and self.handlers.parameters:
-            values = await self._call(self.handlers.get_parameters,
-                                      protocol.parameter_names(msg))
-            self._push(client, protocol.parameter_values(values, protocol.request_id(msg)),
-                       Tier.CRITICAL)
-        elif op == 'setParameters' and self.handlers.parameters:
-            settings = protocol.parameter_settings(msg)
-            if not self._may_mutate(client, 'setting parameters'):
-                values = await self._call(self.handlers.get_parameters,
-                                          [n for n, _ in settings])
-            else:
-                values, warnings = await self._call(self.handlers.set_parameters, settings)
-                for warning in warnings:
-                    self.status(StatusLevel.WARNING, warning, client.client_id)
-            self._push(client, protocol.parameter_values(values, protocol.request_id(msg)),
-                       Tier.CRITICAL)
-        elif op == 'subscribeConnectionGraph' and self.handlers.connection_graph:
-            client.graph_subscribed = True
-            client.graph_sent = None
-            if self._graph is not None:
-                self.publish_graph(self._graph)
-        elif op == 'unsubscribeConnectionGraph':
-            client.graph_subscribed = False
-        elif op in ('subscribeParameterUpdates', 'unsubscribeParameterUpdates'):
-            self.status(StatusLevel.WARNING, f'{op}: parameter updates are not offered',
-                        client.client_id)
-        else:
-            raise ProtocolError(f'unsupported op {op!r}')
-
-    def _may_mutate(self, client: _Client, what: str) -> bool:
-        if client.authorized:
-            return True
-        self.refused_mutations += 1
-        self.status(StatusLevel.ERROR, f'{what} refused: missing or wrong token (connect with '
-                    '?token=... or an Authorization: Bearer header)', client.client_id)
-        return False
-
-    def _subscribe(self, client: _Client, pairs: List[Tuple[int, int]]) -> None:
-        for sub_id, channel_id in pairs:
-            with self._lock:
-                if channel_id not in self._channels:
-                    why = f'subscribe: no channel {channel_id}'
-                elif sub_id in client.subscriptions:
-                    why = f'subscribe: subscription id {sub_id} is in use'
-                elif channel_id in client.subscriptions.values():
-                    why = f'subscribe: already subscribed to channel {channel_id}'
-                else:
-                    why = None
-                    client.subscriptions[sub_id] = channel_id
-                    self._subscribers[channel_id] = \
-                        self._subscribers.get(channel_id, ()) + ((client, sub_id),)
-            if why is not None:
-                self.status(StatusLevel.WARNING, why, client.client_id)
-
-    def _unsubscribe(self, client: _Client, sub_ids: List[int]) -> None:
-        with self._lock:
-            for sub_id in sub_ids:
-                channel_id = client.subscriptions.pop(sub_id, None)
-                if channel_id in self._subscribers:
-                    self._subscribers[channel_id] = tuple(
-                        s for s in self._subscribers.get(channel_id, ())
-                        if not (s[0] is client and s[1] == sub_id))
-
-    async def _client_advertise(self, client: _Client, channels: List[ClientChannel]) -> None:
-        for channel in channels:
-            if not self.options.client_publish:
-                why: Optional[str] = 'client publishing is off (live.client_publish: false)'
-            elif not self._may_mutate(client, f'publishing on {channel.topic}'):
-                continue
-            else:
-                why = await self._call(self.handlers.client_advertise, client.client_id, channel)
-            if why is None:
-                client.channels[channel.channel_id] = channel
-            else:
-                self.status(StatusLevel.ERROR, f'publishing on {channel.topic} refused: {why}',
-                            client.client_id)
-
-    async def _binary(self, client: _Client, frame: bytes) -> None:
-        request = protocol.parse_binary(frame)
-        if isinstance(request, protocol.ClientMessage):
-            if request.channel_id in client.channels:
-                await self._call(self.handlers.client_message, client.client_id,
-                                 request.channel_id, request.data)
-            return
-        service = self._services.get(request.service_id)
-        if service is None:
-            self._push(client, protocol.service_call_failure(
-                request.service_id, request.call_id, f'no service {request.service_id}'),
-                Tier.CRITICAL)
-            return
-        if service.mutating and not client.authorized:
-            self.refused_mutations += 1
-            self._push(client, protocol.service_call_failure(
-                request.service_id, request.call_id,
-                f'{service.name}: missing or wrong token'), Tier.CRITICAL)
-            return
-        answer = await self._call(service.handler, request.payload)
-        self._push(client, protocol.service_call_response(
-            request.service_id, request.call_id, 'json', answer), Tier.CRITICAL)
-
-    @staticmethod
-    def _service_info(service_id: int, service: Service) -> ServiceInfo:
-        return ServiceInfo(service_id, service.name, service.type_name,
-                           service.type_name + '_Request', service.request_schema,
-                           service.type_name + '_Response', service.response_schema)
 
 
 def _address(connection: ServerConnection) -> str:

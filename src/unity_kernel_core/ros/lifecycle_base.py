@@ -54,6 +54,7 @@ finalization (which took about 2 s of garbage collection on a loaded machine, pa
 ``ros2 launch``'s 5 s before it escalates).
 """
 
+import ast
 import ctypes
 import gc
 import logging
@@ -66,13 +67,18 @@ from typing import Any, Callable, List, NoReturn, Optional, Sequence, TypeVar
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
+from rclpy.utilities import remove_ros_args
 
-from unity_kernel_core.ros import log_forwarding
+from unity_kernel_core.ros import callbacks, log_forwarding
 from unity_kernel_core.ros.parameters import ParameterTable, ParamSpec
 
+RCLError = _rclpy.RCLError
+RCLInvalidROSArgsError = _rclpy.RCLInvalidROSArgsError
+UnknownROSArgsError = _rclpy.UnknownROSArgsError
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -259,8 +265,10 @@ def spin_until_shutdown(node: N, *, autostart: bool,
                 return 1
             if on_active is not None:
                 on_active(node)
+        spinning = f'executor of {node.get_name()}'
         while not signals.requested.is_set() and node.context.ok():
-            executor.spin_once(timeout_sec=0.1)
+            if not callbacks.spin_once(executor, 0.1, name=spinning):
+                break
             if node.exit_when_finalized and node.state_label == 'finalized':
                 node.get_logger().info('finalized over the lifecycle service: exiting')
                 return 0
@@ -316,11 +324,26 @@ def run(factory: Callable[[], N], args: Optional[List[str]] = None, *,
     code is returned and the caller must end the process itself (``unity-kernel up`` stops
     its private Redis first).
     """
+    argv = list(args) if args is not None else list(sys.argv)
+    program = os.path.basename(argv[0]) if argv else 'node'
+    problem = startup_problem(argv)
+    if problem is not None:
+        print(f'{program}: cannot start: {problem}', file=sys.stderr, flush=True)
+        if then_exit:
+            end_process(2)
+        return 2
     signals = ShutdownSignals()
     signals.install()
     context = None
     try:
-        init = rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+        init = rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
+    except RCLError as exc:
+        signals.ignore()
+        print(f'{program}: cannot start: {_init_problem(exc)}', file=sys.stderr, flush=True)
+        if then_exit:
+            end_process(2)
+        return 2
+    try:
         context = init.context
         with init:
             code = _run_node(factory, signals, autostart, on_active, executor_factory)
@@ -333,6 +356,54 @@ def run(factory: Callable[[], N], args: Optional[List[str]] = None, *,
     if then_exit:
         end_process(code)
     return code
+
+
+MAX_DOMAIN_ID = 232
+"""The highest ``ROS_DOMAIN_ID`` the DDS port mapping allows (Fast DDS refuses larger ones)."""
+
+
+def startup_problem(argv: Sequence[str]) -> Optional[str]:
+    """
+    Return why a node cannot start with ``argv`` (its ``--ros-args``) and this environment.
+
+    Checked before anything starts, so that a mistake is one line and exit code 2, not a
+    traceback (rclpy) or an abrupt exit of the process from inside DDS (a ``ROS_DOMAIN_ID``
+    out of range): ``ROS_DOMAIN_ID`` is a number in 0..232, and the ROS arguments parse.
+    """
+    domain = os.environ.get('ROS_DOMAIN_ID', '').strip()
+    if domain:
+        try:
+            number = int(domain)
+        except ValueError:
+            return f'ROS_DOMAIN_ID={domain!r} is not a number (0..{MAX_DOMAIN_ID})'
+        if not 0 <= number <= MAX_DOMAIN_ID:
+            return (f'ROS_DOMAIN_ID={number} is out of range: DDS takes 0..{MAX_DOMAIN_ID} '
+                    '(0..101 keeps clear of the ephemeral ports on Linux)')
+    try:
+        remove_ros_args(list(argv))
+    except UnknownROSArgsError as exc:
+        try:  # rclpy gives the list of them as its text
+            unknown = ' '.join(map(str, ast.literal_eval(str(exc))))
+        except (ValueError, SyntaxError, TypeError):
+            unknown = str(exc)
+        return f'unknown ROS arguments after --ros-args: {unknown}'
+    except RCLInvalidROSArgsError as exc:
+        return 'invalid ROS arguments: ' + _first_line(exc).replace(
+            'Failed to parse ROS arguments: ', '')
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.split(', at /')[0]  # rcl appends its source file and line
+
+
+def _init_problem(exc: BaseException) -> str:
+    text = _first_line(exc)
+    if 'logging' in text:
+        return (f'{text} (ROS writes its log under ROS_LOG_DIR, else ROS_HOME/log, else '
+                '~/.ros/log: make one of them a writable folder)')
+    return f'ROS could not be initialised: {text}'
 
 
 def _run_node(factory: Callable[[], N], signals: ShutdownSignals, autostart: Optional[bool],

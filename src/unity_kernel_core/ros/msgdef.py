@@ -13,11 +13,20 @@
 # limitations under the License.
 
 """
-Full ``ros2msg`` message definitions (a type and all it depends on), as MCAP and rosbag2 store.
+Full ``ros2msg`` message definitions (a type and all it depends on), as rosbag2 writes them.
+
+The form is the one rosbag2 (``LocalMessageDefinitionSource``) and foxglove_bridge write, and
+the one Foxglove's parser (``@foxglove/rosmsg``) resolves: the ``.msg`` file of the type
+itself, then each type it depends on, once, depth first, in sorted order per file, as a
+newline, a line of 80 ``=``, a line ``MSG: <name>`` and the ``.msg`` file's text. A
+dependency is named as the field that uses it writes it (``std_msgs/Header``; a type of the
+same package written bare, ``Point``, as ``geometry_msgs/Point``; the bare ``Header`` as
+``std_msgs/Header``), so every field's type is found under a ``MSG:`` line of exactly that
+name. The live view's ``ros2msg`` schemas, the MCAP export and the rosbag2 export use
+:func:`full_definition`.
 
 Pure text processing over the ``.msg`` files that message packages install into their share
-directory: the definition of the type itself, then for each nested type, once, a separator
-line of 80 ``=``, ``MSG: pkg/msg/Name`` and its text.
+directory.
 """
 
 import pathlib
@@ -31,35 +40,36 @@ PRIMITIVES = frozenset((
     'bool', 'byte', 'char', 'float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32',
     'uint32', 'int64', 'uint64', 'string', 'wstring', 'time', 'duration'))
 SEPARATOR = '=' * 80
+MAX_DEPTH = 50
+"""Nesting beyond this is refused (rosbag2's bound): a definition that includes itself."""
 
 _FIELD_TYPE = re.compile(r'^([A-Za-z][A-Za-z0-9_/]*)')
 
 
-def nested_types(text: str, package: str) -> List[str]:
-    """Return the ``pkg/msg/Name`` types used by the fields of a ``.msg`` text, in order."""
-    found: List[str] = []
+def dependencies(text: str, package: str) -> List[str]:
+    """
+    Return the message types the fields of a ``.msg`` text use, named as written, sorted.
+
+    ``package`` is the package of the file: a type written bare (``Point``) is in it, except
+    ``Header``, which is ``std_msgs/Header``.
+    """
+    found: Set[str] = set()
     for raw in text.splitlines():
         line = raw.split('#', 1)[0].strip()
-        if not line:
-            continue
         tokens = line.split()
         if len(tokens) < 2:
-            continue  # constants are primitives, so only field types matter here
+            continue
         m = _FIELD_TYPE.match(tokens[0])
-        if not m:
-            continue
+        if not m or m.group(1) in PRIMITIVES:
+            continue  # a constant's type is a primitive, so it never names a dependency
         base = m.group(1)
-        if base in PRIMITIVES:
-            continue
         if base == 'Header':
-            name = 'std_msgs/msg/Header'
+            found.add('std_msgs/Header')
         elif '/' in base:
-            name = message_types.normalize_type_name(base)
+            found.add(base)
         else:
-            name = f'{package}/msg/{base}'
-        if name not in found:
-            found.append(name)
-    return found
+            found.add(f'{package}/{base}')
+    return sorted(found)
 
 
 def share_msg_file(type_name: str) -> pathlib.Path:
@@ -77,20 +87,29 @@ def share_msg_file(type_name: str) -> pathlib.Path:
     return path
 
 
+def read_msg_file(type_name: str) -> str:
+    """Return the text of a type's installed ``.msg`` file."""
+    return share_msg_file(type_name).read_text(encoding='utf-8')
+
+
 def full_definition(type_name: str,
                     read: Optional[Callable[[str], str]] = None) -> str:
-    """Return the concatenated definition of ``type_name`` and its nested types."""
-    reader = read or (lambda t: share_msg_file(t).read_text(encoding='utf-8'))
-    root = message_types.normalize_type_name(type_name)
-    parts = [reader(root).rstrip('\n')]
-    seen: Set[str] = {root}
-    todo = nested_types(parts[0], root.split('/')[0])
-    while todo:
-        name = todo.pop(0)
-        if name in seen:
-            continue
-        seen.add(name)
-        text = reader(name).rstrip('\n')
-        parts.append(f'{SEPARATOR}\nMSG: {name}\n{text}')
-        todo.extend(nested_types(text, name.split('/')[0]))
-    return '\n'.join(parts) + '\n'
+    """Return the concatenated definition of ``type_name`` and every type it depends on."""
+    reader = read or read_msg_file
+    seen: Set[str] = set()
+
+    def append(name: str, depth: int) -> str:
+        if depth > MAX_DEPTH:
+            raise MessageTypeError(f'definition of {type_name} nests deeper than {MAX_DEPTH} '
+                                   f'types (at {name})')
+        text = reader(name)
+        parts = [text]
+        for dep in dependencies(text, message_types.normalize_type_name(name).split('/')[0]):
+            if dep not in seen:
+                seen.add(dep)
+                parts.append(f'\n{SEPARATOR}\nMSG: {dep}\n')
+                parts.append(append(dep, depth + 1))
+        return ''.join(parts)
+
+    message_types.normalize_type_name(type_name)  # a malformed name: MessageTypeError
+    return append(type_name, 1)

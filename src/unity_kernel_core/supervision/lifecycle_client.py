@@ -26,6 +26,7 @@ from typing import Any, Callable, Dict, Optional, Set
 from lifecycle_msgs.msg import Transition, TransitionEvent
 from lifecycle_msgs.srv import ChangeState, GetState
 
+from unity_kernel_core.ros import callbacks
 from unity_kernel_core.ros.spinning_node import SpinningNode
 
 TRANSITIONS = {
@@ -146,8 +147,8 @@ class LifecycleClient:
             old = self._watches.pop(node, None)
             if old is not None:
                 self.node.destroy_subscription(old)
-            self._watches[node] = self.node.create_subscription(
-                TransitionEvent, f'{node}/transition_event', on_event, 10)
+            self._watches[node] = callbacks.subscribe(
+                self.node, TransitionEvent, f'{node}/transition_event', on_event, 10)
 
     def forget(self, node: str) -> None:
         """Drop the clients and the transition watch of ``node`` (restarted or unloaded)."""

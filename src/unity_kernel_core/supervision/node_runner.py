@@ -19,7 +19,8 @@ When the kernel starts the process itself (``unity-kernel up``) it owns it: the 
 its own session (a Ctrl-C at the terminal reaches the kernel only, which then shuts the
 modules down in order) and dies with the kernel (``PR_SET_PDEATHSIG``). Its output goes to
 ``<state_dir>/logs/<module>.log``, rotated at 5 MB. A manifest's ``scheduling`` runs the
-command through the prefix of :mod:`unity_kernel_core.supervision.scheduling`; when the
+command through the prefix of :mod:`unity_kernel_core.supervision.scheduling`
+(:mod:`unity_kernel_core.common.os_scheduling`'s program); when the
 setting is not permitted, the start fails with the prefix's one-line reason.
 """
 
@@ -34,6 +35,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, IO, List, Optional
 
+from unity_kernel_core.common import os_scheduling
 from unity_kernel_core.errors import ModuleError
 from unity_kernel_core.paths import ensure_private_dir
 from unity_kernel_core.supervision import scheduling
@@ -170,8 +172,8 @@ class NodeRunner:
                 raise ModuleError(self.manifest.name, 'start abandoned: the kernel is going '
                                                       'down')
             if self.proc is not None and self.proc.poll() is not None:
-                if self.proc.returncode == scheduling.REFUSED:
-                    raise ModuleError(self.manifest.name, scheduling.refusal(
+                if self.proc.returncode == os_scheduling.REFUSED:
+                    raise ModuleError(self.manifest.name, os_scheduling.refusal(
                         self._last_log_line(), self.manifest.name))
                 raise ModuleError(self.manifest.name, f'process exited with status '
                                                       f'{self.proc.returncode} during start; '

@@ -13,14 +13,17 @@
 # limitations under the License.
 
 """
-Restart decisions: exponential backoff and a maximum number of restarts in a time window.
+Restart decisions: exponential back-off and a maximum number of restarts in a time window.
 
-Pure Python with an injectable clock, so the rules are tested without waiting.
+Pure Python with an injectable clock, so the rules are tested without waiting. The delays
+are :class:`unity_kernel_core.common.backoff.ExponentialBackoff`'s.
 """
 
 import collections
 import time
 from typing import Callable, Deque, Optional
+
+from unity_kernel_core.common.backoff import ExponentialBackoff
 
 
 class RestartTracker:
@@ -39,8 +42,7 @@ class RestartTracker:
         self.policy = policy
         self.max_restarts = max_restarts
         self.window_s = window_s
-        self.backoff_initial_s = backoff_initial_s
-        self.backoff_max_s = backoff_max_s
+        self.backoff = ExponentialBackoff(backoff_initial_s, backoff_max_s)
         self._clock = clock
         self._restarts: Deque[float] = collections.deque()
         self._streak = 0
@@ -72,7 +74,7 @@ class RestartTracker:
         if self._last_failure is not None and now - self._last_failure > self.window_s:
             self._streak = 0
         self._last_failure = now
-        delay = min(self.backoff_max_s, self.backoff_initial_s * (2 ** self._streak))
+        delay = self.backoff.compute(self._streak)
         self._streak += 1
         self._restarts.append(now)
         return delay

@@ -13,158 +13,31 @@
 # limitations under the License.
 
 """
-A node module's OS scheduling (the manifest's ``scheduling``), applied before it runs.
+A node module's OS scheduling (the manifest's ``scheduling``) as the command prefix it runs under.
 
-One mechanism for every way a node module starts: a command prefix that sets the nice
-value or the real-time policy on itself and then runs (``exec``) the node's executable::
-
-    python -m unity_kernel_core.supervision.scheduling --module NAME --nice -10 -- CMD...
-    python -m unity_kernel_core.supervision.scheduling --module NAME --policy fifo
-        --priority 10 -- CMD...
-
-The kernel's node runner puts it in front of the command it starts; the launch plan gives
-``ros2 launch`` the same as the node's ``prefix``. The prefix runs single-threaded, and on
-Linux the nice value and the policy belong to a thread, are kept across ``exec`` and are
-inherited by every thread created later, so every thread of the node (its executor, the
-DDS threads) runs with the setting. A nice value is also given to the process's autogroup
-when the process leads its own session (see :func:`autogroup_nice`). When the setting is
-not permitted the prefix prints one line naming the module, the setting and what it needs,
-and exits with ``REFUSED`` without running the node; the node runner reports that line as
-the module's start failure.
+The kernel's node runner puts :func:`prefix` in front of the command it starts; the launch
+plan gives ``ros2 launch`` the same as the node's ``prefix``. The prefix is the program of
+:mod:`unity_kernel_core.common.os_scheduling`, which applies the setting and runs the node.
 """
 
-import argparse
-import errno
-import os
 import sys
-from typing import List, Optional, TYPE_CHECKING
+from typing import List
 
-if TYPE_CHECKING:  # the prefix itself runs without pydantic
-    from unity_kernel_core.supervision.manifest import Manifest, Scheduling
-
-REFUSED = 77
-"""Exit status of the prefix when the setting is not permitted (``EX_NOPERM``)."""
-POLICIES = {'fifo': os.SCHED_FIFO, 'rr': os.SCHED_RR}
+from unity_kernel_core.common import os_scheduling
+from unity_kernel_core.config.kernel_config import Scheduling
+from unity_kernel_core.supervision.manifest import Manifest
 
 
-class SchedulingError(Exception):
-    """The scheduling could not be applied (not permitted, or refused by the OS)."""
-
-
-def describe(nice: Optional[int], policy: str, priority: Optional[int]) -> str:
-    """Return a setting in words, e.g. ``nice -10`` or ``policy fifo priority 10``."""
-    if policy != 'other':
-        return f'policy {policy} priority {priority}'
-    return f'nice {nice}'
-
-
-def needs(nice: Optional[int], policy: str, priority: Optional[int]) -> str:
-    """Return what a process needs to be allowed a setting."""
-    if policy != 'other':
-        return (f'CAP_SYS_NICE or an RLIMIT_RTPRIO of at least {priority} (ulimit -r; '
-                'systemd LimitRTPRIO=; rtprio in /etc/security/limits.conf; in a container '
-                '--cap-add=SYS_NICE)')
-    return (f'CAP_SYS_NICE or an RLIMIT_NICE of at least {20 - (nice or 0)} (ulimit -e; '
-            'systemd LimitNICE=; nice in /etc/security/limits.conf)')
-
-
-def apply(nice: Optional[int], policy: str = 'other', priority: Optional[int] = None,
-          tid: int = 0) -> None:
-    """
-    Set a thread's nice value or real-time policy; raise SchedulingError if not permitted.
-
-    ``tid``: the thread's native id (``threading.get_native_id()``; 0: the calling thread).
-    Threads it creates afterwards, and the program an ``exec`` runs, inherit the setting.
-    """
-    try:
-        if policy != 'other':
-            assert priority is not None
-            os.sched_setscheduler(tid, POLICIES[policy], os.sched_param(priority))
-        elif nice is not None:
-            os.setpriority(os.PRIO_PROCESS, tid, nice)
-    except OSError as exc:
-        what = describe(nice, policy, priority)
-        if exc.errno in (errno.EPERM, errno.EACCES):
-            raise SchedulingError(f'scheduling {what} not permitted ({exc.strerror}): needs '
-                                  f'{needs(nice, policy, priority)}') from None
-        raise SchedulingError(f'scheduling {what} refused: {exc.strerror}') from None
-
-
-def autogroup_nice(nice: int) -> bool:
-    """
-    Give the process's autogroup ``nice`` too when the process leads its session; say if so.
-
-    With autogrouping on (``/proc/sys/kernel/sched_autogroup_enabled``, the default of many
-    distributions, and no CPU cgroup of its own), Linux shares the CPU between sessions'
-    autogroups first and weighs a thread's nice value only against the threads of its own
-    group: a module in a session of its own (the node runner starts each one so) at nice -10
-    otherwise still gets no more than any other session. A session leader's autogroup holds
-    only itself and what it starts, so its group's nice is the module's own.
-    """
-    path = '/proc/self/autogroup'
-    if os.getsid(0) != os.getpid() or not os.path.exists(path):
-        return False
-    try:
-        with open(path, 'w') as f:
-            f.write(str(nice))
-    except OSError as exc:
-        if exc.errno in (errno.EPERM, errno.EACCES):
-            raise SchedulingError(f'scheduling nice {nice} (of its autogroup) not permitted '
-                                  f'({exc.strerror}): needs '
-                                  f'{needs(nice, "other", None)}') from None
-        raise SchedulingError(f'scheduling nice {nice} (of its autogroup) refused: '
-                              f'{exc.strerror}') from None
-    return True
-
-
-def arguments(scheduling: 'Scheduling') -> List[str]:
+def arguments(scheduling: Scheduling) -> List[str]:
     """Return the prefix's options for a setting."""
     if scheduling.policy != 'other':
         return ['--policy', scheduling.policy, '--priority', str(scheduling.priority)]
     return ['--nice', str(scheduling.nice)]
 
 
-def prefix(manifest: 'Manifest') -> List[str]:
+def prefix(manifest: Manifest) -> List[str]:
     """Return the command prefix that runs a node module at its scheduling ([] if none)."""
     if manifest.scheduling.is_default:
         return []
-    return [sys.executable, '-m', __name__, '--module', manifest.name,
+    return [sys.executable, '-m', os_scheduling.__name__, '--module', manifest.name,
             *arguments(manifest.scheduling), '--']
-
-
-def refusal(line: str, module: str) -> str:
-    """Return the prefix's error ``line`` without its leading ``module 'NAME': ``."""
-    return line.strip().removeprefix(f'module {module!r}: ')
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog='python -m unity_kernel_core.supervision.scheduling',
-        description="Run a node module's command at its scheduling (manifest 'scheduling').")
-    parser.add_argument('--module', required=True)
-    parser.add_argument('--nice', type=int, choices=range(-20, 20), metavar='-20..19')
-    parser.add_argument('--policy', choices=('other', *POLICIES), default='other')
-    parser.add_argument('--priority', type=int, choices=range(1, 100), metavar='1..99')
-    parser.add_argument('command', nargs='+')
-    args = parser.parse_args(argv)
-    if (args.policy == 'other') != (args.priority is None):
-        parser.error('--priority goes with --policy fifo or rr, and only with them')
-    if not os.path.isabs(args.command[0]):
-        parser.error(f'the command must start with an absolute path, got {args.command[0]!r}')
-    try:
-        apply(args.nice, args.policy, args.priority)
-        if args.nice is not None:
-            autogroup_nice(args.nice)
-    except SchedulingError as exc:
-        print(f'module {args.module!r}: {exc}', file=sys.stderr, flush=True)
-        return REFUSED
-    try:
-        os.execv(args.command[0], args.command)
-    except OSError as exc:
-        print(f'module {args.module!r}: cannot run {args.command[0]}: {exc.strerror}',
-              file=sys.stderr, flush=True)
-    return 127
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -61,6 +61,7 @@ from unity_kernel_core.config.kernel_config import KernelConfig
 from unity_kernel_core.errors import ConfigError, ModuleError
 from unity_kernel_core.module_commands import (CommandOutcome, LIST_SERVICE, ModuleCommand,
                                                OUTCOME_SERVICE)
+from unity_kernel_core.ros import callbacks
 from unity_kernel_core.ros.diagnostics import ERROR, OK, STALE, status, WARN
 from unity_kernel_core.supervision import deployment
 from unity_kernel_core.supervision.commands import Commands
@@ -227,6 +228,11 @@ class Supervisor:
 
     # -- discovery -------------------------------------------------------------------------
 
+    def check_deployment(self, config: KernelConfig) -> None:
+        """Raise ConfigError when ``config``'s modules cannot be deployed (as configure would)."""
+        base = self.context.config_path.parent if self.context.config_path else None
+        deployment.resolve(config, base)
+
     def search_paths(self) -> List[pathlib.Path]:
         """Return the allow-listed directories manifests are read from."""
         base = self.context.config_path.parent if self.context.config_path else None
@@ -388,11 +394,11 @@ class Supervisor:
     def _create_services(self) -> None:
         n = self.node
         self._services = [
-            n.create_service(Trigger, f'~/modules/{LIST_SERVICE}', self._srv_list),
-            n.create_service(AddDiagnostics, f'~/modules/{OUTCOME_SERVICE}',
-                             self._srv_outcome),
-            *[n.create_service(AddDiagnostics, f'~/modules/{command.value}',
-                               self._command_service(command)) for command in ModuleCommand]]
+            callbacks.service(n, Trigger, f'~/modules/{LIST_SERVICE}', self._srv_list),
+            callbacks.service(n, AddDiagnostics, f'~/modules/{OUTCOME_SERVICE}',
+                              self._srv_outcome),
+            *[callbacks.service(n, AddDiagnostics, f'~/modules/{command.value}',
+                                self._command_service(command)) for command in ModuleCommand]]
 
     def _srv_list(self, request: Any, response: Any) -> Any:
         response.success = True

@@ -24,18 +24,16 @@ The API key is sent as a bearer token and never logged or shown in errors.
 """
 
 import dataclasses
-import os
-import pathlib
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol
 
 import httpx
 
-from unity_kernel_core.config.documents import loads_json, read_text
-from unity_kernel_core.errors import ConfigError
+from unity_kernel_core.common.credentials import read_secret
+from unity_kernel_core.config.documents import loads_json
 from unity_llm_bridge.config import ModelSettings
-from unity_llm_bridge.errors import LlmError, OutputRejected, ProviderError
+from unity_llm_bridge.errors import OutputRejected, ProviderError
 
 Messages = List[Dict[str, str]]
 DeltaCallback = Callable[[str], None]
@@ -77,22 +75,10 @@ class Provider(Protocol):
 
 def read_api_key(name: str, settings: ModelSettings) -> Optional[str]:
     """Return the API key of a model from its environment variable or file (never logged)."""
-    if settings.api_key_env:
-        key = os.environ.get(settings.api_key_env, '').strip()
-        if not key:
-            raise LlmError(f'model {name!r}: environment variable {settings.api_key_env} '
-                           '(api_key_env) is not set or empty')
-        return key
-    if settings.api_key_file:
-        path = pathlib.Path(os.path.expandvars(settings.api_key_file)).expanduser()
-        try:
-            key = read_text(path).strip()
-        except ConfigError as exc:
-            raise LlmError(f'model {name!r}: api_key_file: {exc.issues[0]}') from None
-        if not key:
-            raise LlmError(f'model {name!r}: api_key_file {path} is empty')
-        return key
-    return None
+    return read_secret(settings.api_key_env, settings.api_key_file,
+                       env_key=f'models.{name}.api_key_env',
+                       file_key=f'models.{name}.api_key_file',
+                       required=bool(settings.api_key_env or settings.api_key_file))
 
 
 class HttpProvider:

@@ -40,6 +40,7 @@ from typing import Any, Deque, Dict, List, Optional
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32, MultiArrayDimension, String, UInt8MultiArray
 
+from unity_kernel_core.ros import callbacks
 from unity_kernel_core.ros.diagnostics import OK, WARN
 from unity_kernel_core.ros.parameters import ParamSpec
 from unity_sensors.audio import pcm
@@ -101,7 +102,8 @@ class AudioNode(SensorNode):
             String, '~/info', QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                                          durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self._level_pub = self.create_lifecycle_publisher(Float32, '~/level', sensor_qos())
-        self._level_timer = self.create_timer(1.0 / settings.level_rate_hz, self._publish_level)
+        self._level_timer = callbacks.timer(self, 1.0 / settings.level_rate_hz,
+                                            self._publish_level)
 
     def open_sensor(self) -> None:
         """Open the device or file (activate, and reopen after a loss)."""

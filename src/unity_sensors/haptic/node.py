@@ -38,6 +38,7 @@ from geometry_msgs.msg import WrenchStamped
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JoyFeedbackArray
 
+from unity_kernel_core.ros import callbacks
 from unity_kernel_core.ros.parameters import ParamSpec
 from unity_sensors.errors import SensorConfigError, SensorError
 from unity_sensors.haptic.drivers import EvdevDriver, HapticDriver, SerialDriver
@@ -109,8 +110,8 @@ class HapticNode(SensorNode):
         self.driver = make_driver(str(self.get_parameter('driver').value), self)
         self._wrench_pub = self.create_lifecycle_publisher(WrenchStamped, '~/wrench',
                                                            sensor_qos())
-        self._feedback_sub = self.create_subscription(JoyFeedbackArray, topic,
-                                                      self._on_feedback, FEEDBACK_QOS)
+        self._feedback_sub = callbacks.subscribe(self, JoyFeedbackArray, topic,
+                                                 self._on_feedback, FEEDBACK_QOS)
 
     def open_sensor(self) -> None:
         assert self.driver is not None

@@ -71,7 +71,7 @@ def test_replay_and_export_skip_bad_entries_with_clear_errors(bad_trail, redis_s
     assert '7 event(s) would be sent' not in dry.stderr
     result = support.cli(ros_env, 'replay', '--url', redis_server.url, '--fast')
     assert result.returncode == 1, result.stderr
-    assert 'replayed 3 event(s), skipped 3' in result.stdout
+    assert 'replayed 3 event(s), skipped 6' in result.stdout
     assert 'cannot decode 5 bytes as std_msgs/msg/String' in result.stderr
     assert "Python package 'nope_msgs' is not installed" in result.stderr
     assert "malformed ROS type name 'not a type'" in result.stderr

@@ -22,7 +22,6 @@ import redis
 from unity_kernel_core.audit.record import AuditError, AuditRecord, StreamKeys
 from unity_kernel_core.audit.replay import pace
 from unity_kernel_core.audit.store import AuditStore, parse_bound
-from unity_kernel_core.ros.msgdef import full_definition, nested_types
 
 
 def test_range_limits_accept_ids_epoch_ms_iso_times_and_open_ends():
@@ -51,15 +50,6 @@ def test_pace_keeps_original_spacing_scaled_by_the_rate():
     slept.clear()
     list(pace(records, 0.0, sleep, lambda: now[0]))
     assert slept == []
-
-
-def test_nested_types_and_full_definition_of_a_message():
-    text = 'std_msgs/Header header\nfloat64[9] cov # note\nVector3 v\nint32 A=1\nstring<=5 s\n'
-    assert nested_types(text, 'geometry_msgs') == [
-        'std_msgs/msg/Header', 'geometry_msgs/msg/Vector3']
-    definition = full_definition('sensor_msgs/msg/Imu')
-    assert definition.count('MSG: ') == 4  # Header, Time, Quaternion, Vector3, each once
-    assert 'MSG: builtin_interfaces/msg/Time' in definition
 
 
 @pytest.mark.redis

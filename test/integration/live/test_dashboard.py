@@ -214,7 +214,9 @@ def test_dashboard_in_a_browser_shows_modules_restarts_one_and_draws_the_camera(
     page.wait_for_function(f"""() => document.querySelector('{row} [data-testid="module-state"]')
                                .textContent !== 'active' """, timeout=20000)
     page.wait_for_selector(f'{row} td.state-active', timeout=60000)
-    assert 'restart of camera scheduled' in page.inner_text('#action-result')
+    # its outcome in the row: scheduled (with the kernel's word), then done once it is back
+    page.wait_for_function(f"""() => document.querySelector('{row} [data-testid="module-outcome"]')
+                               .textContent === 'restart: done'""", timeout=20000)
 
     # recent events, filtered by a topic pattern
     page.fill('#pattern', '/unity_kernel/modules/**')

@@ -393,9 +393,9 @@ def test_api_key_is_sent_but_never_logged(servers, bridges, monkeypatch, bridge_
 
 
 def test_missing_api_key_fails_connect_with_the_variable_name(monkeypatch):
-    from unity_llm_bridge.errors import LlmError
+    from unity_kernel_core.errors import SecretError
     monkeypatch.delenv('NOT_SET_KEY', raising=False)
-    with pytest.raises(LlmError, match='NOT_SET_KEY'):
+    with pytest.raises(SecretError, match='NOT_SET_KEY'):
         make_bridge({'m': model(refused_url(), api_key_env='NOT_SET_KEY')}, [route(['m'])])
 
 

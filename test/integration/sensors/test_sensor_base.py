@@ -23,7 +23,8 @@ from sensor_support import state, wait_state
 from std_msgs.msg import UInt32
 import support
 
-from unity_sensors.capture import Backoff, CaptureWorker, Counters, Pacer, SampleQueue
+from unity_kernel_core.common.backoff import ExponentialBackoff
+from unity_sensors.capture import CaptureWorker, Counters, Pacer, SampleQueue
 from unity_sensors.errors import DeviceLostError, DeviceNotFoundError
 from unity_sensors.sensor_node import sensor_qos
 
@@ -38,15 +39,6 @@ def test_sample_queue_drops_the_oldest_when_full():
     assert not q.put(3)
     assert q.dropped == 1
     assert [q.get(0), q.get(0), q.get(0)] == [2, 3, None]
-
-
-def test_backoff_doubles_up_to_the_cap_and_resets():
-    b = Backoff(0.1, 0.5)
-    assert [round(b.next_delay(), 3) for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
-    b.reset()
-    assert b.next_delay() == 0.1
-    with pytest.raises(ValueError):
-        Backoff(0, 1)
 
 
 class FakeClock:
@@ -100,7 +92,7 @@ def test_worker_reopens_a_lost_device_with_backoff_and_keeps_counting():
 
     worker = CaptureWorker('t', out.append, read=read, reopen=reopen,
                            close=lambda: events.append('closed'), queue_size=100,
-                           backoff=Backoff(0.01, 0.02))
+                           backoff=ExponentialBackoff(0.01, 0.02))
     worker.start()
     support.wait_for(lambda: len(out) >= 10, 10, message='samples after the reopen')
     assert worker.stop()

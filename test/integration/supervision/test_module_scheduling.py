@@ -24,6 +24,7 @@ import pytest
 from supervision_support import kernel_config, list_modules, marks, node_module, start_kernel
 import support
 
+from unity_kernel_core.common import os_scheduling
 from unity_kernel_core.supervision import scheduling
 from unity_kernel_core.supervision.manifest import load_manifest
 
@@ -120,7 +121,7 @@ def test_a_scheduling_not_permitted_fails_the_module_start_with_one_clear_line(
     support.wait_for(lambda: list_modules(probe).get('niced', {}).get('state') == 'failed', 60,
                      message='the module failed')
     failure = list_modules(probe)['niced']['failure']
-    assert failure['code'] == scheduling.REFUSED, failure
+    assert failure['code'] == os_scheduling.REFUSED, failure
     assert failure['detail'].startswith(f"module 'niced': {words} "), failure
     assert needs in failure['detail'] and 'CAP_SYS_NICE' in failure['detail'], failure
     assert '\n' not in failure['detail']

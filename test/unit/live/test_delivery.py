@@ -22,9 +22,8 @@ from std_msgs.msg import String
 
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.config.kernel_config import is_loopback, parse_config
-from unity_kernel_core.errors import ConfigError, LiveViewError
+from unity_kernel_core.errors import ConfigError, SecretError
 from unity_kernel_core.live.delivery import access, EventRing, PublishPolicy, Rates, Throttle
-from unity_kernel_core.live.state import _redact_url
 from unity_kernel_core.live.view import bind_refusal, read_token, string_preview, tls_files
 
 
@@ -103,12 +102,6 @@ def test_string_preview_reads_cdr_strings_and_cuts_long_ones():
     assert string_preview(b'\x00') is None
 
 
-def test_redis_url_password_is_redacted():
-    assert _redact_url('redis://user:pw@host:6379/0') == 'redis://user@host:6379/0'
-    assert _redact_url('redis://:pw@host') == 'redis://host'
-    assert _redact_url('unix:///tmp/r.sock') == 'unix:///tmp/r.sock'
-
-
 def test_live_config_defaults_and_bounds():
     live = parse_config('').live
     assert (live.enabled, live.foxglove_host, live.foxglove_port, live.dashboard_port) == \
@@ -150,11 +143,11 @@ def test_token_comes_from_the_environment_or_a_file(tmp_path):
     token_file.write_text('from-file\n')
     with_file = parse_config(f'live: {{token_file: {token_file}}}').live
     assert read_token(with_file, {}) == 'from-file'
-    with pytest.raises(LiveViewError, match='token_file'):
+    with pytest.raises(SecretError, match='token_file'):
         read_token(parse_config(f'live: {{token_file: {tmp_path / "none"}}}').live, {})
     fifo = tmp_path / 'fifo'
     os.mkfifo(fifo)  # refused at once, not read (a read would block until a writer came)
-    with pytest.raises(LiveViewError, match='token_file: cannot read it: .*not a regular file'):
+    with pytest.raises(SecretError, match='token_file: cannot read it: .*not a regular file'):
         read_token(parse_config(f'live: {{token_file: {fifo}}}').live, {})
 
 

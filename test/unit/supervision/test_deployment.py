@@ -155,7 +155,7 @@ def test_scheduling_override_reaches_the_node_runner_and_the_launch_prefix_alike
     cam = deployment.resolve(load_config(config, environ={})).manifests['cam']
     assert (cam.scheduling.policy, cam.scheduling.priority) == ('fifo', 12)
     prefix = scheduling.prefix(cam)
-    assert prefix[1:] == ['-m', 'unity_kernel_core.supervision.scheduling', '--module', 'cam',
+    assert prefix[1:] == ['-m', 'unity_kernel_core.common.os_scheduling', '--module', 'cam',
                           '--policy', 'fifo', '--priority', '12', '--']
     [launched] = node_modules(config)
     assert shlex.split(launched.prefix) == prefix  # one source for both ways of starting it

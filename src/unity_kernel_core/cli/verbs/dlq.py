@@ -16,12 +16,12 @@
 
 import argparse
 import json
-import sys
 
 from unity_kernel_core.api.audit import dead_letter_rows, format_dead_letters, open_store
 from unity_kernel_core.api.audit import drop_all_dead_letters, retry_dead_letters
 from unity_kernel_core.audit.record import AuditError
 from unity_kernel_core.cli.verbs.export import add_source_arguments, count_int, positive_int
+from unity_kernel_core.cli.verbs.export import say
 from unity_kernel_core.errors import ConfigError
 
 NAME = 'dlq'
@@ -53,14 +53,14 @@ def main(args: argparse.Namespace) -> int:
     try:
         store, _config = open_store(args.config, args.url, args.robot)
         if args.action == 'list':
-            if args.json:
-                print(json.dumps(store.dead_letters(args.count, args.stream), indent=2))
+            if args.json:  # JSON escapes control characters itself
+                print(json.dumps(list(store.dead_letters(args.count, args.stream)), indent=2))
             else:
                 print(format_dead_letters(dead_letter_rows(store, args.count, args.stream)))
             return 0
         if args.action == 'drop':
             if not args.all and not args.ids:
-                print('unity-kernel dlq drop: give IDs or --all', file=sys.stderr)
+                say('unity-kernel dlq drop: give IDs or --all')
                 return 2
             dropped = (drop_all_dead_letters(store, args.stream) if args.all
                        else store.drop_dead_letters(args.ids, args.stream))
@@ -68,11 +68,10 @@ def main(args: argparse.Namespace) -> int:
             return 0
         report, dropped = retry_dead_letters(store, args.ids,
                                              wait_subscribers=args.wait_subscribers,
-                                             stream=args.stream)
+                                             stream=args.stream,
+                                             on_error=lambda e: say(f'not retried: {e}'))
     except (AuditError, ConfigError) as exc:
-        print(f'unity-kernel dlq: {exc}', file=sys.stderr)
+        say(f'unity-kernel dlq: {exc}')
         return 2
-    for error in report.errors:
-        print(f'not retried: {error}', file=sys.stderr)
     print(f'retried {report.sent} dead letter(s), dropped {dropped}')
     return 1 if report.skipped else 0

@@ -12,25 +12,28 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``unity-kernel export --format mcap``: write a range of the audit trail to a file."""
+"""``unity-kernel export --format mcap|rosbag2``: write a range of the audit trail to a file."""
 
 import argparse
 import pathlib
 import sys
-from typing import Any, List, Optional
+from typing import Any, Optional, Tuple
 
 import rich.console
 import rich.progress
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-from unity_kernel_core.api.audit import export_records, open_store, select
-from unity_kernel_core.audit.record import AuditError, AuditRecord
-from unity_kernel_core.audit.store import BadEntry, parse_bound
+from unity_kernel_core.api.audit import check_output, EXPORT_FORMATS, export_range, open_store
+from unity_kernel_core.api.text import printable
+from unity_kernel_core.audit.record import AuditError
+from unity_kernel_core.audit.store import AuditStore, BadEntry, parse_bound
 from unity_kernel_core.bus.patterns import compile_pattern
+from unity_kernel_core.config.kernel_config import KernelConfig
 from unity_kernel_core.errors import ConfigError, PatternError
 
 NAME = 'export'
-HELP = 'write audit-trail events to an MCAP file (ROS 2 CDR, readable by standard tools)'
+HELP = ('write audit-trail events to an MCAP file or a rosbag2 bag folder (ROS 2 CDR, '
+        'readable by standard tools)')
 
 
 # -- argument types: bad values are argparse errors naming the argument (exit 2) -----------
@@ -80,19 +83,6 @@ def positive_float(text: str) -> float:
     return value
 
 
-def output_file(text: str) -> pathlib.Path:
-    """Return a path a file can be written to: its folder exists; it is no folder or device."""
-    path = pathlib.Path(text).expanduser()
-    folder = path.parent
-    if not folder.is_dir():
-        raise argparse.ArgumentTypeError(f'{path}: folder {folder} does not exist')
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f'{path}: is a folder, expected a file name')
-    if path.exists() and not path.is_file():
-        raise argparse.ArgumentTypeError(f'{path}: not a regular file (a device or a FIFO)')
-    return path
-
-
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options saying which Redis to read (shared with replay and dlq)."""
     parser.add_argument('--config', type=pathlib.Path, default=None,
@@ -113,24 +103,40 @@ def add_range_arguments(parser: argparse.ArgumentParser) -> None:
                         help='topic pattern (`*` one segment, `**` any; default /**)')
 
 
-def load_range(args: argparse.Namespace, verb: str,
-               bad: List[BadEntry]) -> Optional[List[AuditRecord]]:
-    """Read the selected records (None after printing why not); report malformed entries."""
+def open_range(args: argparse.Namespace, verb: str) -> Optional[Tuple[AuditStore, KernelConfig]]:
+    """Open the store a range is read from (None after printing why not)."""
     try:
-        store, _config = open_store(args.config, args.url, args.robot)
-        records = select(store, args.start, args.end, args.topics, bad)
+        return open_store(args.config, args.url, args.robot)
     except (AuditError, ConfigError) as exc:
-        print(f'unity-kernel {verb}: {exc}', file=sys.stderr)
+        say(f'unity-kernel {verb}: {exc}')
         return None
-    for entry in bad:
-        print(f'skipped malformed entry: {entry.error}', file=sys.stderr)
-    return records
+
+
+def say(text: str) -> None:
+    """Print a line on stderr, control characters from the store shown as escapes."""
+    print(printable(text), file=sys.stderr)
+
+
+class Reported:
+    """Print malformed entries and skipped records on stderr as they come; count them."""
+
+    def __init__(self) -> None:
+        self.bad = 0
+
+    def bad_entry(self, entry: BadEntry) -> None:
+        """Report a malformed entry (skipped)."""
+        self.bad += 1
+        say(f'skipped malformed entry: {entry.error}')
+
+    def skipped(self, error: str) -> None:
+        """Report a record that was not sent or written."""
+        say(f'skipped: {error}')
 
 
 class Progress:
     """A rich progress bar on stderr (quiet when stderr is not a terminal)."""
 
-    def __init__(self, total: int, label: str) -> None:
+    def __init__(self, total: Optional[int], label: str) -> None:
         self._bar = rich.progress.Progress(
             TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             console=rich.console.Console(stderr=True), disable=not sys.stderr.isatty())
@@ -150,18 +156,27 @@ class Progress:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_range_arguments(parser)
-    parser.add_argument('--format', choices=['mcap'], default='mcap', help='file format')
-    parser.add_argument('--output', '-o', type=output_file, required=True, help='output file')
+    parser.add_argument('--format', choices=EXPORT_FORMATS, default='mcap',
+                        help='mcap: one MCAP file; rosbag2: a bag folder (metadata.yaml + '
+                             'MCAP) for ros2 bag')
+    parser.add_argument('--output', '-o', type=lambda t: pathlib.Path(t).expanduser(),
+                        required=True, help='output file (mcap) or new folder (rosbag2)')
 
 
 def main(args: argparse.Namespace) -> int:
-    bad: List[BadEntry] = []
-    records = load_range(args, 'export', bad)
-    if records is None:
+    problem = check_output(args.output, args.format)
+    if problem is not None:
+        say(f'unity-kernel export: argument --output/-o: {problem}')
         return 2
-    with Progress(len(records), 'exporting') as progress:
-        report = export_records(records, args.output, lambda _r: progress.advance())
-    for error in report.errors:
-        print(f'skipped: {error}', file=sys.stderr)
-    print(f'wrote {report.sent} event(s) to {args.output}, skipped {report.skipped}')
-    return 1 if (report.skipped or bad) else 0
+    opened = open_range(args, 'export')
+    if opened is None:
+        return 2
+    store, config = opened
+    reported = Reported()
+    with Progress(store.count(args.start, args.end, args.topics), 'exporting') as progress:
+        report = export_range(store, config, args.start, args.end, args.topics, args.output,
+                              args.format, lambda _r: progress.advance(), reported.skipped,
+                              reported.bad_entry)
+    print(f'wrote {report.sent} event(s) to {args.output}, skipped '
+          f'{report.skipped + reported.bad}')
+    return 1 if (report.skipped or reported.bad) else 0

@@ -15,11 +15,11 @@
 """``unity-kernel replay``: republish a range of the audit trail onto DDS."""
 
 import argparse
-import sys
 
-from unity_kernel_core.api.audit import replay_records
-from unity_kernel_core.cli.verbs.export import add_range_arguments, count_int, load_range
-from unity_kernel_core.cli.verbs.export import positive_float, Progress
+from unity_kernel_core.api.audit import replay_range
+from unity_kernel_core.api.text import printable
+from unity_kernel_core.cli.verbs.export import add_range_arguments, count_int, open_range
+from unity_kernel_core.cli.verbs.export import positive_float, Progress, Reported, say
 
 NAME = 'replay'
 HELP = 'republish audit-trail events onto DDS with their original types and timing'
@@ -38,25 +38,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    bad: list = []
-    records = load_range(args, 'replay', bad)
-    if records is None:
-        return 2
-    if args.dry_run:
-        for r in records:
-            print(f'{r.entry_id}  {r.topic}  {r.type_name}  {r.tier}  seq={r.seq}  '
-                  f'{len(r.cdr)} bytes')
-        print(f'{len(records)} event(s) would be sent', file=sys.stderr)
-        return 1 if bad else 0
     if args.rate <= 0 and not args.fast:
-        print('unity-kernel replay: --rate must be > 0 (use --fast for no waiting)',
-              file=sys.stderr)
+        say('unity-kernel replay: --rate must be > 0 (use --fast for no waiting)')
         return 2
-    with Progress(len(records), 'replaying') as progress:
-        report = replay_records(records, 0.0 if args.fast else args.rate,
-                                wait_subscribers=args.wait_subscribers,
-                                on_sent=lambda _r: progress.advance())
-    for error in report.errors:
-        print(f'skipped: {error}', file=sys.stderr)
-    print(f'replayed {report.sent} event(s), skipped {report.skipped}')
-    return 1 if (report.skipped or bad) else 0
+    opened = open_range(args, 'replay')
+    if opened is None:
+        return 2
+    store, _config = opened
+    reported = Reported()
+    if args.dry_run:
+        listed = 0
+        for r in store.read(args.start, args.end, args.topics, reported.bad_entry):
+            print(printable(f'{r.entry_id}  {r.topic}  {r.type_name}  {r.tier}  seq={r.seq}  '
+                            f'{len(r.cdr)} bytes'))
+            listed += 1
+        say(f'{listed} event(s) would be sent')
+        return 1 if reported.bad else 0
+    with Progress(store.count(args.start, args.end, args.topics), 'replaying') as progress:
+        report = replay_range(store, args.start, args.end, args.topics,
+                              0.0 if args.fast else args.rate, args.wait_subscribers,
+                              lambda _r: progress.advance(), reported.skipped,
+                              reported.bad_entry)
+    print(f'replayed {report.sent} event(s), skipped {report.skipped + reported.bad}')
+    return 1 if (report.skipped or reported.bad) else 0

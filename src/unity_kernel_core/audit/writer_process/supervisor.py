@@ -1,0 +1,341 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The kernel's side of the writer process: the bus tap into the ring, and its supervisor.
+
+The tap (:meth:`ProcessWriter.offer`, on the publishing thread under the bus's sequence lock)
+issues the event's entry ID and copies a ring record (:mod:`unity_kernel_core.audit.encoder`)
+into the shared-memory ring; it never waits, except for a CRITICAL event when the ring is
+full (it waits for the writer, as the CRITICAL tier's BLOCK policy does). The supervisor
+starts the writer process, waits until it is ready, and restarts it whenever it exits
+(backing off while it keeps failing); its status lines are the counters it reports.
+"""
+
+import logging
+import os
+import pathlib
+import subprocess
+import threading
+import time
+from typing import Any, Dict, Optional, Tuple
+
+from unity_kernel_core.audit.batch_writer import JOURNAL_DIR
+from unity_kernel_core.audit.counters import COUNTERS, WriterCounts
+from unity_kernel_core.audit.encoder import EntryEncoder
+from unity_kernel_core.audit.record import AuditError, StreamKeys
+from unity_kernel_core.audit.ring import Ring
+from unity_kernel_core.audit.writer_process.protocol import (command, config_line,
+                                                             LineReader, parse_line, READY,
+                                                             Ready, ring_path, STATUS)
+from unity_kernel_core.bus.event_bus import DeadLetter
+from unity_kernel_core.bus.events import Event, Tier
+from unity_kernel_core.common.backoff import BackoffCounter, StepBackoff
+from unity_kernel_core.common.credentials import redact_url
+from unity_kernel_core.config.kernel_config import KernelConfig, TopicRoutes
+
+_LOG = logging.getLogger('unity_kernel.mirror')
+
+READY_TIMEOUT_S = 30.0
+RESTART_BACKOFF = StepBackoff((0.2, 0.5, 1.0, 2.0, 5.0))
+"""How long the supervisor waits before restarting a writer process that keeps failing."""
+STEADY_S = 30.0
+"""A writer process that ran this long before it ended starts the back-off again."""
+
+PARENT_COUNTERS = ('skipped', 'unencodable', 'dropped_queue', 'critical_waits')
+"""Counted by the kernel's tap; every other counter is the writer process's."""
+
+
+class ProcessWriter:
+    """
+    The kernel's side: the bus tap into the ring, and the supervisor of the writer process.
+
+    Offers the interface the :class:`~unity_kernel_core.audit.mirror.Mirror` uses of a
+    writer (prime, start, offer, offer_dead_letter, stop, snapshot).
+    """
+
+    def __init__(self, config: KernelConfig, state_dir: pathlib.Path) -> None:
+        self.config = config
+        self.settings = config.redis
+        self.keys = StreamKeys.of(config)
+        self.state_dir = pathlib.Path(state_dir)
+        self.journal_dir = self.state_dir / JOURNAL_DIR
+        self.url = redact_url(config.redis.url)
+        self._ring: Optional[Ring] = None
+        self._lock = threading.Lock()
+        self._counts = WriterCounts()
+        self._encoder = EntryEncoder(self.keys, config.routes, self._counts)
+        self._child: Dict[str, Any] = {}
+        self._ended: Dict[str, int] = dict.fromkeys(COUNTERS + ('durable',), 0)
+        """The counters of writer processes that ended (each process counts from 0)."""
+        self._proc: Optional[subprocess.Popen] = None
+        self._lines: Optional[LineReader] = None
+        self._stopping = False
+        self._watcher: Optional[threading.Thread] = None
+        self.restarts = 0
+        self.last_exit = ''
+        self.last_seq = 0
+
+    @property
+    def routes(self) -> TopicRoutes:
+        """Return the topic rules (which topics are mirrored)."""
+        return self._encoder.routes
+
+    @property
+    def counters(self) -> Dict[str, int]:
+        """Return the counters of the tap, by name (it counts ``PARENT_COUNTERS``)."""
+        return self._counts.counters
+
+    @property
+    def dropped_by_tier(self) -> Dict[str, int]:
+        """Return the events the tap could not put in the ring, by tier (CRITICAL never)."""
+        return self._counts.dropped_by_tier
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def prime(self) -> int:
+        """Start the writer process, wait until it is ready; return the last seq it knows."""
+        ready = self._spawn('start')
+        self._ring = Ring.open(ring_path(self.state_dir))
+        self._encoder.resume_after(ready.last_id, ready.dead_last_id, ready.last_seq)
+        self.last_seq = ready.last_seq
+        return self.last_seq
+
+    def start(self) -> None:
+        """Start supervising the writer process (restart it whenever it exits)."""
+        self._watcher = threading.Thread(target=self._watch, name='mirror-writer-supervisor',
+                                         daemon=True)
+        self._watcher.start()
+
+    def stop(self, timeout: float) -> None:
+        """Tell the writer nothing more comes, wait for it to write everything out and exit."""
+        self._stopping = True
+        ring = self._ring
+        if ring is not None:
+            ring.set_closing()
+        proc = self._proc
+        if proc is not None:
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _LOG.error('audit writer process %d did not finish within %.1fs: killing it; '
+                           '%d byte(s) of events stay in %s for the next start', proc.pid,
+                           timeout, ring.used if ring else 0, ring_path(self.state_dir))
+                proc.kill()
+                proc.wait()
+        if self._watcher is not None:
+            self._watcher.join(timeout)
+        if ring is not None:
+            self._ring = None
+            ring.close()
+
+    def reconfigure(self, config: KernelConfig) -> None:
+        """Apply new topic rules here and in the writer process."""
+        self.config = config
+        self._encoder.routes = config.routes
+        self._send_config(self._proc)
+
+    # -- the bus tap (publisher threads; must not block) -------------------------------------
+
+    def offer(self, event: Event) -> None:
+        """Copy one bus event into the ring (the bus tap; runs under the bus's sequence lock)."""
+        encoder = self._encoder
+        spec = encoder.cached_spec(event.topic)
+        if spec is None or spec.type_name != event.type_name or spec.tier is not event.tier:
+            spec = encoder.topic_spec(event)
+        record_head = spec.record_head
+        if record_head is None:
+            self._counts.counters['skipped'] += 1
+            return
+        try:
+            cdr = event.cdr
+        except Exception as exc:  # a payload that will not serialize must not stop intake
+            encoder.unencodable(event, exc)
+            return
+        if cdr is None:
+            encoder.unencodable(event, None)
+            return
+        with self._lock:
+            head = record_head(event, len(cdr))
+            ring = self._ring
+            if ring is None or not ring.put2(head, cdr):
+                if event.tier is Tier.CRITICAL and ring is not None:
+                    self._put_critical((head, cdr))
+                else:
+                    self._counts.drop(event.tier.name)  # full, or offered after stop()
+
+    def offer_dead_letter(self, letter: DeadLetter) -> None:
+        """Copy one dead letter into the ring (the bus's dead-letter sink)."""
+        event = letter.event
+        with self._lock:
+            parts = self._encoder.ring_dead_letter(letter)
+            ring = self._ring
+            if ring is None or not ring.put(parts):
+                if event.tier is Tier.CRITICAL and ring is not None:
+                    self._put_critical(parts)
+                    return
+                self._counts.drop(event.tier.name)
+                _LOG.error('mirror ring full: dead letter of %r not recorded', event)
+
+    def _put_critical(self, parts: Tuple[bytes, ...]) -> None:
+        """
+        Wait until a CRITICAL record fits in the ring: it is never dropped by the tap.
+
+        The publishing thread waits (the CRITICAL tier's BLOCK policy) while the writer
+        process empties the ring; only a kernel that is stopping gives up, and says so.
+        """
+        self._counts.counters['critical_waits'] += 1
+        _LOG.error('mirror ring full: a CRITICAL event waits for the audit writer')
+        ring = self._ring
+        while ring is not None and not ring.put(parts):
+            if self._stopping:
+                self._counts.drop(Tier.CRITICAL.name)
+                _LOG.error('mirror ring full while stopping: a CRITICAL event not recorded')
+                return
+            time.sleep(0.001)
+
+    # -- the writer process ------------------------------------------------------------------
+
+    def _spawn(self, mode: str) -> Ready:
+        """
+        Start a writer process and wait until it says it is ready; AuditError when it does not.
+
+        The wait is bounded: ``READY_TIMEOUT_S`` plus the connect timeout, however little the
+        process says (a silent process is killed when the time is up).
+        """
+        import unity_kernel_core
+        src = str(pathlib.Path(unity_kernel_core.__file__).resolve().parent.parent)
+        env = dict(os.environ)
+        env['PYTHONPATH'] = os.pathsep.join(
+            p for p in (src, env.get('PYTHONPATH', '')) if p)
+        proc = subprocess.Popen(command(mode, self.state_dir), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, env=env, close_fds=True)
+        self._send_config(proc)
+        assert proc.stdout is not None
+        lines = LineReader(proc.stdout.fileno())
+        timeout = READY_TIMEOUT_S + self.settings.connect_timeout_s
+        deadline = time.monotonic() + timeout
+        why = f'it said nothing within {timeout:g}s'
+        try:
+            while True:
+                line = lines.readline(deadline - time.monotonic())
+                if line is None:
+                    break
+                if not line:
+                    why = 'it exited'
+                    break
+                kind, fields = parse_line(line)
+                if kind == READY:
+                    ready = Ready.of(fields)
+                    _LOG.info('audit writer process %d ready (%s)', proc.pid, mode)
+                    self._proc, self._lines = proc, lines
+                    return ready
+                if kind == STATUS:
+                    self._child = fields
+        except (AuditError, ValueError) as exc:
+            why = f'it is out of step ({exc})'
+        proc.kill()
+        proc.wait()
+        raise AuditError(f'the audit writer process did not start: {why} (exit code '
+                         f'{proc.returncode}); see its log lines above')
+
+    def _send_config(self, proc: Optional[subprocess.Popen]) -> None:
+        if proc is None or proc.stdin is None:
+            return
+        try:
+            proc.stdin.write(config_line(self.config))
+            proc.stdin.flush()
+        except OSError:  # the process is gone: the supervisor restarts it with the config
+            pass
+
+    def _watch(self) -> None:
+        backoff = BackoffCounter(RESTART_BACKOFF)
+        while True:
+            proc, lines = self._proc, self._lines
+            assert proc is not None and lines is not None
+            started = time.monotonic()
+            while True:
+                try:
+                    line = lines.readline()
+                except AuditError as exc:  # out of step: stop it, it is restarted below
+                    _LOG.error('%s: stopping it', exc)
+                    proc.kill()
+                    break
+                if not line:
+                    break
+                try:
+                    kind, fields = parse_line(line)
+                except ValueError:
+                    _LOG.error('audit writer process: unreadable status line %r', line[:200])
+                    continue
+                if kind == STATUS:
+                    self._child = fields
+            code = proc.wait()
+            if self._stopping:
+                return
+            for key in self._ended:
+                self._ended[key] += int(self._child.get(key, 0))
+            self._child = {}
+            how = f'signal {-code}' if code < 0 else f'exit code {code}'
+            self.last_exit = how
+            self.restarts += 1
+            if time.monotonic() - started > STEADY_S:
+                backoff.reset()
+            delay = backoff.next_delay()
+            _LOG.error('audit writer process %d ended (%s): restarting it in %.1fs; events '
+                       'wait in the ring meanwhile', proc.pid, how, delay)
+            time.sleep(delay)
+            while not self._stopping:
+                try:
+                    self._spawn('resume')
+                    break
+                except AuditError as exc:
+                    self.restarts += 1
+                    delay = backoff.next_delay()
+                    _LOG.error('%s: retrying in %.1fs', exc, delay)
+                    time.sleep(delay)
+
+    # -- reporting ---------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Return True when the writer process last said it reached Redis."""
+        return bool(self._child.get('connected', False))
+
+    def snapshot(self) -> Dict[str, Any]:
+        """Return the writer process's counters and state, with the tap's and the ring's."""
+        child = self._child
+        ended = self._ended
+        out: Dict[str, Any] = {k: ended[k] + int(child.get(k, 0)) for k in COUNTERS}
+        for key in PARENT_COUNTERS:
+            out[key] = out[key] + self._counts.counters[key]
+        proc = self._proc
+        ring = self._ring
+        out.update({
+            'connected': bool(child.get('connected', False)), 'url': self.url,
+            'queue_depth': ring.used if ring else 0,
+            'queue_capacity': ring.capacity if ring else self.settings.ring_bytes,
+            'journal_pending': int(child.get('journal_pending', 0)),
+            'journal_bytes': int(child.get('journal_bytes', 0)),
+            'journal_max_bytes': self.settings.journal_max_bytes,
+            'durable': ended['durable'] + int(child.get('durable', 0)),
+            'last_error': str(child.get('last_error', '')),
+            'held': int(child.get('held', 0)),
+            'journal_error': str(child.get('journal_error', '')),
+            'dropped_by_tier': {t: n + int(dict(child.get('dropped_by_tier') or {}).get(t, 0))
+                                for t, n in self._counts.dropped_by_tier.items()},
+            'writer_pid': proc.pid if proc is not None else 0,
+            'writer_alive': proc is not None and proc.poll() is None,
+            'writer_restarts': self.restarts, 'writer_last_exit': self.last_exit})
+        return out

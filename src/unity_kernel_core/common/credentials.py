@@ -1,0 +1,108 @@
+# Copyright 2026 UnityKernel contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Secrets: the one reader (an environment variable or a file) and the one redaction for display.
+
+Every secret of the package is read by :func:`read_secret` under the same rules: the Redis
+password (``redis.password_env`` / ``redis.password_file``, also the bridge's memory
+store's), the live view's token (``live.token_env`` / ``live.token_file``) and a model's
+API key (``api_key_env`` / ``api_key_file`` of the LLM bridge). Whatever may hold one is
+shown through :func:`redact_url` (a URL) or not at all.
+"""
+
+import os
+from typing import Mapping, Optional
+import urllib.parse
+
+from unity_kernel_core.common.files import read_text
+from unity_kernel_core.errors import ConfigError, SecretError
+
+SECRET_FILE_MAX_BYTES = 64 * 1024
+"""A secret file larger than this is refused (64 KiB)."""
+SECRET_WORDS = ('pass', 'secret', 'token', 'key', 'auth')
+"""A URL query parameter whose name holds one of these is shown as ``***``."""
+REDACTED = '***'
+
+
+def read_secret(env: Optional[str], file: Optional[str], *, env_key: str, file_key: str,
+                required: bool = False,
+                environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """
+    Return a secret from the environment variable ``env``, else from ``file``; None if neither.
+
+    The rules, the same for every secret:
+
+    - the variable wins when it is set and not blank; its value is stripped of white space;
+    - the file (``~`` and ``$VARS`` expanded) must be a regular UTF-8 file of at most
+      :data:`SECRET_FILE_MAX_BYTES`; the secret is its first line, stripped; a file that
+      cannot be read, or whose first line is blank, is a :class:`SecretError`;
+    - ``required``: finding none is a :class:`SecretError` too.
+
+    ``env_key`` and ``file_key`` name the settings in messages (``redis.password_file``);
+    a message never holds the secret.
+    """
+    values = os.environ if environ is None else environ
+    if env:
+        value = values.get(env, '').strip()
+        if value:
+            return value
+    if file:
+        path = os.path.expanduser(os.path.expandvars(file))
+        try:
+            lines = read_text(path, SECRET_FILE_MAX_BYTES).splitlines()
+        except ConfigError as exc:
+            raise SecretError(f'{file_key}: cannot read it: {exc.issues[0]}') from None
+        if not lines or not lines[0].strip():
+            raise SecretError(f'{file_key} {path}: empty, expected the secret on its first '
+                              'line')
+        return lines[0].strip()
+    if required:
+        if env:
+            raise SecretError(f'{env_key}: environment variable {env} is not set or empty')
+        raise SecretError(f'no secret configured: set {env_key} or {file_key}')
+    return None
+
+
+def redact_url(url: Optional[str]) -> str:
+    """
+    Return ``url`` fit to show: its password and secret query values as ``***``.
+
+    ``redis://bob:pw@host:6379/0?token=t`` is shown as
+    ``redis://bob:***@host:6379/0?token=***``; no URL is shown as ``(none)``. Never raises,
+    whatever the text.
+    """
+    if not url:
+        return '(none)'
+    scheme, sep, rest = url.partition('://')
+    if not sep:
+        scheme, rest = '', url
+    stop = min((i for i in (rest.find('?'), rest.find('#')) if i >= 0), default=len(rest))
+    at = rest.rfind('@', 0, stop)  # a password may hold '/': all before the last '@' goes
+    if at >= 0:
+        user, colon, _password = rest[:at].partition(':')
+        rest = f'{user}:{REDACTED}{rest[at:]}' if colon else rest
+    head, qmark, query = rest.partition('?')
+    if qmark:
+        query, hash_, fragment = query.partition('#')
+        query = '&'.join(_redact_parameter(p) for p in query.split('&')) + hash_ + fragment
+    return f'{scheme}{sep}{head}{qmark}{query}'
+
+
+def _redact_parameter(parameter: str) -> str:
+    name, equals, _value = parameter.partition('=')
+    word = urllib.parse.unquote(name).lower()
+    if equals and any(w in word for w in SECRET_WORDS):
+        return f'{name}={REDACTED}'
+    return parameter
