@@ -33,6 +33,10 @@ from unity_kernel_core.module_commands import (CommandError, CommandOutcome, LIS
                                                MAX_ARGUMENT_CHARS, ModuleCommand,
                                                OUTCOME_SERVICE, OutcomeStatus)
 
+__all__ = ['CommandError', 'CommandOutcome', 'KernelClient', 'KernelUnreachableError',
+           'ModuleCommand', 'OutcomeStatus', 'command', 'command_argument', 'exit_code',
+           'format_table', 'kernel_name', 'list_modules', 'seconds']
+
 DEFAULT_KERNEL = '/unity_kernel'
 DEFAULT_TIMEOUT_S = 10.0
 """How long to wait for the kernel's services to answer."""

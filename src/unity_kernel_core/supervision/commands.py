@@ -18,9 +18,10 @@ Operator commands as they come in: checked, given an id, handed to the scheduler
 ROS-free. What the module services, the live view and the ``modules`` verb (through the
 services) reach: any text in, an outcome out, never an exception. A command that cannot be
 understood (unknown command or module, an argument too long, a path outside the search
-paths, a manifest that does not validate) is refused at once; the others are queued for
-the loop, which refuses them or carries them out (``Scheduler.command``), and their outcome
-is asked for by id (``outcome``).
+paths, a manifest that does not validate) or that the scheduler would refuse as things stand
+(``Scheduler.check``) is refused at once; the others are queued for the loop, which checks
+again and refuses them or carries them out (``Scheduler.command``), and their outcome is
+asked for by id (``outcome``).
 """
 
 import json
@@ -79,6 +80,10 @@ class Commands:
                 # ValueError (a NUL); ~user of no such user a RuntimeError
                 return book.take(command, target, OutcomeStatus.REFUSED,
                                  ' '.join(str(exc).split()))
+            try:
+                self._scheduler.check(command, manifest)
+            except ModuleError as exc:
+                return book.take(command, manifest.name, OutcomeStatus.REFUSED, str(exc))
             outcome = book.take(command, manifest.name,
                                 message=f'load of {manifest.name} from {manifest.source} '
                                         'scheduled')
@@ -89,6 +94,10 @@ class Commands:
         if target not in known:
             return book.take(command, target, OutcomeStatus.REFUSED,
                              f'no module named {target!r}; known: ' + ', '.join(known))
+        try:
+            self._scheduler.check(command, target)
+        except ModuleError as exc:  # refused now; the loop would refuse it too
+            return book.take(command, target, OutcomeStatus.REFUSED, str(exc))
         outcome = book.take(command, target)
         self._queue(command, target, outcome.command_id)
         return outcome

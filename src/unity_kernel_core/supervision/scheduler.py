@@ -541,6 +541,18 @@ class Scheduler:
         self._queue(rec, order)
         return f'{target}: {command.value} scheduled'
 
+    def check(self, command: ModuleCommand, target: Union[str, Manifest]) -> None:
+        """
+        Refuse (ModuleError) a command that cannot be carried out as things stand (any thread).
+
+        What the loop would refuse now; it checks again when it carries the command out.
+        """
+        with self.lock:
+            if isinstance(target, Manifest):
+                self._check_load(target)
+            else:
+                self._check(self._record(target), command)
+
     def _queue(self, rec: ModuleRecord, order: Order) -> None:
         """Keep ``order`` until the module's job in flight ends (a later one replaces it)."""
         if rec.pending is not None:
@@ -602,21 +614,30 @@ class Scheduler:
         self._update_graph()
         return f'{rec.name}: {order.command.value} scheduled'
 
-    def _load(self, existing: Optional[ModuleRecord], order: Order) -> str:
-        manifest = order.manifest
-        assert manifest is not None
+    def _check_load(self, manifest: Manifest) -> bool:
+        """Refuse a module that cannot be loaded (ModuleError); True when it already runs."""
         name = manifest.name
+        existing = self.records.get(name)
         if existing is not None and existing.runner is not None:
             if existing.manifest.source != manifest.source:
                 raise ModuleError(name, f'already loaded from {existing.manifest.source}')
             if existing.enabled:
-                self.outcomes.settle(order.outcome_id, OutcomeStatus.DONE,
-                                     f'{name} is already loaded ({existing.state.value})')
-                return f'{name}: already {existing.state.value}'
+                return True
         missing = [d for d in manifest.depends if d not in self.records]
         if missing:
             raise ModuleError(name, f'depends on unknown module(s): {", ".join(missing)}')
         self._check_graph(name, list(manifest.depends))
+        return False
+
+    def _load(self, existing: Optional[ModuleRecord], order: Order) -> str:
+        manifest = order.manifest
+        assert manifest is not None
+        name = manifest.name
+        if self._check_load(manifest):
+            assert existing is not None
+            self.outcomes.settle(order.outcome_id, OutcomeStatus.DONE,
+                                 f'{name} is already loaded ({existing.state.value})')
+            return f'{name}: already {existing.state.value}'
         machine = ModuleMachine(name, manifest.restart, manifest.health, True, self.clock,
                                 self.halt.is_set)
         rec = ModuleRecord(manifest, machine)

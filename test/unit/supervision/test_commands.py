@@ -68,6 +68,18 @@ def test_what_cannot_be_understood_is_refused_at_once(desk, command, arg, words)
     assert commands.outcome(outcome.command_id) == outcome  # it has an id like any other
 
 
+@pytest.mark.parametrize('command,arg,words', [
+    ('unload', 'heartbeat', "module 'heartbeat': still needed by monitor; unload those first"),
+    ('restart', 'haptic', "module 'haptic': is not enabled: restart acts on enabled modules"),
+])
+def test_what_the_scheduler_would_refuse_is_refused_at_once(desk, command, arg, words):
+    world, commands, _mods = desk
+    outcome = commands.submit(command, arg)
+    assert outcome.status is OutcomeStatus.REFUSED and outcome.message.startswith(words)
+    world.settle()
+    assert world.state(arg) in ('active', 'available')  # nothing was done
+
+
 def test_load_from_a_search_path_is_scheduled_then_done(desk):
     world, commands, mods = desk
     folder = module_folder(mods, 'late', depends=['heartbeat'])
@@ -91,14 +103,13 @@ def test_a_manifest_that_does_not_validate_is_refused_naming_file_and_line(desk)
 
 def test_the_services_answer_an_outcome_as_json_and_its_id_finds_it_again(desk):
     world, commands, _mods = desk
-    ok, text = commands.answer('unload', 'heartbeat')
+    ok, text = commands.answer('restart', 'heartbeat')
     first = CommandOutcome.from_dict(json.loads(text))
     assert ok and first.status is OutcomeStatus.SCHEDULED and first.target == 'heartbeat'
     world.settle()
     known, text = commands.answer_outcome(first.command_id)
-    refused = CommandOutcome.from_dict(json.loads(text))
-    assert known and refused.status is OutcomeStatus.REFUSED
-    assert refused.message == "module 'heartbeat': still needed by monitor; unload those first"
+    done = CommandOutcome.from_dict(json.loads(text))
+    assert known and (done.status, done.message) == (OutcomeStatus.DONE, 'heartbeat is active')
     assert commands.answer('restart', 'nope')[0] is False
     unknown, text = commands.answer_outcome('no-such-id')
     assert not unknown and json.loads(text) == {

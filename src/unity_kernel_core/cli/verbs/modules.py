@@ -27,7 +27,7 @@ import sys
 from typing import Callable
 
 from unity_kernel_core.api import modules as api
-from unity_kernel_core.module_commands import CommandError, ModuleCommand, OutcomeStatus
+from unity_kernel_core.api.modules import CommandError, ModuleCommand, OutcomeStatus
 
 NAME = 'modules'
 HELP = "list the running kernel's modules, or restart, enable, disable, load or unload one"
