@@ -47,7 +47,7 @@ import json
 import pathlib
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from diagnostic_msgs.srv import AddDiagnostics
 from std_msgs.msg import String
@@ -70,7 +70,7 @@ from unity_kernel_core.supervision.lifecycle_client import LifecycleClient
 from unity_kernel_core.supervision.machine import ModuleState
 from unity_kernel_core.supervision.manifest import (load_manifest, Manifest, ModuleKind,
                                                     resolve_search_paths)
-from unity_kernel_core.supervision.node_runner import LaunchedNodeRunner, NodeRunner
+from unity_kernel_core.supervision.node_runner import runner_class
 from unity_kernel_core.supervision.runner import Runner
 from unity_kernel_core.supervision.scheduler import ModuleRecord, Scheduler
 
@@ -115,6 +115,8 @@ class Supervisor:
         self.spawn = spawn
         self.log = self.node.get_logger().get_child('supervisor')
         self.discovery_errors: List[str] = []
+        self._launched: Optional[FrozenSet[str]] = None
+        """Under ``ros2 launch``: the node modules its launch file starts (first discovery)."""
         self._halt = threading.Event()
         """Set while the kernel is going down: module starts give up."""
         self.scheduler = Scheduler(self._make_runner, on_change=self._changed,
@@ -249,6 +251,8 @@ class Supervisor:
         for name in found.missing_optional:
             self.log.warning(f'optional module {name!r} not found: left out')
         self.discovery_errors = problems
+        if self._launched is None:  # what the launch file started, from the same config
+            self._launched = frozenset(n for n in found.enabled if found.manifests[n].launchable)
         self.scheduler.set_manifests(found.manifests, found.enabled)
 
     def _rediscover(self) -> None:
@@ -289,12 +293,9 @@ class Supervisor:
 
     def _make_runner(self, manifest: Manifest) -> Runner:
         if manifest.kind is ModuleKind.NODE:
-            exe = manifest.executable or ''
-            by_path = '/' in exe or exe.endswith('.py')  # never started by ros2 launch
             name = manifest.name
-            kind = NodeRunner if self.spawn or by_path else LaunchedNodeRunner
-            return kind(manifest, self._lifecycle_client(), self.state_dir, True,
-                        halt=self._halt,
+            kind = runner_class(manifest, self.spawn, self._launched or ())
+            return kind(manifest, self._lifecycle_client(), self.state_dir, halt=self._halt,
                         on_transition=lambda label: self.scheduler.post_transition(name, label))
         return InProcessRunner(manifest, self.bus, self.state_dir)
 
