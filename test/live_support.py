@@ -36,6 +36,13 @@ class LiveKernel:
     dashboard_url: str
     config: pathlib.Path
     env: Dict[str, str]
+    token: Optional[str] = None   # the token of this start, from the status line (if shown)
+
+    @property
+    def owner_url(self) -> str:
+        """Return the Foxglove URL with this start's token (what the status line prints)."""
+        assert self.token, 'no token in the status line (a configured token is not shown)'
+        return f'{self.foxglove_url}/?token={self.token}'
 
     def state(self, token: Optional[str] = None) -> dict:
         """Return the dashboard's JSON snapshot."""
@@ -59,8 +66,8 @@ def start_live_kernel(processes: support.ProcessGroup, env: Dict[str, str],
     Write a config (private redis), start ``up``, wait for its status line.
 
     The live view listens on free ports (``support.ros_environment`` sets them to 0); their
-    URLs are read from the status line. ``modules`` adds keys to the ``modules`` section
-    (``overrides: {...}``).
+    URLs (without the token) and the token of this start are read from the status line.
+    ``modules`` adds keys to the ``modules`` section (``overrides: {...}``).
     """
     config = tmp_path / 'kernel.yaml'
     config.write_text(
@@ -71,12 +78,14 @@ def start_live_kernel(processes: support.ProcessGroup, env: Dict[str, str],
     env = {k: v for k, v in env.items() if k != 'UNITY_REDIS_URL'}
     up = processes.start(CLI + ['up', '--config', str(config)], env, tmp_path / 'up.log')
     out = up.wait_output('Ctrl-C to stop', 60)
-    foxglove = re.search(r'Foxglove (wss?://\S+?)[,| ]', out)
-    dashboard = re.search(r'dashboard (https?://\S+/)', out)
+    foxglove = re.search(r'Foxglove (wss?://[^/,| ]+)(/\?token=[\w-]+)?[,| ]', out)
+    dashboard = re.search(r'dashboard (https?://[^/,| ]+/)(\?token=[\w-]+)?[,| ]', out)
     assert foxglove and (dashboard or not expect_dashboard), \
         f'no live view URLs in the status line:\n{out}'
+    token = re.search(r'\?token=([\w-]+)', foxglove.group(0) + (
+        dashboard.group(0) if dashboard else ''))
     return LiveKernel(up, foxglove.group(1), dashboard.group(1) if dashboard else '', config,
-                      env)
+                      env, token.group(1) if token else None)
 
 
 def start_talker(processes: support.ProcessGroup, env: Dict[str, str],

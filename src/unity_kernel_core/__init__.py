@@ -15,18 +15,31 @@
 """
 UnityKernel core, one subpackage per subsystem; imports run down this list, never up.
 
-- ``errors``, ``paths``: exception types and installed files, used by all.
+- ``errors``: the exception types, used by all.
+- ``common``: low-level utilities (OS scheduling, back-off, secrets, bounded reads, the
+  shutdown budget), used by all; imports only ``errors``.
+- ``paths``: installed files, the state directory.
 - ``bus``: events, topic patterns, the five-tier priority bus (pure Python).
-- ``config``: document reading with file:line errors, the kernel config schema, hot reload.
-- ``component``: the interface of the kernel's components (mirror, supervisor, ...).
-- ``module_commands``: the operator commands on modules and their outcomes (pure data),
-  shared by the supervisor, the live view and the ``modules`` verb.
-- ``ros``: the ROS edge shared by every node (types and CDR, logging, diagnostics, spinning).
-- ``intake``: the topic map and the node that subscribes to DDS topics for the bus.
-- ``audit``: the Redis Streams audit trail (mirror, journal, replay, export, consumers).
-- ``supervision``: module manifests, dependency order, runners, restart policy.
+- ``config`` | ``ros`` | ``native``: the kernel config schema and document reading, hot reload
+  | the ROS edge shared by every node (types and CDR, logging, diagnostics, spinning, the
+  lifecycle base) | the data path in C (sequence numbers and the audit ring's producer,
+  hand-off queues, RESP packing, the DDS intake threads; optional: not built, the
+  pure-Python path runs; imports nothing of the package). Independent of each other.
+- ``component`` | ``module_commands``: the interface of the kernel's components (mirror,
+  supervisor, live view) | the operator commands on modules and their outcomes (pure data,
+  imports only ``errors``; the supervisor, the live view and ``api`` speak it).
+- ``intake`` | ``audit`` | ``supervision`` | ``live``: the topics taken in | the Redis Streams
+  audit trail | module supervision | the live view (Foxglove, dashboard). Independent of
+  each other: the kernel wires them together.
 - ``kernel``: the lifecycle node that wires all of the above together.
-- ``api`` / ``cli``: the ``unity-kernel`` command's logic and its thin verbs.
+- ``api``, then ``cli``: the ``unity-kernel`` command's logic, and its thin verbs (which use
+  nothing of the kernel but ``api``, ``errors``, ``common`` and ``paths``).
+
+The sensors (``unity_sensors``) use ``common``, ``errors``, ``paths``, ``config`` (the
+document reader) and ``ros``, nothing else of the kernel; the LLM bridge
+(``unity_llm_bridge``) uses those, ``bus`` (patterns) and the public surfaces that ``intake``
+and ``audit`` export from their ``__init__``. ``.importlinter`` holds these rules as
+contracts; ``make lint`` checks them.
 """
 
 __version__ = '0.1.0'

@@ -106,6 +106,10 @@ class ModuleTransitionError(ModuleError):
         self.state = state
 
 
+class AuditError(UnityKernelError):
+    """The audit trail could not do what was asked (Redis, journal, replay, export)."""
+
+
 class ConfigEditError(UnityKernelError):
     """
     An edit of a config file from the live view cannot be made.

@@ -32,7 +32,7 @@ import logging
 import time
 from typing import Any, Dict, Protocol
 
-from unity_kernel_core.audit.record import dead_letter_fields
+from unity_kernel_core.audit import dead_letter_fields
 from unity_kernel_core.ros import message_types
 
 _log = logging.getLogger('unity_kernel.llm_bridge')

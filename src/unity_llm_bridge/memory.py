@@ -31,10 +31,10 @@ from typing import Any, Deque, Dict, List, Mapping, Optional, Protocol, Sequence
 
 from pydantic import ValidationError
 
-from unity_kernel_core.audit.record import AuditError, StreamKeys
-from unity_kernel_core.audit.redis_connection import connect
+from unity_kernel_core.audit import connect, StreamKeys
 from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.config.kernel_config import RedisSettings, ROBOT_ID_PATTERN
+from unity_kernel_core.errors import AuditError
 from unity_llm_bridge.config import BridgeSettings
 from unity_llm_bridge.routing import Message, messages_tokens
 

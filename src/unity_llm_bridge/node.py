@@ -58,8 +58,7 @@ from unity_kernel_core.bus.patterns import any_match
 from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.config.kernel_config import DEFAULT_EXCLUDE, QosSettings
 from unity_kernel_core.errors import SecretError, UnityKernelError
-from unity_kernel_core.intake.follower import qos_profile, TopicFollower
-from unity_kernel_core.intake.topic_map import SubscriptionPlan, Want, Wanted
+from unity_kernel_core.intake import qos_profile, SubscriptionPlan, TopicFollower, Want, Wanted
 from unity_kernel_core.paths import default_ament_prefix_path, resolve_path, share_dir
 from unity_kernel_core.ros import callbacks, lifecycle_base
 from unity_kernel_core.ros.diagnostics import ERROR, OK, status, WARN

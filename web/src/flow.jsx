@@ -326,7 +326,11 @@ function Panel({ node, graph, choices, add }) {
   }
   const routes = graph.nodes.filter((n) => n.kind === 'llm').map((n) => n.data.name);
   const rules = graph.nodes.filter((n) => n.kind === 'rule').length;
-  const props = { node, choices, routes, rules, add, key: node.id };
+  // a form starts from the node as it is: a new key when what it edits changed (not its rates)
+  const d = node.data;
+  const edited = { topic: [d.tier, d.rule], rule: [d.pattern, d.tier, d.mirror, d.retention_maxlen, d.retention_max_age_s],
+    tier: [d.qos], module: [d.enabled], llm: [d.match, d.models] }[node.kind];
+  const props = { node, choices, routes, rules, add, key: `${node.id} ${JSON.stringify(edited)}` };
   const body = { topic: TopicPanel, rule: RulePanel, tier: TierPanel, module: ModulePanel,
     llm: LlmPanel }[node.kind];
   return (

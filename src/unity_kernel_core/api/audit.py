@@ -23,14 +23,25 @@ from unity_kernel_core.api.cli_node import cli_node
 from unity_kernel_core.api.text import printable
 from unity_kernel_core.audit.mcap_export import export_mcap
 from unity_kernel_core.audit.private_redis import running_url
-from unity_kernel_core.audit.record import AuditError, AuditRecord, StreamKeys
+from unity_kernel_core.audit.record import AuditRecord, StreamKeys
 from unity_kernel_core.audit.redis_connection import Client, connect
 from unity_kernel_core.audit.replay import replay, ReplayReport
 from unity_kernel_core.audit.rosbag2_export import export_rosbag2
-from unity_kernel_core.audit.store import AuditStore, BadEntry
+from unity_kernel_core.audit.store import AuditStore, BadEntry, parse_bound
+from unity_kernel_core.bus.patterns import compile_pattern
 from unity_kernel_core.config.kernel_config import KernelConfig, load_config, ROBOT_ID_PATTERN
-from unity_kernel_core.errors import MessageTypeError
+from unity_kernel_core.errors import AuditError, MessageTypeError
 from unity_kernel_core.paths import default_config_path
+
+
+def check_bound(text: str) -> None:
+    """Check a range limit (stream ID, epoch ms, ISO time, ``-`` or ``+``); AuditError if bad."""
+    parse_bound(text)
+
+
+def check_pattern(text: str) -> None:
+    """Check a topic pattern; PatternError saying what is wrong with it."""
+    compile_pattern(text)
 
 
 def open_client(config_path: Optional[pathlib.Path] = None,

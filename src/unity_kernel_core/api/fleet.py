@@ -18,9 +18,10 @@ import pathlib
 from typing import Any, Dict, List, Optional, Tuple
 
 from unity_kernel_core.api.audit import open_client
+from unity_kernel_core.api.text import printable
 from unity_kernel_core.audit.fleet import FleetRegistry, RobotStatus
-from unity_kernel_core.audit.record import AuditError
 from unity_kernel_core.config.kernel_config import KernelConfig
+from unity_kernel_core.errors import AuditError
 
 
 def open_registry(config_path: Optional[pathlib.Path] = None,
@@ -52,13 +53,15 @@ def _age(seconds: float) -> str:
 
 
 def format_fleet(statuses: List[RobotStatus]) -> str:
-    """Format robots as an aligned table."""
-    table = [('ROBOT', 'STATE', 'LAST SEEN', 'MODULES', 'MIRROR LAG', 'HOST', 'VERSION')]
+    """Format robots as an aligned table (control characters shown as escapes)."""
+    table: List[Tuple[str, ...]] = [
+        ('ROBOT', 'STATE', 'LAST SEEN', 'MODULES', 'MIRROR LAG', 'HOST', 'VERSION')]
     for s in statuses:
         lag = s.mirror_lag
-        table.append((s.robot_id, s.state, _age(s.age_s),
-                      f'{s.modules_up}/{len(s.modules)}', '-' if lag is None else str(lag),
-                      str(s.record.get('host', '?')), str(s.record.get('version', '?'))))
+        table.append(tuple(printable(c) for c in (
+            s.robot_id, s.state, _age(s.age_s), f'{s.modules_up}/{len(s.modules)}',
+            '-' if lag is None else str(lag), str(s.record.get('host', '?')),
+            str(s.record.get('version', '?')))))
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     return '\n'.join('  '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table)
 
@@ -72,7 +75,7 @@ def _mirror_line(status: RobotStatus, mirror: Dict[str, Any]) -> str:
 
 
 def format_robot(status: RobotStatus) -> str:
-    """Format one robot's heartbeat in full."""
+    """Format one robot's heartbeat in full (control characters shown as escapes)."""
     r = status.record
     mirror: Dict[str, Any] = r['mirror'] if isinstance(r.get('mirror'), dict) else {}
     lines = [f'robot:       {status.robot_id}',
@@ -87,4 +90,4 @@ def format_robot(status: RobotStatus) -> str:
     lines += [f'  {m.get("name")}: {m.get("state")}' for m in status.modules]
     if 'error' in r:
         lines.append(f'error:       {r["error"]}')
-    return '\n'.join(lines)
+    return '\n'.join(printable(line) for line in lines)

@@ -22,8 +22,7 @@ from typing import Callable, Iterator, List, Optional, TextIO
 
 from unity_kernel_core.api.check_config import check_config
 from unity_kernel_core.audit import private_redis
-from unity_kernel_core.audit.record import AuditError
-from unity_kernel_core.errors import ConfigError
+from unity_kernel_core.errors import AuditError, ConfigError
 from unity_kernel_core.kernel.node import KernelNode
 from unity_kernel_core.paths import default_config_path, ensure_private_dir, private_umask
 from unity_kernel_core.paths import StateDirError

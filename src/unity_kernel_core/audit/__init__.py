@@ -18,5 +18,15 @@ The audit trail on Redis Streams.
 Owns: records and keys, the mirror (a kernel component), the on-disk journal, the Redis
 connection and private server, reading back (store, replay, MCAP export), consumer groups.
 
-May import ``bus``, ``config`` and ``ros``; must not import intake, supervision or the kernel node.
+May import ``common``, ``bus``, ``config`` and ``ros``; must not import intake, supervision,
+live or the kernel node.
+
+Its public surface, for users outside the kernel (the LLM bridge), is what this package
+exports: a Redis client made from a ``redis`` config section as the kernel's, the stream keys
+and the dead-letter entry's fields. Outside the kernel nothing imports its modules directly.
 """
+
+from unity_kernel_core.audit.record import dead_letter_fields, StreamKeys
+from unity_kernel_core.audit.redis_connection import Client, connect
+
+__all__ = ['Client', 'StreamKeys', 'connect', 'dead_letter_fields']

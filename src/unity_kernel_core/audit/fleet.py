@@ -38,11 +38,12 @@ from typing import Any, Callable, Dict, List, Optional
 import redis
 
 from unity_kernel_core import __version__
-from unity_kernel_core.audit.record import StreamKeys
+from unity_kernel_core.audit.record import StreamKeys, text_of
 from unity_kernel_core.audit.redis_connection import (Client, ClusterUnreachable, connect,
                                                       TRANSIENT_ERRORS)
 from unity_kernel_core.common.credentials import redact_url
 from unity_kernel_core.component import KernelContext
+from unity_kernel_core.config.documents import JsonError, loads_json
 from unity_kernel_core.config.kernel_config import KernelConfig
 
 _LOG = logging.getLogger('unity_kernel.fleet')
@@ -50,6 +51,10 @@ _LOG = logging.getLogger('unity_kernel.fleet')
 STOPPED = 'stopped'
 STALE = 'stale'
 UP_STATES = ('active',)
+HEARTBEAT_MAX_BYTES = 256 * 1024
+"""Largest heartbeat read back (a kernel's own is a few KB)."""
+HEARTBEAT_MAX_DEPTH = 16
+"""Deepest nesting of a heartbeat read back (a kernel's own nests 3 levels)."""
 
 
 def config_hash(config: KernelConfig) -> str:
@@ -89,7 +94,7 @@ class RobotStatus:
         mirror = self.record.get('mirror')
         if not isinstance(mirror, dict):
             return None
-        return int(mirror.get('queue_depth', 0)) + int(mirror.get('journal_pending', 0))
+        return _count(mirror.get('queue_depth', 0)) + _count(mirror.get('journal_pending', 0))
 
     def as_dict(self) -> Dict[str, Any]:
         """Return the JSON form ``fleet list --json`` prints."""
@@ -111,18 +116,30 @@ class FleetRegistry:
         self.client.hset(self.key, str(record['robot_id']), json.dumps(record))
 
     def records(self) -> Dict[str, Dict[str, Any]]:
-        """Return every robot's last heartbeat (an unreadable one as ``{'error': ...}``)."""
+        """
+        Return every robot's last heartbeat (an unreadable one as ``{'error': ...}``).
+
+        Whoever reaches the store can write here: a heartbeat larger than
+        ``HEARTBEAT_MAX_BYTES`` is not read, one nested deeper than ``HEARTBEAT_MAX_DEPTH``
+        or that is no JSON object is not parsed; each shows as its robot with the reason.
+        """
         out: Dict[str, Dict[str, Any]] = {}
-        raw: Any = self.client.hgetall(self.key)
-        for field, value in raw.items():
-            robot = field.decode() if isinstance(field, bytes) else str(field)
-            try:
-                record = json.loads(value)
-                if not isinstance(record, dict):
-                    raise ValueError('not a JSON object')
-            except ValueError as exc:
-                record = {'robot_id': robot, 'state': '?', 'error': f'bad heartbeat: {exc}'}
-            out[robot] = record
+        fields: List[Any] = list(self.client.hkeys(self.key))
+        if not fields:
+            return out
+        sizes = self.client.pipeline(transaction=False)
+        for field in fields:
+            sizes.hstrlen(self.key, field)
+        small = [f for f, n in zip(fields, sizes.execute()) if int(n) <= HEARTBEAT_MAX_BYTES]
+        values: List[Any] = list(self.client.hmget(self.key, small)) if small else []
+        found = dict(zip(small, values))
+        for field in fields:
+            robot = text_of(field)
+            if field not in found:
+                out[robot] = bad_heartbeat(robot, 'larger than the limit of '
+                                                  f'{HEARTBEAT_MAX_BYTES} bytes')
+            else:  # None when removed since HKEYS: read as an empty record
+                out[robot] = parse_heartbeat(robot, found[field] or b'{}')
         return out
 
     def statuses(self, stale_after_s: float,
@@ -137,13 +154,34 @@ class FleetRegistry:
         return bool(self.client.hdel(self.key, robot_id))
 
 
+def bad_heartbeat(robot: str, why: str) -> Dict[str, Any]:
+    """Return the record shown for a robot whose heartbeat cannot be read."""
+    return {'robot_id': robot, 'state': '?', 'error': f'bad heartbeat: {why}'}
+
+
+def parse_heartbeat(robot: str, value: 'str | bytes') -> Dict[str, Any]:
+    """Return a heartbeat's JSON object, or :func:`bad_heartbeat` saying what is wrong."""
+    try:
+        record = loads_json(value, max_bytes=HEARTBEAT_MAX_BYTES, max_depth=HEARTBEAT_MAX_DEPTH)
+    except JsonError as exc:
+        return bad_heartbeat(robot, str(exc))
+    if not isinstance(record, dict):
+        return bad_heartbeat(robot, 'not a JSON object')
+    return record
+
+
+def _count(value: Any) -> int:
+    """Return a heartbeat's count (queue depth, ...) as an int; 0 when it is none."""
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 def status_of(robot_id: str, record: Dict[str, Any], now_ms: int,
               stale_after_s: float) -> RobotStatus:
     """Return the status of one heartbeat record at ``now_ms``."""
-    try:
-        last = int(record.get('last_seen_ms', 0))
-    except (TypeError, ValueError):
-        last = 0
+    last = _count(record.get('last_seen_ms', 0))
     age = max(0.0, (now_ms - last) / 1000.0)
     return RobotStatus(robot_id, record, age, age > stale_after_s)
 

@@ -34,6 +34,7 @@ import logging
 import pathlib
 from typing import Any, Dict, List, Optional, Union
 
+from unity_kernel_core import native
 from unity_kernel_core.audit.thread_writer import MirrorWriter
 from unity_kernel_core.audit.writer_process import ProcessWriter
 from unity_kernel_core.component import KernelContext
@@ -138,7 +139,12 @@ def create(context: KernelContext) -> Optional[Mirror]:
         _LOG.warning('audit mirror off: no redis.url (set it or UNITY_REDIS_URL; '
                      '`unity-kernel up` starts a private redis-server)')
         return None
-    if settings.writer == 'process':
-        return Mirror(context, ProcessWriter(context.config, pathlib.Path(context.state_dir)))
+    if settings.writer in ('process', 'process-python'):
+        # with the native intake the bus's sequencer is the native producer: its threads
+        # write the ring through it, so the tap must too
+        sequencer = context.bus.sequencer
+        return Mirror(context, ProcessWriter(
+            context.config, pathlib.Path(context.state_dir),
+            producer=sequencer if native.is_producer(sequencer) else None))
     return Mirror(context, MirrorWriter.for_config(context.config,
                                                    pathlib.Path(context.state_dir)))

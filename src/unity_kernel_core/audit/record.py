@@ -44,7 +44,7 @@ import struct
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 from unity_kernel_core.config.kernel_config import KernelConfig, TopicRoute
-from unity_kernel_core.errors import UnityKernelError
+from unity_kernel_core.errors import AuditError
 
 FieldValue = Union[str, bytes]
 
@@ -52,10 +52,6 @@ EVENT_FIELDS = ('topic', 'type', 'tier', 'seq', 'stamp_ns', 'cdr')
 DEAD_LETTER_FIELDS = EVENT_FIELDS + ('handler', 'error', 'traceback', 'attempts', 'dead_ns')
 KERNEL_DEAD_LETTERS = 'kernel'
 """The name ``unity-kernel dlq`` gives the kernel's own dead-letter stream ``P:deadletters``."""
-
-
-class AuditError(UnityKernelError):
-    """The audit trail could not do what was asked (Redis, journal, replay, export)."""
 
 
 class AuditEntryError(AuditError):

@@ -113,6 +113,16 @@ class Ring:
         """Unmap the file (the records stay in it)."""
         self._mm.close()
 
+    @property
+    def buffer(self) -> mmap.mmap:
+        """
+        Return the mapping, for a native producer or reader of the same format.
+
+        A native producer (``unity_kernel_core.native``) writes records in place of
+        :meth:`put`; never both at once. The mapping cannot be closed while one holds it.
+        """
+        return self._mm
+
     # -- state -----------------------------------------------------------------------------
 
     @property

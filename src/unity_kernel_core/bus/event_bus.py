@@ -42,6 +42,13 @@ reset by every switch between other threads; docs/performance.md, issue 15). The
 interpreter's switch interval (the kernel sets it: ``kernel.switch_interval_ms``) bounds
 the rest.
 
+The sequence numbers come from a :class:`Sequencer`: by default the bus's own (a lock and a
+counter); with the native intake, the native producer's (one mutex shared with the native
+threads that number DDS messages and write them into the audit ring), so events published
+here and messages taken there share one order. Those messages reach the bus already
+numbered and audited, through :meth:`EventBus.inject`, and only for topics a subscription
+wants (:meth:`EventBus.wants`; :meth:`EventBus.add_interest_listener` hears of changes).
+
 A thread wake-up costs more than a short handler: waking a worker for every event cost
 the kernel's process about 30 microseconds of CPU per event at 16 000 events/s (two
 context switches and an interpreter-lock hand-over). So a tier may have a batch window
@@ -58,7 +65,8 @@ import logging
 import threading
 import time
 import traceback
-from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import (Any, Callable, ContextManager, Deque, Dict, Iterable, List, Mapping,
+                    Optional, Protocol, Tuple)
 import zlib
 
 from unity_kernel_core.bus.events import Event, PayloadCodec, Tier
@@ -78,6 +86,54 @@ BATCH_MAX = 64
 """Most events a worker with a batch window takes off its queue at once."""
 
 Handler = Callable[[Event], Any]
+
+
+class Sequencer(Protocol):
+    """
+    Where the bus's sequence numbers come from; ``lock`` is held around :meth:`next` and the taps.
+
+    The bus's own (:class:`LocalSequencer`), or the native producer's
+    (``unity_kernel_core.native``), shared with the native intake threads.
+    """
+
+    @property
+    def lock(self) -> ContextManager[Any]:
+        """Return the lock held around numbering an event and running the taps."""
+
+    def next(self) -> int:  # noqa: A003 (the sequencer's next number)
+        """Return the next sequence number (``lock`` held)."""
+
+    @property
+    def last(self) -> int:
+        """Return the last sequence number issued."""
+
+    def set_next(self, seq: int) -> None:
+        """Continue numbering at ``seq`` (forward only)."""
+
+
+class LocalSequencer:
+    """The bus's own sequencer: a lock and a counter."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._seq = 0
+
+    def next(self) -> int:  # noqa: A003
+        """Return the next sequence number (``lock`` held)."""
+        self._seq += 1
+        return self._seq
+
+    @property
+    def last(self) -> int:
+        """Return the last sequence number issued."""
+        return self._seq
+
+    def set_next(self, seq: int) -> None:
+        """Continue numbering at ``seq`` (forward only)."""
+        with self.lock:
+            if seq - 1 < self._seq:
+                raise BusError(f'sequence can only move forward ({self._seq} -> {seq - 1})')
+            self._seq = seq - 1
 
 
 class OverflowPolicy(str, enum.Enum):
@@ -309,19 +365,23 @@ class EventBus:
     Thread-safe: ``publish`` may be called from any thread (the ROS executor, module threads).
     ``classifier`` gives the tier of a topic published without one; ``codec`` (from the ROS
     edge: ``unity_kernel_core.ros.message_types.CDR``) turns payloads between messages and
-    bytes when an event's user asks for the form it did not come in.
+    bytes when an event's user asks for the form it did not come in; ``sequencer`` numbers
+    the events (the bus's own by default).
     """
 
     def __init__(self, policies: Optional[Mapping[Tier, TierPolicy]] = None,
                  classifier: Optional[Callable[[str], Tier]] = None,
-                 codec: Optional[PayloadCodec] = None) -> None:
+                 codec: Optional[PayloadCodec] = None,
+                 sequencer: Optional[Sequencer] = None) -> None:
         self._codec = codec
         merged = dict(DEFAULT_POLICIES)
         merged.update(policies or {})
         self._policies = merged
         self._classifier = classifier
-        self._seq = 0
-        self._seq_lock = threading.Lock()
+        self._sequencer: Sequencer = sequencer if sequencer is not None else LocalSequencer()
+        self._seq_lock = self._sequencer.lock
+        self._next_seq = self._sequencer.next
+        self._interest_listeners: Tuple[Callable[[], None], ...] = ()
         self._subs: Tuple[Subscription, ...] = ()
         self._route_cache: Dict[str, Tuple[Subscription, ...]] = {}
         self._subs_lock = threading.Lock()
@@ -345,6 +405,15 @@ class EventBus:
     def running(self) -> bool:
         """Return True between start() and stop()."""
         return self._state == 'running'
+
+    @property
+    def sequencer(self) -> Sequencer:
+        """Return where this bus's sequence numbers come from."""
+        return self._sequencer
+
+    def policy(self, tier: Tier) -> TierPolicy:
+        """Return the queue, worker and retry settings of ``tier``."""
+        return self._policies[tier]
 
     def start(self) -> None:
         """Start every tier's workers."""
@@ -438,6 +507,7 @@ class EventBus:
         with self._subs_lock:
             self._subs = self._subs + (sub,)
             self._route_cache = {}
+        self._interest_changed()
         return sub
 
     def unsubscribe(self, subscription: Subscription) -> bool:
@@ -447,7 +517,28 @@ class EventBus:
                 return False
             self._subs = tuple(s for s in self._subs if s is not subscription)
             self._route_cache = {}
+        self._interest_changed()
         return True
+
+    def wants(self, topic: str, tier: Tier) -> bool:
+        """Tell whether any subscription takes events of ``topic`` on ``tier``."""
+        return any(s.tiers is None or tier in s.tiers for s in self._routes(topic))
+
+    def add_interest_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every subscribe and unsubscribe (:meth:`wants` changed)."""
+        self._interest_listeners = self._interest_listeners + (listener,)
+
+    def remove_interest_listener(self, listener: Callable[[], None]) -> None:
+        """Detach a listener added with add_interest_listener."""
+        self._interest_listeners = tuple(x for x in self._interest_listeners
+                                         if x is not listener)
+
+    def _interest_changed(self) -> None:
+        for listener in self._interest_listeners:
+            try:
+                listener()
+            except Exception:  # a listener must not undo a subscription; report loudly
+                _LOG.exception('bus interest listener %r failed', listener)
 
     @property
     def subscriptions(self) -> Tuple[Subscription, ...]:
@@ -499,14 +590,29 @@ class EventBus:
         if lane.yields and self._critical_pending():
             time.sleep(0)  # let the CRITICAL worker have the interpreter lock first
         with self._seq_lock:
-            self._seq += 1
-            event = Event(topic, type_name, resolved, self._seq, message=message, cdr=cdr,
-                          stamp_ns=stamp_ns, source=source, codec=self._codec)
+            event = Event(topic, type_name, resolved, self._next_seq(), message=message,
+                          cdr=cdr, stamp_ns=stamp_ns, source=source, codec=self._codec)
             for tap in self._taps:
                 try:
                     tap(event)
                 except Exception:  # a tap must never stop intake; report loudly
                     _LOG.exception('bus tap %r failed on %r', tap, event)
+        return event if lane.put(event) else None
+
+    def inject(self, topic: str, type_name: str, tier: Tier, seq: int, cdr: bytes,
+               stamp_ns: int, mono_ns: int, source: str = 'dds') -> Optional[Event]:
+        """
+        Queue an event numbered and audited elsewhere (the native intake); no taps run.
+
+        ``seq`` came from this bus's sequencer. Returns the event, or None when a
+        ``drop_newest`` tier refused it; raises as :meth:`publish` does.
+        """
+        if self._state != 'running':
+            raise BusStoppedError(f'bus is {self._state}; cannot accept {topic}')
+        lanes = self._lanes[tier]
+        lane = lanes[zlib.crc32(topic.encode()) % len(lanes)] if len(lanes) > 1 else lanes[0]
+        event = Event(topic, type_name, tier, seq, cdr=cdr, stamp_ns=stamp_ns, mono_ns=mono_ns,
+                      source=source, codec=self._codec)
         return event if lane.put(event) else None
 
     def _routes(self, topic: str) -> Tuple[Subscription, ...]:
@@ -557,14 +663,14 @@ class EventBus:
     @property
     def last_seq(self) -> int:
         """Return the sequence number of the most recent event."""
-        return self._seq
+        return self._sequencer.last
 
     def set_next_seq(self, seq: int) -> None:
         """Continue numbering after ``seq - 1`` (used when resuming after a restart)."""
-        with self._seq_lock:
-            if seq - 1 < self._seq:
-                raise BusError(f'sequence can only move forward ({self._seq} -> {seq - 1})')
-            self._seq = seq - 1
+        try:
+            self._sequencer.set_next(seq)
+        except ValueError as exc:  # the native sequencer's refusal, in the bus's terms
+            raise BusError(str(exc)) from None
 
     def stats(self) -> Dict[Tier, TierStats]:
         """Return per-tier counters (a snapshot)."""

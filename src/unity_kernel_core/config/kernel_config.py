@@ -213,6 +213,15 @@ class KernelSettings(_Strict):
     CRITICAL bus workers), e.g. ``{policy: fifo, priority: 10}``; not permitted: configure
     fails and says what it needs. Unset: they run as the kernel does.
     """
+    intake: Literal['native', 'python'] = 'native'
+    """
+    How DDS messages come in. ``native``: threads of the native extension, one per tier
+    (CRITICAL on its own), take each message straight into the audit writer's ring; only
+    topics an in-process subscriber wants (a module, the echo, the live view) enter the
+    interpreter. ``python``: rclpy's EventsExecutor, every message through the bus and its
+    taps. ``native`` runs ``python`` instead, saying why, where the extension is not built or
+    with ``redis.writer: thread`` (whose writer needs every event in the interpreter).
+    """
 
 
 class RedisSettings(_Strict):
@@ -249,8 +258,10 @@ class RedisSettings(_Strict):
     """A batch counts as written once this many replicas have it (default: 1 in a cluster)."""
     wait_timeout_ms: int = Field(1000, ge=1, le=60000)
     # where the writer runs (docs/performance.md): its own process fed through a shared-memory
-    # ring of ring_bytes in /dev/shm (see writer_process.ring_path), or a thread of the kernel
-    writer: Literal['process', 'thread'] = 'process'
+    # ring of ring_bytes in /dev/shm (see writer_process.ring_path), its hot path (the ring's
+    # producer in the kernel, RESP packing in the writer) native where the extension is built;
+    # the same process with the Python hot path (the reference); or a thread of the kernel
+    writer: Literal['process', 'process-python', 'thread'] = 'process'
     ring_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=16 * 1024 ** 3)
     writer_nice: int = Field(5, ge=0, le=19)
     """
@@ -330,6 +341,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+_ORIGIN = re.compile(r'^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$')
+
+
 def _valid_host(value: str) -> str:
     try:
         ipaddress.ip_address(value)
@@ -360,6 +374,8 @@ class LiveSettings(_Strict):
     dashboard_port: int = Field(8766, ge=0, le=65535)
     token_env: str = Field('UNITY_LIVE_TOKEN', pattern=r'^[A-Za-z_][A-Za-z0-9_]*$')
     token_file: Optional[str] = None
+    allowed_hosts: List[str] = Field([], max_length=64)
+    allowed_origins: List[str] = Field(['https://app.foxglove.dev'], max_length=64)
     tls_cert_file: Optional[str] = None
     tls_key_file: Optional[str] = None
     client_backlog: int = Field(64, ge=4, le=100000)
@@ -377,6 +393,19 @@ class LiveSettings(_Strict):
     @classmethod
     def _host(cls, value: str) -> str:
         return _valid_host(value)
+
+    @field_validator('allowed_hosts')
+    @classmethod
+    def _hosts(cls, value: List[str]) -> List[str]:
+        return [_valid_host(host) for host in value]
+
+    @field_validator('allowed_origins')
+    @classmethod
+    def _origins(cls, value: List[str]) -> List[str]:
+        for origin in value:
+            if not _ORIGIN.match(origin):
+                raise ValueError(f'{origin!r} is not an origin (http[s]://host[:port])')
+        return value
 
     @field_validator('camera_topic')
     @classmethod

@@ -37,6 +37,7 @@ from rclpy.logging import LoggingSeverity
 from rclpy.parameter import Parameter
 from std_msgs.msg import String
 
+from unity_kernel_core import native
 from unity_kernel_core.bus.event_bus import EventBus, TierStats
 from unity_kernel_core.bus.events import Event, Tier
 from unity_kernel_core.common import os_scheduling
@@ -159,11 +160,16 @@ class KernelNode(ManagedLifecycleNode):
         except StateDirError as exc:
             self.get_logger().error(f'config: kernel.{exc}')
             return TransitionCallbackReturn.FAILURE
-        from unity_kernel_core.intake.intake_node import Intake
+        from unity_kernel_core.intake import native_intake
         # the kernel owns its process: bound how long CRITICAL threads wait for the lock
         sys.setswitchinterval(config.kernel.switch_interval_ms / 1000.0)
+        path, why = native_intake.intake_path(config)
+        if why:
+            self.get_logger().warning(f'{why}: the Python intake takes DDS messages')
+        # the native intake numbers messages with the native producer: the bus does too
+        producer = native.core().Producer() if path == 'native' else None  # type: ignore
         self.bus = EventBus(config.policies(), classifier=config.routes.tier,
-                            codec=message_types.CDR)
+                            codec=message_types.CDR, sequencer=producer)
         self.bus.start()
         self._critical_scheduling = config.kernel.critical_scheduling
         try:  # the CRITICAL workers now; the CRITICAL intake's thread once it is made
@@ -173,8 +179,13 @@ class KernelNode(ManagedLifecycleNode):
             self.get_logger().error(f'config: kernel.critical_scheduling: {exc}')
             self._teardown()
             return TransitionCallbackReturn.FAILURE
-        self.intake = Intake(self, self.bus, config,
-                             critical_thread=self._schedule_critical_intake)
+        if producer is not None:
+            self.intake = native_intake.NativeIntake(
+                self, self.bus, config, producer, critical_thread=self._schedule_critical_intake)
+        else:
+            from unity_kernel_core.intake.intake_node import Intake
+            self.intake = Intake(self, self.bus, config,
+                                 critical_thread=self._schedule_critical_intake)
         context = KernelContext(node=self, bus=self.bus, config=config,
                                 config_path=self.config_path, state_dir=state_dir,
                                 components=self.components,

@@ -13,14 +13,15 @@
 # limitations under the License.
 
 """
-Pure delivery logic of the live view: throttles, the client publish allow-list, tokens.
+Pure delivery logic of the live view: throttles, publish allow-list, ROS's own parameters.
+
+Also the recent events ring and rates; ROS's own parameters are read-only from the live view.
 
 No network, no ROS: the Foxglove server and the dashboard call these on every message or
 request, and the unit tests drive them with plain values.
 """
 
 import collections
-import hmac
 import threading
 from typing import Any, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -99,28 +100,16 @@ class PublishPolicy:
         return None
 
 
-def token_ok(expected: Optional[str], given: Optional[str]) -> bool:
-    """Compare a presented token with the configured one in constant time."""
-    if not expected:
-        return True
-    if not given:
-        return False
-    return hmac.compare_digest(expected.encode(), given.encode())
+#: Parameters every ROS 2 node has, owned by ROS itself: rclpy's ``USE_SIM_TIME_NAME`` and
+#: ``START_TYPE_DESCRIPTION_SERVICE_PARAM`` (a unit test checks they are rclpy's).
+ROS_OWNED_PARAMETERS = ('use_sim_time', 'start_type_description_service')
+#: ... and the families named by a prefix (rclpy's ``qos_overrides.<topic>.<entity>.<policy>``).
+ROS_OWNED_PREFIXES = ('qos_overrides.',)
 
 
-def access(expected: Optional[str], given: Optional[str], mutating: bool,
-           loopback: bool) -> Optional[str]:
-    """
-    Decide a dashboard request: return None to allow it, else the reason to refuse (401).
-
-    Off loopback every request needs the token; on loopback, reading is open and mutating
-    actions need it whenever one is configured.
-    """
-    if not loopback and not expected:
-        return 'no token configured for a non-loopback binding'
-    if (not loopback or mutating) and not token_ok(expected, given):
-        return 'missing or wrong token'
-    return None
+def ros_owned_parameter(name: str) -> bool:
+    """Return True for a parameter that belongs to ROS itself (read-only from the live view)."""
+    return name in ROS_OWNED_PARAMETERS or name.startswith(ROS_OWNED_PREFIXES)
 
 
 class EventRing:

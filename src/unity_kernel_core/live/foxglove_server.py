@@ -24,7 +24,8 @@ priority outboxes):
 - per-topic throttles (``live.throttle``); CRITICAL events are never throttled;
 - JSON channels with the kernel's state, module services, kernel parameters, the
   connection graph, and (off by default) client publishing through an allow-list;
-- the token (when configured) on the WebSocket handshake and for every mutating request.
+- the gate (token, ``Host``, ``Origin``) on the WebSocket handshake and for every mutating
+  request; ROS's own parameters (``use_sim_time``, ``qos_overrides.*``...) read-only.
 """
 
 import json
@@ -35,10 +36,11 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from unity_kernel_core.bus.events import Event, Tier
 from unity_kernel_core.config.documents import loads_json
-from unity_kernel_core.config.kernel_config import is_loopback, LiveSettings
+from unity_kernel_core.config.kernel_config import LiveSettings
 from unity_kernel_core.errors import MessageTypeError
-from unity_kernel_core.live.delivery import PublishPolicy, Throttle
+from unity_kernel_core.live.delivery import PublishPolicy, ros_owned_parameter, Throttle
 from unity_kernel_core.live.dispatch import Handlers, Service
+from unity_kernel_core.live.gate import Gate
 from unity_kernel_core.live.protocol import ClientChannel, Graph
 from unity_kernel_core.live.state import MODULE_COMMANDS, ModuleOperations
 from unity_kernel_core.live.ws_server import ServerOptions, WsServer
@@ -72,7 +74,7 @@ class FoxgloveServer(Handlers):
     def __init__(self, settings: LiveSettings, *, node: Any,
                  modules: Callable[[], Optional[ModuleOperations]],
                  graph: Callable[[], Dict[str, Tuple[List[str], List[str]]]],
-                 tls: Optional[Tuple[str, str]] = None, token: Optional[str] = None,
+                 gate: Gate, tls: Optional[Tuple[str, str]] = None,
                  definition: Callable[[str], str] = msgdef.full_definition) -> None:
         self.settings = settings
         self._node = node
@@ -92,8 +94,7 @@ class FoxgloveServer(Handlers):
         options = ServerOptions(
             host=settings.foxglove_host, port=settings.foxglove_port,
             depth=settings.client_backlog, critical_limit=settings.client_critical_limit,
-            send_buffer_bytes=settings.client_send_buffer, token=token,
-            loopback=is_loopback(settings.foxglove_host), tls=tls,
+            send_buffer_bytes=settings.client_send_buffer, gate=gate, tls=tls,
             client_publish=settings.client_publish)
         self._server = WsServer(options, self, self._services())
         self._state_channels = {
@@ -265,6 +266,10 @@ class FoxgloveServer(Handlers):
         for name, value in values:
             if not node.has_parameter(name):
                 warnings.append(f'no parameter {name!r} on the kernel')
+                continue
+            if ros_owned_parameter(name):
+                warnings.append(f'parameter {name} not set: it belongs to ROS itself and is '
+                                'read-only from the live view (use ros2 param set)')
                 continue
             try:
                 result = node.set_parameters([RosParameter(name, value=value)])[0]

@@ -40,7 +40,9 @@ from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.documents import read_text
 from unity_kernel_core.config.kernel_config import is_loopback, KernelConfig, LiveSettings
 from unity_kernel_core.errors import ConfigError
+from unity_kernel_core.live.camera import Camera
 from unity_kernel_core.live.delivery import EventRing
+from unity_kernel_core.live.gate import Gate, generate_token
 from unity_kernel_core.live.state import find_peer, MirrorView, ModuleOperations, Snapshot
 from unity_kernel_core.live.webui import create_webui
 from unity_kernel_core.ros import callbacks
@@ -96,80 +98,6 @@ def string_preview(cdr: Optional[bytes]) -> Optional[str]:
     return text if len(text) <= PREVIEW_MAX else text[:PREVIEW_MAX] + '...'
 
 
-class Camera:
-    """The latest camera frame (raw and compressed CDR), turned into JPEG on demand."""
-
-    def __init__(self, topic: str) -> None:
-        self.topic = topic
-        self.compressed_topic = topic + '/compressed'
-        self._raw: Optional[Event] = None
-        self._compressed: Optional[Event] = None
-        self._jpeg: Tuple[int, Optional[bytes]] = (-1, None)
-        self._lock = threading.Lock()
-        self.frames = 0
-
-    def offer(self, event: Event) -> None:
-        """Keep ``event`` when it is a frame of the camera."""
-        if event.topic == self.topic:
-            self._raw = event
-            self.frames += 1
-        elif event.topic == self.compressed_topic:
-            self._compressed = event
-
-    def info(self) -> Dict[str, Any]:
-        """Return what the dashboard needs to know (topic, frames, latest seq)."""
-        latest = self._latest()
-        return {'topic': self.topic, 'frames': self.frames,
-                'seq': latest.seq if latest is not None else None}
-
-    def _latest(self) -> Optional[Event]:
-        raw, comp = self._raw, self._compressed
-        if comp is not None and (raw is None or comp.seq >= raw.seq - 5):
-            return comp
-        return raw
-
-    def jpeg(self) -> Optional[bytes]:
-        """Return the latest frame as JPEG bytes, or None before the first frame."""
-        event = self._latest()
-        if event is None:
-            return None
-        with self._lock:
-            if self._jpeg[0] == event.seq:
-                return self._jpeg[1]
-            data = _to_jpeg(event)
-            self._jpeg = (event.seq, data)
-            return data
-
-
-def _to_jpeg(event: Event) -> Optional[bytes]:
-    msg = event.message
-    if event.type_name.endswith('CompressedImage'):
-        if 'jpeg' in msg.format or 'jpg' in msg.format:
-            return bytes(msg.data)
-    import cv2
-    import numpy as np
-    if event.type_name.endswith('CompressedImage'):
-        image = cv2.imdecode(np.frombuffer(bytes(msg.data), np.uint8), cv2.IMREAD_COLOR)
-    else:
-        channels = {'rgb8': 3, 'bgr8': 3, 'mono8': 1, 'rgba8': 4, 'bgra8': 4}.get(msg.encoding)
-        if channels is None:
-            return None
-        image = np.frombuffer(bytes(msg.data), np.uint8).reshape(
-            msg.height, msg.step)[:, :msg.width * channels].reshape(
-            msg.height, msg.width, channels) if channels > 1 else np.frombuffer(
-            bytes(msg.data), np.uint8).reshape(msg.height, msg.step)[:, :msg.width]
-        if msg.encoding == 'rgb8':
-            image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-        elif msg.encoding == 'rgba8':
-            image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGR)
-        elif msg.encoding == 'bgra8':
-            image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    if image is None:
-        return None
-    ok, buf = cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY, 80])
-    return bytes(buf) if ok else None
-
-
 class LiveView:
     """The kernel component serving the Foxglove protocol and the dashboard."""
 
@@ -180,7 +108,8 @@ class LiveView:
         self.settings = context.config.live
         self._config = context.config
         self._bus = context.bus
-        self._token = token
+        self._configured_token = token
+        self._token = token or generate_token()  # mutating calls need one, even on loopback
         self.events = EventRing(self.settings.recent_events)
         self.camera = Camera(self.settings.camera_topic)
         self._llm: Deque[Dict[str, Any]] = collections.deque(maxlen=20)
@@ -206,11 +135,16 @@ class LiveView:
     def _tls_paths(self) -> Optional[Tuple[str, str]]:
         return tls_files(self.settings)
 
+    def _gate(self, host: str) -> Gate:
+        s = self.settings
+        return Gate(self._token, bound_host=host, allowed_hosts=s.allowed_hosts,
+                    allowed_origins=s.allowed_origins)
+
     def _start_foxglove(self) -> None:
         s = self.settings
         if not s.foxglove:
             return
-        why = bind_refusal(s.foxglove_host, self._token, s.token_env)
+        why = bind_refusal(s.foxglove_host, self._configured_token, s.token_env)
         if why is not None:
             self._fail(f'Foxglove server not started: {why}')
             return
@@ -218,7 +152,7 @@ class LiveView:
         try:
             self.foxglove = FoxgloveServer(
                 s, node=self.context.node, modules=self._modules, graph=self._graph,
-                tls=self._tls_paths(), token=self._token)
+                gate=self._gate(s.foxglove_host), tls=self._tls_paths())
         except (OSError, ssl.SSLError, ValueError) as exc:  # a bind or certificate error
             self._fail(f'Foxglove server not started on {s.foxglove_host}:'
                        f'{s.foxglove_port}: {exc}')
@@ -227,14 +161,13 @@ class LiveView:
         s = self.settings
         if not s.dashboard:
             return
-        loopback = is_loopback(s.dashboard_host)
-        why = bind_refusal(s.dashboard_host, self._token, s.token_env)
+        why = bind_refusal(s.dashboard_host, self._configured_token, s.token_env)
         if why is not None:
             self._fail(f'dashboard not started: {why}')
             return
         from unity_kernel_core.live.dashboard import Dashboard, DashboardApi
         api = DashboardApi(snapshot=self.snapshot, camera_jpeg=self.camera.jpeg,
-                           modules=self._modules, token=self._token, loopback=loopback,
+                           modules=self._modules, gate=self._gate(s.dashboard_host),
                            period_s=s.state_period_s, webui=self.webui)
         try:
             self.dashboard = Dashboard(s.dashboard_host, s.dashboard_port, api,
@@ -249,12 +182,22 @@ class LiveView:
 
     @property
     def status(self) -> str:
-        """Return the URLs for the ``unity-kernel up`` status line."""
+        """
+        Return the URLs for the ``unity-kernel up`` status line.
+
+        With a token generated at this start, the URLs carry it (``?token=``), as Jupyter's
+        do: opening them is how the browser and Foxglove get it. A configured token is never
+        shown.
+        """
+        return self._summary(self._configured_token is None)
+
+    def _summary(self, with_token: bool) -> str:
+        query = f'?token={self._token}' if with_token else ''
         parts = []
         if self.foxglove is not None:
-            parts.append(f'Foxglove {self.foxglove.url}')
+            parts.append(f'Foxglove {self.foxglove.url}{"/" + query if query else ""}')
         if self.dashboard is not None:
-            parts.append(f'dashboard {self.dashboard.url}')
+            parts.append(f'dashboard {self.dashboard.url}{query}')
         if self.errors:
             parts.append(f'{len(self.errors)} error(s), see the log')
         return 'live view: ' + (', '.join(parts) or 'off')
@@ -408,7 +351,7 @@ class LiveView:
             'clients_disconnected': self.foxglove.disconnected
             if self.foxglove is not None else 0}
         level = ERROR if self.errors else OK
-        message = '; '.join(self.errors) if self.errors else self.status
+        message = '; '.join(self.errors) if self.errors else self._summary(False)
         return [status(f'{node_name}: live view', level, message, values,
                        hardware_id=node_name)]
 

@@ -74,6 +74,9 @@ IN_FORCE_SECTIONS = ('topics', 'exclude', 'tiers', 'modules')
 """What the editor changes; the kernel runs the file when these match the file's."""
 MAX_DIFF_LINES = 400
 POST_PATHS = ('/api/flow/check', '/api/flow/apply', '/api/flow/undo')
+#: What ``WebUi.get`` answers: these paths, and every path under these prefixes.
+GET_PATHS = ('/flows', '/favicon.ico', '/favicon.svg', '/api/samples', '/api/flow')
+GET_PREFIXES = ('/app/',)
 
 Response = Tuple[int, str, bytes]
 _ASSET = re.compile(r'^/app/(?P<name>[a-z0-9_-]+\.(?:js|css|map))$')
@@ -99,15 +102,24 @@ def _qos_choices() -> Dict[str, List[Any]]:
 class ProcessMeter:
     """The kernel process's CPU share (since the last reading) and resident memory."""
 
+    MIN_INTERVAL_S = 0.5
+    """A CPU share over less time than this is noise (the first reading is left out)."""
+
     def __init__(self) -> None:
         import psutil
         self._process = psutil.Process()
-        self._process.cpu_percent(None)
+        self._cpu = self._process.cpu_times()
+        self._at = time.monotonic()
 
     def read(self) -> Dict[str, float]:
-        """Return ``cpu_percent`` (100 = one core) and ``rss_mb``."""
-        return {'cpu_percent': round(self._process.cpu_percent(None), 1),
-                'rss_mb': round(self._process.memory_info().rss / 1e6, 1)}
+        """Return ``cpu_percent`` (100 = one core) since the last reading, and ``rss_mb``."""
+        out = {'rss_mb': round(self._process.memory_info().rss / 1e6, 1)}
+        now, cpu = time.monotonic(), self._process.cpu_times()
+        if now - self._at >= self.MIN_INTERVAL_S:
+            used = (cpu.user + cpu.system) - (self._cpu.user + self._cpu.system)
+            out['cpu_percent'] = round(100.0 * used / (now - self._at), 1)
+            self._cpu, self._at = cpu, now
+        return out
 
 
 class WebUi:
@@ -130,7 +142,7 @@ class WebUi:
         self.samples = SampleRing(window_s=window_s, period_s=period_s)
         self.counter = TopicCounter()
         self.files = ConfigFiles()
-        self._meter: Optional[ProcessMeter] = None
+        self._meter = ProcessMeter()
         self._lock = threading.Lock()
         self._topics: Dict[str, Dict[str, Any]] = {}
         self._tiers: List[Dict[str, Any]] = []
@@ -153,8 +165,6 @@ class WebUi:
         now = time.time()
         if not self.samples.due(now):
             return
-        if self._meter is None:
-            self._meter = ProcessMeter()
         rates = self.counter.rates(time.monotonic())
         try:
             found = self._ros_topics()
@@ -208,7 +218,8 @@ class WebUi:
             if path == '/api/flow/undo':
                 return self._undo(body)
             ops = config_edit.parse_ops(body)
-            base = body.get('base') or {}
+            base = body.get('base')
+            base = {} if base is None else base
             if not isinstance(base, dict) or not all(
                     isinstance(k, str) and isinstance(v, str) for k, v in base.items()):
                 raise ConfigEditError('"base" must map a file role to its SHA-256')

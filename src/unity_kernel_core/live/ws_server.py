@@ -49,8 +49,8 @@ from websockets.http11 import Request, Response
 
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.live import protocol
-from unity_kernel_core.live.delivery import access
 from unity_kernel_core.live.dispatch import Dispatcher, Handlers, Service
+from unity_kernel_core.live.gate import Gate, generate_token, Refusal, Visitor
 from unity_kernel_core.live.outbox import Outbox, Push
 from unity_kernel_core.live.protocol import Graph, ProtocolError, StatusLevel
 from unity_kernel_core.live.registry import ChannelRegistry, Peer
@@ -76,8 +76,7 @@ class ServerOptions:
     depth: int = 64                     # per-client queue depth of each non-CRITICAL tier
     critical_limit: int = 1024          # CRITICAL/control messages pending before disconnect
     send_buffer_bytes: int = 262144     # SO_SNDBUF per client socket (0: the OS default)
-    token: Optional[str] = None
-    loopback: bool = True
+    gate: Optional[Gate] = None          # who may connect and mutate (None: a new token)
     tls: Optional[Tuple[str, str]] = None   # certificate and key files (PEM)
     client_publish: bool = False
 
@@ -98,6 +97,7 @@ class WsServer:
     def __init__(self, options: ServerOptions, handlers: Optional[Handlers] = None,
                  services: Sequence[Service] = ()) -> None:
         self.options = options
+        self.gate = options.gate or Gate(generate_token(), bound_host=options.host)
         self.handlers = handlers or Handlers()
         self.registry = ChannelRegistry()
         self.dispatcher = Dispatcher(self.registry, self.handlers, services,
@@ -213,22 +213,28 @@ class WsServer:
 
     # -- connections (event loop) ------------------------------------------------------------
 
-    def _given_token(self, request: Request) -> Optional[str]:
+    def _decide(self, request: Request) -> Tuple[Optional[Refusal], bool]:
+        """Return the gate's answer to a handshake: (refusal or None, may it mutate)."""
+        values = {}
+        for name in ('Host', 'Origin', 'Authorization'):
+            found = request.headers.get_all(name)
+            if len(found) > 1:
+                return Refusal(400, f'{name} header repeated'), False
+            values[name] = found[0] if found else None
         tokens = parse_qs(urlsplit(request.path).query).get('token')
-        if tokens:
-            return tokens[0]
-        auth = request.headers.get('Authorization', '')
-        return auth[7:].strip() if auth.lower().startswith('bearer ') else None
+        auth = values['Authorization'] or ''
+        token = tokens[0] if tokens else (
+            auth[7:].strip() if auth[:7].lower() == 'bearer ' else None)
+        return self.gate.websocket(Visitor(values['Host'], values['Origin'], token))
 
     def _check_request(self, connection: ServerConnection, request: Request) -> \
             Optional[Response]:
-        why = access(self.options.token, self._given_token(request), False,
-                     self.options.loopback)
-        if why is None:
+        refusal, _authorized = self._decide(request)
+        if refusal is None:
             return None
         _LOG.warning('foxglove connection from %s refused: %s',
-                     _address(connection), why)
-        return connection.respond(http.HTTPStatus.UNAUTHORIZED, why + '\n')
+                     _address(connection), refusal.reason)
+        return connection.respond(http.HTTPStatus(refusal.status), refusal.reason + '\n')
 
     def _notify(self, client_id: int, wake: asyncio.Event) -> Callable[[Push], None]:
         """Return how peer ``client_id`` wakes its sender or is failed (from any thread)."""
@@ -249,8 +255,7 @@ class WsServer:
         raw = ws.transport.get_extra_info('socket')
         if raw is not None and self.options.send_buffer_bytes:
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.options.send_buffer_bytes)
-        given = self._given_token(ws.request) if ws.request is not None else None
-        authorized = access(self.options.token, given, True, self.options.loopback) is None
+        authorized = ws.request is not None and self._decide(ws.request)[1]
         client_id, wake = next(self._client_ids), asyncio.Event()
         peer = Peer(client_id, _address(ws),
                     Outbox(self.options.depth, self.options.critical_limit), authorized,

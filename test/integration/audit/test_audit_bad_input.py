@@ -15,6 +15,7 @@
 """Bad entries in the streams: clear errors naming the entry, nothing crashes, the rest works."""
 
 
+from mcap.reader import make_reader
 import pytest
 from rclpy.serialization import serialize_message
 import redis
@@ -130,3 +131,86 @@ def test_mirror_keeps_going_past_a_key_of_the_wrong_type_and_non_ros_payloads(
     [(entry_id, fields)] = client.xrange('unity:topic:/fine')
     assert AuditRecord.from_entry(entry_id, fields).cdr == serialize_message(
         String(data='made in the writer'))
+
+
+def _string_entry(topic, seq, stamp_ns):
+    fields = good_fields(topic, seq, GOOD[0])
+    fields['stamp_ns'] = str(stamp_ns)
+    return fields
+
+
+@pytest.mark.ros
+def test_replay_and_export_report_a_stream_name_that_is_not_utf8(redis_server, ros_env,
+                                                                 tmp_path):
+    client = redis.Redis.from_url(redis_server.url)
+    keys = StreamKeys('unity')
+    client.xadd(keys.topic('/good'), good_fields('/good', 1, GOOD[0]), id='1-1')
+    bad_key = keys.topic('').encode() + b'/\xff\xfe'
+    client.xadd(bad_key, good_fields('/x', 2, GOOD[1]), id='1-2')
+    client.sadd(keys.streams, keys.topic('/good'), bad_key)
+    for args in (['replay', '--dry-run'], ['export', '-o', str(tmp_path / 'x.mcap')],
+                 ['export', '--format', 'rosbag2', '-o', str(tmp_path / 'bag')]):
+        result = support.cli(ros_env, *args, '--url', redis_server.url)
+        assert result.returncode == 1, (args, result.stderr)
+        assert 'unity:topic:/\\xff\\xfe: stream key is not UTF-8 text' in result.stderr
+        assert 'Traceback' not in result.stderr
+    assert 'wrote 1 event(s)' in result.stdout
+
+
+@pytest.mark.ros
+def test_export_skips_an_out_of_range_stamp_and_writes_a_whole_file(redis_server, ros_env,
+                                                                    tmp_path):
+    client = redis.Redis.from_url(redis_server.url)
+    keys = StreamKeys('unity')
+    stamps = [10**18, 2**64, -1, 2**63, 10**18 + 1]
+    for seq, stamp in enumerate(stamps, start=1):
+        client.xadd(keys.topic('/t'), _string_entry('/t', seq, stamp), id=f'1-{seq}')
+    client.sadd(keys.streams, keys.topic('/t'))
+    out = tmp_path / 'trail.mcap'
+    out.write_bytes(b'an older export')
+    result = support.cli(ros_env, 'export', '--url', redis_server.url, '-o', str(out))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert 'wrote 2 event(s)' in result.stdout and 'skipped 3' in result.stdout
+    for stamp in (2**64, -1, 2**63):
+        assert f'stamp_ns {stamp} is out of range' in result.stderr
+    with open(out, 'rb') as stream:
+        assert [m.log_time for _s, _c, m in make_reader(stream).iter_messages()] == [
+            10**18, 10**18 + 1]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in ('.mcap', '.partial')) == [
+        'trail.mcap']
+
+
+@pytest.mark.ros
+def test_fleet_list_and_status_show_a_deeply_nested_heartbeat_as_bad(redis_server, ros_env):
+    client = redis.Redis.from_url(redis_server.url)
+    client.hset('unity:fleet', 'deep', '[' * 100_000 + ']' * 100_000)
+    client.hset('unity:fleet', 'huge', '"' + 'x' * (1 << 20) + '"')
+    client.hset('unity:fleet', b'\xff', '{"state": "active"}')
+    listed = support.cli(ros_env, 'fleet', '--url', redis_server.url, 'list')
+    assert listed.returncode == 0 and 'Traceback' not in listed.stderr, listed.stderr
+    assert {line.split()[0] for line in listed.stdout.splitlines()[1:]} == {
+        'deep', 'huge', '\\xff'}
+    status = support.cli(ros_env, 'fleet', '--url', redis_server.url, 'status', 'deep')
+    assert status.returncode == 0, status.stderr
+    assert 'bad heartbeat: nested deeper than 16 levels' in status.stdout
+    status = support.cli(ros_env, 'fleet', '--url', redis_server.url, 'status', 'huge',
+                         '--json')
+    assert 'larger than the limit of 262144 bytes' in status.stdout
+
+
+@pytest.mark.ros
+def test_dlq_list_shows_control_characters_as_escapes(redis_server, ros_env):
+    client = redis.Redis.from_url(redis_server.url)
+    letter = good_fields('/a', 1, GOOD[0])
+    letter.update({'handler': 'h\x1b]0;owned\x07', 'error': 'boom\x1b[2J\x1b[H\u202egnp.exe',
+                   'attempts': '3', 'topic': '/a\r\x1b[1A'})
+    client.xadd('unity:deadletters', letter, id='5-1')
+    client.xadd('unity:llm:deadletters', {'topic': b'/b', 'error': b'\xff\x1b'}, id='6-1')
+    listed = support.cli(ros_env, 'dlq', '--url', redis_server.url, 'list')
+    assert listed.returncode == 0, listed.stderr
+    assert not any(ch in listed.stdout for ch in '\x1b\x07\r\u202e')
+    assert 'boom\\x1b[2J\\x1b[H\\u202egnp.exe' in listed.stdout
+    assert '/a\\x0d\\x1b[1A' in listed.stdout and 'h\\x1b]0;owned\\x07' in listed.stdout
+    assert '\\xff\\x1b' in listed.stdout  # a byte that is not UTF-8 is escaped as well
+    as_json = support.cli(ros_env, 'dlq', '--url', redis_server.url, 'list', '--json')
+    assert '\x1b' not in as_json.stdout and '\\u001b' in as_json.stdout

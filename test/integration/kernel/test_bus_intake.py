@@ -14,6 +14,7 @@
 
 """Messages from another process arrive on the kernel's bus with their exact bytes."""
 
+import pathlib
 import sys
 import threading
 
@@ -22,6 +23,7 @@ from rclpy.serialization import deserialize_message
 from std_msgs.msg import String
 import support
 
+from unity_kernel_core import native
 from unity_kernel_core.kernel.node import KernelNode
 from unity_kernel_core.ros.lifecycle_base import ShutdownSignals, spin_until_shutdown
 
@@ -70,8 +72,8 @@ def test_dds_messages_reach_a_bus_handler_with_type_and_cdr(rclpy_context, ros_e
 def test_critical_topics_are_taken_in_on_an_intake_node_and_thread_of_their_own(
         rclpy_context, ros_env, tmp_path, processes):
     config = tmp_path / 'kernel.yaml'
-    config.write_text(f'kernel: {{discovery_period_s: 0.2, state_dir: {tmp_path}}}\n'
-                      'redis: {enabled: false}\n')
+    config.write_text(f'kernel: {{discovery_period_s: 0.2, state_dir: {tmp_path}, '
+                      'intake: python}\nredis: {enabled: false}\n')
     node = KernelNode(config_file=config, context=rclpy_context)
     taken_on = {}  # topic -> the threads that published its events on the bus
     ready = threading.Event()
@@ -126,3 +128,49 @@ def test_the_kernel_bounds_how_long_critical_threads_wait_for_the_interpreter_lo
         node.trigger_cleanup()
         node.destroy_node()
         sys.setswitchinterval(before)
+
+
+@pytest.mark.skipif(native.rcl() is None, reason=native.why_not())
+def test_the_native_intake_takes_critical_topics_on_a_thread_of_their_own(
+        rclpy_context, ros_env, tmp_path, processes):
+    config = tmp_path / 'kernel.yaml'
+    config.write_text(f'kernel: {{discovery_period_s: 0.2, state_dir: {tmp_path}, '
+                      'intake: native}\nredis: {enabled: false}\nlive: {enabled: false}\n')
+    node = KernelNode(config_file=config, context=rclpy_context)
+    got = {}  # topic -> events on the bus
+    ready = threading.Event()
+    stop = ShutdownSignals()
+
+    def on_active(n):
+        n.bus.subscribe('/**', lambda e: got.setdefault(e.topic, []).append(e))
+        ready.set()
+
+    thread = threading.Thread(target=spin_until_shutdown, args=(node,),
+                              kwargs={'autostart': True, 'on_active': on_active,
+                                      'signals': stop})
+    thread.start()
+    try:
+        assert ready.wait(20)
+        talkers = [processes.start(
+            [sys.executable, str(support.ROOT / 'test' / 'nodes' / 'talker.py'),
+             '--topic', topic, '--count', '30', '--rate', '100'],
+            ros_env, tmp_path / f'talker{i}.log') for i, topic in enumerate(
+                ('/safety/estop', '/chatter'))]
+        for talker in talkers:
+            talker.wait_output('talker: done', 30)
+        support.wait_for(lambda: len(got.get('/safety/estop', ())) == 30 and
+                         len(got.get('/chatter', ())) == 30, 10, message='both topics taken in')
+        assert {e.tier.name for e in got['/safety/estop']} == {'CRITICAL'}
+        assert [e.message.data for e in got['/chatter']] == [str(i) for i in range(30)]
+        # one native thread per tier, named after it (what top and py-spy show)
+        threads = {tier: node.intake._native.thread_id(tier) for tier in (0, 2)}
+        assert 0 not in threads.values() and threads[0] != threads[2]
+        comm = {tier: pathlib.Path(f'/proc/self/task/{tid}/comm').read_text().strip()
+                for tier, tid in threads.items()}
+        assert comm == {0: 'intake-critical', 2: 'intake-normal'}
+        subs = node.get_subscriber_names_and_types_by_node('unity_kernel_intake', '/')
+        assert {'/chatter', '/safety/estop'} <= {name for name, _types in subs}
+    finally:
+        stop.request()
+        thread.join(30)
+        node.destroy_node()

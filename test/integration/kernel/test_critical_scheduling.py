@@ -20,6 +20,8 @@ import sys
 import pytest
 import support
 
+from unity_kernel_core import native
+
 pytestmark = pytest.mark.ros
 
 CAP_SYS_NICE = 23
@@ -37,19 +39,28 @@ def policies(pid: int) -> list:
     return out
 
 
-def start_kernel(processes, ros_env, tmp_path, prefix=()):
+INTAKES = [pytest.param('native', marks=pytest.mark.skipif(
+    native.rcl() is None, reason=native.why_not())), 'python']
+CRITICAL_INTAKE_THREADS = {'native': 2, 'python': 1}
+"""The CRITICAL intake's threads: the native take thread and its hand-off thread, or the
+EventsExecutor's."""
+
+
+def start_kernel(processes, ros_env, tmp_path, prefix=(), intake='native'):
     config = tmp_path / 'kernel.yaml'
     config.write_text(f'kernel: {{state_dir: {tmp_path / "state"}, discovery_period_s: 0.2,\n'
-                      '         critical_scheduling: {policy: fifo, priority: 7}}\n'
+                      '         critical_scheduling: {policy: fifo, priority: 7},\n'
+                      f'         intake: {intake}}}\n'
                       'redis: {enabled: false}\nlive: {enabled: false}\n')
     return processes.start([*prefix, sys.executable, '-m', 'unity_kernel_core.kernel.node',
                             '--ros-args', '-p', f'config_file:={config}',
                             '-p', 'autostart:=true'], ros_env, tmp_path / 'kernel.log')
 
 
+@pytest.mark.parametrize('intake', INTAKES)
 def test_the_critical_workers_and_intake_thread_run_at_the_critical_scheduling(
-        processes, ros_env, tmp_path):
-    kernel = start_kernel(processes, ros_env, tmp_path)
+        processes, ros_env, tmp_path, intake):
+    kernel = start_kernel(processes, ros_env, tmp_path, intake=intake)
     kernel.wait_output('active', 60)
     fifo = (os.SCHED_FIFO, 7)
     # the two CRITICAL bus workers; nothing else of the kernel
@@ -59,16 +70,18 @@ def test_the_critical_workers_and_intake_thread_run_at_the_critical_scheduling(
          '/safety/estop', '--count', '20', '--rate', '20'], ros_env, tmp_path / 'talker.log')
     talker.wait_output('talker: done', 30)
     kernel.wait_output('mapped /safety/estop', 20)
-    # and the CRITICAL intake's thread, made when the first CRITICAL topic was mapped
-    support.wait_for(lambda: policies(kernel.pid).count(fifo) == 3, 10,
-                     message='three CRITICAL threads at fifo 7')
+    # and the CRITICAL intake's threads, made when the first CRITICAL topic was mapped
+    count = 2 + CRITICAL_INTAKE_THREADS[intake]
+    support.wait_for(lambda: policies(kernel.pid).count(fifo) == count, 10,
+                     message=f'{count} CRITICAL threads at fifo 7')
     others = [p for p in policies(kernel.pid) if p != fifo]
     assert others and all(policy == os.SCHED_OTHER for policy, _ in others)
 
 
+@pytest.mark.parametrize('intake', INTAKES)
 def test_an_edit_of_the_critical_scheduling_waits_for_the_next_configure(
-        processes, ros_env, tmp_path):
-    kernel = start_kernel(processes, ros_env, tmp_path)
+        processes, ros_env, tmp_path, intake):
+    kernel = start_kernel(processes, ros_env, tmp_path, intake=intake)
     kernel.wait_output('active', 60)
     config = tmp_path / 'kernel.yaml'
     config.write_text(config.read_text().replace('priority: 7', 'priority: 9'))
@@ -79,9 +92,10 @@ def test_an_edit_of_the_critical_scheduling_waits_for_the_next_configure(
          '/safety/estop', '--count', '20', '--rate', '20'], ros_env, tmp_path / 'talker.log')
     talker.wait_output('talker: done', 30)
     kernel.wait_output('mapped /safety/estop', 20)
-    # the CRITICAL intake's thread, made after the edit, runs as its siblings do
-    support.wait_for(lambda: policies(kernel.pid).count((os.SCHED_FIFO, 7)) == 3, 10,
-                     message='three CRITICAL threads at fifo 7')
+    # the CRITICAL intake's threads, made after the edit, run as their siblings do
+    count = 2 + CRITICAL_INTAKE_THREADS[intake]
+    support.wait_for(lambda: policies(kernel.pid).count((os.SCHED_FIFO, 7)) == count, 10,
+                     message=f'{count} CRITICAL threads at fifo 7')
     assert (os.SCHED_FIFO, 9) not in policies(kernel.pid)
 
 

@@ -25,13 +25,15 @@ import shutil
 import ssl
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import live_support
 import pytest
 import support
 
-from unity_kernel_core.live.dashboard import Dashboard, DashboardApi
+from unity_kernel_core.live.dashboard import cookie_name, Dashboard, DashboardApi
+from unity_kernel_core.live.gate import Gate
 
 CHROMIUM = '/usr/bin/chromium'
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
@@ -53,21 +55,25 @@ class Modules:
         return True, f'{command} of {arg} scheduled'
 
 
-def _dashboard(modules, token, loopback, tls=None):
+def _dashboard(modules, token='s3cret', loopback=True, tls=None):
+    gate = Gate(token, bound_host='127.0.0.1' if loopback else '0.0.0.0')
     api = DashboardApi(snapshot=lambda pattern: {'modules': modules.list_modules(),
                                                  'pattern': pattern or ''},
-                       camera_jpeg=lambda: None, modules=lambda: modules, token=token,
-                       loopback=loopback, period_s=0.05)
+                       camera_jpeg=lambda: None, modules=lambda: modules, gate=gate,
+                       period_s=0.05)
     return Dashboard('127.0.0.1', 0, api, tls=tls)
 
 
-def _request(url, method='GET', token=None, body=None, header=True, context=None):
+def _request(url, method='GET', token=None, body=None, header=True, context=None,
+             headers=None):
     request = urllib.request.Request(url, method=method,
                                      data=None if body is None else json.dumps(body).encode())
     if token:
         request.add_header('Authorization', f'Bearer {token}')
     if header and method == 'POST':
         request.add_header('X-Unity-Live', '1')
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     try:
         with urllib.request.urlopen(request, timeout=10, context=context) as response:
             return response.status, response.read()
@@ -75,7 +81,7 @@ def _request(url, method='GET', token=None, body=None, header=True, context=None
         return exc.code, exc.read()
 
 
-def test_mutating_actions_need_the_token_on_loopback_when_one_is_configured():
+def test_mutating_actions_need_the_token_on_loopback():
     modules = Modules()
     board = _dashboard(modules, token='s3cret', loopback=True)
     try:
@@ -117,6 +123,7 @@ def test_every_request_needs_the_token_off_loopback_and_the_page_moves_it_to_a_c
             assert exc.code == 303 and exc.headers['Location'] == '/'
             cookie = exc.headers['Set-Cookie']
         assert 'HttpOnly' in cookie and 'SameSite=Strict' in cookie
+        assert cookie.startswith(f'{cookie_name(board.port)}=s3cret;')
         request = urllib.request.Request(url + 'api/state',
                                          headers={'Cookie': cookie.split(';')[0]})
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -125,6 +132,53 @@ def test_every_request_needs_the_token_off_loopback_and_the_page_moves_it_to_a_c
         board.stop()
     assert '/api/state' in caplog.text  # requests are logged, by path only
     assert 's3cret' not in caplog.text
+
+
+def test_a_rebinding_page_or_another_site_cannot_command_modules_even_with_the_cookie():
+    modules = Modules()
+    board = _dashboard(modules)
+    try:
+        url = board.url
+        cookie = {'Cookie': f'{cookie_name(board.port)}=s3cret'}
+        restart = f'{url}api/modules/restart'
+        # DNS rebinding: evil.example resolved to 127.0.0.1; the page is on "its own" origin
+        rebound = {'Host': f'evil.example:{board.port}',
+                   'Origin': f'http://evil.example:{board.port}'}
+        code, body = _request(restart, 'POST', body={'name': 'monitor'}, headers=rebound)
+        assert code == 403 and b'Host' in body
+        assert _request(url + 'api/state', headers={'Host': 'evil.example'})[0] == 403
+        # another site's page (the browser sends its Origin), cookie or not
+        for origin in ('https://evil.example', f'http://localhost:{board.port}', 'null'):
+            code, body = _request(restart, 'POST', body={'name': 'monitor'},
+                                  headers={'Origin': origin, **cookie})
+            assert code == 403 and b'Origin' in body, origin
+        # no token at all: refused, saying where to find it
+        code, body = _request(restart, 'POST', body={'name': 'monitor'})
+        assert code == 401 and b'unity-kernel' in body
+        assert modules.calls == []
+        # the dashboard's own page, with its cookie
+        code, _ = _request(restart, 'POST', body={'name': 'monitor'},
+                           headers={'Origin': url.rstrip('/'), **cookie})
+        assert code == 200 and modules.calls == [('restart', 'monitor')]
+    finally:
+        board.stop()
+
+
+def test_the_cookie_is_only_ever_set_to_the_servers_own_token():
+    board = _dashboard(Modules())
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        for given in ('wrong', 'x\r\nSet-Cookie: evil=1', 's3cret\r\nX: y', 'é', '',
+                      's3cret;Path=/evil'):
+            query = urllib.parse.urlencode({'token': given})
+            try:
+                response = opener.open(f'{board.url}?{query}', timeout=10)
+                code, headers = response.status, response.headers
+            except urllib.error.HTTPError as exc:
+                code, headers = exc.code, exc.headers
+            assert code == 401 and headers['Set-Cookie'] is None, (given, code)
+    finally:
+        board.stop()
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -138,7 +192,7 @@ def test_dashboard_serves_https_with_the_configured_certificate(tmp_path):
     subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
                     '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
                     '-keyout', str(key), '-out', str(cert)], check=True, capture_output=True)
-    board = _dashboard(Modules(), token=None, loopback=True, tls=(str(cert), str(key)))
+    board = _dashboard(Modules(), tls=(str(cert), str(key)))
     try:
         assert board.url.startswith('https://')
         context = ssl.create_default_context(cafile=str(cert))
@@ -184,8 +238,22 @@ def test_dashboard_in_a_browser_shows_modules_restarts_one_and_draws_the_camera(
         processes, ros_env, tmp_path, browser):
     enabled = ['heartbeat', 'monitor', 'camera']
     kernel = live_support.start_live_kernel(processes, ros_env, tmp_path, enabled)
+    # without the token: the page reads, a restart is refused and says where the token is
+    reader = browser.new_page()
+    reader.goto(kernel.dashboard_url)
+    reader.wait_for_selector('tr[data-module="monitor"] button[data-action="restart"]',
+                             timeout=60000)
+    reader.click('tr[data-module="monitor"] button[data-action="restart"]')
+    outcome = 'tr[data-module="monitor"] [data-testid="module-outcome"]'
+    reader.wait_for_function(f"""() => document.querySelector('{outcome}').textContent
+                                 .includes('refused')""", timeout=10000)
+    assert 'missing or wrong token' in reader.inner_text(outcome)
+    assert 'unity-kernel' in reader.inner_text(outcome)
+    reader.close()
+    # the status line's URL: the token moves into a cookie, out of the address bar
     page = browser.new_page(viewport={'width': 1400, 'height': 1000})
-    page.goto(kernel.dashboard_url)
+    page.goto(f'{kernel.dashboard_url}?token={kernel.token}')
+    assert page.url == kernel.dashboard_url
     for name in enabled:
         page.wait_for_selector(f'tr[data-module="{name}"] td.state-active', timeout=60000)
     assert page.inner_text('#kernel-state') == 'active'

@@ -56,7 +56,7 @@ def test_mapped_topics_are_advertised_with_ros2msg_schemas_and_forward_decodable
     kernel = live_support.start_live_kernel(processes, ros_env, tmp_path,
                                             ['heartbeat', 'camera'])
     live_support.start_talker(processes, ros_env, tmp_path, '/live_test/chatter', 100000, 50)
-    client = FoxgloveClient(kernel.foxglove_url)
+    client = FoxgloveClient(kernel.owner_url)  # the status line's URL: with this start's token
     try:
         assert {'services', 'parameters', 'connectionGraph'} <= set(
             client.server_info['capabilities'])
@@ -94,6 +94,13 @@ def test_mapped_topics_are_advertised_with_ros2msg_schemas_and_forward_decodable
         _wait_restarted(client, 'camera')
         answer = client.call_service('/unity_kernel/modules/restart', {'name': 'nope'})
         assert answer['success'] is False and "no module named 'nope'" in answer['message']
+        # without this start's token (none is configured): reading only
+        anonymous = FoxgloveClient(kernel.foxglove_url)
+        try:
+            answer = anonymous.call_service('/unity_kernel/modules/restart', {'name': 'camera'})
+            assert answer['success'] is False and 'missing or wrong token' in answer['message']
+        finally:
+            anonymous.close()
 
         # parameters: read; a write is validated as ros2 param set would
         values = client.request_json({'op': 'getParameters', 'parameterNames': [], 'id': 'a'},
@@ -104,6 +111,13 @@ def test_mapped_topics_are_advertised_with_ros2msg_schemas_and_forward_decodable
             {'op': 'setParameters', 'parameters': [{'name': 'spawn_modules', 'value': 'x'}],
              'id': 'b'}, 'parameterValues')
         assert answer['parameters'] == [{'name': 'spawn_modules', 'value': True}]
+        # ROS's own parameters are read-only here: use_sim_time would stop /diagnostics
+        answer = client.request_json(
+            {'op': 'setParameters', 'parameters': [{'name': 'use_sim_time', 'value': True}],
+             'id': 'c'}, 'parameterValues')
+        assert answer['parameters'] == [{'name': 'use_sim_time', 'value': False}]
+        assert any('use_sim_time' in m.get('message', '') and 'read-only' in m['message']
+                   for m in client.json_log if m.get('op') == 'status')
 
         # connection graph: the talker publishes the test topic
         client._send({'op': 'subscribeConnectionGraph'})
@@ -323,7 +337,7 @@ def test_client_publishing_reaches_ros_only_on_allow_listed_topics_and_never_saf
         live="client_publish: true, publish_allow: ['/live_cmd/**', '/safety/**']")
     received = probe.collect('/live_cmd/say', String)
     safety = probe.collect('/safety/stop', String)
-    client = FoxgloveClient(kernel.foxglove_url)
+    client = FoxgloveClient(kernel.owner_url)
     try:
         assert 'clientPublish' in client.server_info['capabilities']
         client._send({'op': 'advertise', 'channels': [
@@ -378,6 +392,7 @@ def test_a_live_view_port_in_use_is_an_error_on_diagnostics_not_a_dead_kernel(
 def test_a_configured_token_guards_mutating_calls_on_the_websocket(processes, ros_env, tmp_path):
     env = dict(ros_env, UNITY_LIVE_TOKEN='s3cret')
     kernel = live_support.start_live_kernel(processes, env, tmp_path, ['heartbeat'])
+    assert kernel.token is None  # a configured token is never printed
     anonymous = FoxgloveClient(kernel.foxglove_url)  # loopback: reading is open
     wrong = FoxgloveClient(kernel.foxglove_url + '/?token=wrong')
     owner = FoxgloveClient(kernel.foxglove_url + '/?token=s3cret')

@@ -23,7 +23,8 @@ from std_msgs.msg import String
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.config.kernel_config import is_loopback, parse_config
 from unity_kernel_core.errors import ConfigError, SecretError
-from unity_kernel_core.live.delivery import access, EventRing, PublishPolicy, Rates, Throttle
+from unity_kernel_core.live.delivery import (EventRing, PublishPolicy, Rates, ros_owned_parameter,
+                                             ROS_OWNED_PARAMETERS, Throttle)
 from unity_kernel_core.live.view import bind_refusal, read_token, string_preview, tls_files
 
 
@@ -66,18 +67,14 @@ def test_client_publishing_is_off_by_default_allow_listed_and_never_safety_unles
     assert PublishPolicy(True, ['/safety/**'], True).check('/safety/estop') is None
 
 
-def test_access_rules_for_tokens_on_and_off_loopback():
-    # loopback, no token: open
-    assert access(None, None, mutating=True, loopback=True) is None
-    # loopback with a token: reading open, mutating needs it
-    assert access('s3cret', None, mutating=False, loopback=True) is None
-    assert access('s3cret', None, mutating=True, loopback=True) == 'missing or wrong token'
-    assert access('s3cret', 'wrong', mutating=True, loopback=True) == 'missing or wrong token'
-    assert access('s3cret', 's3cret', mutating=True, loopback=True) is None
-    # off loopback: everything needs it, and there must be one
-    assert access('s3cret', None, mutating=False, loopback=False) == 'missing or wrong token'
-    assert access('s3cret', 's3cret', mutating=False, loopback=False) is None
-    assert 'no token' in access(None, None, mutating=False, loopback=False)
+def test_ros_owned_parameters_are_the_ones_rclpy_declares_on_every_node():
+    from rclpy.time_source import USE_SIM_TIME_NAME
+    from rclpy.type_description_service import START_TYPE_DESCRIPTION_SERVICE_PARAM
+    assert set(ROS_OWNED_PARAMETERS) == {USE_SIM_TIME_NAME, START_TYPE_DESCRIPTION_SERVICE_PARAM}
+    assert ros_owned_parameter('use_sim_time')
+    assert ros_owned_parameter('qos_overrides./diagnostics.publisher.depth')
+    assert not ros_owned_parameter('discovery_period_s')
+    assert not ros_owned_parameter('use_sim_time_extra')
 
 
 def test_event_ring_keeps_the_newest_and_filters_by_pattern():
@@ -117,7 +114,10 @@ def test_live_config_defaults_and_bounds():
             ('live: {throttle: [{pattern: /a, max_hz: 0}]}', 'greater than 0'),
             ('live: {publish_allow: ["/a/**b"]}', "'**' must be a whole segment"),
             ('live: {camera_topic: cam}', "must start with '/'"),
-            ('live: {token: abc}', 'live.token: unknown key')]:
+            ('live: {token: abc}', 'live.token: unknown key'),
+            ('live: {allowed_hosts: ["a b"]}', 'neither an IP address nor a host'),
+            ('live: {allowed_origins: [app.foxglove.dev]}', 'is not an origin'),
+            ('live: {allowed_origins: ["https://x/path"]}', 'is not an origin')]:
         with pytest.raises(ConfigError) as info:
             parse_config(bad, 'k.yaml')
         assert expected in str(info.value), (bad, str(info.value))

@@ -24,6 +24,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from unity_kernel_core.bus.events import Tier
+from unity_kernel_core.live.gate import Gate
 from unity_kernel_core.live.ws_server import Handlers, ServerOptions, Service, WsServer
 
 
@@ -43,7 +44,7 @@ class Params(Handlers):
         return self.get_parameters([n for n, _ in values]), []
 
 
-def _server(token=None, loopback=True, critical_limit=1024):
+def _server(token='s3cret', loopback=True, critical_limit=1024):
     calls = []
 
     def restart(payload):
@@ -51,11 +52,27 @@ def _server(token=None, loopback=True, critical_limit=1024):
         return b'{"success": true}'
     services = [Service('/svc/list', 't', '{}', '{}', lambda _p: b'{"ok": 1}', mutating=False),
                 Service('/svc/restart', 't', '{}', '{}', restart)]
-    server = WsServer(ServerOptions('127.0.0.1', 0, token=token, loopback=loopback,
-                                    critical_limit=critical_limit, depth=4),
+    gate = Gate(token, bound_host='127.0.0.1' if loopback else '0.0.0.0',
+                allowed_origins=['https://app.foxglove.dev'])
+    server = WsServer(ServerOptions('127.0.0.1', 0, gate=gate, critical_limit=critical_limit,
+                                    depth=4),
                       Params(), services)
     server.start()
     return server, f'ws://127.0.0.1:{server.port}', calls
+
+
+def _raw_status(port, headers):
+    """Send a WebSocket upgrade with exactly ``headers`` (name, value); return the status."""
+    import base64
+    import os
+    import socket
+    lines = ['GET / HTTP/1.1', 'Upgrade: websocket', 'Connection: Upgrade',
+             f'Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}',
+             'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Protocol: foxglove.websocket.v1']
+    lines += [f'{name}: {value}' for name, value in headers]
+    with socket.create_connection(('127.0.0.1', port), timeout=10) as sock:
+        sock.sendall(('\r\n'.join(lines) + '\r\n\r\n').encode())
+        return int(sock.recv(4096).split(b' ', 2)[1])
 
 
 def _status_of(url, headers=None):
@@ -90,7 +107,7 @@ def test_off_loopback_the_websocket_needs_the_token_in_the_url_or_a_bearer_heade
         server.stop()
 
 
-def test_on_loopback_reading_is_open_but_mutating_calls_need_the_configured_token():
+def test_on_loopback_reading_is_open_but_mutating_calls_need_the_token():
     server, url, calls = _server(token='s3cret', loopback=True)
     anonymous = FoxgloveClient(url)
     owner = FoxgloveClient(url + '/?token=s3cret')
@@ -112,6 +129,47 @@ def test_on_loopback_reading_is_open_but_mutating_calls_need_the_configured_toke
     finally:
         anonymous.close()
         owner.close()
+        server.stop()
+
+
+def test_a_web_page_of_another_site_cannot_connect_and_a_rebinding_host_is_refused(caplog):
+    caplog.set_level(logging.INFO, logger='unity_kernel')
+    server, url, calls = _server()
+    try:
+        port = server.port
+        # what a page on another site opens: refused at the handshake, token or not
+        assert _status_of(url, {'Origin': 'https://evil.example'}) == 403
+        assert _status_of(url + '/?token=s3cret', {'Origin': 'https://evil.example'}) == 403
+        # DNS rebinding: the page's own origin, but a name that is not this server's
+        assert _raw_status(port, [('Host', f'evil.example:{port}'),
+                                  ('Origin', f'http://evil.example:{port}')]) == 403
+        assert _raw_status(port, [('Host', f'127.0.0.1:{port}')]) == 101
+        assert _raw_status(port, [('Host', f'127.0.0.1:{port}'), ('Host', 'evil.example')]) \
+            == 400
+        # Origin null (the Foxglove desktop app's file:// page, or a sandboxed frame of any
+        # site): only with the token
+        assert _status_of(url, {'Origin': 'null'}) == 401
+        assert _status_of(url + '/?token=s3cret', {'Origin': 'null'}) == 101
+        # the Foxglove web app and local pages read without it
+        assert _status_of(url, {'Origin': 'https://app.foxglove.dev'}) == 101
+        assert _status_of(url, {'Origin': 'http://localhost:8080'}) == 101
+        assert calls == []
+        assert 'evil.example' in caplog.text and 's3cret' not in caplog.text
+    finally:
+        server.stop()
+
+
+def test_a_server_without_a_gate_makes_its_own_token_and_refuses_mutations():
+    server = WsServer(ServerOptions('127.0.0.1', 0), services=[
+        Service('/svc/restart', 't', '{}', '{}', lambda _p: b'{"success": true}')])
+    server.start()
+    client = FoxgloveClient(f'ws://127.0.0.1:{server.port}')
+    try:
+        refused = client.call_service('/svc/restart', {'name': 'camera'})
+        assert refused['success'] is False and server.refused_mutations == 1
+        assert len(server.gate.token) >= 43
+    finally:
+        client.close()
         server.stop()
 
 

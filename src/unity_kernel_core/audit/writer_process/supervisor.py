@@ -18,19 +18,24 @@ The kernel's side of the writer process: the bus tap into the ring, and its supe
 The tap (:meth:`ProcessWriter.offer`, on the publishing thread under the bus's sequence lock)
 issues the event's entry ID and copies a ring record (:mod:`unity_kernel_core.audit.encoder`)
 into the shared-memory ring; it never waits, except for a CRITICAL event when the ring is
-full (it waits for the writer, as the CRITICAL tier's BLOCK policy does). The supervisor
+full (it waits for the writer, as the CRITICAL tier's BLOCK policy does). Where the native
+extension is built the record is written by a native producer (``unity_kernel_core.native``:
+the same record, its entry ID from the producer's clock); with the native intake that
+producer is the bus's sequencer, whose threads write DDS messages into the ring too. The supervisor
 starts the writer process, waits until it is ready, and restarts it whenever it exits
 (backing off while it keeps failing); its status lines are the counters it reports.
 """
 
+import functools
 import logging
 import os
 import pathlib
 import subprocess
 import threading
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional
 
+from unity_kernel_core import native
 from unity_kernel_core.audit.batch_writer import JOURNAL_DIR
 from unity_kernel_core.audit.counters import COUNTERS, WriterCounts
 from unity_kernel_core.audit.encoder import EntryEncoder
@@ -57,22 +62,45 @@ PARENT_COUNTERS = ('skipped', 'unencodable', 'dropped_queue', 'critical_waits')
 """Counted by the kernel's tap; every other counter is the writer process's."""
 
 
+def default_producer(config: KernelConfig) -> Optional[Any]:
+    """
+    Return a native producer of its own for a :class:`ProcessWriter` of ``config``, or None.
+
+    With ``redis.writer: process`` and the extension built, the tap's records are written in
+    C; otherwise (``process-python``, or not built) by :meth:`Ring.put`.
+    """
+    if config.redis.writer != 'process':
+        return None
+    core = native.core()
+    if core is None:
+        _LOG.warning('the audit ring is written by the Python tap: %s', native.why_not('_core'))
+        return None
+    return core.Producer()
+
+
 class ProcessWriter:
     """
     The kernel's side: the bus tap into the ring, and the supervisor of the writer process.
 
     Offers the interface the :class:`~unity_kernel_core.audit.mirror.Mirror` uses of a
     writer (prime, start, offer, offer_dead_letter, stop, snapshot).
+
+    ``producer``: the native producer (``unity_kernel_core.native``) that writes the ring's
+    records instead of :class:`Ring`'s Python code, issuing the entry IDs in its own clock:
+    the bus's sequencer with the native intake (whose threads write through it too); None:
+    :func:`default_producer`'s choice.
     """
 
-    def __init__(self, config: KernelConfig, state_dir: pathlib.Path) -> None:
+    def __init__(self, config: KernelConfig, state_dir: pathlib.Path,
+                 producer: Optional[Any] = None) -> None:
         self.config = config
         self.settings = config.redis
         self.keys = StreamKeys.of(config)
         self.state_dir = pathlib.Path(state_dir)
         self.journal_dir = self.state_dir / JOURNAL_DIR
         self.url = redact_url(config.redis.url)
-        self._ring: Optional[Ring] = None
+        self._producer = producer if producer is not None else default_producer(config)
+        self._held_ring: Optional[Ring] = None
         self._lock = threading.Lock()
         self._counts = WriterCounts()
         self._encoder = EntryEncoder(self.keys, config.routes, self._counts)
@@ -86,6 +114,21 @@ class ProcessWriter:
         self.restarts = 0
         self.last_exit = ''
         self.last_seq = 0
+
+    @property
+    def _ring(self) -> Optional[Ring]:
+        """Return the ring the tap writes into (None before prime and after stop)."""
+        return self._held_ring
+
+    @_ring.setter
+    def _ring(self, ring: Optional[Ring]) -> None:
+        """Hold ``ring``: a native producer writes into it from now on (and no other)."""
+        producer = self._producer
+        if producer is not None and producer.attached:
+            producer.detach()
+        self._held_ring = ring
+        if producer is not None and ring is not None:
+            producer.attach(ring.buffer, self._encoder.events_clock.last)
 
     @property
     def routes(self) -> TopicRoutes:
@@ -107,8 +150,8 @@ class ProcessWriter:
     def prime(self) -> int:
         """Start the writer process, wait until it is ready; return the last seq it knows."""
         ready = self._spawn('start')
-        self._ring = Ring.open(ring_path(self.state_dir))
         self._encoder.resume_after(ready.last_id, ready.dead_last_id, ready.last_seq)
+        self._ring = Ring.open(ring_path(self.state_dir))
         self.last_seq = ready.last_seq
         return self.last_seq
 
@@ -122,6 +165,9 @@ class ProcessWriter:
         """Tell the writer nothing more comes, wait for it to write everything out and exit."""
         self._stopping = True
         ring = self._ring
+        if self._producer is not None:  # nothing more goes in, natively either
+            self._producer.set_stopping(True)
+            self._producer.detach()
         if ring is not None:
             ring.set_closing()
         proc = self._proc
@@ -166,12 +212,20 @@ class ProcessWriter:
         if cdr is None:
             encoder.unencodable(event, None)
             return
+        producer = self._producer
+        if producer is not None:  # the native producer issues the ID and writes the record
+            put = functools.partial(producer.put_event, int(event.tier), event.topic.encode(),
+                                    event.type_name.encode(), event.seq, event.stamp_ns, cdr)
+            done = put()
+            if done != 1:
+                self._not_put(event.tier, put, done)
+            return
         with self._lock:
             head = record_head(event, len(cdr))
             ring = self._ring
             if ring is None or not ring.put2(head, cdr):
                 if event.tier is Tier.CRITICAL and ring is not None:
-                    self._put_critical((head, cdr))
+                    self._put_critical(functools.partial(ring.put, (head, cdr)))
                 else:
                     self._counts.drop(event.tier.name)  # full, or offered after stop()
 
@@ -180,26 +234,54 @@ class ProcessWriter:
         event = letter.event
         with self._lock:
             parts = self._encoder.ring_dead_letter(letter)
+            producer = self._producer
+            if producer is not None:
+                put = functools.partial(producer.put_record, b''.join(parts))
+                done = put()
+                if done != 1:
+                    self._not_put(event.tier, put, done)
+                return
             ring = self._ring
             if ring is None or not ring.put(parts):
                 if event.tier is Tier.CRITICAL and ring is not None:
-                    self._put_critical(parts)
+                    self._put_critical(functools.partial(ring.put, parts))
                     return
                 self._counts.drop(event.tier.name)
                 _LOG.error('mirror ring full: dead letter of %r not recorded', event)
 
-    def _put_critical(self, parts: Tuple[bytes, ...]) -> None:
+    def _not_put(self, tier: Tier, put: Callable[[], int], done: int) -> None:
+        """
+        Handle a record the native producer did not take (``done`` 0: no room, -1: never).
+
+        CRITICAL waits for room; everything else, and a record larger than the ring (or one
+        offered after stop()), is not mirrored and counted.
+        """
+        if done == 0 and tier is Tier.CRITICAL and self._ring is not None:
+            self._put_critical(put)
+            return
+        if done == -1 and not self._stopping:
+            self._counts.log_limited('too-large', f'a {tier.name} event larger than the mirror '
+                                     f'ring (redis.ring_bytes {self.settings.ring_bytes}) is '
+                                     'not recorded')
+        self._counts.drop(tier.name)
+
+    def _put_critical(self, put: Callable[[], Any]) -> None:
         """
         Wait until a CRITICAL record fits in the ring: it is never dropped by the tap.
 
         The publishing thread waits (the CRITICAL tier's BLOCK policy) while the writer
         process empties the ring; only a kernel that is stopping gives up, and says so.
+        ``put`` writes the record: True or 1 when it did (-1: the native producer was
+        detached, as at stop).
         """
         self._counts.counters['critical_waits'] += 1
         _LOG.error('mirror ring full: a CRITICAL event waits for the audit writer')
         ring = self._ring
-        while ring is not None and not ring.put(parts):
-            if self._stopping:
+        while ring is not None:
+            done = put()
+            if done is True or done == 1:
+                return
+            if self._stopping or done == -1:
                 self._counts.drop(Tier.CRITICAL.name)
                 _LOG.error('mirror ring full while stopping: a CRITICAL event not recorded')
                 return
@@ -320,6 +402,13 @@ class ProcessWriter:
         out: Dict[str, Any] = {k: ended[k] + int(child.get(k, 0)) for k in COUNTERS}
         for key in PARENT_COUNTERS:
             out[key] = out[key] + self._counts.counters[key]
+        dropped_by_tier = dict(self._counts.dropped_by_tier)
+        if self._producer is not None:  # what the native intake threads could not record
+            threads = self._producer.stats()
+            for tier, full, large in zip(Tier, threads['ring_full'], threads['too_large']):
+                dropped_by_tier[tier.name] += full + large
+                out['dropped_queue'] += full + large
+            out['critical_waits'] += threads['critical_waits']
         proc = self._proc
         ring = self._ring
         out.update({
@@ -334,7 +423,7 @@ class ProcessWriter:
             'held': int(child.get('held', 0)),
             'journal_error': str(child.get('journal_error', '')),
             'dropped_by_tier': {t: n + int(dict(child.get('dropped_by_tier') or {}).get(t, 0))
-                                for t, n in self._counts.dropped_by_tier.items()},
+                                for t, n in dropped_by_tier.items()},
             'writer_pid': proc.pid if proc is not None else 0,
             'writer_alive': proc is not None and proc.poll() is None,
             'writer_restarts': self.restarts, 'writer_last_exit': self.last_exit})

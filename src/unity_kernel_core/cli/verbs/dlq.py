@@ -19,10 +19,9 @@ import json
 
 from unity_kernel_core.api.audit import dead_letter_rows, format_dead_letters, open_store
 from unity_kernel_core.api.audit import drop_all_dead_letters, retry_dead_letters
-from unity_kernel_core.audit.record import AuditError
 from unity_kernel_core.cli.verbs.export import add_source_arguments, count_int, positive_int
 from unity_kernel_core.cli.verbs.export import say
-from unity_kernel_core.errors import ConfigError
+from unity_kernel_core.errors import AuditError, ConfigError
 
 NAME = 'dlq'
 HELP = ('list dead letters (events whose handler kept failing, LLM requests no model '

@@ -23,13 +23,11 @@ import rich.console
 import rich.progress
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-from unity_kernel_core.api.audit import check_output, EXPORT_FORMATS, export_range, open_store
+from unity_kernel_core.api.audit import AuditStore, BadEntry, check_bound, check_output
+from unity_kernel_core.api.audit import check_pattern, EXPORT_FORMATS, export_range, KernelConfig
+from unity_kernel_core.api.audit import open_store
 from unity_kernel_core.api.text import printable
-from unity_kernel_core.audit.record import AuditError
-from unity_kernel_core.audit.store import AuditStore, BadEntry, parse_bound
-from unity_kernel_core.bus.patterns import compile_pattern
-from unity_kernel_core.config.kernel_config import KernelConfig
-from unity_kernel_core.errors import ConfigError, PatternError
+from unity_kernel_core.errors import AuditError, ConfigError, PatternError
 
 NAME = 'export'
 HELP = ('write audit-trail events to an MCAP file or a rosbag2 bag folder (ROS 2 CDR, '
@@ -41,7 +39,7 @@ HELP = ('write audit-trail events to an MCAP file or a rosbag2 bag folder (ROS 2
 def topic_pattern(text: str) -> str:
     """Return a valid topic pattern (``--topics``)."""
     try:
-        compile_pattern(text)
+        check_pattern(text)
     except PatternError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
@@ -50,7 +48,7 @@ def topic_pattern(text: str) -> str:
 def range_bound(text: str) -> str:
     """Return a valid range limit (``--from``, ``--to``): checked before Redis sees it."""
     try:
-        parse_bound(text)
+        check_bound(text)
     except AuditError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text

@@ -21,8 +21,8 @@ import sys
 
 from unity_kernel_core.api.fleet import (fleet_statuses, format_fleet, format_robot,
                                          open_registry, robot_status)
-from unity_kernel_core.audit.record import AuditError
-from unity_kernel_core.errors import ConfigError
+from unity_kernel_core.api.text import printable
+from unity_kernel_core.errors import AuditError, ConfigError
 
 NAME = 'fleet'
 HELP = 'list the robots sharing this audit store (state, last seen, modules, mirror lag)'
@@ -61,7 +61,7 @@ def main(args: argparse.Namespace) -> int:
             return 0
         status = robot_status(registry, args.robot, stale_after)
     except (AuditError, ConfigError) as exc:
-        print(f'unity-kernel fleet: {exc}', file=sys.stderr)
+        print(printable(f'unity-kernel fleet: {exc}'), file=sys.stderr)
         return 2
     print(json.dumps(status.as_dict(), indent=2) if args.json else format_robot(status))
     return 0
