@@ -23,7 +23,7 @@ shown through :func:`redact_url` (a URL) or not at all.
 """
 
 import os
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 import urllib.parse
 
 from unity_kernel_core.common.files import read_text
@@ -98,6 +98,22 @@ def redact_url(url: Optional[str]) -> str:
         query, hash_, fragment = query.partition('#')
         query = '&'.join(_redact_parameter(p) for p in query.split('&')) + hash_ + fragment
     return f'{scheme}{sep}{head}{qmark}{query}'
+
+
+def redact_urls(value: Any) -> Any:
+    """
+    Return a copy of a JSON-like ``value`` with every URL in it shown by :func:`redact_url`.
+
+    For documents that are shown whole (the config the dashboard displays): any string that
+    holds ``://`` is taken for a URL, at any depth of dicts and lists.
+    """
+    if isinstance(value, str):
+        return redact_url(value) if '://' in value else value
+    if isinstance(value, dict):
+        return {key: redact_urls(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_urls(item) for item in value]
+    return value
 
 
 def _redact_parameter(parameter: str) -> str:

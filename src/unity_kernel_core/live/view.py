@@ -35,7 +35,7 @@ import time
 from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
 
 from unity_kernel_core.bus.events import Event
-from unity_kernel_core.common.credentials import read_secret
+from unity_kernel_core.common.credentials import read_secret, redact_urls
 from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.documents import read_text
 from unity_kernel_core.config.kernel_config import is_loopback, KernelConfig, LiveSettings
@@ -43,7 +43,8 @@ from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.live.camera import Camera
 from unity_kernel_core.live.delivery import EventRing
 from unity_kernel_core.live.gate import Gate, generate_token
-from unity_kernel_core.live.state import find_peer, MirrorView, ModuleOperations, Snapshot
+from unity_kernel_core.live.state import find_peer, MirrorView, MODULE_COMMANDS, ModuleOperations
+from unity_kernel_core.live.state import Snapshot
 from unity_kernel_core.live.webui import create_webui
 from unity_kernel_core.ros import callbacks
 
@@ -278,7 +279,7 @@ class LiveView:
         config = self._config
         kernel = {'name': node.get_name(), 'state': getattr(node, 'state_label', ''),
                   'config_path': str(self.context.config_path or 'built-in defaults'),
-                  'config': config.model_dump(mode='json'), 'mapped': len(mapped)}
+                  'config': redact_urls(config.model_dump(mode='json')), 'mapped': len(mapped)}
         live = {'foxglove': self.foxglove.url if self.foxglove is not None else None,
                 'dashboard': self.dashboard.url if self.dashboard is not None else None,
                 'forwarded': self.foxglove.forwarded if self.foxglove is not None else 0,
@@ -294,6 +295,7 @@ class LiveView:
             live=live)
         fleet = find_peer(self.context.components, 'fleet', 'fleet_view')
         state['fleet'] = fleet.fleet_view() if fleet is not None else []
+        state['module_commands'] = list(MODULE_COMMANDS)
         with self._state_lock:
             self._state = state
         self.webui.sample(state)

@@ -18,7 +18,7 @@ import os
 
 import pytest
 
-from unity_kernel_core.common.credentials import read_secret, redact_url
+from unity_kernel_core.common.credentials import read_secret, redact_url, redact_urls
 from unity_kernel_core.errors import SecretError
 
 
@@ -38,6 +38,20 @@ def test_redis_url_password_is_redacted():
     assert redact_url('redis://user:pw@host:6379/0') == 'redis://user:***@host:6379/0'
     assert redact_url('redis://:pw@host') == 'redis://:***@host'
     assert redact_url('unix:///tmp/r.sock') == 'unix:///tmp/r.sock'
+
+
+def test_a_whole_document_is_shown_with_every_url_redacted_at_any_depth():
+    document = {'redis': {'url': 'redis://:hunter2@10.0.0.1:6379/0', 'maxlen': 5,
+                          'cluster_nodes': ['rediss://u:pw2@a:1', 'b:2']},
+                'llm': [{'base_url': 'https://api.example/v1?api_key=k3y'}],
+                'name': 'plain text', 'none': None}
+    shown = redact_urls(document)
+    text = repr(shown)
+    assert 'hunter2' not in text and 'pw2' not in text and 'k3y' not in text
+    assert shown['redis']['url'] == 'redis://:***@10.0.0.1:6379/0'
+    assert shown['redis']['maxlen'] == 5 and shown['name'] == 'plain text'
+    assert shown['redis']['cluster_nodes'][1] == 'b:2' and shown['none'] is None
+    assert document['redis']['url'].startswith('redis://:hunter2')  # the original is kept
 
 
 def test_redaction_covers_query_secrets_odd_urls_and_no_url():

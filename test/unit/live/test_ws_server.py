@@ -15,7 +15,6 @@
 """The Foxglove protocol server edge on loopback, without ROS: tokens, the CRITICAL bound."""
 
 import json
-import logging
 import time
 
 from foxglove_client import FoxgloveClient, slow_client, SlowReader
@@ -85,8 +84,7 @@ def _status_of(url, headers=None):
     return 101
 
 
-def test_off_loopback_the_websocket_needs_the_token_in_the_url_or_a_bearer_header(caplog):
-    caplog.set_level(logging.DEBUG)
+def test_off_loopback_the_websocket_needs_the_token_in_the_url_or_a_bearer_header(unity_log):
     server, url, _calls = _server(token='s3cret', loopback=False)
     try:
         assert _status_of(url) == 401
@@ -99,8 +97,7 @@ def test_off_loopback_the_websocket_needs_the_token_in_the_url_or_a_bearer_heade
             assert client.call_service('/svc/list', {}) == {'ok': 1}
         finally:
             client.close()
-        ours = '\n'.join(r.getMessage() for r in caplog.records  # (the client logs its own)
-                         if r.name.startswith('unity_kernel'))
+        ours = unity_log.text
         assert 'refused' in ours
         assert 's3cret' not in ours and 'token=wrong' not in ours and 'Bearer' not in ours
     finally:
@@ -132,8 +129,7 @@ def test_on_loopback_reading_is_open_but_mutating_calls_need_the_token():
         server.stop()
 
 
-def test_a_web_page_of_another_site_cannot_connect_and_a_rebinding_host_is_refused(caplog):
-    caplog.set_level(logging.INFO, logger='unity_kernel')
+def test_a_web_page_of_another_site_cannot_connect_and_a_rebinding_host_is_refused(unity_log):
     server, url, calls = _server()
     try:
         port = server.port
@@ -154,7 +150,7 @@ def test_a_web_page_of_another_site_cannot_connect_and_a_rebinding_host_is_refus
         assert _status_of(url, {'Origin': 'https://app.foxglove.dev'}) == 101
         assert _status_of(url, {'Origin': 'http://localhost:8080'}) == 101
         assert calls == []
-        assert 'evil.example' in caplog.text and 's3cret' not in caplog.text
+        assert 'evil.example' in unity_log.text and 's3cret' not in unity_log.text
     finally:
         server.stop()
 
