@@ -116,3 +116,12 @@ class ConfigEditError(UnityKernelError):
 
 class SecretError(UnityKernelError):
     """A configured secret (password, token, API key) could not be read."""
+
+
+class StateFileError(UnityKernelError):
+    """
+    A file the kernel keeps in its state cannot be used safely.
+
+    A symlink, a directory or device where a file belongs, a file owned by another user or
+    writable by group or others, or one larger than it can be.
+    """
