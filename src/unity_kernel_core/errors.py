@@ -97,6 +97,15 @@ class ModuleError(UnityKernelError):
         self.module = module
 
 
+class ModuleTransitionError(ModuleError):
+    """A module's state machine was asked for a move its transition table lacks."""
+
+    def __init__(self, module: str, transition: str, state: str) -> None:
+        super().__init__(module, f'no transition {transition!r} from state {state!r}')
+        self.transition = transition
+        self.state = state
+
+
 class AuditError(UnityKernelError):
     """The audit trail could not do what was asked (Redis, journal, replay, export)."""
 
