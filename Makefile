@@ -8,6 +8,10 @@
 #   make web         the dashboard's flow editor and live plots (npm ci + esbuild: web/)
 #   make setup-llm   + the local LLM model server (requirements-model*.txt; compiles
 #                    llama-cpp-python once, about 6 minutes on 2 cores): docs/llm_bridge.md
+#   make image       the container image (deploy/Containerfile; IMAGE=, BASE_IMAGE=,
+#                    CONTAINER_ENGINE=podman|docker): docs/deploy.md
+#   make test-deploy build the image with podman and run the robot's pod (`make test` leaves
+#                    these out: a cold image build takes minutes)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -17,6 +21,9 @@ PIP := $(PY) -m pip -q --disable-pip-version-check
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 MODEL_STAMP := $(VENV)/.installed-model
+# checkov pins older packaging/python-dateutil than .venv: a venv of its own
+CHECKOV_VENV := .cache/checkov-venv
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 SYS_STAMP := .cache/system-deps-run.stamp
 SYS_TEST_STAMP := .cache/system-deps-test.stamp
 # the dashboard's flow editor and live plots, bundled from web/ (docs/live_view.md)
@@ -27,11 +34,11 @@ export AMENT_PREFIX_PATH := $(abspath $(VENV))
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export RMW_IMPLEMENTATION ?= rmw_fastrtps_cpp
 
-.PHONY: setup setup-dev setup-llm system-deps venv web run test lint fuzz bench clean
+.PHONY: setup setup-dev setup-llm system-deps venv web run test test-deploy image lint fuzz bench clean
 
 setup: system-deps venv
 
-setup-dev: setup $(SYS_TEST_STAMP) $(DEV_STAMP)
+setup-dev: setup $(SYS_TEST_STAMP) $(DEV_STAMP) $(CHECKOV_STAMP)
 
 setup-llm: setup $(SYS_TEST_STAMP) $(MODEL_STAMP)
 
@@ -59,6 +66,12 @@ $(DEV_STAMP): requirements-dev.txt $(STAMP)
 	@touch $@
 	@echo "lint and test tools: ready in $(VENV)"
 
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip -q --disable-pip-version-check install -r requirements-checkov.txt
+	@touch $@
+	@echo "checkov: ready in $(CHECKOV_VENV)"
+
 # The LLM bridge's test model server: llama-cpp-python compiles once, for a portable CPU
 # level (see the script), into a wheel kept under ~/.cache/unity_kernel.
 $(MODEL_STAMP): requirements-model.txt requirements-model-nodeps.txt scripts/install-model-server.sh $(STAMP) $(SYS_TEST_STAMP)
@@ -76,14 +89,23 @@ run: setup web
 	$(VENV)/bin/unity-kernel up $(ARGS)
 
 test: setup-dev setup-llm web
-	UNITY_KERNEL_REQUIRE_MODEL=1 $(PY) -m pytest $(PYTEST_ARGS)
+	UNITY_KERNEL_REQUIRE_MODEL=1 $(PY) -m pytest -m "not deploy" $(PYTEST_ARGS)
+
+# the image built by podman from this checkout and the robot's pod under `podman kube play`
+# (test/integration/deploy; as root, podman's store under ~/.cache/unity_kernel/podman)
+test-deploy: setup-dev
+	$(PY) -m pytest -m deploy $(PYTEST_ARGS)
+
+image:
+	IMAGE="$(IMAGE)" BASE_IMAGE="$(BASE_IMAGE)" CONTAINER_ENGINE="$(CONTAINER_ENGINE)" bash deploy/build-image.sh
 
 lint: setup-dev
 	$(PY) -m pytest -m linter
 
-# the fuzz targets (test/fuzz) with the long Hypothesis budget; `make test` runs them short
+# the fuzz targets (test/fuzz) with the long Hypothesis budget (no per-test timeout: a target
+# takes minutes); `make test` runs them with the short one
 fuzz: setup-dev
-	UNITY_FUZZ=long $(PY) -m pytest -m fuzz $(PYTEST_ARGS)
+	UNITY_FUZZ=long $(PY) -m pytest -m fuzz --timeout=0 $(PYTEST_ARGS)
 
 bench: setup-dev
 	$(PY) bench/run_all.py $(ARGS)

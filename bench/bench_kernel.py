@@ -72,7 +72,9 @@ import threading
 import time
 
 from _cpu import CpuMeter, per_thread, python_thread_names, thread_times
+from _native_tools import build as build_tool
 from _results import write_results
+import psutil
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, os.environ.get('BENCH_SRC', str(ROOT / 'src')))
@@ -82,14 +84,32 @@ from unity_kernel_core.bus.events import Tier  # noqa: E402
 
 RATES = [4000, 8000, 12000, 16000, 18000, 20000, 22000, 24000, 26000, 28000, 30000, 32000, 36000,
          40000]
+RATES_BY_SIZE = {
+    100: [8000, 16000, 24000, 32000, 40000, 48000, 56000, 64000, 72000, 80000, 90000, 100000,
+          110000, 120000],
+    65536: [250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000],
+    1048576: [25, 50, 75, 100, 150, 200, 250, 300, 400, 500],
+}
+"""The paced steps with the C talker, by message size (bytes of CDR)."""
+TALKER = {'kind': 'c', 'size': 100}
+"""The ingest talker: ``c`` (bench/csrc/talker.c, pre-serialized, any size; the default) or
+``python`` (test/nodes/talker.py, the runs before the native intake); ``talker=`` and
+``size=`` set it."""
 ROUNDS = 3
 INGEST_ROUNDS = 3
 SECONDS_PER_STEP = 2.0
 
 
-MODES = ('bare-events', 'bare', 'kernel', 'kernel-mirror-thread', 'kernel-mirror',
-         'kernel-mirror-nice0')
-"""Ingest receivers: the bare EventsExecutor subscriber is the reference of every ratio."""
+MODES = ('bare-events', 'c-take', 'kernel', 'kernel-mirror', 'kernel-python',
+         'kernel-python-mirror')
+"""
+Ingest receivers: the bare EventsExecutor subscriber is the reference of every ratio, the C
+take loop (bench/csrc/take_loop.c) the native ceiling. ``kernel*`` run the native intake
+(``kernel.intake: native``, the writer's hot path native), ``kernel-python*`` the Python one
+(``kernel.intake: python``, ``redis.writer: process-python``); ``-mirror`` counts in Redis.
+Older modes: ``bare`` (SingleThreadedExecutor), ``kernel-mirror-thread``,
+``kernel-mirror-nice0``.
+"""
 
 _steps = itertools.count()
 
@@ -107,9 +127,12 @@ def start_receiver(mode: str, topic: str, env: dict, config: str,
                    redis_url: str) -> subprocess.Popen:
     """Start a ``mode`` receiver on ``topic`` (``bench/ingest_receiver.py``); once ready."""
     recv_mode, recv_env = receiver_mode(mode, env)
-    recv = subprocess.Popen(
-        [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), recv_mode, topic, '600',
-         config, redis_url], env=recv_env, stdout=subprocess.PIPE, text=True)
+    if recv_mode == 'c-take':
+        args = [build_tool('take_loop'), topic, '600']
+    else:
+        args = [sys.executable, str(ROOT / 'bench' / 'ingest_receiver.py'), recv_mode, topic,
+                '600', config, redis_url]
+    recv = subprocess.Popen(args, env=recv_env, stdout=subprocess.PIPE, text=True)
     assert recv.stdout is not None
     assert recv.stdout.readline().strip() == 'ready'
     return recv
@@ -122,15 +145,21 @@ def stop_receiver(recv: subprocess.Popen) -> int:
     return json.loads(out.strip().splitlines()[-1])['received']
 
 
+def talker_args(topic: str, count: int, rate: int, linger: float = 0.5) -> list:
+    """Return the command of the ingest talker (``TALKER``) for one step."""
+    if TALKER['kind'] == 'c':
+        return [build_tool('talker'), topic, str(count), str(rate), str(TALKER['size'])]
+    return [sys.executable, str(ROOT / 'test' / 'nodes' / 'talker.py'), '--topic', topic,
+            '--count', str(count), '--rate', str(rate), '--linger', str(linger)]
+
+
 def ingest_step(mode: str, rate: int, env: dict, config: str, redis_url: str = '') -> int:
     """Publish ``rate`` msg/s for SECONDS_PER_STEP to a ``mode`` receiver; return the loss."""
     count = int(rate * SECONDS_PER_STEP)
     topic = f'/bench/ingest{next(_steps)}'
     recv = start_receiver(mode, topic, env, config, redis_url)
-    pub = subprocess.run(
-        [sys.executable, str(ROOT / 'test' / 'nodes' / 'talker.py'), '--topic', topic,
-         '--count', str(count), '--rate', str(rate), '--linger', '0.5'],
-        env=env, capture_output=True, text=True, timeout=120)
+    pub = subprocess.run(talker_args(topic, count, rate), env=env, capture_output=True,
+                         text=True, timeout=120)
     # a reliable talker whose reader does not acknowledge fast enough fails to publish
     # (history full past its blocking time): the receiver did not keep up, a loss
     talker_failed = 'talker: done' not in pub.stdout
@@ -146,21 +175,24 @@ def ingest_cpu_step(mode: str, rate: int, env: dict, config: str, server) -> dic
     """
     Publish ``rate`` msg/s for SECONDS_PER_STEP to a ``mode`` receiver; return CPU per message.
 
-    CPU time (user + system) of the talker, of the receiver with its children (the kernel's
-    writer process) and of redis-server, from the talker's first message to its last plus a
-    second for what is in flight, in microseconds per message; and the loss.
+    CPU time (user + system) of the talker, of the receiver (the kernel's process), of the
+    kernel's audit writer process (``writer``, when it has one) and of redis-server, from the
+    talker's first message to its last plus a second for what is in flight, in microseconds
+    per message; and the loss.
     """
     count = int(rate * SECONDS_PER_STEP)
     topic = f'/bench/ingest{next(_steps)}'
     recv = start_receiver(mode, topic, env, config, server.url)
-    talker = subprocess.Popen(
-        [sys.executable, str(ROOT / 'test' / 'nodes' / 'talker.py'), '--topic', topic,
-         '--count', str(count), '--rate', str(rate), '--linger', '0.0'],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    talker = subprocess.Popen(talker_args(topic, count, rate, 0.0), env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert talker.stdout is not None
     assert talker.stdout.readline().strip() == 'talker: ready'
-    meter = CpuMeter(descendants=True, talker=talker.pid, receiver=recv.pid,
-                     redis=server.proc.pid)
+    pids = {'talker': talker.pid, 'receiver': recv.pid, 'redis': server.proc.pid}
+    writers = [c.pid for c in psutil.Process(recv.pid).children(recursive=True)
+               if 'writer_process' in ' '.join(c.cmdline())]
+    if writers:  # the kernel's audit writer process, on its own
+        pids['writer'] = writers[0]
+    meter = CpuMeter(**pids)
     threads_before, started = thread_times(recv.pid), time.monotonic()
     meter.start()
     done = talker.stdout.readline().strip() == 'talker: done'
@@ -169,7 +201,7 @@ def ingest_cpu_step(mode: str, rate: int, env: dict, config: str, server) -> dic
                          time.monotonic() - started, python_thread_names(recv.pid))
     talker.wait(60)
     time.sleep(1.0)
-    us.update(meter.us_per_event(count, ['receiver', 'redis']))
+    us.update(meter.us_per_event(count, [n for n in pids if n != 'talker']))
     received = stop_receiver(recv)
     us['total'] = round(sum(us.values()), 2)
     return {'rate': rate, 'lost': max(count - received, 0 if done else 1),
@@ -180,15 +212,21 @@ def ingest_config(tmp: pathlib.Path, mode: str, redis_url: str, suffix: str = ''
     """Write the kernel config of an ingest ``mode`` (its mirror, writer, nice); return it."""
     redis_line = 'redis: {enabled: false}\n'
     kind = mode.partition('@')[0]
-    if kind.startswith('kernel-mirror'):
-        writer = 'thread' if kind.endswith('-thread') else 'process'
+    python = kind.startswith('kernel-python')
+    if kind.endswith('mirror') or '-mirror-' in kind:
+        writer = 'thread' if kind.endswith('-thread') else (
+            'process-python' if python else 'process')
         nice = 0 if kind.endswith('-nice0') else 5
         redis_line = (f'redis: {{url: "{redis_url}", writer: {writer}, '
                       f'writer_nice: {nice}}}\n')
+    topics = ''
+    if TALKER['size'] > 4096:  # large messages: Redis keeps a few (counted by entries-added)
+        topics = 'topics: [{pattern: /bench/**, tier: NORMAL, retention_maxlen: 50}]\n'
     path = tmp / f'{mode}{suffix}.yaml'
     path.write_text(f'kernel: {{state_dir: {tmp / f"state-{mode}{suffix}"}, '
-                    'discovery_period_s: 0.2}\n'
-                    f'{redis_line}tiers: {{NORMAL: {{qos: {{depth: 1000}}}}}}\n')
+                    f'discovery_period_s: 0.2, intake: {"python" if python else "native"}}}\n'
+                    f'{redis_line}tiers: {{NORMAL: {{qos: {{depth: 1000}}}}}}\n'
+                    f'live: {{enabled: false}}\n{topics}')
     return str(path)
 
 
@@ -243,9 +281,16 @@ def bench_ingest(modes=MODES, rates=RATES, rounds: int = INGEST_ROUNDS) -> dict:
     medians = {m: statistics.median(r['max_zero_loss_rate'][m] for r in per_round)
                for m in modes}
     ref = medians.get('bare-events')
+    ceiling = medians.get('c-take')
+    size = TALKER['size']
     return {'rates': list(rates), 'rounds': per_round, 'median_max_zero_loss_rate': medians,
+            'talker': dict(TALKER), 'message_bytes': size,
+            'median_max_zero_loss_mb_per_s': {m: round(v * size / 1e6, 2)
+                                              for m, v in medians.items()},
             'ratio_to_bare_events': {m: round(v / ref, 3) if ref else None
                                      for m, v in medians.items()},
+            'ratio_to_c_take': {m: round(v / ceiling, 3) if ceiling else None
+                                for m, v in medians.items()},
             'ratio_per_round': [{m: round(r['max_zero_loss_rate'][m] /
                                           r['max_zero_loss_rate']['bare-events'], 3)
                                  if r['max_zero_loss_rate'].get('bare-events') else None
@@ -256,6 +301,12 @@ CRITICAL_COUNT = 2000
 CRITICAL_RATE = 200.0
 FLOOD_RATE = 8000
 """The flood: the kernel's rated ingest rate (its zero-loss rate with the mirror, above)."""
+FLOOD = {'kind': 'python'}
+"""``flood=low``: the flood is the C talker on a LOW topic (``/bench/low/flood``) that no
+handler in the kernel takes, and no camera; ``python`` (default): test/nodes/talker.py on a
+NORMAL topic and the camera node (the runs before the native intake)."""
+INTAKE_VARIANTS: dict = {}
+"""``intakes=native,python``: the in-process handler with each intake (``kernel.intake``)."""
 
 
 CRITICAL_MODULES = ROOT / 'bench' / 'modules'
@@ -283,9 +334,16 @@ def critical_config(path: pathlib.Path, tmp: str, redis_url: str, switch_ms: str
     switch = f', switch_interval_ms: {switch_ms}' if switch_ms else ''
     if threads:
         switch += f', critical_scheduling: {json.dumps(threads)}'
+    intake = INTAKE_VARIANTS.get(path.stem.split('-')[1] if path.stem.count('-') else '', '')
+    if intake:
+        switch += f', intake: {intake}'
+    writer = ', writer: process-python' if intake == 'python' else ''
     text = (f'kernel: {{state_dir: {tmp}/state-{path.stem}, discovery_period_s: 0.2{switch}}}\n'
-            f'redis: {{url: "{redis_url}"}}\n'
-            'tiers: {NORMAL: {qos: {depth: 1000}}}\n')
+            f'redis: {{url: "{redis_url}"{writer}}}\n'
+            'tiers: {NORMAL: {qos: {depth: 1000}}, LOW: {qos: {depth: 1000}}}\n')
+    if FLOOD['kind'] == 'low':
+        text += ('topics: [{pattern: /bench/low/**, tier: LOW}, {pattern: /safety/**, '
+                 'tier: CRITICAL}, {pattern: /**, tier: NORMAL}]\nlive: {enabled: false}\n')
     if module_out:
         override = {'parameters': {'out_file': module_out}}
         if scheduling:
@@ -321,7 +379,16 @@ def critical_round(src: str, flooded: bool, env: dict, config: str,
     assert recv.stdout is not None
     assert recv.stdout.readline().strip() == 'ready'
     load = []
-    if flooded:
+    if flooded and FLOOD['kind'] == 'low':
+        flood = subprocess.Popen(
+            [build_tool('talker'), '/bench/low/flood', str(int(flood_rate * (seconds + 4))),
+             str(flood_rate), '100'], env=env, stdout=subprocess.PIPE, text=True,
+            stderr=subprocess.DEVNULL, preexec_fn=niced)
+        load.append(flood)
+        assert flood.stdout is not None
+        assert flood.stdout.readline().strip() == 'talker: ready'
+        time.sleep(1.0)
+    elif flooded:
         load.append(subprocess.Popen(
             [sys.executable, '-m', 'unity_sensors.camera.node', '--ros-args', '-p',
              'source:=pattern', '-p', 'width:=320', '-p', 'height:=240', '-p', 'fps:=30',
@@ -371,7 +438,7 @@ def bench_critical(codes: dict, rounds: int = ROUNDS, flood_rate: int = FLOOD_RA
     """
     modules = modules or {}
     threads = threads or {}
-    variants = list(codes) + list(threads) + list(modules)
+    variants = list(codes) + list(threads) + list(modules) + list(INTAKE_VARIANTS)
     sys.path.insert(0, str(ROOT / 'test'))
     import support
     env = ros_env()
@@ -610,6 +677,10 @@ def main() -> int:
         return 0
     out_fields: dict = {'targets': {'ingest_ratio': '>= 0.8 (kernel-mirror / bare-events)',
                                     'critical_p99_flood_over_idle': '<= 1.5'}}
+    TALKER['kind'] = options.get('talker', TALKER['kind'])
+    TALKER['size'] = int(options.get('size', TALKER['size']))
+    global SECONDS_PER_STEP
+    SECONDS_PER_STEP = float(options.get('step_s', SECONDS_PER_STEP))
     codes = CODES
     codes.update((name[len('code.'):], src) for name, src in options.items()
                  if name.startswith('code.'))
@@ -696,8 +767,11 @@ def main() -> int:
     if 'ingest' in parts:
         print('ingest (paced, reliable, zero-loss rate, modes interleaved)...', flush=True)
         modes = tuple(options['modes'].split(',')) if 'modes' in options else MODES
-        out_fields['ingest'] = bench_ingest(modes, rounds=int(options.get('rounds',
-                                                                          INGEST_ROUNDS)))
+        rates = RATES_BY_SIZE.get(TALKER['size'], RATES) if TALKER['kind'] == 'c' else RATES
+        if 'rates' in options:
+            rates = [int(r) for r in options['rates'].split(',')]
+        out_fields['ingest'] = bench_ingest(modes, rates, rounds=int(options.get('rounds',
+                                                                                 INGEST_ROUNDS)))
         print(json.dumps({k: out_fields['ingest'][k] for k in
                           ('median_max_zero_loss_rate', 'ratio_to_bare_events')}), flush=True)
     if 'wakeup' in parts:
@@ -716,6 +790,13 @@ def main() -> int:
                 modules[f'module-{spec}'] = module_scheduling(spec)
         threads = {f'now-threads-{spec}': module_scheduling(spec)
                    for spec in filter(None, options.get('kernel_threads', '').split(','))}
+        FLOOD['kind'] = options.get('flood_kind', FLOOD['kind'])
+        global CRITICAL_COUNT
+        CRITICAL_COUNT = int(options.get('probes', CRITICAL_COUNT))
+        for intake in filter(None, options.get('intakes', '').split(',')):
+            INTAKE_VARIANTS[intake] = intake
+        if INTAKE_VARIANTS and 'only_intakes' in parts:
+            codes = {}
         out_fields['critical_end_to_end'] = bench_critical(
             codes, rounds=int(options.get('rounds', ROUNDS)),
             flood_rate=int(options.get('flood', FLOOD_RATE)),

@@ -26,6 +26,11 @@ Audit mirror benchmarks (issues 3, 15). Results: bench/results/mirror.json; summ
     reference (the ratio's denominator) is redis-py's pipeline of ``xadd``; an extra row
     ``raw-resp`` sends the same XADDs packed as the writer packs them (audit/resp.py: one
     RESP write per batch, hiredis reader), to show what Python to Redis costs at best.
+    ``raw-c`` is the same XADDs from C with hiredis' own library (bench/csrc/xadd.c), the
+    reference of the native writer (``process``: the ring written by the native producer,
+    the writer's hot path native) and of ``process-python`` (both Python). ``ring``: the
+    writer process alone, its ring filled by the native producer in a loop (as the native
+    intake fills it: no bus in front), what the target ``ring / raw-c >= 0.8`` measures.
     ``nice0`` adds the row ``process-nice0``: the writer process reniced from its nice 5 to
     the kernel's 0 (an experiment: what its lower priority costs on a shared machine).
 (b) ``ingest``: end to end DDS -> kernel -> Redis, bench_kernel's interleaved ingest steps
@@ -49,6 +54,7 @@ sys.path.insert(0, str(ROOT / 'test'))
 sys.path.insert(0, str(ROOT / 'bench'))
 
 from _cpu import CpuMeter  # noqa: E402
+from _native_tools import build as build_tool  # noqa: E402
 from _results import write_results  # noqa: E402
 from bench_kernel import bench_ingest  # noqa: E402
 from rclpy.serialization import serialize_message  # noqa: E402
@@ -62,7 +68,9 @@ from unity_kernel_core.audit.writer_process import ProcessWriter  # noqa: E402
 from unity_kernel_core.bus.event_bus import EventBus  # noqa: E402
 from unity_kernel_core.config.kernel_config import parse_config  # noqa: E402
 
-N = 100_000
+WRITER_OF = {'process-nice0': 'process', 'ring': 'process'}
+"""The ``redis.writer`` of a mirror kind (``ring``: the process writer, fed natively)."""
+N = int(os.environ.get('BENCH_MIRROR_EVENTS', 100_000))
 BATCH = 500
 
 
@@ -102,6 +110,18 @@ def raw_xadd(client: 'redis.Redis', n: int, meter: CpuMeter) -> Tuple[float, Dic
     return timed_raw(client, n, meter, send)
 
 
+def raw_c(server: support.RedisServer, client: 'redis.Redis', n: int,
+          meter: CpuMeter) -> Tuple[float, Dict[str, float]]:
+    """Time pipelined XADDs of the same fields from C with hiredis (bench/csrc/xadd.c)."""
+    client.flushall()
+    meter.start()
+    out = subprocess.run([build_tool('xadd'), str(server.port), str(n), str(BATCH),
+                          str(len(payload(0)))], capture_output=True, text=True, check=True)
+    cpu = meter.us_per_event(n)
+    assert client.xlen('bench:raw') == n
+    return float(json.loads(out.stdout)['events_per_s']), cpu
+
+
 def raw_resp(client: 'redis.Redis', n: int, meter: CpuMeter) -> Tuple[float, Dict[str, float]]:
     """Time the XADDs of raw_xadd packed and read as the mirror's writer does (extra row)."""
     def send(batch: List[Dict[str, Any]]) -> None:
@@ -117,12 +137,13 @@ def mirror(url: str, client: 'redis.Redis', n: int, tmp: pathlib.Path, kind: str
     """Publish ``n`` events on the bus as fast as one thread can; time until all are in Redis."""
     client.flushall()
     config = parse_config(f'redis: {{url: "{url}", batch_size: {BATCH}, queue_size: {n}, '
-                          f'writer: {kind.split("-")[0]}}}\n'
+                          f'writer: {WRITER_OF.get(kind, kind)}}}\n'
                           f'tiers: {{NORMAL: {{queue_size: {n}}}}}\n')
     state = tmp / f'state-{time.monotonic_ns()}'
     state.mkdir()
     writer: Any
-    if kind.startswith('process'):
+    process = WRITER_OF.get(kind, kind).startswith('process')
+    if process:
         writer = ProcessWriter(config, state)
     else:
         writer = MirrorWriter.for_config(config, state)
@@ -133,14 +154,20 @@ def mirror(url: str, client: 'redis.Redis', n: int, tmp: pathlib.Path, kind: str
     bus.add_tap(writer.offer)
     cdrs = [payload(i) for i in range(n)]
     key = 'unity:topic:/bench/mirror'
-    if kind.startswith('process'):
+    if process:
         meter = CpuMeter(writer=writer.snapshot()['writer_pid'], **{
             name: p.pid for name, p in meter.procs.items()})
         if kind == 'process-nice0':  # experiment: the writer at the kernel's priority
             meter.procs['writer'].nice(0)  # lowering a nice value needs root
     meter.start()
     start = time.perf_counter()
-    for cdr in cdrs:
+    if kind == 'ring':  # the native producer fills the ring (as the native intake does)
+        put = writer._producer.put_event
+        for seq, cdr in enumerate(cdrs, 1):
+            while put(2, b'/bench/mirror', b'std_msgs/msg/String', seq, time.time_ns(),
+                      cdr) != 1:
+                time.sleep(0.0002)  # the ring is full: the writer makes room
+    for cdr in cdrs if kind != 'ring' else ():
         bus.publish('/bench/mirror', 'std_msgs/msg/String', cdr=cdr)
     while client.xlen(key) < n:
         time.sleep(0.002)
@@ -158,7 +185,8 @@ def bench_throughput(server: support.RedisServer, tmp: pathlib.Path, rounds: int
                      nice0: bool = False) -> dict:
     """Raw pipelined XADD, the mirror on a thread, the mirror's own process: alternated."""
     client = redis.Redis.from_url(server.url)
-    runs: Dict[str, List[float]] = {'raw': [], 'thread': [], 'process': [], 'raw-resp': []}
+    runs: Dict[str, List[float]] = {'raw': [], 'thread': [], 'process': [], 'raw-resp': [],
+                                    'raw-c': [], 'process-python': [], 'ring': []}
     if nice0:
         runs['process-nice0'] = []
     cpus: Dict[str, List[Dict[str, float]]] = {k: [] for k in runs}
@@ -171,6 +199,8 @@ def bench_throughput(server: support.RedisServer, tmp: pathlib.Path, rounds: int
         for kind in order:
             if kind == 'raw':
                 rate, cpu = raw_xadd(client, N, meter)
+            elif kind == 'raw-c':
+                rate, cpu = raw_c(server, client, N, meter)
             elif kind == 'raw-resp':
                 rate, cpu = raw_resp(client, N, meter)
             else:
@@ -182,6 +212,9 @@ def bench_throughput(server: support.RedisServer, tmp: pathlib.Path, rounds: int
     return {'events': N, 'batch': BATCH, 'hiredis': _hiredis_version(),
             'median_per_s': {k: round(v) for k, v in med.items()},
             'ratio_process_to_raw': round(med['process'] / med['raw'], 3),
+            'ratio_process_to_raw_c': round(med['process'] / med['raw-c'], 3),
+            'ratio_ring_to_raw_c': round(med['ring'] / med['raw-c'], 3),
+            'ratio_process_python_to_raw_c': round(med['process-python'] / med['raw-c'], 3),
             'ratio_thread_to_raw': round(med['thread'] / med['raw'], 3),
             'ratio_process_to_raw_resp': round(med['process'] / med['raw-resp'], 3),
             **({'ratio_process_nice0_to_raw': round(med['process-nice0'] / med['raw'], 3)}

@@ -20,13 +20,19 @@ distinct sequence numbers arrived. Modes:
 
 - ``bare-events``: a bare subscriber spun by rclpy's EventsExecutor (the reference);
 - ``bare``: a bare subscriber on a SingleThreadedExecutor;
-- ``kernel``: the kernel, counted by a bus handler;
-- ``kernel-mirror``: the kernel with its Redis mirror, counted in the topic's stream after
-  the kernel shut down and flushed; ``kernel-mirror-thread``: the same with the writer on a
-  thread of the kernel's process (as before issue 15); ``kernel-mirror-nice0``: the writer
-  process at nice 0 (``redis.writer_nice``) instead of 5;
+- ``kernel``, ``kernel-python``: the kernel, counted by a bus handler;
+- ``kernel-mirror``, ``kernel-python-mirror``: the kernel with its Redis mirror, counted in
+  the topic's stream after the kernel shut down and flushed; ``kernel-mirror-thread``: the
+  same with the writer on a thread of the kernel's process (as before issue 15);
+  ``kernel-mirror-nice0``: the writer process at nice 0 (``redis.writer_nice``) instead of 5;
 - ``kernel-critical``: the kernel with a handler on TOPIC taking each message's latency from
   the publish time ``bench/critical_probe.py`` put in it (printed too).
+
+Which intake and writer the kernel runs is its CONFIG's (``bench_kernel.ingest_config``:
+``kernel.intake`` native or python). A message's number is the first word of its text (the
+C talker pads large messages after it). A trimmed stream (the large-message runs keep few
+entries) is counted by its ``entries-added`` (every entry ID is the kernel's, written once:
+a duplicate is refused).
 """
 
 import json
@@ -42,10 +48,15 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
 
+def number(cdr: bytes) -> int:
+    """Return the message number of a std_msgs/String's CDR (4-byte header, length, text)."""
+    return int(cdr[8:].split(b'\0', 1)[0].split(b' ', 1)[0])
+
+
 def bare(topic: str, seconds: float, executor_factory) -> set:
     seen: set = set()
     node = rclpy.create_node('bare_subscriber')
-    node.create_subscription(String, topic, lambda m: seen.add(int(m.data)),
+    node.create_subscription(String, topic, lambda m: seen.add(int(m.data.split(' ', 1)[0])),
                              QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE))
     executor = executor_factory()
     executor.add_node(node)
@@ -72,7 +83,7 @@ def kernel(topic: str, seconds: float, config: str, count_on_bus: bool,
     def stamped(e):
         # critical_probe.py: "<n> <time_ns at publish>"; the handler takes the latency
         now = time.time_ns()
-        n, sent = e.cdr[8:].split(b'\0', 1)[0].split()
+        n, sent = e.cdr[8:].split(b'\0', 1)[0].split()[:2]
         seen.add(int(n))
         latencies.append((now - int(sent)) / 1e6)
 
@@ -81,7 +92,7 @@ def kernel(topic: str, seconds: float, config: str, count_on_bus: bool,
             n.bus.subscribe(topic, stamped, name='critical_latency')
         elif count_on_bus:
             # std_msgs/String CDR: 4-byte header, 4-byte length, text, NUL
-            n.bus.subscribe(topic, lambda e: seen.add(int(e.cdr[8:].split(b'\0', 1)[0])))
+            n.bus.subscribe(topic, lambda e: seen.add(number(e.cdr)))
         print('ready', flush=True)
 
     try:
@@ -105,11 +116,16 @@ def kernel(topic: str, seconds: float, config: str, count_on_bus: bool,
     return seen
 
 
-def in_redis(url: str, topic: str) -> set:
+def in_redis(url: str, topic: str) -> 'set | range':
     import redis
     client = redis.Redis.from_url(url)
-    return {int(f[b'cdr'][8:].split(b'\0', 1)[0])
-            for _id, f in client.xrange(f'unity:topic:{topic}')}
+    key = f'unity:topic:{topic}'
+    if not client.exists(key):
+        return set()
+    info = client.xinfo_stream(key)
+    if info['length'] < info['entries-added']:  # trimmed (large messages): count the adds
+        return range(int(info['entries-added']))
+    return {number(f[b'cdr']) for _id, f in client.xrange(key)}
 
 
 def main() -> int:
@@ -123,8 +139,8 @@ def main() -> int:
             latencies: list = []
             seen = kernel(topic, seconds, sys.argv[4], False, latencies)
         else:
-            seen = kernel(topic, seconds, sys.argv[4], count_on_bus=mode == 'kernel')
-    if mode.startswith('kernel-mirror'):
+            seen = kernel(topic, seconds, sys.argv[4], count_on_bus='mirror' not in mode)
+    if 'mirror' in mode:
         seen = in_redis(sys.argv[5], topic)
     out: dict = {'mode': mode, 'received': len(seen)}
     if mode == 'kernel-critical':

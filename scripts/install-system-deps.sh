@@ -19,6 +19,7 @@ TEST_PACKAGES=(
   pulseaudio alsa-utils espeak-ng sox
   chromium openssl   # the dashboard's browser test (Playwright drives the system chromium)
   iproute2 redis-tools   # the fleet tests: ip netns, redis-cli --cluster create (openssl: TLS)
+  podman debootstrap runc catatonit   # make test-deploy: the image and the robot's pod
 )
 
 case "${1:-run}" in

@@ -14,12 +14,33 @@
 
 """Shared test fixtures: per-test ROS domain, free ports, real redis-server, child processes."""
 
+import logging
 import os
 import pathlib
 import shutil
 import sys
 
 import pytest
+
+
+class _LaunchLikeLogger(logging.getLoggerClass()):  # type: ignore[misc]
+    """
+    A logger as importing ``launch`` makes them: one that does not propagate.
+
+    A ROS install's pytest plugins (launch_testing, launch_pytest) import ``launch``, whose
+    ``launch.logging`` sets ``LaunchLogger`` (``propagate = False``) as the logger class, so
+    every logger created afterwards, the package's included, hands its records to its own
+    handlers only. The whole suite runs that way (set here, before any package module is
+    imported), so a test that needs propagation (``caplog``) fails here as it would under
+    ``colcon test``: capture with ``unity_log`` (a handler on each logger) instead.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.propagate = False
+
+
+logging.setLoggerClass(_LaunchLikeLogger)
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
@@ -87,6 +108,14 @@ def redis_cluster(tmp_path):
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def unity_log():
+    """Catch the records of every ``unity_kernel`` logger, without relying on propagation."""
+    capture = support.LogCapture().attach()
+    yield capture
+    capture.detach()
 
 
 @pytest.fixture(scope='session')

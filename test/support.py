@@ -15,6 +15,7 @@
 """Helpers for tests that start real things: ROS domains, redis-server, child processes."""
 
 import fcntl
+import logging
 import os
 import pathlib
 import random
@@ -381,3 +382,52 @@ def publish_garbage(node, msg_type, topic: str, payloads: Sequence[bytes],
             time.sleep(0.02)
     finally:
         node.destroy_publisher(pub)
+
+
+class LogCapture(logging.Handler):
+    """
+    Records of the package's loggers, caught by a handler on each logger itself.
+
+    Never through propagation to a parent or the root (``caplog``): under a ROS install's
+    pytest plugins, importing ``launch`` makes every logger created afterwards a
+    ``LaunchLogger`` with ``propagate = False`` (test/conftest.py does the same for this
+    suite), so a record reaches only the handlers of the logger it was logged on.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: List[logging.LogRecord] = []
+        self._attached: Dict[logging.Logger, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def attach(self, *names: str) -> 'LogCapture':
+        """
+        Catch what the named loggers log (default: every ``unity_kernel`` logger there is).
+
+        The tree's level is set to DEBUG, as the kernel's ``log_level debug`` does; a logger
+        the code gives a level of its own keeps it.
+        """
+        if not names:
+            names = tuple(sorted(n for n in logging.root.manager.loggerDict
+                                 if n == 'unity_kernel' or n.startswith('unity_kernel.')))
+        for name in ('unity_kernel',) + names:
+            logger = logging.getLogger(name)
+            if logger not in self._attached:
+                self._attached[logger] = logger.level
+                logger.addHandler(self)
+        logging.getLogger('unity_kernel').setLevel(logging.DEBUG)
+        return self
+
+    def detach(self) -> None:
+        """Take the handler off again and restore the loggers' levels."""
+        for logger, level in self._attached.items():
+            logger.removeHandler(self)
+            logger.setLevel(level)
+        self._attached.clear()
+
+    @property
+    def text(self) -> str:
+        """Return every caught message, one a line (``name: message``)."""
+        return '\n'.join(f'{r.name}: {r.getMessage()}' for r in self.records)

@@ -16,13 +16,12 @@
 Where requests go that no model could answer: a dead-letter sink.
 
 :class:`RedisDeadLetters` appends one entry per failed request to a Redis stream (by default
-``<prefix>:llm:deadletters``; ``XADD`` with an approximate ``MAXLEN``) in the format of the
-kernel's own dead letters, so ``unity-kernel dlq`` lists, retries and drops both: ``topic``
-(the bridge's request topic), ``type`` (``std_msgs/msg/String``), ``tier``, ``seq``,
-``stamp_ns``, ``cdr`` (the request JSON as a CDR-serialized ``std_msgs/String``: publishing
-it again on ``topic`` resubmits the request), ``handler`` (``llm_bridge``), ``error``,
-``traceback``, ``attempts`` (models tried), ``dead_ns``, plus ``reason``, ``request_id`` and
-``route``. The kernel's mirror writes ``<prefix>:deadletters`` with explicit entry IDs, so
+``<prefix>:llm:deadletters``; ``XADD`` with an approximate ``MAXLEN``) made by the kernel's
+own :func:`unity_kernel_core.audit.dead_letter_fields`, so ``unity-kernel dlq`` lists,
+retries and drops both. The event is the request: on the bridge's request topic, its JSON as
+a ``std_msgs/msg/String`` (publishing it again resubmits the request); the handler is
+``llm_bridge``, the attempts the models tried; ``reason``, ``request_id`` and ``route`` are
+added. The kernel's mirror writes ``<prefix>:deadletters`` with explicit entry IDs, so
 the bridge keeps its own stream. Without Redis the failure is only logged (the error topic
 has it too).
 """

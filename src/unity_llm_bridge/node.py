@@ -237,7 +237,6 @@ class LlmBridgeNode(ManagedLifecycleNode):
         self._bridge_timers = [
             callbacks.timer(self, b.diagnostics_period_s, self._publish_diagnostics),
             callbacks.timer(self, b.discovery_period_s, self._discover)]
-        self.state_label = 'inactive'
         self.get_logger().info(
             f'configured from {path}: models {", ".join(config.models) or "none"}; routes '
             f'{", ".join(r.name for r in config.routes) or "none"}; requests on '
@@ -246,14 +245,12 @@ class LlmBridgeNode(ManagedLifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active.set()
-        self.state_label = 'active'
         self._discover()
         self.get_logger().info('active: taking requests')
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active.clear()
-        self.state_label = 'inactive'
         self.get_logger().info('inactive: not taking requests (running ones finish)')
         return super().on_deactivate(state)
 

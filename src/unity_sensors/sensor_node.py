@@ -219,7 +219,6 @@ class SensorNode(ManagedLifecycleNode):
         period = float(self.get_parameter('diagnostics_period_s').value)
         self._diag_timer = callbacks.timer(self, period, self._publish_diagnostics)
         self._watch_timer = callbacks.timer(self, 0.1, self._watch)
-        self.state_label = 'inactive'
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -242,7 +241,6 @@ class SensorNode(ManagedLifecycleNode):
             backoff=ExponentialBackoff(0.1, 2.0))
         self._activated_at = time.monotonic()
         self.worker.start()
-        self.state_label = 'active'
         self.get_logger().info(f'active: {self.describe_source()}')
         return result
 
@@ -250,7 +248,6 @@ class SensorNode(ManagedLifecycleNode):
         self._stop_worker()
         self._close_quietly()
         result = super().on_deactivate(state)
-        self.state_label = 'inactive'
         if self._failing:
             return TransitionCallbackReturn.ERROR
         return result
@@ -397,9 +394,12 @@ def run_node(factory: Callable[[], SensorNode], args: Optional[List[str]] = None
     kernel); the return value is 1 when that fails. SIGINT/SIGTERM run the shutdown
     transition once (threads stopped, device released) while the ROS context is still up,
     repeats are ignored (:mod:`unity_kernel_core.ros.lifecycle_base`); a node shut down over
-    its lifecycle service exits, so that ``ros2 launch`` can respawn it.
+    its lifecycle service exits, so that ``ros2 launch`` can respawn it. A node class with
+    ``LARGE_MESSAGES = True`` (the camera) gets the DDS transport for messages larger than
+    Fast DDS's default shared-memory segment.
     """
-    return lifecycle_base.run(factory, args)
+    return lifecycle_base.run(factory, args,
+                              large_messages=getattr(factory, 'LARGE_MESSAGES', False))
 
 
 if __name__ == '__main__':  # pragma: no cover - the base is not a node on its own

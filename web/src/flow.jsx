@@ -422,7 +422,8 @@ function Editor() {
     setOps([]);
     setPreview(null);
     setWaiting(true);
-    setStatus({ kind: 'applied', text: `applied: wrote ${res.body.written.join(', ') || 'nothing (no change)'}${res.body.restart ? `; ${res.body.restart}` : ''}; waiting for the kernel to reload…` });
+    const said = [res.body.restart, ...(res.body.modules || [])].filter(Boolean).map((t) => `; ${t}`).join('');
+    setStatus({ kind: 'applied', text: `applied: wrote ${res.body.written.join(', ') || 'nothing (no change)'}${said}; waiting for the kernel to reload…` });
     refresh();
   };
 

@@ -117,7 +117,8 @@ class Plots {
     return {
       width: this.width(), height: 150,
       scales: { x: { time: true } },
-      axes: [axis, { ...axis, size: 60 }],
+      axes: [axis, { ...axis, size: (_u, values) => Math.max(40, 18 + 7 * Math.max(0,
+        ...(values || []).map((v) => String(v).length))) }],
       legend: { live: false },
       series: [{}, ...names.map((n, i) => ({ label: label(n), stroke: color(n, i), width: 1.5,
         spanGaps: false, points: { show: false } }))],

@@ -54,19 +54,16 @@ class CriticalHandler(ManagedLifecycleNode):
         self._sub: Optional[Any] = None
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.state_label = 'inactive'
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._sub = self.create_subscription(
             String, self.get_parameter('topic').value, self._stamped,
             QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
-        self.state_label = 'active'
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.halt()
-        self.state_label = 'inactive'
         return super().on_deactivate(state)
 
     def _stamped(self, msg: String) -> None:

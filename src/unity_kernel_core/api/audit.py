@@ -96,7 +96,7 @@ def replay_records(records: Iterable[AuditRecord], rate: float, wait_subscribers
     record) are made before anything is sent, and their subscribers waited for.
     """
     from unity_kernel_core.audit.replay import DdsPublisher
-    with cli_node('unity_kernel_replay', ros_args) as node:
+    with cli_node('unity_kernel_replay', ros_args, large_messages=True) as node:
         publisher = DdsPublisher(node)
         if wait_subscribers:
             for record in first:

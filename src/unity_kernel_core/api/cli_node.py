@@ -17,15 +17,22 @@
 import contextlib
 from typing import Any, Iterator, List, Optional
 
+from unity_kernel_core.ros.transport import use_large_data_transport
+
 
 @contextlib.contextmanager
-def cli_node(name: str, ros_args: Optional[List[str]] = None) -> Iterator[Any]:
+def cli_node(name: str, ros_args: Optional[List[str]] = None,
+             large_messages: bool = False) -> Iterator[Any]:
     """
     Yield an rclpy node ``name`` in its own context (``ros_args`` as after ``--ros-args``).
 
     The node is destroyed and the context shut down on leaving, also on an exception.
+    ``large_messages``: it publishes messages of any size (replay), so its participant gets
+    the transport for large ones (:mod:`unity_kernel_core.ros.transport`).
     """
     import rclpy
+    if large_messages:
+        use_large_data_transport()
     args = ['unity-kernel'] + (['--ros-args', *ros_args] if ros_args else [])
     context = rclpy.Context()
     rclpy.init(args=args, context=context)

@@ -145,6 +145,30 @@ class BatchWriter:
         else:
             self.spool.spool(entries)
 
+    def write_packed(self, xadds: bytes, commands: int, keys: List[str], last_id: str,
+                     last_seq: int, entries: Callable[[], List[StreamEntry]]) -> None:
+        """
+        Write a batch packed by the native packer as :meth:`write` writes ``entries()``.
+
+        The packed batch goes to Redis when nothing waits before it (no held entries, an
+        empty journal, Redis up); otherwise, and when sending fails, the batch's entries
+        (made only then) take :meth:`write`'s path: the same order, journal and counters.
+        """
+        if self.spool.held or self.journal.pending or not self.sink.ok():
+            self.write(entries())
+            return
+        try:
+            sent = self.sink.send_packed(xadds, commands, keys, last_id, last_seq)
+        except Exception as exc:  # a bug or a value Redis cannot take: keep the batch
+            self.counts.counters['writer_errors'] += 1
+            self.counts.last_error = f'{type(exc).__name__}: {exc}'
+            self.counts.log_limited('send', f'mirror writer: sending a batch failed '
+                                    f'({self.counts.last_error}); {commands} command(s) '
+                                    'journaled instead')
+            sent = False
+        if not sent:
+            self.spool.spool(entries())
+
     def lose(self, entries: List[StreamEntry]) -> None:
         """At stop: count and report the held entries and ``entries``, which are lost."""
         self.spool.lose(entries)

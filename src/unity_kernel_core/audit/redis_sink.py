@@ -148,6 +148,40 @@ class RedisSink:
         """Write entries in one round trip; return False when Redis failed (nothing is lost)."""
         if not entries:
             return True
+        return self._send(lambda wait: self._pack(entries, wait), [e.key for e in entries])
+
+    def head_of(self, topic: str, now_ms: int) -> Tuple[bytes, int, bytes]:
+        """
+        Return what the native packer puts ahead of ``topic``'s entries.
+
+        The packed ``XADD key <trim args>`` elements (no array header), how many, and the
+        ``SADD`` of a stream key not seen yet (or b'') for ahead of its first XADD.
+        """
+        key = self.keys.topic(topic)
+        args = ('XADD', key, *trim_args(self.routes(topic), now_ms))
+        packed = pack_command(args)
+        extra = b'' if key in self._known_keys else pack_command(('SADD', self.keys.streams,
+                                                                  key))
+        return packed[packed.index(b'\r\n') + 2:], len(args), extra
+
+    def send_packed(self, xadds: bytes, commands: int, keys: List[str], last_id: str,
+                    last_seq: int) -> bool:
+        """
+        Write a batch of ``commands`` XADDs and SADDs the native packer made.
+
+        As :meth:`send` writes its own (with :meth:`head_of`'s heads): the meta hash, WAIT in
+        a cluster, the same counting of the replies.
+        """
+        def pack(wait: int) -> List[bytes]:
+            packed = [xadds, pack_command(('HSET', self.keys.meta, 'last_id', last_id,
+                                           'last_seq', str(last_seq)))]
+            if wait:
+                packed.append(pack_command(('WAIT', wait, self.settings.wait_timeout_ms)))
+            return packed
+        return self._send(pack, keys, commands + 1)
+
+    def _send(self, pack: Callable[[int], List[bytes]], keys: List[str],
+              commands: Optional[int] = None) -> bool:
         assert self._client is not None
         try:  # every key of the trail is in one slot: one node, one pipeline
             node = node_for(self._client, self.keys.meta)
@@ -155,10 +189,12 @@ class RedisSink:
         except TRANSIENT_ERRORS as exc:
             self.set_down(exc)
             return False
-        packed = self._pack(entries, wait)
+        packed = pack(wait)
+        # a native batch is one item of many commands: say how many replies come
+        count = None if commands is None else commands + (1 if wait else 0)
         self._nodes[id(node)] = node
         try:
-            results = execute_packed(node, packed)
+            results = execute_packed(node, packed, count)
         except TRANSIENT_ERRORS as exc:
             self.set_down(exc)
             return False
@@ -171,7 +207,7 @@ class RedisSink:
                     f'{self.settings.wait_timeout_ms} ms: kept in the journal'))
             elif not isinstance(acked, int):
                 results.append(acked)
-        return self._count(entries, results)
+        return self._count(keys, results)
 
     def _pack(self, entries: List[StreamEntry], wait: int) -> List[bytes]:
         """Return the batch's commands, packed (see the module docstring)."""
@@ -201,7 +237,7 @@ class RedisSink:
             add(pack_command(('WAIT', wait, self.settings.wait_timeout_ms)))
         return packed
 
-    def _count(self, entries: List[StreamEntry], results: List[Any]) -> bool:
+    def _count(self, keys: List[str], results: List[Any]) -> bool:
         """Count the replies; return False (the sink is down) on a transient failure."""
         transient: Optional[Exception] = None
         written = duplicates = rejected = 0
@@ -224,7 +260,7 @@ class RedisSink:
         if transient is not None:
             self.set_down(transient)
             return False
-        self._known_keys.update(e.key for e in entries)
+        self._known_keys.update(keys)
         counters = self._counts.counters
         counters['written'] += written
         counters['duplicates'] += duplicates

@@ -267,17 +267,20 @@ def _connection(client: 'redis.Redis') -> BatchConnection:
         return conn
 
 
-def execute_packed(client: 'redis.Redis', packed: Sequence[bytes]) -> List[Any]:
+def execute_packed(client: 'redis.Redis', packed: Sequence[bytes],
+                   count: Optional[int] = None) -> List[Any]:
     """
     Send the packed commands in one write and return their replies, in order.
 
-    Error replies are returned as exceptions (as ``Pipeline.execute(raise_on_error=False)``
-    does); a failing connection raises :class:`redis.ConnectionError` or
-    :class:`redis.TimeoutError` after it was closed.
+    ``count``: how many commands ``packed`` holds (default: one per item; a native packer's
+    item holds many). Error replies are returned as exceptions (as
+    ``Pipeline.execute(raise_on_error=False)`` does); a failing connection raises
+    :class:`redis.ConnectionError` or :class:`redis.TimeoutError` after it was closed.
     """
     if not packed:
         return []
-    return _connection(client).execute(b''.join(packed), len(packed))
+    return _connection(client).execute(b''.join(packed),
+                                       len(packed) if count is None else count)
 
 
 def disconnect(client: 'redis.Redis') -> None:

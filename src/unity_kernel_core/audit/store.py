@@ -128,15 +128,16 @@ class AuditStore:
         Yield the entries of ``key`` in ``[start, end]``, one XRANGE page at a time.
 
         A page holds at most ``PAGE`` entries and, once entries are seen to be large, about
-        ``PAGE_BYTES``: the count shrinks so that a stream of camera frames costs the same
-        memory as one of small events.
+        ``PAGE_BYTES`` of payloads (``cdr``): the count shrinks so that a stream of camera
+        frames costs the same memory as one of small events.
         """
         cursor, count = start, PAGE
         while True:
             page: Any = self.client.xrange(key, min=cursor, max=end, count=count)
             size = 0
             for entry_id, fields in page:
-                size += sum(len(v) for v in fields.values() if isinstance(v, bytes))
+                cdr = fields.get(b'cdr')
+                size += len(cdr) if isinstance(cdr, bytes) else 0
                 yield entry_id.decode() if isinstance(entry_id, bytes) else entry_id, fields
             if len(page) < count:
                 return

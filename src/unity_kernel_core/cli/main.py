@@ -28,6 +28,7 @@ VERBS: List[str] = [
     'export',
     'dlq',
     'fleet',
+    'health',
 ]
 
 

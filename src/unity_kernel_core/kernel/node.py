@@ -214,7 +214,6 @@ class KernelNode(ManagedLifecycleNode):
         if self.config_path is not None:
             self._watcher = ConfigWatcher(self.config_path, self._queue_config)
             self._watcher.start()
-        self.state_label = 'inactive'
         self.get_logger().info(
             f'configured from {self.config_path or "built-in defaults"}: '
             f'{len(config.topics)} topic rules, components: '
@@ -242,13 +241,11 @@ class KernelNode(ManagedLifecycleNode):
         self._discovery_timer = callbacks.timer(self, self.config.kernel.discovery_period_s,
                                                 self._discover)
         self._discover()
-        self.state_label = 'active'
         self.get_logger().info('active: mapping topics into the bus')
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_intake()
-        self.state_label = 'inactive'
         self.get_logger().info('inactive: intake stopped, queued events are still handled')
         return super().on_deactivate(state)
 
@@ -341,7 +338,6 @@ class KernelNode(ManagedLifecycleNode):
             self.intake.close()
         self.intake = None
         self._prev_stats = None
-        self.state_label = 'unconfigured'
 
     def _mapped_topics(self) -> Dict[str, str]:
         intake = self.intake

@@ -154,11 +154,14 @@ class TopicCounter:
 
 
 def sample_row(state: Mapping[str, Any], topic_rates: Mapping[str, float],
-               process: Mapping[str, float], max_topics: int = 24) -> Dict[str, float]:
+               process: Mapping[str, float], tier_rates: Rates, now_s: float,
+               max_topics: int = 24) -> Dict[str, float]:
     """
     Return one row of the live plots from a state snapshot, the topic rates and the process.
 
-    Series: per tier ``tier:<T>:events_per_s``, ``tier:<T>:drops_per_s``, ``tier:<T>:depth``;
+    Series: per tier ``tier:<T>:events_per_s`` and ``tier:<T>:drops_per_s`` (from its
+    published and dropped counters since the previous row, through ``tier_rates``: over the
+    whole sample period, not the snapshot's last refresh) and ``tier:<T>:depth``;
     the audit mirror's ``mirror:journal_pending`` (its lag: events journaled while Redis was
     away, not yet written to it), ``mirror:queue_depth`` (queued for its writer: bytes of the
     ring with ``redis.writer: process``, events with ``thread``) and ``mirror:journal_bytes``;
@@ -168,9 +171,14 @@ def sample_row(state: Mapping[str, Any], topic_rates: Mapping[str, float],
     row: Dict[str, float] = {}
     for tier in state.get('tiers') or []:
         name = tier.get('tier')
-        for key in ('events_per_s', 'drops_per_s', 'depth'):
-            if name and key in tier:
-                row[f'tier:{name}:{key}'] = tier[key]
+        if not name:
+            continue
+        for key, counter in (('events_per_s', 'published'), ('drops_per_s', 'dropped')):
+            if isinstance(tier.get(counter), (int, float)):
+                row[f'tier:{name}:{key}'] = round(
+                    tier_rates.update(f'{name}:{counter}', tier[counter], now_s), 2)
+        if 'depth' in tier:
+            row[f'tier:{name}:depth'] = tier['depth']
     mirror = state.get('mirror') or {}
     if mirror.get('enabled'):
         for key in ('journal_pending', 'queue_depth', 'journal_bytes'):

@@ -43,7 +43,8 @@ from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.live.camera import Camera
 from unity_kernel_core.live.delivery import EventRing
 from unity_kernel_core.live.gate import Gate, generate_token
-from unity_kernel_core.live.state import find_peer, MirrorView, ModuleOperations, Snapshot
+from unity_kernel_core.live.state import find_peer, MirrorView, MODULE_COMMANDS, ModuleOperations
+from unity_kernel_core.live.state import Snapshot
 from unity_kernel_core.live.webui import create_webui
 from unity_kernel_core.ros import callbacks
 
@@ -294,6 +295,7 @@ class LiveView:
             live=live)
         fleet = find_peer(self.context.components, 'fleet', 'fleet_view')
         state['fleet'] = fleet.fleet_view() if fleet is not None else []
+        state['module_commands'] = list(MODULE_COMMANDS)
         with self._state_lock:
             self._state = state
         self.webui.sample(state)

@@ -50,15 +50,17 @@ import typing
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from unity_kernel_core.bus.events import Event, Tier
+from unity_kernel_core.common.credentials import redact_url
 from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.documents import parse_document
 from unity_kernel_core.config.kernel_config import KernelConfig, parse_config, QosSettings
 from unity_kernel_core.errors import ConfigEditError, ConfigError, ConfigIssue
 from unity_kernel_core.live import config_edit
 from unity_kernel_core.live.config_files import ConfigFiles, read_file
+from unity_kernel_core.live.delivery import Rates
 from unity_kernel_core.live.flow_graph import build_graph, kernel_view, LLM_MODULE
 from unity_kernel_core.live.samples import sample_row, SampleRing, TopicCounter
-from unity_kernel_core.live.state import find_peer, ModuleOperations
+from unity_kernel_core.live.state import find_peer, MODULE_COMMANDS, ModuleOperations
 from unity_kernel_core.paths import resolve_path, share_dir
 
 _LOG = logging.getLogger('unity_kernel.live.webui')
@@ -141,6 +143,7 @@ class WebUi:
         self._deployment_check = deployment_check
         self.samples = SampleRing(window_s=window_s, period_s=period_s)
         self.counter = TopicCounter()
+        self._tier_rates = Rates()
         self.files = ConfigFiles()
         self._meter = ProcessMeter()
         self._lock = threading.Lock()
@@ -184,7 +187,8 @@ class WebUi:
                 info['rate'] = rates.get(name, 0.0)
             self._tiers = list(state.get('tiers') or [])
             self._mirror_state = dict(state.get('mirror') or {})
-        self.samples.add(now, sample_row(state, rates, self._meter.read()))
+        self.samples.add(now, sample_row(state, rates, self._meter.read(), self._tier_rates,
+                                         time.monotonic()))
 
     # -- routes ----------------------------------------------------------------------------
 
@@ -358,7 +362,7 @@ class WebUi:
                   '; '.join(notes) or 'edited')
         restart = self._restart_bridge() if config_edit.LLM in changed else None
         return _json(200, {**result, 'written': [str(p) for p in written],
-                           'restart': restart})
+                           'restart': restart, 'modules': self._switch_modules(ops)})
 
     def _undo(self, body: Any) -> Response:
         if body not in (None, {}):
@@ -369,6 +373,26 @@ class WebUi:
         restart = self._restart_bridge() if paths.get(config_edit.LLM) in restored else None
         return _json(200, {'ok': True, 'restored': [str(p) for p in restored],
                            'restart': restart})
+
+    def _switch_modules(self, ops: List[config_edit.Op]) -> List[str]:
+        """
+        Enable or disable at once the modules the edit switched in ``modules.enabled``.
+
+        The file says what the next start does; the supervisor's ``enable``/``disable``
+        commands make it so now (a kernel without those commands takes it on reload). Return
+        what the supervisor answered, one line a module.
+        """
+        modules = self._modules()
+        out = []
+        for op in ops:
+            if op['op'] != 'set_module' or modules is None:
+                continue
+            command = 'enable' if op['enabled'] else 'disable'
+            if command not in MODULE_COMMANDS:
+                continue
+            ok, message = modules.request(command, op['name'])
+            out.append(message if ok else f'{command} {op["name"]} refused: {message}')
+        return out
 
     def _restart_bridge(self) -> Optional[str]:
         """Restart the LLM bridge so that it reads its new routes (when it is enabled)."""
@@ -447,9 +471,14 @@ def _same(source: str) -> Callable[[str, str], bool]:
     return lambda a, b: load(a) == load(b)
 
 
+_URL = re.compile(r'[^\s\'"]+://[^\s\'"]+')
+
+
 def _diff(old: str, new: str, name: str) -> str:
-    lines = list(difflib.unified_diff(old.splitlines(keepends=True),
-                                      new.splitlines(keepends=True), name, name, n=1))
+    """Return the unified diff the page shows, every URL in it redacted (a Redis password)."""
+    lines = [_URL.sub(lambda found: redact_url(found.group(0)), line)
+             for line in difflib.unified_diff(old.splitlines(keepends=True),
+                                              new.splitlines(keepends=True), name, name, n=1)]
     if len(lines) > MAX_DIFF_LINES:
         lines = lines[:MAX_DIFF_LINES] + [f'... ({len(lines) - MAX_DIFF_LINES} more lines)\n']
     return ''.join(lines)

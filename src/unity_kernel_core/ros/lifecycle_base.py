@@ -21,7 +21,6 @@ Every node of the package (kernel, camera, audio, haptic, LLM bridge) derives fr
     class Talker(ManagedLifecycleNode):
         def on_configure(self, state):          # make publishers, read parameters
             ...
-            self.state_label = 'inactive'
             return TransitionCallbackReturn.SUCCESS
 
         def halt(self):                         # stop what activate started (idempotent)
@@ -31,7 +30,10 @@ Every node of the package (kernel, camera, audio, haptic, LLM bridge) derives fr
         return run(Talker, args)
 
 The base implements ``cleanup`` (release), ``shutdown`` (halt, release) and ``error`` (log,
-halt, release: back to unconfigured), keeping :attr:`state_label` in step. Parameters are
+halt, release: back to unconfigured), and keeps :attr:`state_label` in step with every
+transition, the node's own included: a transition callback that returns SUCCESS sets the
+label of the state it leads to (:data:`TRANSITION_LABELS`), any other outcome leaves the
+label it had; no node assigns it. Parameters are
 declared from specs (:meth:`ManagedLifecycleNode.declare_specs`, see
 :mod:`unity_kernel_core.ros.parameters`): the base refuses what a spec refuses (and
 :meth:`~ManagedLifecycleNode.check_parameter` cross-checks), and hands live ones that were set
@@ -56,6 +58,7 @@ finalization (which took about 2 s of garbage collection on a loaded machine, pa
 
 import ast
 import ctypes
+import functools
 import gc
 import logging
 import os
@@ -73,13 +76,37 @@ from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 from rclpy.utilities import remove_ros_args
 
-from unity_kernel_core.ros import callbacks, log_forwarding
+from unity_kernel_core.ros import callbacks, log_forwarding, transport
 from unity_kernel_core.ros.parameters import ParameterTable, ParamSpec
 
 RCLError = _rclpy.RCLError
 RCLInvalidROSArgsError = _rclpy.RCLInvalidROSArgsError
 UnknownROSArgsError = _rclpy.UnknownROSArgsError
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+TRANSITION_LABELS = {'on_configure': 'inactive', 'on_activate': 'active',
+                     'on_deactivate': 'inactive', 'on_cleanup': 'unconfigured',
+                     'on_shutdown': 'finalized', 'on_error': 'unconfigured'}
+"""The state a transition callback's SUCCESS leads to, as :attr:`state_label` words."""
+Transition = Callable[[Any, LifecycleState], TransitionCallbackReturn]
+
+
+def _labelled(callback: Transition, label: str) -> Transition:
+    """Return ``callback`` setting ``state_label`` to ``label`` when it returns SUCCESS."""
+    if getattr(callback, 'sets_state_label', False):
+        return callback
+
+    @functools.wraps(callback)
+    def transition(node: Any, state: LifecycleState) -> TransitionCallbackReturn:
+        before = node.state_label
+        result = TransitionCallbackReturn.ERROR
+        try:
+            result = callback(node, state)
+        finally:  # nested (a subclass calls super()): the outermost outcome decides
+            node.state_label = label if result == TransitionCallbackReturn.SUCCESS else before
+        return result
+
+    setattr(transition, 'sets_state_label', True)
+    return transition
 
 
 class ShutdownSignals:
@@ -137,6 +164,13 @@ class ManagedLifecycleNode(LifecycleNode):
     """Logged when a signal starts the shutdown transition."""
     exit_when_finalized = False
     """End the process when the node is shut down over its lifecycle service (for respawn)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Make every transition callback a subclass defines keep ``state_label`` in step."""
+        super().__init_subclass__(**kwargs)
+        for name, label in TRANSITION_LABELS.items():
+            if name in cls.__dict__:
+                setattr(cls, name, _labelled(cls.__dict__[name], label))
 
     def __init__(self, node_name: str, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
@@ -214,21 +248,23 @@ class ManagedLifecycleNode(LifecycleNode):
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.release()
-        self.state_label = 'unconfigured'
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.halt()
         self.release()
-        self.state_label = 'finalized'
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.get_logger().error(self.error_message(state))
         self.halt()
         self.release()
-        self.state_label = 'unconfigured'
         return TransitionCallbackReturn.SUCCESS
+
+
+for _name, _label in TRANSITION_LABELS.items():  # the base's own and rclpy's defaults too
+    setattr(ManagedLifecycleNode, _name,
+            _labelled(getattr(ManagedLifecycleNode, _name), _label))
 
 
 def bring_up(node: Any) -> bool:
@@ -313,7 +349,7 @@ def end_process(code: int) -> NoReturn:
 def run(factory: Callable[[], N], args: Optional[List[str]] = None, *,
         autostart: Optional[bool] = None, on_active: Optional[Callable[[N], None]] = None,
         executor_factory: Callable[..., Any] = SingleThreadedExecutor,
-        then_exit: bool = True) -> int:
+        then_exit: bool = True, large_messages: bool = False) -> int:
     """
     Run a node until SIGINT/SIGTERM (the body of every console script's ``main``).
 
@@ -322,9 +358,13 @@ def run(factory: Callable[[], N], args: Optional[List[str]] = None, *,
     (``autostart`` defaults to the node's parameter of that name). With ``then_exit`` (the
     default) the process ends right after, through :func:`end_process`; without, the exit
     code is returned and the caller must end the process itself (``unity-kernel up`` stops
-    its private Redis first).
+    its private Redis first). ``large_messages``: the node publishes messages larger than
+    Fast DDS's default shared-memory segment (images), so its participant gets the transport
+    for them (:func:`~unity_kernel_core.ros.transport.use_large_data_transport`).
     """
     argv = list(args) if args is not None else list(sys.argv)
+    if large_messages:
+        transport.use_large_data_transport()
     program = os.path.basename(argv[0]) if argv else 'node'
     problem = startup_problem(argv)
     if problem is not None:

@@ -76,6 +76,7 @@ class CameraNode(SensorNode):
 
     sensor_name = 'camera'
     default_stale_timeout_s = 5.0
+    LARGE_MESSAGES = True  # images beyond Fast DDS's 512 KB segment: the transport for them
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__('camera', **kwargs)

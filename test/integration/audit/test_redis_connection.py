@@ -55,7 +55,7 @@ def test_tls_files_need_a_rediss_url():
 
 
 @pytest.mark.redis
-def test_acl_user_with_password_from_the_environment(redis_server, caplog):
+def test_acl_user_with_password_from_the_environment(redis_server, unity_log):
     admin = redis.Redis.from_url(redis_server.url)
     admin.acl_setuser('mirror', enabled=True, passwords=['+t0ps3cret'], keys=['unity:*'],
                       commands=['+@all'])
@@ -68,7 +68,7 @@ def test_acl_user_with_password_from_the_environment(redis_server, caplog):
     wrong = connect(s, environ={'UNITY_REDIS_PASSWORD': 'wrong'})
     with pytest.raises(redis.AuthenticationError):
         wrong.ping()
-    assert 't0ps3cret' not in caplog.text
+    assert 't0ps3cret' not in unity_log.text
 
 
 @pytest.mark.timeout(20)

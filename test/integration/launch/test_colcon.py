@@ -54,13 +54,17 @@ def test_colcon_build_installs_executables_launch_config_and_index(tmp_path, ros
     code = ('from unity_kernel_core.paths import default_config_path; '
             'print(default_config_path())')
     site = next((prefix / 'lib').glob('python3*/site-packages'))
+    # the dashboard's flow editor and plots: built by setup.py's build step, package data
+    app = site / 'unity_kernel_core' / 'live' / 'static' / 'app'
+    assert {'flow.js', 'flow.css', 'plots.js', 'plots.css'} <= {p.name for p in app.iterdir()}
+    assert (site / 'unity_kernel_core' / 'live' / 'static' / 'flows.html').is_file()
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          env={**run_env, 'PYTHONPATH': str(site)}, cwd=tmp_path, timeout=60)
     assert out.stdout.strip() == str(share / 'config' / 'kernel.yaml'), out.stderr
 
     colcon(['test', '--base-paths', str(support.ROOT), '--build-base', str(tmp_path / 'build'),
             '--install-base', str(tmp_path / 'install'), '--pytest-args',
-            str(support.ROOT / 'test' / 'test_patterns.py')], tmp_path, env)
+            str(support.ROOT / 'test' / 'unit' / 'bus' / 'test_patterns.py')], tmp_path, env)
     result = colcon(['test-result', '--test-result-base', str(tmp_path / 'build'), '--all'],
                     tmp_path, env)
     summary = result.stdout.strip().splitlines()[-1]

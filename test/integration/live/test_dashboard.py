@@ -20,7 +20,6 @@ The browser is Debian's ``chromium`` driven by Playwright (never a downloaded br
 """
 
 import json
-import logging
 import shutil
 import ssl
 import subprocess
@@ -105,8 +104,8 @@ def test_mutating_actions_need_the_token_on_loopback():
         board.stop()
 
 
-def test_every_request_needs_the_token_off_loopback_and_the_page_moves_it_to_a_cookie(caplog):
-    caplog.set_level(logging.DEBUG, logger='unity_kernel')
+def test_every_request_needs_the_token_off_loopback_and_the_page_moves_it_to_a_cookie(
+        unity_log):
     board = _dashboard(Modules(), token='s3cret', loopback=False)
     try:
         url = board.url
@@ -130,8 +129,8 @@ def test_every_request_needs_the_token_off_loopback_and_the_page_moves_it_to_a_c
             assert response.status == 200
     finally:
         board.stop()
-    assert '/api/state' in caplog.text  # requests are logged, by path only
-    assert 's3cret' not in caplog.text
+    assert '/api/state' in unity_log.text  # requests are logged, by path only
+    assert 's3cret' not in unity_log.text
 
 
 def test_a_rebinding_page_or_another_site_cannot_command_modules_even_with_the_cookie():

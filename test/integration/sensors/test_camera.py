@@ -257,6 +257,33 @@ def test_pattern_camera_publishes_images_info_and_jpeg_and_resizes_live(processe
 
 
 @pytest.mark.ros
+def test_a_640x480_camera_reaches_a_plain_subscriber_with_no_profile_set_anywhere(
+        processes, ros_env, tmp_path, probe):
+    # 900 KB frames: beyond Fast DDS's default 512 KB shared-memory segment, so before the
+    # camera chose its transport itself they went over UDP in fragments and most were lost
+    # (1-2 of 5 a second) unless a profile file was exported for the camera
+    assert 'FASTDDS_DEFAULT_PROFILES_FILE' not in ros_env
+    start_camera(processes, ros_env, tmp_path, 'width:=640', 'height:=480', 'fps:=5.0')
+    images = probe.collect('/camera/image_raw', Image, sensor_qos(50))
+    diags = probe.collect('/diagnostics', DiagnosticArray)
+    assert bring_up(probe)
+    support.wait_for(lambda: len(images) >= 3, 30, message='the first frames')
+
+    def published():
+        for array in reversed(list(diags)):
+            for s in array.status:
+                if s.name == 'camera: camera':
+                    return int({kv.key: kv.value for kv in s.values}['published'])
+        return None
+    support.wait_for(published, 10, message='the camera on /diagnostics')
+    first, received = published(), len(images)
+    support.wait_for(lambda: published() >= first + 40, 30, message='40 more frames published')
+    sent, got = published() - first, len(images) - received
+    assert got >= 0.85 * sent, f'{got} of {sent} frames received'
+    assert (images[-1].width, len(images[-1].data)) == (640, 640 * 480 * 3)
+
+
+@pytest.mark.ros
 def test_video_file_camera_with_calibration(processes, ros_env, tmp_path, probe):
     clip = write_video(tmp_path / 'clip.avi', frames=6, fps=20.0)
     calibration = tmp_path / 'cam.yaml'

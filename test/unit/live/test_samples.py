@@ -18,6 +18,7 @@ import threading
 
 import pytest
 
+from unity_kernel_core.live.delivery import Rates
 from unity_kernel_core.live.samples import OTHER_TOPICS, sample_row, SampleRing, TopicCounter
 
 
@@ -111,14 +112,21 @@ def test_the_topic_counter_counts_from_many_threads():
 
 
 def test_a_row_from_a_snapshot_has_tiers_mirror_process_and_the_busiest_topics():
-    state = {'tiers': [{'tier': 'HIGH', 'events_per_s': 10.0, 'drops_per_s': 1.0, 'depth': 3}],
-             'mirror': {'enabled': True, 'journal_pending': 5, 'queue_depth': 7,
-                        'journal_bytes': 4096}}
+    def state(published, dropped):
+        return {'tiers': [{'tier': 'HIGH', 'published': published, 'dropped': dropped,
+                           'depth': 3}],
+                'mirror': {'enabled': True, 'journal_pending': 5, 'queue_depth': 7,
+                           'journal_bytes': 4096}}
+
+    tier_rates = Rates()
     rates = {'/a': 9.0, '/b': 5.0, '/c': 1.0, OTHER_TOPICS: 2.0}
-    row = sample_row(state, rates, {'cpu_percent': 12.5, 'rss_mb': 80.0}, max_topics=2)
+    sample_row(state(100, 0), rates, {}, tier_rates, 10.0)
+    row = sample_row(state(120, 2), rates, {'cpu_percent': 12.5, 'rss_mb': 80.0}, tier_rates,
+                     12.0, max_topics=2)
     assert row == {
         'tier:HIGH:events_per_s': 10.0, 'tier:HIGH:drops_per_s': 1.0, 'tier:HIGH:depth': 3,
         'mirror:journal_pending': 5, 'mirror:queue_depth': 7, 'mirror:journal_bytes': 4096,
         'kernel:cpu_percent': 12.5, 'kernel:rss_mb': 80.0,
         'topic:/a': 9.0, 'topic:/b': 5.0, 'topic:(other topics)': 3.0}
-    assert 'mirror:journal_pending' not in sample_row({'mirror': {'enabled': False}}, {}, {})
+    assert 'mirror:journal_pending' not in sample_row({'mirror': {'enabled': False}}, {}, {},
+                                                      Rates(), 0.0)

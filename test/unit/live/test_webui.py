@@ -133,6 +133,15 @@ def test_a_stale_base_and_an_empty_undo_are_conflicts_bad_requests_are_400(setup
     assert _post(ui, '/api/flow/check', {'ops': [], 'base': []})[0] == 400
 
 
+def test_the_diff_shown_never_holds_a_password(setup):
+    ui, kernel, _, _, _, _ = setup
+    kernel.write_text(kernel.read_text() + 'redis: {url: "redis://bob:s3cret@db:6379/0"}\n')
+    code, answer = _post(ui, '/api/flow/check', {'ops': [
+        {'op': 'set_qos', 'tier': 'HIGH', 'values': {'depth': 5}}]})
+    assert code == 200 and 'redis://bob:***@db:6379/0' in answer['diff']['kernel']
+    assert 's3cret' not in json.dumps(answer)
+
+
 def test_a_deployment_problem_is_a_problem_of_the_edit(setup):
     ui, _, _, _, _, _ = setup
 

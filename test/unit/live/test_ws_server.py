@@ -86,8 +86,7 @@ def _status_of(url, headers=None):
     return 101
 
 
-def test_off_loopback_the_websocket_needs_the_token_in_the_url_or_a_bearer_header(caplog):
-    caplog.set_level(logging.DEBUG)
+def test_off_loopback_the_websocket_needs_the_token_in_the_url_or_a_bearer_header(unity_log):
     server, url, _calls = _server(token='s3cret', loopback=False)
     try:
         assert _status_of(url) == 401
@@ -100,8 +99,7 @@ def test_off_loopback_the_websocket_needs_the_token_in_the_url_or_a_bearer_heade
             assert client.call_service('/svc/list', {}) == {'ok': 1}
         finally:
             client.close()
-        ours = '\n'.join(r.getMessage() for r in caplog.records  # (the client logs its own)
-                         if r.name.startswith('unity_kernel'))
+        ours = unity_log.text
         assert 'refused' in ours
         assert 's3cret' not in ours and 'token=wrong' not in ours and 'Bearer' not in ours
     finally:
@@ -133,8 +131,7 @@ def test_on_loopback_reading_is_open_but_mutating_calls_need_the_token():
         server.stop()
 
 
-def test_a_web_page_of_another_site_cannot_connect_and_a_rebinding_host_is_refused(caplog):
-    caplog.set_level(logging.INFO, logger='unity_kernel')
+def test_a_web_page_of_another_site_cannot_connect_and_a_rebinding_host_is_refused(unity_log):
     server, url, calls = _server()
     try:
         port = server.port
@@ -155,7 +152,7 @@ def test_a_web_page_of_another_site_cannot_connect_and_a_rebinding_host_is_refus
         assert _status_of(url, {'Origin': 'https://app.foxglove.dev'}) == 101
         assert _status_of(url, {'Origin': 'http://localhost:8080'}) == 101
         assert calls == []
-        assert 'evil.example' in caplog.text and 's3cret' not in caplog.text
+        assert 'evil.example' in unity_log.text and 's3cret' not in unity_log.text
     finally:
         server.stop()
 
@@ -242,12 +239,7 @@ def test_a_port_in_use_or_a_missing_certificate_fails_start_with_an_os_error():
         WsServer(ServerOptions('127.0.0.1', 0, tls=('/no/cert.pem', '/no/key.pem'))).start()
 
 
-def test_a_subscription_id_of_2_to_the_32_is_refused_and_starves_no_one():
-    records = []
-    handler = logging.Handler(logging.DEBUG)
-    handler.emit = records.append
-    logger = logging.getLogger('unity_kernel.live.foxglove')
-    logger.addHandler(handler)
+def test_a_subscription_id_of_2_to_the_32_is_refused_and_starves_no_one(unity_log):
     server, url, _calls = _server()
     channel = server.add_channel('/chatter', 'json', '', '')
     other = FoxgloveClient(url, keep_payloads=False)
@@ -268,8 +260,7 @@ def test_a_subscription_id_of_2_to_the_32_is_refused_and_starves_no_one():
         other.close()
         hostile.close()
         server.stop()
-        logger.removeHandler(handler)
-    assert not [r for r in records if r.levelno >= logging.ERROR or r.exc_info]
+    assert not [r for r in unity_log.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
 def test_malformed_ops_get_a_status_each_and_the_connection_keeps_serving():

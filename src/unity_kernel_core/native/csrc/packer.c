@@ -286,6 +286,7 @@ static PyObject * packer_pack(PackerObject * self, PyObject * args)
       goto done;
     }
     if (rc == 0) {
+      pos = next;  /* past skip markers, as scan says */
       break;
     }
     if (size == 0 || rec[0] != UK_KIND_EVENT) {

@@ -877,9 +877,11 @@ static PyObject * Intake_add(IntakeObject * self, PyObject * args)
     PyErr_Format(PyExc_ValueError, "tier %d is not 0..4", tier);
     return NULL;
   }
-  if (tl < 1 || tl > 0xFFFF || yl < 1 || yl > 0xFFFF || topic[0] != '/') {
+  if (tl < 1 || tl > 0xFFFF || yl < 1 || yl > 0xFFFF || topic[0] != '/' ||
+    memchr(topic, 0, (size_t)tl) != NULL || memchr(type_name, 0, (size_t)yl) != NULL)
+  {
     PyErr_SetString(PyExc_ValueError, "topic must be absolute; topic and type names "
-      "1..65535 bytes");
+      "1..65535 bytes, without NUL");
     return NULL;
   }
   if (!PyCapsule_IsValid(capsule, NULL)) {
