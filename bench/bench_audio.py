@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Audio benchmark (issue 5): end-to-end latency from capture to a subscriber, and CPU use.
+Audio benchmark: end-to-end latency from capture to a subscriber, and CPU use.
 
 The audio node runs as its own process on a private PulseAudio daemon (pipe source fed with
 a tone in real time, see test/audio_harness.py), auto-activated; a bare rclpy subscriber in

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Fleet benchmarks (issue 16). Results: bench/results/fleet.json; summary in docs/performance.md.
+Fleet benchmarks. Results: bench/results/fleet.json; summary in docs/performance.md.
 
 (a) throughput: one robot's mirror writer (the same MirrorWriter the kernel runs: batches of
     500, pipelined XADD with explicit IDs) writing small events (std_msgs/String, 64

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Kernel benchmarks (issues: the spine, 15). Results: bench/results/kernel.json; docs summary.
+Kernel benchmarks. Results: bench/results/kernel.json; summary in docs/performance.md.
 
 (a) ingest: highest paced rate with zero loss, reliable std_msgs/String, publisher in its own
     process, received counted by sequence; modes interleaved per rate step, rounds alternate

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-LLM bridge benchmarks (issue 6). Results: bench/results/llm.json; summary in docs.
+LLM bridge benchmarks. Results: bench/results/llm.json; summary in docs/performance.md.
 
 The model is a loopback stub answering at once (test/llm_support.ScriptedServer), so what is
 measured is the bridge, not a model:

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Audit mirror benchmarks (issues 3, 15). Results: bench/results/mirror.json; summary in docs.
+Audit mirror benchmarks. Results: bench/results/mirror.json; summary in docs/performance.md.
 
 (a) throughput: small events (std_msgs/String, 64 characters) into Redis through the bus and
     the mirror (tap, ring or queue, writer, pipelined XADD with explicit IDs and MAXLEN ~),

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Module supervision benchmarks (issue: modules). Results: bench/results/modules.json.
+Module supervision benchmarks. Results: bench/results/modules.json.
 
 (a) boot: time from starting the kernel process to every one of N node modules active
     (independent modules, so they come up concurrently), for several N;

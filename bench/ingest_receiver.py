@@ -23,7 +23,8 @@ distinct sequence numbers arrived. Modes:
 - ``kernel``, ``kernel-python``: the kernel, counted by a bus handler;
 - ``kernel-mirror``, ``kernel-python-mirror``: the kernel with its Redis mirror, counted in
   the topic's stream after the kernel shut down and flushed; ``kernel-mirror-thread``: the
-  same with the writer on a thread of the kernel's process (as before issue 15);
+  same with the writer on a thread of the kernel's process (as it was before the writer
+  process);
   ``kernel-mirror-nice0``: the writer process at nice 0 (``redis.writer_nice``) instead of 5;
 - ``kernel-critical``: the kernel with a handler on TOPIC taking each message's latency from
   the publish time ``bench/critical_probe.py`` put in it (printed too).

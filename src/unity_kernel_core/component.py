@@ -22,7 +22,7 @@ The node is a thin shell. On ``configure`` it builds the bus and then each compo
 
 import dataclasses
 import pathlib
-from typing import Any, Callable, Dict, List, Protocol
+from typing import Any, Callable, Dict, List, Optional, Protocol
 
 from unity_kernel_core.bus.event_bus import EventBus
 from unity_kernel_core.config.kernel_config import KernelConfig
@@ -66,4 +66,5 @@ class KernelComponent(Protocol):
         """Apply a new, already validated config (hot reload)."""
 
 
-ComponentFactory = Callable[[KernelContext], KernelComponent]
+ComponentFactory = Callable[[KernelContext], Optional[KernelComponent]]
+"""What builds a component at configure, from the context (None: the component is off)."""

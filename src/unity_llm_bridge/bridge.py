@@ -35,7 +35,7 @@ import time
 from typing import Any, Deque, Dict, List, Optional, Protocol, Set
 
 from unity_llm_bridge import actions
-from unity_llm_bridge.breaker import BreakerState, CircuitBreaker
+from unity_llm_bridge.breaker import CircuitBreaker
 from unity_llm_bridge.config import LlmBridgeConfig, ModelSettings, RouteSettings
 from unity_llm_bridge.dead_letter import DeadLetterSink, LogDeadLetters
 from unity_llm_bridge.errors import AllModelsFailed, BridgeBusy, NoRoute, OutputRejected
@@ -434,10 +434,6 @@ class Bridge:
     def snapshot(self) -> Dict[str, Dict[str, Any]]:
         """Return every model's state and counters."""
         return {name: slot.snapshot() for name, slot in self.models.items()}
-
-    def breaker_state(self, model: str) -> BreakerState:
-        """Return the breaker state of a model."""
-        return self.models[model].breaker.state
 
 
 def _tail(text: str, limit: int = 200) -> str:

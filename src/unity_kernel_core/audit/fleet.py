@@ -149,10 +149,6 @@ class FleetRegistry:
         return [status_of(robot, record, now, stale_after_s)
                 for robot, record in sorted(self.records().items())]
 
-    def remove(self, robot_id: str) -> bool:
-        """Forget a robot (its audit trail stays); return whether it was registered."""
-        return bool(self.client.hdel(self.key, robot_id))
-
 
 def bad_heartbeat(robot: str, why: str) -> Dict[str, Any]:
     """Return the record shown for a robot whose heartbeat cannot be read."""

@@ -49,7 +49,6 @@ from unity_kernel_core.errors import AuditError
 FieldValue = Union[str, bytes]
 
 EVENT_FIELDS = ('topic', 'type', 'tier', 'seq', 'stamp_ns', 'cdr')
-DEAD_LETTER_FIELDS = EVENT_FIELDS + ('handler', 'error', 'traceback', 'attempts', 'dead_ns')
 KERNEL_DEAD_LETTERS = 'kernel'
 """The name ``unity-kernel dlq`` gives the kernel's own dead-letter stream ``P:deadletters``."""
 
@@ -210,7 +209,7 @@ def event_fields(topic: str, type_name: str, tier: str, seq: int, stamp_ns: int,
 def dead_letter_fields(topic: str, type_name: str, tier: str, seq: int, stamp_ns: int,
                        cdr: bytes, *, handler: str, error: str, traceback: str, attempts: int,
                        dead_ns: int) -> Dict[str, FieldValue]:
-    """Return the fields of a dead-letter entry (:data:`DEAD_LETTER_FIELDS`)."""
+    """Return a dead letter's fields: the event's, handler, error, traceback, attempts, dead_ns."""
     fields = event_fields(topic, type_name, tier, seq, stamp_ns, cdr)
     fields.update({'handler': handler, 'error': error, 'traceback': traceback,
                    'attempts': str(attempts), 'dead_ns': str(dead_ns)})

@@ -38,9 +38,9 @@ worked for ``HANDOVER_S`` since the last time, not after every event: the sleep 
 about 11 000 events/s; that long a window is what lets a woken thread take the lock (a
 shorter one, or none, left a thread waiting to publish CRITICAL for 3-85 ms under a LOW
 flood: CPython's lock goes to whoever asks first, and a waiter's own timeout request is
-reset by every switch between other threads; docs/performance.md, issue 15). The
-interpreter's switch interval (the kernel sets it: ``kernel.switch_interval_ms``) bounds
-the rest.
+reset by every switch between other threads; docs/performance-history.md, "The audit
+writer in its own process"). The interpreter's switch interval (the kernel sets it:
+``kernel.switch_interval_ms``) bounds the rest.
 
 The sequence numbers come from a :class:`Sequencer`: by default the bus's own (a lock and a
 counter); with the native intake, the native producer's (one mutex shared with the native
@@ -215,12 +215,6 @@ class Subscription:
         self.name = name
         self.tiers = tiers
         self.id = next(Subscription._ids)
-
-    def accepts(self, event: Event) -> bool:
-        """Return True when this subscription wants ``event``."""
-        if self.tiers is not None and event.tier not in self.tiers:
-            return False
-        return self.regex.match(event.topic) is not None
 
     def __repr__(self) -> str:
         return f'Subscription({self.name!r}, {self.pattern!r})'

@@ -21,7 +21,7 @@ problems the same way: ``path:line: key.path: what was expected (got ...)``.
 
 import json
 import os
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from pydantic import ValidationError
 import yaml
@@ -343,8 +343,3 @@ def _secret(loc: Tuple[Any, ...]) -> bool:
     """Tell whether a value at ``loc`` may hold a secret (never echoed in an error)."""
     last = str(loc[-1]).lower() if loc else ''
     return any(word in last for word in ('url', 'password', 'secret', 'key', 'token'))
-
-
-def mapping_or_empty(value: Any) -> Mapping[str, Any]:
-    """Return ``value`` when it is a mapping, else an empty one."""
-    return value if isinstance(value, Mapping) else {}

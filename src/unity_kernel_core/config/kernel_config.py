@@ -59,6 +59,8 @@ ENV_ALIASES = {'UNITY_REDIS_URL': ('redis', 'url'), 'UNITY_REDIS_CLUSTER': ('red
                'UNITY_ROBOT_ID': ('kernel', 'robot_id')}
 ROBOT_ID_PATTERN = r'^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_?$'
 """A robot id follows the ROS naming rules: a letter, then letters, digits, single ``_``."""
+RING_BYTES_MAX = 16 * 1024 ** 3
+"""The largest audit writer ring (``redis.ring_bytes``)."""
 
 
 class _Strict(BaseModel):
@@ -205,7 +207,8 @@ class KernelSettings(_Strict):
 
     The longest a thread that wants the interpreter lock waits for the one holding it: a
     CRITICAL intake or worker thread waits at most this long behind a lower tier's Python
-    step. CPython's default is 5 ms (docs/performance.md, issue 15).
+    step. CPython's default is 5 ms (docs/performance-history.md, "The audit writer in its
+    own process").
     """
     critical_scheduling: Scheduling = Scheduling()
     """
@@ -258,11 +261,11 @@ class RedisSettings(_Strict):
     """A batch counts as written once this many replicas have it (default: 1 in a cluster)."""
     wait_timeout_ms: int = Field(1000, ge=1, le=60000)
     # where the writer runs (docs/performance.md): its own process fed through a shared-memory
-    # ring of ring_bytes in /dev/shm (see writer_process.ring_path), its hot path (the ring's
+    # ring of ring_bytes in /dev/shm (see writer_process.ring_file), its hot path (the ring's
     # producer in the kernel, RESP packing in the writer) native where the extension is built;
     # the same process with the Python hot path (the reference); or a thread of the kernel
     writer: Literal['process', 'process-python', 'thread'] = 'process'
-    ring_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=16 * 1024 ** 3)
+    ring_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=RING_BYTES_MAX)
     writer_nice: int = Field(5, ge=0, le=19)
     """
     The writer process's nice value: above the kernel's 0, so on a busy machine the kernel's
@@ -620,11 +623,6 @@ class KernelConfig(_Strict):
     def route(self, topic: str) -> TopicRoute:
         """Return everything decided about ``topic``: rule, intake, tier, QoS, mirroring."""
         return self.routes(topic)
-
-    def rule_for(self, topic: str) -> Optional[TopicRule]:
-        """Return the first topic rule matching ``topic``, or None when excluded/unmapped."""
-        route = self.routes(topic)
-        return route.rule if route.intake else None
 
     def tier_for(self, topic: str) -> Tier:
         """Return the tier of ``topic`` (NORMAL when no rule matches)."""

@@ -143,15 +143,6 @@ def kernel_want(config: KernelConfig) -> Want:
     return want
 
 
-def plan_subscriptions(
-        config: KernelConfig,
-        topics: Sequence[Tuple[str, Sequence[str]]],
-        publishers: Mapping[str, Sequence[PublisherQos]],
-) -> Tuple[List[SubscriptionPlan], List[Skipped]]:
-    """Decide which topics the kernel takes in (:func:`plan_follow` with its topic map)."""
-    return plan_follow(topics, publishers, kernel_want(config))
-
-
 def reconcile(current: Mapping[str, SubscriptionPlan], plans: Sequence[SubscriptionPlan],
               want: Want) -> Tuple[List[Tuple[str, str]], List[SubscriptionPlan]]:
     """

@@ -29,7 +29,7 @@ import logging
 import pathlib
 import sys
 import threading
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
@@ -41,7 +41,7 @@ from unity_kernel_core import native
 from unity_kernel_core.bus.event_bus import EventBus, TierStats
 from unity_kernel_core.bus.events import Event, Tier
 from unity_kernel_core.common import os_scheduling
-from unity_kernel_core.component import KernelComponent, KernelContext
+from unity_kernel_core.component import ComponentFactory, KernelComponent, KernelContext
 from unity_kernel_core.config.kernel_config import KernelConfig, load_config, Scheduling
 from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
@@ -100,7 +100,7 @@ def parameters(config_file: str = '') -> List[ParamSpec]:
     ]
 
 
-def _load_factory(spec: str) -> Callable[[KernelContext], Optional[KernelComponent]]:
+def _load_factory(spec: str) -> ComponentFactory:
     module_name, _, attr = spec.partition(':')
     return getattr(importlib.import_module(module_name), attr)
 
@@ -296,8 +296,6 @@ class KernelNode(ManagedLifecycleNode):
             updates[name] = float(value) if value and value > 0 else getattr(loaded, name)
         if self.get_parameter('autostart').value:
             updates['autostart'] = True
-        if not updates:
-            return config
         return config.model_copy(update={'kernel': config.kernel.model_copy(update=updates)})
 
     def _stop_intake(self) -> None:

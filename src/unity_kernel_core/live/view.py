@@ -351,6 +351,8 @@ class LiveView:
             'clients': len(self.foxglove.clients()) if self.foxglove is not None else 0,
             'client_drops': self.foxglove.client_drops if self.foxglove is not None else 0,
             'clients_disconnected': self.foxglove.disconnected
+            if self.foxglove is not None else 0,
+            'refused_publish': self.foxglove.refused_publish
             if self.foxglove is not None else 0}
         level = ERROR if self.errors else OK
         message = '; '.join(self.errors) if self.errors else self._summary(False)

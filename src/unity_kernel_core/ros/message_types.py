@@ -55,16 +55,6 @@ def import_message_type(type_name: str) -> Any:
     return cls
 
 
-def type_name_of(message: Any) -> str:
-    """Return ``pkg/msg/Name`` for a ROS message instance or class."""
-    cls = message if isinstance(message, type) else type(message)
-    module = cls.__module__.split('.')
-    # generated modules look like 'std_msgs.msg._string'
-    if len(module) < 2:
-        raise MessageTypeError(f'{cls!r} is not a generated ROS message class')
-    return f'{module[0]}/{module[1]}/{cls.__name__}'
-
-
 def serialize(message: Any) -> bytes:
     """Serialize a ROS message to CDR bytes."""
     from rclpy.serialization import serialize_message

@@ -35,9 +35,9 @@ import serial
 
 from unity_sensors.errors import DeviceLostError, DeviceNotFoundError, SensorConfigError
 from unity_sensors.errors import SensorError
-from unity_sensors.haptic.protocol import DeviceFault, Feedback, format_feedback, HELLO, Hello
-from unity_sensors.haptic.protocol import LineBuffer, parse_line, PROTOCOL_VERSION
-from unity_sensors.haptic.protocol import ProtocolError, Reading, STOP
+from unity_sensors.haptic.protocol import DeviceFault, Feedback, format_feedback
+from unity_sensors.haptic.protocol import HapticProtocolError, HELLO, Hello, LineBuffer
+from unity_sensors.haptic.protocol import parse_line, PROTOCOL_VERSION, Reading, STOP
 
 
 class HapticDriver:
@@ -110,7 +110,7 @@ class SerialDriver(HapticDriver):
             for raw in self._read_lines(0.05):
                 try:
                     message = parse_line(raw)
-                except ProtocolError:
+                except HapticProtocolError:
                     continue  # noise before the handshake
                 if isinstance(message, Hello):
                     if message.version != PROTOCOL_VERSION:
@@ -139,13 +139,13 @@ class SerialDriver(HapticDriver):
         readings = []
         try:
             lines = self._read_lines(timeout)
-        except ProtocolError as exc:
+        except HapticProtocolError as exc:
             self._bad(str(exc))
             return []
         for raw in lines:
             try:
                 message = parse_line(raw)
-            except ProtocolError as exc:
+            except HapticProtocolError as exc:
                 self._bad(str(exc))
                 continue
             if isinstance(message, Reading):

@@ -49,7 +49,7 @@ HELLO = b'HELLO\n'
 STOP = b'STOP\n'
 
 
-class ProtocolError(SensorError):
+class HapticProtocolError(SensorError):
     """A line from the device does not follow the protocol."""
 
 
@@ -94,47 +94,48 @@ def _finite(word: str, line: str) -> float:
     try:
         value = float(word)
     except ValueError:
-        raise ProtocolError(f'not a number: {word!r} in {line!r}') from None
+        raise HapticProtocolError(f'not a number: {word!r} in {line!r}') from None
     if not math.isfinite(value):
-        raise ProtocolError(f'not a finite number: {word!r} in {line!r}')
+        raise HapticProtocolError(f'not a finite number: {word!r} in {line!r}')
     return value
 
 
 def parse_line(raw: bytes) -> Optional[Message]:
     """Parse one line from the device (without or with its newline); None for blank/comment."""
     if len(raw) > MAX_LINE:
-        raise ProtocolError(f'line longer than {MAX_LINE} bytes: {raw[:40]!r}...')
+        raise HapticProtocolError(f'line longer than {MAX_LINE} bytes: {raw[:40]!r}...')
     try:
         line = raw.decode('ascii').strip()
     except UnicodeDecodeError:
-        raise ProtocolError(f'not ASCII: {raw[:40]!r}') from None
+        raise HapticProtocolError(f'not ASCII: {raw[:40]!r}') from None
     if not line or line.startswith('#'):
         return None
     words = line.split()
     kind, args = words[0], words[1:]
     if kind == 'F':
         if len(args) != 7:
-            raise ProtocolError(f'expected F <seq> <fx> <fy> <fz> <tx> <ty> <tz>, got {line!r}')
+            raise HapticProtocolError(
+                f'expected F <seq> <fx> <fy> <fz> <tx> <ty> <tz>, got {line!r}')
         if not args[0].isdigit() or int(args[0]) >= 2 ** 32:
-            raise ProtocolError(f'bad sequence number {args[0]!r} in {line!r}')
+            raise HapticProtocolError(f'bad sequence number {args[0]!r} in {line!r}')
         v = [_finite(w, line) for w in args[1:]]
         return Reading(int(args[0]), (v[0], v[1], v[2]), (v[3], v[4], v[5]))
     if kind == 'HELLO':
         if len(args) != 2 or not args[1].isdigit():
-            raise ProtocolError(f'expected HELLO <name> <version>, got {line!r}')
+            raise HapticProtocolError(f'expected HELLO <name> <version>, got {line!r}')
         return Hello(args[0], int(args[1]))
     if kind == 'E':
         return DeviceFault(' '.join(args) or 'unspecified device fault')
-    raise ProtocolError(f'unknown message {kind!r} in {line!r} (expected F, HELLO or E)')
+    raise HapticProtocolError(f'unknown message {kind!r} in {line!r} (expected F, HELLO or E)')
 
 
 def format_feedback(fb: Feedback) -> bytes:
     """Return the ``FB`` line for one feedback command (intensity clamped to 0..1)."""
     if fb.kind not in FEEDBACK_TYPES:
-        raise ProtocolError(f'unknown feedback type {fb.kind} (expected 0 LED, 1 RUMBLE, '
-                            '2 BUZZER)')
+        raise HapticProtocolError(f'unknown feedback type {fb.kind} (expected 0 LED, '
+                                  '1 RUMBLE, 2 BUZZER)')
     if not 0 <= fb.feedback_id <= 255:
-        raise ProtocolError(f'feedback id {fb.feedback_id} out of range 0..255')
+        raise HapticProtocolError(f'feedback id {fb.feedback_id} out of range 0..255')
     intensity = min(1.0, max(0.0, fb.intensity)) if math.isfinite(fb.intensity) else 0.0
     return f'FB {fb.feedback_id} {fb.kind} {intensity:.3f}\n'.encode('ascii')
 
@@ -146,7 +147,7 @@ def format_reading(r: Reading) -> bytes:
 
 
 class LineBuffer:
-    """Split a byte stream into lines; bounded: an over-long line raises ProtocolError."""
+    """Split a byte stream into lines; bounded: an over-long line raises HapticProtocolError."""
 
     def __init__(self, max_line: int = MAX_LINE) -> None:
         self._buf = bytearray()
@@ -165,7 +166,7 @@ class LineBuffer:
         if len(self._buf) > self._max:
             head = bytes(self._buf[:40])
             self._buf.clear()
-            raise ProtocolError(f'line longer than {self._max} bytes: {head!r}...')
+            raise HapticProtocolError(f'line longer than {self._max} bytes: {head!r}...')
         return lines
 
     def clear(self) -> None:

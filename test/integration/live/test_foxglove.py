@@ -337,6 +337,7 @@ def test_client_publishing_reaches_ros_only_on_allow_listed_topics_and_never_saf
         live="client_publish: true, publish_allow: ['/live_cmd/**', '/safety/**']")
     received = probe.collect('/live_cmd/say', String)
     safety = probe.collect('/safety/stop', String)
+    diagnostics = probe.collect('/diagnostics', DiagnosticArray)
     client = FoxgloveClient(kernel.owner_url)
     try:
         assert 'clientPublish' in client.server_info['capabilities']
@@ -363,6 +364,13 @@ def test_client_publishing_reaches_ros_only_on_allow_listed_topics_and_never_saf
         assert received and received[0].data == 'hello'
         time.sleep(1.0)
         assert not safety
+
+        def refused_publish():  # the refusals are counted on the live view's /diagnostics
+            return max((int(v.value) for array in list(diagnostics) for s in array.status
+                        if s.name.endswith(': live view') for v in s.values
+                        if v.key == 'refused_publish'), default=0)
+        support.wait_for(lambda: refused_publish() >= 2, 20,
+                         message='refused_publish >= 2 on /diagnostics')
     finally:
         client.close()
 

@@ -263,17 +263,17 @@ def test_breaker_opens_skips_the_model_then_lets_it_back_after_the_cooldown(serv
                          'backup': model(backup.base_url)}, [route(['flaky', 'backup'])])
     for _ in range(2):
         assert ask(bridge).model == 'backup'
-    assert bridge.breaker_state('flaky').value == 'open'
+    assert bridge.snapshot()['flaky']['breaker'] == 'open'
     calls = len(flaky.requests)
     outcome = ask(bridge)
     assert outcome.model == 'backup' and 'flaky: skipped: circuit open' in outcome.attempts[0]
     assert len(flaky.requests) == calls  # not hammered while open
     time.sleep(1.1)
-    assert bridge.breaker_state('flaky').value == 'half_open'
+    assert bridge.snapshot()['flaky']['breaker'] == 'half_open'
     flaky.status = 200
     flaky.reply = 'recovered'
     outcome = ask(bridge)
-    assert outcome.model == 'flaky' and bridge.breaker_state('flaky').value == 'closed'
+    assert outcome.model == 'flaky' and bridge.snapshot()['flaky']['breaker'] == 'closed'
 
 
 def test_failed_trial_in_half_open_reopens_the_breaker(servers, bridges):
@@ -284,7 +284,7 @@ def test_failed_trial_in_half_open_reopens_the_breaker(servers, bridges):
     assert not ask(bridge).ok
     time.sleep(0.6)
     assert not ask(bridge).ok and len(flaky.requests) == 2
-    assert bridge.breaker_state('flaky').value == 'open'
+    assert bridge.snapshot()['flaky']['breaker'] == 'open'
 
 
 def test_over_budget_model_is_skipped_for_the_minute(servers, bridges):

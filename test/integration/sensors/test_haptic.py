@@ -35,7 +35,7 @@ from unity_sensors.errors import SensorError
 from unity_sensors.haptic.drivers import EvdevDriver, SerialDriver, SimulatedDriver
 from unity_sensors.haptic.protocol import DeviceFault, Feedback, format_feedback
 from unity_sensors.haptic.protocol import format_reading, Hello, LineBuffer, parse_line
-from unity_sensors.haptic.protocol import ProtocolError, Reading
+from unity_sensors.haptic.protocol import HapticProtocolError, Reading
 from unity_sensors.sensor_node import sensor_qos
 
 READING = Reading(0, (1.5, -2.0, 9.81), (0.1, 0.2, 0.3))
@@ -123,7 +123,7 @@ def test_protocol_parses_readings_handshake_and_faults():
     (b'F ' + b'1' * 300, 'line longer than 256 bytes'),
 ])
 def test_protocol_rejects_malformed_lines_naming_the_problem(line, message):
-    with pytest.raises(ProtocolError, match=message):
+    with pytest.raises(HapticProtocolError, match=message):
         parse_line(line)
 
 
@@ -131,7 +131,7 @@ def test_feedback_lines_are_clamped_and_validated():
     assert format_feedback(Feedback(1, 1, 0.5)) == b'FB 1 1 0.500\n'
     assert format_feedback(Feedback(2, 2, 7.0)) == b'FB 2 2 1.000\n'
     assert format_feedback(Feedback(0, 0, float('nan'))) == b'FB 0 0 0.000\n'
-    with pytest.raises(ProtocolError, match='unknown feedback type 9'):
+    with pytest.raises(HapticProtocolError, match='unknown feedback type 9'):
         format_feedback(Feedback(0, 9, 0.1))
 
 
@@ -140,7 +140,7 @@ def test_line_buffer_joins_chunks_and_bounds_a_runaway_line():
     assert buf.feed(b'F 1 ') == []
     assert buf.feed(b'2\nHEL') == [b'F 1 2']
     assert buf.feed(b'LO\r\n') == [b'HELLO']
-    with pytest.raises(ProtocolError, match='line longer than 16 bytes'):
+    with pytest.raises(HapticProtocolError, match='line longer than 16 bytes'):
         buf.feed(b'x' * 40)
     assert buf.feed(b'ok\n') == [b'ok']
 

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-One module's trouble never holds up another (issue 11), with a real kernel and real processes.
+One module's trouble never holds up another, with a real kernel and real processes.
 
 Each case was measured on the single-threaded supervisor: a back-off, a bad dependency, a
 module that never becomes a lifecycle node and a module exiting during start-up each held up

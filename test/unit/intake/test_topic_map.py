@@ -16,12 +16,17 @@
 
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.config.kernel_config import parse_config, QosSettings
-from unity_kernel_core.intake.topic_map import adapt_qos, plan_follow, plan_subscriptions
+from unity_kernel_core.intake.topic_map import adapt_qos, kernel_want, plan_follow
 from unity_kernel_core.intake.topic_map import PublisherQos, reconcile, SubscriptionPlan, Wanted
 
 RELIABLE = PublisherQos('reliable', 'volatile')
 BEST_EFFORT = PublisherQos('best_effort', 'volatile')
 LATCHED = PublisherQos('reliable', 'transient_local')
+
+
+def plan_subscriptions(config, topics, publishers):
+    """Decide which topics the kernel takes in (plan_follow with the config's routes)."""
+    return plan_follow(topics, publishers, kernel_want(config))
 
 
 def test_reliable_request_becomes_best_effort_for_a_best_effort_publisher():
