@@ -34,7 +34,8 @@ export AMENT_PREFIX_PATH := $(abspath $(VENV))
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export RMW_IMPLEMENTATION ?= rmw_fastrtps_cpp
 
-.PHONY: setup setup-dev setup-llm system-deps venv web run test test-deploy image lint fuzz bench clean
+.PHONY: setup setup-dev setup-llm system-deps venv web run test test-asan test-deploy image lint \
+	fuzz bench clean
 
 setup: system-deps venv
 
@@ -54,7 +55,10 @@ $(SYS_TEST_STAMP): scripts/install-system-deps.sh $(SYS_STAMP)
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt setup.py setup.cfg package.xml $(SYS_STAMP)
+# the native extension (src/unity_kernel_core/native) is built by the editable install: a
+# changed C source rebuilds it
+NATIVE_SRC := $(wildcard src/unity_kernel_core/native/csrc/*)
+$(STAMP): requirements.txt setup.py setup.cfg package.xml $(SYS_STAMP) $(NATIVE_SRC)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PIP) install -r requirements.txt
 	@$(PIP) install --no-deps --no-build-isolation -e .
@@ -90,6 +94,25 @@ run: setup web
 
 test: setup-dev setup-llm web
 	UNITY_KERNEL_REQUIRE_MODEL=1 $(PY) -m pytest -m "not deploy" $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-asan
+
+# The tests of the native data path once more, its extension built with AddressSanitizer into
+# a copy of src/ (.cache/asan), in the test process and every child it starts (the kernel,
+# the writer process). ASan is preloaded into the uninstrumented Python (libstdc++ with it:
+# the ROS libraries throw C++ exceptions); leaks are not checked (the interpreter keeps what
+# it allocated at exit). `make test` runs it last.
+ASAN_DIR := .cache/asan
+ASAN_TESTS ?= test/unit/native test/fuzz/native test/integration/kernel/test_bus_intake.py \
+	test/integration/audit/test_writer_process.py test/integration/audit/test_mirror_no_loss.py
+test-asan: setup-dev
+	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR) && cp -r src setup.py $(ASAN_DIR)/
+	find $(ASAN_DIR) -name '*.so' -delete
+	cd $(ASAN_DIR) && UNITY_KERNEL_NATIVE_SANITIZE=address $(abspath $(PY)) setup.py -q build_ext --inplace
+	@ls $(ASAN_DIR)/src/unity_kernel_core/native/_core.*.so $(ASAN_DIR)/src/unity_kernel_core/native/_rcl.*.so >/dev/null
+	UNITY_KERNEL_TEST_SRC=$(abspath $(ASAN_DIR))/src \
+	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so.6)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	$(PY) -m pytest -o pythonpath=$(ASAN_DIR)/src -p no:cacheprovider $(ASAN_TESTS)
 
 # the image built by podman from this checkout and the robot's pod under `podman kube play`
 # (test/integration/deploy; as root, podman's store under ~/.cache/unity_kernel/podman)

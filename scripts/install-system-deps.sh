@@ -5,7 +5,8 @@
 #   install-system-deps.sh test    + what the tests and the LLM model server build need
 set -euo pipefail
 
-# run: Python with venv, a C compiler for evdev's sdist, redis-server for the audit trail,
+# run: Python with venv, a C compiler and the Python headers for evdev's sdist and the
+# kernel's native data path (built by `make run`), redis-server for the audit trail,
 # PortAudio for the audio node
 RUN_PACKAGES=(
   python3 python3-venv python3-dev build-essential
@@ -20,6 +21,7 @@ TEST_PACKAGES=(
   chromium openssl   # the dashboard's browser test (Playwright drives the system chromium)
   iproute2 redis-tools   # the fleet tests: ip netns, redis-cli --cluster create (openssl: TLS)
   podman debootstrap runc catatonit   # make test-deploy: the image and the robot's pod
+  libhiredis-dev   # the mirror benchmark's reference client in C (bench/csrc/xadd.c)
 )
 
 case "${1:-run}" in

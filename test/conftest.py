@@ -83,8 +83,14 @@ def redis_server(tmp_path):
 
 
 @pytest.fixture
-def processes():
-    """Start child processes with ``processes.start(...)``; all are killed at teardown."""
+def processes(ros_env):
+    """
+    Start child processes with ``processes.start(...)``; all are killed at teardown.
+
+    It needs ``ros_env`` so that it is torn down first: the test's ROS domain is given back
+    only once its processes are gone (a kernel still shutting down would otherwise answer,
+    under the same node name, the next test that claims that domain).
+    """
     group = support.ProcessGroup()
     yield group
     group.stop_all()

@@ -29,7 +29,9 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SRC = ROOT / 'src'
+SRC = pathlib.Path(os.environ.get('UNITY_KERNEL_TEST_SRC', ROOT / 'src'))
+"""The sources the tests and their child processes run (``make test-asan``: a copy with the
+native extension built under AddressSanitizer)."""
 
 _DOMAIN_LOCKS = pathlib.Path(tempfile.gettempdir()) / 'unity_kernel_test_domains'
 _held_domains: Dict[int, int] = {}

@@ -25,7 +25,9 @@ UnityKernel core, one subpackage per subsystem; imports run down this list, neve
   lifecycle base) | the data path in C (sequence numbers and the audit ring's producer,
   hand-off queues, RESP packing, the DDS intake threads; optional: not built, the
   pure-Python path runs; imports nothing of the package). Independent of each other.
-- ``component``: the interface of the kernel's components (mirror, supervisor, live view).
+- ``component`` | ``module_commands``: the interface of the kernel's components (mirror,
+  supervisor, live view) | the operator commands on modules and their outcomes (pure data,
+  imports only ``errors``; the supervisor, the live view and ``api`` speak it).
 - ``intake`` | ``audit`` | ``supervision`` | ``live``: the topics taken in | the Redis Streams
   audit trail | module supervision | the live view (Foxglove, dashboard). Independent of
   each other: the kernel wires them together.

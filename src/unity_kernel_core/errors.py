@@ -97,6 +97,15 @@ class ModuleError(UnityKernelError):
         self.module = module
 
 
+class ModuleTransitionError(ModuleError):
+    """A module's state machine was asked for a move its transition table lacks."""
+
+    def __init__(self, module: str, transition: str, state: str) -> None:
+        super().__init__(module, f'no transition {transition!r} from state {state!r}')
+        self.transition = transition
+        self.state = state
+
+
 class AuditError(UnityKernelError):
     """The audit trail could not do what was asked (Redis, journal, replay, export)."""
 
@@ -116,3 +125,12 @@ class ConfigEditError(UnityKernelError):
 
 class SecretError(UnityKernelError):
     """A configured secret (password, token, API key) could not be read."""
+
+
+class StateFileError(UnityKernelError):
+    """
+    A file the kernel keeps in its state cannot be used safely.
+
+    A symlink, a directory or device where a file belongs, a file owned by another user or
+    writable by group or others, or one larger than it can be.
+    """

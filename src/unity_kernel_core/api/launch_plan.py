@@ -27,7 +27,6 @@ from typing import Any, Dict, List
 
 from unity_kernel_core.config.kernel_config import load_config
 from unity_kernel_core.supervision import deployment, module_graph, scheduling
-from unity_kernel_core.supervision.manifest import ModuleKind
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,8 +51,10 @@ def node_modules(config_path: 'str | os.PathLike[str] | None') -> List[LaunchedN
     The modules and their parameters are the ones the kernel itself would run
     (``deployment.resolve``): a missing enabled module or a bad override raises ConfigError,
     so that ``ros2 launch`` stops with the problem instead of running without the module.
-    Only console-script executables can be launched by package; a module whose executable
-    is a path is left out here, and the kernel starts that one itself.
+    Only console-script executables can be launched by package (``Manifest.launchable``); a
+    module whose executable is a path is left out here, and the kernel starts that one
+    itself (``supervision.node_runner.runner_class``), as it does a module loaded or enabled
+    at run time.
     """
     found = deployment.resolve(load_config(config_path))
     enabled = {n: found.manifests[n] for n in found.enabled}
@@ -62,10 +63,9 @@ def node_modules(config_path: 'str | os.PathLike[str] | None') -> List[LaunchedN
     out = []
     for name in ordered:
         m = enabled[name]
-        exe = m.executable or ''
-        if m.kind is not ModuleKind.NODE or '/' in exe or exe.endswith('.py'):
+        if not m.launchable:
             continue
-        out.append(LaunchedNode(module=name, executable=exe, name=m.ros_node_name,
+        out.append(LaunchedNode(module=name, executable=m.executable or '', name=m.ros_node_name,
                                 namespace=m.namespace, parameters=dict(m.parameters),
                                 prefix=shlex.join(scheduling.prefix(m))))
     return out

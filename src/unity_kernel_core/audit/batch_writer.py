@@ -39,7 +39,7 @@ from typing import Any, Callable, Dict, List
 from unity_kernel_core.audit.counters import WriterCounts
 from unity_kernel_core.audit.encoder import EntryEncoder, Id
 from unity_kernel_core.audit.journal import Journal
-from unity_kernel_core.audit.record import parse_id, StreamEntry, StreamKeys
+from unity_kernel_core.audit.record import AuditError, parse_id, StreamEntry, StreamKeys
 from unity_kernel_core.audit.redis_connection import Client, connect
 from unity_kernel_core.audit.redis_sink import RedisSink
 from unity_kernel_core.audit.spool import JournalSpool
@@ -106,9 +106,13 @@ class BatchWriter:
         last_seq = 0
         tail = self.journal.last_record()
         if tail is not None:
-            entry = StreamEntry.decode(tail, f'{self.journal.directory} last record')
-            self.encoder.events_clock.advance_to(parse_id(entry.entry_id))
-            last_seq = int(str(entry.fields.get('seq', '0')) or 0)
+            try:
+                entry = StreamEntry.decode(tail, f'{self.journal.directory} last record')
+                self.encoder.events_clock.advance_to(parse_id(entry.entry_id))
+                last_seq = int(str(entry.fields.get('seq', '0')) or 0)
+            except (AuditError, ValueError) as exc:  # counted and skipped when drained
+                _LOG.error('mirror journal: its last record is malformed (%s): IDs continue '
+                           'from Redis and the clock', exc)
         self.sink.try_connect()
         self.encoder.last_seq = max(last_seq, self.encoder.last_seq)
         return self.encoder.last_seq

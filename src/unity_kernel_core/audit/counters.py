@@ -30,7 +30,7 @@ _LOG = logging.getLogger('unity_kernel.mirror')
 
 COUNTERS = ('written', 'journaled', 'drained', 'duplicates', 'rejected', 'dropped_queue',
             'dropped_journal_full', 'journal_errors', 'journal_corrupt', 'skipped',
-            'unencodable', 'outages', 'writer_errors', 'critical_waits')
+            'unencodable', 'outages', 'writer_errors', 'critical_waits', 'ring_corrupt')
 """The counters every writer reports (thread or process), in the diagnostics' order."""
 
 

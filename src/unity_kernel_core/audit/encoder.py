@@ -28,12 +28,15 @@ writer process turns the records back into entries (:class:`RingDecoder`).
 A ring record is either an event, ``<EVENT_HEAD><topic><type><cdr>`` with the head
 ``kind, tier, topic length, type length, cdr length, seq, stamp_ns, ID ms, ID seq``
 (:data:`EVENT_HEAD`, kind :data:`KIND_EVENT`), or a complete entry, ``<KIND_ENTRY><the
-journal record of a StreamEntry>`` (dead letters: rare, so the simple codec).
+journal record of a StreamEntry>`` (dead letters: rare, so the simple codec). Where a ring
+is damaged, :func:`find_record` finds where the next record starts by these heads.
 """
 
 import logging
+import mmap
+import re
 import struct
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from unity_kernel_core.audit.counters import WriterCounts
 from unity_kernel_core.audit.record import (AuditError, dead_letter_fields, event_fields,
@@ -51,11 +54,39 @@ KIND_EVENT = 0
 KIND_ENTRY = 1
 _TIER_NAMES = tuple(t.name for t in Tier)
 _SPECS_MAX = 65536
+_MALFORMED_LOGGED = 3
 
 RecordHead = Callable[[Event, int], bytes]
 """``(event, cdr length)`` -> the event's ring record up to its CDR, with its entry ID issued."""
 
 Id = Tuple[int, int]
+
+
+_RECORD_START = re.compile(rb'(?s)(?=.{4}(?:\x00[\x00-\x04].{40}/|\x01.{4}\{"k":))')
+"""A ring record's length word followed by an event head (kind 0, a tier, 40 bytes of
+lengths, seq, stamp and ID, a topic's ``/``) or a dead letter's (kind 1, the JSON head)."""
+_LENGTHS = struct.Struct('<IBBHHI')
+
+
+def find_record(data: Union[bytes, mmap.mmap], start: int, end: int) -> int:
+    """
+    Return where in ``data[start:end]`` the next ring record starts (its length word), or -1.
+
+    A place counts when an event's head follows its length word and the head's lengths add
+    up to it exactly, or a dead letter's head does and fits in it (the ring's ``Finder``).
+    """
+    for match in _RECORD_START.finditer(data, start, end):
+        at = match.start()
+        length, kind, _tier, topic_length, type_length, cdr_length = \
+            _LENGTHS.unpack_from(data, at)
+        if at + 4 + length > end:
+            continue
+        if kind == KIND_EVENT:
+            if EVENT_HEAD.size + topic_length + type_length + cdr_length == length:
+                return at
+        elif 5 + int.from_bytes(data[at + 5:at + 9], 'little') <= length:
+            return at
+    return -1
 
 
 class TopicSpec(NamedTuple):
@@ -212,43 +243,60 @@ class EntryEncoder:
 
 
 class RingDecoder:
-    """Ring records -> stream entries (the writer process)."""
+    """Ring records -> stream entries (the writer process); malformed records are counted."""
 
     def __init__(self, keys: StreamKeys) -> None:
         self.keys = keys
         self._topics: Dict[bytes, Tuple[str, str]] = {}
         self._types: Dict[bytes, str] = {}
         self.last_id: Id = (0, 0)
-        """The entry ID of the last event decoded."""
+        """The highest entry ID of an event decoded."""
         self.last_seq = 0
-        """The kernel seq of the last event decoded."""
+        """The highest kernel seq of an event decoded."""
+        self.malformed = 0
+        """Records that were no event and no entry (skipped, logged)."""
 
     def decode(self, records: List[bytes]) -> List[StreamEntry]:
-        """Return the entries of ring records; a malformed entry record is logged, skipped."""
+        """Return the entries of ring records; a malformed record is counted, logged, skipped."""
         out: List[StreamEntry] = []
         topics, types = self._topics, self._types
         size = EVENT_HEAD.size
         for rec in records:
-            if rec[0] == KIND_ENTRY:
-                try:
-                    out.append(StreamEntry.decode(rec[1:], 'ring record'))
-                except AuditError as exc:
-                    _LOG.error('skipping a ring record: %s', exc)
+            try:
+                if rec[0] == KIND_ENTRY:  # a dead letter: its own stream, nothing else
+                    dead = StreamEntry.decode(rec[1:], 'ring record')
+                    if dead.key != self.keys.dead_letters:
+                        raise ValueError(f'an entry for {dead.key[:100]!r}, not for '
+                                         f'{self.keys.dead_letters!r}')
+                    out.append(dead)
+                    continue
+                kind, tier, tl, yl, cl, seq, stamp_ns, ms, id_seq = EVENT_HEAD.unpack_from(rec)
+                if kind != KIND_EVENT or size + tl + yl + cl != len(rec):
+                    raise ValueError(f'kind {kind}, lengths {tl}+{yl}+{cl} in a record of '
+                                     f'{len(rec)} bytes')
+                raw_topic = rec[size:size + tl]
+                named = topics.get(raw_topic)
+                if named is None:
+                    topic = raw_topic.decode()
+                    if not topic.startswith('/'):
+                        raise ValueError(f'topic {topic[:100]!r} is no ROS topic name')
+                    named = topics[raw_topic] = (topic, self.keys.topic(topic))
+                o = size + tl
+                raw_type = rec[o:o + yl]
+                type_name = types.get(raw_type)
+                if type_name is None:
+                    type_name = types[raw_type] = raw_type.decode()
+                o += yl
+                entry = StreamEntry(named[1], f'{ms}-{id_seq}', event_fields(
+                    named[0], type_name, _TIER_NAMES[tier], seq, stamp_ns, rec[o:o + cl]))
+            except (AuditError, IndexError, ValueError, struct.error) as exc:
+                self.malformed += 1  # UnicodeDecodeError is a ValueError
+                if self.malformed <= _MALFORMED_LOGGED:  # the caller reports the count
+                    _LOG.error('skipping a malformed ring record (%d bytes): %s', len(rec), exc)
                 continue
-            _kind, tier, tl, yl, cl, seq, stamp_ns, ms, id_seq = EVENT_HEAD.unpack_from(rec, 0)
-            raw_topic = rec[size:size + tl]
-            named = topics.get(raw_topic)
-            if named is None:
-                topic = raw_topic.decode()
-                named = topics[raw_topic] = (topic, self.keys.topic(topic))
-            o = size + tl
-            raw_type = rec[o:o + yl]
-            type_name = types.get(raw_type)
-            if type_name is None:
-                type_name = types[raw_type] = raw_type.decode()
-            o += yl
-            out.append(StreamEntry(named[1], f'{ms}-{id_seq}', event_fields(
-                named[0], type_name, _TIER_NAMES[tier], seq, stamp_ns, rec[o:o + cl])))
-            self.last_id = (ms, id_seq)
-            self.last_seq = seq
+            out.append(entry)
+            if (ms, id_seq) > self.last_id:
+                self.last_id = (ms, id_seq)
+            if seq > self.last_seq:
+                self.last_seq = seq
         return out

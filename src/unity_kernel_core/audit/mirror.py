@@ -98,7 +98,7 @@ class Mirror:
         problems = []
         level = OK
         for key in ('dropped_queue', 'dropped_journal_full', 'journal_errors', 'rejected',
-                    'journal_corrupt', 'writer_errors', 'writer_restarts'):
+                    'journal_corrupt', 'ring_corrupt', 'writer_errors', 'writer_restarts'):
             new = snap.get(key, 0) - self._prev.get(key, 0)
             if new > 0:
                 problems.append(f'{key} {new}')

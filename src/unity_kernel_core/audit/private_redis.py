@@ -34,10 +34,13 @@ from typing import List, Optional
 import redis
 
 from unity_kernel_core.audit.record import AuditError
-from unity_kernel_core.paths import ensure_private_dir, StateDirError
+from unity_kernel_core.common.files import private_subdir, read_private, write_private
+from unity_kernel_core.errors import StateFileError
 
 DIRECTORY = 'redis'
 _MAX_SOCKET_PATH = 100
+_SMALL_FILE = 4096
+"""The most read of the URL and pid files."""
 
 
 def redis_server_path() -> Optional[str]:
@@ -49,8 +52,8 @@ def running_url(state_dir: pathlib.Path) -> Optional[str]:
     """Return the URL of the private server of ``state_dir`` if one is running."""
     url_file = pathlib.Path(state_dir).expanduser() / DIRECTORY / 'url'
     try:
-        url = url_file.read_text().strip()
-    except OSError:
+        url = read_private(url_file, _SMALL_FILE).decode('utf-8').strip()
+    except (OSError, StateFileError, UnicodeDecodeError):
         return None
     return url or None
 
@@ -90,14 +93,14 @@ class PrivateRedis:
         """Take over a server left running by a kernel that was killed; True if found."""
         url = running_url(self.directory.parent)
         pid_file = self.directory / 'redis.pid'
-        if url is None or not pid_file.exists():
+        if url is None:
             return False
         try:
-            pid = int(pid_file.read_text().strip())
+            pid = int(read_private(pid_file, _SMALL_FILE).decode('ascii').strip())
             client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
             alive = bool(client.ping())
             client.close()
-        except (ValueError, OSError, redis.RedisError):
+        except (ValueError, OSError, StateFileError, redis.RedisError):
             return False
         if alive:
             self.url, self._adopted_pid = url, pid
@@ -106,9 +109,9 @@ class PrivateRedis:
     def start(self, timeout: float = 15.0) -> str:
         """Start the server (or adopt one left running) and wait until it answers."""
         try:
-            ensure_private_dir(self.directory, 'private Redis folder')
-        except StateDirError as exc:
-            raise AuditError(str(exc)) from None
+            private_subdir(self.directory, 'private Redis folder')
+        except (OSError, StateFileError) as exc:
+            raise AuditError(f'private Redis folder {self.directory}: {exc}') from None
         if self._adopt():
             return self.url
         args = self.command() + ['--pidfile', str(self.directory / 'redis.pid')]
@@ -133,7 +136,7 @@ class PrivateRedis:
                                  f'see {self.directory / "redis.log"}')
             time.sleep(0.05)
         client.close()
-        (self.directory / 'url').write_text(self.url + '\n')
+        write_private(self.directory / 'url', f'{self.url}\n'.encode())
         return self.url
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -27,16 +27,32 @@ bytes of data. ``head`` and ``tail`` count bytes ever written and consumed, so
 it does not fit before the end of the data area, a ``0xFFFFFFFF`` marker (or fewer than 4
 bytes left) skips the producer to the start. One 8-byte aligned store publishes ``head`` or
 ``tail`` (on x86_64 and arm64 an aligned 8-byte store is atomic, and the data is written
-before the store in program order).
+before the store in program order). The native producer (``native/csrc/uk_ring.h``) writes
+the same bytes.
+
+Files: a ring is created with ``O_EXCL`` and never through a symlink, opened only when it is
+this user's regular file and not writable by group or others
+(:mod:`unity_kernel_core.common.files`); a header that does not hold together (magic,
+capacity, file size, ``tail <= head <= tail + capacity``) is a :class:`RingError`.
+
+Damage: a record whose length is wrong (past the data area or the head) does not stop the
+consumer: :meth:`Ring.peek` goes on at the next place where a record starts and counts what
+it skipped (:attr:`Ring.damage`). Where a record starts is the records' business, not the
+ring's: the consumer gives a :data:`Finder` (the writer's: ``encoder.find_record``, which
+knows an event's head); without one, a damaged ring is skipped up to its head. A ring whose
+header is damaged is read by :func:`recover`, which takes every record it finds in the data
+area.
 """
 
+import dataclasses
 import mmap
 import os
 import pathlib
 import struct
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
-from unity_kernel_core.errors import UnityKernelError
+from unity_kernel_core.common.files import create_private, open_private
+from unity_kernel_core.errors import StateFileError, UnityKernelError
 
 MAGIC = b'UKRING01'
 HEADER = 64
@@ -44,70 +60,122 @@ _HEAD_AT, _TAIL_AT, _CLOSING_AT = 16, 24, 32
 _CAP = struct.Struct('<Q')
 _U64 = struct.Struct('<Q')
 _LEN = struct.Struct('<I')
+FRAME = _LEN.size
 _SKIP = 0xFFFFFFFF
+
+Finder = Callable[[mmap.mmap, int, int], int]
+"""``(data, start, end)`` -> the offset of the first place in ``data[start:end]`` where a
+record's length word plausibly starts (its payload checked as far as the finder knows the
+records), or -1."""
+
+
+def no_finder(data: mmap.mmap, start: int, end: int) -> int:
+    """Find nothing: a consumer that knows no records skips damage up to the head."""
+    return -1
 
 
 class RingError(UnityKernelError):
-    """The ring file cannot be used (missing, not a ring, wrong size)."""
+    """The ring file cannot be used (missing, not a ring, wrong size, a damaged header)."""
+
+
+@dataclasses.dataclass
+class Damage:
+    """What a consumer skipped: the first place, the bytes and the number of places."""
+
+    first_at: int = -1
+    """The position (bytes ever written) of the first damaged frame, -1: none."""
+    skipped: int = 0
+    """Bytes skipped over damaged frames."""
+    places: int = 0
+    """Damaged places found (each one or more records lost)."""
+
+    def __bool__(self) -> bool:
+        return self.places > 0
+
+    def add(self, at: int, skipped: int) -> None:
+        """Count a damaged place at ``at`` and the ``skipped`` bytes up to the next frame."""
+        if self.first_at < 0:
+            self.first_at = at
+        self.skipped += skipped
+        self.places += 1
 
 
 class Ring:
     """One side (producer or consumer) of a ring file."""
 
-    def __init__(self, path: pathlib.Path, mm: mmap.mmap, capacity: int) -> None:
+    def __init__(self, path: pathlib.Path, mm: mmap.mmap, capacity: int,
+                 finder: Finder = no_finder) -> None:
         self.path = path
+        self.finder = finder
+        """Where the consumer resyncs after damage (see :data:`Finder`)."""
         self._mm = mm
         self.capacity = capacity
         self._head = _U64.unpack_from(mm, _HEAD_AT)[0]
         self._tail = _U64.unpack_from(mm, _TAIL_AT)[0]
         self._claimed = self._head
         """The head after the record being written (set by _claim, published by _publish)."""
+        self.damage = Damage()
+        """Damaged frames the consumer skipped (see :meth:`peek`)."""
 
     # -- opening ---------------------------------------------------------------------------
 
     @classmethod
     def create(cls, path: pathlib.Path, capacity: int) -> 'Ring':
-        """Create (or replace) an empty ring file of ``capacity`` data bytes and map it."""
+        """
+        Create an empty ring file of ``capacity`` data bytes at a new ``path``, and map it.
+
+        ``O_EXCL``: RingError when anything is at ``path`` (a symlink is never followed).
+        Every page is reserved now: RingError (ENOSPC) when the file system cannot hold it.
+        """
         path = pathlib.Path(path)
-        tmp = path.with_name(path.name + '.new')
+        size = HEADER + capacity
         try:
-            with open(tmp, 'wb') as f:
-                f.truncate(HEADER + capacity)
-                # reserve every page now: a page of a sparse mapped file that the disk cannot
-                # take later is a SIGBUS in the kernel's bus tap, not an error
-                os.posix_fallocate(f.fileno(), 0, HEADER + capacity)
-                f.seek(0)
-                f.write(MAGIC + _CAP.pack(capacity))
+            fd = create_private(path)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise RingError(f'cannot create the writer ring {path} ({HEADER + capacity} bytes, '
+            raise RingError(f'cannot create the writer ring {path}: {exc.strerror}') from None
+        try:
+            os.ftruncate(fd, size)
+            # reserve every page now: a page of a sparse mapped file that the file system
+            # cannot take later is a SIGBUS in the kernel's bus tap, not an error
+            os.posix_fallocate(fd, 0, size)
+            os.pwrite(fd, _CAP.pack(capacity), len(MAGIC))
+            os.pwrite(fd, MAGIC, 0)  # the magic last: a half-made ring is no ring
+            mm = mmap.mmap(fd, size)
+        except OSError as exc:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise RingError(f'cannot create the writer ring {path} ({size} bytes, '
                             f'redis.ring_bytes): {exc.strerror}') from None
-        os.replace(tmp, path)
-        return cls.open(path)
+        os.close(fd)
+        return cls(path, mm, capacity)
 
     @classmethod
-    def open(cls, path: pathlib.Path) -> 'Ring':  # noqa: A003 (Ring.open, as io's open)
-        """Map an existing ring file; raise RingError when it is missing or no ring."""
+    def open(cls, path: pathlib.Path,  # noqa: A003 (Ring.open, as io's open)
+             finder: Finder = no_finder) -> 'Ring':
+        """
+        Map an existing ring file; RingError when it is missing, no ring, or damaged.
+
+        StateFileError (not used, not read) when it is not this user's regular file or is
+        writable by group or others.
+        """
         path = pathlib.Path(path)
         try:
-            fd = os.open(path, os.O_RDWR)
-        except OSError as exc:
-            raise RingError(f'cannot open the writer ring {path}: {exc.strerror}') from None
+            fd = open_private(path, os.O_RDWR)
+        except FileNotFoundError:
+            raise RingError(f'cannot open the writer ring {path}: no such file') from None
         try:
             size = os.fstat(fd).st_size
             if size < HEADER:
-                raise RingError(f'{path}: not a writer ring (too short)')
+                raise RingError(f'{path}: not a writer ring (too short: {size} bytes)')
             mm = mmap.mmap(fd, size)
         finally:
             os.close(fd)
-        if mm[:len(MAGIC)] != MAGIC:
+        problem = header_problem(mm, size)
+        if problem:
             mm.close()
-            raise RingError(f'{path}: not a writer ring (bad magic)')
+            raise RingError(f'{path}: {problem}')
         (capacity,) = _CAP.unpack_from(mm, len(MAGIC))
-        if capacity + HEADER != size:
-            mm.close()
-            raise RingError(f'{path}: capacity {capacity} does not match the file size {size}')
-        return cls(path, mm, capacity)
+        return cls(path, mm, capacity, finder)
 
     def close(self) -> None:
         """Unmap the file (the records stay in it)."""
@@ -182,13 +250,13 @@ class Ring:
 
     def _claim(self, size: int) -> int:
         """
-        Make room for a record of ``size`` bytes and write its length; return where it goes.
+        Make room for a record of ``size`` bytes and write its frame; return where it goes.
 
         Returns -1 when it does not fit now. A record that would not fit before the end of the
         buffer starts at its beginning (the rest marked skipped). The record becomes visible
         to the consumer only with :meth:`_publish`, once its bytes are written.
         """
-        need = size + 4
+        need = size + FRAME
         cap = self.capacity
         head = self._head
         pos = head % cap
@@ -199,13 +267,13 @@ class Ring:
             if head + skip + need - self._tail > cap:
                 return -1
         if skip:
-            if room >= 4:
+            if room >= FRAME:
                 _LEN.pack_into(self._mm, HEADER + pos, _SKIP)
             head += skip
             pos = 0
         _LEN.pack_into(self._mm, HEADER + pos, size)
         self._claimed = head + need
-        return HEADER + pos + 4
+        return HEADER + pos + FRAME
 
     def _publish(self) -> None:
         """Make the record written after :meth:`_claim` visible to the consumer."""
@@ -220,7 +288,8 @@ class Ring:
         Return up to ``max_records`` records after the consumer's position, and the next one.
 
         Give that position to :meth:`release` once the records are safe elsewhere. ``start``
-        (a position an earlier peek returned) continues after records already taken.
+        (a position an earlier peek returned) continues after records already taken. A
+        damaged frame is skipped up to the next intact one (counted in :attr:`damage`).
         """
         mm = self._mm
         cap = self.capacity
@@ -231,21 +300,46 @@ class Ring:
         while pos < head and len(out) < max_records and taken < max_bytes:
             at = pos % cap
             room = cap - at
-            if room < 4:
+            if pos + room > head and (room < FRAME or _LEN.unpack_from(
+                    mm, HEADER + at)[0] == _SKIP):  # a skip past the head: damage
+                self.damage.add(pos, head - pos)
+                pos = head
+                break
+            if room < FRAME:
                 pos += room
                 continue
             (size,) = _LEN.unpack_from(mm, HEADER + at)
             if size == _SKIP:
                 pos += room
                 continue
-            if size + 4 > room or pos + 4 + size > head:
-                raise RingError(f'{self.path}: record of {size} bytes at {pos} overruns the '
-                                f'ring (head {head})')
-            start = HEADER + at + 4
-            out.append(mm[start:start + size])
-            pos += 4 + size
-            taken += size
+            if size + FRAME <= room and pos + FRAME + size <= head:
+                begin = HEADER + at + FRAME
+                out.append(mm[begin:begin + size])
+                pos += FRAME + size
+                taken += size
+                continue
+            following = self._next_frame(pos + 1, head)
+            self.damage.add(pos, following - pos)
+            pos = following
         return out, pos
+
+    def _next_frame(self, pos: int, head: int) -> int:
+        """Return the position of the next record the finder finds from ``pos`` (or head)."""
+        mm = self._mm
+        cap = self.capacity
+        while pos < head:
+            at = pos % cap
+            end = min(cap, at + (head - pos))
+            found = self.finder(mm, HEADER + at, HEADER + end)
+            if found < 0:
+                pos += end - at
+                continue
+            candidate = pos + (found - HEADER - at)
+            (size,) = _LEN.unpack_from(mm, found)
+            if found - HEADER + FRAME + size <= cap and candidate + FRAME + size <= head:
+                return candidate
+            pos = candidate + 1
+        return head
 
     def release(self, position: int) -> None:
         """Mark everything before ``position`` (from :meth:`peek`) as consumed."""
@@ -260,9 +354,96 @@ class Ring:
         self.set_closing(False)
 
 
-def try_open(path: pathlib.Path) -> Optional[Ring]:
-    """Return the ring at ``path``, or None when there is none (or it is unreadable)."""
+def header_problem(data: 'bytes | mmap.mmap', size: int) -> str:
+    """Return what is wrong with a ring file's header ('' when it holds together)."""
+    if size < HEADER or len(data) < HEADER:
+        return f'not a writer ring (too short: {size} bytes)'
+    if data[:len(MAGIC)] != MAGIC:
+        return 'not a writer ring of this version (bad magic)'
+    (capacity,) = _CAP.unpack_from(data, len(MAGIC))
+    if capacity + HEADER != size:
+        return f'capacity {capacity} does not match the file size {size}'
+    head = _U64.unpack_from(data, _HEAD_AT)[0]
+    tail = _U64.unpack_from(data, _TAIL_AT)[0]
+    if head < tail:
+        return f'head {head} is behind tail {tail}'
+    if head - tail > capacity:
+        return f'head {head} is more than the capacity {capacity} past tail {tail}'
+    return ''
+
+
+@dataclasses.dataclass
+class Recovery:
+    """What :func:`recover` read from a ring file: its records and what was wrong."""
+
+    records: List[bytes]
+    problem: str
+    """What was wrong ('' when nothing was)."""
+    skipped: int
+    """Bytes of damaged frames skipped over."""
+    in_order: bool
+    """True when the records are in the order they were written (a sound header)."""
+
+
+def recover(path: pathlib.Path, max_size: int, finder: Finder = no_finder) -> Recovery:
+    """
+    Read every intact record of the ring file at ``path``, damaged or not, without writing.
+
+    With a sound header, the records between tail and head, in order (damaged ones
+    skipped, :attr:`Ring.damage`); with a damaged one (bad magic, wrong size, head and tail
+    out of step), every record the ``finder`` finds in the data area, in the file's order
+    (the caller puts them back in order: they carry their entry IDs). StateFileError when the
+    file must not be read (see :meth:`Ring.open`), or is larger than ``max_size`` bytes.
+    """
     try:
-        return Ring.open(path)
-    except RingError:
-        return None
+        fd = open_private(path)
+    except FileNotFoundError:
+        return Recovery([], 'no such file', 0, True)
+    try:
+        size = os.fstat(fd).st_size
+        if size > max_size:
+            raise StateFileError(f'{path}: {size} bytes, more than a ring can be ({max_size})')
+        if size == 0:
+            return Recovery([], 'empty file', 0, True)
+        mm = mmap.mmap(fd, size, prot=mmap.PROT_READ)
+    finally:
+        os.close(fd)
+    try:
+        problem = header_problem(mm, size)
+        if not problem:
+            ring = Ring(pathlib.Path(path), mm, size - HEADER, finder)
+            records: List[bytes] = []
+            position: Optional[int] = None
+            while True:
+                batch, position = ring.peek(4096, start=position)
+                if not batch:
+                    break
+                records += batch
+            damage = ring.damage
+            found = (f'{damage.places} damaged record(s), the first at position '
+                     f'{damage.first_at}') if damage else ''
+            return Recovery(records, found, damage.skipped, True)
+        records, skipped = _scan(mm, size, finder)
+        return Recovery(records, problem, skipped, False)
+    finally:
+        mm.close()
+
+
+def _scan(mm: mmap.mmap, size: int, finder: Finder) -> Tuple[List[bytes], int]:
+    """Return every record the finder finds in the data area, and the bytes between them."""
+    records: List[bytes] = []
+    at = last_end = min(HEADER, size)
+    skipped = 0
+    while at + FRAME <= size:
+        found = finder(mm, at, size)
+        if found < 0 or found + FRAME > size:
+            break
+        (length,) = _LEN.unpack_from(mm, found)
+        end = found + FRAME + length
+        if end <= size:
+            skipped += found - last_end
+            records.append(mm[found + FRAME:end])
+            at = last_end = end
+        else:
+            at = found + 1
+    return records, skipped

@@ -21,8 +21,9 @@ write: disk full, I/O error) is **held** in memory, in order, ahead of anything 
 retried: the caller stops taking new batches while anything is held.
 :meth:`JournalSpool.drain_some` sends one batch of journaled entries (oldest first) through
 the :class:`~unity_kernel_core.audit.redis_sink.RedisSink` and releases them from the journal
-once Redis took them. A journal whose records changed on disk is moved aside
-(``journal_corrupt``) and a fresh one started.
+once Redis took them. Damage the journal found (when it was opened, or a record that changed
+on disk since it was written) is counted in ``journal_corrupt``, one per damaged place: the
+journal moved it aside and kept every intact record.
 """
 
 import logging
@@ -51,6 +52,13 @@ class JournalSpool:
         self._held_reason = 'journal_errors'
         self.journal_error = ''
         """Why the journal refused the entries held now ('' when nothing is held)."""
+        self._damaged = 0
+        self.count_damage()
+
+    def count_damage(self) -> None:
+        """Count the damaged places the journal found since the last call."""
+        self._counts.counters['journal_corrupt'] += self.journal.damaged - self._damaged
+        self._damaged = self.journal.damaged
 
     @property
     def directory(self) -> pathlib.Path:
@@ -102,12 +110,13 @@ class JournalSpool:
             return
         try:
             records, cursor = journal.read(self._batch)
-        except JournalError as exc:
-            lost = journal.pending
-            self._counts.counters['journal_corrupt'] += lost
-            where = journal.quarantine()
-            _LOG.error('mirror journal unreadable (%s): %d record(s) moved aside to %s',
-                       exc, lost, where)
+        except JournalError as exc:  # changed on disk: keep every intact record
+            _LOG.warning('mirror journal: %s: checking it again', exc)
+            lost = journal.repair()
+            self.count_damage()
+            if lost:
+                _LOG.warning('mirror journal %s: %d record(s) lost in the damage',
+                             journal.directory, lost)
             return
         entries: List[StreamEntry] = []
         for i, record in enumerate(records):

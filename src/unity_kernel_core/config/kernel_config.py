@@ -59,6 +59,8 @@ ENV_ALIASES = {'UNITY_REDIS_URL': ('redis', 'url'), 'UNITY_REDIS_CLUSTER': ('red
                'UNITY_ROBOT_ID': ('kernel', 'robot_id')}
 ROBOT_ID_PATTERN = r'^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_?$'
 """A robot id follows the ROS naming rules: a letter, then letters, digits, single ``_``."""
+RING_BYTES_MAX = 16 * 1024 ** 3
+"""The largest audit writer ring (``redis.ring_bytes``)."""
 
 
 class _Strict(BaseModel):
@@ -259,11 +261,11 @@ class RedisSettings(_Strict):
     """A batch counts as written once this many replicas have it (default: 1 in a cluster)."""
     wait_timeout_ms: int = Field(1000, ge=1, le=60000)
     # where the writer runs (docs/performance.md): its own process fed through a shared-memory
-    # ring of ring_bytes in /dev/shm (see writer_process.ring_path), its hot path (the ring's
+    # ring of ring_bytes in /dev/shm (see writer_process.ring_file), its hot path (the ring's
     # producer in the kernel, RESP packing in the writer) native where the extension is built;
     # the same process with the Python hot path (the reference); or a thread of the kernel
     writer: Literal['process', 'process-python', 'thread'] = 'process'
-    ring_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=16 * 1024 ** 3)
+    ring_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024, le=RING_BYTES_MAX)
     writer_nice: int = Field(5, ge=0, le=19)
     """
     The writer process's nice value: above the kernel's 0, so on a busy machine the kernel's

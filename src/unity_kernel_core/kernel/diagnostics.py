@@ -15,7 +15,7 @@
 """Build the kernel's ``/diagnostics`` entries from bus counters."""
 
 import dataclasses
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 from diagnostic_msgs.msg import DiagnosticStatus
 
@@ -66,3 +66,35 @@ def kernel_status(node_name: str, state: str, stats: Dict[Tier, TierStats],
     level = WARN if problems else OK
     message = '; '.join(problems) if problems else f'active, {mapped_topics} topics mapped'
     return status(f'{node_name}: kernel', level, message, values, hardware_id=node_name)
+
+
+INTAKE_PROBLEMS = ('take_errors', 'oversized', 'wait_errors', 'handoff_dropped', 'refused')
+"""The native intake's counters whose growth is a problem (WARN)."""
+
+
+def intake_status(node_name: str, stats: Dict[str, Any],
+                  previous: Optional[Dict[str, Any]]) -> DiagnosticStatus:
+    """
+    Summarize the native intake: messages taken and handed over, and what went wrong.
+
+    WARN when a take failed, a message was larger than the bound, a wait failed, or a
+    hand-off queue dropped messages since the previous report.
+    """
+    values: Dict[str, Any] = {k: v for k, v in stats.items() if not isinstance(v, dict)}
+    for tier, handoff in stats.get('handoff', {}).items():
+        key = tier.lower()
+        values[f'handoff.{key}.depth'] = handoff['depth']
+        values[f'handoff.{key}.dropped'] = handoff['dropped']
+    dropped = sum(h['dropped'] for h in stats.get('handoff', {}).values())
+    values['handoff_dropped'] = int(values.get('handoff_dropped', 0)) + dropped
+    before: Dict[str, Any] = dict(previous or {})
+    before_dropped = sum(h['dropped'] for h in before.get('handoff', {}).values())
+    before['handoff_dropped'] = int(before.get('handoff_dropped', 0)) + before_dropped
+    problems = [f'{key} {int(values[key]) - int(before.get(key, 0))}'
+                for key in INTAKE_PROBLEMS
+                if int(values.get(key, 0)) > int(before.get(key, 0))]
+    message = ('; '.join(problems) if problems else
+               f'native: {values.get("taken", 0)} taken, {values.get("delivered", 0)} handed '
+               'to the interpreter')
+    return status(f'{node_name}: intake', WARN if problems else OK, message, values,
+                  hardware_id=node_name)

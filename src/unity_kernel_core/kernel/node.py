@@ -45,7 +45,7 @@ from unity_kernel_core.component import ComponentFactory, KernelComponent, Kerne
 from unity_kernel_core.config.kernel_config import KernelConfig, load_config, Scheduling
 from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
-from unity_kernel_core.kernel.diagnostics import kernel_status
+from unity_kernel_core.kernel.diagnostics import intake_status, kernel_status
 from unity_kernel_core.paths import ensure_private_dir, private_umask, resolve_path
 from unity_kernel_core.paths import StateDirError
 from unity_kernel_core.ros import callbacks, lifecycle_base, message_types
@@ -133,6 +133,7 @@ class KernelNode(ManagedLifecycleNode):
         self._loaded: Optional[KernelConfig] = None
         """The config as read from the file (before the parameters' overrides)."""
         self._prev_stats: Optional[Dict[Tier, TierStats]] = None
+        self._prev_intake: Optional[Dict[str, Any]] = None
         self._prev_callback_errors = 0
         self._critical_scheduling = Scheduling()
         """The CRITICAL threads' OS scheduling as applied at the last configure."""
@@ -408,6 +409,11 @@ class KernelNode(ManagedLifecycleNode):
                                           self.config.kernel.diagnostics_period_s, mapped,
                                           errors, self._prev_callback_errors))
         self._prev_callback_errors = errors
+        intake_stats = getattr(self.intake, 'stats', None)
+        if intake_stats is not None:  # the native intake's threads and hand-offs
+            now = intake_stats()
+            array.status.append(intake_status(self.get_name(), now, self._prev_intake))
+            self._prev_intake = now
         for component in self.components:
             array.status.extend(component.diagnostics())
         self._prev_stats = stats

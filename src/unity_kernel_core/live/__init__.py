@@ -23,7 +23,8 @@ pure per-client priority queues), the dashboard HTTP server (JSON, server-sent e
 page under ``static/``), the state snapshot both show, and the pure delivery logic (per-topic
 throttle, client publish allow-list, token check) tested without a network.
 
-A kernel component beside the audit mirror and the supervisor. May import ``bus``, ``config``
-and ``ros``; it reaches its peers (mirror, supervisor) only through the small protocols in
-``state`` (by component name), never by importing audit or supervision, nor the kernel node.
+A kernel component beside the audit mirror and the supervisor. May import ``bus``, ``config``,
+``module_commands`` and ``ros``; it reaches its peers (mirror, supervisor) only through the
+small protocols in ``state`` (by component name), never by importing audit or supervision,
+nor the kernel node.
 """

@@ -22,7 +22,7 @@ bounded connections) serves the routes below.
 
 Routes: ``GET /`` the page; ``GET /api/state`` one snapshot; ``GET /api/stream?pattern=P``
 snapshots as SSE with recent events filtered by topic pattern ``P``; ``GET /api/camera.jpg``
-the latest camera frame; ``POST /api/modules/<restart|unload|load>`` with
+the latest camera frame; ``POST /api/modules/<command>`` (a ``ModuleCommand``) with
 ``{"name": ...}`` or ``{"path": ...}``; the flow editor's and the live plots' routes
 (``live.webui``). More routes: ``Dashboard.route``.
 
@@ -48,6 +48,7 @@ from unity_kernel_core.live.http_edge import (error, HttpServer, json_response, 
                                               Response, Route)
 from unity_kernel_core.live.state import MODULE_COMMANDS, ModuleOperations
 from unity_kernel_core.live.webui import GET_PATHS, GET_PREFIXES, POST_PATHS
+from unity_kernel_core.module_commands import ModuleCommand
 
 _LOG = logging.getLogger('unity_kernel.live.dashboard')
 
@@ -231,7 +232,7 @@ class Dashboard:
             self.route('POST', path, post)
 
     def _module_command(self, command: str) -> Route:
-        key = 'path' if command == 'load' else 'name'
+        key = ModuleCommand(command).argument
 
         def handle(request: Request) -> Response:
             body = json_body(request)

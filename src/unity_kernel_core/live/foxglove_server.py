@@ -44,6 +44,7 @@ from unity_kernel_core.live.gate import Gate
 from unity_kernel_core.live.protocol import ClientChannel, Graph
 from unity_kernel_core.live.state import MODULE_COMMANDS, ModuleOperations
 from unity_kernel_core.live.ws_server import ServerOptions, WsServer
+from unity_kernel_core.module_commands import ModuleCommand
 from unity_kernel_core.ros import msgdef
 
 _LOG = logging.getLogger('unity_kernel.live.foxglove')
@@ -56,7 +57,7 @@ SERVICE_TYPE = 'unity_kernel/ModuleCommand'
 
 _REQUEST_SCHEMA = {
     'type': 'object',
-    'properties': {'name': {'type': 'string', 'description': 'module name (restart, unload)'},
+    'properties': {'name': {'type': 'string', 'description': 'module name (all but load)'},
                    'path': {'type': 'string', 'description': 'absolute module path (load)'}}}
 _RESPONSE_SCHEMA = {
     'type': 'object',
@@ -234,9 +235,9 @@ class FoxgloveServer(Handlers):
             return {'success': False, 'message': f'request is not JSON: {exc}'}
         if not isinstance(body, dict):
             return {'success': False, 'message': 'request must be a JSON object'}
-        arg = body.get('path' if command == 'load' else 'name')
+        arg = body.get(ModuleCommand(command).argument)
         if not isinstance(arg, str) or not arg:
-            key = 'path' if command == 'load' else 'name'
+            key = ModuleCommand(command).argument
             return {'success': False, 'message': f'{command} needs "{key}" (a string)'}
         ok, message = modules.request(command, arg)
         _LOG.info('foxglove client: modules %s %s: %s', command, arg, message)

@@ -26,6 +26,7 @@ from unity_kernel_core.bus.event_bus import TierStats
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.common.credentials import redact_url
 from unity_kernel_core.live.delivery import Rates
+from unity_kernel_core.module_commands import ModuleCommand
 
 
 class MirrorView(Protocol):
@@ -42,10 +43,10 @@ class ModuleOperations(Protocol):
         """Return every known module as a dict."""
 
     def request(self, command: str, arg: str) -> Tuple[bool, str]:
-        """Schedule ``restart``/``unload`` NAME or ``load`` PATH; return (accepted, message)."""
+        """Take a ``ModuleCommand`` (its NAME, or ``load``'s PATH); return (accepted, message)."""
 
 
-MODULE_COMMANDS = ('restart', 'load', 'unload')
+MODULE_COMMANDS = tuple(c.value for c in ModuleCommand)
 
 
 def find_peer(peers: Sequence[Any], name: str, *methods: str) -> Optional[Any]:

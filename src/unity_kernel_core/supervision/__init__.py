@@ -19,8 +19,9 @@ Owns: manifests, dependency order, restart policy, the per-module state machine
 (``machine``) and the scheduler that drives it (``scheduler``; both ROS-free), runners
 behind one interface (``runner``: node processes, launch-owned nodes, in-process modules),
 a node module's OS scheduling as a command prefix (``scheduling``), the lifecycle client,
-the in-process module API and the supervisor component (ROS edge).
+the in-process module API, operator commands and their outcomes (``commands``,
+``outcomes``) and the supervisor component (ROS edge).
 
-May import ``common``, ``bus``, ``config`` and ``ros``; must not import intake, audit or the
-kernel node.
+May import ``common``, ``bus``, ``config``, ``module_commands`` and ``ros``; must not import
+intake, audit or the kernel node.
 """

@@ -218,6 +218,11 @@ class Manifest(_Strict):
         exe = self.executable or ''
         return '/' in exe or exe.endswith('.py')
 
+    @property
+    def launchable(self) -> bool:
+        """Tell whether ``ros2 launch`` can start it: a node module run by a console script."""
+        return self.kind is ModuleKind.NODE and not self.executable_is_path()
+
 
 class ModuleFileError(ValueError):
     """A manifest names a file outside its module's folder (refused by the trust model)."""

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, IO, List, Optional
+from typing import Any, Callable, Collection, Dict, IO, List, Optional, Type
 
 from unity_kernel_core.common import os_scheduling
 from unity_kernel_core.errors import ModuleError
@@ -114,8 +114,11 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 class NodeRunner:
     """The supervisor's handle on one node module whose process the kernel owns."""
 
+    spawned = True
+    """The kernel starts (and ends) the module's process itself."""
+
     def __init__(self, manifest: Manifest, client: LifecycleClient, state_dir: pathlib.Path,
-                 spawn: bool, env: Optional[Dict[str, str]] = None,
+                 env: Optional[Dict[str, str]] = None,
                  on_transition: Optional[Callable[[str], None]] = None,
                  halt: Optional[threading.Event] = None) -> None:
         self.manifest = manifest
@@ -126,7 +129,6 @@ class NodeRunner:
         """Set when the kernel is going down: ``start`` stops waiting for the node."""
         self.client = client
         self.state_dir = state_dir
-        self.spawned = spawn
         self.env = env
         self.proc: Optional[subprocess.Popen] = None
         self._log: Optional[IO[bytes]] = None
@@ -135,7 +137,7 @@ class NodeRunner:
 
     def fresh(self) -> 'NodeRunner':
         """Return a new, stopped runner of the same module."""
-        return type(self)(self.manifest, self.client, self.state_dir, self.spawned, self.env,
+        return type(self)(self.manifest, self.client, self.state_dir, self.env,
                           self.on_transition, self.halt)
 
     def load(self) -> None:
@@ -378,8 +380,20 @@ class LaunchedNodeRunner(NodeRunner):
     the node ``unconfigured`` when it stops it.
     """
 
-    def __init__(self, manifest: Manifest, client: LifecycleClient, state_dir: pathlib.Path,
-                 spawn: bool = False, env: Optional[Dict[str, str]] = None,
-                 on_transition: Optional[Callable[[str], None]] = None,
-                 halt: Optional[threading.Event] = None) -> None:
-        super().__init__(manifest, client, state_dir, False, env, on_transition, halt)
+    spawned = False
+
+
+def runner_class(manifest: Manifest, spawn_modules: bool,
+                 launched: Collection[str]) -> Type[NodeRunner]:
+    """
+    Return how the kernel runs node module ``manifest``: its own process, or a launched one.
+
+    ``spawn_modules`` False: the kernel runs under ``ros2 launch``, whose launch file starts
+    ``launched`` (the config's enabled modules that are ``launchable``, as
+    ``api.launch_plan`` lists them). Every other node module the kernel starts itself: a
+    module run by path, and one that is loaded or enabled at run time, which no launch file
+    starts.
+    """
+    if spawn_modules or not manifest.launchable or manifest.name not in launched:
+        return NodeRunner
+    return LaunchedNodeRunner

@@ -19,8 +19,9 @@ ROS-free. Every blocking call on a module (start, lifecycle transitions, health 
 stop) runs as a *job* on a worker: transitions on a bounded pool (``TRANSITION_WORKERS`` at
 once), checks and kills on another, so a hung or slow module holds a worker, never the loop.
 A job's result comes back as an event. Back-offs and health-check periods are deadlines the
-loop wakes up for. Events: a job's result, a node's transition event (``post_transition``),
-a command to run on the loop (``call``: operator commands, reloads, discovery), the clock.
+loop wakes up for. Events (dataclasses): a job's result, a node's transition event
+(``post_transition``), a function to run on the loop (``call``: operator commands, reloads,
+discovery), the clock.
 
 Every loop step (``step``) walks the modules in dependency order and asks each machine what
 to do: a module whose dependencies are all active starts (or is activated again), an active
@@ -32,9 +33,20 @@ Orderly shutdown (``deactivate_all``, ``stop_all``) is the exception: the kernel
 down, so it runs on the loop's thread, in reverse dependency order, and waits for it. While
 the kernel is going down (``halt`` set) nothing is recovered: a module whose process exits,
 whose node leaves the ROS graph or finalizes itself, or that fails a job is stopped at once
-(``ModuleMachine.stop_going_down``; under ``ros2 launch`` a terminal's Ctrl-C reaches every
-process at once), a health check in flight is abandoned, not waited for, and the orderly
-shutdown does not ask such a module anything.
+(the machine's LEAVE; under ``ros2 launch`` a terminal's Ctrl-C reaches every process at
+once), a health check in flight is abandoned, not waited for, and the orderly shutdown does
+not ask such a module anything.
+
+Operator commands (:class:`ModuleCommand`) are carried out on the loop; one that finds a
+job in flight waits for it (``pending``). Each gets an outcome in ``outcomes`` when it has an
+id: ``refused`` when the loop refuses it, ``done`` once the module is where the command
+puts it (active; or stopped), ``failed`` when it ends elsewhere (recovering, failed, or
+overtaken by a later command).
+
+Threads: only the loop's thread changes records and machines, and it holds ``lock`` while
+it does; other threads (the module list, ``/diagnostics``) take ``lock`` to read them. The
+loop never holds it while it waits (for an event, for jobs, or in the orderly shutdown for
+a module's runner), nor while it calls ``on_change`` and ``on_give_up``.
 """
 
 import concurrent.futures
@@ -43,13 +55,15 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from unity_kernel_core.errors import ModuleError
+from unity_kernel_core.module_commands import ModuleCommand, OutcomeStatus
 from unity_kernel_core.supervision import module_graph
 from unity_kernel_core.supervision.machine import (Failure, FailureKind, Job, ModuleMachine,
-                                                   ModuleState)
+                                                   ModuleState, Reason)
 from unity_kernel_core.supervision.manifest import Manifest
+from unity_kernel_core.supervision.outcomes import OutcomeBook
 from unity_kernel_core.supervision.runner import Runner
 
 TRANSITION_WORKERS = 4
@@ -69,8 +83,22 @@ _GONE = (FailureKind.EXITED, FailureKind.GONE)
 _GOING_AWAY = ('shuttingdown', 'finalized')
 """Transition event labels of a node that shuts itself down."""
 _GRAPH_KINDS = {'missing': FailureKind.MISSING_DEPENDENCY, 'cycle': FailureKind.CYCLE}
+_BRINGS_UP = (ModuleCommand.RESTART, ModuleCommand.ENABLE, ModuleCommand.LOAD)
+"""Commands done once their module is active."""
+_TAKES_DOWN = {ModuleCommand.DISABLE: Reason.DISABLED, ModuleCommand.UNLOAD: Reason.UNLOADED}
+"""Commands done once their module is stopped, and the reason they stop it with."""
 
 _log = logging.getLogger('unity_kernel.supervision.scheduler')
+
+
+@dataclasses.dataclass(frozen=True)
+class Order:
+    """An operator command for one module, and the id its outcome is kept under (or None)."""
+
+    command: ModuleCommand
+    outcome_id: Optional[str] = None
+    manifest: Optional[Manifest] = None
+    """The manifest to load (``load`` only)."""
 
 
 @dataclasses.dataclass
@@ -81,10 +109,13 @@ class ModuleRecord:
     machine: ModuleMachine
     runner: Optional[Runner] = None
     reload_error: str = ''
-    since: float = dataclasses.field(default_factory=time.monotonic)
     reported: Tuple[ModuleState, str] = (ModuleState.AVAILABLE, '')
-    pending: Optional[str] = None
-    """An operator command waiting for the job in flight to end: 'restart' or 'unload'."""
+    pending: Optional[Order] = None
+    """An operator command waiting for the job in flight to end."""
+    carrying: Optional[Order] = None
+    """The operator command carried out, whose outcome is not known yet."""
+    drop_runner: bool = False
+    """Drop the runner when its STOP ends (it is started afresh: code and manifest re-read)."""
     reload_to: Optional[Tuple[Manifest, Runner]] = None
     """A validated new version waiting for the module's dependents to be down."""
     future: Optional['concurrent.futures.Future[Any]'] = None
@@ -112,6 +143,7 @@ class ModuleRecord:
         failure = machine.failure
         return {'name': m.name, 'version': m.version, 'kind': m.kind.value,
                 'state': machine.state.value, 'message': machine.message,
+                'reason': machine.reason.value,
                 'enabled': machine.enabled, 'depends': list(m.depends),
                 'restarts': machine.restarts, 'manifest': m.source,
                 'reload_error': self.reload_error,
@@ -121,6 +153,39 @@ class ModuleRecord:
 
 
 Listener = Callable[[ModuleRecord, ModuleState], None]
+
+
+# -- events (queued for the loop) ----------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class _Call:
+    fn: Callable[[], Any]
+    future: 'concurrent.futures.Future[Any]'
+
+
+@dataclasses.dataclass(frozen=True)
+class _NodeTransition:
+    name: str
+    label: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _JobStarted:
+    name: str
+    epoch: int
+    job: Job
+    at: float
+
+
+@dataclasses.dataclass(frozen=True)
+class _JobDone:
+    name: str
+    job: Job
+    epoch: int
+    future: 'concurrent.futures.Future[Any]'
+
+
+_Event = Union[_Call, _NodeTransition, _JobStarted, _JobDone]
 
 
 def _failure_of(exc: BaseException, runner: Optional[Runner]) -> Failure:
@@ -219,12 +284,15 @@ class Scheduler:
         self.halt = halt if halt is not None else threading.Event()
         self.records: Dict[str, ModuleRecord] = {}
         self.lock = threading.RLock()
-        """Held while the loop changes records; readers (list, diagnostics) take it too."""
+        """Held by the loop while it changes records; readers (list, diagnostics) take it."""
+        self.outcomes = OutcomeBook()
+        """The outcomes of operator commands, by id (any thread may read them)."""
         self.running = False
         """The kernel is active: modules may start."""
         self.graph_problems: Dict[str, str] = {}
         self._order: List[str] = []
-        self._events: 'queue.Queue[Tuple[Any, ...]]' = queue.Queue()
+        self._gave_up: List[ModuleRecord] = []
+        self._events: 'queue.Queue[_Event]' = queue.Queue()
         self._transitions = concurrent.futures.ThreadPoolExecutor(
             transition_workers, thread_name_prefix='module-transition')
         self._quick = concurrent.futures.ThreadPoolExecutor(
@@ -235,12 +303,12 @@ class Scheduler:
     def call(self, fn: Callable[[], Any]) -> 'concurrent.futures.Future[Any]':
         """Run ``fn`` on the loop's thread; return the future of its result."""
         future: 'concurrent.futures.Future[Any]' = concurrent.futures.Future()
-        self._events.put(('call', fn, future))
+        self._events.put(_Call(fn, future))
         return future
 
     def post_transition(self, name: str, label: str) -> None:
         """Take a node's transition event (``label``: the state it went to)."""
-        self._events.put(('transition', name, label))
+        self._events.put(_NodeTransition(name, label))
 
     def close(self) -> None:
         """Stop the workers (jobs in flight are abandoned)."""
@@ -257,7 +325,7 @@ class Scheduler:
                      if self.running or not r.machine.idle]
         wait = max(MIN_WAIT_S, min([max_wait, *[t - now for t in deadlines]]))
         try:
-            event = self._events.get(timeout=min(wait, max_wait))
+            event: Optional[_Event] = self._events.get(timeout=min(wait, max_wait))
         except queue.Empty:
             event = None
         if event is not None:
@@ -274,37 +342,37 @@ class Scheduler:
                 return
             self._handle(event)
 
-    def _handle(self, event: Tuple[Any, ...]) -> None:
-        kind = event[0]
-        if kind == 'call':
-            _, fn, future = event
-            try:
-                future.set_result(fn())
+    def _handle(self, event: _Event) -> None:
+        if isinstance(event, _Call):
+            try:  # the function takes the lock itself where it changes records
+                event.future.set_result(event.fn())
             except Exception as exc:  # the caller gets it; the loop goes on
-                future.set_exception(exc)
-        elif kind == 'transition':
-            _, name, label = event
-            rec = self.records.get(name)
-            if rec is None:
-                pass
-            elif label in _GOING_AWAY and self.halt.is_set() and rec.runner is not None and \
-                    rec.state not in (ModuleState.STOPPED, ModuleState.FAILED) and \
-                    rec.machine.job in (None, Job.CHECK):
-                # it shuts itself down with the kernel (one Ctrl-C for all): no need to ask
-                rec.machine.stop_going_down(Failure(FailureKind.GONE,
-                                                    f'node shut itself down ({label})'))
-            elif rec.state is ModuleState.ACTIVE and label != 'active':
-                rec.machine.check_at = self.clock()  # check it now, not at the next period
-        elif kind == 'started':
-            _, name, epoch, started, at = event
-            rec = self.records.get(name)
-            job = None if rec is None else rec.machine.job
-            if rec is not None and job is not None and job is started and \
-                    rec.machine.epoch == epoch:
-                rec.machine.begin(job, at)  # its deadline counts from when a worker took it
-        elif kind == 'done':
-            self._job_done(*event[1:])
+                event.future.set_exception(exc)
+        else:
+            with self.lock:
+                if isinstance(event, _NodeTransition):
+                    self._node_transition(event)
+                elif isinstance(event, _JobStarted):
+                    rec = self.records.get(event.name)
+                    if rec is not None:  # its deadline counts from when a worker took it
+                        rec.machine.job_started(event.job, event.epoch, event.at)
+                else:
+                    self._job_done(event)
+                self._settle_orders()
         self._report_all()
+
+    def _node_transition(self, event: _NodeTransition) -> None:
+        rec = self.records.get(event.name)
+        if rec is None:
+            return
+        label = event.label
+        if label in _GOING_AWAY and self.halt.is_set() and rec.runner is not None:
+            # it shuts itself down with the kernel (one Ctrl-C for all): no need to ask
+            if rec.machine.node_left(Failure(FailureKind.GONE,
+                                             f'node shut itself down ({label})')):
+                return
+        if label != 'active':
+            rec.machine.check_now(self.clock())  # check it now, not at the next period
 
     def step(self) -> None:
         """Advance every module: deadlines, process exits, and the next job of each."""
@@ -312,34 +380,43 @@ class Scheduler:
         with self.lock:
             for name in self._order:
                 rec = self.records.get(name)
-                if rec is None:
-                    continue
-                machine = rec.machine
-                follow = machine.expire(now)
+                if rec is not None:
+                    self._step_module(rec, now)
+            self._settle_orders()
+        self._report_all()
+
+    def _step_module(self, rec: ModuleRecord, now: float) -> None:
+        machine = rec.machine
+        follow = machine.expire(now)
+        if follow is not None:
+            self._submit(rec, follow)
+        rec.abandoned = [f for f in rec.abandoned if not f.done()]
+        if rec.abandoned and machine.idle:
+            return  # an abandoned call still runs on its runner: let it end first
+        if rec.pending is not None and machine.idle:
+            order, rec.pending = rec.pending, None
+            try:
+                self._apply(rec, order)
+            except ModuleError as exc:  # its outcome says so; the other modules go on
+                _log.error(f'{order.command.value} refused: {exc}')
+            rec = self.records[rec.name]  # a load replaces the record
+            machine = rec.machine
+        if rec.reload_to is not None:
+            self._maybe_reload(rec)
+            return
+        if machine.idle and machine.configured and rec.runner is not None:
+            exited = rec.runner.poll()
+            if exited is not None:
+                follow = machine.fail(exited, now)
                 if follow is not None:
                     self._submit(rec, follow)
-                rec.abandoned = [f for f in rec.abandoned if not f.done()]
-                if rec.abandoned and machine.idle:
-                    continue  # an abandoned call still runs on its runner: let it end first
-                if rec.pending is not None and machine.idle:
-                    self._run_pending(rec)
-                if rec.reload_to is not None:
-                    self._maybe_reload(rec)
-                    continue
-                if machine.idle and machine.configured and rec.runner is not None:
-                    exited = rec.runner.poll()
-                    if exited is not None:
-                        follow = machine.fail(exited, now)
-                        if follow is not None:
-                            self._submit(rec, follow)
-                blocked = [d for d in rec.manifest.depends
-                           if d not in self.records or
-                           self.records[d].state is not ModuleState.ACTIVE]
-                job = machine.next_job(now, self.running and not self.halt.is_set(),
-                                       not blocked, ', '.join(blocked))
-                if job is not None:
-                    self._submit(rec, job)
-        self._report_all()
+        blocked = [d for d in rec.manifest.depends
+                   if d not in self.records or
+                   self.records[d].state is not ModuleState.ACTIVE]
+        job = machine.next_job(now, self.running and not self.halt.is_set(),
+                               not blocked, ', '.join(blocked))
+        if job is not None:
+            self._submit(rec, job)
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -348,7 +425,8 @@ class Scheduler:
         machine = rec.machine
         if rec.runner is None:
             if job in (Job.KILL, Job.STOP, Job.DEACTIVATE, Job.CHECK):
-                machine.configured = False
+                machine.runner_missing()
+                rec.drop_runner = False
                 return
             rec.runner = self.make_runner(rec.manifest)
         runner = rec.runner
@@ -359,26 +437,25 @@ class Scheduler:
         work = fn if fn is not None else (lambda: _run_job(job, runner))
 
         def run() -> Any:
-            self._events.put(('started', name, epoch, job, self.clock()))
+            self._events.put(_JobStarted(name, epoch, job, self.clock()))
             return work()
 
         pool = self._quick if job in _QUICK_JOBS else self._transitions
         try:
             future = pool.submit(run)
         except RuntimeError:  # the pools are shut down: the kernel is going away
-            machine.job = None
+            machine.abandon_job()
             return
         rec.future = future
-        future.add_done_callback(
-            lambda f: self._events.put(('done', name, job, epoch, f)))
+        future.add_done_callback(lambda f: self._events.put(_JobDone(name, job, epoch, f)))
 
-    def _job_done(self, name: str, job: Job, epoch: int,
-                  future: 'concurrent.futures.Future[Any]') -> None:
-        rec = self.records.get(name)
+    def _job_done(self, event: _JobDone) -> None:
+        rec = self.records.get(event.name)
         if rec is None:
             return
+        job, epoch = event.job, event.epoch
         try:
-            result = future.result()
+            result = event.future.result()
         except concurrent.futures.CancelledError:
             result = Failure(FailureKind.START_FAILED, f'{job.value} cancelled')
         except Exception as exc:  # a bug in a job: report it as the module's failure
@@ -390,52 +467,28 @@ class Scheduler:
             rec.runner, rec.manifest = runner, runner.manifest
             rec.reload_error = error
             if error:
-                _log.error(f'reload of {name} failed, going back to the previous version: '
+                _log.error(f'reload of {rec.name} failed, going back to the previous version: '
                            f'{error}')
             else:
-                _log.info(f'module {name} reloaded (version {rec.manifest.version})')
+                _log.info(f'module {rec.name} reloaded (version {rec.manifest.version})')
             result = failure
         follow = machine.job_done(job, epoch, result, self.clock())
-        if current and job is Job.STOP and rec.pending == 'dropped-runner':
-            rec.pending = None
+        if current and job is Job.STOP and rec.drop_runner:
+            rec.drop_runner = False
             rec.runner = None
-        if machine.gave_up:
-            machine.gave_up = False
-            self._report(rec)
-            if self.on_give_up is not None:
-                self.on_give_up(rec)
+        if machine.take_gave_up():
+            self._gave_up.append(rec)
         if follow is not None:
             self._submit(rec, follow)
-
-    def _run_pending(self, rec: ModuleRecord) -> None:
-        command, rec.pending = rec.pending, None
-        machine = rec.machine
-        if command == 'restart':
-            machine.reset()
-            machine.epoch += 1
-            machine.enabled = True
-            machine.move(ModuleState.WAITING, 'restart requested')
-            if rec.runner is not None:
-                rec.pending = 'dropped-runner'  # started afresh: code and manifest re-read
-                self._submit(rec, Job.STOP)
-            self._update_graph()
-        elif command == 'unload':
-            machine.enabled = False
-            machine.epoch += 1
-            machine.check_at = machine.restart_at = None
-            machine.move(ModuleState.STOPPED, 'unloaded')
-            if rec.runner is not None:
-                rec.pending = 'dropped-runner'
-                self._submit(rec, Job.STOP)
-            self._update_graph()
 
     def _maybe_reload(self, rec: ModuleRecord) -> None:
         """Start a pending reload once the module's dependents are down and nothing is busy."""
         machine = rec.machine
-        if machine.state is ModuleState.ACTIVE:
-            machine.epoch += 1
-            machine.check_at = None
-            machine.move(ModuleState.STARTING, 'reloading')
+        if machine.state is ModuleState.STOPPED:
+            _log.info(f'module {rec.name} is stopped: its new version waits for its next start')
+            rec.reload_to = None
+            return
+        machine.prepare_reload()
         graph = self._enabled_graph()
         users = [self.records[d] for d in module_graph.dependents(graph, rec.name)]
         if not machine.idle or any(u.state is ModuleState.ACTIVE or not u.machine.idle
@@ -447,13 +500,237 @@ class Scheduler:
         old = rec.runner
         machine.reset(manifest.restart, manifest.health)
         self._submit(rec, Job.RELOAD, lambda: _run_reload(old, new))
-        machine.move(ModuleState.STARTING, 'reloading')
 
-    # -- reporting -------------------------------------------------------------------------
+    # -- operator commands (on the loop's thread) ------------------------------------------
+
+    def command(self, command: ModuleCommand, target: Union[str, Manifest],
+                outcome_id: Optional[str] = None) -> str:
+        """
+        Carry out an operator command on module ``target`` (a manifest for ``load``).
+
+        Return what was done or scheduled; raise ModuleError when the command is refused
+        (its outcome, when it has an id, says so too).
+        """
+        try:
+            with self.lock:
+                return self._command(command, target, outcome_id)
+        except ModuleError as exc:
+            self.outcomes.settle(outcome_id, OutcomeStatus.REFUSED, str(exc))
+            raise
+        finally:
+            self._report_all()
+
+    def _command(self, command: ModuleCommand, target: Union[str, Manifest],
+                 outcome_id: Optional[str]) -> str:
+        if command is ModuleCommand.LOAD:
+            if not isinstance(target, Manifest):
+                raise ModuleError(str(target), 'load takes a validated manifest')
+            order = Order(command, outcome_id, target)
+            existing = self.records.get(target.name)
+            if existing is None or existing.machine.idle:
+                return self._apply(existing, order)
+            self._queue(existing, order)
+            return f'{target.name}: load scheduled'
+        if not isinstance(target, str):
+            raise ModuleError(target.name, f'{command.value} takes a module name')
+        rec = self._record(target)
+        self._check(rec, command)
+        order = Order(command, outcome_id)
+        if rec.machine.idle:
+            return self._apply(rec, order)
+        self._queue(rec, order)
+        return f'{target}: {command.value} scheduled'
+
+    def check(self, command: ModuleCommand, target: Union[str, Manifest]) -> None:
+        """
+        Refuse (ModuleError) a command that cannot be carried out as things stand (any thread).
+
+        What the loop would refuse now; it checks again when it carries the command out.
+        """
+        with self.lock:
+            if isinstance(target, Manifest):
+                self._check_load(target)
+            else:
+                self._check(self._record(target), command)
+
+    def _queue(self, rec: ModuleRecord, order: Order) -> None:
+        """Keep ``order`` until the module's job in flight ends (a later one replaces it)."""
+        if rec.pending is not None:
+            self.outcomes.settle(rec.pending.outcome_id, OutcomeStatus.REFUSED,
+                                 f'overtaken by a later {order.command.value} before it was '
+                                 'carried out')
+        rec.pending = order
+
+    def _check(self, rec: ModuleRecord, command: ModuleCommand) -> None:
+        """Refuse a command that cannot be carried out as things stand (ModuleError)."""
+        name = rec.name
+        if command is ModuleCommand.RESTART and not rec.enabled:
+            raise ModuleError(name, 'is not enabled: restart acts on enabled modules (enable it '
+                                    'first)')
+        if command in _TAKES_DOWN:
+            users = [d for d in module_graph.dependents(self._enabled_graph(), name)
+                     if self.records[d].runner is not None]
+            if users:
+                raise ModuleError(name, f'still needed by {", ".join(users)}; '
+                                        f'{command.value} those first')
+        if command is ModuleCommand.ENABLE and not rec.enabled:
+            self._check_graph(name, list(rec.manifest.depends))
+
+    def _check_graph(self, name: str, depends: List[str]) -> None:
+        """Refuse a module that could not start beside the enabled ones (ModuleError)."""
+        graph = self._enabled_graph()
+        graph[name] = depends
+        _, problems = module_graph.partition(graph)
+        if name in problems:
+            raise ModuleError(name, problems[name][1])
+
+    def _apply(self, rec: Optional[ModuleRecord], order: Order) -> str:
+        """Carry ``order`` out now (the module is idle); return what was done."""
+        try:
+            if order.command is ModuleCommand.LOAD:
+                return self._load(rec, order)
+            assert rec is not None
+            self._check(rec, order.command)  # things may have changed while it waited
+            if order.command is ModuleCommand.RESTART:
+                rec.machine.restart()
+                changed = True
+            elif order.command is ModuleCommand.ENABLE:
+                changed = rec.machine.enable()
+            else:
+                changed = rec.machine.disable(_TAKES_DOWN[order.command])
+                rec.reload_to = None
+        except ModuleError as exc:
+            self.outcomes.settle(order.outcome_id, OutcomeStatus.REFUSED, str(exc))
+            raise
+        if not changed:
+            state = 'already enabled' if rec.enabled else 'not enabled'
+            self.outcomes.settle(order.outcome_id, OutcomeStatus.DONE,
+                                 f'{rec.name} is {state} ({rec.state.value})')
+            return f'{rec.name}: {state}'
+        self._carry(rec, order)
+        if rec.runner is not None and order.command is not ModuleCommand.ENABLE:
+            rec.drop_runner = True  # started afresh: code and manifest re-read
+            self._submit(rec, Job.STOP)
+        self._update_graph()
+        return f'{rec.name}: {order.command.value} scheduled'
+
+    def _check_load(self, manifest: Manifest) -> bool:
+        """Refuse a module that cannot be loaded (ModuleError); True when it already runs."""
+        name = manifest.name
+        existing = self.records.get(name)
+        if existing is not None and existing.runner is not None:
+            if existing.manifest.source != manifest.source:
+                raise ModuleError(name, f'already loaded from {existing.manifest.source}')
+            if existing.enabled:
+                return True
+        missing = [d for d in manifest.depends if d not in self.records]
+        if missing:
+            raise ModuleError(name, f'depends on unknown module(s): {", ".join(missing)}')
+        self._check_graph(name, list(manifest.depends))
+        return False
+
+    def _load(self, existing: Optional[ModuleRecord], order: Order) -> str:
+        manifest = order.manifest
+        assert manifest is not None
+        name = manifest.name
+        if self._check_load(manifest):
+            assert existing is not None
+            self.outcomes.settle(order.outcome_id, OutcomeStatus.DONE,
+                                 f'{name} is already loaded ({existing.state.value})')
+            return f'{name}: already {existing.state.value}'
+        machine = ModuleMachine(name, manifest.restart, manifest.health, True, self.clock,
+                                self.halt.is_set)
+        rec = ModuleRecord(manifest, machine)
+        if existing is not None:
+            rec.runner = existing.runner
+            self._overtake(existing, order)
+        self.records[name] = rec
+        self._carry(rec, order)
+        if rec.runner is not None:
+            rec.drop_runner = True
+            self._submit(rec, Job.STOP)
+        self._update_graph()
+        return f'{name}: {machine.state.value}'
+
+    def _carry(self, rec: ModuleRecord, order: Order) -> None:
+        """Follow ``order`` until its module gets where it puts it (``_settle_orders``)."""
+        self._overtake(rec, order)
+        rec.carrying = order
+
+    def _overtake(self, rec: ModuleRecord, order: Order) -> None:
+        if rec.carrying is not None:
+            self.outcomes.settle(rec.carrying.outcome_id, OutcomeStatus.FAILED,
+                                 f'overtaken by a later {order.command.value}')
+            rec.carrying = None
+
+    def _settle_orders(self) -> None:
+        """Give each command carried out its outcome once its module is where it leads."""
+        for rec in self.records.values():
+            order = rec.carrying
+            if order is None:
+                continue
+            machine, name = rec.machine, rec.name
+            state = machine.state
+            words = f'{name} is {state.value}' + (f' ({machine.message})'
+                                                  if machine.message else '')
+            status = OutcomeStatus.SCHEDULED
+            if order.command in _BRINGS_UP:
+                if state is ModuleState.ACTIVE and machine.idle:
+                    status = OutcomeStatus.DONE
+                elif state in (ModuleState.RECOVERING, ModuleState.FAILED,
+                               ModuleState.STOPPED):
+                    status = OutcomeStatus.FAILED
+            elif state is ModuleState.STOPPED and machine.idle and not machine.configured:
+                status = OutcomeStatus.DONE
+            elif state is not ModuleState.STOPPED:
+                status = OutcomeStatus.FAILED
+            if status is OutcomeStatus.SCHEDULED:
+                words = f'{order.command.value} of {name} in progress: {words}'
+            else:
+                rec.carrying = None
+            self.outcomes.settle(order.outcome_id, status, words)
+
+    # -- convenience (tests, on the loop's thread) -----------------------------------------
+
+    def load(self, manifest: Manifest) -> str:
+        """Add and enable a module at run time (on the loop's thread)."""
+        return self.command(ModuleCommand.LOAD, manifest)
+
+    def restart(self, name: str) -> str:
+        """Restart an enabled module by operator request (on the loop's thread)."""
+        return self.command(ModuleCommand.RESTART, name)
+
+    def unload(self, name: str) -> str:
+        """Stop a module and disable it (on the loop's thread)."""
+        return self.command(ModuleCommand.UNLOAD, name)
+
+    def reload(self, name: str, manifest: Manifest, runner: Runner) -> None:
+        """Replace a running module by a validated new version (on the loop's thread)."""
+        with self.lock:
+            rec = self._record(name)
+            rec.reload_to = (manifest, runner)
+
+    def reject_reload(self, name: str, error: str) -> None:
+        """Record a new version that could not even be loaded; the running one stays."""
+        with self.lock:
+            rec = self._record(name)
+            rec.reload_error = error
+
+    def _record(self, name: str) -> ModuleRecord:
+        rec = self.records.get(name)
+        if rec is None:
+            raise ModuleError(name, 'no such module')
+        return rec
+
+    # -- reporting (on the loop's thread, without the lock) --------------------------------
 
     def _report_all(self) -> None:
         for rec in list(self.records.values()):
             self._report(rec)
+        gave_up, self._gave_up = self._gave_up, []
+        for rec in gave_up:
+            if self.on_give_up is not None:
+                self.on_give_up(rec)
 
     def _report(self, rec: ModuleRecord) -> None:
         now = (rec.machine.state, rec.machine.message)
@@ -461,10 +738,8 @@ class Scheduler:
             return
         old = rec.reported[0]
         rec.reported = now
-        if old is not now[0]:
-            rec.since = time.monotonic()
-            if self.on_change is not None:
-                self.on_change(rec, old)
+        if old is not now[0] and self.on_change is not None:
+            self.on_change(rec, old)
 
     # -- the module set (on the loop's thread) ---------------------------------------------
 
@@ -494,93 +769,33 @@ class Scheduler:
                                             name in enabled, self.clock, self.halt.is_set)
                     self.records[name] = ModuleRecord(manifest, machine)
                 else:
-                    rec.machine.enabled = name in enabled
+                    rec.machine.set_enabled(name in enabled)
             self._update_graph()
         self._report_all()
-
-    def load(self, manifest: Manifest) -> str:
-        """Add and enable a module at run time (on the loop's thread)."""
-        name = manifest.name
-        existing = self.records.get(name)
-        if existing is not None and existing.runner is not None:
-            if existing.manifest.source != manifest.source:
-                raise ModuleError(name, f'already loaded from {existing.manifest.source}')
-            return f'{name}: already {existing.state.value}'
-        missing = [d for d in manifest.depends if d not in self.records]
-        if missing:
-            raise ModuleError(name, f'depends on unknown module(s): {", ".join(missing)}')
-        graph = self._enabled_graph()
-        graph[name] = list(manifest.depends)
-        _, problems = module_graph.partition(graph)
-        if name in problems:
-            raise ModuleError(name, problems[name][1])
-        with self.lock:
-            machine = ModuleMachine(name, manifest.restart, manifest.health, True, self.clock,
-                                    self.halt.is_set)
-            self.records[name] = ModuleRecord(manifest, machine)
-            self._update_graph()
-        return f'{name}: {machine.state.value}'
-
-    def restart(self, name: str) -> str:
-        """Restart a module by operator request (on the loop's thread)."""
-        rec = self._record(name)
-        rec.pending = 'restart'
-        if rec.machine.idle:
-            self._run_pending(rec)
-        return f'{name}: restart scheduled'
-
-    def unload(self, name: str) -> str:
-        """Stop a module and disable it (on the loop's thread)."""
-        rec = self._record(name)
-        users = [d for d in module_graph.dependents(self._enabled_graph(), name)
-                 if self.records[d].runner is not None]
-        if users:
-            raise ModuleError(name, f'still needed by {", ".join(users)}; unload those first')
-        rec.pending = 'unload'
-        if rec.machine.idle:
-            self._run_pending(rec)
-        return f'{name}: unloaded'
-
-    def reload(self, name: str, manifest: Manifest, runner: Runner) -> None:
-        """Replace a running module by a validated new version (on the loop's thread)."""
-        rec = self._record(name)
-        rec.reload_to = (manifest, runner)
-
-    def reject_reload(self, name: str, error: str) -> None:
-        """Record a new version that could not even be loaded; the running one stays."""
-        rec = self._record(name)
-        rec.reload_error = error
-
-    def _record(self, name: str) -> ModuleRecord:
-        rec = self.records.get(name)
-        if rec is None:
-            raise ModuleError(name, 'no such module')
-        return rec
 
     # -- orderly shutdown (on the loop's thread, waits) ------------------------------------
 
     def resume(self) -> None:
         """Let modules start (the kernel is active); those stopped going down come back."""
-        self.running = True
-        for rec in self.records.values():
-            if rec.machine.resume():
-                self._report(rec)
+        with self.lock:
+            self.running = True
+            for rec in self.records.values():
+                rec.machine.resume()
+        self._report_all()
 
-    def _settle(self) -> None:
+    def _wait_for_jobs(self) -> None:
         """
         Wait (bounded) for the jobs in flight, then take their results.
 
         A health check in flight is abandoned, not waited for: its answer no longer matters
         (a module that went away with the kernel would only hold the shutdown up).
         """
-        for rec in self.records.values():
-            machine = rec.machine
-            if machine.job is Job.CHECK and rec.future is not None:
-                machine.epoch += 1  # its late result is ignored
-                machine.job = None
-                rec.abandoned.append(rec.future)
-        futures = [r.future for r in self.records.values()
-                   if r.future is not None and not r.machine.idle]
+        with self.lock:
+            for rec in self.records.values():
+                if rec.future is not None and rec.machine.abandon_check():
+                    rec.abandoned.append(rec.future)
+            futures = [r.future for r in self.records.values()
+                       if r.future is not None and not r.machine.idle]
         if futures:
             concurrent.futures.wait(futures, SHUTDOWN_WAIT_S)
         time.sleep(0)  # let done-callbacks queue their events
@@ -593,7 +808,7 @@ class Scheduler:
     def deactivate_all(self) -> None:
         """Deactivate every active module, dependents first (the kernel deactivates)."""
         self.running = False
-        self._settle()
+        self._wait_for_jobs()
         for rec in self._stop_order():
             if rec.state is not ModuleState.ACTIVE or rec.runner is None:
                 continue
@@ -601,16 +816,16 @@ class Scheduler:
                 rec.runner.deactivate()
             except Exception as exc:
                 _log.error(f'deactivating {rec.name}: {exc}')
-            rec.machine.epoch += 1
-            rec.machine.check_at = None
-            rec.machine.move(ModuleState.INACTIVE, 'kernel inactive')
+            with self.lock:
+                rec.machine.pause()
+                self._settle_orders()
             self._report(rec)
 
     def stop_all(self) -> None:
         """Stop every module, dependents first (the kernel cleans up or shuts down)."""
         self.running = False
         self.halt.set()
-        self._settle()
+        self._wait_for_jobs()
         for rec in self._stop_order():
             assert rec.runner is not None
             machine = rec.machine
@@ -623,10 +838,8 @@ class Scheduler:
                     rec.runner.stop()
             except Exception as exc:
                 _log.error(f'stopping {rec.name}: {exc}')
-            rec.runner = None
-            machine.epoch += 1
-            machine.configured = False
-            machine.check_at = machine.restart_at = None
-            if not left:
-                machine.move(ModuleState.STOPPED, 'kernel shutting down')
+            with self.lock:
+                rec.runner = None
+                machine.shut_down()
+                self._settle_orders()
             self._report(rec)

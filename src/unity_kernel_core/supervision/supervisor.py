@@ -34,11 +34,12 @@ The module supervisor: the kernel component (ROS edge) over the supervision sche
 - Hot reload: an edited manifest or in-process source file reloads that module only; a
   reload that fails keeps the old version running and says why.
 - Services (on the kernel node): ``~/modules/list`` (std_srvs/Trigger, JSON in ``message``),
-  ``~/modules/restart``, ``~/modules/load``, ``~/modules/unload``
-  (diagnostic_msgs/AddDiagnostics: the argument in ``load_namespace``).
+  one per ``ModuleCommand`` (``~/modules/restart``, ``enable``, ``disable``, ``load``,
+  ``unload``) and ``~/modules/outcome`` (diagnostic_msgs/AddDiagnostics: the argument, or the
+  command's id, in ``load_namespace``; the command's outcome as JSON in ``message``).
 
 Service callbacks and file events only queue commands for the scheduler's loop, so the
-kernel's executor is never blocked by a module.
+kernel's executor is never blocked by a module; a command's outcome is asked for by its id.
 """
 
 import concurrent.futures
@@ -46,7 +47,7 @@ import json
 import pathlib
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from diagnostic_msgs.srv import AddDiagnostics
 from std_msgs.msg import String
@@ -58,16 +59,18 @@ from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.kernel_config import KernelConfig
 from unity_kernel_core.errors import ConfigError, ModuleError
+from unity_kernel_core.module_commands import (CommandOutcome, LIST_SERVICE, ModuleCommand,
+                                               OUTCOME_SERVICE)
 from unity_kernel_core.ros import callbacks
 from unity_kernel_core.ros.diagnostics import ERROR, OK, STALE, status, WARN
 from unity_kernel_core.supervision import deployment
+from unity_kernel_core.supervision.commands import Commands
 from unity_kernel_core.supervision.inprocess import InProcessRunner
 from unity_kernel_core.supervision.lifecycle_client import LifecycleClient
 from unity_kernel_core.supervision.machine import ModuleState
-from unity_kernel_core.supervision.manifest import (load_manifest, Manifest,
-                                                    MANIFEST_NAME, ModuleKind,
+from unity_kernel_core.supervision.manifest import (load_manifest, Manifest, ModuleKind,
                                                     resolve_search_paths)
-from unity_kernel_core.supervision.node_runner import LaunchedNodeRunner, NodeRunner
+from unity_kernel_core.supervision.node_runner import runner_class
 from unity_kernel_core.supervision.runner import Runner
 from unity_kernel_core.supervision.scheduler import ModuleRecord, Scheduler
 
@@ -112,11 +115,14 @@ class Supervisor:
         self.spawn = spawn
         self.log = self.node.get_logger().get_child('supervisor')
         self.discovery_errors: List[str] = []
-        self._reported_graph: Dict[str, str] = {}
+        self._launched: Optional[FrozenSet[str]] = None
+        """Under ``ros2 launch``: the node modules its launch file starts (first discovery)."""
         self._halt = threading.Event()
         """Set while the kernel is going down: module starts give up."""
         self.scheduler = Scheduler(self._make_runner, on_change=self._changed,
                                    on_give_up=self._gave_up, halt=self._halt)
+        self.commands = Commands(self.scheduler, self.search_paths,
+                                 lambda m: deployment.deployed(m, self.config))
         self._client: Optional[LifecycleClient] = None
         self._client_lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
@@ -245,6 +251,8 @@ class Supervisor:
         for name in found.missing_optional:
             self.log.warning(f'optional module {name!r} not found: left out')
         self.discovery_errors = problems
+        if self._launched is None:  # what the launch file started, from the same config
+            self._launched = frozenset(n for n in found.enabled if found.manifests[n].launchable)
         self.scheduler.set_manifests(found.manifests, found.enabled)
 
     def _rediscover(self) -> None:
@@ -285,12 +293,9 @@ class Supervisor:
 
     def _make_runner(self, manifest: Manifest) -> Runner:
         if manifest.kind is ModuleKind.NODE:
-            exe = manifest.executable or ''
-            by_path = '/' in exe or exe.endswith('.py')  # never started by ros2 launch
             name = manifest.name
-            kind = NodeRunner if self.spawn or by_path else LaunchedNodeRunner
-            return kind(manifest, self._lifecycle_client(), self.state_dir, True,
-                        halt=self._halt,
+            kind = runner_class(manifest, self.spawn, self._launched or ())
+            return kind(manifest, self._lifecycle_client(), self.state_dir, halt=self._halt,
                         on_transition=lambda label: self.scheduler.post_transition(name, label))
         return InProcessRunner(manifest, self.bus, self.state_dir)
 
@@ -319,17 +324,18 @@ class Supervisor:
 
     # -- operator commands (queued for the loop) -------------------------------------------
 
-    def _command(self, command: str, arg: Any) -> 'concurrent.futures.Future[Any]':
-        scheduler = self.scheduler
-        fn = getattr(scheduler, command)
+    def submit(self, command: 'ModuleCommand | str', arg: str) -> CommandOutcome:
+        """Take an operator command (any thread): see ``Commands.submit``."""
+        return self.commands.submit(command, arg)
 
-        def run() -> Any:
-            try:
-                return fn(arg)
-            except ModuleError as exc:
-                self.log.error(f'{command} failed: {exc}')
-                raise
-        return scheduler.call(run)
+    def outcome(self, outcome_id: str, wait_s: float = 0.0) -> Optional[CommandOutcome]:
+        """Return the outcome of a command, waiting up to ``wait_s`` for it to finish; or None."""
+        return self.commands.outcome(outcome_id, wait_s)
+
+    def request(self, command: str, arg: str) -> Tuple[bool, str]:
+        """Take an operator command as ``submit`` does; return (accepted, message)."""
+        outcome = self.submit(command, arg)
+        return outcome.succeeded, outcome.message
 
     # -- hot reload ------------------------------------------------------------------------
 
@@ -389,62 +395,28 @@ class Supervisor:
     def _create_services(self) -> None:
         n = self.node
         self._services = [
-            callbacks.service(n, Trigger, '~/modules/list', self._srv_list),
-            callbacks.service(n, AddDiagnostics, '~/modules/restart',
-                              self._command_service('restart')),
-            callbacks.service(n, AddDiagnostics, '~/modules/load', self._srv_load),
-            callbacks.service(n, AddDiagnostics, '~/modules/unload',
-                              self._command_service('unload')),
-        ]
+            callbacks.service(n, Trigger, f'~/modules/{LIST_SERVICE}', self._srv_list),
+            callbacks.service(n, AddDiagnostics, f'~/modules/{OUTCOME_SERVICE}',
+                              self._srv_outcome),
+            *[callbacks.service(n, AddDiagnostics, f'~/modules/{command.value}',
+                                self._command_service(command)) for command in ModuleCommand]]
 
     def _srv_list(self, request: Any, response: Any) -> Any:
         response.success = True
         response.message = json.dumps(self.list_modules())
         return response
 
-    def _command_service(self, command: str) -> Callable[[Any, Any], Any]:
+    def _command_service(self, command: ModuleCommand) -> Callable[[Any, Any], Any]:
         def handle(request: Any, response: Any) -> Any:
-            response.success, response.message = self.request(command, request.load_namespace)
+            response.success, response.message = self.commands.answer(
+                command, request.load_namespace)
             return response
         return handle
 
-    def _srv_load(self, request: Any, response: Any) -> Any:
-        response.success, response.message = self.request('load', request.load_namespace)
+    def _srv_outcome(self, request: Any, response: Any) -> Any:
+        response.success, response.message = self.commands.answer_outcome(
+            request.load_namespace)
         return response
-
-    def request(self, command: str, arg: str) -> Tuple[bool, str]:
-        """
-        Schedule ``restart``/``unload`` of module NAME or ``load`` of PATH (any thread).
-
-        What the services and the live view call; returns (accepted, message).
-        """
-        arg = arg.strip()
-        if command == 'load':
-            try:
-                manifest = self._allowed_manifest(arg)
-            except (ConfigError, ModuleError) as exc:  # (a ManifestError is a ConfigError)
-                return False, str(exc)
-            self._command('load', manifest)
-            return True, f'load of {manifest.name} from {manifest.source} scheduled'
-        if command not in ('restart', 'unload'):
-            return False, f'unknown command {command!r}: expected restart, load or unload'
-        if arg not in self.records:
-            return False, f'no module named {arg!r}; known: ' + ', '.join(sorted(self.records))
-        self._command(command, arg)
-        return True, f'{command} of {arg} scheduled'
-
-    def _allowed_manifest(self, raw: str) -> Manifest:
-        path = pathlib.Path(raw).expanduser()
-        if not path.is_absolute():
-            raise ModuleError(raw, 'give an absolute path to the module directory or its '
-                                   f'{MANIFEST_NAME}')
-        path = path.resolve()
-        roots = self.search_paths()
-        if not any(path == r or r in path.parents for r in roots):
-            raise ModuleError(raw, 'not under a configured module search path ('
-                                   f'{", ".join(map(str, roots)) or "none configured"}); '
-                                   'modules are only loaded from there')
-        return deployment.deployed(load_manifest(path), self.config)
 
 
 def create(context: KernelContext) -> Supervisor:

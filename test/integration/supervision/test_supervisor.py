@@ -247,3 +247,23 @@ def test_under_launch_the_kernel_leaves_modules_reconfigurable_and_stops_with_th
     assert kernel.wait(12) == 0
     assert 'context is invalid' not in camera.output()
     assert 'ERROR' not in camera.output(), camera.output()[-2000:]
+
+
+def test_under_launch_a_module_enabled_at_run_time_is_started_by_the_kernel(
+        processes, ros_env, tmp_path, probe):
+    """The launch file starts the config's enabled modules only: the kernel starts the rest."""
+    mods = tmp_path / 'modules'
+    support.launched_camera_module(mods)
+    config = kernel_config(tmp_path, mods, [])
+    processes.start(
+        [sys.executable, '-m', 'unity_kernel_core.kernel.node', '--ros-args', '-r',
+         '__node:=unity_kernel', '-p', f'config_file:={config}', '-p', 'autostart:=true',
+         '-p', 'spawn_modules:=false'], ros_env, tmp_path / 'kernel.log')
+    support.wait_for(lambda: module_states(probe).get('camera') == 'available', 60,
+                     message='kernel up, camera available')
+    enabled = support.cli(ros_env, 'modules', 'enable', 'camera', timeout=120)
+    assert (enabled.returncode, enabled.stdout) == (
+        0, 'enable camera: done: camera is active\n'), enabled.stderr
+    assert probe.get_state('sensors/camera') == 'active'
+    log = tmp_path / 'state' / 'logs' / 'camera.log'
+    assert log.exists() and '--- start:' in log.read_text()  # its own child, with its log

@@ -159,7 +159,7 @@ def test_scheduling_override_reaches_the_node_runner_and_the_launch_prefix_alike
                           '--policy', 'fifo', '--priority', '12', '--']
     [launched] = node_modules(config)
     assert shlex.split(launched.prefix) == prefix  # one source for both ways of starting it
-    runner = NodeRunner(cam, None, tmp_path, spawn=True)  # type: ignore[arg-type]
+    runner = NodeRunner(cam, None, tmp_path)  # type: ignore[arg-type]
     assert runner.command()[:len(prefix)] == prefix
 
 

@@ -22,6 +22,7 @@ from typing import Dict, List, Optional
 import pytest
 
 from unity_kernel_core.errors import ModuleError
+from unity_kernel_core.module_commands import ModuleCommand, OutcomeStatus
 from unity_kernel_core.supervision.machine import (Failure, FailureKind, Job, job_deadline_s,
                                                    ModuleMachine, ModuleState)
 from unity_kernel_core.supervision.manifest import (HealthLimits, Manifest, parse_manifest,
@@ -225,11 +226,15 @@ def test_machine_failure_sets_a_restart_deadline_instead_of_waiting():
 
 def test_machine_gives_up_after_max_restarts_and_keeps_the_reason():
     m, clock = machine(backoff=0.1, max_restarts=2)
+    hung = Failure(FailureKind.HUNG, 'no answer')
     for _ in range(2):
-        assert m.fail(Failure(FailureKind.HUNG, 'no answer'), clock()) is Job.KILL
+        epoch = m.begin(Job.START, clock())
+        assert m.job_done(Job.START, epoch, hung, clock()) is Job.KILL
         assert m.state is ModuleState.RECOVERING
-    m.fail(Failure(FailureKind.HUNG, 'no answer'), clock())
-    assert m.state is ModuleState.FAILED and m.gave_up
+        clock.advance(0.5)
+        assert m.next_job(clock(), running=True, deps_active=True) is Job.START
+    m.job_done(Job.START, m.begin(Job.START, clock()), hung, clock())
+    assert m.state is ModuleState.FAILED and m.take_gave_up() and not m.take_gave_up()
     assert m.message == 'no answer; gave up after 2 restart(s) in 60s'
     assert m.next_job(clock() + 100, running=True, deps_active=True) is None
 
@@ -543,3 +548,178 @@ def test_a_transition_past_its_deadline_ends_only_that_modules_attempt(world_fac
     w.clock.advance(1.0)
     w.settle()
     assert w.state('stuck') == 'active' and rec.machine.restarts == 1
+
+
+# -- operator commands and their outcomes ---------------------------------------------------
+
+def order(w: World, command: ModuleCommand, target, wait: bool = True):
+    """Take ``command`` as the services do: an outcome id, then the loop carries it out."""
+    book = w.scheduler.outcomes
+    name = target if isinstance(target, str) else target.name
+    outcome = book.take(command, name)
+
+    def run():
+        try:
+            w.scheduler.command(command, target, outcome.command_id)
+        except ModuleError:
+            pass  # its outcome says so
+    w.scheduler.call(run)
+    if wait:
+        w.settle()
+    return outcome.command_id
+
+
+def outcome_of(w: World, command_id: str):
+    outcome = w.scheduler.outcomes.get(command_id)
+    return outcome.status, outcome.message
+
+
+def test_restart_of_a_module_that_is_not_enabled_is_refused_and_changes_nothing(
+        world_factory):
+    w = world_factory(manifest('heartbeat'), manifest('haptic'), enabled=['heartbeat'])
+    w.settle()
+    refused = order(w, ModuleCommand.RESTART, 'haptic')
+    assert outcome_of(w, refused) == (
+        OutcomeStatus.REFUSED, "module 'haptic': is not enabled: restart acts on enabled "
+                               'modules (enable it first)')
+    assert w.state('haptic') == 'available' and 'haptic' not in w.runners
+    w.clock.advance(30.0)
+    w.settle()
+    assert w.state('haptic') == 'available'  # nothing retried behind the operator's back
+
+
+def test_enable_brings_a_module_up_and_its_outcome_follows_it(world_factory):
+    w = world_factory(manifest('heartbeat'), manifest('monitor', depends=['heartbeat']),
+                      enabled=['heartbeat'])
+    w.settle()
+    gate = w.block[('monitor', 'activate')] = threading.Event()
+    done = order(w, ModuleCommand.ENABLE, 'monitor')
+    status, message = outcome_of(w, done)
+    assert status is OutcomeStatus.SCHEDULED
+    assert message == 'enable of monitor in progress: monitor is starting (starting)'
+    gate.set()
+    w.settle()
+    assert w.state('monitor') == 'active'
+    assert outcome_of(w, done) == (OutcomeStatus.DONE, 'monitor is active')
+    again = order(w, ModuleCommand.ENABLE, 'monitor')
+    assert outcome_of(w, again) == (OutcomeStatus.DONE, 'monitor is already enabled (active)')
+
+
+def test_enable_of_a_module_whose_dependency_is_not_enabled_is_refused(world_factory):
+    w = world_factory(manifest('heartbeat'), manifest('monitor', depends=['heartbeat']),
+                      enabled=[])
+    w.settle()
+    refused = order(w, ModuleCommand.ENABLE, 'monitor')
+    assert outcome_of(w, refused) == (
+        OutcomeStatus.REFUSED,
+        "module 'monitor': module 'monitor' depends on 'heartbeat', which is not available")
+    assert w.state('monitor') == 'available' and not w.scheduler.records['monitor'].enabled
+
+
+def test_disable_takes_a_module_down_once_its_stop_is_done_and_enable_brings_it_back(
+        world_factory):
+    w = world_factory(manifest('camera'))
+    w.settle()
+    gate = w.block[('camera', 'stop')] = threading.Event()
+    down = order(w, ModuleCommand.DISABLE, 'camera')
+    assert w.state('camera') == 'stopped'
+    assert outcome_of(w, down)[0] is OutcomeStatus.SCHEDULED  # its stop is still running
+    gate.set()
+    w.settle()
+    assert outcome_of(w, down) == (OutcomeStatus.DONE, 'camera is stopped (disabled)')
+    assert w.scheduler.records['camera'].runner is None
+    refused = order(w, ModuleCommand.RESTART, 'camera')
+    assert outcome_of(w, refused)[0] is OutcomeStatus.REFUSED
+    again = order(w, ModuleCommand.DISABLE, 'camera')
+    assert outcome_of(w, again) == (OutcomeStatus.DONE, 'camera is not enabled (stopped)')
+    up = order(w, ModuleCommand.ENABLE, 'camera')
+    assert outcome_of(w, up) == (OutcomeStatus.DONE, 'camera is active')
+    assert w.runners['camera'].calls == ['start', 'configure', 'activate']  # a fresh runner
+
+
+def test_unload_of_a_module_others_need_is_refused_with_the_reason(world_factory):
+    w = world_factory(manifest('heartbeat'), manifest('monitor', depends=['heartbeat']))
+    w.settle()
+    for command in (ModuleCommand.UNLOAD, ModuleCommand.DISABLE):
+        refused = order(w, command, 'heartbeat')
+        assert outcome_of(w, refused) == (
+            OutcomeStatus.REFUSED,
+            f"module 'heartbeat': still needed by monitor; {command.value} those first")
+    assert w.state('heartbeat') == 'active' and w.state('monitor') == 'active'
+    assert ('heartbeat', 'stop') not in w.log
+
+
+def test_a_restart_whose_start_fails_has_failed_with_the_modules_reason(world_factory):
+    w = world_factory(manifest('camera', backoff=5.0))
+    w.settle()
+    w.fail[('camera', 'start')] = 'process exited with status 1 during start'
+    failed = order(w, ModuleCommand.RESTART, 'camera')
+    assert outcome_of(w, failed) == (
+        OutcomeStatus.FAILED, "camera is recovering (module 'camera': process exited with "
+                              'status 1 during start)')
+
+
+def test_a_command_waits_for_the_job_in_flight_and_a_later_one_overtakes_it(world_factory):
+    w = world_factory(manifest('camera'), manifest('lidar'), enabled=['camera'])
+    w.settle()
+    gate = w.block[('camera', 'check')] = threading.Event()
+    w.clock.advance(1.1)  # a health check is in flight and hangs
+    w.settle(timeout=0.5)
+    first = order(w, ModuleCommand.RESTART, 'camera', wait=False)
+    second = order(w, ModuleCommand.DISABLE, 'camera', wait=False)
+    w.settle(timeout=0.5)
+    assert outcome_of(w, first) == (OutcomeStatus.REFUSED, 'overtaken by a later disable '
+                                                           'before it was carried out')
+    assert outcome_of(w, second)[0] is OutcomeStatus.SCHEDULED
+    assert w.state('camera') == 'active'  # nothing happens under the job in flight
+    gate.set()
+    w.settle()
+    assert outcome_of(w, second) == (OutcomeStatus.DONE, 'camera is stopped (disabled)')
+
+
+def test_load_is_done_once_the_module_is_active_or_refused_with_the_reason(world_factory):
+    w = world_factory(manifest('base'))
+    w.settle()
+    done = order(w, ModuleCommand.LOAD, manifest('late', depends=['base']))
+    assert outcome_of(w, done) == (OutcomeStatus.DONE, 'late is active')
+    refused = order(w, ModuleCommand.LOAD, manifest('orphan', depends=['ghost']))
+    assert outcome_of(w, refused) == (
+        OutcomeStatus.REFUSED, "module 'orphan': depends on unknown module(s): ghost")
+    assert 'orphan' not in w.scheduler.records
+
+
+def test_a_command_on_an_inactive_kernel_stays_scheduled_saying_where_it_is(world_factory):
+    w = world_factory(manifest('camera'))
+    w.settle()
+    w.scheduler.running = False
+    pending = order(w, ModuleCommand.RESTART, 'camera')
+    assert outcome_of(w, pending) == (
+        OutcomeStatus.SCHEDULED,
+        'restart of camera in progress: camera is waiting (restart requested)')
+
+
+def test_record_changes_wait_for_a_reader_holding_the_lock(world_factory):
+    w = world_factory(manifest('camera'))
+    w.settle()
+    w.runners['camera'].exited = Failure(FailureKind.EXITED, 'exited', code=3)
+    with w.scheduler.lock:
+        stepper = threading.Thread(target=w.scheduler.run_once, args=(0.01,))
+        stepper.start()
+        stepper.join(0.3)
+        assert stepper.is_alive()  # the loop waits for the reader
+        assert w.state('camera') == 'active'
+    stepper.join(5)
+    assert w.state('camera') == 'recovering'
+
+
+def test_outcomes_can_be_waited_for_from_another_thread(world_factory):
+    w = world_factory(manifest('camera'))
+    w.settle()
+    command_id = order(w, ModuleCommand.RESTART, 'camera', wait=False)
+    waited = []
+    waiter = threading.Thread(
+        target=lambda: waited.append(w.scheduler.outcomes.wait(command_id, 10.0)))
+    waiter.start()
+    w.settle()
+    waiter.join(10)
+    assert waited[0].status is OutcomeStatus.DONE

@@ -18,14 +18,15 @@ Why: the mirror's per-event Python work (building entries, packing the pipeline,
 replies) in the kernel's process competes with the intake and the bus for the one CPython
 interpreter lock (docs/performance.md). Here the kernel's bus tap only copies each event (its
 CDR bytes and a few fields, with the stream entry ID already issued) into a ring in a
-memory-mapped file in ``/dev/shm`` (:func:`ring_path`, :mod:`unity_kernel_core.audit.ring`);
+memory-mapped file in ``/dev/shm`` (:mod:`.ring_file`, :mod:`unity_kernel_core.audit.ring`);
 the writer process takes batches from it and writes them with the same
 :class:`~unity_kernel_core.audit.batch_writer.BatchWriter` as the thread writer (the same
 records, journal and Redis connection code).
 
 Two programs, one file each: the kernel's side (:mod:`.supervisor`: the tap into the ring,
 starting and restarting the process) and the process (:mod:`.process`, run as
-``python -m unity_kernel_core.audit.writer_process``); :mod:`.protocol` is what they agree on.
+``python -m unity_kernel_core.audit.writer_process``); :mod:`.protocol` is what they agree on,
+:mod:`.ring_file` where the ring is.
 
 Where the durable hand-off happens: an event is in the ring once the tap returned, and the
 ring's pages outlive either process. The writer releases a batch from the ring only after
@@ -44,7 +45,8 @@ seeded from what the writer found in the journal and Redis when it started.
 """
 
 from unity_kernel_core.audit.encoder import EVENT_HEAD, KIND_EVENT, RingDecoder
-from unity_kernel_core.audit.writer_process.protocol import LOCK_FILE, ring_path
+from unity_kernel_core.audit.writer_process.protocol import LOCK_FILE
+from unity_kernel_core.audit.writer_process.ring_file import ring_path
 from unity_kernel_core.audit.writer_process.supervisor import ProcessWriter
 
 __all__ = ['KIND_EVENT', 'LOCK_FILE', 'ProcessWriter', 'ring_path']

@@ -29,8 +29,8 @@ With ``redis.writer: process`` and the native extension built, the hot path is n
 packer (``unity_kernel_core.native``) turns the ring's event records straight into the
 batch's one RESP write (the bytes the Python path sends for them), and entries are made only
 when the batch takes the journal's path (Redis away, or the journal not empty). Dead-letter
-records, and anything the packer refuses, take the Python path (``redis.writer:
-process-python`` takes it always: the reference).
+records, and anything the packer refuses (a damaged record among them), take the Python path
+(``redis.writer: process-python`` takes it always: the reference).
 """
 
 import fcntl
@@ -41,19 +41,21 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Dict, IO, List, Optional
+from typing import Any, Dict, IO, List, Optional, Tuple
 
 from unity_kernel_core import native
 from unity_kernel_core.audit.batch_writer import BatchWriter
-from unity_kernel_core.audit.encoder import RingDecoder
-from unity_kernel_core.audit.record import EVENT_FIELDS
-from unity_kernel_core.audit.ring import Ring, RingError, try_open
+from unity_kernel_core.audit.encoder import find_record, RingDecoder
+from unity_kernel_core.audit.record import EVENT_FIELDS, parse_id, StreamEntry
+from unity_kernel_core.audit.ring import HEADER, recover, Ring, RingError
+from unity_kernel_core.audit.writer_process import ring_file
 from unity_kernel_core.audit.writer_process.protocol import (LOCK_FILE, message_line, MODES,
                                                              MODULE, read_config, READY,
-                                                             Ready, ring_path, STATUS,
-                                                             STATUS_PERIOD_S)
+                                                             Ready, STATUS, STATUS_PERIOD_S)
+from unity_kernel_core.common.files import open_or_create_private, quarantine
 from unity_kernel_core.common.shutdown import stop_budget
-from unity_kernel_core.config.kernel_config import KernelConfig
+from unity_kernel_core.config.kernel_config import KernelConfig, RING_BYTES_MAX
+from unity_kernel_core.errors import StateFileError
 
 _LOG = logging.getLogger('unity_kernel.mirror')
 
@@ -96,11 +98,22 @@ class WriterProcess:
             self._closing_at = time.monotonic()
         return self._closing_at + stop_budget(self.config.kernel.shutdown_timeout_s)
 
-    def ready(self) -> Ready:
+    def ready(self, ring: Ring) -> Ready:
         """Return where the kernel continues: after what Redis, the journal and the ring hold."""
         return Ready(max(self.writer.encoder.events_clock.last, self.decoder.last_id),
                      self.writer.encoder.dead_clock.last,
-                     max(self.writer.encoder.last_seq, self.decoder.last_seq))
+                     max(self.writer.encoder.last_seq, self.decoder.last_seq), str(ring.path))
+
+    def _damage_seen(self, ring: Ring, malformed_before: int, places_before: int) -> None:
+        """Count and report damaged frames and malformed records met since the given counts."""
+        places = ring.damage.places - places_before
+        malformed = self.decoder.malformed - malformed_before
+        if places or malformed:
+            self.writer.counts.counters['ring_corrupt'] += places + malformed
+            self.writer.counts.log_limited(
+                'ring-damage', f'audit writer ring {ring.path}: {places} damaged frame(s) '
+                f'({ring.damage.skipped} bytes skipped in all) and {malformed} malformed '
+                'record(s) skipped; every intact record after them is written')
 
     def write_out(self, ring: Ring, until_empty: bool) -> bool:
         """Write one batch from the ring; return False when the ring was empty."""
@@ -170,6 +183,64 @@ class WriterProcess:
         self.writer.encoder.last_seq = last_seq
         return True
 
+    def write_entries(self, entries: List[StreamEntry]) -> None:
+        """Write entries recovered from a damaged ring, one batch at a time."""
+        for start in range(0, len(entries), self.batch):
+            self.writer.write(entries[start:start + self.batch])
+        self.writer.encoder.last_seq = self.decoder.last_seq
+
+    def write_out_left(self, path: pathlib.Path) -> None:
+        """
+        Write out a ring left by an earlier kernel, whatever state it is in; then remove it.
+
+        A ring that is not this user's (or writable by others) is never read. A damaged one
+        is read as far as it can be (every intact record, put back in the order of their
+        entry IDs) and moved aside, with one ERROR saying what was recovered.
+        """
+        if not os.path.lexists(path):
+            return
+        max_size = HEADER + RING_BYTES_MAX
+        malformed = self.decoder.malformed
+        try:
+            ring = Ring.open(path, find_record)
+        except StateFileError as exc:
+            if 'owned by uid' in str(exc):  # another user's: not ours to move or read
+                _LOG.error('audit writer ring %s refused, never read: %s', path,
+                           str(exc).split(': ', 1)[-1])
+                return
+            quarantine(path, 'audit writer ring', str(exc).split(': ', 1)[-1],
+                       'never read')
+            return
+        except RingError as exc:  # a damaged header: take every intact frame
+            try:
+                found = recover(path, max_size, find_record)
+            except StateFileError as unusable:
+                quarantine(path, 'audit writer ring', str(unusable).split(': ', 1)[-1],
+                           'never read')
+                return
+            entries = self.decoder.decode(found.records)
+            self.write_entries(sorted(entries, key=_entry_order))
+            quarantine(path, 'audit writer ring', str(exc).split(': ', 1)[-1],
+                       f'{len(entries)} intact record(s) recovered and written (in the order '
+                       f'of their entry IDs), {self.decoder.malformed - malformed} malformed '
+                       'skipped')
+            return
+        if ring.used:
+            _LOG.warning('writing out %d byte(s) of events a previous kernel left in %s',
+                         ring.used, path)
+        written = 0
+        while self.write_out(ring, until_empty=True):
+            written += 1
+        damage = ring.damage
+        ring.close()
+        bad = self.decoder.malformed - malformed
+        if damage or bad:
+            quarantine(path, 'audit writer ring', f'{damage.places} damaged frame(s) '
+                       f'({damage.skipped} bytes) and {bad} malformed record(s)',
+                       'every intact record before and after them was written')
+        else:
+            ring_file.forget(self.state_dir, path)
+
     def status(self, kind: str = STATUS, extra: Optional[Dict[str, Any]] = None) -> None:
         """Write a status line (the counters) to the kernel, unless it is gone."""
         self._last_status = time.monotonic()
@@ -188,6 +259,7 @@ class WriterProcess:
         """Write batches from the ring until the kernel closes it (or is gone), then finish."""
         writer = self.writer
         while True:
+            malformed, places = self.decoder.malformed, ring.damage.places
             closing = ring.closing or self.parent_gone.is_set()
             if writer.held:
                 # the journal refused entries (disk full): take nothing more from the ring
@@ -200,7 +272,9 @@ class WriterProcess:
                 if closing and writer.held and time.monotonic() > self._closing_deadline():
                     break
                 continue
-            if not self.write_out(ring, until_empty=closing):
+            wrote = self.write_out(ring, until_empty=closing)
+            self._damage_seen(ring, malformed, places)
+            if not wrote:
                 if closing:
                     break
                 if self.journal.pending:
@@ -252,32 +326,46 @@ def main(argv: Optional[List[str]] = None) -> int:
     if config is None:
         return 2
     os.nice(config.redis.writer_nice)  # read once: a reload does not renice a running writer
-    lock = open(state_dir / LOCK_FILE, 'a+b')
+    try:
+        lock = open_or_create_private(state_dir / LOCK_FILE)
+    except (OSError, StateFileError) as exc:
+        _LOG.error('cannot lock %s: %s', state_dir / LOCK_FILE, exc)
+        return 1
     fcntl.flock(lock, fcntl.LOCK_EX)  # a writer left by a killed kernel finishes first
     child = WriterProcess(config, state_dir)
     child.writer.prime()
-    path = ring_path(state_dir)
-    if mode == 'start':
-        left = try_open(path)
-        if left is not None:
-            if left.used:
-                _LOG.warning('writing out %d byte(s) of events a previous kernel left in %s',
-                             left.used, path)
-            while child.write_out(left, until_empty=True):
-                pass
-            left.close()
-        ring = Ring.create(path, config.redis.ring_bytes)
-    else:
-        try:
-            ring = Ring.open(path)
-        except RingError as exc:
-            _LOG.error('%s', exc)
-            return 1
+    try:
+        ring = _ring_for(mode, child, state_dir, config)
+    except (RingError, StateFileError) as exc:
+        _LOG.error('%s', exc)
+        return 1
     threading.Thread(target=_follow_parent, args=(child, sys.stdin.buffer), daemon=True,
                      name='follow-kernel').start()
-    child.status(READY, child.ready().fields())
+    child.status(READY, child.ready(ring).fields())
     child.run(ring)
-    if not ring.used:
-        path.unlink(missing_ok=True)  # all written out: nothing for a next start to recover
+    left = ring.used
     ring.close()
+    if not left:
+        ring_file.forget(state_dir, ring.path)  # all written out: nothing for a next start
     return 0
+
+
+def _ring_for(mode: str, child: WriterProcess, state_dir: pathlib.Path,
+              config: KernelConfig) -> Ring:
+    """``start``: write out what earlier kernels left, make a new ring; ``resume``: map it."""
+    if mode == 'start':
+        for left in (ring_file.recorded(state_dir), ring_file.earlier_path(state_dir)):
+            if left is not None:
+                child.write_out_left(left)
+        ring = ring_file.make(state_dir, config.redis.ring_bytes)
+        ring.finder = find_record
+        return ring
+    path = ring_file.recorded(state_dir)
+    if path is None:
+        raise RingError(f'no writer ring is recorded in {state_dir}')
+    return Ring.open(path, find_record)
+
+
+def _entry_order(entry: StreamEntry) -> Tuple[bool, Tuple[int, int]]:
+    """Order recovered entries as they were issued: events by ID, then dead letters by ID."""
+    return entry.fields.get('handler') is not None, parse_id(entry.entry_id)

@@ -18,11 +18,11 @@ What the kernel and its writer process agree on: the command, the lines, the fil
 The kernel starts ``python -m unity_kernel_core.audit.writer_process start|resume STATE_DIR``
 (:func:`command`), writes the config as one JSON line to its stdin (:func:`config_line`; again
 on a reload), and reads its stdout: ``ready <json>`` once (:class:`Ready`: the IDs and seq to
-continue from), then ``status <json>`` with its counters every :data:`STATUS_PERIOD_S`.
+continue from, the ring it made), then ``status <json>`` with its counters every
+:data:`STATUS_PERIOD_S`.
 """
 
 import dataclasses
-import hashlib
 import json
 import os
 import pathlib
@@ -37,8 +37,6 @@ from unity_kernel_core.config.kernel_config import KernelConfig
 MODULE = 'unity_kernel_core.audit.writer_process'
 MODES = ('start', 'resume')
 """``start``: write out a ring left by a dead kernel, make a new one; ``resume``: map it."""
-RING_FILE = 'mirror-ring'
-SHM = pathlib.Path('/dev/shm')
 LOCK_FILE = 'mirror-writer.lock'
 """Held by the writer process for its life: a writer left by a killed kernel finishes first."""
 STATUS_PERIOD_S = 0.5
@@ -49,20 +47,6 @@ READY = 'ready'
 STATUS = 'status'
 
 Id = Tuple[int, int]
-
-
-def ring_path(state_dir: pathlib.Path) -> pathlib.Path:
-    """
-    Return where the ring of the kernel with ``state_dir`` lives.
-
-    In shared memory (``/dev/shm``, named after the state directory) when there is one: its
-    pages are never written back to a disk, so the tap never waits for I/O, and they outlive
-    both processes (not a reboot). Otherwise ``<state_dir>/mirror-ring``.
-    """
-    if SHM.is_dir() and os.access(SHM, os.W_OK):
-        digest = hashlib.sha256(str(pathlib.Path(state_dir).resolve()).encode()).hexdigest()
-        return SHM / f'unity-kernel-{os.getuid()}-{digest[:16]}-{RING_FILE}'
-    return pathlib.Path(state_dir) / RING_FILE
 
 
 def command(mode: str, state_dir: pathlib.Path) -> List[str]:
@@ -77,11 +61,13 @@ class Ready:
     last_id: Id
     dead_last_id: Id
     last_seq: int
+    ring: str
+    """The ring the writer made (and recorded in the state directory)."""
 
     def fields(self) -> Dict[str, Any]:
         """Return the fields the ``ready`` line adds to the writer's counters."""
         return {'last_id': list(self.last_id), 'dead_last_id': list(self.dead_last_id),
-                'last_seq': self.last_seq}
+                'last_seq': self.last_seq, 'ring': self.ring}
 
     @classmethod
     def of(cls, message: Dict[str, Any]) -> 'Ready':
@@ -89,7 +75,8 @@ class Ready:
         try:
             ms, seq = (int(x) for x in message['last_id'])
             dead_ms, dead_seq = (int(x) for x in message['dead_last_id'])
-            return cls((ms, seq), (dead_ms, dead_seq), int(message['last_seq']))
+            return cls((ms, seq), (dead_ms, dead_seq), int(message['last_seq']),
+                       str(message['ring']))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f'malformed ready line: {exc}') from None
 

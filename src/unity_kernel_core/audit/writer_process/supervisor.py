@@ -40,15 +40,17 @@ from unity_kernel_core.audit.batch_writer import JOURNAL_DIR
 from unity_kernel_core.audit.counters import COUNTERS, WriterCounts
 from unity_kernel_core.audit.encoder import EntryEncoder
 from unity_kernel_core.audit.record import AuditError, StreamKeys
-from unity_kernel_core.audit.ring import Ring
+from unity_kernel_core.audit.ring import Ring, RingError
+from unity_kernel_core.audit.writer_process import ring_file
 from unity_kernel_core.audit.writer_process.protocol import (command, config_line,
                                                              LineReader, parse_line, READY,
-                                                             Ready, ring_path, STATUS)
+                                                             Ready, STATUS)
 from unity_kernel_core.bus.event_bus import DeadLetter
 from unity_kernel_core.bus.events import Event, Tier
 from unity_kernel_core.common.backoff import BackoffCounter, StepBackoff
 from unity_kernel_core.common.credentials import redact_url
 from unity_kernel_core.config.kernel_config import KernelConfig, TopicRoutes
+from unity_kernel_core.errors import StateFileError
 
 _LOG = logging.getLogger('unity_kernel.mirror')
 
@@ -151,7 +153,13 @@ class ProcessWriter:
         """Start the writer process, wait until it is ready; return the last seq it knows."""
         ready = self._spawn('start')
         self._encoder.resume_after(ready.last_id, ready.dead_last_id, ready.last_seq)
-        self._ring = Ring.open(ring_path(self.state_dir))
+        path = pathlib.Path(ready.ring)
+        try:
+            if path != ring_file.recorded(self.state_dir):
+                raise RingError(f'{path} is not the ring recorded in {self.state_dir}')
+            self._ring = Ring.open(path)
+        except (RingError, StateFileError) as exc:
+            raise AuditError(f'the audit writer ring: {exc}') from None
         self.last_seq = ready.last_seq
         return self.last_seq
 
@@ -177,7 +185,8 @@ class ProcessWriter:
             except subprocess.TimeoutExpired:
                 _LOG.error('audit writer process %d did not finish within %.1fs: killing it; '
                            '%d byte(s) of events stay in %s for the next start', proc.pid,
-                           timeout, ring.used if ring else 0, ring_path(self.state_dir))
+                           timeout, ring.used if ring else 0,
+                           ring.path if ring else 'the ring')
                 proc.kill()
                 proc.wait()
         if self._watcher is not None:

@@ -126,6 +126,8 @@ typedef struct
   int oversize;
   uint64_t max_message;
   /* counters (read with __atomic loads) */
+  /* handoff_dropped: messages for the interpreter that no hand-off item was made for (larger
+   * than its bound, no memory); what a hand-off refuses or evicts it counts itself */
   uint64_t taken, take_errors, oversized, wait_errors, handoff_dropped, not_mirrored;
 } uk_thread_t;
 
@@ -395,8 +397,8 @@ static int take_one(uk_thread_t * t, uk_sub_t * s)
   __atomic_add_fetch(&s->received, 1, __ATOMIC_RELAXED);
   __atomic_add_fetch(&s->bytes, len, __ATOMIC_RELAXED);
   __atomic_add_fetch(&t->taken, 1, __ATOMIC_RELAXED);
-  if (item != NULL && !core->handoff_enqueue(in->handoffs[s->tier], item)) {
-    __atomic_add_fetch(&t->handoff_dropped, 1, __ATOMIC_RELAXED);
+  if (item != NULL) {
+    core->handoff_enqueue(in->handoffs[s->tier], item);  /* a refusal counts there */
   }
   return 1;
 }
