@@ -102,7 +102,8 @@ test: setup-dev setup-llm web
 # the ROS libraries throw C++ exceptions); leaks are not checked (the interpreter keeps what
 # it allocated at exit). `make test` runs it last.
 ASAN_DIR := .cache/asan
-ASAN_TESTS ?= test/unit/native test/fuzz/native test/integration/kernel/test_bus_intake.py \
+ASAN_TESTS ?= test/unit/native test/fuzz/native test/integration/native \
+	test/integration/kernel/test_bus_intake.py \
 	test/integration/audit/test_writer_process.py test/integration/audit/test_mirror_no_loss.py
 test-asan: setup-dev
 	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR) && cp -r src setup.py $(ASAN_DIR)/

@@ -26,8 +26,8 @@ from unity_kernel_core.api.check_config import check_config
 from unity_kernel_core.audit import private_redis
 from unity_kernel_core.errors import AuditError, ConfigError
 from unity_kernel_core.kernel.node import KernelNode
-from unity_kernel_core.paths import default_config_path, ensure_private_dir, private_umask
-from unity_kernel_core.paths import StateDirError
+from unity_kernel_core.paths import default_config_path, ensure_private_dir, lock_state_dir
+from unity_kernel_core.paths import private_umask, StateDirError, StateDirInUse
 from unity_kernel_core.ros import lifecycle_base
 
 
@@ -84,14 +84,32 @@ def up(config_path: Optional[pathlib.Path], ros_args: Optional[List[str]] = None
     try:
         private_umask()  # the journal, ring, logs and Redis data are the user's alone
         ensure_private_dir(config.kernel.state_dir)
+        # one kernel per state dir: before anything of it is touched (its private Redis)
+        lock = lock_state_dir(config.kernel.state_dir)
+    except StateDirInUse as exc:
+        print(f'unity-kernel: cannot start: {exc}', file=sys.stderr)
+        return 2
     except StateDirError as exc:
         print(f'unity-kernel: cannot start: kernel.{exc}', file=sys.stderr)
         return 2
+    try:
+        code = _with_redis(config.kernel.state_dir, config.redis.enabled, config.redis.url,
+                           lambda: _run(config.kernel.node_name, path, ros_args, out,
+                                        on_active), out)
+    finally:
+        lock.release()
+    if then_exit:
+        lifecycle_base.end_process(code)
+    return code
 
+
+def _with_redis(state_dir: str, enabled: bool, url: Optional[str], run: Callable[[], int],
+                out: TextIO) -> int:
+    """Run the kernel with the private Redis when it needs one (started, stopped after)."""
     server = None
-    if private_redis.needed(config.redis.enabled, config.redis.url):
+    if private_redis.needed(enabled, url):
         try:
-            server = private_redis.start_for(pathlib.Path(config.kernel.state_dir))
+            server = private_redis.start_for(pathlib.Path(state_dir))
         except AuditError as exc:
             print(f'unity-kernel: cannot start: {exc}', file=sys.stderr)
             return 2
@@ -99,13 +117,10 @@ def up(config_path: Optional[pathlib.Path], ros_args: Optional[List[str]] = None
               f'{server.directory})', file=out, flush=True)
     try:
         with _redis_url_env(server.url if server is not None else None):
-            code = _run(config.kernel.node_name, path, ros_args, out, on_active)
+            return run()
     finally:
         if server is not None:
             server.stop()
-    if then_exit:
-        lifecycle_base.end_process(code)
-    return code
 
 
 @contextlib.contextmanager

@@ -58,6 +58,10 @@ def test_colcon_build_installs_executables_launch_config_and_index(tmp_path, ros
     app = site / 'unity_kernel_core' / 'live' / 'static' / 'app'
     assert {'flow.js', 'flow.css', 'plots.js', 'plots.css'} <= {p.name for p in app.iterdir()}
     assert (site / 'unity_kernel_core' / 'live' / 'static' / 'flows.html').is_file()
+    # the native data path: compiled by the same build, against the ROS it found
+    native = site / 'unity_kernel_core' / 'native'
+    assert list(native.glob('_core.*.so')) and list(native.glob('_rcl.*.so')), \
+        sorted(p.name for p in native.iterdir())
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          env={**run_env, 'PYTHONPATH': str(site)}, cwd=tmp_path, timeout=60)
     assert out.stdout.strip() == str(share / 'config' / 'kernel.yaml'), out.stderr

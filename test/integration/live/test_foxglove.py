@@ -443,3 +443,38 @@ def test_tls_serves_wss_and_https_with_the_configured_certificate(processes, ros
     with urllib.request.urlopen(kernel.dashboard_url + 'api/state', timeout=10,
                                 context=context) as response:
         assert json.loads(response.read())['kernel']['state'] == 'active'
+
+
+def test_the_official_client_reads_freely_but_mutates_only_with_the_token_and_allowed_origins(
+        processes, ros_env, tmp_path, foxglove_js):
+    kernel = live_support.start_live_kernel(processes, ros_env, tmp_path, ['heartbeat'])
+
+    def run(url, **plan):
+        result = foxglove_js.run('foxglove_live_access.js', [url, json.dumps(plan)], 60)
+        assert result.returncode == 0, (result.events[-5:], result.stderr[-2000:])
+        return result
+
+    # the status line's URL: restarts, but ROS's own parameters stay read-only; a subscription
+    # id of 2**32 is refused with a reason and the connection serves on
+    owner = run(kernel.owner_url, restart='heartbeat', badSubscription=True,
+                parameters=[{'name': 'use_sim_time', 'value': True}])
+    assert owner.of('service') == [{'event': 'service', 'response': {
+        'success': True, 'message': 'restart of heartbeat scheduled'}}]
+    assert owner.of('parameterValues')[0]['parameters'] == [
+        {'name': 'use_sim_time', 'value': False}]
+    statuses = [e['message'] for e in owner.of('status')]
+    assert any('use_sim_time' in m and 'read-only' in m for m in statuses), statuses
+    assert any('from 0 to 4294967295' in m for m in statuses), statuses
+    assert owner.of('message')
+    # the address without the token: reading only
+    anonymous = run(kernel.foxglove_url, restart='heartbeat')
+    assert anonymous.of('service')[0]['failure'].endswith('missing or wrong token')
+    # a page of another site cannot connect; "null" (the desktop app) only with the token
+    assert run(kernel.foxglove_url, origin='https://evil.example').of('refused') == [
+        {'event': 'refused', 'status': 403}]
+    assert run(kernel.foxglove_url, origin='null').of('refused') == [
+        {'event': 'refused', 'status': 401}]
+    desktop = run(kernel.owner_url, origin='null', restart='heartbeat')
+    assert desktop.of('service')[0]['response']['success'] is True
+    web_app = run(kernel.foxglove_url, origin='https://app.foxglove.dev')
+    assert web_app.of('serverInfo') and not web_app.of('refused')
