@@ -12,18 +12,45 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``check-config``'s summary says what each way of starting does with the config."""
+"""check-config's logic: every problem of a config as the kernel's configure finds them."""
+
+import textwrap
+
+import support
 
 from unity_kernel_core.api.check_config import check_config, summary
-from unity_kernel_core.config.kernel_config import parse_config
 
 
-def test_no_redis_url_says_who_starts_a_private_server_and_who_runs_without():
-    line = summary(parse_config('modules: {enabled: []}\n'))
+def test_the_shipped_config_checks_clean_and_is_summarised():
+    config, issues = check_config(support.ROOT / 'config' / 'kernel.yaml', environ={})
+    assert issues == [] and config is not None
+    line = summary(config)
+    assert f'{len(config.topics)} topic rule(s)' in line and 'modules: ' in line
+    assert '/safety/**->CRITICAL' in line
+
+
+def test_schema_and_deployment_problems_are_listed_with_file_and_line(tmp_path):
+    bad = tmp_path / 'kernel.yaml'
+    bad.write_text('kernel:\n  node_name: 1-bad\n')
+    config, issues = check_config(bad, environ={})
+    assert config is None and issues and issues[0].line == 2
+    missing = tmp_path / 'missing.yaml'
+    missing.write_text(textwrap.dedent(f"""\
+        modules:
+          search_paths: [{tmp_path / 'mods'}]
+          enabled: [nowhere]
+        """))
+    config, issues = check_config(missing, environ={})
+    assert config is None and any('nowhere' in str(i) for i in issues)
+
+
+def test_the_summary_says_where_redis_is():
+    from unity_kernel_core.config.kernel_config import parse_config
     assert ('redis: no URL: `unity-kernel up` starts a private redis-server, `kernel` and '
-            '`ros2 launch` run without the audit mirror') in line
-    assert 'redis: off (redis.enabled: false)' in summary(parse_config(
-        'redis: {enabled: false}\nmodules: {enabled: []}\n'))
+            '`ros2 launch` run without the audit mirror') in summary(
+                parse_config('redis: {url: null}\nmodules: {enabled: []}\n'))
+    assert 'redis: off (redis.enabled: false)' in summary(
+        parse_config('redis: {enabled: false, url: null}\nmodules: {enabled: []}\n'))
 
 
 def test_an_optional_module_that_is_not_found_is_named_as_such(tmp_path):
