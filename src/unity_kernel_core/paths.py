@@ -20,13 +20,16 @@ package, found with the ament index, as ``camera_info_manager`` and rviz read it
 ``~``-relative, or relative: relative to the folder of the file it is written in.
 """
 
+import fcntl
 import os
 import pathlib
 import stat
 import sys
-from typing import Optional
+import threading
+from typing import Dict, Optional, Tuple
 
-from unity_kernel_core.errors import UnityKernelError
+from unity_kernel_core.common.files import open_or_create_private
+from unity_kernel_core.errors import StateFileError, UnityKernelError
 
 PACKAGE = 'unity_kernel'
 PACKAGE_URL = 'package://'
@@ -38,6 +41,81 @@ user's alone: directories 0700, files 0600."""
 
 class StateDirError(UnityKernelError):
     """The state directory cannot be used (not a directory, not writable, a shared one)."""
+
+
+class StateDirInUse(StateDirError):
+    """Another process (``pid``) runs a kernel with this state directory."""
+
+    def __init__(self, state_dir: pathlib.Path, pid: Optional[int]) -> None:
+        super().__init__(f'state dir {state_dir} is in use by pid '
+                         f'{pid if pid is not None else "(unknown)"}')
+        self.state_dir = state_dir
+        self.pid = pid
+
+
+LOCK_FILE = 'kernel.lock'
+"""In the state directory: locked (``flock``) by the process whose kernel uses it."""
+_held: Dict[str, Tuple[int, int]] = {}
+_held_guard = threading.Lock()
+
+
+class StateDirLock:
+    """
+    The state directory's lock, held by this process: one kernel per state directory.
+
+    Taken with :func:`lock_state_dir` (``up`` takes it before its private Redis, the kernel
+    node at configure; within one process it is taken again, counted), given back with
+    :meth:`release`; the operating system releases it when the process ends, however.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.state_dir = pathlib.Path(key)
+        self._released = False
+
+    def release(self) -> None:
+        """Give the lock back (the last release in this process unlocks it)."""
+        if self._released:
+            return
+        self._released = True
+        with _held_guard:
+            fd, count = _held[str(self.state_dir)]
+            if count > 1:
+                _held[str(self.state_dir)] = (fd, count - 1)
+                return
+            del _held[str(self.state_dir)]
+        os.close(fd)  # unlocks: the file stays, with the last holder's pid in it
+
+
+def lock_state_dir(state_dir: 'str | os.PathLike[str]') -> StateDirLock:
+    """
+    Take the lock of ``state_dir`` (a private directory, see :func:`ensure_private_dir`).
+
+    Never waits: StateDirInUse (``state dir X is in use by pid N``) when another process
+    holds it; StateDirError when the lock file cannot be used (a symlink, another user's).
+    """
+    key = str(pathlib.Path(state_dir).expanduser().resolve())
+    with _held_guard:
+        if key in _held:
+            fd, count = _held[key]
+            _held[key] = (fd, count + 1)
+            return StateDirLock(key)
+        path = pathlib.Path(key) / LOCK_FILE
+        try:
+            fd = open_or_create_private(path)
+        except (OSError, StateFileError) as exc:
+            raise StateDirError(f'state dir {key}: cannot use its lock {path}: {exc}') \
+                from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).split(b'\n')[0]
+            os.close(fd)
+            raise StateDirInUse(pathlib.Path(key), int(holder) if holder.isdigit() else None) \
+                from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
+        _held[key] = (fd, 1)
+        return StateDirLock(key)
 
 
 def private_umask() -> None:

@@ -46,7 +46,9 @@ from unity_kernel_core.config.kernel_config import KernelConfig, load_config, Sc
 from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.kernel.diagnostics import intake_status, kernel_status
-from unity_kernel_core.paths import ensure_private_dir, private_umask, StateDirError
+from unity_kernel_core.paths import (ensure_private_dir, lock_state_dir, private_umask,
+                                     resolve_path, StateDirError, StateDirInUse,
+                                     StateDirLock)
 from unity_kernel_core.ros import callbacks, lifecycle_base, message_types
 from unity_kernel_core.ros.diagnostics import status_markers
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
@@ -136,6 +138,8 @@ class KernelNode(ManagedLifecycleNode):
         self._prev_callback_errors = 0
         self._critical_scheduling = Scheduling()
         """The CRITICAL threads' OS scheduling as applied at the last configure."""
+        self._state_lock: Optional[StateDirLock] = None
+        """The state directory's lock, held from configure to cleanup."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -146,18 +150,26 @@ class KernelNode(ManagedLifecycleNode):
         if bad:
             return TransitionCallbackReturn.FAILURE
         path_param = self.get_parameter('config_file').value
-        self.config_path = pathlib.Path(path_param).expanduser() if path_param else None
         try:
+            # a path, or package://<package>/<path> as ROS users write it
+            self.config_path = resolve_path(path_param, None) if path_param else None
             self._loaded = load_config(self.config_path)
         except ConfigError as exc:
             for issue in exc.issues:
                 self.get_logger().error(f'config: {issue}')
+            return TransitionCallbackReturn.FAILURE
+        except FileNotFoundError as exc:  # package://<package>/... of a package not installed
+            self.get_logger().error(f'config: {exc}')
             return TransitionCallbackReturn.FAILURE
         config = self._apply_parameter_overrides(self._loaded)
         self.config = config
         try:
             private_umask()
             state_dir = ensure_private_dir(config.kernel.state_dir)
+            self._state_lock = lock_state_dir(state_dir)  # one kernel per state dir
+        except StateDirInUse as exc:
+            self.get_logger().error(str(exc))
+            return TransitionCallbackReturn.FAILURE
         except StateDirError as exc:
             self.get_logger().error(f'config: kernel.{exc}')
             return TransitionCallbackReturn.FAILURE
@@ -337,6 +349,9 @@ class KernelNode(ManagedLifecycleNode):
             self.intake.close()
         self.intake = None
         self._prev_stats = None
+        if self._state_lock is not None:
+            self._state_lock.release()
+            self._state_lock = None
 
     def _mapped_topics(self) -> Dict[str, str]:
         intake = self.intake

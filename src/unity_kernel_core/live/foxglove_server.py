@@ -299,9 +299,14 @@ class FoxgloveServer(Handlers):
             _LOG.warning('foxglove client %d may not publish on %s: %s', client_id,
                          channel.topic, why)
             return why
+        from rclpy.exceptions import InvalidTopicNameException
+        try:
+            publisher = self._node.create_publisher(msg_type, channel.topic, 10)
+        except InvalidTopicNameException as exc:
+            self.refused_publish += 1
+            return f'not a valid topic name: {exc}'.splitlines()[0]
         with self._lock:
-            self._client_publishers[(client_id, channel.channel_id)] = \
-                self._node.create_publisher(msg_type, channel.topic, 10)
+            self._client_publishers[(client_id, channel.channel_id)] = publisher
         return None
 
     def client_unadvertise(self, client_id: int, channel_id: int) -> None:

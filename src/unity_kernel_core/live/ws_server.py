@@ -275,6 +275,9 @@ class WsServer:
                     await self.dispatcher.handle(peer, message)
                 except ProtocolError as exc:
                     peer.status(StatusLevel.ERROR, str(exc))
+                except Exception:  # a defect of ours or of a handler, not of the client's input
+                    _LOG.exception('foxglove client %d: a request failed', peer.client_id)
+                    peer.status(StatusLevel.ERROR, 'internal error (see the kernel log)')
         except ConnectionClosed:
             pass
         finally:

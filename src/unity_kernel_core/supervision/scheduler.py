@@ -64,7 +64,7 @@ from unity_kernel_core.supervision.machine import (Failure, FailureKind, Job, Mo
                                                    ModuleState, Reason)
 from unity_kernel_core.supervision.manifest import Manifest
 from unity_kernel_core.supervision.outcomes import OutcomeBook
-from unity_kernel_core.supervision.runner import Runner
+from unity_kernel_core.supervision.runner import bring_up, Runner
 
 TRANSITION_WORKERS = 4
 """Lifecycle transitions (start, configure, activate, ...) of independent modules at once."""
@@ -206,9 +206,7 @@ def _run_job(job: Job, runner: Runner) -> Optional[Failure]:
     """Run one job on a worker; return the module's failure, or None."""
     try:
         if job is Job.START:
-            runner.start()
-            runner.configure()
-            runner.activate()
+            bring_up(runner)
         elif job is Job.ACTIVATE:
             runner.activate()
         elif job is Job.DEACTIVATE:
@@ -237,9 +235,7 @@ def _run_reload(old: Optional[Runner], new: Runner) -> Tuple[Runner, Optional[Fa
         except Exception as exc:  # it is replaced anyway; say so
             _log.warning(f'stopping the old version of {new.manifest.name}: {exc}')
     try:
-        new.start()
-        new.configure()
-        new.activate()
+        bring_up(new)
         return new, None, ''
     except Exception as exc:
         error = f'new version failed to start: {exc}'
@@ -251,9 +247,7 @@ def _run_reload(old: Optional[Runner], new: Runner) -> Tuple[Runner, Optional[Fa
         return new, Failure(FailureKind.START_FAILED, error), error
     back = old.fresh()
     try:
-        back.start()
-        back.configure()
-        back.activate()
+        bring_up(back)
         return back, None, error
     except Exception as again:
         return back, Failure(FailureKind.START_FAILED,
