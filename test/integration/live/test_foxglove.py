@@ -16,7 +16,6 @@
 
 import base64
 import json
-import shutil
 import struct
 import subprocess
 import sys
@@ -250,32 +249,14 @@ def test_one_slow_client_of_images_and_a_critical_topic_gets_every_critical_mess
         watcher.close()
 
 
-WS_PROTOCOL = '@foxglove/ws-protocol@0.8.0'
-WS = 'ws@8.23.0'
-
-
-@pytest.fixture(scope='module')
-def ws_protocol_modules(tmp_path_factory):
-    """Install the official protocol client from npm into a temporary directory."""
-    if shutil.which('node') is None or shutil.which('npm') is None:
-        pytest.skip('node/npm not installed')
-    prefix = tmp_path_factory.mktemp('npm')
-    result = subprocess.run(['npm', 'install', '--no-audit', '--no-fund', '--prefix',
-                             str(prefix), WS_PROTOCOL, WS], capture_output=True, text=True,
-                            timeout=300)
-    if result.returncode != 0:
-        pytest.skip(f'npm install {WS_PROTOCOL} failed: {result.stderr[-500:]}')
-    return prefix / 'node_modules'
-
-
 def test_the_official_foxglove_client_subscribes_and_decodes_the_cdr(
-        processes, ros_env, tmp_path, ws_protocol_modules):
+        processes, ros_env, tmp_path, foxglove_js):
     kernel = live_support.start_live_kernel(processes, ros_env, tmp_path, [])
     live_support.start_talker(processes, ros_env, tmp_path, '/live_test/chatter', 100000, 50)
     script = support.ROOT / 'test' / 'js' / 'foxglove_ws_client.js'
     result = subprocess.run(['node', str(script), kernel.foxglove_url, '/live_test/chatter',
                              '5'], capture_output=True, text=True, timeout=60,
-                            env=dict(ros_env, NODE_PATH=str(ws_protocol_modules)))
+                            env=dict(ros_env, NODE_PATH=str(foxglove_js.modules)))
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 0, (result.stdout, result.stderr)
     info = next(e for e in events if e['event'] == 'serverInfo')

@@ -46,5 +46,22 @@ def test_schema_and_deployment_problems_are_listed_with_file_and_line(tmp_path):
 
 def test_the_summary_says_where_redis_is():
     from unity_kernel_core.config.kernel_config import parse_config
-    assert 'redis: private redis-server' in summary(parse_config('redis: {url: null}\n'))
-    assert 'redis: off' in summary(parse_config('redis: {enabled: false, url: null}\n'))
+    assert ('redis: no URL: `unity-kernel up` starts a private redis-server, `kernel` and '
+            '`ros2 launch` run without the audit mirror') in summary(
+                parse_config('redis: {url: null}\nmodules: {enabled: []}\n'))
+    assert 'redis: off (redis.enabled: false)' in summary(
+        parse_config('redis: {enabled: false, url: null}\nmodules: {enabled: []}\n'))
+
+
+def test_an_optional_module_that_is_not_found_is_named_as_such(tmp_path):
+    folder = tmp_path / 'modules' / 'here'
+    folder.mkdir(parents=True)
+    (folder / 'manifest.yaml').write_text('name: here\nversion: 1.0.0\nkind: inprocess\n'
+                                          'entry: mod:Module\n')
+    (folder / 'mod.py').write_text('')
+    path = tmp_path / 'kernel.yaml'
+    path.write_text(f'modules: {{search_paths: [{tmp_path / "modules"}], '
+                    'enabled: [here, haptic], optional: [haptic]}\n')
+    config, issues = check_config(path)
+    assert issues == [], issues
+    assert 'modules: here, haptic (optional, not found: not started)' in summary(config)
