@@ -390,6 +390,9 @@ class KernelNode(ManagedLifecycleNode):
         if config.kernel.critical_scheduling != old.kernel.critical_scheduling:
             self.get_logger().warning(
                 'kernel.critical_scheduling changed: it takes effect at the next configure')
+        if config.kernel.intake != old.kernel.intake:
+            self.get_logger().warning(
+                'kernel.intake changed: it takes effect at the next configure')
         self.config = config
         self.bus.set_classifier(config.routes.tier)
         if self.intake is not None:

@@ -64,6 +64,10 @@ _WS_LOG = logging.getLogger('unity_kernel.live.foxglove.ws')
 _WS_LOG.setLevel(logging.INFO)
 #: The transport's write buffer: high-water mark (bytes) above which ``send`` waits.
 WRITE_LIMIT = 4096
+#: Bytes a client's socket may hold not yet sent (``TCP_NOTSENT_LOWAT``): above it the socket
+#: takes no more, so what waits for a slow client waits in its outbox, where the most urgent
+#: message and the latest frame are chosen, not in the kernel's socket buffer.
+NOTSENT_LOWAT = 16384
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,9 +182,10 @@ class WsServer:
     # -- channels and fan-out (any thread): the registry's -----------------------------------
 
     def add_channel(self, topic: str, encoding: str, schema_name: str, schema: str,
-                    schema_encoding: Optional[str] = None) -> int:
-        """Advertise a channel to every client; return its id."""
-        return self.registry.add_channel(topic, encoding, schema_name, schema, schema_encoding)
+                    schema_encoding: Optional[str] = None, latest_only: bool = False) -> int:
+        """Advertise a channel to every client; return its id (``latest_only``: frames)."""
+        return self.registry.add_channel(topic, encoding, schema_name, schema, schema_encoding,
+                                         latest_only)
 
     def remove_channel(self, channel_id: int) -> None:
         """Withdraw a channel (its subscriptions end)."""
@@ -255,6 +260,8 @@ class WsServer:
         raw = ws.transport.get_extra_info('socket')
         if raw is not None and self.options.send_buffer_bytes:
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.options.send_buffer_bytes)
+        if raw is not None and hasattr(socket, 'TCP_NOTSENT_LOWAT'):  # Linux, macOS
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, NOTSENT_LOWAT)
         authorized = ws.request is not None and self._decide(ws.request)[1]
         client_id, wake = next(self._client_ids), asyncio.Event()
         peer = Peer(client_id, _address(ws),
