@@ -23,11 +23,14 @@ Producers on other threads (``send``, ``add_channel``, ``status``...) only appen
 outboxes and wake an idle sender with one ``call_soon_threadsafe``; they never wait for a
 socket, so a slow client costs neither the kernel nor other clients.
 
-The transport's write buffer is kept small (``write_limit``) and so is the socket's send
-buffer (``send_buffer_bytes``): what a CRITICAL message can wait for, once it is the most
-urgent pending message, is the rest of the one frame being written plus at most the send
-buffer. ROS-free: what a service call, a parameter or a client's message means is the
-``Handlers`` object's business (``foxglove_server.FoxgloveServer`` for the kernel).
+The transport's write buffer is kept small (``write_limit``), and so is what the socket holds
+(``send_buffer_bytes``; at most ``NOTSENT_LOWAT`` not yet sent): what a CRITICAL message can
+wait for, once it is the most urgent pending message, is the rest of the one frame being
+written plus what is already on its way, and a slow client's next frame is the latest one
+(its outbox), not one queued in the kernel's socket buffer. Every handshake passes the
+``gate`` (token, ``Host``, ``Origin``). ROS-free: what a service call, a parameter or a
+client's message means is the ``Handlers`` object's business
+(``foxglove_server.FoxgloveServer`` for the kernel).
 """
 
 import asyncio
