@@ -65,6 +65,9 @@ CLOSE_POLICY = 1008
 #: websockets' own logger: never below INFO, as its debug lines hold request paths (tokens).
 _WS_LOG = logging.getLogger('unity_kernel.live.foxglove.ws')
 _WS_LOG.setLevel(logging.INFO)
+#: A client's message (bytes), and the frames buffered ahead of the one being handled.
+MAX_MESSAGE = 16 * 2**20
+MAX_QUEUE = 4
 #: The transport's write buffer: high-water mark (bytes) above which ``send`` waits.
 WRITE_LIMIT = 4096
 #: Bytes a client's socket may hold not yet sent (``TCP_NOTSENT_LOWAT``): above it the socket
@@ -86,6 +89,7 @@ class ServerOptions:
     gate: Optional[Gate] = None          # who may connect and mutate (None: a new token)
     tls: Optional[Tuple[str, str]] = None   # certificate and key files (PEM)
     client_publish: bool = False
+    max_clients: int = 32               # connections at once; beyond: HTTP 503 at the handshake
 
 
 @dataclasses.dataclass(eq=False)
@@ -151,7 +155,8 @@ class WsServer:
         async with serve(self._serve, self.options.host, self.options.port,
                          subprotocols=list(protocol.SUBPROTOCOLS),  # type: ignore[arg-type]
                          process_request=self._check_request, ssl=self._ssl_context(),
-                         compression=None, max_size=16 * 2**20, write_limit=(WRITE_LIMIT, 0),
+                         compression=None, max_size=MAX_MESSAGE, max_queue=MAX_QUEUE,
+                         write_limit=(WRITE_LIMIT, 0),
                          logger=_WS_LOG,
                          server_header=None) as server:
             ready.set_result(list(server.sockets)[0].getsockname()[1])
@@ -238,6 +243,8 @@ class WsServer:
     def _check_request(self, connection: ServerConnection, request: Request) -> \
             Optional[Response]:
         refusal, _authorized = self._decide(request)
+        if refusal is None and len(self._connections) >= self.options.max_clients:
+            refusal = Refusal(503, f'{self.options.max_clients} clients are connected: no more')
         if refusal is None:
             return None
         _LOG.warning('foxglove connection from %s refused: %s',
