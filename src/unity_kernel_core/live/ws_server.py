@@ -51,6 +51,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from unity_kernel_core.bus.events import Tier
+from unity_kernel_core.common.credentials import RedactingFilter
 from unity_kernel_core.live import protocol
 from unity_kernel_core.live.dispatch import Dispatcher, Handlers, Service
 from unity_kernel_core.live.gate import Gate, generate_token, Refusal, Visitor
@@ -62,9 +63,11 @@ __all__ = ['Handlers', 'ServerOptions', 'Service', 'WsServer']
 
 _LOG = logging.getLogger('unity_kernel.live.foxglove')
 CLOSE_POLICY = 1008
-#: websockets' own logger: never below INFO, as its debug lines hold request paths (tokens).
+#: websockets' own logger: never below INFO, as its debug lines hold request paths (tokens);
+#: and, should someone lower it anyway, every record's secrets are redacted at the source.
 _WS_LOG = logging.getLogger('unity_kernel.live.foxglove.ws')
 _WS_LOG.setLevel(logging.INFO)
+_WS_LOG.addFilter(RedactingFilter())
 #: A client's message (bytes), and the frames buffered ahead of the one being handled.
 MAX_MESSAGE = 16 * 2**20
 MAX_QUEUE = 4
