@@ -167,12 +167,13 @@ setup(
     extras_require={'test': ['pytest']},
     entry_points={
         'console_scripts': [
-            'kernel = unity_kernel_core.kernel.node:main',
+            # nodes enter through ros.startup: a signal while they import is a clean exit
+            'kernel = unity_kernel_core.ros.startup:kernel',
             'unity-kernel = unity_kernel_core.cli.main:main',
-            'camera = unity_sensors.camera.node:main',
-            'haptic = unity_sensors.haptic.node:main',
-            'audio = unity_sensors.audio.node:main',
-            'llm_bridge = unity_llm_bridge.node:main',
+            'camera = unity_sensors.entry:camera',
+            'haptic = unity_sensors.entry:haptic',
+            'audio = unity_sensors.entry:audio',
+            'llm_bridge = unity_llm_bridge.entry:llm_bridge',
         ],
     },
 )

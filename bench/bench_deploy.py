@@ -94,8 +94,12 @@ def pod_rounds(podman: 'podman_support.Podman', work: pathlib.Path, rounds: int)
     manifest.write_text(podman_support.robot_pod_yaml(
         podman_support.TEST_IMAGE, podman_support.loopback_dds_env(env['ROS_DOMAIN_ID'])))
 
-    def active_since(index: int) -> bool:
+    def active_since(index: int, after_ns: int = 0) -> bool:
+        """Return True once a report from ``index`` on, stamped after ``after_ns``, is active."""
         for array in arrays[index:]:
+            stamp_ns = array.header.stamp.sec * 10**9 + array.header.stamp.nanosec
+            if stamp_ns < after_ns:
+                continue  # sent before the kill, delivered after it
             verdict = assess('unity_kernel', entries_of(array))
             if verdict is not None and verdict.reason.startswith('unity_kernel active; '
                                                                  'mirroring'):
@@ -119,12 +123,13 @@ def pod_rounds(podman: 'podman_support.Podman', work: pathlib.Path, rounds: int)
                                    podman_support.KERNEL_CONTAINER).stdout.split('/')[0]
                 samples['memory_mb'].append(usage.strip())
                 seen = len(arrays)
+                killed_ns = time.time_ns()
                 os.kill(pod.kernel_pid(), signal.SIGKILL)
                 killed = time.monotonic()
                 support.wait_for(lambda: pod.restarts() >= 1 and pod.kernel_pid() > 0, 120,
                                  interval=0.1, message='the container restarted')
                 samples['kill_to_restarted_s'].append(round(time.monotonic() - killed, 1))
-                support.wait_for(lambda: active_since(seen), 300, interval=0.1,
+                support.wait_for(lambda: active_since(seen, killed_ns), 300, interval=0.1,
                                  message='the kernel active again')
                 samples['kill_to_active_s'].append(round(time.monotonic() - killed, 1))
             finally:

@@ -20,8 +20,8 @@ filled with a trail as the mirror writes it (``TOPICS`` topic streams, ``std_msg
 64 characters, explicit IDs, sent through ``redis-cli --pipe``), then, each as its own
 process (``unity-kernel ...``, as a user runs it): ``export --format mcap``, ``export
 --format rosbag2`` and ``replay --fast`` (publishing on a domain of its own, nobody
-subscribed). Measured per run: wall time, events/s, and the process's peak RSS (``wait4``'s
-``ru_maxrss``). The target: peak RSS flat within 10 % between the shortest and the longest
+subscribed). Measured per run: wall time, events/s, and the process's peak RSS (its
+``VmHWM`` at exit). The target: peak RSS flat within 10 % between the shortest and the longest
 trail (constant memory in the trail's length).
 
 ``python bench/bench_export.py`` runs the measured sizes (about 40 minutes for 10 M events on
@@ -31,6 +31,7 @@ run with small trails (printed, not written).
 
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -94,20 +95,31 @@ def fill(url_port: int, count: int) -> float:
     return time.monotonic() - start
 
 
+MEASURED = (
+    'import atexit, re, sys\n'
+    'def peak():\n'
+    '    hwm = re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1)\n'
+    '    sys.stderr.write("peak_rss_kib=%s\\n" % hwm)\n'
+    'atexit.register(peak)\n'
+    'from unity_kernel_core.cli.main import main\n'
+    'sys.exit(main(sys.argv[1:]))\n')
+"""``unity-kernel ARGS`` reporting its own peak RSS at exit: ``VmHWM`` of the process's memory
+after exec (``wait4``'s ``ru_maxrss`` would include the bench's own memory at fork)."""
+
+
 def run_measured(args: List[str], env: Dict[str, str]) -> Dict[str, float]:
     """Run ``unity-kernel ARGS``; return wall seconds and peak RSS (MiB) of that process."""
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, '-m', 'unity_kernel_core.cli.main', *args],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    result = subprocess.run([sys.executable, '-c', MEASURED, *args], env=env,
+                            capture_output=True, text=True)
     seconds = time.monotonic() - start
-    out = proc.stdout.read().decode() if proc.stdout else ''
-    err = proc.stderr.read().decode() if proc.stderr else ''
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f'{args[0]} exited {proc.returncode}: {err[-2000:]}')
-    return {'seconds': round(seconds, 2), 'peak_rss_mib': round(usage.ru_maxrss / 1024, 1),
-            'stdout': out.strip()}
+    if result.returncode != 0:
+        raise RuntimeError(f'{args[0]} exited {result.returncode}: {result.stderr[-2000:]}')
+    found = re.search(r'peak_rss_kib=(\d+)', result.stderr)
+    if found is None:
+        raise RuntimeError(f'{args[0]} did not report its peak RSS: {result.stderr[-2000:]}')
+    return {'seconds': round(seconds, 2), 'peak_rss_mib': round(int(found.group(1)) / 1024, 1),
+            'stdout': result.stdout.strip()}
 
 
 def main(argv: List[str]) -> int:

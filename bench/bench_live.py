@@ -22,6 +22,10 @@ publish time (``time.time_ns()``). Measured, each over a window after a warm-up:
 
 - frames/s one client receives (target 30), and the kernel's CPU with that client minus its
   CPU with no client (images ingested but not forwarded): the live view's added CPU;
+- what a slow client subscribed to the same images (it never reads) costs: the fast client's
+  frames/s and the kernel's ingest with it, as ratios of the same without it (targets: 0.6
+  each), and the fast client's frames/s over what the kernel ingested in the same window
+  (target 0.8: independent of the machine's load);
 - the CRITICAL topic's publish -> client latency p50/p99: idle (no image subscriber), while a
   slow client (subscribed to the images, never reads) is flooded, and while the measuring
   client itself also takes the images;
@@ -33,7 +37,7 @@ publish time (``time.time_ns()``). Measured, each over a window after a warm-up:
   CPU, for comparison with the CDR path.
 
 CPU is psutil's ``cpu_percent`` (100 = one core). Results: bench/results/live.json; summary
-in docs/performance.md.
+in docs/performance.md. ``python bench/bench_live.py smoke``: short windows, printed only.
 """
 
 import base64
@@ -215,7 +219,15 @@ def slow_reader_window(url: str, channels: Dict[str, Any], seconds: float) -> Di
             'pings_expected': int(expected), 'images_received': images}
 
 
-def main() -> int:
+def ratio(part: float, whole: float) -> Any:
+    return round(part / whole, 2) if whole else None
+
+
+def main(argv: List[str]) -> int:
+    global WARMUP_S, WINDOW_S
+    smoke = argv[:1] == ['smoke']
+    if smoke:
+        WARMUP_S, WINDOW_S = 1.0, 2.0
     domain_id = support.fresh_domain_id()
     tmp = pathlib.Path(os.environ.get('TMPDIR', '/tmp')) / f'bench_live_{os.getpid()}'
     tmp.mkdir(parents=True, exist_ok=True)
@@ -272,6 +284,14 @@ def main() -> int:
         cpu_forwarding = cpu(kernel, WINDOW_S)
         fps = (client.counts.get(image, 0) - got0) / WINDOW_S
         ingest_fps = (ingested(dashboard) - ingest0) / WINDOW_S
+        # 3b. a slow client subscribed to the same images, never reading: what it costs
+        slow = slow_client(url, [IMAGE_TOPIC], client.channels)
+        time.sleep(1.0)  # its queue fills
+        got0, ingest0 = client.counts.get(image, 0), ingested(dashboard)
+        time.sleep(WINDOW_S)
+        fps_slow = (client.counts.get(image, 0) - got0) / WINDOW_S
+        ingest_fps_slow = (ingested(dashboard) - ingest0) / WINDOW_S
+        slow.close()
         # 4. CRITICAL latency while this client also takes the images
         lat_own_flood = latency_window(client, ping, WINDOW_S)
         client.unsubscribe(image)
@@ -318,6 +338,15 @@ def main() -> int:
                            'kernel_cpu_pct_no_client': round(cpu_idle, 1),
                            'kernel_cpu_pct_one_client': round(cpu_forwarding, 1),
                            'kernel_cpu_pct_added': round(cpu_forwarding - cpu_idle, 1)},
+        'slow_client_cost': {
+            'fps_received_alone': round(fps, 1), 'fps_received_with_slow': round(fps_slow, 1),
+            'fps_ingested_alone': round(ingest_fps, 1),
+            'fps_ingested_with_slow': round(ingest_fps_slow, 1),
+            'received_with_slow_vs_alone': ratio(fps_slow, fps),
+            'ingested_with_slow_vs_alone': ratio(ingest_fps_slow, ingest_fps),
+            'received_vs_ingested_with_slow': ratio(fps_slow, ingest_fps_slow),
+            'targets': {'received_with_slow_vs_alone': 0.6, 'ingested_with_slow_vs_alone': 0.6,
+                        'received_vs_ingested_with_slow': 0.8}},
         'critical_latency': {'idle': lat(lat_idle),
                              'slow_client_flooded': lat(lat_slow),
                              'this_client_flooded': lat(lat_own_flood),
@@ -330,9 +359,10 @@ def main() -> int:
         'json_rosbridge_style': json_path,
     }
     print(json.dumps(results, indent=2))
-    write_results('live', results, machine_extra=f'load average {os.getloadavg()[0]:.1f}')
+    if not smoke:  # short windows say little: nothing written under bench/results
+        write_results('live', results, machine_extra=f'load average {os.getloadavg()[0]:.1f}')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -30,6 +30,7 @@ import struct
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
+import urllib.parse
 
 from websockets.sync.client import connect
 
@@ -208,13 +209,19 @@ class FoxgloveClient:
 
 
 def _raw_handshake(url: str, rcvbuf: int = 4096) -> socket.socket:
-    """Open a WebSocket over a plain socket with a small receive buffer; return the socket."""
-    host, port = url.split('://', 1)[1].rstrip('/').rsplit(':', 1)
+    """
+    Open a WebSocket over a plain socket with a small receive buffer; return the socket.
+
+    ``url``'s path and query (a ``?token=``) go into the request line as a browser sends them.
+    """
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname or '', parts.port
+    target = (parts.path or '/') + (f'?{parts.query}' if parts.query else '')
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.connect((host.strip('[]'), int(port)))
+    sock.connect((host, int(port or 80)))
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f'GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n'
+    sock.sendall((f'GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n'
                   f'Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n'
                   f'Sec-WebSocket-Version: 13\r\n'
                   f'Sec-WebSocket-Protocol: {", ".join(SUBPROTOCOLS)}\r\n\r\n').encode())

@@ -20,6 +20,42 @@ from typing import Optional
 
 import support
 
+CALIBRATION = textwrap.dedent("""\
+    image_width: 64
+    image_height: 48
+    camera_name: test_cam
+    camera_matrix:
+      rows: 3
+      cols: 3
+      data: [50.0, 0.0, 32.0, 0.0, 51.0, 24.0, 0.0, 0.0, 1.0]
+    distortion_model: plumb_bob
+    distortion_coefficients:
+      rows: 1
+      cols: 5
+      data: [0.1, -0.2, 0.0, 0.0, 0.01]
+    rectification_matrix:
+      rows: 3
+      cols: 3
+      data: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    projection_matrix:
+      rows: 3
+      cols: 4
+      data: [50.0, 0.0, 32.0, 0.0, 0.0, 51.0, 24.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    """)
+"""A camera_info calibration YAML of a 64x48 camera (camera tests)."""
+
+
+def write_video(path, frames=10, size=(64, 48), fps=15.0, fourcc='MJPG'):
+    """Write a fixture video whose frame i is filled with grey level 20 * i."""
+    import cv2
+    import numpy as np
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+    assert writer.isOpened(), f'cannot write {fourcc} here'
+    for i in range(frames):
+        writer.write(np.full((size[1], size[0], 3), (20 * i) % 256, np.uint8))
+    writer.release()
+    return path
+
 
 def start_node(processes, ros_env, tmp_path, module: str, *params: str):
     """Run ``python -m module`` with ``-p`` parameters (diagnostics every 0.3 s)."""

@@ -15,7 +15,7 @@
 // The official Foxglove protocol client (@foxglove/ws-protocol, on `ws`) against our server:
 // node foxglove_ws_client.js URL TOPIC COUNT. Prints one JSON line per event (serverInfo,
 // the channel, each message as base64) and exits 0 after COUNT messages, 1 on a timeout.
-// NODE_PATH points at a temporary npm install (test_live_foxglove.py); nothing is committed.
+// NODE_PATH points at the npm install of package.json (the foxglove_js fixture, test/js_support.py).
 
 const { FoxgloveClient } = require('@foxglove/ws-protocol');
 const WebSocket = require('ws');

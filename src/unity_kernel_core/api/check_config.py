@@ -39,11 +39,27 @@ def check_config(path: Optional[pathlib.Path], environ: Optional[Mapping[str, st
     return config, []
 
 
+NO_URL = ('no URL: `unity-kernel up` starts a private redis-server, `kernel` and '
+          '`ros2 launch` run without the audit mirror')
+
+
 def summary(config: KernelConfig) -> str:
-    """Return a one-paragraph human summary of a valid config."""
+    """
+    Return a one-paragraph human summary of a valid config.
+
+    Redis as each way of starting uses it; an optional module that is not found is named as
+    such (the kernel starts without it).
+    """
     rules = ', '.join(f'{r.pattern}->{r.tier.name}' for r in config.topics)
-    redis = redact_url(config.redis.url) if config.redis.url else (
-        'private redis-server' if config.redis.enabled else 'off')
-    modules = ', '.join(config.modules.enabled) or 'none'
+    if config.redis.url:
+        redis = redact_url(config.redis.url)
+    else:
+        redis = NO_URL if config.redis.enabled else 'off (redis.enabled: false)'
+    try:
+        missing = set(deployment.resolve(config).missing_optional)
+    except ConfigError:  # (not for a config check_config passed)
+        missing = set()
+    modules = ', '.join(f'{name} (optional, not found: not started)' if name in missing
+                        else name for name in config.modules.enabled) or 'none'
     return (f'{len(config.topics)} topic rule(s): {rules}; '
             f'{len(config.exclude)} exclude pattern(s); redis: {redis}; modules: {modules}')

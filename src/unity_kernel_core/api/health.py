@@ -27,6 +27,8 @@ import os
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
+from unity_kernel_core.api.text import printable
+
 ERROR_LEVEL = 2
 """``diagnostic_msgs/DiagnosticStatus.ERROR``; STALE (3) counts as failing too."""
 WARN_LEVEL = 1
@@ -67,6 +69,9 @@ def assess(node_name: str, entries: Sequence[Entry],
     """
     Judge one ``/diagnostics`` report; None when it holds no status of kernel ``node_name``.
 
+    The reason is one line: what the report says is shown with control characters escaped
+    (any node on the domain can send a report).
+
     ``expect_mirror`` is the config's ``redis.enabled``: a kernel that should mirror but
     reports no mirror status is unhealthy; one whose audit trail is off is healthy when active.
     """
@@ -76,7 +81,7 @@ def assess(node_name: str, entries: Sequence[Entry],
         return None
     state = kernel.values.get('state', '?')
     if state != 'active':
-        return Health(False, f'{node_name} is {state}, not active')
+        return Health(False, f'{node_name} is {printable(state)}, not active')
     mirror = by_name.get(mirror_entry_name(node_name))
     if mirror is None:
         if expect_mirror:
@@ -84,10 +89,11 @@ def assess(node_name: str, entries: Sequence[Entry],
         return Health(True, f'{node_name} active; no audit mirror (redis.enabled is false)')
     if mirror.level >= ERROR_LEVEL:
         return Health(False, f'{node_name} active but its audit mirror is failing: '
-                             f'{mirror.message}')
+                             f'{printable(mirror.message)}')
     if mirror.level == WARN_LEVEL:
-        return Health(True, f'{node_name} active; audit mirror degraded: {mirror.message}')
-    return Health(True, f'{node_name} active; {mirror.message}')
+        return Health(True, f'{node_name} active; audit mirror degraded: '
+                            f'{printable(mirror.message)}')
+    return Health(True, f'{node_name} active; {printable(mirror.message)}')
 
 
 def entries_of(array: Any) -> List[Entry]:

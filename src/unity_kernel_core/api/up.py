@@ -18,7 +18,9 @@ import contextlib
 import os
 import pathlib
 import sys
-from typing import Callable, Iterator, List, Optional, TextIO
+import threading
+import time
+from typing import Any, Callable, Iterator, List, Optional, TextIO, Tuple
 
 from unity_kernel_core.api.check_config import check_config
 from unity_kernel_core.audit import private_redis
@@ -29,14 +31,33 @@ from unity_kernel_core.paths import private_umask, StateDirError, StateDirInUse
 from unity_kernel_core.ros import lifecycle_base
 
 
-def status_line(node: KernelNode) -> str:
-    """Return the one-line status printed once the kernel is active."""
+MODULES_SETTLED = frozenset(('active', 'failed', 'stopped'))
+"""States in which an enabled module's bring-up is over (up, or given up on)."""
+STATUS_WAIT_S = 30.0
+"""Longest ``up`` waits for its modules before printing the status line anyway."""
+
+
+def modules_settled(node: KernelNode) -> Optional[Tuple[int, int]]:
+    """Return ``(active, enabled)`` once every enabled module is up or given up; else None."""
+    supervisor: Any = next((c for c in node.components if c.name == 'supervisor'), None)
+    if supervisor is None:
+        return 0, 0
+    rows = [m for m in supervisor.list_modules() if m.get('enabled')]
+    if any(m.get('state') not in MODULES_SETTLED for m in rows):
+        return None
+    return sum(m.get('state') == 'active' for m in rows), len(rows)
+
+
+def status_line(node: KernelNode, modules: Optional[Tuple[int, int]] = None) -> str:
+    """Return the one-line status printed once the kernel and its modules are up."""
     config = node.config
     assert config is not None
     mapped = len(node.intake.mapped) if node.intake is not None else 0
     parts = [f'unity-kernel: {node.get_name()} {node.state_label}',
              f'config {node.config_path or "built-in defaults"}',
-             f'{len(config.topics)} topic rules, {mapped} topics mapped so far']
+             f'{len(config.topics)} topic rules, {mapped} topics mapped']
+    if modules is not None:
+        parts.append(f'modules {modules[0]}/{modules[1]} active')
     parts += [getattr(c, 'status', None) or f'{c.name} ready' for c in node.components]
     return ' | '.join(parts) + ' | Ctrl-C to stop'
 
@@ -126,9 +147,22 @@ def _argv(ros_args: Optional[List[str]]) -> List[str]:
 def _run(node_name: str, path: Optional[pathlib.Path], ros_args: Optional[List[str]],
          out: TextIO, on_active: Optional[Callable[[KernelNode], None]]) -> int:
     def announce(node: KernelNode) -> None:
-        print(status_line(node), file=out, flush=True)
+        threading.Thread(target=announce_when_up, args=(node,), name='up-status',
+                         daemon=True).start()
         if on_active is not None:
             on_active(node)
+
+    def announce_when_up(node: KernelNode) -> None:
+        # the line says what is up: once every enabled module is up or given up (bounded),
+        # and the intake has had a discovery pass to map their topics
+        deadline = time.monotonic() + STATUS_WAIT_S
+        settled = modules_settled(node)
+        while settled is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            settled = modules_settled(node)
+        if node.config is not None:
+            time.sleep(min(2.0, node.config.kernel.discovery_period_s + 0.1))
+            print(status_line(node, settled), file=out, flush=True)
 
     code = lifecycle_base.run(lambda: KernelNode(node_name, config_file=path), _argv(ros_args),
                               autostart=True, on_active=announce, then_exit=False)

@@ -32,7 +32,7 @@ drained to the new master (entries it has are refused as duplicates).
 
 import logging
 import pathlib
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Union
 
 from unity_kernel_core import native
 from unity_kernel_core.audit.thread_writer import MirrorWriter
@@ -129,16 +129,54 @@ class Mirror:
         return [status(f'{node_name}: mirror', level, message, snap, hardware_id=node_name)]
 
 
-def create(context: KernelContext) -> Optional[Mirror]:
-    """Build the mirror, or return None when ``redis.enabled`` is false or no URL is set."""
+class MirrorOff:
+    """
+    The kernel component when there is no audit mirror: it says so, and why, on /diagnostics.
+
+    Named apart from the mirror (components that use the mirror look for ``mirror``).
+    """
+
+    name = 'mirror_off'
+
+    def __init__(self, context: KernelContext, reason: str) -> None:
+        self.context = context
+        self.reason = reason
+
+    def activate(self) -> None:
+        """Nothing to start."""
+
+    def deactivate(self) -> None:
+        """Nothing to stop."""
+
+    def cleanup(self) -> None:
+        """Nothing to flush."""
+
+    def reconfigure(self, config: KernelConfig) -> None:
+        """Redis settings apply at the next cleanup + configure, as with the mirror."""
+
+    def diagnostics(self) -> List[Any]:
+        """Return ``<node>: mirror`` saying the mirror is off and why (level OK)."""
+        from unity_kernel_core.ros.diagnostics import OK, status
+        node_name = self.context.node.get_name()
+        return [status(f'{node_name}: mirror', OK, f'off: {self.reason}',
+                       {'mirror': 'off', 'reason': self.reason}, hardware_id=node_name)]
+
+
+OFF_DISABLED = 'redis.enabled is false: events are not audited'
+OFF_NO_URL = ('no Redis: redis.url and UNITY_REDIS_URL are unset, so events are not audited '
+              '(`unity-kernel up` starts a private redis-server)')
+
+
+def create(context: KernelContext) -> Union[Mirror, MirrorOff]:
+    """Build the mirror, or a :class:`MirrorOff` when ``redis.enabled`` is false or no URL."""
     settings = context.config.redis
     if not settings.enabled:
         _LOG.info('audit mirror off (redis.enabled: false)')
-        return None
+        return MirrorOff(context, OFF_DISABLED)
     if not settings.url:
         _LOG.warning('audit mirror off: no redis.url (set it or UNITY_REDIS_URL; '
                      '`unity-kernel up` starts a private redis-server)')
-        return None
+        return MirrorOff(context, OFF_NO_URL)
     if settings.writer in ('process', 'process-python'):
         # with the native intake the bus's sequencer is the native producer: its threads
         # write the ring through it, so the tap must too

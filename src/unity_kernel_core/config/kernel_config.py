@@ -52,7 +52,7 @@ from unity_kernel_core.config.fields import (AGE_S_MAX, DURATION_MS_MAX, NodeNam
                                              REDIS_COUNT_MAX, TopicName, TopicPattern,
                                              WAIT_MS_MAX)
 from unity_kernel_core.errors import ConfigError, ConfigIssue
-from unity_kernel_core.paths import resolve_path
+from unity_kernel_core.paths import PACKAGE_URL, resolve_path
 
 ENV_PREFIX = 'UNITY_KERNEL__'
 ENV_ALIASES = {'UNITY_REDIS_URL': ('redis', 'url'), 'UNITY_REDIS_CLUSTER': ('redis', 'cluster'),
@@ -787,10 +787,17 @@ def load_config(path: 'str | os.PathLike[str] | None',
     """
     Load a config file (None: the built-in defaults); ``environ`` defaults to os.environ.
 
-    Relative paths in the file are resolved against the file's folder.
+    Relative paths in the file are resolved against the file's folder. ``path`` may be a
+    ``package://<package>/<path>`` URL, as ROS users write it (``config:=package://...``).
     """
     env = os.environ if environ is None else environ
     if path is None:
         return parse_config('', '<defaults>', env)
-    p = pathlib.Path(path).expanduser()
+    if isinstance(path, str) and path.startswith(PACKAGE_URL):
+        try:
+            p = resolve_path(path, None)
+        except FileNotFoundError as exc:
+            raise ConfigError([ConfigIssue(path, None, '', str(exc))]) from None
+    else:
+        p = pathlib.Path(path).expanduser()
     return parse_config(read_text(p), str(p), env, base=p.resolve().parent)

@@ -47,7 +47,8 @@ from unity_kernel_core.config.watch import ConfigWatcher
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.kernel.diagnostics import intake_status, kernel_status
 from unity_kernel_core.paths import (ensure_private_dir, lock_state_dir, private_umask,
-                                     StateDirError, StateDirInUse, StateDirLock)
+                                     resolve_path, StateDirError, StateDirInUse,
+                                     StateDirLock)
 from unity_kernel_core.ros import callbacks, lifecycle_base, message_types
 from unity_kernel_core.ros.diagnostics import status_markers
 from unity_kernel_core.ros.lifecycle_base import ManagedLifecycleNode
@@ -149,12 +150,16 @@ class KernelNode(ManagedLifecycleNode):
         if bad:
             return TransitionCallbackReturn.FAILURE
         path_param = self.get_parameter('config_file').value
-        self.config_path = pathlib.Path(path_param).expanduser() if path_param else None
         try:
+            # a path, or package://<package>/<path> as ROS users write it
+            self.config_path = resolve_path(path_param, None) if path_param else None
             self._loaded = load_config(self.config_path)
         except ConfigError as exc:
             for issue in exc.issues:
                 self.get_logger().error(f'config: {issue}')
+            return TransitionCallbackReturn.FAILURE
+        except FileNotFoundError as exc:  # package://<package>/... of a package not installed
+            self.get_logger().error(f'config: {exc}')
             return TransitionCallbackReturn.FAILURE
         config = self._apply_parameter_overrides(self._loaded)
         self.config = config
@@ -385,6 +390,9 @@ class KernelNode(ManagedLifecycleNode):
         if config.kernel.critical_scheduling != old.kernel.critical_scheduling:
             self.get_logger().warning(
                 'kernel.critical_scheduling changed: it takes effect at the next configure')
+        if config.kernel.intake != old.kernel.intake:
+            self.get_logger().warning(
+                'kernel.intake changed: it takes effect at the next configure')
         self.config = config
         self.bus.set_classifier(config.routes.tier)
         if self.intake is not None:

@@ -22,9 +22,10 @@ bounded connections) serves the routes below.
 
 Routes: ``GET /`` the page; ``GET /api/state`` one snapshot; ``GET /api/stream?pattern=P``
 snapshots as SSE with recent events filtered by topic pattern ``P``; ``GET /api/camera.jpg``
-the latest camera frame; ``POST /api/modules/<command>`` (a ``ModuleCommand``) with
-``{"name": ...}`` or ``{"path": ...}``; the flow editor's and the live plots' routes
-(``live.webui``). More routes: ``Dashboard.route``.
+the latest camera frame (its bus ``seq`` and stamp in ``X-Frame-Seq``, ``X-Frame-Stamp-Ns``);
+``POST /api/modules/<command>`` (a ``ModuleCommand``) with ``{"name": ...}`` or
+``{"path": ...}``; the flow editor's and the live plots' routes (``live.webui``). More
+routes: ``Dashboard.route``.
 
 Every request, whatever its route, passes ``DashboardApi.admit`` first (the ``gate``:
 ``Host``, ``Origin``, the token; and ``X-Unity-Live: 1`` on every mutating request, a header
@@ -43,6 +44,7 @@ from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.errors import PatternError
+from unity_kernel_core.live.camera import Jpeg
 from unity_kernel_core.live.gate import Gate, MISSING_TOKEN, token_ok, Visitor
 from unity_kernel_core.live.http_edge import (error, HttpServer, json_response, Limits, Request,
                                               Response, Route)
@@ -67,7 +69,7 @@ class DashboardApi:
     """What the routes need from the live view (kept narrow for tests)."""
 
     def __init__(self, *, snapshot: Callable[[Optional[str]], Dict[str, Any]],
-                 camera_jpeg: Callable[[], Optional[bytes]],
+                 camera_jpeg: Callable[[], Optional[Jpeg]],
                  modules: Callable[[], Optional[ModuleOperations]],
                  gate: Gate, period_s: float, webui: Optional[Any] = None) -> None:
         self.snapshot = snapshot
@@ -206,7 +208,8 @@ class Dashboard:
         frame = self.api.camera_jpeg()
         if frame is None:
             return error(404, 'no camera frame to show')
-        return Response(200, frame, 'image/jpeg')
+        return Response(200, frame.data, 'image/jpeg', (
+            ('X-Frame-Seq', str(frame.seq)), ('X-Frame-Stamp-Ns', str(frame.stamp_ns))))
 
     def _webui_routes(self, webui: Any) -> None:
         """Serve the flow editor's and the plots' routes (``live.webui.WebUi``)."""

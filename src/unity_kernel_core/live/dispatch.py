@@ -24,13 +24,15 @@ ones, parameter writes, client publishing) need an authorized peer.
 """
 
 import dataclasses
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Awaitable, Callable, List, Optional, Sequence, Tuple
 
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.live import protocol
 from unity_kernel_core.live.protocol import ClientChannel, ProtocolError, ServiceInfo, StatusLevel
 from unity_kernel_core.live.registry import ChannelRegistry, Peer
 
+#: Channels one client may advertise for publishing (each is a ROS publisher).
+MAX_CLIENT_CHANNELS = 64
 #: Runs a handler off the event loop: ``await call(fn, *args)``.
 Call = Callable[..., Awaitable[Any]]
 
@@ -112,35 +114,31 @@ class Dispatcher:
         if isinstance(message, (bytes, bytearray, memoryview)):
             await self._binary(peer, bytes(message))
             return
-        msg = protocol.parse_text(message)
-        op = msg['op']
-        if op == 'subscribe':
-            for why in self.registry.subscribe(peer, protocol.subscriptions(msg)):
+        request = protocol.decode_text(message)
+        if isinstance(request, protocol.Subscribe):
+            for why in self.registry.subscribe(peer, list(request.pairs)):
                 peer.status(StatusLevel.WARNING, why)
-        elif op == 'unsubscribe':
-            self.registry.unsubscribe(peer, protocol.subscription_ids(msg))
-        elif op == 'advertise':
-            await self._client_advertise(peer, protocol.client_channels(msg))
-        elif op == 'unadvertise':
-            for channel_id in protocol.channel_ids(msg):
+        elif isinstance(request, protocol.Unsubscribe):
+            self.registry.unsubscribe(peer, list(request.subscription_ids))
+        elif isinstance(request, protocol.Advertise):
+            await self._client_advertise(peer, list(request.channels))
+        elif isinstance(request, protocol.Unadvertise):
+            for channel_id in request.channel_ids:
                 if peer.channels.pop(channel_id, None) is not None:
                     await self._call(self.handlers.client_unadvertise, peer.client_id,
                                      channel_id)
-        elif op == 'getParameters' and self.handlers.parameters:
-            values = await self._call(self.handlers.get_parameters,
-                                      protocol.parameter_names(msg))
-            peer.push(protocol.parameter_values(values, protocol.request_id(msg)),
-                      Tier.CRITICAL)
-        elif op == 'setParameters' and self.handlers.parameters:
-            await self._set_parameters(peer, msg)
-        elif op == 'subscribeConnectionGraph' and self.handlers.connection_graph:
-            self.registry.subscribe_graph(peer)
-        elif op == 'unsubscribeConnectionGraph':
+        elif isinstance(request, (protocol.GetParameters, protocol.SetParameters)):
+            if not self.handlers.parameters:
+                raise ProtocolError('parameters are not offered')
+            await self._parameters(peer, request)
+        elif request.op in protocol.UNOFFERED_OPS:
+            peer.status(StatusLevel.WARNING, f'{request.op}: parameter updates are not offered')
+        elif request.op == 'unsubscribeConnectionGraph':
             peer.graph_subscribed = False
-        elif op in ('subscribeParameterUpdates', 'unsubscribeParameterUpdates'):
-            peer.status(StatusLevel.WARNING, f'{op}: parameter updates are not offered')
+        elif self.handlers.connection_graph:  # subscribeConnectionGraph
+            self.registry.subscribe_graph(peer)
         else:
-            raise ProtocolError(f'unsupported op {op!r}')
+            raise ProtocolError('the connection graph is not offered')
 
     async def forget(self, peer: Peer) -> None:
         """Drop the channels ``peer`` advertised (it disconnected)."""
@@ -155,28 +153,37 @@ class Dispatcher:
                     '?token=... or an Authorization: Bearer header)')
         return False
 
-    async def _set_parameters(self, peer: Peer, msg: Dict[str, Any]) -> None:
-        settings = protocol.parameter_settings(msg)
-        if not self._may_mutate(peer, 'setting parameters'):
-            values = await self._call(self.handlers.get_parameters, [n for n, _ in settings])
+    async def _parameters(self, peer: Peer,
+                          request: 'protocol.GetParameters | protocol.SetParameters') -> None:
+        if isinstance(request, protocol.GetParameters):
+            values = await self._call(self.handlers.get_parameters, list(request.names))
+        elif not self._may_mutate(peer, 'setting parameters'):
+            values = await self._call(self.handlers.get_parameters,
+                                      [n for n, _ in request.settings])
         else:
-            values, warnings = await self._call(self.handlers.set_parameters, settings)
+            values, warnings = await self._call(self.handlers.set_parameters,
+                                                list(request.settings))
             for warning in warnings:
                 peer.status(StatusLevel.WARNING, warning)
-        peer.push(protocol.parameter_values(values, protocol.request_id(msg)), Tier.CRITICAL)
+        peer.push(protocol.parameter_values(values, request.request_id), Tier.CRITICAL)
 
     async def _client_advertise(self, peer: Peer, channels: List[ClientChannel]) -> None:
         for channel in channels:
             if not self.client_publish:
                 why: Optional[str] = 'client publishing is off (live.client_publish: false)'
-            elif not self._may_mutate(peer, f'publishing on {channel.topic}'):
+            elif not self._may_mutate(peer, f'publishing on {protocol.clip(channel.topic)}'):
                 continue
+            elif channel.channel_id in peer.channels:
+                why = f'channel id {channel.channel_id} is in use'
+            elif len(peer.channels) >= MAX_CLIENT_CHANNELS:
+                why = f'at most {MAX_CLIENT_CHANNELS} channels per client'
             else:
                 why = await self._call(self.handlers.client_advertise, peer.client_id, channel)
             if why is None:
                 peer.channels[channel.channel_id] = channel
             else:
-                peer.status(StatusLevel.ERROR, f'publishing on {channel.topic} refused: {why}')
+                peer.status(StatusLevel.ERROR,
+                            f'publishing on {protocol.clip(channel.topic)} refused: {why}')
 
     async def _binary(self, peer: Peer, frame: bytes) -> None:
         request = protocol.parse_binary(frame)
@@ -196,6 +203,12 @@ class Dispatcher:
             peer.push(protocol.service_call_failure(
                 request.service_id, request.call_id,
                 f'{service.name}: missing or wrong token'), Tier.CRITICAL)
+            return
+        if request.encoding != 'json':
+            peer.push(protocol.service_call_failure(
+                request.service_id, request.call_id,
+                f'{service.name}: encoding {protocol.clip(request.encoding)!r} (json only)'),
+                Tier.CRITICAL)
             return
         answer = await self._call(service.handler, request.payload)
         peer.push(protocol.service_call_response(

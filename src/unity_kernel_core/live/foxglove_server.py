@@ -54,6 +54,9 @@ STATE_TOPICS = ('modules', 'tiers', 'mirror', 'llm', 'kernel')
 STATE_PREFIX = '/unity_kernel/live/'
 SERVICE_PREFIX = '/unity_kernel/modules/'
 SERVICE_TYPE = 'unity_kernel/ModuleCommand'
+#: Types of which a viewer needs only the latest message: a client that has not taken a frame
+#: yet gets the next one in its place (its outbox), never a queue of stale frames.
+LATEST_ONLY_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 
 _REQUEST_SCHEMA = {
     'type': 'object',
@@ -153,7 +156,8 @@ class FoxgloveServer(Handlers):
                 if schema is None:
                     continue
                 self._channels[topic] = self._server.add_channel(
-                    topic, 'cdr', type_name, schema, 'ros2msg')
+                    topic, 'cdr', type_name, schema, 'ros2msg',
+                    latest_only=type_name in LATEST_ONLY_TYPES)
                 self._types[topic] = type_name
 
     def _schema(self, type_name: str) -> Optional[str]:
@@ -299,9 +303,14 @@ class FoxgloveServer(Handlers):
             _LOG.warning('foxglove client %d may not publish on %s: %s', client_id,
                          channel.topic, why)
             return why
+        from rclpy.exceptions import InvalidTopicNameException
+        try:
+            publisher = self._node.create_publisher(msg_type, channel.topic, 10)
+        except InvalidTopicNameException as exc:
+            self.refused_publish += 1
+            return f'not a valid topic name: {exc}'.splitlines()[0]
         with self._lock:
-            self._client_publishers[(client_id, channel.channel_id)] = \
-                self._node.create_publisher(msg_type, channel.topic, 10)
+            self._client_publishers[(client_id, channel.channel_id)] = publisher
         return None
 
     def client_unadvertise(self, client_id: int, channel_id: int) -> None:

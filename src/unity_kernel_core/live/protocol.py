@@ -17,18 +17,21 @@ The Foxglove WebSocket protocol (``foxglove.websocket.v1``): encoding and decodi
 
 Server messages are built as JSON text (``serverInfo``, ``status``, ``advertise``, ...) or as
 binary frames (``messageData``, ``serviceCallResponse``); client messages are parsed from
-text (``subscribe``, ``advertise``, ``getParameters``, ...) or binary frames
-(``clientMessageData``, ``serviceCallRequest``). Malformed client input raises
+text (``decode_text``: ``subscribe``, ``advertise``, ``getParameters``, ... as typed requests,
+every field checked: ids are uint32, names bounded strings, parameter values what a ROS
+parameter can hold, lists and messages bounded) or binary frames (``parse_binary``:
+``clientMessageData``, ``serviceCallRequest``). Malformed client input raises
 ``ProtocolError`` with a one-line reason, never anything else. Spec:
 https://github.com/foxglove/ws-protocol/blob/main/docs/spec.md
 """
 
 import base64
+import binascii
 import dataclasses
 import enum
 import json
 import struct
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from unity_kernel_core.errors import UnityKernelError
 
@@ -243,16 +246,103 @@ def service_call_response(service_id: int, call_id: int, encoding: str,
 
 # -- client -> server --------------------------------------------------------------------------
 
+#: Bounds on what a client may send (beyond them: ``ProtocolError``).
+MAX_TEXT_BYTES = 1 << 20        # one JSON message
+MAX_ITEMS = 4096                # entries of one list (subscriptions, ids, names, values)
+MAX_NAME = 1024                 # a topic, parameter name, encoding or request id
+MAX_STRING_VALUE = 65536        # a string parameter value
+UINT32_MAX = 2 ** 32 - 1
+INT64 = (-2 ** 63, 2 ** 63 - 1)
+#: Ops a client may send that carry no fields.
+BARE_OPS = ('subscribeConnectionGraph', 'unsubscribeConnectionGraph')
+#: Ops this server answers with a status saying it does not offer them.
+UNOFFERED_OPS = ('subscribeParameterUpdates', 'unsubscribeParameterUpdates')
+
+
+@dataclasses.dataclass(frozen=True)
+class Subscribe:
+    """``subscribe``: ``(subscription id, channel id)`` pairs."""
+
+    pairs: Tuple[Tuple[int, int], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Unsubscribe:
+    """``unsubscribe``: subscription ids."""
+
+    subscription_ids: Tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Advertise:
+    """A client's ``advertise``: the channels it means to publish on."""
+
+    channels: Tuple[ClientChannel, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Unadvertise:
+    """A client's ``unadvertise``: channel ids."""
+
+    channel_ids: Tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class GetParameters:
+    """``getParameters``: names (empty: all) and the request id to answer with."""
+
+    names: Tuple[str, ...]
+    request_id: Optional[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class SetParameters:
+    """``setParameters``: ``(name, value)`` pairs (typed values decoded) and the request id."""
+
+    settings: Tuple[Tuple[str, Any], ...]
+    request_id: Optional[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Bare:
+    """An op without fields (``subscribeConnectionGraph``...) or one this server does not offer."""
+
+    op: str
+
+
+ClientRequest = Union[Subscribe, Unsubscribe, Advertise, Unadvertise, GetParameters,
+                      SetParameters, Bare]
+
+
+def clip(text: str, limit: int = 80) -> str:
+    """Return client-given ``text`` fit for a message: printable, at most ``limit`` characters."""
+    out = ''.join(c if c.isprintable() else '?' for c in text[:limit])
+    return out + ('...' if len(text) > limit else '')
+
 
 def parse_text(text: Union[str, bytes]) -> Dict[str, Any]:
-    """Return a client's JSON message (an object with a string ``op``)."""
+    """Return a client's JSON message (an object with a string ``op``), size-bounded."""
+    if len(text) > MAX_TEXT_BYTES:
+        raise ProtocolError(f'JSON message of {len(text)} bytes (at most {MAX_TEXT_BYTES})')
     try:
         msg = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise ProtocolError(f'message is not JSON: {exc}') from None
+        raise ProtocolError(f'message is not JSON: {clip(str(exc))}') from None
     if not isinstance(msg, dict) or not isinstance(msg.get('op'), str):
         raise ProtocolError('a JSON message must be an object with a string "op"')
     return msg
+
+
+def decode_text(text: Union[str, bytes]) -> ClientRequest:
+    """Return a client's JSON message as a request, every field checked."""
+    msg = parse_text(text)
+    op = msg['op']
+    decoder = _DECODERS.get(op)
+    if decoder is not None:
+        return decoder(msg)
+    if op in BARE_OPS or op in UNOFFERED_OPS:
+        return Bare(op)
+    raise ProtocolError(f'unsupported op {clip(op)!r}')
 
 
 def parse_binary(frame: bytes) -> Union[ClientMessage, ServiceCall]:
@@ -276,87 +366,137 @@ def parse_binary(frame: bytes) -> Union[ClientMessage, ServiceCall]:
     raise ProtocolError(f'unknown binary opcode 0x{op:02x}')
 
 
-def _ints(msg: Dict[str, Any], key: str) -> List[int]:
+def _list(msg: Dict[str, Any], key: str) -> List[Any]:
     values = msg.get(key)
-    if not isinstance(values, list) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise ProtocolError(f'{msg["op"]}: "{key}" must be a list of integers')
+    if not isinstance(values, list):
+        raise ProtocolError(f'{msg["op"]}: "{key}" must be a list')
+    if len(values) > MAX_ITEMS:
+        raise ProtocolError(f'{msg["op"]}: "{key}" has {len(values)} entries (at most '
+                            f'{MAX_ITEMS})')
     return values
 
 
-def subscriptions(msg: Dict[str, Any]) -> List[Tuple[int, int]]:
-    """Return ``(subscription id, channel id)`` pairs of a ``subscribe`` message."""
-    subs = msg.get('subscriptions')
-    if not isinstance(subs, list):
-        raise ProtocolError('subscribe: "subscriptions" must be a list')
-    out = []
-    for sub in subs:
-        if not isinstance(sub, dict) or not isinstance(sub.get('id'), int) or \
-                not isinstance(sub.get('channelId'), int):
-            raise ProtocolError('subscribe: each subscription needs integer "id" and '
-                                '"channelId"')
-        out.append((sub['id'], sub['channelId']))
-    return out
+def _uint32(value: Any, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= UINT32_MAX:
+        raise ProtocolError(f'{what} must be an integer from 0 to {UINT32_MAX}, got '
+                            f'{clip(repr(value), 40)}')
+    return value
 
 
-def subscription_ids(msg: Dict[str, Any]) -> List[int]:
-    """Return the ids of an ``unsubscribe`` message."""
-    return _ints(msg, 'subscriptionIds')
+def _name(value: Any, what: str, empty: bool = False) -> str:
+    if not isinstance(value, str) or len(value) > MAX_NAME or (not value and not empty):
+        raise ProtocolError(f'{what} must be a string of 1 to {MAX_NAME} characters')
+    return value
 
 
-def channel_ids(msg: Dict[str, Any]) -> List[int]:
-    """Return the ids of a client's ``unadvertise`` message."""
-    return _ints(msg, 'channelIds')
+def _ids(msg: Dict[str, Any], key: str) -> Tuple[int, ...]:
+    return tuple(_uint32(v, f'{msg["op"]}: each of "{key}"') for v in _list(msg, key))
 
 
-def client_channels(msg: Dict[str, Any]) -> List[ClientChannel]:
-    """Return the channels of a client's ``advertise`` message."""
-    channels = msg.get('channels')
-    if not isinstance(channels, list):
-        raise ProtocolError('advertise: "channels" must be a list')
-    out = []
-    for ch in channels:
-        if not isinstance(ch, dict) or not isinstance(ch.get('id'), int) or not all(
-                isinstance(ch.get(k), str) for k in ('topic', 'encoding')):
-            raise ProtocolError('advertise: each channel needs "id", "topic" and "encoding"')
-        out.append(ClientChannel(ch['id'], ch['topic'], ch['encoding'],
-                                 str(ch.get('schemaName', ''))))
-    return out
-
-
-def parameter_names(msg: Dict[str, Any]) -> List[str]:
-    """Return the names of ``getParameters`` (empty: all)."""
-    names = msg.get('parameterNames', [])
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ProtocolError(f'{msg["op"]}: "parameterNames" must be a list of strings')
-    return names
-
-
-def parameter_settings(msg: Dict[str, Any]) -> List[Tuple[str, Any]]:
-    """Return ``(name, value)`` pairs of ``setParameters`` (typed values decoded)."""
-    params = msg.get('parameters')
-    if not isinstance(params, list):
-        raise ProtocolError('setParameters: "parameters" must be a list')
-    out = []
-    for p in params:
-        if not isinstance(p, dict) or not isinstance(p.get('name'), str):
-            raise ProtocolError('setParameters: each parameter needs a string "name"')
-        value: Any = p.get('value')
-        kind = p.get('type')
-        try:
-            if kind == 'float64':
-                value = float(value)
-            elif kind == 'float64_array':
-                value = [float(v) for v in value]
-            elif kind == 'byte_array':
-                value = base64.b64decode(value, validate=True)
-        except (TypeError, ValueError) as exc:
-            raise ProtocolError(f'setParameters: {p["name"]}: not a {kind}: {exc}') from None
-        out.append((p['name'], value))
-    return out
-
-
-def request_id(msg: Dict[str, Any]) -> Optional[str]:
-    """Return a request's ``id`` when it is a string."""
+def _request_id(msg: Dict[str, Any]) -> Optional[str]:
     value = msg.get('id')
-    return value if isinstance(value, str) else None
+    return None if value is None else _name(value, f'{msg["op"]}: "id"', empty=True)
+
+
+def _subscribe(msg: Dict[str, Any]) -> Subscribe:
+    pairs = []
+    for sub in _list(msg, 'subscriptions'):
+        if not isinstance(sub, dict):
+            raise ProtocolError('subscribe: each subscription must be an object with integer '
+                                '"id" and "channelId"')
+        pairs.append((_uint32(sub.get('id'), 'subscribe: "id"'),
+                      _uint32(sub.get('channelId'), 'subscribe: "channelId"')))
+    return Subscribe(tuple(pairs))
+
+
+def _advertise(msg: Dict[str, Any]) -> Advertise:
+    channels = []
+    for ch in _list(msg, 'channels'):
+        if not isinstance(ch, dict):
+            raise ProtocolError('advertise: each channel must be an object with "id", "topic" '
+                                'and "encoding"')
+        topic = _name(ch.get('topic'), 'advertise: "topic"')
+        if not topic.startswith('/'):
+            raise ProtocolError(f'advertise: topic {clip(topic)!r} must start with "/"')
+        schema_name = ch.get('schemaName', '')
+        channels.append(ClientChannel(
+            _uint32(ch.get('id'), 'advertise: "id"'), topic,
+            _name(ch.get('encoding'), 'advertise: "encoding"'),
+            _name(schema_name, 'advertise: "schemaName"', empty=True)))
+    return Advertise(tuple(channels))
+
+
+def _parameter_names(msg: Dict[str, Any]) -> Tuple[str, ...]:
+    if msg.get('parameterNames') is None:
+        return ()
+    return tuple(_name(n, f'{msg["op"]}: each of "parameterNames"')
+                 for n in _list(msg, 'parameterNames'))
+
+
+def _set_parameters(msg: Dict[str, Any]) -> SetParameters:
+    out = []
+    for p in _list(msg, 'parameters'):
+        if not isinstance(p, dict):
+            raise ProtocolError('setParameters: each parameter must be an object with a '
+                                'string "name"')
+        name = _name(p.get('name'), 'setParameters: "name"')
+        out.append((name, parameter_value(name, p.get('value'), p.get('type'))))
+    return SetParameters(tuple(out), _request_id(msg))
+
+
+def parameter_value(name: str, value: Any, kind: Any) -> Any:
+    """
+    Return a ``setParameters`` value as a ROS parameter can hold it, or raise ProtocolError.
+
+    ``kind`` (the spec's ``type``) decodes ``float64``, ``float64_array`` and base64
+    ``byte_array``; otherwise a bool, an int64, a float, a string, or a list of one of them.
+    """
+    what = f'setParameters: {clip(name)}'
+    try:
+        if kind == 'float64':
+            return float(value)
+        if kind == 'float64_array':
+            return [float(v) for v in _bounded(value, what)]
+        if kind == 'byte_array':
+            return base64.b64decode(value, validate=True)
+    except (TypeError, ValueError, OverflowError, binascii.Error) as exc:
+        raise ProtocolError(f'{what}: not a {kind}: {clip(str(exc))}') from None
+    if kind is not None:
+        raise ProtocolError(f'{what}: unknown type {clip(repr(kind), 40)}')
+    if isinstance(value, list):
+        items = [_scalar(v, what) for v in _bounded(value, what)]
+        if len({type(v) for v in items}) > 1:
+            raise ProtocolError(f'{what}: a list must hold values of one type')
+        return items
+    return _scalar(value, what)
+
+
+def _bounded(value: Any, what: str) -> List[Any]:
+    if not isinstance(value, list) or len(value) > MAX_ITEMS:
+        raise ProtocolError(f'{what}: expected a list of at most {MAX_ITEMS} values')
+    return value
+
+
+def _scalar(value: Any, what: str) -> Any:
+    if isinstance(value, bool) or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        if not INT64[0] <= value <= INT64[1]:
+            raise ProtocolError(f'{what}: {clip(str(value), 30)} is out of the int64 range')
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_STRING_VALUE:
+            raise ProtocolError(f'{what}: a string of at most {MAX_STRING_VALUE} characters')
+        return value
+    raise ProtocolError(f'{what}: a ROS parameter holds a bool, integer, float, string or a '
+                        f'list of one of them, not {type(value).__name__}')
+
+
+_DECODERS: Dict[str, Callable[[Dict[str, Any]], ClientRequest]] = {
+    'subscribe': _subscribe,
+    'unsubscribe': lambda msg: Unsubscribe(_ids(msg, 'subscriptionIds')),
+    'advertise': _advertise,
+    'unadvertise': lambda msg: Unadvertise(_ids(msg, 'channelIds')),
+    'getParameters': lambda msg: GetParameters(_parameter_names(msg), _request_id(msg)),
+    'setParameters': _set_parameters,
+}

@@ -76,7 +76,7 @@ from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 from rclpy.utilities import remove_ros_args
 
-from unity_kernel_core.ros import callbacks, log_forwarding, transport
+from unity_kernel_core.ros import callbacks, log_forwarding, startup, transport
 from unity_kernel_core.ros.parameters import ParameterTable, ParamSpec
 
 RCLError = _rclpy.RCLError
@@ -374,6 +374,14 @@ def run(factory: Callable[[], N], args: Optional[List[str]] = None, *,
         return 2
     signals = ShutdownSignals()
     signals.install()
+    early = startup.early_signal()
+    if early is not None:  # Ctrl-C while the process was importing: nothing to shut down
+        signals.ignore()
+        print(f'{program}: {early} before start-up finished: exiting', file=sys.stderr,
+              flush=True)
+        if then_exit:
+            end_process(0)
+        return 0
     context = None
     try:
         init = rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)

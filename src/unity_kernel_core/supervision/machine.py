@@ -608,10 +608,6 @@ class ModuleMachine:
         self._configured = False
         self._check_at = self._restart_at = None
 
-    def set_enabled(self, enabled: bool) -> None:
-        """Take a new config's word on whether the module is enabled (no move: next bring-up)."""
-        self._enabled = enabled
-
     def prepare_reload(self) -> None:
         """Take a new version that waits for the dependents: an active module leaves ``active``."""
         if self._state is ModuleState.ACTIVE:

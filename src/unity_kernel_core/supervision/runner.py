@@ -64,3 +64,10 @@ class Runner(Protocol):
 
     def fresh(self) -> 'Runner':
         """Return a new, stopped runner of the same module and code (to go back to it)."""
+
+
+def bring_up(runner: Runner) -> None:
+    """Start a module, then configure and activate it; raise at the step that fails."""
+    runner.start()
+    runner.configure()
+    runner.activate()

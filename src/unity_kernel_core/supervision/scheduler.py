@@ -55,7 +55,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple, Union
 
 from unity_kernel_core.errors import ModuleError
 from unity_kernel_core.module_commands import ModuleCommand, OutcomeStatus
@@ -64,7 +64,7 @@ from unity_kernel_core.supervision.machine import (Failure, FailureKind, Job, Mo
                                                    ModuleState, Reason)
 from unity_kernel_core.supervision.manifest import Manifest
 from unity_kernel_core.supervision.outcomes import OutcomeBook
-from unity_kernel_core.supervision.runner import Runner
+from unity_kernel_core.supervision.runner import bring_up, Runner
 
 TRANSITION_WORKERS = 4
 """Lifecycle transitions (start, configure, activate, ...) of independent modules at once."""
@@ -99,6 +99,13 @@ class Order:
     outcome_id: Optional[str] = None
     manifest: Optional[Manifest] = None
     """The manifest to load (``load`` only)."""
+    by_config: bool = False
+    """A reloaded config's word (``modules.enabled`` changed): carried out unchecked."""
+
+    @property
+    def said(self) -> str:
+        """Return the command as a later outcome names it (``disable``, ``disable by ...``)."""
+        return self.command.value + (' by a config reload' if self.by_config else '')
 
 
 @dataclasses.dataclass
@@ -206,9 +213,7 @@ def _run_job(job: Job, runner: Runner) -> Optional[Failure]:
     """Run one job on a worker; return the module's failure, or None."""
     try:
         if job is Job.START:
-            runner.start()
-            runner.configure()
-            runner.activate()
+            bring_up(runner)
         elif job is Job.ACTIVATE:
             runner.activate()
         elif job is Job.DEACTIVATE:
@@ -237,9 +242,7 @@ def _run_reload(old: Optional[Runner], new: Runner) -> Tuple[Runner, Optional[Fa
         except Exception as exc:  # it is replaced anyway; say so
             _log.warning(f'stopping the old version of {new.manifest.name}: {exc}')
     try:
-        new.start()
-        new.configure()
-        new.activate()
+        bring_up(new)
         return new, None, ''
     except Exception as exc:
         error = f'new version failed to start: {exc}'
@@ -251,9 +254,7 @@ def _run_reload(old: Optional[Runner], new: Runner) -> Tuple[Runner, Optional[Fa
         return new, Failure(FailureKind.START_FAILED, error), error
     back = old.fresh()
     try:
-        back.start()
-        back.configure()
-        back.activate()
+        bring_up(back)
         return back, None, error
     except Exception as again:
         return back, Failure(FailureKind.START_FAILED,
@@ -290,6 +291,8 @@ class Scheduler:
         self.running = False
         """The kernel is active: modules may start."""
         self.graph_problems: Dict[str, str] = {}
+        self._config_enabled: FrozenSet[str] = frozenset()
+        """The config's ``modules.enabled`` as last given (``set_manifests``)."""
         self._order: List[str] = []
         self._gave_up: List[ModuleRecord] = []
         self._events: 'queue.Queue[_Event]' = queue.Queue()
@@ -557,8 +560,7 @@ class Scheduler:
         """Keep ``order`` until the module's job in flight ends (a later one replaces it)."""
         if rec.pending is not None:
             self.outcomes.settle(rec.pending.outcome_id, OutcomeStatus.REFUSED,
-                                 f'overtaken by a later {order.command.value} before it was '
-                                 'carried out')
+                                 f'overtaken by a later {order.said} before it was carried out')
         rec.pending = order
 
     def _check(self, rec: ModuleRecord, command: ModuleCommand) -> None:
@@ -590,7 +592,8 @@ class Scheduler:
             if order.command is ModuleCommand.LOAD:
                 return self._load(rec, order)
             assert rec is not None
-            self._check(rec, order.command)  # things may have changed while it waited
+            if not order.by_config:
+                self._check(rec, order.command)  # things may have changed while it waited
             if order.command is ModuleCommand.RESTART:
                 rec.machine.restart()
                 changed = True
@@ -604,8 +607,14 @@ class Scheduler:
             raise
         if not changed:
             state = 'already enabled' if rec.enabled else 'not enabled'
-            self.outcomes.settle(order.outcome_id, OutcomeStatus.DONE,
-                                 f'{rec.name} is {state} ({rec.state.value})')
+            if order.by_config:
+                pass  # an operator's command took it first; its outcome stays its own
+            elif self._standing(rec, order.command) is OutcomeStatus.DONE or (
+                    order.command in _TAKES_DOWN and rec.state is ModuleState.AVAILABLE):
+                self.outcomes.settle(order.outcome_id, OutcomeStatus.DONE,
+                                     f'{rec.name} is {state} ({rec.state.value})')
+            else:  # on its way there (a config reload took it first): done when it arrives
+                self._carry(rec, order)
             return f'{rec.name}: {state}'
         self._carry(rec, order)
         if rec.runner is not None and order.command is not ModuleCommand.ENABLE:
@@ -660,7 +669,7 @@ class Scheduler:
     def _overtake(self, rec: ModuleRecord, order: Order) -> None:
         if rec.carrying is not None:
             self.outcomes.settle(rec.carrying.outcome_id, OutcomeStatus.FAILED,
-                                 f'overtaken by a later {order.command.value}')
+                                 f'overtaken by a later {order.said}')
             rec.carrying = None
 
     def _settle_orders(self) -> None:
@@ -670,25 +679,30 @@ class Scheduler:
             if order is None:
                 continue
             machine, name = rec.machine, rec.name
-            state = machine.state
-            words = f'{name} is {state.value}' + (f' ({machine.message})'
-                                                  if machine.message else '')
-            status = OutcomeStatus.SCHEDULED
-            if order.command in _BRINGS_UP:
-                if state is ModuleState.ACTIVE and machine.idle:
-                    status = OutcomeStatus.DONE
-                elif state in (ModuleState.RECOVERING, ModuleState.FAILED,
-                               ModuleState.STOPPED):
-                    status = OutcomeStatus.FAILED
-            elif state is ModuleState.STOPPED and machine.idle and not machine.configured:
-                status = OutcomeStatus.DONE
-            elif state is not ModuleState.STOPPED:
-                status = OutcomeStatus.FAILED
+            words = f'{name} is {machine.state.value}' + (f' ({machine.message})'
+                                                          if machine.message else '')
+            status = self._standing(rec, order.command)
             if status is OutcomeStatus.SCHEDULED:
                 words = f'{order.command.value} of {name} in progress: {words}'
             else:
                 rec.carrying = None
             self.outcomes.settle(order.outcome_id, status, words)
+
+    @staticmethod
+    def _standing(rec: ModuleRecord, command: ModuleCommand) -> OutcomeStatus:
+        """Return where ``command`` stands for ``rec``: there (done), elsewhere, on its way."""
+        machine = rec.machine
+        state = machine.state
+        if command in _BRINGS_UP:
+            if state is ModuleState.ACTIVE and machine.idle:
+                return OutcomeStatus.DONE
+            if state in (ModuleState.RECOVERING, ModuleState.FAILED, ModuleState.STOPPED):
+                return OutcomeStatus.FAILED
+            return OutcomeStatus.SCHEDULED
+        if state is ModuleState.STOPPED:
+            done = machine.idle and not machine.configured
+            return OutcomeStatus.DONE if done else OutcomeStatus.SCHEDULED
+        return OutcomeStatus.FAILED
 
     # -- convenience (tests, on the loop's thread) -----------------------------------------
 
@@ -760,16 +774,47 @@ class Scheduler:
         self.graph_problems = {n: m for n, (_, m) in problems.items()}
 
     def set_manifests(self, manifests: Dict[str, Manifest], enabled: List[str]) -> None:
-        """Take the discovered manifests: new ones are added, ``enabled`` ones brought up."""
+        """
+        Take the discovered manifests: new ones are added, ``enabled`` ones brought up.
+
+        Again (a reloaded config): a module that is not running (available, stopped) takes
+        its new manifest (the config's overrides); one that joined ``enabled`` is enabled and
+        brought up, one that left it is disabled and stopped, as the ``enable`` and
+        ``disable`` commands do but unchecked (the config is the word: the dependency graph
+        fails a module whose dependency it disabled). A module whose place in ``enabled``
+        did not change keeps what operator commands made of it.
+        """
         with self.lock:
+            before, self._config_enabled = self._config_enabled, frozenset(enabled)
+            switches: List[Tuple[ModuleRecord, Order]] = []
             for name, manifest in manifests.items():
                 rec = self.records.get(name)
                 if rec is None:
                     machine = ModuleMachine(name, manifest.restart, manifest.health,
                                             name in enabled, self.clock, self.halt.is_set)
                     self.records[name] = ModuleRecord(manifest, machine)
+                    continue
+                if rec.runner is None and rec.machine.idle and rec.manifest != manifest and \
+                        rec.state in (ModuleState.AVAILABLE, ModuleState.STOPPED):
+                    rec.manifest = manifest
+                    rec.machine.reset(manifest.restart, manifest.health)
+                if (name in enabled) != (name in before):
+                    switches.append((rec, Order(ModuleCommand.ENABLE if name in enabled
+                                                else ModuleCommand.DISABLE, by_config=True)))
+            rank = {n: i for i, n in enumerate(self._order)}
+
+            def turn(switch: Tuple[ModuleRecord, Order]) -> Tuple[bool, int]:
+                # dependents go down before their dependencies; dependencies come up first
+                up = switch[1].command is ModuleCommand.ENABLE
+                place = rank.get(switch[0].name, len(rank))
+                return up, place if up else -place
+            for rec, order in sorted(switches, key=turn):
+                if rec.pending is not None and rec.pending.command is order.command:
+                    continue  # an operator's command waiting for a job does the same
+                if rec.machine.idle and rec.pending is None:
+                    self._apply(rec, order)
                 else:
-                    rec.machine.set_enabled(name in enabled)
+                    self._queue(rec, order)
             self._update_graph()
         self._report_all()
 

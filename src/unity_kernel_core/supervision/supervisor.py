@@ -216,7 +216,12 @@ class Supervisor:
         return out
 
     def reconfigure(self, config: KernelConfig) -> None:
-        """Take a new config: enabled modules and search paths apply at the next bring-up."""
+        """
+        Take a new config (a hot reload) when its ``modules`` section changed.
+
+        A module it enables is brought up and one it no longer enables is stopped (see
+        ``Scheduler.set_manifests``); the search paths are watched anew.
+        """
         if config.modules != self.config.modules:
             self.config = config
             self.scheduler.call(self._rediscover)

@@ -15,6 +15,7 @@
 """The ``unity-kernel`` command: check-config and up, run as a user would."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -64,6 +65,21 @@ def test_up_prints_status_and_stops_cleanly_on_ctrl_c(processes, ros_env, tmp_pa
     up.signal(signal.SIGINT)
     assert up.wait(30) == 0
     assert 'unity-kernel: stopped (clean)' in up.output()
+
+
+@pytest.mark.ros
+def test_up_prints_its_status_line_once_the_modules_are_up(processes, ros_env, tmp_path):
+    env = {**ros_env, 'UNITY_KERNEL__KERNEL__STATE_DIR': str(tmp_path / 'state')}
+    up = processes.start(CLI + ['up'], env, tmp_path / 'up.log')
+    out = up.wait_output('Ctrl-C to stop', 60)
+    line = next(t for t in out.splitlines() if 'Ctrl-C to stop' in t)
+    assert 'modules 3/3 active' in line, line  # heartbeat, monitor, camera
+    mapped = int(re.search(r'(\d+) topics mapped', line).group(1))
+    assert mapped >= 2, line  # the camera's image_raw and camera_info at least
+    result = run(['modules', 'list', '--json'], env=env)
+    assert {m['state'] for m in json.loads(result.stdout) if m['enabled']} == {'active'}
+    up.signal(signal.SIGINT)
+    assert up.wait(60) == 0
 
 
 @pytest.mark.ros

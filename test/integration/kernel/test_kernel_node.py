@@ -222,3 +222,38 @@ def test_bad_config_fails_configure_with_file_and_line(processes, ros_env, tmp_p
     assert kernel.wait(30) == 1
     line = config.read_text().splitlines().index('    workers: 0') + 1
     assert f'{config}:{line}: tiers.CRITICAL.workers' in kernel.output()
+
+
+@pytest.mark.parametrize('redis', ['enabled: false', 'url: null'], ids=['disabled', 'no_url'])
+def test_without_redis_diagnostics_say_the_audit_mirror_is_off_and_why(
+        processes, ros_env, tmp_path, probe, redis):
+    """As under ``ros2 launch`` by default: no Redis, and /diagnostics says so."""
+    diags = probe.collect('/diagnostics', DiagnosticArray)
+    config = write_config(tmp_path)
+    config.write_text(config.read_text().replace('  enabled: false', f'  {redis}'))
+    env = {k: v for k, v in ros_env.items() if k != 'UNITY_REDIS_URL'}
+    processes.start([sys.executable, '-m', 'unity_kernel_core.kernel.node', '--ros-args', '-p',
+                     f'config_file:={config}', '-p', 'autostart:=true'], env,
+                    tmp_path / 'kernel.log')
+
+    def mirror():
+        found = [s for a in list(diags) for s in a.status if s.name == 'unity_kernel: mirror']
+        return found[-1] if found else None
+    status = support.wait_for(mirror, 30, message='the mirror on /diagnostics')
+    assert status.level == b'\x00' and status.message.startswith('off: ')
+    assert {v.key: v.value for v in status.values}['mirror'] == 'off'
+    why = 'redis.enabled is false' if redis == 'enabled: false' else 'no Redis: redis.url'
+    assert why in status.message, status.message
+
+
+def test_config_file_may_be_a_package_url(processes, ros_env, tmp_path, probe):
+    """``config:=package://unity_kernel/config/kernel.yaml`` (the launch argument) configures."""
+    env = {k: v for k, v in ros_env.items() if k != 'UNITY_REDIS_URL'}
+    kernel = processes.start(
+        [sys.executable, '-m', 'unity_kernel_core.kernel.node', '--ros-args', '-p',
+         'config_file:=package://unity_kernel/config/kernel.yaml', '-p', 'autostart:=false',
+         '-p', 'spawn_modules:=false'], env, tmp_path / 'kernel.log')
+    support.wait_for(lambda: probe.get_state('unity_kernel') == 'unconfigured', 30,
+                     message='the kernel up')
+    assert probe.change_state('unity_kernel', 'configure'), kernel.output()[-3000:]
+    assert 'package:/unity_kernel' not in kernel.output()

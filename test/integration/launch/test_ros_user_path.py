@@ -57,8 +57,8 @@ PREFIX_SHARE = '$(ros2 pkg prefix unity_kernel)/share/unity_kernel'
 PLACEHOLDER = re.compile(r'^<[a-z_]+>$')
 
 #: executable -> module of its main(), from setup.py's console_scripts
-CONSOLE_SCRIPTS = dict(re.findall(r"'([a-z_][a-z0-9_-]*) = ([a-z_.]+):main'",
-                                  (support.ROOT / 'setup.py').read_text()))
+CONSOLE_SCRIPTS = {name: (module, function) for name, module, function in re.findall(
+    r"'([a-z_][a-z0-9_-]*) = ([a-z_.]+):([a-z_]+)'", (support.ROOT / 'setup.py').read_text())}
 
 #: rviz display class -> the message type it subscribes to
 RVIZ_TYPES = {
@@ -105,8 +105,8 @@ class Graph:
 
     def run(self, executable: str, ros_args: List[str]) -> None:
         """Start ``ros2 run unity_kernel EXECUTABLE --ros-args ROS_ARGS``."""
-        module = CONSOLE_SCRIPTS[executable]  # its entry point, as this checkout has it
-        code = f'import sys; from {module} import main; sys.exit(main())'
+        module, function = CONSOLE_SCRIPTS[executable]  # its entry point, as in this checkout
+        code = f'import sys; from {module} import {function}; sys.exit({function}())'
         log = self.tmp / f'{executable}-{len(self.started)}.log'
         self.processes.start([sys.executable, '-c', code, '--ros-args', *ros_args], self.env,
                              log)

@@ -164,3 +164,39 @@ def test_each_node_shuts_down_once_and_ignores_repeated_signals(
     ns, _, base = f'/{node}'.rpartition('/')
     support.wait_for(lambda: (base, ns or '/') not in probe.node.get_node_names_and_namespaces(),
                      3, message=f'{name} gone from the ROS graph')
+
+
+def console_script(name):
+    """Return the command line of a console script as setup.py declares it (not installed)."""
+    text = (support.ROOT / 'setup.py').read_text()
+    module, function = re.search(rf"'{name} = ([\w.]+):(\w+)'", text).groups()
+    return [sys.executable, '-c',
+            f'import sys; from {module} import {function}; sys.exit({function}())']
+
+
+@pytest.mark.parametrize('delay', [0.5, 0.75, 1.0], ids=['0.5s', '0.75s', '1.0s'])
+def test_ctrl_c_in_the_first_second_is_a_clean_exit(processes, ros_env, tmp_path, delay):
+    """
+    The terminal's SIGINT to the group while kernel and camera still import, then launch's.
+
+    (Not before 0.5 s: the first 0.15-0.3 s here are the interpreter's own start, which runs
+    no code of the package; with the ROS wheels it is started twice, see ros2-on-pypi.)
+    """
+    config = kernel_config(tmp_path)
+    kernel = processes.start(
+        console_script('kernel') + ['--ros-args', '-r', '__node:=unity_kernel', '-p',
+                                    f'config_file:={config}', '-p', 'autostart:=true', '-p',
+                                    'spawn_modules:=false'],
+        ros_env, tmp_path / 'kernel.log', group=0)
+    camera = processes.start(console_script('camera') + CAMERA[2:], ros_env,
+                             tmp_path / 'camera.log', group=kernel.pid)
+    time.sleep(delay)
+    os.killpg(kernel.pid, signal.SIGINT)
+    time.sleep(0.2)
+    for proc in (kernel, camera):
+        proc.signal_process(signal.SIGINT)
+    codes = {'kernel': kernel.wait(15), 'camera': camera.wait(15)}
+    outputs = {'kernel': kernel.output(), 'camera': camera.output()}
+    assert codes == {'kernel': 0, 'camera': 0}, outputs
+    for name, out in outputs.items():
+        assert 'Traceback' not in out and 'KeyboardInterrupt' not in out, (name, out[-3000:])

@@ -41,8 +41,8 @@ def test_shipped_manifest_runs_the_installed_audio_executable_with_valid_paramet
     assert (manifest.kind.value, manifest.executable, manifest.fully_qualified_node_name) == \
         ('node', 'audio', '/sensors/audio')
     setup_py = (support.ROOT / 'setup.py').read_text()
-    scripts = re.findall(r"'([a-z_-]+) = ([a-z_.]+):main'", setup_py)
-    assert ('audio', 'unity_sensors.audio.node') in scripts
+    scripts = re.findall(r"'([a-z_-]+) = ([a-z_.]+):([a-z_]+)'", setup_py)
+    assert ('audio', 'unity_sensors.entry', 'audio') in scripts
     audio_params = {k: v for k, v in manifest.parameters.items()
                     if k in AudioSettings.model_fields}
     AudioSettings.model_validate(audio_params)  # every audio parameter is a valid value

@@ -12,10 +12,9 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The camera: sources, frames and calibration (plain Python), and the node as a process."""
+"""The camera node as a process (its sources, frames and calibration: test/unit/sensors)."""
 
 import math
-import textwrap
 import time
 
 import cv2
@@ -26,176 +25,11 @@ from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 import sensor_support
-from sensor_support import start_node, state, wait_state
+from sensor_support import CALIBRATION, start_node, state, wait_state, write_video
 import support
 
-from unity_sensors.camera.calibration import CalibrationError, camera_info_fields, load_calibration
-from unity_sensors.camera.frames import check_resolution, draw_test_pattern, image_fields, jpeg
-from unity_sensors.camera.sources import DeviceSource, Format, ImageDirSource, make_source
-from unity_sensors.camera.sources import parse_source, SourceSpec, VideoFileSource
-from unity_sensors.errors import DeviceLostError, DeviceNotFoundError, SensorConfigError
 from unity_sensors.sensor_node import sensor_qos
 
-CALIBRATION = textwrap.dedent("""\
-    image_width: 64
-    image_height: 48
-    camera_name: test_cam
-    camera_matrix:
-      rows: 3
-      cols: 3
-      data: [50.0, 0.0, 32.0, 0.0, 51.0, 24.0, 0.0, 0.0, 1.0]
-    distortion_model: plumb_bob
-    distortion_coefficients:
-      rows: 1
-      cols: 5
-      data: [0.1, -0.2, 0.0, 0.0, 0.01]
-    rectification_matrix:
-      rows: 3
-      cols: 3
-      data: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    projection_matrix:
-      rows: 3
-      cols: 4
-      data: [50.0, 0.0, 32.0, 0.0, 0.0, 51.0, 24.0, 0.0, 0.0, 0.0, 1.0, 0.0]
-    """)
-
-
-def write_video(path, frames=10, size=(64, 48), fps=15.0, fourcc='MJPG'):
-    """Write a fixture video whose frame i is filled with grey level 20 * i."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
-    assert writer.isOpened(), f'cannot write {fourcc} here'
-    for i in range(frames):
-        writer.write(np.full((size[1], size[0], 3), (20 * i) % 256, np.uint8))
-    writer.release()
-    return path
-
-
-# -- plain Python ----------------------------------------------------------------------------
-
-@pytest.mark.parametrize('text,spec', [
-    ('pattern', SourceSpec('pattern')),
-    ('0', SourceSpec('device', '/dev/video0')),
-    ('/dev/video2', SourceSpec('device', '/dev/video2')),
-    ('device:/tmp/cam', SourceSpec('device', '/tmp/cam')),
-    ('file:/x/y.bin', SourceSpec('file', '/x/y.bin')),
-    ('/x/clip.AVI', SourceSpec('file', '/x/clip.AVI')),
-    ('dir:/imgs', SourceSpec('dir', '/imgs')),
-])
-def test_source_strings_choose_the_source(text, spec):
-    assert parse_source(text) == spec
-
-
-def test_unknown_source_names_the_accepted_forms():
-    with pytest.raises(SensorConfigError, match=r"unknown camera source 'webcam'.*pattern"):
-        parse_source('webcam')
-
-
-@pytest.mark.parametrize('w,h', [(5, 480), (640, 0), (100000, 480), (-1, -1)])
-def test_unsupported_resolutions_are_refused(w, h):
-    with pytest.raises(SensorConfigError, match=f'unsupported resolution {w}x{h}'):
-        check_resolution(w, h)
-
-
-def test_pattern_frames_have_the_size_asked_for_and_differ():
-    a = draw_test_pattern(1, 320, 240, 1000.0)
-    b = draw_test_pattern(2, 320, 240, 1000.04)
-    assert a.shape == (240, 320, 3) and a.dtype == np.uint8
-    assert np.count_nonzero(a != b) > 1000
-
-
-def test_image_fields_rgb8_swaps_channels_and_packs_rows():
-    frame = np.zeros((2, 3, 3), np.uint8)
-    frame[..., 0] = 10   # blue
-    frame[..., 2] = 200  # red
-    fields, data = image_fields(frame, 'rgb8')
-    assert fields == {'height': 2, 'width': 3, 'encoding': 'rgb8', 'is_bigendian': 0,
-                      'step': 9}
-    assert data[:3] == bytes([200, 0, 10]) and len(data) == 18
-    _, bgr = image_fields(frame, 'bgr8')
-    assert bgr[:3] == bytes([10, 0, 200])
-    with pytest.raises(SensorConfigError, match="unsupported encoding 'mono8'"):
-        image_fields(frame, 'mono8')
-
-
-def test_jpeg_round_trips_approximately():
-    frame = draw_test_pattern(3, 160, 120, 0.0)
-    decoded = cv2.imdecode(np.frombuffer(jpeg(frame, 95), np.uint8), cv2.IMREAD_COLOR)
-    assert decoded.shape == frame.shape
-    assert np.mean(np.abs(decoded.astype(int) - frame.astype(int))) < 10
-
-
-def test_calibration_yaml_gives_camera_info_fields(tmp_path):
-    path = tmp_path / 'cam.yaml'
-    path.write_text(CALIBRATION)
-    fields = camera_info_fields(load_calibration(f'file://{path}'), 0, 0)
-    assert fields['width'] == 64 and fields['k'][0] == 50.0 and fields['d'][4] == 0.01
-    assert len(fields['p']) == 12
-    uncalibrated = camera_info_fields(None, 640, 480)
-    assert uncalibrated['k'] == [0.0] * 9 and uncalibrated['width'] == 640
-
-
-def test_bad_calibration_names_file_line_and_key(tmp_path):
-    path = tmp_path / 'cam.yaml'
-    path.write_text(CALIBRATION.replace('data: [0.1, -0.2, 0.0, 0.0, 0.01]', 'data: [0.1]'))
-    with pytest.raises(CalibrationError) as info:
-        load_calibration(path)
-    assert f'{path}:9: distortion_coefficients: data has 1 values' in str(info.value)
-
-
-def test_video_file_source_reads_loops_and_stops(tmp_path):
-    path = write_video(tmp_path / 'clip.avi', frames=4, fps=12.0)
-    src = VideoFileSource(SourceSpec('file', str(path)), Format(), loop=False)
-    src.start()
-    assert src.rate() == 12.0
-    levels = []
-    while (frame := src.read()) is not None:
-        levels.append(int(frame.mean()))
-    assert len(levels) == 4 and levels == sorted(levels) and src.ended
-    src.close()
-    looping = VideoFileSource(SourceSpec('file', str(path)), Format(32, 24, 5.0), loop=True)
-    looping.start()
-    frames = [looping.read() for _ in range(9)]
-    assert all(f.shape == (24, 32, 3) for f in frames) and looping.rate() == 5.0
-    looping.close()
-
-
-def test_corrupt_or_missing_video_file_is_a_clear_error(tmp_path):
-    bad = tmp_path / 'bad.avi'
-    bad.write_bytes(b'RIFF' + b'\x00garbage' * 200)
-    with pytest.raises(SensorConfigError, match=f'cannot read video file {bad}: corrupt'):
-        make_source(str(bad), Format()).start()
-    with pytest.raises(SensorConfigError, match='video file not found: /nonexistent.avi'):
-        make_source('/nonexistent.avi', Format()).check()
-
-
-def test_image_directory_source_reads_in_name_order(tmp_path):
-    for i, level in enumerate([30, 90, 150]):
-        cv2.imwrite(str(tmp_path / f'img{i}.png'), np.full((20, 30, 3), level, np.uint8))
-    (tmp_path / 'notes.txt').write_text('not an image')
-    src = ImageDirSource(SourceSpec('dir', str(tmp_path)), Format(), loop=True)
-    src.start()
-    assert [int(src.read().mean()) for _ in range(4)] == [30, 90, 150, 30]
-    empty = tmp_path / 'empty'
-    empty.mkdir()
-    with pytest.raises(SensorConfigError, match='no images in'):
-        ImageDirSource(SourceSpec('dir', str(empty)), Format()).start()
-
-
-def test_device_source_fails_clearly_and_reports_a_lost_device(tmp_path):
-    with pytest.raises(DeviceNotFoundError, match='^device not found: /dev/video0$'):
-        make_source('/dev/video0', Format()).start()
-    # any path OpenCV opens stands in for a device: at its end the device is "lost"
-    stand_in = write_video(tmp_path / 'video0.avi', frames=3)
-    src = DeviceSource(SourceSpec('device', str(stand_in)), Format())
-    src.start()
-    assert src.read().shape == (48, 64, 3)
-    with pytest.raises(DeviceLostError, match='stopped delivering frames'):
-        for _ in range(5):
-            src.read()
-    src.close()
-
-
-# -- the node, as a process ------------------------------------------------------------------
 
 def start_camera(processes, ros_env, tmp_path, *params):
     return start_node(processes, ros_env, tmp_path, 'unity_sensors.camera.node', *params)

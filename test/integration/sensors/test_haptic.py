@@ -11,7 +11,7 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""The haptic node: protocol and drivers (plain Python, a real pty), the node as a process."""
+"""The haptic serial driver over a real pty, and the node as a process (the rest: unit)."""
 
 import errno
 import json
@@ -30,12 +30,9 @@ from sensor_support import start_kernel_with_module, start_node, wait_state
 from std_msgs.msg import String
 import support
 
-from unity_sensors.errors import DeviceLostError, DeviceNotFoundError, SensorConfigError
-from unity_sensors.errors import SensorError
-from unity_sensors.haptic.drivers import EvdevDriver, SerialDriver, SimulatedDriver
-from unity_sensors.haptic.protocol import DeviceFault, Feedback, format_feedback
-from unity_sensors.haptic.protocol import format_reading, Hello, LineBuffer, parse_line
-from unity_sensors.haptic.protocol import HapticProtocolError, Reading
+from unity_sensors.errors import DeviceNotFoundError, SensorError
+from unity_sensors.haptic.drivers import SerialDriver
+from unity_sensors.haptic.protocol import Feedback, format_reading, LineBuffer, Reading
 from unity_sensors.sensor_node import sensor_qos
 
 READING = Reading(0, (1.5, -2.0, 9.81), (0.1, 0.2, 0.3))
@@ -102,51 +99,6 @@ def firmware():
     fw.close()
 
 
-# -- protocol --------------------------------------------------------------------------------
-
-def test_protocol_parses_readings_handshake_and_faults():
-    assert parse_line(b'F 7 1.5 -2 9.81 0.1 0.2 0.3\r\n') == \
-        Reading(7, (1.5, -2.0, 9.81), (0.1, 0.2, 0.3))
-    assert parse_line(b'HELLO glove 1') == Hello('glove', 1)
-    assert parse_line(b'E over temperature') == DeviceFault('over temperature')
-    assert parse_line(b'') is None and parse_line(b'# boot log') is None
-    assert parse_line(format_reading(READING)) == READING
-
-
-@pytest.mark.parametrize('line,message', [
-    (b'F 1 2 3', 'expected F <seq>'),
-    (b'F 1 nan 0 0 0 0 0', "not a finite number: 'nan'"),
-    (b'F x 0 0 0 0 0 0', "bad sequence number 'x'"),
-    (b'F 1 0 0 zero 0 0 0', "not a number: 'zero'"),
-    (b'\xff\xfe', 'not ASCII'),
-    (b'Q 1', "unknown message 'Q'"),
-    (b'F ' + b'1' * 300, 'line longer than 256 bytes'),
-])
-def test_protocol_rejects_malformed_lines_naming_the_problem(line, message):
-    with pytest.raises(HapticProtocolError, match=message):
-        parse_line(line)
-
-
-def test_feedback_lines_are_clamped_and_validated():
-    assert format_feedback(Feedback(1, 1, 0.5)) == b'FB 1 1 0.500\n'
-    assert format_feedback(Feedback(2, 2, 7.0)) == b'FB 2 2 1.000\n'
-    assert format_feedback(Feedback(0, 0, float('nan'))) == b'FB 0 0 0.000\n'
-    with pytest.raises(HapticProtocolError, match='unknown feedback type 9'):
-        format_feedback(Feedback(0, 9, 0.1))
-
-
-def test_line_buffer_joins_chunks_and_bounds_a_runaway_line():
-    buf = LineBuffer(16)
-    assert buf.feed(b'F 1 ') == []
-    assert buf.feed(b'2\nHEL') == [b'F 1 2']
-    assert buf.feed(b'LO\r\n') == [b'HELLO']
-    with pytest.raises(HapticProtocolError, match='line longer than 16 bytes'):
-        buf.feed(b'x' * 40)
-    assert buf.feed(b'ok\n') == [b'ok']
-
-
-# -- drivers ---------------------------------------------------------------------------------
-
 def test_serial_driver_handshakes_reads_and_writes_over_a_real_pty(firmware):
     driver = SerialDriver(firmware.port, handshake_timeout_s=5)
     driver.start()
@@ -182,103 +134,6 @@ def test_serial_driver_errors_are_clear():
             SerialDriver(silent.port, handshake_timeout_s=0.3).start()
     finally:
         silent.close()
-
-
-def test_simulated_driver_streams_and_reacts_to_rumble():
-    driver = SimulatedDriver(200.0)
-    driver.start()
-    before = [r for _ in range(5) for r in driver.read(0.1)]
-    driver.send([Feedback(0, 1, 1.0)])
-    after = [r for _ in range(5) for r in driver.read(0.1)]
-    assert before and after
-    assert before[-1].force[2] == pytest.approx(9.81) and after[-1].force[2] == \
-        pytest.approx(19.62)
-    assert list(driver.feedback) == [Feedback(0, 1, 1.0)]
-    driver.close()
-    with pytest.raises(DeviceLostError):
-        driver.read(0.1)
-
-
-class FakeEvdevDevice:
-    """Stands in for evdev.InputDevice: /dev/uinput does not exist on these machines."""
-
-    name = 'fake glove'
-
-    def __init__(self, ff=True) -> None:
-        from evdev import ecodes
-        self.rfd, self.wfd = os.pipe()
-        self.fd = self.rfd
-        self._caps = {ecodes.EV_FF: [ecodes.FF_RUMBLE]} if ff else {}
-        self.events: list = []
-        self.uploaded: list = []
-        self.written: list = []
-        self.erased: list = []
-        self.gone = False
-
-    def capabilities(self):
-        return self._caps
-
-    def push(self, *events):
-        self.events.extend(events)
-        os.write(self.wfd, b'x')
-
-    def read(self):
-        if self.gone:
-            raise OSError(errno.ENODEV, 'No such device')
-        os.read(self.rfd, 1)
-        events, self.events = self.events, []
-        return events
-
-    def upload_effect(self, effect):
-        self.uploaded.append((effect.type, effect.id, effect.u.ff_rumble_effect.strong_magnitude))
-        return 5 if effect.id == -1 else effect.id
-
-    def write(self, etype, code, value):
-        self.written.append((etype, code, value))
-
-    def erase_effect(self, effect_id):
-        self.erased.append(effect_id)
-
-    def close(self):
-        os.close(self.rfd)
-        os.close(self.wfd)
-
-
-def test_evdev_driver_reads_axes_and_plays_rumble(tmp_path):
-    from evdev import ecodes, InputEvent
-    path = tmp_path / 'event7'
-    path.write_text('')
-    dev = FakeEvdevDevice()
-    driver = EvdevDriver(str(path), scale=0.5, open_device=lambda p: dev)
-    driver.start()
-    assert driver.describe() == f'evdev:{path} (fake glove)'
-    dev.push(InputEvent(0, 0, ecodes.EV_ABS, ecodes.ABS_X, 10),
-             InputEvent(0, 0, ecodes.EV_ABS, ecodes.ABS_RZ, -4),
-             InputEvent(0, 0, ecodes.EV_SYN, ecodes.SYN_REPORT, 0))
-    readings = driver.read(1.0)
-    assert len(readings) == 1
-    assert readings[0].force == (5.0, 0.0, 0.0) and readings[0].torque == (0.0, 0.0, -2.0)
-    driver.send([Feedback(1, 1, 0.5), Feedback(2, 0, 1.0)])   # LED: not force feedback
-    driver.send([Feedback(1, 1, 0.0)])
-    assert dev.uploaded == [(ecodes.FF_RUMBLE, -1, 32768), (ecodes.FF_RUMBLE, 5, 0)]
-    assert dev.written == [(ecodes.EV_FF, 5, 1), (ecodes.EV_FF, 5, 0)]
-    driver.stop_feedback()
-    assert dev.erased == [5]
-    dev.gone = True
-    dev.push()
-    with pytest.raises(DeviceLostError, match='No such device'):
-        driver.read(1.0)
-    driver.close()
-
-
-def test_evdev_driver_refuses_a_device_without_force_feedback(tmp_path):
-    path = tmp_path / 'event3'
-    path.write_text('')
-    dev = FakeEvdevDevice(ff=False)
-    with pytest.raises(SensorConfigError, match='has no FF_RUMBLE force feedback'):
-        EvdevDriver(str(path), open_device=lambda p: dev).start()
-    with pytest.raises(DeviceNotFoundError, match='device not found: /dev/input/nope'):
-        EvdevDriver('/dev/input/nope').start()
 
 
 # -- the node, as a process ------------------------------------------------------------------

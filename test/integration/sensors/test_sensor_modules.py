@@ -13,6 +13,7 @@
 # limitations under the License.
 """The sensor nodes as kernel modules: shipped manifests, the launch plan, ``unity-kernel up``."""
 
+import inspect
 import json
 import signal
 import sys
@@ -37,7 +38,10 @@ def test_shipped_manifests_are_node_modules_of_console_scripts(name, executable)
     m = load_manifest(MODULES / name)
     assert (m.kind.value, m.executable, m.namespace) == ('node', executable, '/sensors')
     setup = (support.ROOT / 'setup.py').read_text()
-    assert f"'{executable} = unity_sensors.{name}.node:main'" in setup
+    # entered through unity_sensors.entry, which runs unity_sensors.<name>.node's main
+    assert f"'{executable} = unity_sensors.entry:{executable}'" in setup
+    from unity_sensors import entry
+    assert f"launch('unity_sensors.{name}.node')" in inspect.getsource(getattr(entry, executable))
 
 
 def test_haptic_manifest_feedback_topic_is_on_the_critical_tier():

@@ -105,7 +105,8 @@ def test_quarantine_moves_the_file_aside_with_one_error_and_never_follows_it(tmp
 
 def test_a_private_subdir_replaces_a_symlink_or_file_and_tightens_its_own(tmp_path, errors):
     elsewhere = tmp_path / 'elsewhere'
-    elsewhere.mkdir(mode=0o755)
+    elsewhere.mkdir()
+    os.chmod(elsewhere, 0o755)  # whatever umask an earlier test's kernel left in this process
     (tmp_path / 'journal').symlink_to(elsewhere)
     made = private_subdir(tmp_path / 'journal', 'journal directory')
     assert made.is_dir() and not made.is_symlink()

@@ -228,3 +228,13 @@ def test_a_topic_is_resolved_once_into_a_route_carrying_tier_qos_and_mirror_rule
     assert rule_for(config, '/rosout') is None and config.tier_for('/cam/x') is Tier.HIGH
     changed = config.model_copy(update={'exclude': []})
     assert changed.route('/rosout').intake and not config.route('/rosout').intake
+
+
+def test_a_config_given_as_a_package_url_is_found_in_that_package():
+    """``config:=package://unity_kernel/config/kernel.yaml``, as ROS users write it."""
+    from unity_kernel_core.config.kernel_config import load_config
+    from unity_kernel_core.paths import share_dir
+    config = load_config('package://unity_kernel/config/kernel.yaml')
+    assert config == load_config(share_dir() / 'config' / 'kernel.yaml')
+    with pytest.raises(ConfigError, match="package 'nope_pkg'"):
+        load_config('package://nope_pkg/config/kernel.yaml')

@@ -26,7 +26,7 @@ LAUNCH = support.ROOT / 'launch' / 'bringup.launch.py'
 
 def console_scripts():
     text = (support.ROOT / 'setup.py').read_text()
-    return set(re.findall(r"'([a-z_][a-z0-9_-]*) = [a-z_.]+:main'", text))
+    return set(re.findall(r"'([a-z_][a-z0-9_-]*) = [a-z_.]+:[a-z_]+'", text))
 
 
 def launch_nodes():
@@ -99,3 +99,11 @@ def test_launch_description_loads_with_launch_ros():
     spec.loader.exec_module(module)
     description = module.generate_launch_description()
     assert description.entities
+
+
+def test_the_launch_plan_takes_the_config_as_a_package_url():
+    from unity_kernel_core.api.launch_plan import node_modules
+    from unity_kernel_core.paths import share_dir
+    by_url = node_modules('package://unity_kernel/config/kernel.yaml')
+    assert by_url == node_modules(str(share_dir() / 'config' / 'kernel.yaml'))
+    assert [m.module for m in by_url] == ['camera']

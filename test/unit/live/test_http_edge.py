@@ -37,28 +37,11 @@ from unity_kernel_core.live.http_edge import Limits
 TOKEN = 's3cret'
 
 
-class _Records(logging.Handler):
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.records = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-
 @pytest.fixture
-def quiet(capfd):
-    """Capture the dashboard's log (on its own logger); fail on an ERROR or a traceback."""
-    handler = _Records()
-    logger = logging.getLogger('unity_kernel.live.dashboard')
-    old_level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(old_level)
-    loud = [r for r in handler.records if r.levelno >= logging.ERROR or r.exc_info]
+def quiet(capfd, unity_log):
+    """Catch the kernel's log; fail on an ERROR or a traceback, logged or on stderr."""
+    yield unity_log
+    loud = [r for r in unity_log.records if r.levelno >= logging.ERROR or r.exc_info]
     assert not loud, [r.getMessage() for r in loud]
     assert 'Traceback' not in capfd.readouterr().err
 

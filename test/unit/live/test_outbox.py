@@ -12,18 +12,14 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""A Foxglove client's outbox and the protocol codec: pure, no network, no ROS."""
+"""A Foxglove client's outbox: pure, no network, no ROS."""
 
-import json
-import struct
 import threading
 
 import pytest
 
 from unity_kernel_core.bus.events import Tier
-from unity_kernel_core.live import protocol
 from unity_kernel_core.live.outbox import Outbox, Push
-from unity_kernel_core.live.protocol import ProtocolError
 
 
 def _drain(outbox):
@@ -110,52 +106,32 @@ def test_outbox_bounds_must_be_positive():
         Outbox(depth=0, critical_limit=1)
 
 
-def test_binary_frames_follow_the_spec_layout():
-    frame = protocol.message_data(7, 123456789, b'\x00\x01cdr')
-    assert frame[0] == 0x01 and struct.unpack_from('<IQ', frame, 1) == (7, 123456789)
-    assert frame[13:] == b'\x00\x01cdr'
-    answer = protocol.service_call_response(3, 9, 'json', b'{}')
-    assert struct.unpack_from('<BIII', answer) == (0x03, 3, 9, 4) and answer[13:] == b'json{}'
-    call = protocol.parse_binary(struct.pack('<BIII', 0x02, 3, 9, 4) + b'json{"a":1}')
-    assert call == protocol.ServiceCall(3, 9, 'json', b'{"a":1}')
-    data = protocol.parse_binary(struct.pack('<BI', 0x01, 5) + b'payload')
-    assert data == protocol.ClientMessage(5, b'payload')
+def test_a_keyed_message_replaces_the_pending_one_of_its_key_in_its_place():
+    outbox = Outbox(depth=8, critical_limit=8)
+    outbox.push('a1', Tier.HIGH, key='camera')
+    outbox.push('other', Tier.HIGH)
+    outbox.push('b1', Tier.HIGH, key='depth')
+    assert outbox.push('a2', Tier.HIGH, key='camera') is Push.QUEUED
+    outbox.push('a3', Tier.HIGH, key='camera')
+    assert _drain(outbox) == ['a3', 'other', 'b1']  # the newest, where the first one was
+    assert outbox.dropped['HIGH'] == 2
+    outbox.push('a4', Tier.HIGH, key='camera')  # nothing pending of its key: queued again
+    assert _drain(outbox) == ['a4']
 
 
-def test_malformed_client_messages_are_protocol_errors_with_a_reason():
-    for frame, reason in ((b'', 'empty'), (b'\x02\x01', 'truncated'), (b'\x09', 'unknown'),
-                          (struct.pack('<BIII', 2, 1, 1, 99), 'encoding longer')):
-        with pytest.raises(ProtocolError, match=reason):
-            protocol.parse_binary(frame)
-    for text, reason in (('nope', 'not JSON'), ('[1]', 'object'), ('[' * 100000, 'not JSON')):
-        with pytest.raises(ProtocolError, match=reason):
-            protocol.parse_text(text)
-    with pytest.raises(ProtocolError, match='integer "id"'):
-        protocol.subscriptions({'op': 'subscribe', 'subscriptions': [{'id': 'x'}]})
-    with pytest.raises(ProtocolError, match='not a float64'):
-        protocol.parameter_settings({'op': 'setParameters', 'parameters': [
-            {'name': 'a', 'value': 'x', 'type': 'float64'}]})
+def test_critical_messages_are_never_replaced_whatever_their_key():
+    outbox = Outbox(depth=4, critical_limit=16)
+    for i in range(5):
+        outbox.push(f'c{i}', Tier.CRITICAL, key='camera')
+    assert _drain(outbox) == [f'c{i}' for i in range(5)]
+    assert outbox.dropped['CRITICAL'] == 0
 
 
-def test_json_messages_carry_the_spec_fields():
-    info = json.loads(protocol.server_info('k', ['services'], ['json', 'cdr'], '42'))
-    assert info == {'op': 'serverInfo', 'name': 'k', 'capabilities': ['services'],
-                    'supportedEncodings': ['json', 'cdr'], 'metadata': {}, 'sessionId': '42'}
-    channel = protocol.ChannelInfo(1, '/a', 'cdr', 'std_msgs/msg/String', 'string data',
-                                   'ros2msg')
-    assert json.loads(protocol.advertise([channel]))['channels'] == [
-        {'id': 1, 'topic': '/a', 'encoding': 'cdr', 'schemaName': 'std_msgs/msg/String',
-         'schema': 'string data', 'schemaEncoding': 'ros2msg'}]
-    values = json.loads(protocol.parameter_values(
-        [('b', True), ('f', 1.5), ('fa', (1.0, 2.0)), ('raw', b'AB'), ('i', [1, 2])], 'r'))
-    assert values['id'] == 'r' and values['parameters'] == [
-        {'name': 'b', 'value': True}, {'name': 'f', 'value': 1.5, 'type': 'float64'},
-        {'name': 'fa', 'value': [1.0, 2.0], 'type': 'float64_array'},
-        {'name': 'raw', 'value': 'QUI=', 'type': 'byte_array'}, {'name': 'i', 'value': [1, 2]}]
-    first = protocol.Graph({'/a': ('/n1',)}, {'/a': ('/n2',)}, {'/s': ('k',)})
-    second = protocol.Graph({'/b': ('/n1',)}, {}, {'/s': ('k',)})
-    update = json.loads(protocol.connection_graph_update(second, first))
-    assert update['publishedTopics'] == [{'name': '/b', 'publisherIds': ['/n1']}]
-    assert update['removedTopics'] == ['/a'] and update['advertisedServices'] == []
-    assert json.loads(protocol.connection_graph_update(first, None))['advertisedServices'] == [
-        {'name': '/s', 'providerIds': ['k']}]
+def test_keyed_messages_dropped_at_depth_free_their_key():
+    outbox = Outbox(depth=2, critical_limit=8)
+    outbox.push('a1', Tier.LOW, key='a')
+    outbox.push('x', Tier.LOW)
+    outbox.push('y', Tier.LOW)  # the depth drops a1 (the oldest)
+    outbox.push('a2', Tier.LOW, key='a')  # a new slot, not a replacement of a dropped one
+    assert _drain(outbox) == ['y', 'a2']
+    assert outbox.dropped['LOW'] == 2

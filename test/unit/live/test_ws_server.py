@@ -15,6 +15,8 @@
 """The Foxglove protocol server edge on loopback, without ROS: tokens, the CRITICAL bound."""
 
 import json
+import logging
+import struct
 import time
 
 from foxglove_client import FoxgloveClient, slow_client, SlowReader
@@ -235,3 +237,66 @@ def test_a_port_in_use_or_a_missing_certificate_fails_start_with_an_os_error():
         taken.close()
     with pytest.raises(OSError):
         WsServer(ServerOptions('127.0.0.1', 0, tls=('/no/cert.pem', '/no/key.pem'))).start()
+
+
+def test_a_subscription_id_of_2_to_the_32_is_refused_and_starves_no_one(unity_log):
+    server, url, _calls = _server()
+    channel = server.add_channel('/chatter', 'json', '', '')
+    other = FoxgloveClient(url, keep_payloads=False)
+    hostile = FoxgloveClient(url)  # read-only: no token
+    try:
+        sub = other.subscribe('/chatter')
+        hostile.wait(lambda: '/chatter' in hostile.channels, 10, 'the channel advertised')
+        hostile._send({'op': 'subscribe', 'subscriptions': [
+            {'id': 2 ** 32, 'channelId': hostile.channels['/chatter']['id']}]})
+        hostile.wait(lambda: any('from 0 to' in m.get('message', '') for m in hostile.json_log
+                                 if m.get('op') == 'status'), 10, 'the refusal')
+        other.wait(lambda: server.has_subscribers(channel), 10, 'the other subscribed')
+        for i in range(100):
+            server.send(channel, b'{}', i, Tier.CRITICAL)  # never dropped (the depth is 4)
+        other.wait(lambda: other.counts.get(sub, 0) == 100, 10, 'all 100 at the other client')
+        assert [c['subscriptions'] for c in server.clients()] == [1, 0]
+    finally:
+        other.close()
+        hostile.close()
+        server.stop()
+    assert not [r for r in unity_log.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_malformed_ops_get_a_status_each_and_the_connection_keeps_serving():
+    server, url, _calls = _server()
+    client = FoxgloveClient(url)
+    try:
+        bad = ['nope', '[]', '{"op": 3}', '{"op": "subscribe"}', '{"op": "advertise",'
+               ' "channels": [{"id": 1}]}', '{"op": "setParameters", "parameters": '
+               '[{"name": "speed", "value": 1e400}]}', '{"op": "getParameters", "id": {}}']
+        for text in bad:
+            client.ws.send(text)
+        for frame in (b'', b'\x02\x00', b'\x09abc', struct.pack('<BIII', 2, 1, 7, 3) + b'xml{}'):
+            client.ws.send(frame)
+        client.wait(lambda: sum(m.get('op') == 'status' for m in client.json_log) >= 10, 10,
+                    'a status per bad message')
+        assert client.call_service('/svc/list', {}) == {'ok': 1}
+        assert client.request_json({'op': 'getParameters', 'id': 'q'}, 'parameterValues')[
+            'parameters'] == [{'name': 'speed', 'value': 1.0, 'type': 'float64'}]
+    finally:
+        client.close()
+        server.stop()
+
+
+def test_connections_are_bounded_and_the_next_one_gets_503():
+    gate = Gate('s3cret', bound_host='127.0.0.1')
+    server = WsServer(ServerOptions('127.0.0.1', 0, gate=gate, max_clients=2))
+    server.start()
+    url = f'ws://127.0.0.1:{server.port}'
+    clients = [FoxgloveClient(url) for _ in range(2)]
+    try:
+        clients[0].wait(lambda: len(server.clients()) == 2, 10, 'two clients')
+        assert _status_of(url) == 503
+        clients.pop().close()
+        clients[0].wait(lambda: len(server.clients()) == 1, 10, 'one left')
+        assert _status_of(url) == 101
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()

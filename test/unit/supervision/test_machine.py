@@ -211,11 +211,3 @@ def test_enable_and_disable_are_their_own_moves_and_idempotent():
     assert m.next_job(0.0, running=True, deps_active=True) is None  # stays down
     assert m.enable() is True and m.state is WA
     assert m.next_job(0.0, running=True, deps_active=True) is Job.START
-
-
-def test_a_module_disabled_by_a_new_config_but_still_up_is_enabled_without_a_move():
-    m = reach(AC)
-    m.set_enabled(False)
-    assert m.next_job(5.0, running=True, deps_active=True) is None  # not supervised
-    assert m.enable() is True and m.state is AC
-    assert m.next_job(5.0, running=True, deps_active=True) is Job.CHECK

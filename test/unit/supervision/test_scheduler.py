@@ -723,3 +723,110 @@ def test_outcomes_can_be_waited_for_from_another_thread(world_factory):
     w.settle()
     waiter.join(10)
     assert waited[0].status is OutcomeStatus.DONE
+
+
+# -- a reloaded config's modules.enabled ------------------------------------------------------
+
+def reload_config(w: World, enabled, wait: bool = True, **manifests: Manifest) -> None:
+    """Hand the scheduler a reloaded config's modules (``manifests`` replace the known ones)."""
+    known = {n: r.manifest for n, r in w.scheduler.records.items()}
+    known.update(manifests)
+    w.scheduler.call(lambda: w.scheduler.set_manifests(known, list(enabled)))
+    if wait:
+        w.settle()
+
+
+def test_a_reload_stops_a_module_it_disables_and_brings_up_one_it_enables(world_factory):
+    w = world_factory(manifest('camera'), manifest('lidar'), enabled=['camera'])
+    w.settle()
+    reload_config(w, ['lidar'])
+    assert (w.state('camera'), w.state('lidar')) == ('stopped', 'active')
+    assert w.scheduler.records['camera'].machine.message == 'disabled'
+    assert w.runners['camera'].calls == ['start', 'configure', 'activate', 'stop']
+    w.clock.advance(5.0)
+    w.settle()
+    assert w.runners['camera'].calls[-1] == 'stop'  # down, not left running unchecked
+    reload_config(w, ['camera', 'lidar'])  # a stopped module comes back too
+    assert (w.state('camera'), w.state('lidar')) == ('active', 'active')
+    assert w.runners['camera'].calls == ['start', 'configure', 'activate']  # a fresh runner
+
+
+def test_a_reload_leaves_alone_what_operators_did_to_modules_it_did_not_switch(
+        world_factory):
+    w = world_factory(manifest('camera'), manifest('lidar'), manifest('audio'),
+                      enabled=['camera', 'lidar'])
+    w.settle()
+    order(w, ModuleCommand.DISABLE, 'camera')
+    order(w, ModuleCommand.ENABLE, 'audio')
+    reload_config(w, ['camera'])  # camera's place did not change; lidar left
+    assert (w.state('camera'), w.state('lidar'), w.state('audio')) == (
+        'stopped', 'stopped', 'active')
+
+
+def test_an_enable_after_the_reload_that_enabled_the_module_is_done_once_it_is_active(
+        world_factory):
+    w = world_factory(manifest('camera'), enabled=['camera'])
+    w.settle()
+    order(w, ModuleCommand.DISABLE, 'camera')
+    reload_config(w, [])
+    gate = w.block[('camera', 'activate')] = threading.Event()
+    reload_config(w, ['camera'], wait=False)  # the reload wins the race: camera starts
+    up = order(w, ModuleCommand.ENABLE, 'camera', wait=False)
+    w.settle(timeout=0.5)
+    status, message = outcome_of(w, up)
+    assert status is OutcomeStatus.SCHEDULED, message
+    gate.set()
+    w.settle()
+    assert outcome_of(w, up) == (OutcomeStatus.DONE, 'camera is active')
+
+
+def test_a_disable_after_the_reload_that_disabled_the_module_is_done_once_it_stopped(
+        world_factory):
+    w = world_factory(manifest('camera'), enabled=['camera'])
+    w.settle()
+    gate = w.block[('camera', 'stop')] = threading.Event()
+    reload_config(w, [], wait=False)
+    down = order(w, ModuleCommand.DISABLE, 'camera', wait=False)
+    w.settle(timeout=0.5)
+    assert w.state('camera') == 'stopped'
+    assert outcome_of(w, down)[0] is OutcomeStatus.SCHEDULED  # its stop is still running
+    gate.set()
+    w.settle()
+    assert outcome_of(w, down) == (OutcomeStatus.DONE, 'camera is not enabled (stopped)')
+
+
+def test_an_operators_enable_waiting_for_a_job_is_not_overtaken_by_the_same_reload(
+        world_factory):
+    w = world_factory(manifest('camera'), enabled=['camera'])
+    w.settle()
+    gate = w.block[('camera', 'stop')] = threading.Event()
+    reload_config(w, [], wait=False)
+    w.settle(timeout=0.5)
+    up = order(w, ModuleCommand.ENABLE, 'camera', wait=False)  # waits for the stop
+    reload_config(w, ['camera'], wait=False)  # the editor's file, saying the same
+    w.settle(timeout=0.5)
+    assert outcome_of(w, up)[0] is OutcomeStatus.SCHEDULED
+    gate.set()
+    w.settle()
+    assert outcome_of(w, up) == (OutcomeStatus.DONE, 'camera is active')
+
+
+def test_a_reload_that_disables_a_dependency_fails_the_dependent_it_keeps(world_factory):
+    w = world_factory(manifest('heartbeat'), manifest('monitor', depends=['heartbeat']))
+    w.settle()
+    restart = order(w, ModuleCommand.RESTART, 'heartbeat', wait=False)
+    reload_config(w, ['monitor'])
+    assert w.state('heartbeat') == 'stopped'
+    assert w.state('monitor') == 'failed'
+    assert 'heartbeat' in w.scheduler.records['monitor'].machine.message
+    status, message = outcome_of(w, restart)
+    assert status is not OutcomeStatus.SCHEDULED, message
+
+
+def test_a_module_a_reload_enables_starts_with_its_reloaded_manifest(world_factory):
+    w = world_factory(manifest('camera'), manifest('lidar', backoff=1.0), enabled=['camera'])
+    w.settle()
+    reload_config(w, ['camera', 'lidar'], lidar=manifest('lidar', backoff=7.0),
+                  camera=manifest('camera', backoff=7.0))
+    assert w.runners['lidar'].manifest.restart.backoff_initial_s == 7.0
+    assert w.scheduler.records['camera'].manifest.restart.backoff_initial_s == 1.0  # it runs
