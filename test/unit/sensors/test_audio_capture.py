@@ -295,3 +295,20 @@ def test_a_fifo_or_a_device_as_wav_file_is_refused_without_waiting(tmp_path):
             WavFileSource(str(path))
     with pytest.raises(SensorConfigError, match='cannot open'):
         WavFileSource(str(tmp_path / 'a\0b.wav'))
+
+
+def test_a_device_named_with_unicode_digits_is_looked_up_by_name():
+    """Regression: device '²' passed str.isdigit() and int('²') raised a bare ValueError."""
+    from unity_sensors.audio.sources import SoundDeviceSource
+    asked = []
+
+    class FakeSd:
+        PortAudioError = OSError
+
+        def query_devices(self, spec, kind):
+            asked.append(spec)
+            return {'name': 'mic ²', 'index': 4}
+
+    assert SoundDeviceSource('²', MONO16K)._resolve(FakeSd()) == 4
+    assert SoundDeviceSource('3', MONO16K)._resolve(FakeSd()) == 4
+    assert asked == ['²', 3]
