@@ -32,10 +32,11 @@ Device to host:
 ===========================================  ================================================
 
 Lines hold printable ASCII (and tabs); control characters (an ``ESC`` that would reach a
-terminal through the log) are an error, and so are lines longer than :data:`MAX_LINE` bytes (a device babbling binary is caught
-instead of filling memory: :class:`LineBuffer` hands such a line on cut, and the lines around
-it still count); blank lines and ``#`` comments are ignored. The host sends
-``HELLO`` only after opening the port, because pyserial flushes input on open.
+terminal through the log) are an error, and so are lines longer than :data:`MAX_LINE` bytes
+(a device babbling binary is caught instead of filling memory: :class:`LineBuffer` hands such
+a line on cut, and the lines around it still count); blank lines and ``#`` comments are
+ignored. The host sends ``HELLO`` only after opening the port, because pyserial flushes input
+on open.
 """
 
 import dataclasses
