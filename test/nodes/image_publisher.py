@@ -38,6 +38,8 @@ def main(argv=None):
     parser.add_argument('--height', type=int, default=480)
     parser.add_argument('--rate', type=float, default=30.0)
     parser.add_argument('--seconds', type=float, default=20.0)
+    parser.add_argument('--noise', action='store_true',
+                        help='random pixels (a JPEG as large as the frame allows)')
     args = parser.parse_args(argv)
     with rclpy.init():
         node = rclpy.create_node('image_publisher')
@@ -54,8 +56,12 @@ def main(argv=None):
         period = 1.0 / args.rate
         start = time.monotonic()
         sent = 0
+        rng = np.random.default_rng(7)
         while time.monotonic() - start < args.seconds:
-            frame[:] = 40
+            if args.noise:
+                frame = rng.integers(0, 256, frame.shape, np.uint8)
+            else:
+                frame[:] = 40
             x = (sent * 8) % args.width
             frame[:, x:x + 16] = (255, 200, 0)
             msg.data = frame.tobytes()

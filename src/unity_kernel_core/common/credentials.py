@@ -19,10 +19,14 @@ Every secret of the package is read by :func:`read_secret` under the same rules:
 password (``redis.password_env`` / ``redis.password_file``, also the bridge's memory
 store's), the live view's token (``live.token_env`` / ``live.token_file``) and a model's
 API key (``api_key_env`` / ``api_key_file`` of the LLM bridge). Whatever may hold one is
-shown through :func:`redact_url` (a URL) or not at all.
+shown through :func:`redact_url` (a URL), :func:`redact_urls` (a document) or
+:func:`redact_text` (a log line: every line the nodes send to the ROS log goes through it),
+or not at all.
 """
 
+import logging
 import os
+import re
 from typing import Any, Mapping, Optional
 import urllib.parse
 
@@ -114,6 +118,47 @@ def redact_urls(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [redact_urls(item) for item in value]
     return value
+
+
+_URL = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*://[^\s\'"<>]+')
+_PARAMETER = re.compile(r'(?P<name>[A-Za-z0-9_.%-]+)=(?P<value>[^&\s#\'"]+)')
+
+
+def redact_text(text: str) -> str:
+    """
+    Return ``text`` (a log line, a request line) with the secrets in it shown as ``***``.
+
+    Every URL in it as :func:`redact_url` shows it, and every ``name=value`` one of whose
+    parts is a secret word (``?token=...`` of a request path, ``password=...``,
+    ``api_key=...``, ``X-Auth-Token=...``). Never raises.
+    """
+    text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    return _PARAMETER.sub(_redact_secret_parameter, text)
+
+
+_SECRET_PARTS = frozenset({'pass', 'passwd', 'password', 'secret', 'token', 'key', 'apikey',
+                           'auth', 'authorization', 'credential', 'credentials'})
+
+
+def _redact_secret_parameter(match: 're.Match[str]') -> str:
+    # a name one of whose parts is a secret word (token, api_key, X-Auth-Token, passwd), not
+    # a name that merely holds one (monkey, keyframe)
+    parts = re.split(r'[_.%-]', match.group('name').lower())
+    if any(part in _SECRET_PARTS for part in parts):
+        return f'{match.group("name")}={REDACTED}'
+    return match.group(0)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter passing every record with its secrets redacted (:func:`redact_text`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: A003 (logging's name)
+        try:
+            message = record.getMessage()
+        except Exception:  # a record that cannot be formatted is logging's own error to report
+            return True
+        record.msg, record.args = redact_text(message), None
+        return True
 
 
 def _redact_parameter(parameter: str) -> str:

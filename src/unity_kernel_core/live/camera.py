@@ -15,12 +15,17 @@
 """
 The dashboard's camera: the latest frame only, turned into JPEG when a page asks for it.
 
+Only the latest frame is kept (a page asks for one at a time and always gets the newest:
+never a queue of stale frames for a slow client); it is encoded once, whatever the number of
+pages.
+
 Frames come from any publisher on the camera's topic, so each is checked before it is
 decoded: its CDR may not decode, its ``height``/``step``/``width`` may not match its data,
 a compressed image may claim billions of pixels. Such a frame is not shown (``jpeg`` returns
 None and ``error`` says why); it never raises.
 """
 
+import dataclasses
 import os
 import threading
 from typing import Any, Dict, Optional, Tuple
@@ -37,6 +42,15 @@ class FrameError(ValueError):
     """A camera frame the dashboard cannot show (the message says why)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Jpeg:
+    """The latest frame as JPEG, with its bus sequence number and its stamp (ns, wall clock)."""
+
+    data: bytes
+    seq: int
+    stamp_ns: int
+
+
 class Camera:
     """The latest camera frame (raw and compressed), turned into JPEG on demand."""
 
@@ -45,7 +59,7 @@ class Camera:
         self.compressed_topic = topic + '/compressed'
         self._raw: Optional[Event] = None
         self._compressed: Optional[Event] = None
-        self._jpeg: Tuple[int, Optional[bytes]] = (-1, None)
+        self._jpeg: Tuple[int, Optional[Jpeg]] = (-1, None)
         self._lock = threading.Lock()
         self.frames = 0
         self.error: Optional[str] = None
@@ -70,8 +84,8 @@ class Camera:
             return comp
         return raw
 
-    def jpeg(self) -> Optional[bytes]:
-        """Return the latest frame as JPEG bytes; None before the first or for a bad frame."""
+    def jpeg(self) -> Optional[Jpeg]:
+        """Return the latest frame as JPEG; None before the first or for a bad frame."""
         event = self._latest()
         if event is None:
             return None
@@ -79,12 +93,12 @@ class Camera:
             if self._jpeg[0] == event.seq:
                 return self._jpeg[1]
             try:
-                data: Optional[bytes] = to_jpeg(event)
+                frame: Optional[Jpeg] = Jpeg(to_jpeg(event), event.seq, event.stamp_ns)
                 self.error = None
             except FrameError as exc:
-                data, self.error = None, f'frame {event.seq} on {event.topic}: {exc}'
-            self._jpeg = (event.seq, data)
-            return data
+                frame, self.error = None, f'frame {event.seq} on {event.topic}: {exc}'
+            self._jpeg = (event.seq, frame)
+            return frame
 
 
 def _message(event: Event) -> Any:

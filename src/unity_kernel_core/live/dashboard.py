@@ -22,8 +22,9 @@ bounded connections) serves the routes below.
 
 Routes: ``GET /`` the page; ``GET /api/state`` one snapshot; ``GET /api/stream?pattern=P``
 snapshots as SSE with recent events filtered by topic pattern ``P``; ``GET /api/camera.jpg``
-the latest camera frame; ``POST /api/modules/<command>`` (a ``ModuleCommand``) with
-``{"name": ...}`` or ``{"path": ...}``, answered with the command's outcome and its id;
+the latest camera frame (its bus ``seq`` and stamp in ``X-Frame-Seq``, ``X-Frame-Stamp-Ns``);
+``POST /api/modules/<command>`` (a ``ModuleCommand``) with ``{"name": ...}`` or
+``{"path": ...}``, answered with the command's outcome and its id;
 ``POST /api/modules/outcome`` with ``{"id": ..., "wait_s": ...}``, the outcome of a command
 this dashboard took (``live.actions``; a POST, so it needs the token as the commands do); the
 flow editor's and the live plots' routes (``live.webui``). More routes: ``Dashboard.route``.
@@ -46,6 +47,7 @@ from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.errors import PatternError
 from unity_kernel_core.live.actions import MAX_WAIT_S, ModuleActions
+from unity_kernel_core.live.camera import Jpeg
 from unity_kernel_core.live.gate import Gate, MISSING_TOKEN, token_ok, Visitor
 from unity_kernel_core.live.http_edge import (error, HttpServer, json_response, Limits, Request,
                                               Response, Route)
@@ -71,7 +73,7 @@ class DashboardApi:
     """What the routes need from the live view (kept narrow for tests)."""
 
     def __init__(self, *, snapshot: Callable[[Optional[str]], Dict[str, Any]],
-                 camera_jpeg: Callable[[], Optional[bytes]],
+                 camera_jpeg: Callable[[], Optional[Jpeg]],
                  modules: Callable[[], Optional[ModuleOperations]],
                  gate: Gate, period_s: float, webui: Optional[Any] = None,
                  actions: Optional[ModuleActions] = None) -> None:
@@ -214,7 +216,8 @@ class Dashboard:
         frame = self.api.camera_jpeg()
         if frame is None:
             return error(404, 'no camera frame to show')
-        return Response(200, frame, 'image/jpeg')
+        return Response(200, frame.data, 'image/jpeg', (
+            ('X-Frame-Seq', str(frame.seq)), ('X-Frame-Stamp-Ns', str(frame.stamp_ns))))
 
     def _webui_routes(self, webui: Any) -> None:
         """Serve the flow editor's and the plots' routes (``live.webui.WebUi``)."""

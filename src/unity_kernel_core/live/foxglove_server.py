@@ -56,6 +56,9 @@ STATE_TOPICS = ('modules', 'tiers', 'mirror', 'llm', 'kernel')
 STATE_PREFIX = '/unity_kernel/live/'
 SERVICE_PREFIX = '/unity_kernel/modules/'
 SERVICE_TYPE = 'unity_kernel/ModuleCommand'
+#: Types of which a viewer needs only the latest message: a client that has not taken a frame
+#: yet gets the next one in its place (its outbox), never a queue of stale frames.
+LATEST_ONLY_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 
 _REQUEST_SCHEMA = {
     'type': 'object',
@@ -165,7 +168,8 @@ class FoxgloveServer(Handlers):
                 if schema is None:
                     continue
                 self._channels[topic] = self._server.add_channel(
-                    topic, 'cdr', type_name, schema, 'ros2msg')
+                    topic, 'cdr', type_name, schema, 'ros2msg',
+                    latest_only=type_name in LATEST_ONLY_TYPES)
                 self._types[topic] = type_name
 
     def _schema(self, type_name: str) -> Optional[str]:

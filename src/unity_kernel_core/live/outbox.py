@@ -24,6 +24,10 @@ wait; the client's sender ``pop``s on the server's event loop. Policy, per clien
   why) and the server disconnects it with that reason, rather than dropping anything silently;
 - every other tier holds at most ``depth`` messages; beyond that the oldest of that tier is
   dropped and counted (``dropped``, per tier);
+- a message pushed with a ``key`` (a channel whose latest message is all a viewer needs:
+  camera frames) replaces the one of the same key still pending in its tier, in its place in
+  the queue, and the replaced one counts as dropped: a slow client gets the newest frame, not
+  a queue of stale ones. CRITICAL messages are never replaced (the key is ignored there);
 - ``pop`` always takes from the most urgent non-empty tier, FIFO within a tier.
 
 Pure: no I/O, no event loop; a lock makes ``push``/``pop`` safe across threads.
@@ -32,11 +36,21 @@ Pure: no I/O, no event loop; a lock makes ``push``/``pop`` safe across threads.
 import collections
 import enum
 import threading
-from typing import Deque, Dict, List, Optional, Union
+from typing import Deque, Dict, Hashable, List, Optional, Union
 
 from unity_kernel_core.bus.events import Tier
 
 Item = Union[str, bytes]
+
+
+class _Slot:
+    """A keyed message pending in a queue: replaced in place by a newer one of its key."""
+
+    __slots__ = ('key', 'item')
+
+    def __init__(self, key: Hashable, item: Item) -> None:
+        self.key = key
+        self.item = item
 
 
 class Push(enum.Enum):
@@ -57,7 +71,8 @@ class Outbox:
                              'must be >= 1')
         self.depth = depth
         self.critical_limit = critical_limit
-        self._queues: List[Deque[Item]] = [collections.deque() for _ in Tier]
+        self._queues: List[Deque[Union[Item, _Slot]]] = [collections.deque() for _ in Tier]
+        self._keyed: List[Dict[Hashable, _Slot]] = [{} for _ in Tier]
         self._dropped = [0] * len(Tier)
         self._sent = 0
         self._pending = 0
@@ -66,12 +81,13 @@ class Outbox:
         self.failed: Optional[str] = None
         self._lock = threading.Lock()
 
-    def push(self, item: Item, tier: Tier) -> Push:
-        """Queue ``item`` in ``tier``'s queue (dropping that tier's oldest when full)."""
+    def push(self, item: Item, tier: Tier, key: Optional[Hashable] = None) -> Push:
+        """Queue ``item`` in ``tier``'s queue (see the module docstring for ``key``)."""
         with self._lock:
             if self._closed:
                 return Push.CLOSED
             queue = self._queues[tier]
+            entry: Union[Item, _Slot] = item
             if tier == Tier.CRITICAL:
                 if len(queue) >= self.critical_limit:
                     self.failed = (f'{len(queue)} CRITICAL/control messages pending (limit '
@@ -79,26 +95,39 @@ class Outbox:
                                    'enough for the CRITICAL traffic')
                     self._close()
                     return Push.OVERFLOW
-            elif len(queue) >= self.depth:
-                queue.popleft()
+            elif key is not None:
+                pending = self._keyed[tier].get(key)
+                if pending is not None:  # the newer one takes the older one's place
+                    pending.item = item
+                    self._dropped[tier] += 1
+                    return Push.QUEUED
+                entry = self._keyed[tier][key] = _Slot(key, item)
+            if tier != Tier.CRITICAL and len(queue) >= self.depth:
+                self._forget(tier, queue.popleft())
                 self._dropped[tier] += 1
                 self._pending -= 1
-            queue.append(item)
+            queue.append(entry)
             self._pending += 1
             if self._idle:
                 self._idle = False
                 return Push.WAKE
             return Push.QUEUED
 
+    def _forget(self, tier: Tier, entry: Union[Item, _Slot]) -> Item:
+        if isinstance(entry, _Slot):
+            del self._keyed[tier][entry.key]
+            return entry.item
+        return entry
+
     def pop(self) -> Optional[Item]:
         """Return the most urgent pending message; None (and mark the sender idle) if none."""
         with self._lock:
             if self._pending:
-                for queue in self._queues:
+                for tier, queue in enumerate(self._queues):
                     if queue:
                         self._pending -= 1
                         self._sent += 1
-                        return queue.popleft()
+                        return self._forget(Tier(tier), queue.popleft())
             self._idle = True
             return None
 
@@ -109,8 +138,9 @@ class Outbox:
 
     def _close(self) -> None:
         self._closed = True
-        for queue in self._queues:
+        for queue, keyed in zip(self._queues, self._keyed):
             queue.clear()
+            keyed.clear()
         self._pending = 0
 
     @property

@@ -25,7 +25,7 @@ these only append to outboxes (under a short lock) and never wait for a socket.
 import dataclasses
 import itertools
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.live import protocol
@@ -48,9 +48,9 @@ class Peer:
     graph_sent: Optional[Graph] = None
     graph_subscribed: bool = False
 
-    def push(self, item: Item, tier: Tier) -> None:
-        """Queue ``item`` in ``tier`` and tell the transport when it must act."""
-        result = self.outbox.push(item, tier)
+    def push(self, item: Item, tier: Tier, key: Optional[int] = None) -> None:
+        """Queue ``item`` in ``tier`` (in place of ``key``'s pending one); tell the transport."""
+        result = self.outbox.push(item, tier, key)
         if result is Push.WAKE or result is Push.OVERFLOW:
             self.notify(result)
 
@@ -67,6 +67,7 @@ class ChannelRegistry:
         # channel id -> ((peer, subscription id), ...), replaced whole (read without a lock)
         self._subscribers: Dict[int, Tuple[Tuple[Peer, int], ...]] = {}
         self._peers: Dict[int, Peer] = {}
+        self._latest_only: Set[int] = set()  # channels whose latest message is all that counts
         self._graph: Optional[Graph] = None
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -74,12 +75,19 @@ class ChannelRegistry:
     # -- channels ----------------------------------------------------------------------------
 
     def add_channel(self, topic: str, encoding: str, schema_name: str, schema: str,
-                    schema_encoding: Optional[str] = None) -> int:
-        """Advertise a channel to every peer; return its id."""
+                    schema_encoding: Optional[str] = None, latest_only: bool = False) -> int:
+        """
+        Advertise a channel to every peer; return its id.
+
+        ``latest_only`` (camera frames): a peer that has not taken the channel's last message
+        yet gets the newer one in its place (``Outbox``), never a queue of stale ones.
+        """
         with self._lock:
             channel = ChannelInfo(next(self._ids), topic, encoding, schema_name, schema,
                                   schema_encoding)
             self._channels[channel.channel_id] = channel
+            if latest_only:
+                self._latest_only.add(channel.channel_id)
             text = protocol.advertise([channel])
             for peer in self._peers.values():
                 peer.push(text, Tier.CRITICAL)
@@ -90,6 +98,7 @@ class ChannelRegistry:
         with self._lock:
             if self._channels.pop(channel_id, None) is None:
                 return
+            self._latest_only.discard(channel_id)
             for peer, sub_id in self._subscribers.pop(channel_id, ()):
                 peer.subscriptions.pop(sub_id, None)
             text = protocol.unadvertise([channel_id])
@@ -105,8 +114,9 @@ class ChannelRegistry:
         subscribers = self._subscribers.get(channel_id)
         if not subscribers:
             return 0
+        key = channel_id if channel_id in self._latest_only else None
         for peer, sub_id in subscribers:
-            peer.push(protocol.message_data(sub_id, log_time_ns, payload), tier)
+            peer.push(protocol.message_data(sub_id, log_time_ns, payload), tier, key)
         return len(subscribers)
 
     # -- peers -------------------------------------------------------------------------------

@@ -36,10 +36,11 @@ from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
 
 from unity_kernel_core.bus.events import Event
 from unity_kernel_core.common.credentials import read_secret, redact_urls
+from unity_kernel_core.common.files import write_private
 from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.documents import read_text
 from unity_kernel_core.config.kernel_config import is_loopback, KernelConfig, LiveSettings
-from unity_kernel_core.errors import ConfigError
+from unity_kernel_core.errors import ConfigError, UnityKernelError
 from unity_kernel_core.live.actions import ModuleActions
 from unity_kernel_core.live.camera import Camera
 from unity_kernel_core.live.delivery import EventRing
@@ -52,6 +53,8 @@ from unity_kernel_core.ros import callbacks
 _LOG = logging.getLogger('unity_kernel.live')
 
 DIAGNOSTICS = '/diagnostics'
+LIVE_URL_FILE = 'live-url'
+"""In the state dir: the live view's URLs with a generated token (0600, while it runs)."""
 DIAGNOSTICS_TYPE = 'diagnostic_msgs/msg/DiagnosticArray'
 PREVIEW_MAX = 240
 
@@ -130,6 +133,7 @@ class LiveView:
         self._start_dashboard()
         self._subscription = self._bus.subscribe('/**', self._on_event, name='live_view')
         self._diag_sub = self._subscribe_diagnostics()
+        self._url_file = self._write_url_file()
         self._refresh()
         self._thread = threading.Thread(target=self._run, name='live-view', daemon=True)
         self._thread.start()
@@ -194,6 +198,27 @@ class LiveView:
         shown.
         """
         return self._summary(self._configured_token is None)
+
+    def _write_url_file(self) -> Optional[pathlib.Path]:
+        """
+        Write the URLs with this start's token to ``<state_dir>/live-url`` (0600).
+
+        Where nothing prints ``up``'s status line (``ros2 launch``), that private file is how
+        its user gets the generated token, as Jupyter's runtime files do; it goes with the
+        live view. Nothing is written when the token is configured (the user has it).
+        """
+        if self._configured_token is not None or (self.foxglove is None and
+                                                  self.dashboard is None):
+            return None
+        path = pathlib.Path(self._config.kernel.state_dir).expanduser() / LIVE_URL_FILE
+        try:
+            write_private(path, (self._summary(True) + '\n').encode())
+        except (OSError, UnityKernelError) as exc:
+            _LOG.warning('live view: could not write %s (%s): the token of this start is '
+                         'shown only by `unity-kernel up`', path, exc)
+            return None
+        _LOG.info("live view: the URLs with this start's token are in %s", path)
+        return path
 
     def _summary(self, with_token: bool) -> str:
         query = f'?token={self._token}' if with_token else ''
@@ -335,6 +360,8 @@ class LiveView:
             self.dashboard.stop()
         if self.foxglove is not None:
             self.foxglove.stop()
+        if self._url_file is not None:
+            self._url_file.unlink(missing_ok=True)
 
     def reconfigure(self, config: KernelConfig) -> None:
         """Keep the new config for the snapshot; live settings apply at the next configure."""

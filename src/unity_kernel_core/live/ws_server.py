@@ -23,11 +23,14 @@ Producers on other threads (``send``, ``add_channel``, ``status``...) only appen
 outboxes and wake an idle sender with one ``call_soon_threadsafe``; they never wait for a
 socket, so a slow client costs neither the kernel nor other clients.
 
-The transport's write buffer is kept small (``write_limit``) and so is the socket's send
-buffer (``send_buffer_bytes``): what a CRITICAL message can wait for, once it is the most
-urgent pending message, is the rest of the one frame being written plus at most the send
-buffer. ROS-free: what a service call, a parameter or a client's message means is the
-``Handlers`` object's business (``foxglove_server.FoxgloveServer`` for the kernel).
+The transport's write buffer is kept small (``write_limit``), and so is what the socket holds
+(``send_buffer_bytes``; at most ``NOTSENT_LOWAT`` not yet sent): what a CRITICAL message can
+wait for, once it is the most urgent pending message, is the rest of the one frame being
+written plus what is already on its way, and a slow client's next frame is the latest one
+(its outbox), not one queued in the kernel's socket buffer. Every handshake passes the
+``gate`` (token, ``Host``, ``Origin``). ROS-free: what a service call, a parameter or a
+client's message means is the ``Handlers`` object's business
+(``foxglove_server.FoxgloveServer`` for the kernel).
 """
 
 import asyncio
@@ -48,6 +51,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from unity_kernel_core.bus.events import Tier
+from unity_kernel_core.common.credentials import RedactingFilter
 from unity_kernel_core.live import protocol
 from unity_kernel_core.live.dispatch import Dispatcher, Handlers, Service
 from unity_kernel_core.live.gate import Gate, generate_token, Refusal, Visitor
@@ -59,11 +63,20 @@ __all__ = ['Handlers', 'ServerOptions', 'Service', 'WsServer']
 
 _LOG = logging.getLogger('unity_kernel.live.foxglove')
 CLOSE_POLICY = 1008
-#: websockets' own logger: never below INFO, as its debug lines hold request paths (tokens).
+#: websockets' own logger: never below INFO, as its debug lines hold request paths (tokens);
+#: and, should someone lower it anyway, every record's secrets are redacted at the source.
 _WS_LOG = logging.getLogger('unity_kernel.live.foxglove.ws')
 _WS_LOG.setLevel(logging.INFO)
+_WS_LOG.addFilter(RedactingFilter())
+#: A client's message (bytes), and the frames buffered ahead of the one being handled.
+MAX_MESSAGE = 16 * 2**20
+MAX_QUEUE = 4
 #: The transport's write buffer: high-water mark (bytes) above which ``send`` waits.
 WRITE_LIMIT = 4096
+#: Bytes a client's socket may hold not yet sent (``TCP_NOTSENT_LOWAT``): above it the socket
+#: takes no more, so what waits for a slow client waits in its outbox, where the most urgent
+#: message and the latest frame are chosen, not in the kernel's socket buffer.
+NOTSENT_LOWAT = 16384
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +92,7 @@ class ServerOptions:
     gate: Optional[Gate] = None          # who may connect and mutate (None: a new token)
     tls: Optional[Tuple[str, str]] = None   # certificate and key files (PEM)
     client_publish: bool = False
+    max_clients: int = 32               # connections at once; beyond: HTTP 503 at the handshake
 
 
 @dataclasses.dataclass(eq=False)
@@ -144,7 +158,8 @@ class WsServer:
         async with serve(self._serve, self.options.host, self.options.port,
                          subprotocols=list(protocol.SUBPROTOCOLS),  # type: ignore[arg-type]
                          process_request=self._check_request, ssl=self._ssl_context(),
-                         compression=None, max_size=16 * 2**20, write_limit=(WRITE_LIMIT, 0),
+                         compression=None, max_size=MAX_MESSAGE, max_queue=MAX_QUEUE,
+                         write_limit=(WRITE_LIMIT, 0),
                          logger=_WS_LOG,
                          server_header=None) as server:
             ready.set_result(list(server.sockets)[0].getsockname()[1])
@@ -178,9 +193,10 @@ class WsServer:
     # -- channels and fan-out (any thread): the registry's -----------------------------------
 
     def add_channel(self, topic: str, encoding: str, schema_name: str, schema: str,
-                    schema_encoding: Optional[str] = None) -> int:
-        """Advertise a channel to every client; return its id."""
-        return self.registry.add_channel(topic, encoding, schema_name, schema, schema_encoding)
+                    schema_encoding: Optional[str] = None, latest_only: bool = False) -> int:
+        """Advertise a channel to every client; return its id (``latest_only``: frames)."""
+        return self.registry.add_channel(topic, encoding, schema_name, schema, schema_encoding,
+                                         latest_only)
 
     def remove_channel(self, channel_id: int) -> None:
         """Withdraw a channel (its subscriptions end)."""
@@ -230,6 +246,8 @@ class WsServer:
     def _check_request(self, connection: ServerConnection, request: Request) -> \
             Optional[Response]:
         refusal, _authorized = self._decide(request)
+        if refusal is None and len(self._connections) >= self.options.max_clients:
+            refusal = Refusal(503, f'{self.options.max_clients} clients are connected: no more')
         if refusal is None:
             return None
         _LOG.warning('foxglove connection from %s refused: %s',
@@ -255,6 +273,8 @@ class WsServer:
         raw = ws.transport.get_extra_info('socket')
         if raw is not None and self.options.send_buffer_bytes:
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.options.send_buffer_bytes)
+        if raw is not None and hasattr(socket, 'TCP_NOTSENT_LOWAT'):  # Linux, macOS
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, NOTSENT_LOWAT)
         authorized = ws.request is not None and self._decide(ws.request)[1]
         client_id, wake = next(self._client_ids), asyncio.Event()
         peer = Peer(client_id, _address(ws),

@@ -17,9 +17,16 @@
 import logging
 from typing import Any, Optional
 
+from unity_kernel_core.common.credentials import redact_text
+
 
 class RosLogHandler(logging.Handler):
-    """A logging handler writing records to an rclpy logger at the matching severity."""
+    """
+    A logging handler writing records to an rclpy logger at the matching severity.
+
+    Each line goes through :func:`~unity_kernel_core.common.credentials.redact_text` first:
+    what reaches ``/rosout`` and the ROS log files never holds a token or a password.
+    """
 
     def __init__(self, ros_logger: Any) -> None:
         super().__init__()
@@ -27,7 +34,7 @@ class RosLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            text = self.format(record)
+            text = redact_text(self.format(record))
         except Exception:  # formatting errors are reported by logging itself
             self.handleError(record)
             return

@@ -21,8 +21,10 @@ in fragments instead, and with best-effort QoS one lost fragment loses the frame
 subscribers of a 640x480 camera got 1-2 of 5 frames a second). So a process of the package
 that can publish such messages (the camera, ``unity-kernel replay``) points Fast DDS at the
 shipped ``config/fastdds-large-data.xml`` (16 MB segments, UDP kept for other hosts) before it
-creates its participant, unless the user chose a profile file of their own or another RMW.
-Subscribers (the kernel, rviz, ``ros2 topic hz``) need nothing.
+creates its participant, unless the user chose a profile file of their own, the built-in
+transports (``FASTDDS_BUILTIN_TRANSPORTS``: containers set ``UDPv4``, because shared memory
+does not cross a container's boundary) or another RMW. Subscribers (the kernel, rviz,
+``ros2 topic hz``) need nothing.
 """
 
 import os
@@ -32,6 +34,7 @@ from typing import MutableMapping, Optional
 from unity_kernel_core.paths import share_dir
 
 PROFILES_VARIABLE = 'FASTDDS_DEFAULT_PROFILES_FILE'
+BUILTIN_TRANSPORTS_VARIABLE = 'FASTDDS_BUILTIN_TRANSPORTS'
 LARGE_DATA_PROFILE = 'fastdds-large-data.xml'
 FAST_DDS = 'rmw_fastrtps'
 
@@ -47,11 +50,12 @@ def use_large_data_transport(
     Make this process's Fast DDS participants use the large-data profile; call before rclpy.init.
 
     Return the profile file now in use, or None when nothing was changed: the user's own
-    ``FASTDDS_DEFAULT_PROFILES_FILE`` is kept, another RMW (``RMW_IMPLEMENTATION``) is left
+    ``FASTDDS_DEFAULT_PROFILES_FILE`` or ``FASTDDS_BUILTIN_TRANSPORTS`` is kept (the profile
+    would replace the built-in transports), another RMW (``RMW_IMPLEMENTATION``) is left
     alone, and so is a package installed without its config folder.
     """
     env = os.environ if environ is None else environ
-    if env.get(PROFILES_VARIABLE):
+    if env.get(PROFILES_VARIABLE) or env.get(BUILTIN_TRANSPORTS_VARIABLE):
         return None
     if not env.get('RMW_IMPLEMENTATION', FAST_DDS).startswith(FAST_DDS):
         return None

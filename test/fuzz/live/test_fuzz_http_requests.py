@@ -34,6 +34,7 @@ import urllib.parse
 from hypothesis import given, strategies as st
 from live_support import StandInSupervisor
 
+from unity_kernel_core.live.camera import Jpeg
 from unity_kernel_core.live.dashboard import cookie_name, Dashboard, DashboardApi
 from unity_kernel_core.live.delivery import EventRing
 from unity_kernel_core.live.gate import Gate
@@ -59,7 +60,7 @@ MODULES = StandInSupervisor()
 LOUD = _Loud()
 logging.getLogger('unity_kernel.live.dashboard').addHandler(LOUD)
 _API = DashboardApi(snapshot=lambda pattern: {'events': _RING.matching(pattern, 5)},
-                    camera_jpeg=lambda: b'\xff\xd8jpeg', modules=lambda: MODULES,
+                    camera_jpeg=lambda: Jpeg(b'\xff\xd8jpeg', 1, 2), modules=lambda: MODULES,
                     gate=Gate(TOKEN, bound_host='127.0.0.1'), period_s=0.01)
 # short time-outs: an example that leaves a request unfinished is closed by the client anyway
 BOARD = Dashboard('127.0.0.1', 0, _API, limits=Limits(head_timeout_s=2, body_timeout_s=2))

@@ -23,6 +23,7 @@ import json
 import shutil
 import ssl
 import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.parse
@@ -250,7 +251,7 @@ def test_the_state_shows_no_redis_password(processes, ros_env, tmp_path):
     assert 'hunter2' not in kernel.process.output()
 
 
-# -- the page in a real browser -------------------------------------------------------------
+# -- the page in a real browser ---------------------------------------------------------------
 
 @pytest.fixture
 def browser():
@@ -310,6 +311,43 @@ def _wait_outcome(page, module, text, timeout=60000):
 def _actions(page, module):
     return page.eval_on_selector_all(f'tr[data-module="{module}"] button[data-action]',
                                      'buttons => buttons.map(b => b.dataset.action)')
+
+
+@pytest.mark.ros
+def test_a_slow_browser_is_shown_the_latest_camera_frame_not_a_queue_of_stale_ones(
+        processes, ros_env, tmp_path, browser):
+    # frames of random pixels (a 52 kB JPEG each) at 10 Hz, state updates at 5 Hz, a link of
+    # 150 kB/s: one frame takes ~0.35 s, so a page that started a download per update would
+    # fall further behind with every second; each frame shown must be less than 1 s old
+    kernel = live_support.start_live_kernel(
+        processes, ros_env, tmp_path, [], live='camera_topic: /sensors/flood/image_raw')
+    images = processes.start(
+        [sys.executable, str(live_support.NODES / 'image_publisher.py'), '--topic',
+         '/sensors/flood/image_raw', '--rate', '10', '--width', '320', '--height', '240',
+         '--noise', '--seconds', '60'], ros_env, tmp_path / 'images.log')
+    images.wait_output('images: ready', 30)
+    page = browser.new_page()
+    cdp = page.context.new_cdp_session(page)
+    cdp.send('Network.enable')
+    cdp.send('Network.emulateNetworkConditions', {
+        'offline': False, 'latency': 20, 'downloadThroughput': 150 * 1024,
+        'uploadThroughput': 1024 * 1024})
+    page.goto(kernel.dashboard_url)
+    page.evaluate("""() => {
+        window.frameAges = [];
+        const img = document.getElementById('camera-img');
+        new MutationObserver(() => {
+            if (img.dataset.stampNs) {
+                const stampMs = Number(img.dataset.stampNs) / 1e6;
+                window.frameAges.push(Number(img.dataset.shownMs) - stampMs);
+            }
+        }).observe(img, {attributes: true, attributeFilter: ['data-shown-ms']});
+    }""")
+    page.wait_for_function('() => window.frameAges.length >= 20', timeout=60000)
+    ages = page.evaluate('() => window.frameAges')
+    assert max(ages[3:]) < 1000, [round(a) for a in ages]  # after the first second
+    assert _nonblank(page, '#camera-img') > 3
+    page.close()
 
 
 @pytest.mark.ros

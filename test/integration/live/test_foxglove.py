@@ -484,3 +484,34 @@ def test_the_official_client_reads_freely_but_mutates_only_with_the_token_and_al
     assert desktop.of('service')[0]['response']['success'] is True
     web_app = run(kernel.foxglove_url, origin='https://app.foxglove.dev')
     assert web_app.of('serverInfo') and not web_app.of('refused')
+
+
+def test_a_slow_client_gets_the_latest_camera_frame_not_a_queue_of_stale_ones(
+        processes, ros_env, tmp_path):
+    # a client reading ~640 kB/s, a 30 Hz flood of 230 kB frames (6.9 MB/s): it can take ~3
+    # frames a second; each must be one published less than 1 s before it arrived
+    kernel = live_support.start_live_kernel(processes, ros_env, tmp_path, ['heartbeat'])
+    images = processes.start(
+        [sys.executable, str(live_support.NODES / 'image_publisher.py'), '--topic',
+         '/sensors/flood/image_raw', '--rate', '30', '--width', '320', '--height', '240',
+         '--seconds', '60'], ros_env, tmp_path / 'images.log')
+    images.wait_output('images: ready', 30)
+    watcher = FoxgloveClient(kernel.foxglove_url, keep_payloads=False)
+    watcher.wait(lambda: '/sensors/flood/image_raw' in watcher.channels, 30, 'the images')
+    reader = SlowReader(kernel.foxglove_url, ['/sensors/flood/image_raw'], watcher.channels,
+                        chunk=65536, pause=0.1)
+    wall_minus_monotonic = time.time_ns() - time.monotonic_ns()
+    try:
+        reader_wait = time.monotonic() + 40
+        while reader.count('/sensors/flood/image_raw') < 25 and time.monotonic() < reader_wait:
+            time.sleep(0.2)
+        frames = reader.messages['/sensors/flood/image_raw']
+        assert len(frames) >= 25, len(frames)
+        ages = [(arrival * 1e9 + wall_minus_monotonic - stamp) / 1e9
+                for arrival, stamp, _payload in frames[5:]]  # after the first second
+        assert max(ages) < 1.0, [round(a, 2) for a in ages]
+        client = max(kernel.state()['live']['clients'], key=lambda c: c['subscriptions'])
+        assert client['dropped'].get('HIGH', 0) > 50, client  # the frames it never needed
+    finally:
+        reader.close()
+        watcher.close()

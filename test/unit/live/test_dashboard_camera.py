@@ -91,12 +91,15 @@ def test_hostile_compressed_frames_and_cdr_that_does_not_decode_are_refused():
 def test_the_camera_keeps_the_latest_frame_and_says_why_one_is_not_shown():
     camera = Camera(TOPIC)
     assert camera.jpeg() is None and camera.info()['seq'] is None
-    camera.offer(_event(_image(), seq=1))
+    first = _event(_image(), seq=1)
+    camera.offer(first)
     good = camera.jpeg()
-    assert _decodes(good) and camera.info()['error'] is None
+    assert _decodes(good.data) and camera.info()['error'] is None
+    assert (good.seq, good.stamp_ns) == (1, first.stamp_ns)
+    assert camera.jpeg() is good  # encoded once
     camera.offer(_event(_image(width=999, data=b'x'), seq=2))
     assert camera.jpeg() is None
     assert 'frame 2' in camera.info()['error'] and camera.info()['seq'] == 2
     camera.offer(_event(_image(), seq=3))
-    assert _decodes(camera.jpeg()) and camera.info()['error'] is None
+    assert _decodes(camera.jpeg().data) and camera.info()['error'] is None
     assert camera.frames == 3

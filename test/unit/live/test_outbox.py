@@ -104,3 +104,34 @@ def test_pushes_from_many_threads_lose_nothing_critical():
 def test_outbox_bounds_must_be_positive():
     with pytest.raises(ValueError, match='must be >= 1'):
         Outbox(depth=0, critical_limit=1)
+
+
+def test_a_keyed_message_replaces_the_pending_one_of_its_key_in_its_place():
+    outbox = Outbox(depth=8, critical_limit=8)
+    outbox.push('a1', Tier.HIGH, key='camera')
+    outbox.push('other', Tier.HIGH)
+    outbox.push('b1', Tier.HIGH, key='depth')
+    assert outbox.push('a2', Tier.HIGH, key='camera') is Push.QUEUED
+    outbox.push('a3', Tier.HIGH, key='camera')
+    assert _drain(outbox) == ['a3', 'other', 'b1']  # the newest, where the first one was
+    assert outbox.dropped['HIGH'] == 2
+    outbox.push('a4', Tier.HIGH, key='camera')  # nothing pending of its key: queued again
+    assert _drain(outbox) == ['a4']
+
+
+def test_critical_messages_are_never_replaced_whatever_their_key():
+    outbox = Outbox(depth=4, critical_limit=16)
+    for i in range(5):
+        outbox.push(f'c{i}', Tier.CRITICAL, key='camera')
+    assert _drain(outbox) == [f'c{i}' for i in range(5)]
+    assert outbox.dropped['CRITICAL'] == 0
+
+
+def test_keyed_messages_dropped_at_depth_free_their_key():
+    outbox = Outbox(depth=2, critical_limit=8)
+    outbox.push('a1', Tier.LOW, key='a')
+    outbox.push('x', Tier.LOW)
+    outbox.push('y', Tier.LOW)  # the depth drops a1 (the oldest)
+    outbox.push('a2', Tier.LOW, key='a')  # a new slot, not a replacement of a dropped one
+    assert _drain(outbox) == ['y', 'a2']
+    assert outbox.dropped['LOW'] == 2

@@ -282,3 +282,21 @@ def test_malformed_ops_get_a_status_each_and_the_connection_keeps_serving():
     finally:
         client.close()
         server.stop()
+
+
+def test_connections_are_bounded_and_the_next_one_gets_503():
+    gate = Gate('s3cret', bound_host='127.0.0.1')
+    server = WsServer(ServerOptions('127.0.0.1', 0, gate=gate, max_clients=2))
+    server.start()
+    url = f'ws://127.0.0.1:{server.port}'
+    clients = [FoxgloveClient(url) for _ in range(2)]
+    try:
+        clients[0].wait(lambda: len(server.clients()) == 2, 10, 'two clients')
+        assert _status_of(url) == 503
+        clients.pop().close()
+        clients[0].wait(lambda: len(server.clients()) == 1, 10, 'one left')
+        assert _status_of(url) == 101
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()

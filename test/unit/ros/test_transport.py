@@ -33,3 +33,11 @@ def test_the_users_own_profile_and_another_rmw_are_left_alone():
     assert env == {PROFILES_VARIABLE: '/etc/my_profile.xml'}
     env = {'RMW_IMPLEMENTATION': 'rmw_cyclonedds_cpp'}
     assert use_large_data_transport(env) is None and PROFILES_VARIABLE not in env
+
+
+def test_the_users_builtin_transports_are_left_alone():
+    # a container's UDPv4: the large-data profile's shared memory would not reach a
+    # subscriber in another container (it would discover it and deliver nothing)
+    env = {'FASTDDS_BUILTIN_TRANSPORTS': 'UDPv4'}
+    assert use_large_data_transport(env) is None
+    assert env == {'FASTDDS_BUILTIN_TRANSPORTS': 'UDPv4'}

@@ -23,9 +23,9 @@
  * wraps: when it does not fit before the end, 0xFFFFFFFF there (or fewer than 4 bytes left)
  * sends the reader to the start. One aligned 8-byte release store publishes head.
  *
- * An event record's payload (writer_process.py's _EVENT, '<BBHHIQQQQ'): kind u8 (0), tier u8,
- * topic length u16, type length u16, cdr length u32, seq u64, stamp_ns u64, entry ID ms u64,
- * entry ID seq u64 (42 bytes), then the topic, the type name and the CDR bytes.
+ * An event record's payload (audit/encoder.py's EVENT_HEAD, '<BBHHIQQQQ'): kind u8 (0),
+ * tier u8, topic length u16, type length u16, cdr length u32, seq u64, stamp_ns u64, entry ID
+ * ms u64, entry ID seq u64 (42 bytes), then the topic, the type name and the CDR bytes.
  *
  * Pure C, no Python: used by the extension module and by the fuzz harness. Every position
  * written is derived from the producer's own head and checked against the capacity, never
