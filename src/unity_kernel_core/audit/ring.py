@@ -265,6 +265,8 @@ class Ring:
         if head + skip + need - self._tail > cap:
             self._tail = _U64.unpack_from(self._mm, _TAIL_AT)[0]
             if head + skip + need - self._tail > cap:
+                if skip and need <= cap and head + skip - self._tail <= cap:
+                    self._wrap(head, pos, room)
                 return -1
         if skip:
             if room >= FRAME:
@@ -274,6 +276,23 @@ class Ring:
         _LEN.pack_into(self._mm, HEADER + pos, size)
         self._claimed = head + need
         return HEADER + pos + FRAME
+
+    def _wrap(self, head: int, pos: int, room: int) -> None:
+        """
+        Move the head to the buffer's start now, with a skip record (the record waits there).
+
+        A record larger than half the ring that cannot start before the buffer's end would
+        otherwise wait forever in an empty ring: the skip it needs and itself never fit
+        together. The native producer does the same (``uk_ring_wrap``).
+        """
+        if room >= FRAME:
+            _LEN.pack_into(self._mm, HEADER + pos, _SKIP)
+        self._head = head + room
+        _U64.pack_into(self._mm, _HEAD_AT, self._head)
+
+    def fits(self, size: int) -> bool:
+        """Return whether a record of ``size`` bytes can ever be put in this ring."""
+        return size + FRAME <= self.capacity
 
     def _publish(self) -> None:
         """Make the record written after :meth:`_claim` visible to the consumer."""

@@ -14,6 +14,8 @@
 
 """The kernel's tap into the writer ring, without a writer process, Redis or ROS."""
 
+import threading
+
 from unity_kernel_core.audit.record import event_fields, StreamEntry, StreamKeys
 from unity_kernel_core.audit.ring import Ring
 from unity_kernel_core.audit.writer_process import _Decoder, _EVENT, KIND_EVENT, ProcessWriter
@@ -99,3 +101,42 @@ def test_a_peek_can_continue_after_the_records_already_taken(tmp_path):
     assert first + more == [b'r' + bytes([i]) for i in range(5)]
     ring.release(position)
     assert ring.used == 0 and ring.peek(10) == ([], position)
+
+
+def drain(ring):
+    got = []
+    while True:
+        records, position = ring.peek(100)
+        ring.release(position)
+        if not records:
+            return got
+        got.extend(records)
+
+
+def test_a_record_over_half_the_ring_waiting_at_its_end_gets_in_once_the_ring_drains(tmp_path):
+    ring = Ring.create(tmp_path / 'ring', 1000)
+    assert ring.put((b'a' * 596,))  # the head at 600 (4-byte frame)
+    assert drain(ring) == [b'a' * 596]  # empty now: the tail at 600 too
+    big = b'b' * 700  # needs 704: not before the end (400 left), nor with the skip (1104)
+    assert not ring.put((big,))  # not now: but the head moved to the start with a skip
+    assert drain(ring) == []  # the consumer passes the skip
+    assert ring.put((big,))  # it waited forever before
+    assert drain(ring) == [big]
+    assert ring.fits(996) and not ring.fits(997)
+
+
+def test_a_critical_event_larger_than_the_ring_is_counted_never_waited_for(tmp_path):
+    writer = tap(tmp_path)
+    writer._ring = Ring.create(tmp_path / 'small', 1000)
+    done = threading.Event()
+
+    def offer():
+        writer.offer(Event('/safety/map', 'std_msgs/msg/String', Tier.CRITICAL, 1,
+                           cdr=b'z' * 2000, stamp_ns=1))
+        done.set()
+    threading.Thread(target=offer, daemon=True).start()
+    assert done.wait(5), 'the tap waited for room that can never be'
+    assert writer.dropped_by_tier.get('CRITICAL') == 1
+    writer.offer(Event('/safety/stop', 'std_msgs/msg/Empty', Tier.CRITICAL, 2, cdr=b'',
+                       stamp_ns=2))
+    assert len(writer._ring.peek(10)[0]) == 1  # the next one goes in as ever

@@ -215,3 +215,20 @@ def test_a_missing_extension_leaves_the_python_path_and_says_why(monkeypatch):
     assert native.core() is None and native.rcl() is None
     assert native.why_not('_rcl') == 'not built (test)'
     assert not native.is_producer(object())
+
+
+def test_a_record_over_half_the_ring_waiting_at_its_end_gets_in_once_the_ring_drains():
+    mm = memory_ring(1000)
+    producer = core.Producer()
+    producer.attach(mm)
+    assert producer.put_event(2, b'/a', b't', 1, 0, b'x' * 500) == 1  # 549 + 4 bytes
+    reader = read_ring(mm)
+    assert len(reader) == 1
+    mm[24:32] = mm[16:24]  # the consumer released everything: the ring is empty
+    big = b'y' * 650  # 699 + 4 bytes: not before the end (447 left), nor with the skip
+    assert producer.put_event(2, b'/a', b't', 2, 0, big) == 0  # not now: the head wraps
+    assert read_ring(mm) == []  # only the skip is there
+    mm[24:32] = mm[16:24]  # the consumer passed the skip
+    assert producer.put_event(2, b'/a', b't', 2, 0, big) == 1  # it waited forever before
+    assert [r[-650:] for r in read_ring(mm)] == [big]
+    producer.detach()

@@ -144,7 +144,12 @@ class ProcessWriter:
 
     @property
     def dropped_by_tier(self) -> Dict[str, int]:
-        """Return the events the tap could not put in the ring, by tier (CRITICAL never)."""
+        """
+        Return the events the tap could not put in the ring, by tier.
+
+        CRITICAL only when one is larger than the whole ring (``redis.ring_bytes``), or is
+        offered while the kernel stops: otherwise it waits for room.
+        """
         return self._counts.dropped_by_tier
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -233,7 +238,9 @@ class ProcessWriter:
             head = record_head(event, len(cdr))
             ring = self._ring
             if ring is None or not ring.put2(head, cdr):
-                if event.tier is Tier.CRITICAL and ring is not None:
+                if ring is not None and not ring.fits(len(head) + len(cdr)):
+                    self._too_large(event.tier)  # it would wait forever
+                elif event.tier is Tier.CRITICAL and ring is not None:
                     self._put_critical(functools.partial(ring.put, (head, cdr)))
                 else:
                     self._counts.drop(event.tier.name)  # full, or offered after stop()
@@ -252,6 +259,9 @@ class ProcessWriter:
                 return
             ring = self._ring
             if ring is None or not ring.put(parts):
+                if ring is not None and not ring.fits(sum(map(len, parts))):
+                    self._too_large(event.tier)  # it would wait forever
+                    return
                 if event.tier is Tier.CRITICAL and ring is not None:
                     self._put_critical(functools.partial(ring.put, parts))
                     return
@@ -269,9 +279,15 @@ class ProcessWriter:
             self._put_critical(put)
             return
         if done == -1 and not self._stopping:
-            self._counts.log_limited('too-large', f'a {tier.name} event larger than the mirror '
-                                     f'ring (redis.ring_bytes {self.settings.ring_bytes}) is '
-                                     'not recorded')
+            self._too_large(tier)
+            return
+        self._counts.drop(tier.name)
+
+    def _too_large(self, tier: Tier) -> None:
+        """Count a record larger than the ring (any tier: no wait can make room for it)."""
+        self._counts.log_limited('too-large', f'a {tier.name} event larger than the mirror '
+                                 f'ring (redis.ring_bytes {self.settings.ring_bytes}) is '
+                                 'not recorded')
         self._counts.drop(tier.name)
 
     def _put_critical(self, put: Callable[[], Any]) -> None:

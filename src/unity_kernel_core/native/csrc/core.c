@@ -117,6 +117,7 @@ static int uk_put_event(uk_producer_t * p, uint8_t tier, const uint8_t * topic, 
   }
   uint64_t skip, pos;
   if (uk_ring_room(&p->ring, p->head, size + 4, &skip, &pos) != 0) {
+    p->head = uk_ring_wrap(&p->ring, p->head, size + 4);
     return 0;
   }
   uint64_t ms, id_seq;
@@ -144,6 +145,7 @@ static int uk_put_raw(uk_producer_t * p, const uint8_t * data, size_t n)
   }
   uint64_t skip, pos;
   if (uk_ring_room(&p->ring, p->head, (uint64_t)n + 4, &skip, &pos) != 0) {
+    p->head = uk_ring_wrap(&p->ring, p->head, (uint64_t)n + 4);
     return 0;
   }
   if (n) {

@@ -265,6 +265,7 @@ static int scratch_into_ring(uk_thread_t * t, uk_sub_t * s, uint32_t len, uint64
   }
   uint64_t skip, pos;
   while (uk_ring_room(&p->ring, p->head, size + 4, &skip, &pos) != 0) {
+    p->head = uk_ring_wrap(&p->ring, p->head, size + 4);
     if (s->tier != 0 || __atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE) || !t->running) {
       p->stats.ring_full[s->tier]++;
       return 0;

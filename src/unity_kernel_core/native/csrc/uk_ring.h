@@ -168,6 +168,32 @@ static inline int uk_ring_room(const uk_ring_t * r, uint64_t head, uint64_t need
 }
 
 /*
+ * Producer: when a record of `need` bytes cannot start before the end of the buffer, move the
+ * head to the buffer's start now with a skip record, if the skip fits; the record then waits
+ * there for room. Without it, a record larger than half the ring waiting in an empty ring
+ * would wait forever: the skip it needs and itself never fit together (ring.py's _wrap does
+ * the same). Returns the head, published when it moved.
+ */
+static inline uint64_t uk_ring_wrap(const uk_ring_t * r, uint64_t head, uint64_t need)
+{
+  uint64_t cap = r->cap;
+  uint64_t at = head % cap;
+  uint64_t room = cap - at;
+  if (at == 0 || need <= room || need > cap) {
+    return head;
+  }
+  uint64_t tail = uk_load_word(r->base, UK_RING_TAIL_AT);
+  if (tail > head || head - tail + room > cap) {
+    return head;
+  }
+  if (room >= 4) {
+    uk_put_u32(r->base + UK_RING_HEADER + at, UK_RING_SKIP);
+  }
+  uk_store_word(r->base, UK_RING_HEAD_AT, head + room);
+  return head + room;
+}
+
+/*
  * Producer: the largest contiguous region for a record starting at `head`, without and with
  * a skip to the start; the one with more room wins. Returns its usable bytes after the
  * length word (0: none) and sets *skip and *pos as uk_ring_room does.
