@@ -18,10 +18,13 @@ import dataclasses
 import pathlib
 import re
 import sys
-from typing import Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 import urllib.request
 
 import support
+
+from unity_kernel_core.module_commands import CommandOutcome, ModuleCommand, OutcomeStatus
+from unity_kernel_core.supervision.outcomes import OutcomeBook
 
 CLI = [sys.executable, '-m', 'unity_kernel_core.cli.main']
 NODES = support.ROOT / 'test' / 'nodes'
@@ -56,6 +59,39 @@ class LiveKernel:
     def module(self, name: str) -> dict:
         """Return one module's entry from the snapshot."""
         return next(m for m in self.state()['modules'] if m['name'] == name)
+
+
+class StandInSupervisor:
+    """
+    The supervisor as the live view uses it, without a kernel: commands get outcome ids.
+
+    ``decide(command, arg)`` returns the final (status, message) of each command at once, or
+    None to leave it ``scheduled`` (``settle`` finishes it later); ``calls`` records them.
+    """
+
+    def __init__(self, modules: Optional[List[Dict[str, Any]]] = None,
+                 decide: Optional[Callable[[str, str], Any]] = None) -> None:
+        self.modules = modules if modules is not None else [
+            {'name': 'camera', 'state': 'active', 'enabled': True}]
+        self.decide = decide or (lambda command, arg: None)
+        self.calls: List[tuple] = []
+        self.book = OutcomeBook()
+
+    def list_modules(self) -> List[Dict[str, Any]]:
+        return [dict(m) for m in self.modules]
+
+    def submit(self, command: str, arg: str) -> CommandOutcome:
+        self.calls.append((command, arg))
+        final = self.decide(command, arg)
+        if final is None:
+            return self.book.take(ModuleCommand(command), arg)
+        return self.book.take(ModuleCommand(command), arg, *final)
+
+    def outcome(self, outcome_id: str, wait_s: float = 0.0) -> Optional[CommandOutcome]:
+        return self.book.wait(outcome_id, wait_s) if wait_s > 0 else self.book.get(outcome_id)
+
+    def settle(self, outcome_id: str, status: OutcomeStatus, message: str) -> None:
+        self.book.settle(outcome_id, status, message)
 
 
 def start_live_kernel(processes: support.ProcessGroup, env: Dict[str, str],

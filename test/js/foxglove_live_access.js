@@ -14,10 +14,11 @@
 
 // The official Foxglove client (@foxglove/ws-protocol on `ws`) trying what the live view's
 // access rules are about:
-//   node foxglove_live_access.js URL '{"origin": ..., "restart": NAME, "parameters": [...],
-//                                     "badSubscription": true}'
+//   node foxglove_live_access.js URL '{"origin": ..., "restart": NAME, "follow": true,
+//                                     "parameters": [...], "badSubscription": true}'
 // `origin` is sent as the Origin header (none by default: `ws` sends none, as under Node the
-// official client does); `restart` calls /unity_kernel/modules/restart; `parameters` sends
+// official client does); `restart` calls /unity_kernel/modules/restart, and with `follow`
+// /unity_kernel/modules/outcome with its id until the outcome is final; `parameters` sends
 // setParameters; `badSubscription` subscribes with the id 2**32 on the first channel, then
 // with a good id. Prints one JSON line per event (`refused` with the HTTP status of a refused
 // handshake, `serverInfo`, `service`, `parameterValues`, `status`, `message`) and exits 0
@@ -72,6 +73,10 @@ client.on('message', ({ subscriptionId }) => {
   settle('message', subscriptionId);
 });
 
+function json(response) {  // a service's answer (null for a failure)
+  return response.data ? JSON.parse(new TextDecoder().decode(response.data)) : null;
+}
+
 function settle(kind, value) {
   const index = waiting.findIndex((w) => w.kind === kind);
   if (index >= 0) { waiting.splice(index, 1)[0].resolve(value); }
@@ -93,7 +98,15 @@ async function run() {
     const service = services.get('/unity_kernel/modules/restart');
     client.sendServiceCallRequest({ serviceId: service.id, callId: 1, encoding: 'json',
       data: new TextEncoder().encode(JSON.stringify({ name: plan.restart })) });
-    await next('service');
+    let answer = json(await next('service'));
+    const outcome = services.get('/unity_kernel/modules/outcome');
+    const id = answer && answer.id;
+    for (let call = 2; plan.follow && id && answer && answer.status === 'scheduled'; call++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      client.sendServiceCallRequest({ serviceId: outcome.id, callId: call, encoding: 'json',
+        data: new TextEncoder().encode(JSON.stringify({ id })) });
+      answer = json(await next('service'));
+    }
   }
   if (plan.parameters) {
     client.setParameters(plan.parameters, 'set');

@@ -361,6 +361,13 @@ function describe(op) {
   }
 }
 
+// A module command's outcome as the dashboard's rows show it: "enable camera: done (...)".
+function outcomeText(c) {
+  const head = `${c.command} ${c.target}: ${c.status}`;
+  if (!c.message) return head;
+  return ['scheduled', 'done'].includes(c.status) ? `${head} (${c.message})` : `${head}: ${c.message}`;
+}
+
 function Editor() {
   const [live, setLive] = useState(null);
   const [error, setError] = useState('');
@@ -369,7 +376,12 @@ function Editor() {
   const [selected, setSelected] = useState(null);
   const [status, setStatus] = useState({ kind: 'idle', text: '' });
   const [showExcluded, setShowExcluded] = useState(false);
-  const [waiting, setWaiting] = useState(false);
+  // since when (ms) the page waits for the kernel to run what it wrote; 0: not waiting
+  const [waiting, setWaiting] = useState(0);
+  // the module commands of the last apply (a module switched on or off), with their outcomes
+  const [commands, setCommands] = useState([]);
+  const commandsRef = useRef([]);
+  const following = useRef(false);
   const [nodes, setNodes, onNodesChange] = useNodesState([]);
   const dragging = useRef(false);
   const userMoved = useRef(false);
@@ -377,7 +389,8 @@ function Editor() {
 
   const refresh = useCallback(async () => {
     try {
-      setLive(await getJson('/api/flow'));
+      const asked = Date.now();  // what it says is at least as new as this
+      setLive({ ...(await getJson('/api/flow')), asked });
       setError('');
     } catch (err) {
       setError(String(err.message || err));
@@ -409,6 +422,33 @@ function Editor() {
   }, []);
   const add = useCallback((op) => check([...ops, op]), [ops, check]);
 
+  const setOutcomes = useCallback((change) => {
+    commandsRef.current = change(commandsRef.current);
+    setCommands(commandsRef.current);
+  }, []);
+  // one follower asks /api/modules/outcome for the commands still scheduled (a long poll of
+  // 2 s when one is, quick rounds when several are), until each is done, refused or failed
+  const follow = useCallback(async () => {
+    if (following.current) return;
+    following.current = true;
+    try {
+      for (;;) {
+        const open = commandsRef.current.filter((c) => c.status === 'scheduled');
+        if (!open.length) return;
+        for (const c of open) {
+          const res = await postJson('/api/modules/outcome', { id: c.id, wait_s: open.length === 1 ? 2 : 0 })
+            .catch((err) => ({ ok: false, status: 0, body: { error: String(err.message || err) } }));
+          const answer = res.body.status ? res.body
+            : res.status === 0 ? null : { status: 'unknown', message: res.body.error || String(res.status) };
+          if (answer) setOutcomes((list) => list.map((x) => (x.id === c.id ? { ...x, ...answer } : x)));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+    } finally {
+      following.current = false;
+    }
+  }, [setOutcomes]);
+
   const apply = async () => {
     const base = {};
     for (const [role, f] of Object.entries(live.files)) if (f.sha) base[role] = f.sha;
@@ -421,8 +461,10 @@ function Editor() {
     }
     setOps([]);
     setPreview(null);
-    setWaiting(true);
-    const said = [res.body.restart, ...(res.body.modules || [])].filter(Boolean).map((t) => `; ${t}`).join('');
+    setWaiting(Date.now());
+    const said = res.body.restart ? `; ${res.body.restart}` : '';
+    setOutcomes(() => res.body.modules || []);
+    follow();
     setStatus({ kind: 'applied', text: `applied: wrote ${res.body.written.join(', ') || 'nothing (no change)'}${said}; waiting for the kernel to reload…` });
     refresh();
   };
@@ -436,14 +478,15 @@ function Editor() {
     }
     setOps([]);
     setPreview(null);
-    setWaiting(true);
+    setWaiting(Date.now());
     setStatus({ kind: 'applied', text: `undone: restored ${res.body.restored.join(', ')}; waiting for the kernel to reload…` });
     refresh();
   };
 
   useEffect(() => {
-    if (waiting && live && live.files.kernel && live.files.kernel.in_force) {
-      setWaiting(false);
+    // only a graph asked for after the write tells (an older one ran the old file)
+    if (waiting && live && live.asked >= waiting && live.files.kernel && live.files.kernel.in_force) {
+      setWaiting(0);
       setStatus((s) => ({ kind: 'done', text: s.text.replace('waiting for the kernel to reload…', 'the kernel runs it') }));
     }
   }, [waiting, live]);
@@ -514,6 +557,13 @@ function Editor() {
         {files.llm && <> · LLM routes in <code>{files.llm.path}</code>{files.llm.editable ? '' : ` (read-only: ${files.llm.why})`}</>}
         {error && <span className="err"> · {error}</span>}
       </p>
+      {commands.length > 0 && (
+        <ul className="module-outcomes" aria-live="polite" data-testid="module-outcomes">
+          {commands.map((c) => (
+            <li key={c.id} data-module={c.target} className={`outcome-${c.status}`}>{outcomeText(c)}</li>
+          ))}
+        </ul>
+      )}
       {graph.issues && graph.issues.length > 0 && (
         <ul className="node-issues banner" data-testid="banner-issues">{graph.issues.map((t) => <li key={t}>{t}</li>)}</ul>
       )}

@@ -24,8 +24,10 @@ Routes: ``GET /`` the page; ``GET /api/state`` one snapshot; ``GET /api/stream?p
 snapshots as SSE with recent events filtered by topic pattern ``P``; ``GET /api/camera.jpg``
 the latest camera frame (its bus ``seq`` and stamp in ``X-Frame-Seq``, ``X-Frame-Stamp-Ns``);
 ``POST /api/modules/<command>`` (a ``ModuleCommand``) with ``{"name": ...}`` or
-``{"path": ...}``; the flow editor's and the live plots' routes (``live.webui``). More
-routes: ``Dashboard.route``.
+``{"path": ...}``, answered with the command's outcome and its id;
+``POST /api/modules/outcome`` with ``{"id": ..., "wait_s": ...}``, the outcome of a command
+this dashboard took (``live.actions``; a POST, so it needs the token as the commands do); the
+flow editor's and the live plots' routes (``live.webui``). More routes: ``Dashboard.route``.
 
 Every request, whatever its route, passes ``DashboardApi.admit`` first (the ``gate``:
 ``Host``, ``Origin``, the token; and ``X-Unity-Live: 1`` on every mutating request, a header
@@ -44,6 +46,7 @@ from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.errors import PatternError
+from unity_kernel_core.live.actions import MAX_WAIT_S, ModuleActions
 from unity_kernel_core.live.camera import Jpeg
 from unity_kernel_core.live.gate import Gate, MISSING_TOKEN, token_ok, Visitor
 from unity_kernel_core.live.http_edge import (error, HttpServer, json_response, Limits, Request,
@@ -58,6 +61,7 @@ STATIC = pathlib.Path(__file__).resolve().parent / 'static'
 COOKIE = 'unity_live_token'
 MUTATION_HEADER = 'X-Unity-Live'
 MAX_BODY = 64 * 1024
+OUTCOME_PATH = '/api/modules/outcome'
 
 
 def cookie_name(port: int) -> str:
@@ -71,10 +75,13 @@ class DashboardApi:
     def __init__(self, *, snapshot: Callable[[Optional[str]], Dict[str, Any]],
                  camera_jpeg: Callable[[], Optional[Jpeg]],
                  modules: Callable[[], Optional[ModuleOperations]],
-                 gate: Gate, period_s: float, webui: Optional[Any] = None) -> None:
+                 gate: Gate, period_s: float, webui: Optional[Any] = None,
+                 actions: Optional[ModuleActions] = None) -> None:
         self.snapshot = snapshot
         self.camera_jpeg = camera_jpeg
         self.modules = modules
+        self.actions = actions if actions is not None else ModuleActions(modules)
+        """The module commands this dashboard took (the flow editor's too), by id."""
         self.gate = gate
         self.period_s = period_s
         self.webui = webui
@@ -139,6 +146,7 @@ class Dashboard:
         self.route('GET', '/api/camera.jpg', self._camera)
         for command in MODULE_COMMANDS:
             self.route('POST', f'/api/modules/{command}', self._module_command(command))
+        self.route('POST', OUTCOME_PATH, self._outcome)
         if api.webui is not None:
             self._webui_routes(api.webui)
         self._edge.start()
@@ -244,10 +252,24 @@ class Dashboard:
             arg = body.get(key) if isinstance(body, dict) else None
             if not isinstance(arg, str) or not arg:
                 return error(400, f'{command} needs "{key}" (a string)')
-            modules = self.api.modules()
-            if modules is None:
+            outcome = self.api.actions.submit(command, arg)
+            if outcome is None:
                 return error(503, 'no supervisor in this kernel')
-            ok, message = modules.request(command, arg)
-            _LOG.info('dashboard: modules %s %r: %s', command, arg, message)
-            return json_response(200 if ok else 400, {'success': ok, 'message': message})
+            _LOG.info('dashboard: modules %s %r: %s', command, arg, outcome['message'])
+            return json_response(200 if outcome['success'] else 400, outcome)
         return handle
+
+    def _outcome(self, request: Request) -> Response:
+        body = json_body(request)
+        if isinstance(body, Response):
+            return body
+        command_id = body.get('id') if isinstance(body, dict) else None
+        wait = body.get('wait_s', 0) if isinstance(body, dict) else 0
+        if not isinstance(command_id, str) or not command_id:
+            return error(400, 'outcome needs "id" (a string: the id a command answered with)')
+        if isinstance(wait, bool) or not isinstance(wait, (int, float)):
+            return error(400, f'"wait_s" must be a number of seconds (at most {MAX_WAIT_S:g})')
+        outcome = self.api.actions.outcome(command_id, float(wait))
+        if outcome is None:
+            return error(404, self.api.actions.unknown(command_id))
+        return json_response(200, outcome)

@@ -38,13 +38,15 @@ from unity_kernel_core.bus.events import Event, Tier
 from unity_kernel_core.config.documents import loads_json
 from unity_kernel_core.config.kernel_config import LiveSettings
 from unity_kernel_core.errors import MessageTypeError
+from unity_kernel_core.live.actions import ModuleActions
 from unity_kernel_core.live.delivery import PublishPolicy, ros_owned_parameter, Throttle
 from unity_kernel_core.live.dispatch import Handlers, Service
 from unity_kernel_core.live.gate import Gate
 from unity_kernel_core.live.protocol import ClientChannel, Graph
 from unity_kernel_core.live.state import MODULE_COMMANDS, ModuleOperations
 from unity_kernel_core.live.ws_server import ServerOptions, WsServer
-from unity_kernel_core.module_commands import ModuleCommand
+from unity_kernel_core.module_commands import (LIST_SERVICE, ModuleCommand, OUTCOME_SERVICE,
+                                               OutcomeStatus)
 from unity_kernel_core.ros import msgdef
 
 _LOG = logging.getLogger('unity_kernel.live.foxglove')
@@ -61,11 +63,19 @@ LATEST_ONLY_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 _REQUEST_SCHEMA = {
     'type': 'object',
     'properties': {'name': {'type': 'string', 'description': 'module name (all but load)'},
-                   'path': {'type': 'string', 'description': 'absolute module path (load)'}}}
+                   'path': {'type': 'string', 'description': 'absolute module path (load)'},
+                   'id': {'type': 'string',
+                          'description': 'the id a command answered with (outcome)'}}}
 _RESPONSE_SCHEMA = {
     'type': 'object',
     'properties': {'success': {'type': 'boolean'}, 'message': {'type': 'string'},
+                   'id': {'type': 'string'}, 'command': {'type': 'string'},
+                   'target': {'type': 'string'},
+                   'status': {'type': 'string',
+                              'enum': [s.value for s in OutcomeStatus]},
                    'modules': {'type': 'array'}}}
+#: The module services: the list (read-only), the commands, a command's outcome by id.
+_SERVICES = (LIST_SERVICE,) + MODULE_COMMANDS + (OUTCOME_SERVICE,)
 
 
 class FoxgloveServer(Handlers):
@@ -82,6 +92,8 @@ class FoxgloveServer(Handlers):
         self.settings = settings
         self._node = node
         self._modules = modules
+        self._actions = ModuleActions(modules)
+        """The commands this server's clients gave, whose outcomes they may read."""
         self._graph = graph
         self._definition = definition
         self.throttle = Throttle([(r.pattern, r.max_hz) for r in settings.throttle])
@@ -210,7 +222,7 @@ class FoxgloveServer(Handlers):
             published[topic] = tuple(publishers)
             subscribed[topic] = tuple(subscribers)
         services: Dict[str, Tuple[str, ...]] = {
-            SERVICE_PREFIX + c: ('unity_kernel',) for c in ('list',) + MODULE_COMMANDS}
+            SERVICE_PREFIX + c: ('unity_kernel',) for c in _SERVICES}
         self._server.publish_graph(Graph(published, subscribed, services))
 
     # -- services --------------------------------------------------------------------------
@@ -218,8 +230,8 @@ class FoxgloveServer(Handlers):
     def _services(self) -> List[Service]:
         return [Service(SERVICE_PREFIX + command, SERVICE_TYPE, json.dumps(_REQUEST_SCHEMA),
                         json.dumps(_RESPONSE_SCHEMA), self._service_handler(command),
-                        mutating=command != 'list')
-                for command in ('list',) + MODULE_COMMANDS]
+                        mutating=command != LIST_SERVICE)
+                for command in _SERVICES]
 
     def _service_handler(self, command: str) -> Callable[[bytes], bytes]:
         def handle(payload: bytes) -> bytes:
@@ -227,11 +239,17 @@ class FoxgloveServer(Handlers):
         return handle
 
     def call_service(self, command: str, payload: bytes) -> Dict[str, Any]:
-        """Answer one module service call (JSON in, JSON out)."""
+        """
+        Answer one module service call (JSON in, JSON out).
+
+        A command is answered with its outcome and id, as the dashboard answers;
+        ``outcome`` with ``{"id": ...}`` answers with the outcome as it stands now, for the
+        commands of this server's clients only.
+        """
         modules = self._modules()
         if modules is None:
             return {'success': False, 'message': 'no supervisor in this kernel'}
-        if command == 'list':
+        if command == LIST_SERVICE:
             return {'success': True, 'message': '', 'modules': modules.list_modules()}
         try:
             body = loads_json(payload or b'{}', max_bytes=64 * 1024)
@@ -239,13 +257,19 @@ class FoxgloveServer(Handlers):
             return {'success': False, 'message': f'request is not JSON: {exc}'}
         if not isinstance(body, dict):
             return {'success': False, 'message': 'request must be a JSON object'}
-        arg = body.get(ModuleCommand(command).argument)
+        key = 'id' if command == OUTCOME_SERVICE else ModuleCommand(command).argument
+        arg = body.get(key)
         if not isinstance(arg, str) or not arg:
-            key = ModuleCommand(command).argument
             return {'success': False, 'message': f'{command} needs "{key}" (a string)'}
-        ok, message = modules.request(command, arg)
-        _LOG.info('foxglove client: modules %s %s: %s', command, arg, message)
-        return {'success': ok, 'message': message}
+        if command == OUTCOME_SERVICE:
+            outcome = self._actions.outcome(arg)  # at once: one thread answers every client
+            return outcome if outcome is not None else {
+                'success': False, 'message': self._actions.unknown(arg)}
+        outcome = self._actions.submit(command, arg)
+        if outcome is None:
+            return {'success': False, 'message': 'no supervisor in this kernel'}
+        _LOG.info('foxglove client: modules %s %s: %s', command, arg, outcome['message'])
+        return outcome
 
     # -- parameters ------------------------------------------------------------------------
 

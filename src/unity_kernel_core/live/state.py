@@ -20,13 +20,13 @@ view needs neither the audit nor the supervision package.
 """
 
 import time
-from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence
 
 from unity_kernel_core.bus.event_bus import TierStats
 from unity_kernel_core.bus.events import Tier
 from unity_kernel_core.common.credentials import redact_url
 from unity_kernel_core.live.delivery import Rates
-from unity_kernel_core.module_commands import ModuleCommand
+from unity_kernel_core.module_commands import CommandOutcome, ModuleCommand
 
 
 class MirrorView(Protocol):
@@ -42,8 +42,11 @@ class ModuleOperations(Protocol):
     def list_modules(self) -> List[Dict[str, Any]]:
         """Return every known module as a dict."""
 
-    def request(self, command: str, arg: str) -> Tuple[bool, str]:
-        """Take a ``ModuleCommand`` (its NAME, or ``load``'s PATH); return (accepted, message)."""
+    def submit(self, command: str, arg: str) -> CommandOutcome:
+        """Take a ``ModuleCommand`` (its NAME, or ``load``'s PATH); return its outcome."""
+
+    def outcome(self, outcome_id: str, wait_s: float = 0.0) -> Optional[CommandOutcome]:
+        """Return a command's outcome, once final or after ``wait_s``; None if not known."""
 
 
 MODULE_COMMANDS = tuple(c.value for c in ModuleCommand)

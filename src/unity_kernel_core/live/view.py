@@ -41,10 +41,11 @@ from unity_kernel_core.component import KernelContext
 from unity_kernel_core.config.documents import read_text
 from unity_kernel_core.config.kernel_config import is_loopback, KernelConfig, LiveSettings
 from unity_kernel_core.errors import ConfigError, UnityKernelError
+from unity_kernel_core.live.actions import ModuleActions
 from unity_kernel_core.live.camera import Camera
 from unity_kernel_core.live.delivery import EventRing
 from unity_kernel_core.live.gate import Gate, generate_token
-from unity_kernel_core.live.state import find_peer, MirrorView, MODULE_COMMANDS, ModuleOperations
+from unity_kernel_core.live.state import find_peer, MirrorView, ModuleOperations
 from unity_kernel_core.live.state import Snapshot
 from unity_kernel_core.live.webui import create_webui
 from unity_kernel_core.ros import callbacks
@@ -125,7 +126,9 @@ class LiveView:
         self.foxglove: Optional[Any] = None
         self.dashboard: Optional[Any] = None
         self._stop = threading.Event()
-        self.webui = create_webui(context, lambda: self._config, self._modules)
+        self.actions = ModuleActions(self._modules)
+        """The dashboard's module commands (its page's and the flow editor's), by id."""
+        self.webui = create_webui(context, lambda: self._config, self._modules, self.actions)
         self._start_foxglove()
         self._start_dashboard()
         self._subscription = self._bus.subscribe('/**', self._on_event, name='live_view')
@@ -173,7 +176,7 @@ class LiveView:
         from unity_kernel_core.live.dashboard import Dashboard, DashboardApi
         api = DashboardApi(snapshot=self.snapshot, camera_jpeg=self.camera.jpeg,
                            modules=self._modules, gate=self._gate(s.dashboard_host),
-                           period_s=s.state_period_s, webui=self.webui)
+                           period_s=s.state_period_s, webui=self.webui, actions=self.actions)
         try:
             self.dashboard = Dashboard(s.dashboard_host, s.dashboard_port, api,
                                        tls=self._tls_paths())
@@ -273,7 +276,8 @@ class LiveView:
     # -- state -----------------------------------------------------------------------------
 
     def _modules(self) -> Optional[ModuleOperations]:
-        return find_peer(self.context.components, 'supervisor', 'list_modules', 'request')
+        return find_peer(self.context.components, 'supervisor', 'list_modules', 'submit',
+                         'outcome')
 
     def _mirror(self) -> Optional[MirrorView]:
         return find_peer(self.context.components, 'mirror', 'snapshot')
@@ -320,7 +324,6 @@ class LiveView:
             live=live)
         fleet = find_peer(self.context.components, 'fleet', 'fleet_view')
         state['fleet'] = fleet.fleet_view() if fleet is not None else []
-        state['module_commands'] = list(MODULE_COMMANDS)
         with self._state_lock:
             self._state = state
         self.webui.sample(state)

@@ -26,8 +26,10 @@ POST the ``X-Unity-Live`` header); this module answers them:
   with every problem the config parser finds on the node it concerns; nothing is written.
 - ``POST /api/flow/apply`` ``{"ops": [...], "base": {"kernel": sha, "llm": sha}}``: the same
   check, then the files are written (``config_files``; the kernel's watcher reloads the
-  kernel config; the LLM bridge is restarted when its file changed); refused (422) with the
-  problems when the check finds any, (409) when a file changed since it was read.
+  kernel config; the LLM bridge is restarted when its file changed; a module switched on or
+  off gets the supervisor's ``enable`` or ``disable`` at once, its outcome and id in the
+  answer's ``modules``); refused (422) with the problems when the check finds any, (409) when
+  a file changed since it was read.
 - ``POST /api/flow/undo``: the files as they were before the last apply, byte for byte.
 - ``GET /api/samples?since=T``: the live plots' rows after time ``T`` (``samples``).
 
@@ -56,11 +58,13 @@ from unity_kernel_core.config.documents import parse_document
 from unity_kernel_core.config.kernel_config import KernelConfig, parse_config, QosSettings
 from unity_kernel_core.errors import ConfigEditError, ConfigError, ConfigIssue
 from unity_kernel_core.live import config_edit
+from unity_kernel_core.live.actions import ModuleActions
 from unity_kernel_core.live.config_files import ConfigFiles, read_file
 from unity_kernel_core.live.delivery import Rates
 from unity_kernel_core.live.flow_graph import build_graph, kernel_view, LLM_MODULE
 from unity_kernel_core.live.samples import sample_row, SampleRing, TopicCounter
-from unity_kernel_core.live.state import find_peer, MODULE_COMMANDS, ModuleOperations
+from unity_kernel_core.live.state import find_peer, ModuleOperations
+from unity_kernel_core.module_commands import ModuleCommand
 from unity_kernel_core.paths import resolve_path, share_dir
 
 _LOG = logging.getLogger('unity_kernel.live.webui')
@@ -134,10 +138,13 @@ class WebUi:
                  ros_topics: Callable[[], Dict[str, Tuple[List[str], List[str]]]],
                  deployment_check: Callable[[], Optional[Callable[[KernelConfig], None]]]
                  = lambda: None,
-                 window_s: float = 600.0, period_s: float = 1.0) -> None:
+                 window_s: float = 600.0, period_s: float = 1.0,
+                 actions: Optional[ModuleActions] = None) -> None:
         self._config = config
         self._config_path = config_path
         self._modules = modules
+        self.actions = actions if actions is not None else ModuleActions(modules)
+        """Where the module commands of an apply go (the dashboard's, to read them back)."""
         self._handlers = handlers
         self._ros_topics = ros_topics
         self._deployment_check = deployment_check
@@ -374,24 +381,22 @@ class WebUi:
         return _json(200, {'ok': True, 'restored': [str(p) for p in restored],
                            'restart': restart})
 
-    def _switch_modules(self, ops: List[config_edit.Op]) -> List[str]:
+    def _switch_modules(self, ops: List[config_edit.Op]) -> List[Dict[str, Any]]:
         """
         Enable or disable at once the modules the edit switched in ``modules.enabled``.
 
-        The file says what the next start does; the supervisor's ``enable``/``disable``
-        commands make it so now (a kernel without those commands takes it on reload). Return
-        what the supervisor answered, one line a module.
+        The supervisor's ``enable``/``disable`` commands make it so now; the reloaded file
+        says the same (whichever comes first does it, the other finds it done). Return each
+        command's outcome with its id, which ``POST /api/modules/outcome`` answers for.
         """
-        modules = self._modules()
         out = []
         for op in ops:
-            if op['op'] != 'set_module' or modules is None:
+            if op['op'] != 'set_module':
                 continue
-            command = 'enable' if op['enabled'] else 'disable'
-            if command not in MODULE_COMMANDS:
-                continue
-            ok, message = modules.request(command, op['name'])
-            out.append(message if ok else f'{command} {op["name"]} refused: {message}')
+            command = ModuleCommand.ENABLE if op['enabled'] else ModuleCommand.DISABLE
+            outcome = self.actions.submit(command.value, op['name'])
+            if outcome is not None:
+                out.append(outcome)
         return out
 
     def _restart_bridge(self) -> Optional[str]:
@@ -402,8 +407,11 @@ class WebUi:
         bridge = next((m for m in modules.list_modules() if m.get('name') == LLM_MODULE), None)
         if bridge is None or not bridge.get('enabled'):
             return f'{LLM_MODULE} is not enabled: its routes apply when it starts'
-        ok, message = modules.request('restart', LLM_MODULE)
-        return message if ok else f'restart refused: {message}'
+        outcome = self.actions.submit(ModuleCommand.RESTART.value, LLM_MODULE)
+        if outcome is None:
+            return None
+        return outcome['message'] if outcome['success'] else \
+            f'restart refused: {outcome["message"]}'
 
     def _validate(self, texts: Mapping[str, str], paths: Mapping[str, pathlib.Path]
                   ) -> List[Tuple[str, ConfigIssue]]:
@@ -428,7 +436,8 @@ class WebUi:
 
 
 def create_webui(context: KernelContext, config: Callable[[], KernelConfig],
-                 modules: Callable[[], Optional[ModuleOperations]]) -> WebUi:
+                 modules: Callable[[], Optional[ModuleOperations]],
+                 actions: Optional[ModuleActions] = None) -> WebUi:
     """Return the WebUi of a live view: the kernel's bus and ROS graph, its peers by name."""
     node = context.node
 
@@ -446,7 +455,8 @@ def create_webui(context: KernelContext, config: Callable[[], KernelConfig],
         return None if peer is None else peer.check_deployment
 
     return WebUi(config=config, config_path=context.config_path, modules=modules,
-                 handlers=handlers, ros_topics=ros_topics, deployment_check=deployment_check)
+                 handlers=handlers, ros_topics=ros_topics, deployment_check=deployment_check,
+                 actions=actions)
 
 
 def _node_name(info: Any) -> str:

@@ -47,7 +47,7 @@ import json
 import pathlib
 import threading
 import time
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional
 
 from diagnostic_msgs.srv import AddDiagnostics
 from std_msgs.msg import String
@@ -336,11 +336,6 @@ class Supervisor:
     def outcome(self, outcome_id: str, wait_s: float = 0.0) -> Optional[CommandOutcome]:
         """Return the outcome of a command, waiting up to ``wait_s`` for it to finish; or None."""
         return self.commands.outcome(outcome_id, wait_s)
-
-    def request(self, command: str, arg: str) -> Tuple[bool, str]:
-        """Take an operator command as ``submit`` does; return (accepted, message)."""
-        outcome = self.submit(command, arg)
-        return outcome.succeeded, outcome.message
 
     # -- hot reload ------------------------------------------------------------------------
 

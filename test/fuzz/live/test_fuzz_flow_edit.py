@@ -27,6 +27,7 @@ import shutil
 import tempfile
 
 from hypothesis import given, strategies as st
+from live_support import StandInSupervisor
 
 from unity_kernel_core.config.kernel_config import load_config, parse_config
 from unity_kernel_core.live import config_edit
@@ -48,16 +49,11 @@ ORIGINAL = (KERNEL.read_bytes(), LLM.read_bytes())
 CONFIG = load_config(KERNEL)
 
 
-class _Modules:
-
-    def list_modules(self):
-        return [{'name': 'llm_bridge', 'kind': 'node', 'state': 'active', 'enabled': True}]
-
-    def request(self, command, arg):
-        return True, f'{command} of {arg} scheduled'
+MODULES = StandInSupervisor([{'name': 'llm_bridge', 'kind': 'node', 'state': 'active',
+                              'enabled': True}])
 
 
-UI = WebUi(config=lambda: CONFIG, config_path=KERNEL, modules=_Modules,
+UI = WebUi(config=lambda: CONFIG, config_path=KERNEL, modules=lambda: MODULES,
            handlers=lambda: [('module:monitor.on_beat', '/examples/**', None)],
            ros_topics=lambda: {'/robot/bumper': (['std_msgs/msg/String'], [])})
 

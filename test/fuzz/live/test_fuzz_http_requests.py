@@ -32,6 +32,7 @@ import socket
 import urllib.parse
 
 from hypothesis import given, strategies as st
+from live_support import StandInSupervisor
 
 from unity_kernel_core.live.camera import Jpeg
 from unity_kernel_core.live.dashboard import cookie_name, Dashboard, DashboardApi
@@ -40,19 +41,6 @@ from unity_kernel_core.live.gate import Gate
 from unity_kernel_core.live.http_edge import Limits
 
 TOKEN = 'fuzz-token'
-
-
-class _Modules:
-
-    def __init__(self):
-        self.calls = []
-
-    def list_modules(self):
-        return [{'name': 'camera', 'state': 'active'}]
-
-    def request(self, command, arg):
-        self.calls.append((command, arg))
-        return True, f'{command} of {arg} scheduled'
 
 
 class _Loud(logging.Handler):
@@ -68,7 +56,7 @@ class _Loud(logging.Handler):
 
 _RING = EventRing(10)
 _RING.add({'topic': '/a/b', 'seq': 1})
-MODULES = _Modules()
+MODULES = StandInSupervisor()
 LOUD = _Loud()
 logging.getLogger('unity_kernel.live.dashboard').addHandler(LOUD)
 _API = DashboardApi(snapshot=lambda pattern: {'events': _RING.matching(pattern, 5)},
@@ -111,7 +99,8 @@ def _check(answer: bytes) -> int:
 
 
 _PATHS = ['/', '/index.html', '/api/state', '/api/stream', '/api/camera.jpg',
-          '/api/modules/restart', '/api/modules/load', '/api/modules/unload', '/nowhere']
+          '/api/modules/restart', '/api/modules/load', '/api/modules/unload',
+          '/api/modules/outcome', '/nowhere']
 _METHODS = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PRI', 'G\x00T', 'get']
 ORIGINS = [f'http://{HOST}', 'https://evil.example', 'null', f'http://localhost:{PORT}']
 _text = st.text(max_size=40)
@@ -154,7 +143,8 @@ def test_any_bytes_get_one_http_answer_or_none_and_never_a_500(data):
        origin=st.one_of(st.none(), st.sampled_from(ORIGINS)),
        header=st.booleans(),
        body=st.one_of(st.none(), st.just(b'{"name": "camera"}'),
-                      st.just(b'{"path": "/m"}'), _bytes))
+                      st.just(b'{"path": "/m"}'), st.just(b'{"id": "x-1", "wait_s": 1e9}'),
+                      _bytes))
 def test_structured_requests_are_answered_and_commands_need_every_check(
         method, path, query, token, via, host, origin, header, body):
     target = path + ('?' + urllib.parse.urlencode(query) if query else '')
@@ -177,5 +167,7 @@ def test_structured_requests_are_answered_and_commands_need_every_check(
         assert allowed and method == 'POST' and path.startswith('/api/modules/'), \
             (method, path, token, host, origin, header)
         assert status in (200, 400)
+    if path == '/api/modules/outcome' and status in (200, 404):
+        assert allowed and method == 'POST', (method, token, host, origin, header)
     if host.startswith('evil'):
         assert status == 403

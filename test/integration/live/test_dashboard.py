@@ -24,6 +24,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -34,6 +35,7 @@ import support
 
 from unity_kernel_core.live.dashboard import cookie_name, Dashboard, DashboardApi
 from unity_kernel_core.live.gate import Gate
+from unity_kernel_core.module_commands import OutcomeStatus
 
 CHROMIUM = '/usr/bin/chromium'
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
@@ -41,18 +43,7 @@ CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic'
                  '--disable-component-update', '--disable-sync']
 
 
-class Modules:
-    """A stand-in supervisor that records the commands it is given."""
-
-    def __init__(self):
-        self.calls = []
-
-    def list_modules(self):
-        return [{'name': 'camera', 'state': 'active'}]
-
-    def request(self, command, arg):
-        self.calls.append((command, arg))
-        return True, f'{command} of {arg} scheduled'
+Modules = live_support.StandInSupervisor
 
 
 def _dashboard(modules, token='s3cret', loopback=True, tls=None):
@@ -101,6 +92,49 @@ def test_mutating_actions_need_the_token_on_loopback():
         assert modules.calls == [('restart', 'camera')]
         assert _request(url + 'api/modules/explode', 'POST', token='s3cret',
                         body={'name': 'x'})[0] == 404
+    finally:
+        board.stop()
+
+
+def test_an_actions_outcome_is_read_back_by_its_id_with_the_token_and_only_its_own():
+    modules = Modules(decide=lambda command, arg: (
+        OutcomeStatus.REFUSED, f"module '{arg}': is not enabled") if arg == 'haptic' else None)
+    board = _dashboard(modules)
+    try:
+        url, outcome = board.url, board.url + 'api/modules/outcome'
+        code, body = _request(url + 'api/modules/restart', 'POST', token='s3cret',
+                              body={'name': 'camera'})
+        taken = json.loads(body)
+        assert code == 200 and taken == {
+            'success': True, 'id': taken['id'], 'command': 'restart', 'target': 'camera',
+            'status': 'scheduled', 'message': 'restart of camera scheduled'}
+        # reading it needs what a command needs: the token and the header
+        assert _request(outcome, 'POST', body={'id': taken['id']})[0] == 401
+        assert _request(outcome, 'POST', token='s3cret', body={'id': taken['id']},
+                        header=False)[0] == 403
+        assert _request(outcome, token='s3cret')[0] == 405
+        # a reader waits (bounded) for the final word
+        later = threading.Timer(0.3, modules.settle,
+                                (taken['id'], OutcomeStatus.DONE, 'camera is active'))
+        later.start()
+        code, body = _request(outcome, 'POST', token='s3cret',
+                              body={'id': taken['id'], 'wait_s': 5})
+        later.join()
+        done = {**taken, 'status': 'done', 'message': 'camera is active'}
+        assert code == 200 and json.loads(body) == done
+        # refused, with the kernel's reason
+        code, body = _request(url + 'api/modules/restart', 'POST', token='s3cret',
+                              body={'name': 'haptic'})
+        refused = json.loads(body)
+        assert code == 400 and (refused['success'], refused['status'], refused['message']) == (
+            False, 'refused', "module 'haptic': is not enabled")
+        # a command the dashboard did not take (the CLI's, say) is not shown
+        others = modules.submit('load', '/home/someone/module')
+        code, body = _request(outcome, 'POST', token='s3cret', body={'id': others.command_id})
+        assert code == 404 and b'from this server' in body and b'someone' not in body
+        for bad in ({}, {'id': 3}, {'id': ''}, {'id': 'x', 'wait_s': 'soon'},
+                    {'id': 'x', 'wait_s': True}, ['x']):
+            assert _request(outcome, 'POST', token='s3cret', body=bad)[0] == 400, bad
     finally:
         board.stop()
 
@@ -245,6 +279,40 @@ def _nonblank(page, selector):
     }""", selector)
 
 
+def _record_outcomes(page, module):
+    """Keep every text the module's outcome cell shows (``_outcomes_seen``)."""
+    page.evaluate("""(name) => {
+        const cell = document.querySelector(
+            `tr[data-module="${name}"] [data-testid="module-outcome"]`);
+        window.seen = window.seen || {};
+        const seen = window.seen[name] = [];
+        new MutationObserver(() => {
+            if (seen[seen.length - 1] !== cell.textContent) seen.push(cell.textContent);
+        }).observe(cell, {childList: true, characterData: true, subtree: true});
+    }""", module)
+
+
+def _outcomes_seen(page, module):
+    return page.evaluate('(name) => window.seen[name]', module)
+
+
+def _wait_outcome(page, module, text, timeout=60000):
+    """Wait for the module's row to show ``text`` as its last action's outcome."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    cell = f'tr[data-module="{module}"] [data-testid="module-outcome"]'
+    try:
+        page.wait_for_function("""([sel, text]) => document.querySelector(sel)
+                                     .textContent === text""", arg=[cell, text], timeout=timeout)
+    except PlaywrightTimeout:
+        raise AssertionError(f'{module}: the outcome never read {text!r}; it reads '
+                             f'{page.inner_text(cell)!r}') from None
+
+
+def _actions(page, module):
+    return page.eval_on_selector_all(f'tr[data-module="{module}"] button[data-action]',
+                                     'buttons => buttons.map(b => b.dataset.action)')
+
+
 @pytest.mark.ros
 def test_a_slow_browser_is_shown_the_latest_camera_frame_not_a_queue_of_stale_ones(
         processes, ros_env, tmp_path, browser):
@@ -328,13 +396,15 @@ def test_dashboard_in_a_browser_shows_modules_restarts_one_and_draws_the_camera(
 
     # restart the camera from its button: it leaves ACTIVE and comes back
     row = 'tr[data-module="camera"]'
+    _record_outcomes(page, 'camera')
     page.click(f'{row} button[data-action="restart"]')
     page.wait_for_function(f"""() => document.querySelector('{row} [data-testid="module-state"]')
                                .textContent !== 'active' """, timeout=20000)
     page.wait_for_selector(f'{row} td.state-active', timeout=60000)
-    # its outcome in the row: scheduled (with the kernel's word), then done once it is back
-    page.wait_for_function(f"""() => document.querySelector('{row} [data-testid="module-outcome"]')
-                               .textContent === 'restart: done'""", timeout=20000)
+    # its outcome in the row, the kernel's own: scheduled, then done once it is back
+    _wait_outcome(page, 'camera', 'restart: done (camera is active)')
+    assert _outcomes_seen(page, 'camera')[:2] == [
+        'restart: sending...', 'restart: scheduled (restart of camera scheduled)']
 
     # recent events, filtered by a topic pattern
     page.fill('#pattern', '/unity_kernel/modules/**')
@@ -350,3 +420,57 @@ def test_dashboard_in_a_browser_shows_modules_restarts_one_and_draws_the_camera(
     assert light != dark
     page.screenshot(path=str(tmp_path / 'dashboard-dark.png'), full_page=True)
     assert support.wait_for(lambda: kernel.module('camera')['state'] == 'active', 10)
+
+
+@pytest.mark.ros
+@pytest.mark.redis
+def test_dashboard_actions_show_the_kernels_outcome_and_enable_and_disable_modules(
+        processes, ros_env, tmp_path, browser):
+    kernel = live_support.start_live_kernel(processes, ros_env, tmp_path,
+                                            ['heartbeat', 'monitor'])
+    page = browser.new_page(viewport={'width': 1400, 'height': 1000})
+    thrown = []
+    page.on('pageerror', lambda exc: thrown.append(str(exc)))
+    page.goto(f'{kernel.dashboard_url}?token={kernel.token}')
+    for name in ('heartbeat', 'monitor'):
+        page.wait_for_selector(f'tr[data-module="{name}"] td.state-active', timeout=60000)
+    # restart only acts on enabled modules; enabling is its own action
+    assert _actions(page, 'haptic') == ['enable']
+    assert _actions(page, 'monitor') == ['restart', 'disable']
+    for name in ('heartbeat', 'monitor'):
+        _record_outcomes(page, name)
+
+    # refused, with the kernel's reason (and nothing changed)
+    page.click('tr[data-module="heartbeat"] button[data-action="disable"]')
+    _wait_outcome(page, 'heartbeat', "disable: refused: module 'heartbeat': still needed by "
+                                     'monitor; disable those first')
+    assert kernel.module('heartbeat')['state'] == 'active'
+
+    # disable: scheduled, then done once its stop has finished; the row offers enable
+    page.click('tr[data-module="monitor"] button[data-action="disable"]')
+    _wait_outcome(page, 'monitor', 'disable: done (monitor is stopped (disabled))')
+    seen = _outcomes_seen(page, 'monitor')
+    assert seen[:2] == ['disable: sending...', 'disable: scheduled (disable of monitor scheduled)']
+    assert seen[-1] == 'disable: done (monitor is stopped (disabled))'
+    assert not [t for t in seen if 'refused' in t or 'failed' in t], seen
+    page.wait_for_function("""() => [...document.querySelectorAll(
+        'tr[data-module="monitor"] button[data-action]')].map(b => b.dataset.action)
+        .join() === 'enable'""", timeout=10000)
+    assert kernel.module('monitor')['state'] == 'stopped'
+
+    # by keyboard: the focus stays in the row when its buttons change; Enter enables it
+    assert page.evaluate('document.activeElement.dataset.action') == 'enable'
+    assert page.evaluate('document.activeElement.getAttribute("aria-label")') == \
+        'enable monitor'
+    page.keyboard.press('Enter')
+    _wait_outcome(page, 'monitor', 'enable: done (monitor is active)')
+    assert support.wait_for(lambda: kernel.module('monitor')['state'] == 'active', 5)
+    page.wait_for_function("""() => [...document.querySelectorAll(
+        'tr[data-module="monitor"] button[data-action]')].map(b => b.dataset.action)
+        .join() === 'restart,disable'""", timeout=10000)
+
+    # restart of an enabled module: done once it is active again
+    page.click('tr[data-module="monitor"] button[data-action="restart"]')
+    _wait_outcome(page, 'monitor', 'restart: done (monitor is active)')
+    page.screenshot(path=str(tmp_path / 'dashboard-actions.png'))
+    assert thrown == []

@@ -37,6 +37,7 @@ import live_support
 from llm_support import ScriptedServer
 import pytest
 import support
+import yaml
 
 from unity_kernel_core.live import config_edit
 from unity_kernel_core.live.webui import APP
@@ -281,11 +282,14 @@ def test_every_press_registers_while_updates_stream_and_the_plots_draw_and_move(
     page = _page(browser, kernel, '/')
     row = 'tr[data-module="heartbeat"]'
     page.wait_for_selector(f'{row} td.state-active', timeout=60000)
-    # the presses are real clicks on the page; the kernel's answer is stubbed so that 40
-    # restarts do not disturb the module (the restart itself is tested in test_dashboard)
+    # the presses are real clicks on the page; the kernel's answer (and the outcome the page
+    # then follows) is stubbed so that 40 restarts do not disturb the module (the restart
+    # itself is tested in test_dashboard)
     page.route('**/api/modules/**', lambda route: route.fulfill(
         status=200, content_type='application/json',
-        body=json.dumps({'success': True, 'message': 'restart of heartbeat scheduled'})))
+        body=json.dumps({'success': True, 'id': 'stub-1', 'command': 'restart',
+                         'target': 'heartbeat', 'status': 'scheduled',
+                         'message': 'restart of heartbeat scheduled'})))
     page.evaluate("""() => {
         window.presses = 0; window.updates = 0;
         document.addEventListener('click', (e) => {
@@ -321,6 +325,52 @@ def test_every_press_registers_while_updates_stream_and_the_plots_draw_and_move(
     time.sleep(1.0)
     _shot(page.locator('#plots-section'), tmp_path, 'live-plots.png')
     assert page.errors == [], page.errors
+
+
+@pytest.mark.ros
+@pytest.mark.redis
+def test_a_module_switched_off_and_on_in_the_editor_follows_with_each_commands_outcome(
+        processes, ros_env, tmp_path, browser):
+    env = {**ros_env, 'UNITY_LIVE_TOKEN': TOKEN}
+    kernel = live_support.start_live_kernel(processes, env, tmp_path, ['heartbeat', 'monitor'])
+    page = _page(browser, kernel, '/flows')
+    monitor = _node(page, 'module:monitor')
+    monitor.wait_for(timeout=60000)
+    support.wait_for(lambda: kernel.module('monitor')['state'] == 'active', 60,
+                     message='monitor active')
+    outcome = '[data-testid="module-outcomes"] li[data-module="monitor"]'
+
+    def switch(enabled, words):
+        monitor.click()
+        box = page.locator('[data-testid="module-enabled"]')
+        box.wait_for(timeout=10000)
+        assert box.is_checked() is not enabled
+        box.click()  # checked from the edit's preview once it is checked
+        _status(page, '1 change(s), valid')
+        assert box.is_checked() is enabled
+        page.click('[data-testid="apply"]')
+        # the command's outcome, followed to the end (the command or the file's reload may
+        # reach the supervisor first: the other finds it done or on its way)
+        page.wait_for_function("""([sel, words]) => { const li = document.querySelector(sel);
+            return li && words.includes(li.textContent); }""", arg=[outcome, words],
+                               timeout=60000)
+        _status(page, 'the kernel runs it', timeout=30000)
+
+    switch(False, ['disable monitor: done (monitor is stopped (disabled))',
+                   'disable monitor: done (monitor is not enabled (stopped))'])
+    assert _enabled(kernel) == ['heartbeat']
+    time.sleep(1.0)  # the reload that follows leaves it down
+    assert support.wait_for(lambda: kernel.module('monitor')['state'] == 'stopped', 5)
+    switch(True, ['enable monitor: done (monitor is active)',
+                  'enable monitor: done (monitor is already enabled (active))'])
+    assert _enabled(kernel) == ['heartbeat', 'monitor']
+    time.sleep(1.0)
+    assert support.wait_for(lambda: kernel.module('monitor')['state'] == 'active', 5)
+    assert page.errors == [], page.errors
+
+
+def _enabled(kernel):
+    return yaml.safe_load(kernel.config.read_text())['modules']['enabled']
 
 
 def _colours(page, selector):

@@ -50,6 +50,17 @@ def _wait_restarted(client, name, timeout=40):
     raise AssertionError(f'{name} did not leave ACTIVE and come back within {timeout} s')
 
 
+def _follow(client, taken, timeout=40):
+    """Ask the outcome service for a command's outcome until it is final; return it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = client.call_service('/unity_kernel/modules/outcome', {'id': taken['id']})
+        if answer.get('status') != 'scheduled':
+            return answer
+        time.sleep(0.1)
+    raise AssertionError(f'{taken} still scheduled after {timeout} s')
+
+
 def test_mapped_topics_are_advertised_with_ros2msg_schemas_and_forward_decodable_cdr(
         processes, ros_env, tmp_path):
     kernel = live_support.start_live_kernel(processes, ros_env, tmp_path,
@@ -87,16 +98,26 @@ def test_mapped_topics_are_advertised_with_ros2msg_schemas_and_forward_decodable
         state = json.loads(client.messages[modules_sub][-1][2])
         assert {m['name']: m['state'] for m in state['modules']}['camera'] == 'active'
 
-        # services: list and restart (a module comes back), and a clear refusal
-        answer = client.call_service('/unity_kernel/modules/restart', {'name': 'camera'})
-        assert answer == {'success': True, 'message': 'restart of camera scheduled'}
+        # services: list and restart (a module comes back, its outcome read back by its
+        # id), and a clear refusal
+        taken = client.call_service('/unity_kernel/modules/restart', {'name': 'camera'})
+        assert taken == {'success': True, 'id': taken['id'], 'command': 'restart',
+                         'target': 'camera', 'status': 'scheduled',
+                         'message': 'restart of camera scheduled'}
         _wait_restarted(client, 'camera')
+        assert _follow(client, taken) == {**taken, 'status': 'done',
+                                          'message': 'camera is active'}
         answer = client.call_service('/unity_kernel/modules/restart', {'name': 'nope'})
-        assert answer['success'] is False and "no module named 'nope'" in answer['message']
-        # without this start's token (none is configured): reading only
+        assert (answer['success'], answer['status']) == (False, 'refused')
+        assert "no module named 'nope'" in answer['message']
+        answer = client.call_service('/unity_kernel/modules/outcome', {'id': 'x-1'})
+        assert answer['success'] is False and 'from this server' in answer['message']
+        # without this start's token (none is configured): reading only, outcomes included
         anonymous = FoxgloveClient(kernel.foxglove_url)
         try:
             answer = anonymous.call_service('/unity_kernel/modules/restart', {'name': 'camera'})
+            assert answer['success'] is False and 'missing or wrong token' in answer['message']
+            answer = anonymous.call_service('/unity_kernel/modules/outcome', {'id': taken['id']})
             assert answer['success'] is False and 'missing or wrong token' in answer['message']
         finally:
             anonymous.close()
@@ -396,7 +417,8 @@ def test_a_configured_token_guards_mutating_calls_on_the_websocket(processes, ro
              'id': 'a'}, 'parameterValues')
         assert answer['parameters'] == [{'name': 'spawn_modules', 'value': True}]
         answer = owner.call_service('/unity_kernel/modules/restart', {'name': 'heartbeat'})
-        assert answer == {'success': True, 'message': 'restart of heartbeat scheduled'}
+        assert (answer['success'], answer['status'], answer['message']) == (
+            True, 'scheduled', 'restart of heartbeat scheduled')
         assert 's3cret' not in kernel.process.output()
     finally:
         for client in (anonymous, wrong, owner):
@@ -437,10 +459,13 @@ def test_the_official_client_reads_freely_but_mutates_only_with_the_token_and_al
 
     # the status line's URL: restarts, but ROS's own parameters stay read-only; a subscription
     # id of 2**32 is refused with a reason and the connection serves on
-    owner = run(kernel.owner_url, restart='heartbeat', badSubscription=True,
+    owner = run(kernel.owner_url, restart='heartbeat', follow=True, badSubscription=True,
                 parameters=[{'name': 'use_sim_time', 'value': True}])
-    assert owner.of('service') == [{'event': 'service', 'response': {
-        'success': True, 'message': 'restart of heartbeat scheduled'}}]
+    taken, *asked = [e['response'] for e in owner.of('service')]
+    assert taken == {'success': True, 'id': taken['id'], 'command': 'restart',
+                     'target': 'heartbeat', 'status': 'scheduled',
+                     'message': 'restart of heartbeat scheduled'}
+    assert asked[-1] == {**taken, 'status': 'done', 'message': 'heartbeat is active'}
     assert owner.of('parameterValues')[0]['parameters'] == [
         {'name': 'use_sim_time', 'value': False}]
     statuses = [e['message'] for e in owner.of('status')]

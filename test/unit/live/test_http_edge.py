@@ -27,6 +27,7 @@ import struct
 import threading
 import time
 
+from live_support import StandInSupervisor
 import pytest
 
 from unity_kernel_core.live.dashboard import Dashboard, DashboardApi
@@ -46,23 +47,10 @@ def quiet(capfd, unity_log):
     assert 'Traceback' not in capfd.readouterr().err
 
 
-class _Modules:
-
-    def __init__(self):
-        self.calls = []
-
-    def list_modules(self):
-        return []
-
-    def request(self, command, arg):
-        self.calls.append((command, arg))
-        return True, f'{command} of {arg} scheduled'
-
-
 def _board(limits=Limits(), period_s=0.05):
     ring = EventRing(10)
     ring.add({'topic': '/a/b', 'seq': 1})
-    modules = _Modules()
+    modules = StandInSupervisor([])
     api = DashboardApi(snapshot=lambda pattern: {'events': ring.matching(pattern, 10)},
                        camera_jpeg=lambda: None, modules=lambda: modules,
                        gate=Gate(TOKEN, bound_host='127.0.0.1'), period_s=period_s)

@@ -17,27 +17,15 @@
 import json
 import pathlib
 
+from live_support import StandInSupervisor
 import pytest
 
 from unity_kernel_core.config.kernel_config import load_config
 from unity_kernel_core.errors import ConfigError
 from unity_kernel_core.live.webui import WebUi
+from unity_kernel_core.module_commands import OutcomeStatus
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-
-
-class Modules:
-
-    def __init__(self):
-        self.calls = []
-
-    def list_modules(self):
-        return [{'name': 'llm_bridge', 'kind': 'node', 'state': 'active', 'enabled': True},
-                {'name': 'heartbeat', 'kind': 'inprocess', 'state': 'active', 'enabled': True}]
-
-    def request(self, command, arg):
-        self.calls.append((command, arg))
-        return True, f'{command} of {arg} scheduled'
 
 
 @pytest.fixture
@@ -50,7 +38,9 @@ def setup(tmp_path):
         f'modules:\n  search_paths: [{ROOT / "modules"}]\n  enabled: [heartbeat, llm_bridge]\n'
         f'  overrides:\n    llm_bridge: {{parameters: {{config_file: {llm}}}}}\n')
     config = {'now': load_config(kernel)}
-    modules = Modules()
+    modules = StandInSupervisor([
+        {'name': 'llm_bridge', 'kind': 'node', 'state': 'active', 'enabled': True},
+        {'name': 'heartbeat', 'kind': 'inprocess', 'state': 'active', 'enabled': True}])
     checked = []
 
     def deployment_check():
@@ -105,6 +95,23 @@ def test_apply_writes_validated_files_restarts_the_bridge_and_undo_restores(setu
     code, answer = _post(ui, '/api/flow/undo', {})
     assert code == 200 and answer['restored'] == [str(kernel), str(llm)]
     assert (kernel.read_bytes(), llm.read_bytes()) == before
+
+
+def test_a_module_switched_in_the_editor_gets_its_command_and_an_outcome_to_follow(setup):
+    ui, kernel, _, _, modules, _ = setup
+    base = {role: f['sha'] for role, f in ui.flow()['files'].items()}
+    code, answer = _post(ui, '/api/flow/apply', {
+        'ops': [{'op': 'set_module', 'name': 'heartbeat', 'enabled': False}], 'base': base})
+    assert code == 200, answer
+    assert 'heartbeat' not in kernel.read_text().split('enabled:')[1].splitlines()[0]
+    assert modules.calls == [('disable', 'heartbeat')]
+    [outcome] = answer['modules']
+    assert outcome == {'success': True, 'id': outcome['id'], 'command': 'disable',
+                       'target': 'heartbeat', 'status': 'scheduled',
+                       'message': 'disable of heartbeat scheduled'}
+    # the page reads it back by its id through the dashboard (the same commands' book)
+    modules.settle(outcome['id'], OutcomeStatus.DONE, 'heartbeat is stopped (disabled)')
+    assert ui.actions.outcome(outcome['id'])['status'] == 'done'
 
 
 def test_an_invalid_edit_is_refused_with_its_problems_on_their_nodes(setup):
