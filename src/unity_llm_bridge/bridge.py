@@ -371,6 +371,16 @@ class Bridge:
             _LOG.warning(f'request {request.request_id} route {route.name}: answer of model '
                          f'{name!r} rejected: {exc}')
             return None
+        except Exception as exc:  # a bug behind the provider or checker: this model failed
+            slot.breaker.record_failure()  # (the breaker's trial is given back, not held)
+            with slot.lock:
+                slot.stats.count(slot.stats.errors, 'internal')
+                slot.stats.last_error = f'{type(exc).__name__}: {exc}'
+            outcome.attempts.append(f'{name}: internal: {type(exc).__name__}: '
+                                    f'{_tail(str(exc))}')
+            _LOG.error(f'request {request.request_id} route {route.name}: model {name!r} '
+                       f'failed unexpectedly', exc_info=True)
+            return None
         finally:
             slot.concurrency.release()
             slot.budget.settle(reservation, prompt_tokens, completion_tokens)

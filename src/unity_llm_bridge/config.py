@@ -132,7 +132,39 @@ class ActionSpec(_Strict):
             jsonschema.Draft202012Validator.check_schema(value)
         except jsonschema.SchemaError as exc:
             raise ValueError(f'not a valid JSON schema: {exc.message}') from None
+        problem = _reference_problem(value, value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
+
+
+def _reference_problem(node: Any, root: Dict[str, Any]) -> Optional[str]:
+    """
+    Return why a ``$ref`` in an action schema cannot be followed, or None.
+
+    A reference must point inside the schema (``#`` or ``#/a/b``): nothing is fetched while
+    a model's answer is checked, and a reference that resolves to nothing would only fail
+    then, for every answer.
+    """
+    if isinstance(node, list):
+        return next((p for p in (_reference_problem(n, root) for n in node) if p), None)
+    if not isinstance(node, dict):
+        return None
+    ref = node.get('$ref')
+    if ref is not None:
+        if not isinstance(ref, str) or not (ref == '#' or ref.startswith('#/')):
+            return f'$ref {ref!r}: only references inside the schema ("#/...") are followed'
+        target: Any = root
+        for part in ref[2:].split('/') if ref != '#' else ():
+            key = part.replace('~1', '/').replace('~0', '~')
+            if isinstance(target, dict) and key in target:
+                target = target[key]
+            elif isinstance(target, list) and key.isdigit() and int(key) < len(target):
+                target = target[int(key)]
+            else:
+                return f'$ref {ref!r} points to nothing in the schema'
+    return next((p for p in (_reference_problem(v, root) for k, v in node.items()
+                             if k not in ('const', 'enum', 'default', 'examples')) if p), None)
 
 
 class MemorySettings(_Strict):

@@ -19,6 +19,13 @@ Conversation memory of a route: the last exchanges, bounded by count and by toke
 route (``<prefix>:llm:memory:<route>``, with a robot id ``<prefix>:{<robot>}:llm:memory:<route>``
 like the kernel's keys; trimmed to the bound at every write), so a restarted bridge continues
 the conversation.
+
+What is read back from Redis is bounded and checked, since anyone who can write to the server
+can write there: a script run by Redis hands over the newest entries only while they are at
+most :data:`MAX_ENTRY_BYTES` each and :data:`MAX_READ_BYTES` in all (a larger entry is not
+sent, only its size); each entry must be a JSON list of ``{"role": "user"|"assistant",
+"content": text}`` (:func:`parse_exchange`): a message claiming to be the system prompt, or
+anything else, is skipped with one WARNING per route.
 """
 
 import collections
@@ -27,18 +34,42 @@ import logging
 import os
 import re
 import threading
-from typing import Any, Deque, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Any, Deque, Dict, List, Mapping, Optional, Protocol, Sequence, Set, Tuple
 
 from pydantic import ValidationError
 
 from unity_kernel_core.audit import connect, StreamKeys
-from unity_kernel_core.config.documents import loads_json
+from unity_kernel_core.config.documents import loads_json, MAX_DOCUMENT_BYTES
 from unity_kernel_core.config.kernel_config import RedisSettings, ROBOT_ID_PATTERN
 from unity_kernel_core.errors import AuditError
 from unity_llm_bridge.config import BridgeSettings
 from unity_llm_bridge.routing import Message, messages_tokens
 
 _LOG = logging.getLogger('unity_kernel.llm_bridge')
+MAX_ENTRY_BYTES = MAX_DOCUMENT_BYTES
+"""Largest exchange read back from Redis (1 MiB)."""
+MAX_READ_BYTES = 16 * MAX_ENTRY_BYTES
+"""Most bytes of memory read back for one request (the newest exchanges first)."""
+ROLES = ('user', 'assistant')
+"""The roles an exchange in memory may hold (the system prompt comes from the config)."""
+_NEWEST = """
+local items = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
+local out, total = {}, 0
+for i = #items, 1, -1 do
+  local size = string.len(items[i])
+  if size > tonumber(ARGV[2]) then
+    out[#out + 1] = '#' .. size
+  elseif total + size > tonumber(ARGV[3]) then
+    break
+  else
+    total = total + size
+    out[#out + 1] = items[i]
+  end
+end
+return out
+"""
+"""Run by Redis: the newest ``ARGV[1]`` entries, newest first, bounded (``#<size>`` for one
+too large to send), so the bridge never receives more than it reads."""
 
 
 class MemoryStore(Protocol):
@@ -84,6 +115,7 @@ class RedisStore:
     def __init__(self, client: Any, prefix: str, robot_id: Optional[str] = None) -> None:
         self._redis = client
         self._keys = StreamKeys(prefix, robot_id)
+        self._warned: Set[str] = set()
 
     def key(self, route: str) -> str:
         """Return the Redis key of a route's memory."""
@@ -99,21 +131,45 @@ class RedisStore:
     def recent(self, route: str, max_events: int) -> List[List[Message]]:
         if not max_events:
             return []
+        raw = self._redis.eval(_NEWEST, 1, self.key(route), max_events, MAX_ENTRY_BYTES,
+                               MAX_READ_BYTES)
         out = []
-        for raw in self._redis.lrange(self.key(route), -max_events, -1):
+        for item in reversed(raw if isinstance(raw, list) else []):
             try:
-                exchange = loads_json(raw)
+                out.append(parse_exchange(item))
             except ValueError as exc:  # someone else wrote into our list: skip, say so
-                _LOG.warning('memory of route %s: skipping an unreadable entry (%s)', route,
-                             exc)
-                continue
-            if isinstance(exchange, list):
-                out.append([{'role': str(m.get('role', '')), 'content': str(m.get('content', ''))}
-                            for m in exchange if isinstance(m, dict)])
+                if route not in self._warned:
+                    self._warned.add(route)
+                    _LOG.warning('memory of route %s (%s): skipping an entry that is not an '
+                                 'exchange (%s); further ones are skipped silently', route,
+                                 self.key(route), exc)
         return out
 
     def close(self) -> None:
         self._redis.close()
+
+
+def parse_exchange(raw: 'str | bytes') -> List[Message]:
+    """
+    Return the messages of one exchange read back from Redis; ValueError saying why not.
+
+    ``raw``: a JSON list of ``{"role": "user"|"assistant", "content": text}`` objects (at
+    most :data:`MAX_ENTRY_BYTES`), or the ``#<size>`` left by the script for a larger one.
+    """
+    if isinstance(raw, bytes) and raw.startswith(b'#') or \
+            isinstance(raw, str) and raw.startswith('#'):
+        size = raw[1:].decode('ascii', 'replace') if isinstance(raw, bytes) else raw[1:]
+        raise ValueError(f'an entry of {size} bytes: larger than {MAX_ENTRY_BYTES}')
+    exchange = loads_json(raw, max_bytes=MAX_ENTRY_BYTES)
+    if not isinstance(exchange, list) or not exchange:
+        raise ValueError('not a JSON list of messages')
+    for message in exchange:
+        if not isinstance(message, dict) or set(message) != {'role', 'content'}:
+            raise ValueError('a message is not {"role", "content"}')
+        if message['role'] not in ROLES or not isinstance(message['content'], str):
+            raise ValueError(f'a message of role {str(message["role"])[:20]!r}: expected '
+                             f'{" or ".join(ROLES)} with text')
+    return [{'role': m['role'], 'content': m['content']} for m in exchange]
 
 
 def connect_store(bridge: BridgeSettings,

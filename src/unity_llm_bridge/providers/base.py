@@ -19,11 +19,20 @@ A provider is created from a :class:`~unity_llm_bridge.config.ModelSettings`, op
 ``connect()`` (builds the HTTP client, reads the API key) and released with ``close()``.
 ``chat()`` is blocking and thread-safe: the bridge calls it from its worker threads. Every
 call honours the model's timeouts: ``connect_timeout_s`` to connect, ``read_timeout_s`` of
-silence, and ``request_timeout_s`` for the whole answer (checked between received chunks).
+silence, and ``request_timeout_s`` for the whole answer (checked at every received chunk).
 The API key is sent as a bearer token and never logged or shown in errors.
+
+What a server answers is read bounded (:meth:`HttpProvider._stream_lines`): a line of at most
+:data:`MAX_LINE_BYTES` (a streamed event, or a whole JSON answer), an error body cut to
+:data:`MAX_ERROR_BODY`; compression is not asked for. Its JSON is read with
+:func:`~unity_kernel_core.config.documents.loads_json`'s limits and walked with
+:func:`field` and :func:`count`, so an answer of any shape is a :class:`ProviderError`
+(``protocol``), never another exception.
 """
 
+import codecs
 import dataclasses
+import math
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol
@@ -31,13 +40,35 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol
 import httpx
 
 from unity_kernel_core.common.credentials import read_secret
-from unity_kernel_core.config.documents import loads_json
+from unity_kernel_core.config.documents import loads_json, MAX_DOCUMENT_BYTES
 from unity_llm_bridge.config import ModelSettings
 from unity_llm_bridge.errors import OutputRejected, ProviderError
 
 Messages = List[Dict[str, str]]
 DeltaCallback = Callable[[str], None]
 MAX_ERROR_BODY = 300
+MAX_LINE_BYTES = MAX_DOCUMENT_BYTES
+"""Longest line of an answer, and longest whole answer that is not streamed (1 MiB)."""
+
+
+def field(data: Any, *keys: Any) -> Any:
+    """Return ``data[k1][k2]...`` of JSON, or None when a level is missing or of another kind."""
+    for key in keys:
+        if isinstance(key, int):
+            data = data[key] if isinstance(data, list) and -len(data) <= key < len(data) \
+                else None
+        else:
+            data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def count(value: Any, default: int) -> int:
+    """Return a token count a server reported, or ``default`` when it is not a count."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    if not math.isfinite(value) or not 0 <= value < 2 ** 53:
+        return default
+    return int(value)
 
 
 @dataclasses.dataclass
@@ -97,7 +128,7 @@ class HttpProvider:
 
     def connect(self) -> None:
         s = self.settings
-        headers = {'Accept': 'application/json'}
+        headers = {'Accept': 'application/json', 'Accept-Encoding': 'identity'}
         key = read_api_key(self.name, s)
         if key:
             headers['Authorization'] = f'Bearer {key}'
@@ -127,41 +158,80 @@ class HttpProvider:
         return client
 
     def _get_json(self, path: str) -> Any:
+        text = self.read_all(self._stream_lines(path, None, method='GET'))
         try:
-            response = self._require_client().get(path)
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc) from None
-        if response.status_code >= 400:
-            raise ProviderError(self.name, 'http', f'GET {path}: HTTP {response.status_code}',
-                                response.status_code)
-        try:
-            return loads_json(response.content)
+            return loads_json(text)
         except ValueError as exc:
             raise ProviderError(self.name, 'protocol', f'GET {path}: answer is not usable '
                                 f'JSON ({exc})') from None
 
-    def _stream_lines(self, path: str, body: Dict[str, Any]) -> Iterator[str]:
-        """POST ``body`` and yield the answer's lines, enforcing the request deadline."""
+    def read_all(self, lines: Iterator[str]) -> str:
+        """Return a whole answer that is not streamed; ProviderError beyond MAX_LINE_BYTES."""
+        parts: List[str] = []
+        size = 0
+        for line in lines:
+            size += len(line) + 1
+            if size > MAX_LINE_BYTES:
+                raise ProviderError(self.name, 'protocol', f'answer larger than '
+                                    f'{MAX_LINE_BYTES} bytes')
+            parts.append(line)
+        return '\n'.join(parts)
+
+    def _stream_lines(self, path: str, body: Optional[Dict[str, Any]],
+                      method: str = 'POST') -> Iterator[str]:
+        """
+        Send the request and yield the answer's lines, bounded in size and time.
+
+        Each line is at most :data:`MAX_LINE_BYTES` (a server sending a longer one, or bytes
+        without an end of line, fails as ``protocol`` once it has sent that much); the
+        request deadline is checked at every chunk received and every line yielded.
+        """
         deadline = time.monotonic() + self.settings.request_timeout_s
         client = self._require_client()
         try:
-            with client.stream('POST', path, json=body) as response:
+            with client.stream(method, path, json=body) as response:
                 if response.status_code >= 400:
-                    text = response.read()[:MAX_ERROR_BODY].decode('utf-8', 'replace')
-                    raise ProviderError(self.name, 'http', f'POST {path}: HTTP '
-                                        f'{response.status_code}: {text.strip()}',
+                    head = self._head(response, MAX_ERROR_BODY)
+                    raise ProviderError(self.name, 'http', f'{method} {path}: HTTP '
+                                        f'{response.status_code}: '
+                                        f'{head.decode("utf-8", "replace").strip()}',
                                         response.status_code)
-                for line in response.iter_lines():
-                    if time.monotonic() > deadline:
-                        raise ProviderError(self.name, 'timeout', 'no complete answer within '
-                                            f'request_timeout_s={self.settings.request_timeout_s}')
-                    if self._client is None:
-                        raise ProviderError(self.name, 'closed', 'provider closed during call')
-                    yield line
+                decoder = _decoder(response)
+                pending = bytearray()
+                for chunk in response.iter_bytes():
+                    self._check(deadline)
+                    pending += chunk
+                    while (end := pending.find(b'\n')) >= 0:
+                        line = decoder(bytes(pending[:end]).rstrip(b'\r'))
+                        del pending[:end + 1]
+                        yield line
+                        self._check(deadline)
+                    if len(pending) > MAX_LINE_BYTES:
+                        raise ProviderError(self.name, 'protocol', f'{method} {path}: answer '
+                                            f'line longer than {MAX_LINE_BYTES} bytes')
+                if pending:
+                    yield decoder(bytes(pending).rstrip(b'\r'))
         except httpx.HTTPError as exc:
             raise self._transport_error(exc) from None
         except RuntimeError as exc:  # httpx: 'the client has been closed'
             raise ProviderError(self.name, 'closed', str(exc)) from None
+
+    def _check(self, deadline: float) -> None:
+        if time.monotonic() > deadline:
+            raise ProviderError(self.name, 'timeout', 'no complete answer within '
+                                f'request_timeout_s={self.settings.request_timeout_s}')
+        if self._client is None:
+            raise ProviderError(self.name, 'closed', 'provider closed during call')
+
+    @staticmethod
+    def _head(response: httpx.Response, limit: int) -> bytes:
+        """Return at most ``limit`` bytes of the body (the rest is not read)."""
+        head = bytearray()
+        for chunk in response.iter_bytes():
+            head += chunk
+            if len(head) >= limit:
+                break
+        return bytes(head[:limit])
 
     def _transport_error(self, exc: httpx.HTTPError) -> ProviderError:
         s = self.settings
@@ -188,6 +258,16 @@ class HttpProvider:
             raise ProviderError(self.name, 'http', f'server error: '
                                 f'{str(data["error"])[:MAX_ERROR_BODY]}')
         return data
+
+
+def _decoder(response: httpx.Response) -> Callable[[bytes], str]:
+    """Return how to turn a line of ``response`` into text (its charset, else UTF-8)."""
+    name = response.charset_encoding or 'utf-8'
+    try:
+        codecs.lookup(name)
+    except LookupError:  # a charset Python does not know: read it as UTF-8
+        name = 'utf-8'
+    return lambda raw: raw.decode(name, 'replace')
 
 
 class AnswerBuffer:

@@ -23,8 +23,8 @@ import time
 from typing import Any, Dict, List, Optional
 
 from unity_llm_bridge.errors import ProviderError
-from unity_llm_bridge.providers.base import AnswerBuffer, Completion, DeltaCallback
-from unity_llm_bridge.providers.base import HttpProvider, Messages
+from unity_llm_bridge.providers.base import AnswerBuffer, Completion, count, DeltaCallback
+from unity_llm_bridge.providers.base import field, HttpProvider, Messages
 from unity_llm_bridge.routing import estimate_tokens, messages_tokens
 
 
@@ -32,9 +32,9 @@ class OllamaProvider(HttpProvider):
     """A model served by Ollama (or anything speaking its API)."""
 
     def list_models(self) -> List[str]:
-        data = self._get_json('/api/tags')
-        items = data.get('models', []) if isinstance(data, dict) else []
-        return [str(m.get('name')) for m in items if isinstance(m, dict)]
+        items = field(self._get_json('/api/tags'), 'models')
+        return [str(m.get('name')) for m in items if isinstance(m, dict)] \
+            if isinstance(items, list) else []
 
     def _options(self) -> Dict[str, Any]:
         return {'temperature': self.settings.temperature, 'num_predict': self.settings.max_tokens}
@@ -47,7 +47,7 @@ class OllamaProvider(HttpProvider):
         if json_mode:
             body['format'] = 'json'
         return self._call('/api/chat', body, on_delta, max_chars, messages_tokens(messages),
-                          lambda d: (d.get('message') or {}).get('content'))
+                          lambda d: field(d, 'message', 'content'))
 
     def generate(self, prompt: str, *, system: str = '', on_delta: Optional[DeltaCallback] = None,
                  max_chars: Optional[int] = None) -> Completion:
@@ -79,6 +79,6 @@ class OllamaProvider(HttpProvider):
         reported = 'prompt_eval_count' in final or 'eval_count' in final
         return Completion(
             text=buffer.text,
-            prompt_tokens=int(final.get('prompt_eval_count', prompt_estimate)),
-            completion_tokens=int(final.get('eval_count', estimate_tokens(buffer.text))),
+            prompt_tokens=count(final.get('prompt_eval_count'), prompt_estimate),
+            completion_tokens=count(final.get('eval_count'), estimate_tokens(buffer.text)),
             usage_reported=reported, latency_s=time.monotonic() - started, chunks=buffer.chunks)

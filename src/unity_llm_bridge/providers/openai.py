@@ -23,8 +23,8 @@ import time
 from typing import Any, Dict, List, Optional
 
 from unity_llm_bridge.errors import ProviderError
-from unity_llm_bridge.providers.base import AnswerBuffer, Completion, DeltaCallback
-from unity_llm_bridge.providers.base import HttpProvider, Messages
+from unity_llm_bridge.providers.base import AnswerBuffer, Completion, count, DeltaCallback
+from unity_llm_bridge.providers.base import field, HttpProvider, Messages
 from unity_llm_bridge.routing import estimate_tokens, messages_tokens
 
 
@@ -32,9 +32,9 @@ class OpenAIProvider(HttpProvider):
     """A model served with the OpenAI chat-completions API."""
 
     def list_models(self) -> List[str]:
-        data = self._get_json('/models')
-        items = data.get('data', []) if isinstance(data, dict) else []
-        return [str(m.get('id')) for m in items if isinstance(m, dict)]
+        items = field(self._get_json('/models'), 'data')
+        return [str(m.get('id')) for m in items if isinstance(m, dict)] \
+            if isinstance(items, list) else []
 
     def chat(self, messages: Messages, *, json_mode: bool = False,
              on_delta: Optional[DeltaCallback] = None,
@@ -60,28 +60,28 @@ class OpenAIProvider(HttpProvider):
                     break
                 data = self._parse(payload, 'stream event')
                 usage = data.get('usage') or usage
-                for choice in data.get('choices') or []:
-                    delta = (choice.get('delta') or {}).get('content')
+                choices = data.get('choices') or []
+                for choice in choices if isinstance(choices, list) else ():
+                    delta = field(choice, 'delta', 'content')
                     if isinstance(delta, str):
                         buffer.add(delta)
             if not done:
                 raise ProviderError(self.name, 'protocol', 'stream ended without [DONE]')
         else:
-            text = ''.join(self._stream_lines('/chat/completions', body))
+            text = self.read_all(self._stream_lines('/chat/completions', body))
             data = self._parse(text, 'answer')
             usage = data.get('usage')
-            choices = data.get('choices') or []
-            content = (choices[0].get('message') or {}).get('content') if choices else None
+            content = field(data, 'choices', 0, 'message', 'content')
             if not isinstance(content, str):
                 raise ProviderError(self.name, 'protocol', 'answer has no '
                                                            'choices[0].message.content')
             buffer.add(content)
         reported = isinstance(usage, dict) and 'prompt_tokens' in usage
+        estimated = estimate_tokens(buffer.text)
         return Completion(
             text=buffer.text,
-            prompt_tokens=int(usage['prompt_tokens']) if reported and usage
-            else messages_tokens(messages),
-            completion_tokens=int(usage.get('completion_tokens', 0)) if reported and usage
-            else estimate_tokens(buffer.text),
+            prompt_tokens=count(field(usage, 'prompt_tokens'), messages_tokens(messages)),
+            completion_tokens=count(field(usage, 'completion_tokens'), 0) if reported
+            else estimated,
             usage_reported=reported, latency_s=time.monotonic() - started,
             chunks=buffer.chunks)

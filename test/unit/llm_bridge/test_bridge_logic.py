@@ -297,3 +297,83 @@ def test_message_fields_are_plain_json_and_bounded():
     assert fields['encoding'] == 'rgb8' and len(fields['data']) == 65
     assert fields['data'][-1] == f'... {640 * 480 * 3 - 64} more'
     json.dumps(fields)
+
+
+class BrokenProvider:
+    """A provider with a bug: ``chat`` raises what no provider should (once), then answers."""
+
+    name = 'a'
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.calls = 0
+
+    def connect(self):
+        pass
+
+    def close(self):
+        pass
+
+    def chat(self, messages, **kwargs):
+        from unity_llm_bridge.providers.base import Completion
+        self.calls += 1
+        if self.calls == 1:
+            return {}['choices']  # as a wrong-shaped answer once made a provider do
+        return Completion('fine', 1, 1, True, 0.0)
+
+
+class Output:
+
+    def __init__(self):
+        self.errors, self.finals = [], []
+
+    def chunk(self, *args):
+        pass
+
+    def final(self, outcome):
+        self.finals.append(outcome)
+
+    def action(self, outcome, action):
+        pass
+
+    def error(self, outcome):
+        self.errors.append(outcome)
+
+
+def test_a_provider_that_raises_anything_fails_that_model_and_the_request_gets_an_outcome(
+        config):
+    """Regression: an AttributeError from an answer's shape left no outcome and no dead letter."""
+    from unity_llm_bridge.bridge import Bridge
+    provider = BrokenProvider(config.models['a'])
+    out = Output()
+    bridge = Bridge(config, {'a': provider}, out)
+    slot = bridge.models['a']
+    failed = bridge.handle(LlmRequest('r1', topic='/robot/x/speech', text='hi'))
+    assert not failed.ok and failed.reason == 'all_models_failed'
+    assert 'a: internal: KeyError' in failed.attempts[0] and out.errors == [failed]
+    assert slot.snapshot()['errors_by_kind'] == {'internal': 1}
+    assert slot.concurrency.in_flight == 0 and slot.breaker.allow()  # nothing held
+    assert bridge.handle(LlmRequest('r2', topic='/robot/x/speech', text='hi')).ok
+
+
+def test_an_action_schema_may_only_refer_inside_itself():
+    """Regression: a remote or dangling $ref passed the config and failed every answer."""
+    base = """\
+          - name: r
+            match: [/x]
+            models: [a]
+            output: action
+            actions:
+              go:
+                topic: /go
+                schema: {type: object, properties: {p: {$ref: '%s'}}, $defs: {h: {type: integer}}}
+        """
+    assert any('only references inside the schema' in p
+               for p in route_problems(base % 'http://127.0.0.1:9/schema.json'))
+    assert any('points to nothing' in p for p in route_problems(base % '#/$defs/nope'))
+    text = "models:\n  a: {api: openai, base_url: 'http://x/v1', model: m}\nroutes:\n"
+    config = parse_bridge_config(text + textwrap.dedent(base % '#/$defs/h'), 'llm.yaml')
+    route = config.routes[0]
+    assert actions.accept(route, '{"action": "go", "arguments": {"p": 3}}').action
+    with pytest.raises(OutputRejected, match='invalid_arguments'):
+        actions.accept(route, '{"action": "go", "arguments": {"p": "x"}}')
