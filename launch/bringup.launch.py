@@ -29,10 +29,11 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode
 from launch_ros.substitutions import FindPackageShare
 
-from unity_kernel_core.api.launch_plan import node_modules
+from unity_kernel_core.api.launch_plan import autostart_argument, node_modules
 
 
 def launch_modules(context):
+    autostart_argument(LaunchConfiguration('autostart').perform(context))  # a typo: stop here
     config = LaunchConfiguration('config').perform(context)
     return [
         LifecycleNode(

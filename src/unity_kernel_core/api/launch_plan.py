@@ -26,6 +26,7 @@ import shlex
 from typing import Any, Dict, List
 
 from unity_kernel_core.config.kernel_config import load_config
+from unity_kernel_core.errors import ConfigError, ConfigIssue
 from unity_kernel_core.supervision import deployment, module_graph, scheduling
 
 
@@ -69,3 +70,22 @@ def node_modules(config_path: 'str | os.PathLike[str] | None') -> List[LaunchedN
                                 namespace=m.namespace, parameters=dict(m.parameters),
                                 prefix=shlex.join(scheduling.prefix(m))))
     return out
+
+
+AUTOSTART_WORDS = {'true': True, 'false': False}
+"""What ``autostart:=`` may be (launch_ros reads the word as YAML: other words stay text)."""
+
+
+def autostart_argument(text: str) -> bool:
+    """
+    Return the launch file's ``autostart:=`` argument; ConfigError for anything else.
+
+    Checked before the modules are launched, so a typo (``autostart:=ture``) stops ``ros2
+    launch`` with the reason instead of a kernel that refuses the text at start, again at
+    every respawn.
+    """
+    value = AUTOSTART_WORDS.get(text.strip().lower())
+    if value is None:
+        raise ConfigError([ConfigIssue('autostart', None, '', f'{text!r}: expected true or '
+                                       'false')])
+    return value

@@ -77,7 +77,7 @@ from rclpy.signals import SignalHandlerOptions
 from rclpy.utilities import remove_ros_args
 
 from unity_kernel_core.ros import callbacks, log_forwarding, startup, transport
-from unity_kernel_core.ros.parameters import ParameterTable, ParamSpec
+from unity_kernel_core.ros.parameters import ParameterStartError, ParameterTable, ParamSpec
 
 RCLError = _rclpy.RCLError
 RCLInvalidROSArgsError = _rclpy.RCLInvalidROSArgsError
@@ -101,6 +101,8 @@ def _labelled(callback: Transition, label: str) -> Transition:
         result = TransitionCallbackReturn.ERROR
         try:
             result = callback(node, state)
+        except Exception as exc:  # rclpy would make it ERROR without a word: counted, logged
+            callbacks.ERRORS.record(f'transition {callback.__name__}', exc)
         finally:  # nested (a subclass calls super()): the outermost outcome decides
             node.state_label = label if result == TransitionCallbackReturn.SUCCESS else before
         return result
@@ -211,16 +213,21 @@ class ManagedLifecycleNode(LifecycleNode):
         """Apply live parameters that were just set (executor thread)."""
 
     def _gate_parameters(self, params: List[Parameter]) -> SetParametersResult:
-        result = self.parameter_table.gate(params, self.state_label, self.has_parameter)
-        if not result.successful:
+        try:
+            result = self.parameter_table.gate(params, self.state_label, self.has_parameter)
+            if not result.successful:
+                return result
+            for param in params:
+                if self.has_parameter(param.name):
+                    reason = self.check_parameter(param)
+                    if reason:
+                        return SetParametersResult(successful=False,
+                                                   reason=f'{param.name}: {reason}')
             return result
-        for param in params:
-            if self.has_parameter(param.name):
-                reason = self.check_parameter(param)
-                if reason:
-                    return SetParametersResult(successful=False,
-                                               reason=f'{param.name}: {reason}')
-        return result
+        except Exception as exc:  # the caller gets an answer (rclpy would send none): counted
+            callbacks.ERRORS.record('parameters', exc)
+            return SetParametersResult(successful=False, reason=f'refused: internal error: '
+                                       f'{type(exc).__name__}: {exc}')
 
     def _parameters_set(self, params: List[Parameter]) -> None:
         if self._declaring:
@@ -397,6 +404,9 @@ def run(factory: Callable[[], N], args: Optional[List[str]] = None, *,
             code = _run_node(factory, signals, autostart, on_active, executor_factory)
     except (KeyboardInterrupt, ExternalShutdownException):
         code = 0
+    except ParameterStartError as exc:  # before the node existed: one line, as above
+        print(f'{program}: cannot start: {exc}', file=sys.stderr, flush=True)
+        code = 2
     finally:
         signals.ignore()
     if context is not None:

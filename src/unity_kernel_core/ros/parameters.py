@@ -36,7 +36,13 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 
+from unity_kernel_core.errors import UnityKernelError
+
 CONFIGURED = ('inactive', 'active')
+
+
+class ParameterStartError(UnityKernelError):
+    """A value given at start (``--ros-args -p``, a launch file) the node cannot take."""
 
 
 class Applies(enum.Enum):
@@ -122,10 +128,22 @@ class ParameterTable:
             self.specs[spec.name] = spec
 
     def declare(self, node: Any, specs: Sequence[ParamSpec]) -> None:
-        """Add ``specs`` and declare them on ``node`` (start values from the command line)."""
+        """
+        Add ``specs`` and declare them on ``node`` (start values from the command line).
+
+        A start value of another type than the default's (``autostart:=maybe``) is a
+        :class:`ParameterStartError` naming it, instead of rclpy's exception.
+        """
+        from rclpy.exceptions import InvalidParameterTypeException
+        from rclpy.exceptions import InvalidParameterValueException
         self.add(specs)
         for spec in specs:
-            node.declare_parameter(spec.name, spec.default, spec.descriptor())
+            try:
+                node.declare_parameter(spec.name, spec.default, spec.descriptor())
+            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
+                why = str(exc.args[0] if exc.args else exc).replace('Trying to set', 'cannot set')
+                why = why.removesuffix(f': {spec.name}')
+                raise ParameterStartError(f'{why} (as its default {spec.default!r})') from None
 
     def gate(self, params: Sequence[Any], state_label: str,
              declared: Callable[[str], bool]) -> SetParametersResult:
@@ -134,7 +152,10 @@ class ParameterTable:
             spec = self.specs.get(param.name)
             if spec is None or not declared(param.name):
                 continue  # being declared: start values are checked at configure
-            reason = spec.refusal(param.value, state_label)
+            try:
+                reason = spec.refusal(param.value, state_label)
+            except (TypeError, ValueError, OverflowError) as exc:  # what its check cannot read
+                reason = f'{param.value!r} is not a value it takes ({exc})'
             if reason:
                 return SetParametersResult(successful=False, reason=f'{param.name}: {reason}')
         return SetParametersResult(successful=True)

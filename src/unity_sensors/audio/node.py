@@ -55,6 +55,15 @@ _DEFAULTS = AudioSettings()
 PARAMETERS = list(AudioSettings.model_fields)
 
 
+def parameters() -> List[ParamSpec]:
+    """Return the audio node's parameters: one per audio setting, checked at configure."""
+    # ``device`` is an index or a name: accept both ``device:=3`` and ``device:=pulse``
+    return [ParamSpec(name, getattr(_DEFAULTS, name),
+                      f'Audio setting {name} (see docs/sensors.md).',
+                      dynamic_typing=name == 'device')
+            for name in PARAMETERS]
+
+
 class AudioNode(SensorNode):
     """Capture audio and publish it in fixed-size chunks with a level meter."""
 
@@ -62,11 +71,7 @@ class AudioNode(SensorNode):
 
     def __init__(self) -> None:
         super().__init__('audio')
-        # ``device`` is an index or a name: accept both ``device:=3`` and ``device:=pulse``
-        self.declare_specs([ParamSpec(name, getattr(_DEFAULTS, name),
-                                      f'Audio setting {name} (see docs/sensors.md).',
-                                      dynamic_typing=name == 'device')
-                            for name in PARAMETERS])
+        self.declare_specs(parameters())
         self.settings: Optional[AudioSettings] = None
         self.source: Optional[AudioSource] = None
         self.chunker: Optional[Chunker] = None

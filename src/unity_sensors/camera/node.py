@@ -205,6 +205,8 @@ class CameraNode(SensorNode):
                 return f'jpeg_quality must be 1..100, got {param.value}'
         except SensorError as exc:
             return str(exc)
+        except (TypeError, ValueError, OverflowError):  # not a number (nan, a list, a word)
+            return f'expected a number, got {param.value!r}'
         return None
 
     def parameters_changed(self, params: List[Parameter]) -> None:

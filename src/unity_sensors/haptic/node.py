@@ -39,7 +39,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JoyFeedbackArray
 
 from unity_kernel_core.ros import callbacks
-from unity_kernel_core.ros.parameters import ParamSpec
+from unity_kernel_core.ros.parameters import in_range, ParamSpec
 from unity_sensors.errors import SensorConfigError, SensorError
 from unity_sensors.haptic.drivers import EvdevDriver, HapticDriver, SerialDriver
 from unity_sensors.haptic.drivers import SimulatedDriver
@@ -69,12 +69,15 @@ def make_driver(kind: str, node: 'SensorNode') -> HapticDriver:
 PARAMETERS = [
     ParamSpec('driver', 'simulated', 'Device driver: serial, evdev or simulated.'),
     ParamSpec('port', '/dev/ttyUSB0', "Serial driver: the device's port."),
-    ParamSpec('baud', 115200, 'Serial driver: baud rate.'),
+    ParamSpec('baud', 115200, 'Serial driver: baud rate.',
+              check=in_range(0, 4_000_000, unit=' baud')),
     ParamSpec('handshake_timeout_s', 2.0, "Serial driver: seconds to wait for the device's "
-              'HELLO.'),
+              'HELLO.', check=in_range(0, 60, unit=' s')),
     ParamSpec('evdev_path', '/dev/input/event0', 'Evdev driver: the input device.'),
-    ParamSpec('evdev_scale', 1.0, 'Evdev driver: axis value to newtons.'),
-    ParamSpec('rate_hz', 100.0, 'Simulated driver: readings per second.'),
+    ParamSpec('evdev_scale', 1.0, 'Evdev driver: axis value to newtons.',
+              check=in_range(-1e6, 1e6, low_open=False)),
+    ParamSpec('rate_hz', 100.0, 'Simulated driver: readings per second.',
+              check=in_range(0, 10_000, unit=' Hz')),
     ParamSpec('feedback_topic', '/safety/haptic/feedback', 'Feedback commands '
               '(JoyFeedbackArray), under /safety/ so the kernel handles them CRITICAL.'),
 ]

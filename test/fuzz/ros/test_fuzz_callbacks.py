@@ -25,7 +25,7 @@ import logging
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from hypothesis import given, strategies as st
 from lifecycle_msgs.msg import State, TransitionEvent
-from rclpy.serialization import serialize_message
+from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import JoyFeedback, JoyFeedbackArray
 from std_msgs.msg import String
 
@@ -89,5 +89,5 @@ def test_any_cdr_reaches_the_callback_as_a_message_or_is_one_counted_error(case)
     callbacks.subscribe(node, msg_type, '/fuzz', got.append, 10, errors=errors)
     assert node.handler(data) is None
     assert len(got) + errors.total == 1
-    if how == 'valid':
-        assert got and serialize_message(got[0]) == serialize_message(message)
+    if how == 'valid':  # compared as messages: CDR's padding bytes are not initialized
+        assert got and got[0] == deserialize_message(serialize_message(message), msg_type)

@@ -88,3 +88,31 @@ def test_every_node_refuses_bad_ros_arguments_in_one_line(tmp_path, ros_env, mod
         "cannot start: invalid ROS arguments: Couldn't parse trailing -p flag. "
         'No parameter override rule found.')
     assert 'Traceback' not in done.stderr
+
+
+@pytest.mark.parametrize('module, parameter', [
+    ('unity_kernel_core.kernel.node', 'autostart:=maybe'),
+    ('unity_sensors.camera.node', 'width:=wide'),
+    ('unity_sensors.haptic.node', 'baud:=fast'),
+    ('unity_sensors.audio.node', 'chunk_frames:=many'),
+    ('unity_llm_bridge.node', 'autostart:=[1,2]')])
+def test_a_start_parameter_of_the_wrong_type_is_one_line_not_a_traceback(tmp_path, ros_env,
+                                                                         module, parameter):
+    """Regression: rclpy's InvalidParameterTypeException ended every node with a traceback."""
+    import subprocess
+    done = subprocess.run([sys.executable, '-m', module, '--ros-args', '-p', parameter],
+                          env=ros_env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    name = parameter.split(':=')[0]
+    assert f"cannot start: cannot set parameter '{name}'" in done.stderr
+    assert 'expecting type' in done.stderr and 'Traceback' not in done.stderr
+
+
+def test_up_with_a_start_parameter_of_the_wrong_type_stops_its_private_redis(tmp_path,
+                                                                             ros_env):
+    done = support.cli(ros_env, 'up', '--config', str(config(tmp_path)), '--ros-args', '-p',
+                       'spawn_modules:=perhaps', timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert 'Traceback' not in done.stderr
+    assert "unity-kernel: cannot start: cannot set parameter 'spawn_modules'" in done.stderr
+    assert not redis_servers_of(tmp_path)

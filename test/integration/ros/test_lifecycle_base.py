@@ -14,6 +14,8 @@
 
 """The lifecycle base keeps ``state_label`` in step with every transition; no node assigns it."""
 
+import logging
+
 import pytest
 from rclpy.lifecycle import TransitionCallbackReturn
 
@@ -85,3 +87,78 @@ def test_a_failed_or_raising_transition_leaves_the_label_as_the_state_is(rclpy_c
         assert node.state_label == 'unconfigured'
     finally:
         node.destroy_node()
+
+
+def test_a_raising_transition_is_counted_and_logged_not_swallowed(rclpy_context):
+    """Regression: rclpy turned the exception into ERROR without a word (its own TODO)."""
+    from unity_kernel_core.ros import callbacks
+    node = Picky(context=rclpy_context)
+    records = []
+
+    class Keep(logging.Handler):
+
+        def emit(self, record):
+            records.append(record)
+    handler = Keep()
+    callbacks._LOG.addHandler(handler)
+    before = callbacks.ERRORS.counts().get('transition on_deactivate', 0)
+    try:
+        node.configure_ok = True
+        assert node.trigger_configure() == SUCCESS and node.trigger_activate() == SUCCESS
+        assert node.trigger_deactivate() == TransitionCallbackReturn.ERROR
+        assert callbacks.ERRORS.counts()['transition on_deactivate'] == before + 1
+        if before == 0:
+            assert 'deactivate blew up' in records[0].getMessage()
+    finally:
+        callbacks._LOG.removeHandler(handler)
+        node.destroy_node()
+
+
+def test_a_check_that_raises_still_answers_the_set_parameters_request(rclpy_context):
+    """Regression: a check given what it could not read raised: the caller got no answer."""
+    from rclpy.parameter import Parameter
+
+    from unity_kernel_core.ros.parameters import Applies, in_range, ParamSpec
+
+    class Checked(ManagedLifecycleNode):
+
+        def __init__(self, **kwargs):
+            super().__init__('checked', **kwargs)
+            self.declare_specs([ParamSpec('period', 1.0, 'A period.', Applies.LIVE,
+                                          in_range(0, 10)),
+                                ParamSpec('device', 'x', 'Anything.', Applies.LIVE,
+                                          in_range(0, 10), dynamic_typing=True)])
+
+        def check_parameter(self, param):
+            if param.value == 'boom':
+                raise KeyError(param.name)
+            return None
+
+    node = Checked(context=rclpy_context)
+    try:
+        [word] = node.set_parameters([Parameter('device', value='fast')])
+        assert not word.successful
+        assert word.reason == ("device: 'fast' is not a value it takes (could not convert "
+                               "string to float: 'fast')")
+        [boom] = node.set_parameters([Parameter('device', value='boom')])
+        assert not boom.successful
+        [fine] = node.set_parameters([Parameter('period', value=2.0)])
+        assert fine.successful
+    finally:
+        node.destroy_node()
+
+
+def test_a_start_value_of_the_wrong_type_is_a_parameter_start_error(rclpy_context):
+    from rclpy.parameter import Parameter
+
+    from unity_kernel_core.ros.parameters import ParamSpec, ParameterStartError
+
+    class Typed(ManagedLifecycleNode):
+
+        def __init__(self, **kwargs):
+            super().__init__('typed', **kwargs)
+            self.declare_specs([ParamSpec('autostart', False, 'At start.')])
+
+    why = "'autostart' to 'maybe'.*expecting type 'BOOL' \\(as its default False\\)"
+    with pytest.raises(ParameterStartError, match=why):
+        Typed(context=rclpy_context, parameter_overrides=[Parameter('autostart', value='maybe')])

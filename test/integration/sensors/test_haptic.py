@@ -201,6 +201,9 @@ def test_stale_device_is_reported_and_the_node_goes_to_error(processes, ros_env,
     (['feedback_topic:=/haptic/feedback'], 'configure',
      "feedback_topic '/haptic/feedback' must be under /safety/"),
     (['driver:=usb'], 'configure', "unknown haptic driver 'usb'"),
+    # regression: reached pyserial, whose ValueError rclpy made an error without a word
+    (['driver:=serial', 'baud:=-5'], 'configure', 'baud must be in (0, 4e+06] baud, got -5'),
+    (['rate_hz:=0.0'], 'configure', 'rate_hz must be in (0, 10000] Hz, got 0.0'),
 ])
 def test_bad_parameters_fail_with_a_clear_error(processes, ros_env, tmp_path, probe, params,
                                                 transition, message):

@@ -107,3 +107,21 @@ def test_the_launch_plan_takes_the_config_as_a_package_url():
     by_url = node_modules('package://unity_kernel/config/kernel.yaml')
     assert by_url == node_modules(str(share_dir() / 'config' / 'kernel.yaml'))
     assert [m.module for m in by_url] == ['camera']
+
+
+def test_the_launch_arguments_are_checked_before_modules_start(tmp_path):
+    """A typo in autostart:= or a bad config:= stops ros2 launch with the reason."""
+    from unity_kernel_core.api.launch_plan import autostart_argument, node_modules
+    from unity_kernel_core.errors import ConfigError
+    assert autostart_argument('true') is True and autostart_argument(' False ') is False
+    for word in ('ture', '1', '', 'maybe'):
+        with pytest.raises(ConfigError, match='expected true or false'):
+            autostart_argument(word)
+    bad = tmp_path / 'kernel.yaml'
+    bad.write_text('kernel: {bogus: 1}\n')
+    for config, why in ((bad, f'{bad}:1: kernel.bogus: unknown key'),
+                        (tmp_path / 'missing.yaml', 'file not found'),
+                        ('package://no_such_package/k.yaml', "package 'no_such_package'")):
+        with pytest.raises(ConfigError, match=why):
+            node_modules(str(config))
+    assert 'autostart_argument(' in LAUNCH.read_text()
