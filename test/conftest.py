@@ -46,10 +46,14 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import support  # noqa: E402
 
+from unity_kernel_core.common.images import bound_image_decoding  # noqa: E402
+
 from unity_kernel_core.paths import default_ament_prefix_path  # noqa: E402
 
 # as the console scripts do: the ROS wheels' ament index is under this interpreter's prefix
 default_ament_prefix_path()
+# as the package's processes do before anything imports cv2 (OpenCV reads it once then)
+bound_image_decoding()
 
 
 @pytest.fixture

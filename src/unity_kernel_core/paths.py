@@ -199,8 +199,11 @@ def resolve_path(raw: str, base: Optional[pathlib.Path]) -> pathlib.Path:
     ``package://pkg/rest`` is ``rest`` under that package's share directory; ``$VARS`` and
     ``~`` are expanded; a relative path is relative to ``base`` (the folder of the file it
     was written in; the working directory when None). Raise FileNotFoundError for a
-    ``package://`` URL whose package is not installed.
+    ``package://`` URL whose package is not installed, and for a path holding a NUL
+    character (no file can have that name; the OS would refuse it with a ValueError).
     """
+    if '\0' in raw:
+        raise FileNotFoundError(f'{raw!r}: a path cannot hold a NUL character')
     if raw.startswith(PACKAGE_URL):
         package, _, rest = raw[len(PACKAGE_URL):].partition('/')
         if not package:

@@ -18,8 +18,8 @@ Low-level utilities any part of the package may use: the kernel, the sensors, th
 Owns: a thread's OS scheduling and the command prefix program that applies it
 (``os_scheduling``), the one back-off (``backoff``), bounded reads of small text files
 (``files``), the one secret reader and the one redaction of secrets shown to people
-(``credentials``), and the share of the shutdown timeout a component may spend stopping
-(``shutdown``).
+(``credentials``), the share of the shutdown timeout a component may spend stopping
+(``shutdown``), and the bounds on images handed to OpenCV (``images``).
 
 The bottom layer beside ``errors``: imports nothing of the kernel but ``errors``, no ROS,
 Redis or pydantic.

@@ -61,6 +61,8 @@ def read_text(path: 'str | os.PathLike[str]', max_bytes: int, what: str = 'a fil
         raise fail(f'is a directory, expected {what}') from None
     except OSError as exc:
         raise fail(f'cannot read: {exc.strerror}') from None
+    except ValueError:  # the OS takes no NUL in a name
+        raise fail('a path cannot hold a NUL character') from None
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):

@@ -57,6 +57,17 @@ class _Loader(yaml.SafeLoader):
         finally:
             self.depth -= 1
 
+    def construct_scalar(self, node: Any) -> Any:
+        value = super().construct_scalar(node)
+        if isinstance(value, str):
+            try:
+                value.encode('utf-8')
+            except UnicodeEncodeError:  # "\ud800": no consumer (ROS, HTTP, Redis) takes it
+                raise yaml.constructor.ConstructorError(
+                    None, None, 'a string holds an unpaired surrogate (\\ud800-\\udfff)',
+                    node.start_mark) from None
+        return value
+
     def construct_object(self, node: Any, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep)

@@ -712,9 +712,13 @@ def _resolve_paths(data: Dict[str, Any], base: pathlib.Path, source: str,
         for index, item in items:
             if not isinstance(item, str) or not item.strip():
                 continue  # not a path, or empty: the schema reports what is wrong
+            loc = (section, key) if index is None else (section, key, index)
+            if '\0' in item:
+                issues.append(ConfigIssue(source, lookup_line(lines, loc), format_loc(loc),
+                                          'a path cannot hold a NUL character'))
+                continue
             if pathlib.Path(os.path.expandvars(item)).expanduser().is_absolute():
                 continue  # absolute (or ~/...): kept as written, expanded where used
-            loc = (section, key) if index is None else (section, key, index)
             try:
                 resolved = str(resolve_path(item, base))
             except FileNotFoundError as exc:

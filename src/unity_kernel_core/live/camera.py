@@ -26,14 +26,16 @@ None and ``error`` says why); it never raises.
 """
 
 import dataclasses
-import os
 import threading
 from typing import Any, Dict, Optional, Tuple
 
 from unity_kernel_core.bus.events import Event
+from unity_kernel_core.common.images import bound_image_decoding, image_problem
+from unity_kernel_core.common.images import MAX_IMAGE_PIXELS
 
 #: The most pixels the dashboard decodes or encodes for one frame (8192 x 8192).
-MAX_PIXELS = 2 ** 26
+MAX_PIXELS = MAX_IMAGE_PIXELS
+bound_image_decoding()  # OpenCV reads its bound once, when first imported: before that
 #: Bytes per pixel of the raw encodings the dashboard shows.
 CHANNELS = {'rgb8': 3, 'bgr8': 3, 'mono8': 1, 'rgba8': 4, 'bgra8': 4}
 
@@ -114,7 +116,6 @@ def to_jpeg(event: Event) -> bytes:
     compressed = event.type_name.endswith('CompressedImage')
     if compressed and ('jpeg' in msg.format or 'jpg' in msg.format):
         return bytes(msg.data)
-    os.environ.setdefault('OPENCV_IO_MAX_IMAGE_PIXELS', str(MAX_PIXELS))  # read at first use
     import cv2
     try:
         image = _decode(msg, compressed)
@@ -131,6 +132,9 @@ def _decode(msg: Any, compressed: bool) -> Any:
     import numpy as np
     data = np.frombuffer(bytes(msg.data), np.uint8)
     if compressed:
+        problem = image_problem(data)
+        if problem is not None:
+            raise FrameError(f'a {msg.format!r} image that does not decode: {problem}')
         image = cv2.imdecode(data, cv2.IMREAD_COLOR)
         if image is None:
             raise FrameError(f'a {msg.format!r} image that does not decode')

@@ -77,7 +77,8 @@ def decode(data: 'bytes | bytearray | memoryview') -> Tuple[ChunkHeader, np.ndar
     """
     Split a chunk message's ``data`` into its header and frames (shape (frames, channels)).
 
-    Raises ValueError when the bytes are not a chunk of this layout version.
+    Raises ValueError when the bytes are not a chunk of this layout version (or say more
+    valid frames than they carry); never anything else, whatever the bytes.
     """
     raw = bytes(data)
     if len(raw) < HEADER_BYTES:
@@ -96,4 +97,6 @@ def decode(data: 'bytes | bytearray | memoryview') -> Tuple[ChunkHeader, np.ndar
         raise ValueError(f'audio chunk payload of {len(payload)} bytes is not a whole '
                          f'number of {frame_bytes}-byte frames')
     frames = np.frombuffer(payload, dtype=fmt.dtype).reshape(-1, channels)
+    if valid > len(frames):
+        raise ValueError(f'audio chunk says {valid} valid frames but carries {len(frames)}')
     return ChunkHeader(fmt, flags, valid, seq, stamp), frames

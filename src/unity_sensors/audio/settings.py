@@ -26,6 +26,8 @@ STANDARD_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 
                   176400, 192000)
 DEFAULT_RATE = 16000
 DEFAULT_CHANNELS = 1
+MAX_CHANNELS = 64
+"""The most channels a device or a WAV file is read with."""
 
 
 class AudioSettings(BaseModel):
@@ -44,7 +46,7 @@ class AudioSettings(BaseModel):
     """WAV: deliver at the file's sample rate (False: as fast as the publisher takes it)."""
     sample_rate: int = Field(0, ge=0)
     """Hz; 0: 16000 for a device, the file's rate for a WAV (which must match when given)."""
-    channels: int = Field(0, ge=0, le=64)
+    channels: int = Field(0, ge=0, le=MAX_CHANNELS)
     """0: 1 for a device, the file's channel count for a WAV (which must match when given)."""
     encoding: Literal['s16le'] = 's16le'
     chunk_frames: int = Field(1600, ge=16, le=1 << 20)

@@ -22,14 +22,16 @@ chunker. Counters for diagnostics come from ``stats()``.
 """
 
 import logging
+import os
+import stat
 import time
-from typing import Any, Dict, List, Optional, Protocol, Union
+from typing import Any, BinaryIO, Dict, List, Optional, Protocol, Tuple, Union
 import wave
 
 import numpy as np
 
 from unity_sensors.audio.chunking import AudioFormat, Block
-from unity_sensors.audio.settings import AudioSettings
+from unity_sensors.audio.settings import AudioSettings, MAX_CHANNELS, STANDARD_RATES
 from unity_sensors.capture import SampleQueue
 from unity_sensors.errors import DeviceLostError, DeviceNotFoundError, SensorConfigError
 
@@ -76,6 +78,7 @@ class WavFileSource:
         self._want_rate = sample_rate
         self._want_channels = channels
         self._wav: Optional[wave.Wave_read] = None
+        self._file: Optional[BinaryIO] = None
         self._pos = 0
         self._t0 = 0.0
         self._ended = False
@@ -89,18 +92,24 @@ class WavFileSource:
 
     def probe(self) -> AudioFormat:
         """Read the header; return the format or raise a clear error."""
-        wav = self._open_wave()
+        wav, file = self._open_wave()
         try:
             return self._check(wav)
         finally:
             wav.close()
+            file.close()
 
     def start(self) -> None:
         """Open the file and start at its beginning."""
         self.stop()
-        wav = self._open_wave()
-        self.fmt = self._check(wav)
-        self._wav = wav
+        wav, file = self._open_wave()
+        try:
+            self.fmt = self._check(wav)
+        except SensorConfigError:
+            wav.close()
+            file.close()
+            raise
+        self._wav, self._file = wav, file
         self._pos = 0
         self._ended = False
         self._t0 = time.monotonic()
@@ -144,24 +153,49 @@ class WavFileSource:
     def stop(self) -> None:
         """Close the file."""
         wav, self._wav = self._wav, None
+        file, self._file = self._file, None
         if wav is not None:
             wav.close()
+        if file is not None:
+            file.close()
 
     def stats(self) -> Dict[str, int]:
         """Return the late count and whether the file has ended (a file never overruns)."""
         return {'overruns': 0, 'device_overflows': 0, 'device_underflows': 0,
                 'late': self._late, 'end_of_data': int(self._ended)}
 
-    def _open_wave(self) -> wave.Wave_read:
+    def _open_wave(self) -> Tuple[wave.Wave_read, BinaryIO]:
+        """
+        Open the file and read its header; return the reader and the file (close both).
+
+        Only a regular file is read: a FIFO would block the open until a writer came, and a
+        device (``/dev/zero``) would never end.
+        """
         try:
-            return wave.open(self.path, 'rb')
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             raise DeviceNotFoundError(self.path, 'no such WAV file') from None
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            raise SensorConfigError(f'{self.path!r}: cannot open: '
+                                    f'{getattr(exc, "strerror", None) or exc}') from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise SensorConfigError(f'{self.path}: not a regular file (a FIFO, socket, device '
+                                    'or directory): refused')
+        os.set_blocking(fd, True)
+        file = os.fdopen(fd, 'rb')
+        try:
+            return wave.open(file, 'rb'), file
         except (wave.Error, EOFError, RuntimeError) as exc:  # wave raises all three
+            file.close()
             raise SensorConfigError(f'{self.path}: not a valid WAV file ({exc or "truncated"}'
                                     f'); expected RIFF/WAVE 16-bit PCM') from None
         except OSError as exc:
-            raise SensorConfigError(f'{self.path}: cannot open: {exc.strerror}') from None
+            file.close()
+            raise SensorConfigError(f'{self.path}: cannot read: {exc.strerror}') from None
+        except BaseException:
+            file.close()
+            raise
 
     def _check(self, wav: wave.Wave_read) -> AudioFormat:
         width, rate, channels = wav.getsampwidth(), wav.getframerate(), wav.getnchannels()
@@ -175,6 +209,12 @@ class WavFileSource:
         if self._want_channels and channels != self._want_channels:
             raise SensorConfigError(f'{self.path}: {channels} channel(s), but channels is '
                                     f"{self._want_channels} (set 0 to use the file's)")
+        if not 1 <= rate <= max(STANDARD_RATES):
+            raise SensorConfigError(f'{self.path}: sample rate {rate} Hz: expected 1 to '
+                                    f'{max(STANDARD_RATES)} Hz')
+        if channels > MAX_CHANNELS:
+            raise SensorConfigError(f'{self.path}: {channels} channels: at most {MAX_CHANNELS} '
+                                    'are read')
         if wav.getnframes() == 0:
             raise SensorConfigError(f'{self.path}: the WAV file holds no audio frames')
         return AudioFormat(sample_rate=rate, channels=channels)
@@ -318,8 +358,9 @@ class SoundDeviceSource:
                 'late': 0}
 
     def _resolve(self, sd: Any) -> Union[int, None]:
+        number = self.device.isascii() and self.device.isdigit()  # not '²', which int() refuses
         spec: Union[int, str, None] = None if self.device == '' else \
-            int(self.device) if self.device.isdigit() else self.device
+            int(self.device) if number else self.device
         for attempt in range(2):
             try:
                 info = sd.query_devices(spec, 'input')

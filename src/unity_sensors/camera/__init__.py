@@ -19,4 +19,10 @@ The camera sensor: frame sources, frame conversion, calibration, and the lifecyc
 ``sources`` (device, video file, image folder, test pattern), ``frames`` (resolution,
 encodings, JPEG, ``sensor_msgs/Image`` fields) and ``calibration`` (``camera_info`` YAML)
 are plain Python; ``node`` is the ROS shell on :class:`unity_sensors.sensor_node.SensorNode`.
+Importing the package bounds OpenCV's decoders first
+(:func:`unity_kernel_core.common.images.bound_image_decoding`).
 """
+
+from unity_kernel_core.common.images import bound_image_decoding
+
+bound_image_decoding()  # before frames and sources import cv2

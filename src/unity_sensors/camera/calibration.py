@@ -32,7 +32,8 @@ Problems are reported with file, line and key like the kernel's config (``docume
 import os
 from typing import Any, List, Tuple
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ValidationError
 
 from unity_kernel_core.config.documents import parse_document, read_text, validation_issues
 from unity_kernel_core.errors import ConfigError, ConfigIssue
@@ -74,12 +75,21 @@ class Calibration(BaseModel):
 
     image_width: int = Field(ge=1, le=1 << 20)
     image_height: int = Field(ge=1, le=1 << 20)
-    camera_name: str = ''
+    camera_name: str = Field('', max_length=256)
     camera_matrix: Matrix
-    distortion_model: str = 'plumb_bob'
+    distortion_model: str = Field('plumb_bob', max_length=256)
     distortion_coefficients: Matrix
     rectification_matrix: Matrix = Matrix(rows=3, cols=3, data=[1, 0, 0, 0, 1, 0, 0, 0, 1])
     projection_matrix: Matrix
+
+    @field_validator('camera_name', 'distortion_model')
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        # published in every CameraInfo: a NUL would cut it, an ESC reach a terminal
+        if not value.isprintable():
+            raise ValueError(f'must be printable text, without control characters (got '
+                             f'{value!r})')
+        return value
 
     @model_validator(mode='after')
     def _shapes(self) -> 'Calibration':

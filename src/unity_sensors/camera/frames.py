@@ -86,10 +86,19 @@ def fit(frame: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def as_bgr(frame: np.ndarray) -> np.ndarray:
-    """Return a 3-channel BGR frame from grey, BGRA or BGR input."""
-    if frame.ndim == 2:
+    """
+    Return a 3-channel 8-bit BGR frame from grey, BGRA or BGR input.
+
+    Raise SensorConfigError for anything else a source might hand over (another channel
+    count or sample type, an empty frame), so that it is refused with the reason.
+    """
+    channels = 1 if frame.ndim == 2 else frame.shape[2] if frame.ndim == 3 else 0
+    if frame.dtype != np.uint8 or channels not in (1, 3, 4) or 0 in frame.shape:
+        raise SensorConfigError(f'a frame of shape {frame.shape} and type {frame.dtype}: '
+                                'expected 8-bit grey, BGR or BGRA')
+    if channels == 1:
         return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-    if frame.shape[2] == 4:
+    if channels == 4:
         return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
     return frame
 

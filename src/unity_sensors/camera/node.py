@@ -178,6 +178,9 @@ class CameraNode(SensorNode):
                         'target_fps': f'{source.rate():.2f}' if source else ''}
         if source is not None and source.ended:
             values['end_of_data'] = True
+        if getattr(source, 'unreadable', 0):  # an image folder's files that do not decode
+            values['unreadable_images'] = getattr(source, 'unreadable')
+            values['last_unreadable'] = getattr(source, 'last_unreadable')
         return values
 
     def stale_deadline_s(self) -> float:

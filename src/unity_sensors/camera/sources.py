@@ -37,13 +37,16 @@ import dataclasses
 import os
 import pathlib
 import re
+import stat
 import time
 from typing import List, Optional
 
 import cv2
 import numpy as np
 
+from unity_kernel_core.common.images import image_problem, MAX_IMAGE_FILE_BYTES
 from unity_sensors.camera.frames import as_bgr, check_resolution, draw_test_pattern, fit
+from unity_sensors.camera.frames import MAX_SIDE
 from unity_sensors.errors import DeviceLostError, DeviceNotFoundError, SensorConfigError
 
 VIDEO_SUFFIXES = ('.avi', '.mp4', '.mkv', '.mov', '.mjpg', '.mjpeg', '.webm')
@@ -172,6 +175,11 @@ class VideoFileSource(_CaptureSource):
     def start(self) -> None:
         self.check()
         cap = cv2.VideoCapture(self.spec.target, cv2.CAP_FFMPEG)
+        size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        if cap.isOpened() and max(size) > MAX_SIDE:
+            cap.release()
+            raise SensorConfigError(f'video file {self.spec.target}: frames of {size[0]}x'
+                                    f'{size[1]} pixels: at most {MAX_SIDE} a side are read')
         ok, first = cap.read() if cap.isOpened() else (False, None)
         if not ok or first is None:
             cap.release()
@@ -209,6 +217,8 @@ class ImageDirSource(FrameSource):
         self.files: List[pathlib.Path] = []
         self._next = 0
         self.unreadable = 0
+        self.last_unreadable = ''
+        """Why the last image skipped could not be read (a file and a reason)."""
 
     def check(self) -> None:
         super().check()
@@ -235,12 +245,62 @@ class ImageDirSource(FrameSource):
                 self._next = 0
             path = self.files[self._next]
             self._next += 1
-            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if frame is not None:
-                self.frames += 1
-                return fit(as_bgr(frame), self.fmt.width, self.fmt.height)
-            self.unreadable += 1
-        raise SensorConfigError(f'none of the images in {self.spec.target} can be read')
+            try:
+                frame = read_image(path)
+            except SensorConfigError as exc:
+                self.unreadable += 1
+                self.last_unreadable = str(exc)
+                continue
+            self.frames += 1
+            return fit(as_bgr(frame), self.fmt.width, self.fmt.height)
+        raise SensorConfigError(f'none of the images in {self.spec.target} can be read (the '
+                                f'last: {self.last_unreadable})')
+
+
+def read_image(path: 'str | os.PathLike[str]') -> np.ndarray:
+    """
+    Return the BGR image in the file at ``path``; raise SensorConfigError saying why not.
+
+    Only a regular file of at most :data:`MAX_IMAGE_FILE_BYTES` is read (a FIFO would block
+    the capture thread, a device never end), and decoded within OpenCV's pixel bound
+    after :func:`~unity_kernel_core.common.images.image_problem`'s check: a corrupt file, a
+    file of another kind, a "decompression bomb" claiming billions of pixels or a PNG chunk
+    claiming gigabytes is refused, never half-decoded.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (OSError, ValueError) as exc:
+        raise SensorConfigError(f'{path}: cannot open: '
+                                f'{getattr(exc, "strerror", None) or exc}') from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SensorConfigError(f'{path}: not a regular file (a FIFO, socket, device or '
+                                    'directory)')
+        if info.st_size > MAX_IMAGE_FILE_BYTES:
+            raise SensorConfigError(f'{path}: {info.st_size} bytes, more than the '
+                                    f'{MAX_IMAGE_FILE_BYTES} an image may be')
+        with os.fdopen(os.dup(fd), 'rb') as f:
+            data = f.read(MAX_IMAGE_FILE_BYTES + 1)
+    except OSError as exc:
+        raise SensorConfigError(f'{path}: cannot read: {exc.strerror}') from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_IMAGE_FILE_BYTES:
+        raise SensorConfigError(f'{path}: more than the {MAX_IMAGE_FILE_BYTES} bytes an image '
+                                'may be')
+    problem = image_problem(data)
+    if problem is not None:
+        raise SensorConfigError(f'{path}: does not decode: {problem}')
+    try:
+        frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    except cv2.error as exc:  # the pixel bound, or a decoder's own refusal
+        raise SensorConfigError(f'{path}: does not decode: '
+                                f'{str(exc).strip().splitlines()[-1]}') from None
+    if frame is None:
+        raise SensorConfigError(f'{path}: does not decode as an image (corrupt, or of a '
+                                'kind OpenCV here cannot read)')
+    return frame
 
 
 class DeviceSource(_CaptureSource):

@@ -137,12 +137,7 @@ class SerialDriver(HapticDriver):
 
     def read(self, timeout: float) -> List[Reading]:
         readings = []
-        try:
-            lines = self._read_lines(timeout)
-        except HapticProtocolError as exc:
-            self._bad(str(exc))
-            return []
-        for raw in lines:
+        for raw in self._read_lines(timeout):
             try:
                 message = parse_line(raw)
             except HapticProtocolError as exc:

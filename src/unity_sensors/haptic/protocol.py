@@ -31,9 +31,12 @@ Device to host:
 ``E <text>``                                 the device reports a fault
 ===========================================  ================================================
 
-Lines longer than :data:`MAX_LINE` bytes are an error (a device babbling binary is caught
-instead of filling memory); blank lines and ``#`` comments are ignored. The host sends
-``HELLO`` only after opening the port, because pyserial flushes input on open.
+Lines hold printable ASCII (and tabs); control characters (an ``ESC`` that would reach a
+terminal through the log) are an error, and so are lines longer than :data:`MAX_LINE` bytes
+(a device babbling binary is caught instead of filling memory: :class:`LineBuffer` hands such
+a line on cut, and the lines around it still count); blank lines and ``#`` comments are
+ignored. The host sends ``HELLO`` only after opening the port, because pyserial flushes input
+on open.
 """
 
 import dataclasses
@@ -100,14 +103,16 @@ def _finite(word: str, line: str) -> float:
     return value
 
 
-def parse_line(raw: bytes) -> Optional[Message]:
+def parse_line(raw: bytes, max_line: int = MAX_LINE) -> Optional[Message]:
     """Parse one line from the device (without or with its newline); None for blank/comment."""
-    if len(raw) > MAX_LINE:
-        raise HapticProtocolError(f'line longer than {MAX_LINE} bytes: {raw[:40]!r}...')
+    if len(raw) > max_line:
+        raise HapticProtocolError(f'line longer than {max_line} bytes: {raw[:40]!r}...')
     try:
         line = raw.decode('ascii').strip()
     except UnicodeDecodeError:
         raise HapticProtocolError(f'not ASCII: {raw[:40]!r}') from None
+    if not line.replace('\t', ' ').isprintable():  # ESC and the like reach logs and terminals
+        raise HapticProtocolError(f'control character in {raw[:40]!r}')
     if not line or line.startswith('#'):
         return None
     words = line.split()
@@ -147,28 +152,47 @@ def format_reading(r: Reading) -> bytes:
 
 
 class LineBuffer:
-    """Split a byte stream into lines; bounded: an over-long line raises HapticProtocolError."""
+    """
+    Split a byte stream into lines, in bounded memory, losing none of the good ones.
+
+    A line longer than ``max_line`` bytes is handed on cut to ``max_line + 1`` bytes (so
+    :func:`parse_line` refuses it as too long, in its place among the others) and the rest
+    of it, up to its newline, is skipped: a device babbling without newlines costs at most
+    ``max_line`` bytes here, and the readings before and after it still come through.
+    """
 
     def __init__(self, max_line: int = MAX_LINE) -> None:
         self._buf = bytearray()
         self._max = max_line
+        self._skipping = False
+        self.overlong = 0
+        """How many lines were longer than ``max_line`` (cut and handed on)."""
 
     def feed(self, data: bytes) -> List[bytes]:
         """Add bytes; return the complete lines now available (without newlines)."""
-        self._buf += data
         lines = []
-        while True:
-            end = self._buf.find(b'\n')
+        start = 0
+        while start < len(data):
+            end = data.find(b'\n', start)
+            piece = data[start:] if end < 0 else data[start:end]
+            if not self._skipping:
+                self._buf += piece[:self._max + 1 - len(self._buf)]
+                if len(self._buf) > self._max:
+                    lines.append(bytes(self._buf))  # cut: parse_line refuses it as too long
+                    self._buf.clear()
+                    self._skipping = True
+                    self.overlong += 1
             if end < 0:
                 break
-            lines.append(bytes(self._buf[:end]).rstrip(b'\r'))
-            del self._buf[:end + 1]
-        if len(self._buf) > self._max:
-            head = bytes(self._buf[:40])
-            self._buf.clear()
-            raise HapticProtocolError(f'line longer than {self._max} bytes: {head!r}...')
+            if self._skipping:
+                self._skipping = False
+            else:
+                lines.append(bytes(self._buf).rstrip(b'\r'))
+                self._buf.clear()
+            start = end + 1
         return lines
 
     def clear(self) -> None:
         """Forget any partial line."""
         self._buf.clear()
+        self._skipping = False

@@ -19,10 +19,12 @@ import stat
 
 import pytest
 
+from unity_kernel_core.common import files
 from unity_kernel_core.common.files import (create_private, open_or_create_private,
                                             open_private, private_subdir, quarantine,
                                             read_private, write_private)
-from unity_kernel_core.errors import StateFileError
+from unity_kernel_core.errors import ConfigError, StateFileError
+from unity_kernel_core.paths import resolve_path
 
 NOBODY = 65534
 
@@ -117,3 +119,11 @@ def test_a_private_subdir_replaces_a_symlink_or_file_and_tightens_its_own(tmp_pa
     private_subdir(tmp_path / 'loose', 'x')
     assert stat.S_IMODE((tmp_path / 'loose').stat().st_mode) == 0o700
     assert len(errors) == 1  # its own directory: made private, not moved aside
+
+
+def test_a_path_holding_a_nul_is_a_config_error_naming_it():
+    """Regression: os.open raised a bare ValueError ("embedded null byte") out of read_text."""
+    with pytest.raises(ConfigError, match='a path cannot hold a NUL character'):
+        files.read_text('/etc/host\0s', 1024)
+    with pytest.raises(FileNotFoundError, match='cannot hold a NUL'):
+        resolve_path('package://unity_kernel/a\0b', None)

@@ -186,3 +186,25 @@ def test_hot_reload_rejects_a_binary_file_with_a_message(tmp_path):
         watcher.stop()
     assert not changes
     assert 'not UTF-8' in str(errors[0])
+
+
+@pytest.mark.parametrize('text', [
+    'kernel: {robot_id: "r\\ud800"}\n',
+    '"\\udc80": 1\n',
+    'topics: [{pattern: "/a\\ud83d\\ude00", tier: HIGH}]\n',
+])
+def test_a_lone_surrogate_in_any_yaml_string_is_refused_with_its_line(text):
+    r"""Regression: "\ud800" built a str no UTF-8 consumer (ROS, HTTP, Redis) could take."""
+    issues = refused(text)
+    assert issues[0].line == 1 and 'unpaired surrogate' in issues[0].message
+
+
+def test_a_path_with_a_nul_in_a_config_file_is_an_issue_not_a_traceback(tmp_path):
+    r"""Regression: a relative path holding "\0" raised a bare ValueError out of load_config."""
+    path = tmp_path / 'kernel.yaml'
+    path.write_text('modules: {search_paths: ["a\\0b"]}\n')
+    with pytest.raises(ConfigError, match='modules.search_paths'):
+        load_config(path, environ={})
+    path.write_text('live: {token_file: "/run/a\\0b"}\n')
+    with pytest.raises(ConfigError, match='live.token_file'):
+        load_config(path, environ={})

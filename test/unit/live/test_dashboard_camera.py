@@ -103,3 +103,13 @@ def test_the_camera_keeps_the_latest_frame_and_says_why_one_is_not_shown():
     camera.offer(_event(_image(), seq=3))
     assert _decodes(camera.jpeg().data) and camera.info()['error'] is None
     assert camera.frames == 3
+
+
+def test_a_compressed_png_claiming_a_huge_chunk_is_refused_before_opencv_sees_it():
+    """Regression: any publisher's 100-byte PNG with a 2 GiB chunk made the kernel take 4 GB."""
+    ok, png = cv2.imencode('.png', np.zeros((6, 5, 3), np.uint8))
+    bomb = bytearray(png.tobytes())
+    bomb[33:37] = b'\x7f\xff\xff\xff'
+    with pytest.raises(FrameError, match='claims 2147483647 bytes'):
+        to_jpeg(_event(CompressedImage(format='png', data=bytes(bomb)),
+                       type_name='sensor_msgs/msg/CompressedImage'))

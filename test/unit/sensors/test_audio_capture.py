@@ -14,6 +14,8 @@
 
 """Audio capture without ROS: chunking, the wire layout, the level meter, the WAV source."""
 
+import os
+import struct
 import subprocess
 import wave
 
@@ -124,7 +126,9 @@ def test_chunk_encodes_with_its_format_and_decodes_to_the_same_samples():
     (b'xx', 'shorter than'),
     (b'NOPE' + bytes(28), 'magic'),
     (pcm.HEADER.pack(pcm.MAGIC, 9, 0, 1, 16000, 0, 0, 0), 'encoding id 9'),
-    (pcm.HEADER.pack(pcm.MAGIC, 1, 0, 2, 16000, 0, 0, 0) + b'abc', 'whole number')])
+    (pcm.HEADER.pack(pcm.MAGIC, 1, 0, 2, 16000, 0, 0, 0) + b'abc', 'whole number'),
+    (pcm.HEADER.pack(pcm.MAGIC, 1, 0, 1, 16000, 3, 0, 0) + b'ab', '3 valid frames'),
+    (pcm.HEADER.pack(pcm.MAGIC, 1, 0, 0, 16000, 0, 0, 0), 'channels must be > 0')])
 def test_decode_rejects_bytes_that_are_not_a_chunk(bad, message):
     with pytest.raises(ValueError, match=message):
         pcm.decode(bad)
@@ -258,3 +262,53 @@ def test_bad_wav_files_give_clear_errors(tmp_path):
         WavFileSource(str(good), sample_rate=16000)
     with pytest.raises(SensorConfigError, match='1 channel'):
         WavFileSource(str(good), channels=2)
+
+
+def wav_header(channels=1, rate=16000, width=2, data=b'\0\0' * 10):
+    """Return a RIFF/WAVE PCM file with any header fields, as a hostile file may have them."""
+    fmt = struct.pack('<HHIIHH', 1, channels, rate, (rate * channels * width) % 2 ** 32,
+                      (channels * width) % 2 ** 16, width * 8)
+    body = b'WAVE' + b'fmt ' + struct.pack('<I', len(fmt)) + fmt + b'data' + \
+        struct.pack('<I', len(data)) + data
+    return b'RIFF' + struct.pack('<I', len(body)) + body
+
+
+@pytest.mark.parametrize('fields, message', [
+    ({'rate': 0}, 'sample rate 0 Hz: expected 1 to 192000'),
+    ({'rate': 2 ** 32 - 1}, 'sample rate 4294967295 Hz'),
+    ({'channels': 65535, 'data': b''}, '65535 channels: at most 64')])
+def test_a_wav_header_out_of_range_is_a_config_error(tmp_path, fields, message):
+    """Regression: a frame rate of 0 raised a bare ValueError out of configure."""
+    path = tmp_path / 'hostile.wav'
+    path.write_bytes(wav_header(**fields))
+    with pytest.raises(SensorConfigError, match=message):
+        WavFileSource(str(path))
+
+
+@pytest.mark.timeout(10)
+def test_a_fifo_or_a_device_as_wav_file_is_refused_without_waiting(tmp_path):
+    """Regression: a FIFO as wav_path blocked configure until a writer came (forever)."""
+    fifo = tmp_path / 'fifo.wav'
+    os.mkfifo(fifo)
+    for path in (fifo, '/dev/zero', tmp_path):
+        with pytest.raises(SensorConfigError, match='not a regular file'):
+            WavFileSource(str(path))
+    with pytest.raises(SensorConfigError, match='cannot open'):
+        WavFileSource(str(tmp_path / 'a\0b.wav'))
+
+
+def test_a_device_named_with_unicode_digits_is_looked_up_by_name():
+    """Regression: device '²' passed str.isdigit() and int('²') raised a bare ValueError."""
+    from unity_sensors.audio.sources import SoundDeviceSource
+    asked = []
+
+    class FakeSd:
+        PortAudioError = OSError
+
+        def query_devices(self, spec, kind):
+            asked.append(spec)
+            return {'name': 'mic ²', 'index': 4}
+
+    assert SoundDeviceSource('²', MONO16K)._resolve(FakeSd()) == 4
+    assert SoundDeviceSource('3', MONO16K)._resolve(FakeSd()) == 4
+    assert asked == ['²', 3]

@@ -36,3 +36,15 @@ def test_bad_calibration_names_file_line_and_key(tmp_path):
     with pytest.raises(CalibrationError) as info:
         load_calibration(path)
     assert f'{path}:9: distortion_coefficients: data has 1 values' in str(info.value)
+
+
+@pytest.mark.parametrize('old, new, why', [
+    ('plumb_bob', '"plumb\\ud800bob"', 'unpaired surrogate'),
+    ('plumb_bob', '"plumb\\0bob"', 'distortion_model: must be printable text'),
+    ('test_cam', '"\\e[2J"', 'camera_name: must be printable text')])
+def test_names_published_in_every_camera_info_must_be_printable_utf8(tmp_path, old, new, why):
+    r"""Regression: "\ud800" loaded, then every CameraInfo publish raised (a fault loop)."""
+    path = tmp_path / 'cam.yaml'
+    path.write_text(CALIBRATION.replace(old, new))
+    with pytest.raises(CalibrationError, match=why):
+        load_calibration(path)

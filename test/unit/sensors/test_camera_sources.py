@@ -14,13 +14,18 @@
 
 """Camera sources (pattern, device, video file, image folder), without ROS."""
 
+import os
+
 import cv2
 import numpy as np
 import pytest
 from sensor_support import write_video
 
+from unity_kernel_core.common.images import MAX_IMAGE_FILE_BYTES
+from unity_sensors.camera.frames import as_bgr
 from unity_sensors.camera.sources import DeviceSource, Format, ImageDirSource, make_source
-from unity_sensors.camera.sources import parse_source, SourceSpec, VideoFileSource
+from unity_sensors.camera.sources import parse_source, read_image, SourceSpec
+from unity_sensors.camera.sources import VideoFileSource
 from unity_sensors.errors import DeviceLostError, DeviceNotFoundError, SensorConfigError
 
 
@@ -93,3 +98,38 @@ def test_device_source_fails_clearly_and_reports_a_lost_device(tmp_path):
         for _ in range(5):
             src.read()
     src.close()
+
+
+@pytest.mark.timeout(20)
+def test_an_image_folder_skips_what_does_not_decode_and_never_waits(tmp_path):
+    """Regression: a FIFO named like an image blocked the capture thread for good."""
+    os.mkfifo(tmp_path / 'a_fifo.png')
+    (tmp_path / 'b_dir.png').mkdir()
+    (tmp_path / 'c_garbage.jpg').write_bytes(b'\xff\xd8\xff' + b'\x00garbage' * 50)
+    (tmp_path / 'd_empty.png').write_bytes(b'')
+    with open(tmp_path / 'e_huge.bmp', 'wb') as f:  # sparse: costs nothing on disk
+        f.truncate(MAX_IMAGE_FILE_BYTES + 1)
+    cv2.imwrite(str(tmp_path / 'f_good.png'), np.full((20, 30, 3), 77, np.uint8))
+    src = ImageDirSource(SourceSpec('dir', str(tmp_path)), Format(), loop=False)
+    src.start()
+    assert int(src.read().mean()) == 77
+    assert src.unreadable == 5 and 'more than the' in src.last_unreadable
+    for name, why in (('a_fifo.png', 'not a regular file'), ('b_dir.png', 'not a regular'),
+                      ('c_garbage.jpg', 'does not decode'), ('d_empty.png', 'does not decode')):
+        with pytest.raises(SensorConfigError, match=why):
+            read_image(tmp_path / name)
+    assert src.read() is None and src.ended
+    (tmp_path / 'f_good.png').unlink()
+    src = ImageDirSource(SourceSpec('dir', str(tmp_path)), Format())
+    src.start()
+    with pytest.raises(SensorConfigError, match='none of the images .* can be read'):
+        src.read()
+
+
+def test_frames_of_an_unexpected_shape_or_type_are_refused_with_the_reason():
+    assert as_bgr(np.zeros((4, 5, 1), np.uint8)).shape == (4, 5, 3)
+    assert as_bgr(np.zeros((4, 5, 4), np.uint8)).shape == (4, 5, 3)
+    for frame in (np.zeros((4, 5, 2), np.uint8), np.zeros((4, 5, 3), np.uint16),
+                  np.zeros((0, 5, 3), np.uint8), np.zeros(7, np.uint8)):
+        with pytest.raises(SensorConfigError, match='expected 8-bit grey, BGR or BGRA'):
+            as_bgr(frame)

@@ -119,3 +119,43 @@ def test_evdev_driver_refuses_a_device_without_force_feedback(tmp_path):
         EvdevDriver(str(path), open_device=lambda p: dev).start()
     with pytest.raises(DeviceNotFoundError, match='device not found: /dev/input/nope'):
         EvdevDriver('/dev/input/nope').start()
+
+
+class FakeSerial:
+    """Stands in for serial.Serial: answers HELLO with what ``script`` says, read by read."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.timeout = 0.05
+        self.sent = []
+
+    @property
+    def in_waiting(self):
+        return len(self.script[0]) if self.script else 0
+
+    def read(self, size):
+        return self.script.pop(0) if self.script and self.sent else b''
+
+    def write(self, data):
+        self.sent.append(data)
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_a_device_babbling_before_its_handshake_still_handshakes(tmp_path):
+    """Regression: an over-long line before HELLO failed the start instead of being noise."""
+    from unity_sensors.haptic.drivers import SerialDriver
+    port = tmp_path / 'ttyFAKE'
+    port.write_text('')
+    fake = FakeSerial([b'\xff' * 3000, b'\nboot noise\nHELLO glove 1\n',
+                       b'F 1 0 0 9.8 0 0 0\n' + b'#' * 900 + b'\nF 2 0 0 9.9 0 0 0\n'])
+    driver = SerialDriver(str(port), handshake_timeout_s=2.0,
+                          open_port=lambda *args, **kwargs: fake)
+    driver.start()
+    assert driver.device_name == 'glove'
+    assert [r.seq for r in driver.read(0.05)] == [1, 2]
+    assert driver.bad_lines == 1 and 'line longer' in driver.last_bad_line

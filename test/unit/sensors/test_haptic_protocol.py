@@ -59,6 +59,26 @@ def test_line_buffer_joins_chunks_and_bounds_a_runaway_line():
     assert buf.feed(b'F 1 ') == []
     assert buf.feed(b'2\nHEL') == [b'F 1 2']
     assert buf.feed(b'LO\r\n') == [b'HELLO']
+    assert buf.feed(b'x' * 40) == [b'x' * 17]  # handed on cut: parse_line refuses it
     with pytest.raises(HapticProtocolError, match='line longer than 16 bytes'):
-        buf.feed(b'x' * 40)
-    assert buf.feed(b'ok\n') == [b'ok']
+        parse_line(b'x' * 17, max_line=16)
+    assert buf.feed(b'tail of it\nok\n') == [b'ok']
+    assert buf.overlong == 1
+
+
+def test_a_runaway_line_loses_none_of_the_readings_around_it():
+    """Regression: the readings before an over-long line in one read were dropped with it."""
+    good = format_reading(READING)
+    buf = LineBuffer()
+    first = buf.feed(good + b'\x00' * 5000)  # the runaway line's newline not yet read
+    then = buf.feed(b'\x00' * 5000 + b'\n' + good)
+    assert len(first) == 2 and parse_line(first[0]) == READING
+    with pytest.raises(HapticProtocolError, match='line longer'):
+        parse_line(first[1])
+    assert then == [good.rstrip(b'\n')] and parse_line(then[0]) == READING
+
+
+def test_control_characters_from_the_device_are_refused_not_logged():
+    with pytest.raises(HapticProtocolError, match='control character'):
+        parse_line(b'E \x1b[2J\x1b]0;owned\x07')
+    assert parse_line(b'E\tover temperature\r') == DeviceFault('over temperature')
