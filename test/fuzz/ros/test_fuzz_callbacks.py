@@ -25,7 +25,7 @@ import logging
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from hypothesis import given, strategies as st
 from lifecycle_msgs.msg import State, TransitionEvent
-from rclpy.serialization import deserialize_message, serialize_message
+from rclpy.serialization import serialize_message
 from sensor_msgs.msg import JoyFeedback, JoyFeedbackArray
 from std_msgs.msg import String
 
@@ -35,7 +35,9 @@ QUIET = logging.getLogger('test.fuzz.callbacks')
 QUIET.propagate = False
 QUIET.addHandler(logging.NullHandler())
 
-texts = st.text(max_size=30)
+# ROS strings are UTF-8 C strings: a NUL ends them, a lone surrogate cannot be sent
+chars = st.characters(blacklist_characters='\x00', blacklist_categories=('Cs',))
+texts = st.text(chars, max_size=30)
 MESSAGES = {
     # the live view's /diagnostics
     DiagnosticArray: st.builds(lambda s: DiagnosticArray(status=s), st.lists(st.builds(
@@ -54,7 +56,7 @@ MESSAGES = {
         st.lists(st.tuples(st.integers(0, 255), st.integers(0, 255),
                            st.floats(width=32, allow_nan=True)), max_size=4)),
     # the LLM bridge's requests and routed events
-    String: st.builds(String, data=st.text(max_size=200)),
+    String: st.builds(String, data=st.text(chars, max_size=200)),
 }
 
 
@@ -89,5 +91,5 @@ def test_any_cdr_reaches_the_callback_as_a_message_or_is_one_counted_error(case)
     callbacks.subscribe(node, msg_type, '/fuzz', got.append, 10, errors=errors)
     assert node.handler(data) is None
     assert len(got) + errors.total == 1
-    if how == 'valid':  # compared as messages: CDR's padding bytes are not initialized
-        assert got and got[0] == deserialize_message(serialize_message(message), msg_type)
+    if how == 'valid':  # equal field by field (repr: NaN too; CDR padding bytes may differ)
+        assert got and repr(got[0]) == repr(message)
