@@ -93,7 +93,10 @@ def lock_state_dir(state_dir: 'str | os.PathLike[str]') -> StateDirLock:
     Never waits: StateDirInUse (``state dir X is in use by pid N``) when another process
     holds it; StateDirError when the lock file cannot be used (a symlink, another user's).
     """
-    key = str(pathlib.Path(state_dir).expanduser().resolve())
+    try:
+        key = str(expand_user(state_dir).resolve())
+    except FileNotFoundError as exc:
+        raise StateDirError(f'state dir: {exc}') from None
     with _held_guard:
         if key in _held:
             fd, count = _held[key]
@@ -131,7 +134,10 @@ def ensure_private_dir(path: 'str | os.PathLike[str]', what: str = 'state_dir') 
     one (sticky bit, as ``/tmp``) or not ours: that is refused. Raise StateDirError saying
     plainly what is wrong.
     """
-    p = pathlib.Path(path).expanduser()
+    try:
+        p = expand_user(path)
+    except FileNotFoundError as exc:
+        raise StateDirError(f'{what} {path}: {exc}') from None
     try:
         p.mkdir(parents=True, exist_ok=True, mode=0o700)
         info = p.stat()
@@ -192,6 +198,21 @@ def package_share_dir(package: str) -> pathlib.Path:
             from None
 
 
+def expand_user(path: 'str | os.PathLike[str]') -> pathlib.Path:
+    """
+    Return ``path`` with a leading ``~`` or ``~user`` expanded.
+
+    FileNotFoundError naming the user when there is no such user (pathlib raises a bare
+    RuntimeError, "Could not determine home directory").
+    """
+    try:
+        return pathlib.Path(path).expanduser()
+    except RuntimeError:
+        user = str(path).split('/', 1)[0]
+        raise FileNotFoundError(f'{str(path)!r}: {user} names no user of this machine (or '
+                                'HOME is not set)') from None
+
+
 def resolve_path(raw: str, base: Optional[pathlib.Path]) -> pathlib.Path:
     """
     Resolve a path written in a config file to an absolute path.
@@ -199,8 +220,9 @@ def resolve_path(raw: str, base: Optional[pathlib.Path]) -> pathlib.Path:
     ``package://pkg/rest`` is ``rest`` under that package's share directory; ``$VARS`` and
     ``~`` are expanded; a relative path is relative to ``base`` (the folder of the file it
     was written in; the working directory when None). Raise FileNotFoundError for a
-    ``package://`` URL whose package is not installed, and for a path holding a NUL
-    character (no file can have that name; the OS would refuse it with a ValueError).
+    ``package://`` URL whose package is not installed, for a ``~user`` of no user, and for a
+    path holding a NUL character (no file can have that name; the OS would refuse it with a
+    ValueError).
     """
     if '\0' in raw:
         raise FileNotFoundError(f'{raw!r}: a path cannot hold a NUL character')
@@ -209,7 +231,7 @@ def resolve_path(raw: str, base: Optional[pathlib.Path]) -> pathlib.Path:
         if not package:
             raise FileNotFoundError(f'{raw!r}: expected package://<package>/<path>')
         return (package_share_dir(package) / rest).resolve()
-    path = pathlib.Path(os.path.expandvars(raw)).expanduser()
+    path = expand_user(os.path.expandvars(raw))
     if not path.is_absolute() and base is not None:
         path = base / path
     return path.resolve()

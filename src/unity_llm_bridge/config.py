@@ -20,7 +20,6 @@ like the kernel's config: ``llm.yaml:12: routes[0].models[1]: unknown model 'bac
 """
 
 import os
-import pathlib
 import re
 import string
 from typing import Any, Dict, List, Literal, Optional, Tuple
@@ -35,7 +34,7 @@ from unity_kernel_core.config.documents import MAX_DOCUMENT_BYTES, validation_is
 from unity_kernel_core.config.fields import REDIS_COUNT_MAX, TopicName, TopicPattern
 from unity_kernel_core.config.kernel_config import ROBOT_ID_PATTERN
 from unity_kernel_core.errors import ConfigError, ConfigIssue
-from unity_kernel_core.paths import resolve_path
+from unity_kernel_core.paths import expand_user, resolve_path
 from unity_llm_bridge.errors import BridgeConfigError
 
 _NAME = r'^[A-Za-z][A-Za-z0-9_.-]*$'
@@ -319,16 +318,18 @@ def load_bridge_config(path: 'str | os.PathLike[str]') -> LlmBridgeConfig:
     A relative ``api_key_file`` is relative to the file's folder (``package://`` URLs too),
     as the kernel config's paths are: the file works wherever it is copied.
     """
-    p = pathlib.Path(path).expanduser()
     try:
+        p = expand_user(path)
         text = read_text(p)
+    except FileNotFoundError as exc:
+        raise BridgeConfigError([ConfigIssue(str(path), None, '', str(exc))]) from None
     except ConfigError as exc:
         raise BridgeConfigError(exc.issues) from None
     config = parse_bridge_config(text, str(p))
     models = dict(config.models)
     for name, model in config.models.items():
         raw = model.api_key_file
-        if raw and not pathlib.Path(os.path.expandvars(raw)).expanduser().is_absolute():
+        if raw and not os.path.isabs(os.path.expanduser(os.path.expandvars(raw))):
             try:
                 resolved = str(resolve_path(raw, p.resolve().parent))
             except FileNotFoundError as exc:

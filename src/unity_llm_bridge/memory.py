@@ -36,7 +36,7 @@ import re
 import threading
 from typing import Any, Deque, Dict, List, Mapping, Optional, Protocol, Sequence, Set, Tuple
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from unity_kernel_core.audit import connect, StreamKeys
 from unity_kernel_core.config.documents import loads_json, MAX_DOCUMENT_BYTES
@@ -187,8 +187,12 @@ def connect_store(bridge: BridgeSettings,
         raise AuditError(f'UNITY_ROBOT_ID {robot!r}: expected a ROS name (a letter, then '
                          'letters, digits and single underscores)')
     cluster = bridge.redis_cluster
-    if cluster is None:
-        cluster = env.get('UNITY_REDIS_CLUSTER', '').strip().lower() in ('1', 'true', 'yes')
+    if cluster is None:  # read as the kernel reads it (a word pydantic takes for a bool)
+        raw = env.get('UNITY_REDIS_CLUSTER', '').strip()
+        try:
+            cluster = TypeAdapter(bool).validate_python(raw) if raw else False
+        except ValidationError:
+            raise AuditError(f'UNITY_REDIS_CLUSTER={raw!r}: expected true or false') from None
     try:
         settings = RedisSettings(url=bridge.redis_url, cluster=cluster, connect_timeout_s=2.0,
                                  socket_timeout_s=2.0)

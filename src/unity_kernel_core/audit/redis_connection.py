@@ -28,7 +28,6 @@ refreshed); ACL user, password and TLS apply to every node. Connections are made
 so a writer works the same wherever it runs.
 """
 
-import pathlib
 from typing import Any, Dict, List, Mapping, Optional, Union
 import urllib.parse
 
@@ -39,7 +38,8 @@ import redis.exceptions
 from redis.retry import Retry
 
 from unity_kernel_core.audit.record import AuditError
-from unity_kernel_core.common.credentials import read_secret, redact_url
+from unity_kernel_core.common.credentials import check_tls_files, read_secret, redact_url
+from unity_kernel_core.common.credentials import refuse_passphrase
 from unity_kernel_core.config.kernel_config import RedisSettings
 
 
@@ -119,11 +119,13 @@ def connect(settings: RedisSettings, url: Optional[str] = None,
         kwargs['password'] = password
     if scheme == 'rediss':
         kwargs['ssl_cert_reqs'] = 'required' if settings.tls_verify else 'none'
+        kwargs['ssl_password'] = refuse_passphrase  # never a prompt on the terminal
+        files = check_tls_files({f'redis.{key}': getattr(settings, key) for key in (
+            'tls_ca_file', 'tls_cert_file', 'tls_key_file')})
         for key, arg in (('tls_ca_file', 'ssl_ca_certs'), ('tls_cert_file', 'ssl_certfile'),
                          ('tls_key_file', 'ssl_keyfile')):
-            value = getattr(settings, key)
-            if value:
-                kwargs[arg] = str(pathlib.Path(value).expanduser())
+            if f'redis.{key}' in files:
+                kwargs[arg] = files[f'redis.{key}']
     elif any(getattr(settings, k) for k in ('tls_ca_file', 'tls_cert_file', 'tls_key_file')):
         raise AuditError(f'TLS files are configured but {redact_url(target)} is not '
                          'rediss://')

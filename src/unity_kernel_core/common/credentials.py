@@ -27,7 +27,7 @@ or not at all.
 import logging
 import os
 import re
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 import urllib.parse
 
 from unity_kernel_core.common.files import read_text
@@ -35,6 +35,9 @@ from unity_kernel_core.errors import ConfigError, SecretError
 
 SECRET_FILE_MAX_BYTES = 64 * 1024
 """A secret file larger than this is refused (64 KiB)."""
+TLS_FILE_MAX_BYTES = 1024 * 1024
+"""A TLS certificate, key or CA file larger than this is refused (1 MiB)."""
+_ENCRYPTED_PEM = ('-----BEGIN ENCRYPTED PRIVATE KEY-----', 'Proc-Type: 4,ENCRYPTED')
 SECRET_WORDS = ('pass', 'secret', 'token', 'key', 'auth')
 """A URL query parameter whose name holds one of these is shown as ``***``."""
 REDACTED = '***'
@@ -77,6 +80,43 @@ def read_secret(env: Optional[str], file: Optional[str], *, env_key: str, file_k
             raise SecretError(f'{env_key}: environment variable {env} is not set or empty')
         raise SecretError(f'no secret configured: set {env_key} or {file_key}')
     return None
+
+
+def check_tls_files(files: Mapping[str, Optional[str]]) -> Dict[str, str]:
+    """
+    Return the TLS files given (``{setting: path}``; CA, certificate, key), each checked.
+
+    Read as the secrets are (``~`` expanded, symlinks followed: Kubernetes mounts a Secret's
+    files as links): each must be a regular UTF-8 (PEM) file of at most
+    :data:`TLS_FILE_MAX_BYTES` (a FIFO handed to OpenSSL would block the process), and hold
+    no encrypted private key: OpenSSL would ask for its passphrase on the terminal and wait
+    (or fail with ``Invalid argument`` without one). :class:`SecretError` names the setting.
+    """
+    out = {}
+    for key, file in files.items():
+        if not file:
+            continue
+        path = os.path.expanduser(os.path.expandvars(file))
+        try:
+            text = read_text(path, TLS_FILE_MAX_BYTES, what='a PEM file')
+        except ConfigError as exc:
+            raise SecretError(f'{key}: cannot read it: {exc.issues[0]}') from None
+        if any(marker in text for marker in _ENCRYPTED_PEM):
+            raise SecretError(f'{key} {path}: holds an encrypted private key, whose passphrase '
+                              'would be asked for on a terminal: give the key unencrypted '
+                              '(openssl pkey -in KEY -out PLAIN), readable only by its user')
+        out[key] = path
+    return out
+
+
+def refuse_passphrase() -> str:
+    """
+    Refuse to unlock an encrypted key: ``ssl``'s ``load_cert_chain(password=...)``.
+
+    Without a ``password``, OpenSSL asks for the passphrase on the terminal and waits; this
+    raises :class:`SecretError` instead (:func:`check_tls_files` finds such keys first).
+    """
+    raise SecretError('a TLS private key is encrypted: give it unencrypted (openssl pkey)')
 
 
 def redact_url(url: Optional[str]) -> str:

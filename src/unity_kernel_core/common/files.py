@@ -48,7 +48,11 @@ def read_text(path: 'str | os.PathLike[str]', max_bytes: int, what: str = 'a fil
     Only regular files are read (a FIFO or a device would block or never end), and at most
     ``max_bytes`` of them. ``what`` names the file expected, for a directory given instead.
     """
-    p = pathlib.Path(path).expanduser()
+    try:
+        p = pathlib.Path(path).expanduser()
+    except RuntimeError:  # ~nosuchuser
+        raise ConfigError([ConfigIssue(str(path), None, '', 'no such user to expand ~ for')]) \
+            from None
 
     def fail(message: str) -> ConfigError:
         return ConfigError([ConfigIssue(str(p), None, '', message)])

@@ -52,7 +52,7 @@ from unity_kernel_core.config.fields import (AGE_S_MAX, DURATION_MS_MAX, NodeNam
                                              REDIS_COUNT_MAX, TopicName, TopicPattern,
                                              WAIT_MS_MAX)
 from unity_kernel_core.errors import ConfigError, ConfigIssue
-from unity_kernel_core.paths import PACKAGE_URL, resolve_path
+from unity_kernel_core.paths import expand_user, PACKAGE_URL, resolve_path
 
 ENV_PREFIX = 'UNITY_KERNEL__'
 ENV_ALIASES = {'UNITY_REDIS_URL': ('redis', 'url'), 'UNITY_REDIS_CLUSTER': ('redis', 'cluster'),
@@ -717,9 +717,9 @@ def _resolve_paths(data: Dict[str, Any], base: pathlib.Path, source: str,
                 issues.append(ConfigIssue(source, lookup_line(lines, loc), format_loc(loc),
                                           'a path cannot hold a NUL character'))
                 continue
-            if pathlib.Path(os.path.expandvars(item)).expanduser().is_absolute():
-                continue  # absolute (or ~/...): kept as written, expanded where used
             try:
+                if expand_user(os.path.expandvars(item)).is_absolute():
+                    continue  # absolute (or ~/...): kept as written, expanded where used
                 resolved = str(resolve_path(item, base))
             except FileNotFoundError as exc:
                 issues.append(ConfigIssue(source, lookup_line(lines, loc), format_loc(loc),
@@ -803,5 +803,8 @@ def load_config(path: 'str | os.PathLike[str] | None',
         except FileNotFoundError as exc:
             raise ConfigError([ConfigIssue(path, None, '', str(exc))]) from None
     else:
-        p = pathlib.Path(path).expanduser()
+        try:
+            p = expand_user(path)
+        except FileNotFoundError as exc:
+            raise ConfigError([ConfigIssue(str(path), None, '', str(exc))]) from None
     return parse_config(read_text(p), str(p), env, base=p.resolve().parent)

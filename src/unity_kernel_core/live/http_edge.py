@@ -49,6 +49,8 @@ import urllib.parse
 
 import h11
 
+from unity_kernel_core.common.credentials import refuse_passphrase
+
 _LOG = logging.getLogger('unity_kernel.live.dashboard')
 
 #: Methods that only read: every other one is a mutating request.
@@ -144,8 +146,12 @@ class HttpServer:
         self._server = _Server((host, port), self)
         self.tls = tls is not None
         if tls is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(tls[0], tls[1])
+            try:
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(tls[0], tls[1], password=refuse_passphrase)
+            except BaseException:  # a certificate that cannot be used: the port is let go
+                self._server.server_close()
+                raise
             self._server.socket = context.wrap_socket(
                 self._server.socket, server_side=True, do_handshake_on_connect=False)
         self.host = host

@@ -35,12 +35,11 @@ import time
 from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
 
 from unity_kernel_core.bus.events import Event
-from unity_kernel_core.common.credentials import read_secret, redact_urls
+from unity_kernel_core.common.credentials import check_tls_files, read_secret, redact_urls
 from unity_kernel_core.common.files import write_private
 from unity_kernel_core.component import KernelContext
-from unity_kernel_core.config.documents import read_text
 from unity_kernel_core.config.kernel_config import is_loopback, KernelConfig, LiveSettings
-from unity_kernel_core.errors import ConfigError, UnityKernelError
+from unity_kernel_core.errors import SecretError, UnityKernelError
 from unity_kernel_core.live.actions import ModuleActions
 from unity_kernel_core.live.camera import Camera
 from unity_kernel_core.live.delivery import EventRing
@@ -64,20 +63,15 @@ def tls_files(settings: LiveSettings) -> Optional[Tuple[str, str]]:
     Return the paths of ``live.tls_cert_file`` and ``tls_key_file``, or None without TLS.
 
     Each must be a readable regular file of at most 1 MiB (a FIFO handed to ``ssl`` would
-    block the kernel): raise ValueError saying which one and why otherwise.
+    block the kernel) holding no encrypted key (``ssl`` would wait for its passphrase on the
+    terminal): SecretError saying which one and why otherwise
+    (:func:`~unity_kernel_core.common.credentials.check_tls_files`).
     """
     if settings.tls_cert_file is None or settings.tls_key_file is None:
         return None
-    paths = []
-    for key, name in (('tls_cert_file', settings.tls_cert_file),
-                      ('tls_key_file', settings.tls_key_file)):
-        path = pathlib.Path(name).expanduser()
-        try:
-            read_text(path, max_bytes=1024 * 1024)
-        except ConfigError as exc:
-            raise ValueError(f'live.{key}: cannot read it: {exc.issues[0]}') from None
-        paths.append(str(path))
-    return paths[0], paths[1]
+    files = check_tls_files({'live.tls_cert_file': settings.tls_cert_file,
+                             'live.tls_key_file': settings.tls_key_file})
+    return files['live.tls_cert_file'], files['live.tls_key_file']
 
 
 def read_token(settings: LiveSettings, environ: Mapping[str, str]) -> Optional[str]:
@@ -161,7 +155,7 @@ class LiveView:
             self.foxglove = FoxgloveServer(
                 s, node=self.context.node, modules=self._modules, graph=self._graph,
                 gate=self._gate(s.foxglove_host), tls=self._tls_paths())
-        except (OSError, ssl.SSLError, ValueError) as exc:  # a bind or certificate error
+        except (OSError, ssl.SSLError, ValueError, SecretError) as exc:  # bind, certificate
             self._fail(f'Foxglove server not started on {s.foxglove_host}:'
                        f'{s.foxglove_port}: {exc}')
 
@@ -180,7 +174,7 @@ class LiveView:
         try:
             self.dashboard = Dashboard(s.dashboard_host, s.dashboard_port, api,
                                        tls=self._tls_paths())
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, SecretError) as exc:  # a bind or certificate error
             self._fail(f'dashboard not started on {s.dashboard_host}:{s.dashboard_port}: '
                        f'{exc}')
 

@@ -51,7 +51,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from unity_kernel_core.bus.events import Tier
-from unity_kernel_core.common.credentials import RedactingFilter
+from unity_kernel_core.common.credentials import RedactingFilter, refuse_passphrase
 from unity_kernel_core.live import protocol
 from unity_kernel_core.live.dispatch import Dispatcher, Handlers, Service
 from unity_kernel_core.live.gate import Gate, generate_token, Refusal, Visitor
@@ -149,7 +149,7 @@ class WsServer:
         if self.options.tls is None:
             return None
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(*self.options.tls)
+        context.load_cert_chain(*self.options.tls, password=refuse_passphrase)
         return context
 
     async def _main(self, ready: 'concurrent.futures.Future[int]') -> None:

@@ -63,6 +63,7 @@ import gc
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 from typing import Any, Callable, List, NoReturn, Optional, Sequence, TypeVar
@@ -76,6 +77,7 @@ from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 from rclpy.utilities import remove_ros_args
 
+from unity_kernel_core.errors import UnityKernelError
 from unity_kernel_core.ros import callbacks, log_forwarding, startup, transport
 from unity_kernel_core.ros.parameters import ParameterStartError, ParameterTable, ParamSpec
 
@@ -109,6 +111,10 @@ def _labelled(callback: Transition, label: str) -> Transition:
 
     setattr(transition, 'sets_state_label', True)
     return transition
+
+
+class NodeStartError(UnityKernelError):
+    """rcl could not create the node (the reason is rcl's first line)."""
 
 
 class ShutdownSignals:
@@ -404,7 +410,7 @@ def run(factory: Callable[[], N], args: Optional[List[str]] = None, *,
             code = _run_node(factory, signals, autostart, on_active, executor_factory)
     except (KeyboardInterrupt, ExternalShutdownException):
         code = 0
-    except ParameterStartError as exc:  # before the node existed: one line, as above
+    except (ParameterStartError, NodeStartError) as exc:  # before the node existed: one line
         print(f'{program}: cannot start: {exc}', file=sys.stderr, flush=True)
         code = 2
     finally:
@@ -426,8 +432,18 @@ def startup_problem(argv: Sequence[str]) -> Optional[str]:
 
     Checked before anything starts, so that a mistake is one line and exit code 2, not a
     traceback (rclpy) or an abrupt exit of the process from inside DDS (a ``ROS_DOMAIN_ID``
-    out of range): ``ROS_DOMAIN_ID`` is a number in 0..232, and the ROS arguments parse.
+    out of range) or a wait for ever: ``ROS_DOMAIN_ID`` is a number in 0..232,
+    ``FASTDDS_DEFAULT_PROFILES_FILE`` is no FIFO or device, and the ROS arguments parse.
     """
+    profiles = os.environ.get(transport.PROFILES_VARIABLE, '').strip()
+    if profiles:  # Fast DDS would open a FIFO (or a device) there and wait for ever
+        try:
+            mode = os.stat(profiles).st_mode
+        except (OSError, ValueError):
+            mode = None  # missing: Fast DDS says so and goes on with its defaults
+        if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            return (f'{transport.PROFILES_VARIABLE}={profiles!r} is not a regular file (a FIFO '
+                    'or a device): Fast DDS would wait on it for ever')
     domain = os.environ.get('ROS_DOMAIN_ID', '').strip()
     if domain:
         try:
@@ -468,7 +484,10 @@ def _run_node(factory: Callable[[], N], signals: ShutdownSignals, autostart: Opt
               on_active: Optional[Callable[[N], None]],
               executor_factory: Callable[..., Any]) -> int:
     """Build, spin and destroy the node (its references end with this frame)."""
-    node = factory()
+    try:
+        node = factory()
+    except RCLError as exc:  # rcl could not make it: ROS_STATIC_PEERS it cannot resolve, say
+        raise NodeStartError(_first_line(exc)) from None
     executor = executor_factory(context=node.context)
     try:
         if autostart is None:

@@ -116,3 +116,39 @@ def test_up_with_a_start_parameter_of_the_wrong_type_stops_its_private_redis(tmp
     assert 'Traceback' not in done.stderr
     assert "unity-kernel: cannot start: cannot set parameter 'spawn_modules'" in done.stderr
     assert not redis_servers_of(tmp_path)
+
+
+def test_a_fifo_as_the_fast_dds_profile_file_is_one_line_not_a_wait_for_ever(tmp_path,
+                                                                             ros_env):
+    """Regression: Fast DDS opened the FIFO at the first node and waited for a writer."""
+    import os
+    fifo = tmp_path / 'profiles.xml'
+    os.mkfifo(fifo)
+    env = {**ros_env, 'FASTDDS_DEFAULT_PROFILES_FILE': str(fifo)}
+    done = support.cli(env, 'up', '--config', str(config(tmp_path)), timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip() == ('unity-kernel: cannot start: FASTDDS_DEFAULT_PROFILES_FILE='
+                                   f"'{fifo}' is not a regular file (a FIFO or a device): Fast "
+                                   'DDS would wait on it for ever')
+    assert not (tmp_path / 'state').exists()
+
+
+def test_a_static_peer_rcl_cannot_resolve_is_one_line_and_stops_the_private_redis(tmp_path,
+                                                                                  ros_env):
+    """Regression: rcl's RCLError at node creation ended up with a traceback."""
+    env = {**ros_env, 'ROS_STATIC_PEERS': '[[[;;'}
+    done = support.cli(env, 'up', '--config', str(config(tmp_path)), timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert 'Traceback' not in done.stderr
+    assert 'unity-kernel: cannot start: error creating node: Unable to resolve peer [[[' \
+        in done.stderr
+    assert not redis_servers_of(tmp_path)
+
+
+def test_another_rmw_than_the_installed_one_ends_before_anything_starts(tmp_path, ros_env):
+    """Show rcl ending the process (102) when rclpy is imported: before Redis starts."""
+    env = {**ros_env, 'RMW_IMPLEMENTATION': 'rmw_no_such_dds'}
+    done = support.cli(env, 'up', '--config', str(config(tmp_path)), timeout=60)
+    assert done.returncode == 102, done.stdout + done.stderr
+    assert "Expected RMW implementation identifier of 'rmw_no_such_dds'" in done.stderr
+    assert not redis_servers_of(tmp_path) and not (tmp_path / 'state' / 'redis').exists()

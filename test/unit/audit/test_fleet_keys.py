@@ -117,3 +117,8 @@ def test_the_llm_bridge_takes_robot_id_and_cluster_from_the_robots_environment()
         connect_store(bridge, environ={'UNITY_ROBOT_ID': 'a-b'})
     with pytest.raises(AuditError, match='Redis Cluster'):  # nothing listens on port 1
         connect_store(bridge, environ={'UNITY_REDIS_CLUSTER': 'true'})
+    assert type(connect_store(bridge, environ={'UNITY_REDIS_CLUSTER': 'off'})[0]).__name__ == \
+        'Redis'
+    # regression: any other word was read as false, where the kernel refuses it
+    with pytest.raises(AuditError, match="UNITY_REDIS_CLUSTER='sure': expected true or false"):
+        connect_store(bridge, environ={'UNITY_REDIS_CLUSTER': 'sure'})

@@ -39,13 +39,15 @@ def test_password_comes_from_env_then_file(tmp_path):
         resolve_password(settings(f'password_file: {tmp_path / "empty"}'), {})
 
 
-def test_tls_files_need_a_rediss_url():
+def test_tls_files_need_a_rediss_url(tmp_path):
     with pytest.raises(ConfigError, match='not rediss'):
         settings('url: "redis://127.0.0.1:1/0", tls_ca_file: /ca.pem')
-    s = settings('url: "rediss://127.0.0.1:1/0", tls_ca_file: /ca.pem, tls_verify: false')
+    ca = tmp_path / 'ca.pem'
+    ca.write_text('-----BEGIN CERTIFICATE-----\n')
+    s = settings(f'url: "rediss://127.0.0.1:1/0", tls_ca_file: {ca}, tls_verify: false')
     client = connect(s, environ={})
     kwargs = client.connection_pool.connection_kwargs
-    assert kwargs['ssl_ca_certs'] == '/ca.pem' and kwargs['ssl_cert_reqs'] == 'none'
+    assert kwargs['ssl_ca_certs'] == str(ca) and kwargs['ssl_cert_reqs'] == 'none'
     with pytest.raises(ConfigError, match='expected redis://'):
         settings('url: "http://x"')  # the schema refuses it now, naming the key
     with pytest.raises(AuditError, match='unsupported Redis URL scheme'):
@@ -59,3 +61,21 @@ def test_a_fifo_as_password_file_is_refused_without_blocking(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(SecretError, match='not a regular file'):
         resolve_password(settings(f'password_file: {fifo}'), {})
+
+
+@pytest.mark.timeout(20)
+def test_tls_files_that_would_block_or_prompt_are_refused_at_connect(tmp_path):
+    """Regression: a FIFO as CA blocked OpenSSL; an encrypted key made it ask on the terminal."""
+    import os
+    fifo, key, cert = tmp_path / 'ca', tmp_path / 'key.pem', tmp_path / 'cert.pem'
+    os.mkfifo(fifo)
+    key.write_text('-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIF\n')
+    cert.write_text('-----BEGIN CERTIFICATE-----\n')
+    with pytest.raises(SecretError, match='redis.tls_ca_file: cannot read it: .*not a regular'):
+        connect(settings(f'url: "rediss://127.0.0.1:1/0", tls_ca_file: {fifo}'), environ={})
+    with pytest.raises(SecretError, match='redis.tls_key_file .* encrypted private key'):
+        connect(settings(f'url: "rediss://127.0.0.1:1/0", tls_cert_file: {cert}, '
+                         f'tls_key_file: {key}'), environ={})
+    with pytest.raises(SecretError, match='redis.tls_ca_file: cannot read it: .*not found'):
+        connect(settings(f'url: "rediss://127.0.0.1:1/0", tls_ca_file: {tmp_path / "no"}'),
+                environ={})

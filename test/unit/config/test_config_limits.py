@@ -208,3 +208,16 @@ def test_a_path_with_a_nul_in_a_config_file_is_an_issue_not_a_traceback(tmp_path
     path.write_text('live: {token_file: "/run/a\\0b"}\n')
     with pytest.raises(ConfigError, match='live.token_file'):
         load_config(path, environ={})
+
+
+def test_a_home_of_no_user_is_an_issue_not_a_traceback(tmp_path):
+    """Regression: "~nosuchuser/..." made pathlib raise a bare RuntimeError out of load_config."""
+    from unity_kernel_core.paths import ensure_private_dir, StateDirError
+    path = tmp_path / 'kernel.yaml'
+    path.write_text('modules: {search_paths: ["~nosuchuser_x/mods"]}\n')
+    with pytest.raises(ConfigError, match=r'search_paths\[0\]: .*~nosuchuser_x names no user'):
+        load_config(path, environ={})
+    with pytest.raises(ConfigError, match='names no user'):
+        load_config('~nosuchuser_x/kernel.yaml', environ={})
+    with pytest.raises(StateDirError, match='names no user'):
+        ensure_private_dir('~nosuchuser_x/state')

@@ -159,8 +159,20 @@ def test_tls_files_must_be_regular_files_and_a_fifo_is_refused_at_once(tmp_path)
     assert tls_files(parse_config('').live) is None
     both = parse_config(f'live: {{tls_cert_file: {cert}, tls_key_file: {key}}}').live
     assert tls_files(both) == (str(cert), str(key))
-    with pytest.raises(ValueError, match='live.tls_key_file: cannot read it: .*not a regular'):
+    with pytest.raises(SecretError, match='live.tls_key_file: cannot read it: .*not a regular'):
         tls_files(parse_config(f'live: {{tls_cert_file: {cert}, tls_key_file: {fifo}}}').live)
-    with pytest.raises(ValueError, match='live.tls_cert_file: cannot read it: .*not found'):
+    with pytest.raises(SecretError, match='live.tls_cert_file: cannot read it: .*not found'):
         tls_files(parse_config(f'live: {{tls_cert_file: {tmp_path / "no.pem"}, '
                                f'tls_key_file: {key}}}').live)
+
+
+def test_an_encrypted_tls_key_is_refused_before_ssl_asks_for_its_passphrase(tmp_path):
+    """Regression: ssl prompted "Enter PEM pass phrase:" on the terminal and waited."""
+    cert, key = tmp_path / 'cert.pem', tmp_path / 'key.pem'
+    cert.write_text('-----BEGIN CERTIFICATE-----\n')
+    for header in ('-----BEGIN ENCRYPTED PRIVATE KEY-----\n',
+                   '-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n'):
+        key.write_text(header)
+        live = parse_config(f'live: {{tls_cert_file: {cert}, tls_key_file: {key}}}').live
+        with pytest.raises(SecretError, match='live.tls_key_file .* encrypted private key'):
+            tls_files(live)

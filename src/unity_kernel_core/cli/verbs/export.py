@@ -28,6 +28,7 @@ from unity_kernel_core.api.audit import check_pattern, EXPORT_FORMATS, export_ra
 from unity_kernel_core.api.audit import open_store
 from unity_kernel_core.api.text import printable
 from unity_kernel_core.errors import AuditError, ConfigError, PatternError
+from unity_kernel_core.paths import expand_user
 
 NAME = 'export'
 HELP = ('write audit-trail events to an MCAP file or a rosbag2 bag folder (ROS 2 CDR, '
@@ -152,13 +153,20 @@ class Progress:
         self._bar.stop()
 
 
+def _output_path(text: str) -> pathlib.Path:
+    try:
+        return expand_user(text)
+    except FileNotFoundError as exc:  # ~nosuchuser: argparse names the argument
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_range_arguments(parser)
     parser.add_argument('--format', choices=EXPORT_FORMATS, default='mcap',
                         help='mcap: one MCAP file; rosbag2: a bag folder (metadata.yaml + '
                              'MCAP) for ros2 bag')
-    parser.add_argument('--output', '-o', type=lambda t: pathlib.Path(t).expanduser(),
-                        required=True, help='output file (mcap) or new folder (rosbag2)')
+    parser.add_argument('--output', '-o', type=_output_path, required=True,
+                        help='output file (mcap) or new folder (rosbag2)')
 
 
 def main(args: argparse.Namespace) -> int:
