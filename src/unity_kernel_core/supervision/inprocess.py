@@ -18,6 +18,13 @@ Run an in-process module: load its class, attach its handlers to the bus, time i
 Loading from a ``file.py:Class`` entry imports the file under a fresh module name each time,
 so a reload picks up edited source; a file that fails to import or has no such class raises
 ModuleError with the reason, and the version already running is left alone.
+
+A module's code runs in the kernel's process, so what it raises is contained where it is
+called: at import, in its constructor and hooks (ModuleError), in a handler (the bus counts
+it) and in a periodic method (counted, logged). ``sys.exit()`` and ``KeyboardInterrupt`` from
+a module (:data:`ESCAPES`) are turned into such errors too: raised on a bus worker or the
+supervisor's threads they would end that thread without a word, and with it every handler
+of a tier or all supervision.
 """
 
 import importlib
@@ -39,6 +46,13 @@ from unity_kernel_core.supervision.module_api import (event_handlers, Module, Mo
                                                       periodic_methods)
 
 _load_counter = itertools.count(1)
+ESCAPES = (SystemExit, KeyboardInterrupt)
+"""What a module may raise that is no Exception: contained like one (a module cannot end
+the kernel, a bus worker or the supervisor's threads)."""
+
+
+class ModuleExit(ModuleError):
+    """A module raised SystemExit or KeyboardInterrupt: contained as its failure."""
 
 
 def load_module_class(manifest: Manifest) -> type:
@@ -69,7 +83,7 @@ def load_module_class(manifest: Manifest) -> type:
         raise ModuleError(manifest.name, f'entry refused: {exc}') from None
     except ModuleError:
         raise
-    except Exception as exc:  # any import-time error: report it with its location
+    except (Exception, *ESCAPES) as exc:  # any import-time error: report it with its location
         tb = traceback.extract_tb(exc.__traceback__)
         where = f' ({tb[-1].filename}:{tb[-1].lineno})' if tb else ''
         raise ModuleError(manifest.name, f'importing {target} failed: '
@@ -142,7 +156,11 @@ class InProcessRunner:
         assert self.module_class is not None
         context = ModuleContext(self.manifest.name, self.manifest.parameters, self.state_dir,
                                 self.bus.publish)
-        instance = self.module_class(context)
+        try:
+            instance = self.module_class(context)
+        except (Exception, *ESCAPES) as exc:
+            raise ModuleError(self.manifest.name, f'its constructor raised '
+                                                  f'{type(exc).__name__}: {exc}') from exc
         self._call_hook(instance, 'on_configure')
         self.instance = instance
 
@@ -227,7 +245,7 @@ class InProcessRunner:
     def _call_hook(self, instance: Module, hook: str) -> None:
         try:
             getattr(instance, hook)()
-        except Exception as exc:
+        except (Exception, *ESCAPES) as exc:
             raise ModuleError(self.manifest.name,
                               f'{hook} raised {type(exc).__name__}: {exc}') from exc
 
@@ -260,6 +278,10 @@ class InProcessRunner:
                 self._busy[key] = started
             try:
                 result = func(event)
+            except ESCAPES as exc:  # an Exception for the bus, which contains those
+                self._record(started, key, exc)
+                raise ModuleExit(self.manifest.name, f'a handler raised '
+                                                     f'{type(exc).__name__}: {exc}') from exc
             except BaseException as exc:
                 self._record(started, key, exc)
                 raise
@@ -277,7 +299,7 @@ class InProcessRunner:
                 self._busy[key] = started
             try:
                 func()
-            except Exception as exc:  # counted and logged; the period goes on
+            except (Exception, *ESCAPES) as exc:  # counted and logged; the period goes on
                 self._record(started, key, exc)
                 log.error(f'{method} failed: {type(exc).__name__}: {exc}')
                 return

@@ -231,7 +231,13 @@ class ModuleFileError(ValueError):
 def module_file(directory: pathlib.Path, relative: str) -> pathlib.Path:
     """Resolve ``relative`` against ``directory``; refuse it unless it stays inside."""
     base = pathlib.Path(directory).resolve()
-    path = (base / relative).resolve()
+    if '\0' in relative:  # the OS takes no NUL in a name (resolve would raise ValueError)
+        raise ModuleFileError(f'{relative!r}: a path cannot hold a NUL character')
+    try:
+        path = (base / relative).resolve()
+    except (RuntimeError, OSError) as exc:  # a symlink loop, a name too long
+        raise ModuleFileError(f'{relative!r} cannot be resolved in the module folder {base}: '
+                              f'{exc}') from None
     if path != base and base not in path.parents:
         raise ModuleFileError(f'{relative!r} resolves to {path}, outside the module folder '
                               f'{base}: only files inside it (or installed console scripts) '

@@ -129,3 +129,39 @@ def test_hook_that_raises_is_reported_with_the_hook(tmp_path, bus):
     runner = InProcessRunner(make(tmp_path, source=source), bus, tmp_path)
     with pytest.raises(ModuleError, match='on_configure raised ValueError: bad parameter'):
         runner.configure()
+
+
+EXITING = SOURCE.replace("        if self.fail:\n            raise RuntimeError('boom')",
+                         '        if self.fail:\n            raise SystemExit(3)')
+
+
+@pytest.mark.parametrize('where', ['import', 'constructor', 'on_configure'])
+def test_a_module_calling_sys_exit_while_loading_fails_and_ends_nothing(tmp_path, bus, where):
+    """Regression: SystemExit passed every `except Exception` and ended the supervisor's loop."""
+    source = {'import': 'import sys\nsys.exit(3)\n' + SOURCE,
+              'constructor': SOURCE.replace('class Probe(Module):\n',
+                                            'class Probe(Module):\n    def __init__(self, c):\n'
+                                            '        raise SystemExit(3)\n\n'),
+              'on_configure': SOURCE.replace('        self.seen = []\n',
+                                             '        raise SystemExit(3)\n')}[where]
+    runner = InProcessRunner(make(tmp_path, source=source), bus, tmp_path)
+    with pytest.raises(ModuleError, match='SystemExit: 3|raised SystemExit: 3'):
+        runner.configure()
+
+
+def test_a_handler_calling_sys_exit_is_counted_and_the_bus_worker_goes_on(tmp_path, bus):
+    """Regression: a handler's SystemExit ended the bus worker of its tier for every module."""
+    runner = InProcessRunner(make(tmp_path, source=EXITING, fail=True), bus, tmp_path)
+    others = []
+    bus.subscribe('/safety/**', lambda event: others.append(event.topic), tiers=[Tier.CRITICAL])
+    runner.configure()
+    runner.activate()
+    for i in range(3):
+        bus.publish(f'/safety/{i}', 'std_msgs/msg/Empty', None, tier=Tier.CRITICAL)
+    bus.wait_idle(10)
+    assert sorted(others) == ['/safety/0', '/safety/1', '/safety/2']
+    assert runner.describe()['handler_errors'] >= 3 and 'SystemExit' in runner.last_error
+    bus.publish('/safety/after', 'std_msgs/msg/Empty', None, tier=Tier.CRITICAL)
+    bus.wait_idle(10)
+    assert '/safety/after' in others  # the tier's worker still runs
+    runner.stop()

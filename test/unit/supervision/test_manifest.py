@@ -173,3 +173,27 @@ def test_discovery_keeps_good_modules_and_reports_bad_and_duplicate(tmp_path):
     assert 'broken/manifest.yaml' in text and 'version: Field required' in text
     assert "module 'camera' is already defined" in text
     assert 'module search path is not a directory' in text
+
+
+def test_a_file_name_that_cannot_be_resolved_is_an_issue_and_discovery_goes_on(tmp_path):
+    """
+    Regression (the manifest fuzzer): a NUL or a symlink loop in `executable` stopped discover.
+
+    It raised out of it, and every module of the search paths was lost with it.
+    """
+    for name, executable in (('nul', '"bin\\0/node.py"'), ('loop', 'a/x.py')):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / 'manifest.yaml').write_text(
+            f'name: {name}\nversion: 1.0.0\nkind: node\nexecutable: {executable}\n')
+    (tmp_path / 'loop' / 'a').symlink_to('b')
+    (tmp_path / 'loop' / 'b').symlink_to('a')
+    good = tmp_path / 'good'
+    good.mkdir()
+    (good / 'manifest.yaml').write_text('name: good\nversion: 1.0.0\nkind: node\n'
+                                        'executable: node.py\n')
+    found, errors = discover([tmp_path])
+    assert list(found) == ['good']
+    messages = sorted(str(e) for e in errors)
+    assert 'cannot be resolved in the module folder' in messages[0]
+    assert 'a path cannot hold a NUL character' in messages[1]
