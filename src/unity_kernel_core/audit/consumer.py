@@ -39,7 +39,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 import redis
 
 from unity_kernel_core.audit.record import (AuditEntryError, AuditError, AuditRecord,
-                                            parse_id, StreamKeys)
+                                            parse_id, StreamKeys, text_of)
 from unity_kernel_core.bus.patterns import compile_pattern
 
 _LOG = logging.getLogger('unity_kernel.consumer')
@@ -82,7 +82,17 @@ class AuditConsumer:
     def refresh(self) -> List[str]:
         """Find topic streams matching the pattern and create the group on new ones."""
         for raw in sorted(self.client.smembers(self.keys.streams)):
-            key = _text(raw)
+            try:
+                key = raw.decode('utf-8') if isinstance(raw, bytes) else str(raw)
+            except UnicodeDecodeError:  # anyone who can write to Redis can add one
+                shown = text_of(raw)
+                if shown not in self._bad_keys:
+                    self._bad_keys.add(shown)
+                    _LOG.error('consumer %s: stream name %s in %s is not UTF-8: skipped',
+                               self.group, shown, self.keys.streams)
+                    if self.on_bad is not None:
+                        self.on_bad(shown, '', 'its name is not UTF-8')
+                continue
             if key in self._streams or key in self._bad_keys:
                 continue
             try:

@@ -18,7 +18,9 @@ Run a node module: start its process (or find it, under ``ros2 launch``) and dri
 When the kernel starts the process itself (``unity-kernel up``) it owns it: the process gets
 its own session (a Ctrl-C at the terminal reaches the kernel only, which then shuts the
 modules down in order) and dies with the kernel (``PR_SET_PDEATHSIG``). Its output goes to
-``<state_dir>/logs/<module>.log``, rotated at 5 MB. A manifest's ``scheduling`` runs the
+``<state_dir>/logs/<module>.log``, rotated at 5 MB; the folder and the files are state of the
+kernel's (``common.files``): a symlink, another user's file or a group-writable one in their
+place is moved aside, never followed. A manifest's ``scheduling`` runs the
 command through the prefix of :mod:`unity_kernel_core.supervision.scheduling`
 (:mod:`unity_kernel_core.common.os_scheduling`'s program); when the
 setting is not permitted, the start fails with the prefix's one-line reason.
@@ -36,8 +38,9 @@ import time
 from typing import Any, Callable, Collection, Dict, IO, List, Optional, Type
 
 from unity_kernel_core.common import os_scheduling
-from unity_kernel_core.errors import ModuleError
-from unity_kernel_core.paths import ensure_private_dir
+from unity_kernel_core.common.files import create_private, open_private, private_subdir
+from unity_kernel_core.common.files import quarantine
+from unity_kernel_core.errors import ModuleError, StateFileError
 from unity_kernel_core.supervision import scheduling
 from unity_kernel_core.supervision.lifecycle_client import LifecycleClient
 from unity_kernel_core.supervision.machine import Failure, FailureKind
@@ -328,12 +331,7 @@ class NodeRunner:
     def _spawn(self) -> None:
         self._end_process(graceful=False)
         command = self.command()
-        ensure_private_dir(self.log_path.parent, 'module log folder')
-        if self.log_path.exists() and self.log_path.stat().st_size > LOG_ROTATE_BYTES:
-            self.log_path.replace(self.log_path.with_suffix('.log.1'))
-        self._log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                                      0o600), 'ab')
-        os.chmod(self.log_path, 0o600)  # a log left by an older version
+        self._log = os.fdopen(self._open_log(), 'ab')
         self._log.write(f'--- start: {" ".join(command)}\n'.encode())
         self._log.flush()
         env = dict(os.environ if self.env is None else self.env)
@@ -343,11 +341,44 @@ class NodeRunner:
                                      start_new_session=True, preexec_fn=_die_with_parent)
         self.starts += 1
 
+    def _open_log(self) -> int:
+        """
+        Return the module's log opened to append, without following a symlink.
+
+        The folder is made private (whatever is in its place moved aside); a log that is not
+        this user's regular file, or is writable by others, is moved aside and a new one
+        made; one over :data:`LOG_ROTATE_BYTES` becomes ``<module>.log.1``.
+        """
+        try:
+            private_subdir(self.log_path.parent, 'module log folder')
+        except (OSError, StateFileError) as exc:
+            raise ModuleError(self.manifest.name, f'module log folder {self.log_path.parent}: '
+                                                  f'{exc}') from None
+        flags = os.O_WRONLY | os.O_APPEND
+        try:
+            fd = open_private(self.log_path, flags)
+        except FileNotFoundError:
+            return create_private(self.log_path, flags)
+        except StateFileError as exc:
+            quarantine(self.log_path, 'module log', str(exc).split(': ', 1)[-1],
+                       'nothing written to it; a new one is made')
+            return create_private(self.log_path, flags)
+        os.fchmod(fd, 0o600)  # a log left readable by an older version
+        if os.fstat(fd).st_size > LOG_ROTATE_BYTES:
+            os.close(fd)
+            os.replace(self.log_path, self.log_path.with_suffix('.log.1'))
+            return create_private(self.log_path, flags)
+        return fd
+
     def _last_log_line(self) -> str:
         """Return the last line the process wrote to its log."""
         if self._log is not None:
             self._log.flush()
-        with open(self.log_path, 'rb') as f:
+        try:
+            fd = open_private(self.log_path)
+        except (OSError, StateFileError):
+            return ''
+        with os.fdopen(fd, 'rb') as f:
             f.seek(max(f.seek(0, os.SEEK_END) - 4096, 0))
             lines = f.read().decode(errors='replace').strip().splitlines()
         return lines[-1] if lines else ''

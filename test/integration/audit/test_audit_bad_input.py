@@ -109,6 +109,19 @@ def test_consumer_acknowledges_and_reports_malformed_entries(bad_trail, redis_se
     assert bad_trail.xpending('unity:topic:/bad/malformed', 'g2')['pending'] == 0
 
 
+def test_a_consumer_skips_a_stream_name_that_is_not_utf8_and_goes_on(bad_trail, redis_server):
+    """Regression: a non-UTF-8 member of the stream set raised out of every poll."""
+    bad_trail.sadd('unity:streams', b'unity:topic:/bad\xff')
+    bad, handled = [], []
+    consumer = AuditConsumer(redis.Redis.from_url(redis_server.url), StreamKeys('unity'),
+                             'g3', 'c1', '/good', on_bad=lambda k, i, e: bad.append((k, e)))
+    while consumer.poll(handled.append):
+        pass
+    consumer.poll(handled.append)
+    assert [r.cdr for r in handled] == GOOD
+    assert bad == [('unity:topic:/bad\\xff', 'its name is not UTF-8')]
+
+
 def test_mirror_keeps_going_past_a_key_of_the_wrong_type_and_non_ros_payloads(
         tmp_path, redis_server):
     client = redis.Redis.from_url(redis_server.url)

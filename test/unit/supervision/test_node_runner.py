@@ -68,3 +68,32 @@ def test_a_launched_node_runner_starts_no_process_and_cannot_be_told_to(tmp_path
     with pytest.raises(TypeError):  # no spawn argument to ignore any more
         LaunchedNodeRunner(node('camera', 'camera'), client, tmp_path,  # type: ignore
                            spawn=True)
+
+
+def test_a_module_log_is_opened_without_following_what_was_planted_in_its_place(tmp_path):
+    """Regression: the log was opened (and chmod-ed) through a symlink in its place."""
+    import os
+    outside = tmp_path / 'outside.txt'
+    outside.write_text('not for the kernel\n')
+    os.chmod(outside, 0o644)
+    runner = NodeRunner(node('camera', 'camera'), Client(), tmp_path / 'state')  # type: ignore
+    (tmp_path / 'state').mkdir(mode=0o700)
+    logs = tmp_path / 'state' / 'logs'
+    logs.mkdir(mode=0o700)
+    (logs / 'camera.log').symlink_to(outside)
+    fd = runner._open_log()
+    os.write(fd, b'module output\n')
+    os.close(fd)
+    assert outside.read_text() == 'not for the kernel\n'
+    assert oct(outside.stat().st_mode & 0o777) == '0o644'
+    assert not (logs / 'camera.log').is_symlink()
+    assert (logs / 'camera.log').read_text() == 'module output\n'
+    assert any(p.name.startswith('camera.log.damaged-') for p in logs.iterdir())
+    assert runner._last_log_line() == 'module output'
+    # the folder itself replaced by a symlink: moved aside, a private one made
+    other = tmp_path / 'elsewhere'
+    other.mkdir()
+    os.rename(logs, tmp_path / 'old-logs')
+    logs.symlink_to(other)
+    os.close(runner._open_log())
+    assert not logs.is_symlink() and not any(other.iterdir())
