@@ -183,8 +183,9 @@ class HapticNode(SensorNode):
         if self.state_label != 'active' or driver is None or \
                 (worker is not None and worker.reconnecting):
             self.feedback_refused += len(commands)
-            self.get_logger().warning(f'feedback refused ({self.state_label}, device '
-                                      f'{"reconnecting" if worker else "closed"}): {commands}')
+            self.get_logger().warning(f'{len(commands)} feedback command(s) refused '
+                                      f'({self.state_label}, device '
+                                      f'{"reconnecting" if worker else "closed"})')
             return
         try:
             with self._feedback_lock:
