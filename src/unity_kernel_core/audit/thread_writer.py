@@ -35,10 +35,10 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from unity_kernel_core.audit.batch_writer import BatchWriter, journal_for
+from unity_kernel_core.audit.batch_writer import BatchWriter, writer_parts
 from unity_kernel_core.audit.journal import Journal
 from unity_kernel_core.audit.record import StreamEntry, StreamKeys
-from unity_kernel_core.audit.redis_connection import Client, connect
+from unity_kernel_core.audit.redis_connection import Client
 from unity_kernel_core.audit.tap_queue import TapQueue
 from unity_kernel_core.bus.event_bus import DeadLetter
 from unity_kernel_core.bus.events import Event
@@ -54,9 +54,7 @@ class MirrorWriter:
     @classmethod
     def for_config(cls, config: KernelConfig, state_dir: pathlib.Path) -> 'MirrorWriter':
         """Return the writer of ``config``: its journal under ``state_dir``, its connection."""
-        settings = config.redis
-        return cls(settings, config.routes, StreamKeys.of(config),
-                   journal_for(settings, state_dir), lambda: connect(settings))
+        return cls(*writer_parts(config, state_dir))
 
     def __init__(self, settings: RedisSettings, routes: TopicRoutes, keys: StreamKeys,
                  journal: Journal, client_factory: Callable[[], Client]) -> None:

@@ -19,7 +19,8 @@ The dashboard server hands these routes over after its own access checks (token,
 POST the ``X-Unity-Live`` header); this module answers them:
 
 - ``GET /flows``: the editor's page; ``GET /app/<file>``: its built scripts and styles
-  (``static/app/``, made from ``web/`` by ``make web``); ``GET /favicon.ico``.
+  (``static/app/``, made from ``web/`` by ``make web``); ``GET /favicon.ico``; ``GET /theme.css``
+  (both pages' colours and header).
 - ``GET /api/flow``: the running graph (``flow_graph``), the files it comes from, whether
   the kernel runs what the file says, and what the editor may set.
 - ``POST /api/flow/check`` ``{"ops": [...]}``: the graph as the operations would make it,
@@ -81,7 +82,8 @@ IN_FORCE_SECTIONS = ('topics', 'exclude', 'tiers', 'modules')
 MAX_DIFF_LINES = 400
 POST_PATHS = ('/api/flow/check', '/api/flow/apply', '/api/flow/undo')
 #: What ``WebUi.get`` answers: these paths, and every path under these prefixes.
-GET_PATHS = ('/flows', '/favicon.ico', '/favicon.svg', '/api/samples', '/api/flow')
+GET_PATHS = ('/flows', '/favicon.ico', '/favicon.svg', '/theme.css', '/api/samples',
+             '/api/flow')
 GET_PREFIXES = ('/app/',)
 
 Response = Tuple[int, str, bytes]
@@ -205,6 +207,8 @@ class WebUi:
             return 200, _TYPES['.html'], (STATIC / 'flows.html').read_bytes()
         if path in ('/favicon.ico', '/favicon.svg'):
             return 200, _TYPES['.svg'], (STATIC / 'favicon.svg').read_bytes()
+        if path == '/theme.css':
+            return 200, _TYPES['.css'], (STATIC / 'theme.css').read_bytes()
         asset = _ASSET.match(path)
         if asset is not None:
             file = APP / asset.group('name')

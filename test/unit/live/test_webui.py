@@ -169,6 +169,8 @@ def test_assets_are_only_the_built_files_by_name(setup):
     code, _, body = ui.get('/app/nothing-here.js', {})
     assert code == 404 and b'make web' in body
     assert ui.get('/favicon.ico', {})[1] == 'image/svg+xml'
+    code, content_type, body = ui.get('/theme.css', {})
+    assert code == 200 and content_type.startswith('text/css') and b'--accent' in body
     assert ui.get('/flows', {})[0] == 200
     assert ui.get('/api/samples', {'since': 'soon'})[0] == 400
     code, _, body = ui.get('/api/samples', {})
