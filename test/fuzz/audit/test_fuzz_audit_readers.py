@@ -126,7 +126,9 @@ keys_raw = st.one_of(st.sampled_from([b'/t', b'/a/b', b'/\xff\xfe', b'/\x1b[2J',
                      st.binary(min_size=1, max_size=8))
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+# Each example starts servers or subscriptions: 3 in 10 of the profile's examples.
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture],
+          max_examples=max(1, settings.default.max_examples * 3 // 10))
 @given(st.lists(st.tuples(keys_raw, entries), max_size=6),
        st.lists(st.tuples(st.sampled_from([b'kernel', b'llm', b'\xff']), entries), max_size=4),
        st.dictionaries(st.binary(min_size=1, max_size=6), heartbeats, max_size=3))

@@ -33,7 +33,9 @@ qos = st.tuples(st.booleans(), st.integers(-1, 200000), st.booleans(), st.boolea
                 st.integers(0, 2 ** 64 - 1), st.integers(-5, 2 ** 40))
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+# Each example starts servers or subscriptions: 3 in 10 of the profile's examples.
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture],
+          max_examples=max(1, settings.default.max_examples * 3 // 10))
 @given(data=st.data())
 def test_any_subscribe_call_subscribes_or_says_why(rclpy_context, data):
     core = native.core()
