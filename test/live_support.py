@@ -12,13 +12,16 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Start ``unity-kernel up`` with the live view on free ports, for the live view tests."""
+"""Start ``unity-kernel up`` with the live view on free ports; Debian's Chromium for the pages."""
 
+import contextlib
 import dataclasses
+import os
 import pathlib
 import re
+import shutil
 import sys
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 import urllib.request
 
 import support
@@ -28,6 +31,32 @@ from unity_kernel_core.supervision.outcomes import OutcomeBook
 
 CLI = [sys.executable, '-m', 'unity_kernel_core.cli.main']
 NODES = support.ROOT / 'test' / 'nodes'
+CHROMIUM = '/usr/bin/chromium'
+CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+                 '--no-first-run', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync']
+SHOTS_ENV = 'UNITY_KERNEL_SCREENSHOTS'
+"""A folder for the screenshots docs/live_view.md shows (``docs/img``; unset: the test's tmp)."""
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Yield Playwright's browser on the system's Chromium (never a downloaded one)."""
+    if shutil.which('chromium') is None and not os.path.exists(CHROMIUM):
+        raise RuntimeError('chromium is not installed: run scripts/install-system-deps.sh')
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def screenshot(page_or_locator: Any, tmp_path: pathlib.Path, name: str, **options: Any) -> None:
+    """Save a screenshot as ``name`` in ``$UNITY_KERNEL_SCREENSHOTS`` (docs/img), else tmp."""
+    folder = pathlib.Path(os.environ.get(SHOTS_ENV) or tmp_path)
+    page_or_locator.screenshot(path=str(folder / name), **options)
 
 
 @dataclasses.dataclass

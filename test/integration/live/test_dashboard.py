@@ -20,7 +20,6 @@ The browser is Debian's ``chromium`` driven by Playwright (never a downloaded br
 """
 
 import json
-import shutil
 import ssl
 import subprocess
 import sys
@@ -36,12 +35,6 @@ import support
 from unity_kernel_core.live.dashboard import cookie_name, Dashboard, DashboardApi
 from unity_kernel_core.live.gate import Gate
 from unity_kernel_core.module_commands import OutcomeStatus
-
-CHROMIUM = '/usr/bin/chromium'
-CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-                 '--no-first-run', '--disable-background-networking',
-                 '--disable-component-update', '--disable-sync']
-
 
 Modules = live_support.StandInSupervisor
 
@@ -255,13 +248,8 @@ def test_the_state_shows_no_redis_password(processes, ros_env, tmp_path):
 
 @pytest.fixture
 def browser():
-    if shutil.which('chromium') is None and not shutil.os.path.exists(CHROMIUM):
-        pytest.fail('chromium is not installed: run scripts/install-system-deps.sh')
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with live_support.chromium() as instance:
         yield instance
-        instance.close()
 
 
 def _nonblank(page, selector):
@@ -391,7 +379,7 @@ def test_dashboard_in_a_browser_shows_modules_restarts_one_and_draws_the_camera(
     page.wait_for_function("""() => { const i = document.getElementById('camera-img');
                                return i.complete && i.naturalWidth > 0; }""", timeout=30000)
     assert _nonblank(page, '#camera-img') > 3
-    page.screenshot(path=str(tmp_path / 'dashboard.png'))
+    live_support.screenshot(page, tmp_path, 'dashboard.png')
     page.screenshot(path=str(tmp_path / 'dashboard-full.png'), full_page=True)
 
     # restart the camera from its button: it leaves ACTIVE and comes back

@@ -25,9 +25,6 @@ and move. The editor's bundle is built by ``make web`` (``scripts/build-web.sh``
 
 import hashlib
 import json
-import os
-import pathlib
-import shutil
 import subprocess
 import time
 import urllib.error
@@ -42,13 +39,7 @@ import yaml
 from unity_kernel_core.live import config_edit
 from unity_kernel_core.live.webui import APP
 
-CHROMIUM = '/usr/bin/chromium'
-CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-                 '--no-first-run', '--disable-background-networking',
-                 '--disable-component-update', '--disable-sync']
 TOKEN = 'flow-editor-test-token'
-SHOTS_ENV = 'UNITY_KERNEL_SCREENSHOTS'
-"""A folder for the screenshots docs/live_view.md shows (``docs/img``; unset: the test's tmp)."""
 
 
 @pytest.fixture(scope='module')
@@ -63,13 +54,8 @@ def bundle():
 
 @pytest.fixture
 def browser(bundle):
-    if shutil.which('chromium') is None and not shutil.os.path.exists(CHROMIUM):
-        pytest.fail('chromium is not installed: run scripts/install-system-deps.sh')
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with live_support.chromium() as instance:
         yield instance
-        instance.close()
 
 
 def _page(browser, kernel, path, width=1400, height=1000):
@@ -82,11 +68,6 @@ def _page(browser, kernel, path, width=1400, height=1000):
     page.goto(kernel.dashboard_url.rstrip('/') + path)
     page.errors = errors
     return page
-
-
-def _shot(page_or_locator, tmp_path, name):
-    folder = pathlib.Path(os.environ.get(SHOTS_ENV) or tmp_path)
-    page_or_locator.screenshot(path=str(folder / name))
 
 
 def _node(page, node_id):
@@ -169,7 +150,7 @@ def test_a_topic_dragged_onto_critical_is_routed_there_errors_show_on_nodes_and_
         '.react-flow__node[data-id="tier:CRITICAL"] [data-testid="tier-published"]');
         return n && parseInt(n.textContent.replace(/\\D+/g, '')) > 10; }""", timeout=20000)
     assert 'CRITICAL' in bumper.inner_text()
-    _shot(page, tmp_path, 'flow-editor.png')
+    live_support.screenshot(page, tmp_path, 'flow-editor.png')
 
     # a schema error: shown on its node in check-config's words, and Apply refused
     _node(page, 'tier:HIGH').click()
@@ -190,7 +171,7 @@ def test_a_topic_dragged_onto_critical_is_routed_there_errors_show_on_nodes_and_
                        TOKEN)
     assert code == 422 and body['issues'] == [shown], body
     assert kernel.config.read_text() == written
-    _shot(page, tmp_path, 'flow-editor-error.png')
+    live_support.screenshot(page, tmp_path, 'flow-editor-error.png')
     page.click('[data-testid="discard"]')
 
     # undo: the file exactly as it was, and the kernel back on it
@@ -267,7 +248,7 @@ def test_an_llm_route_attached_to_a_topic_in_the_editor_answers_it(processes, ro
                    for r in model.requests), 'the model was never asked'
         assert (page.locator('.react-flow__edge[data-id="topic:/robot/voice->llm:chat"]')
                 .count() == 1)
-        _shot(page, tmp_path, 'flow-editor-llm.png')
+        live_support.screenshot(page, tmp_path, 'flow-editor-llm.png')
         assert page.errors == [], page.errors
     finally:
         model.close()
@@ -323,7 +304,7 @@ def test_every_press_registers_while_updates_stream_and_the_plots_draw_and_move(
     page.set_viewport_size({'width': 800, 'height': 1000})
     assert page.evaluate('document.documentElement.scrollWidth') <= 800  # readable at 800 px
     time.sleep(1.0)
-    _shot(page.locator('#plots-section'), tmp_path, 'live-plots.png')
+    live_support.screenshot(page.locator('#plots-section'), tmp_path, 'live-plots.png')
     assert page.errors == [], page.errors
 
 
