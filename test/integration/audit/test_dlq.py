@@ -17,12 +17,11 @@
 import sys
 import threading
 
+import kernel_support
 import pytest
 import redis
 import support
 
-from unity_kernel_core.kernel.node import KernelNode
-from unity_kernel_core.ros.lifecycle_base import ShutdownSignals, spin_until_shutdown
 
 pytestmark = [pytest.mark.ros, pytest.mark.redis]
 
@@ -33,12 +32,9 @@ def test_failing_handler_dead_letters_are_listed_retried_and_dropped(
     config.write_text(f'kernel: {{discovery_period_s: 0.2, state_dir: {tmp_path}}}\n'
                       f'redis: {{url: "{redis_server.url}", flush_interval_ms: 2}}\n'
                       'tiers: {NORMAL: {max_retries: 1, retry_backoff_ms: 1}}\n')
-    node = KernelNode(config_file=config, context=rclpy_context)
     broken = threading.Event()
     broken.set()
     handled = []
-    ready = threading.Event()
-    stop = ShutdownSignals()
 
     def handler(event):
         if broken.is_set():
@@ -47,15 +43,9 @@ def test_failing_handler_dead_letters_are_listed_retried_and_dropped(
 
     def on_active(n):
         n.bus.subscribe('/work', handler, name='flaky_handler')
-        ready.set()
 
-    thread = threading.Thread(target=spin_until_shutdown, args=(node,),
-                              kwargs={'autostart': True, 'on_active': on_active,
-                                      'signals': stop})
-    thread.start()
     client = redis.Redis.from_url(redis_server.url)
-    try:
-        assert ready.wait(20)
+    with kernel_support.active_kernel(config, rclpy_context, on_active):
         processes.start([sys.executable, str(support.ROOT / 'test' / 'nodes' / 'talker.py'),
                          '--topic', '/work', '--count', '3', '--rate', '50'], ros_env,
                         tmp_path / 'talker.log').wait_output('talker: done', 30)
@@ -81,7 +71,3 @@ def test_failing_handler_dead_letters_are_listed_retried_and_dropped(
         dropped = support.cli(ros_env, 'dlq', '--url', redis_server.url, 'drop', '--all')
         assert 'dropped 2 dead letter(s)' in dropped.stdout
         assert client.xlen('unity:deadletters') == 0
-    finally:
-        stop.request()
-        thread.join(30)
-        node.destroy_node()

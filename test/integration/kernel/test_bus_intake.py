@@ -18,6 +18,7 @@ import pathlib
 import sys
 import threading
 
+import kernel_support
 import pytest
 from rclpy.serialization import deserialize_message
 from std_msgs.msg import String
@@ -25,7 +26,6 @@ import support
 
 from unity_kernel_core import native
 from unity_kernel_core.kernel.node import KernelNode
-from unity_kernel_core.ros.lifecycle_base import ShutdownSignals, spin_until_shutdown
 
 pytestmark = pytest.mark.ros
 
@@ -35,21 +35,12 @@ def test_dds_messages_reach_a_bus_handler_with_type_and_cdr(rclpy_context, ros_e
     config = tmp_path / 'kernel.yaml'
     config.write_text(f'kernel: {{discovery_period_s: 0.2, state_dir: {tmp_path}}}\n'
                       'redis: {enabled: false}\n')
-    node = KernelNode(config_file=config, context=rclpy_context)
     got = []
-    ready = threading.Event()
-    stop = ShutdownSignals()
 
     def on_active(n):
         n.bus.subscribe('/chatter', got.append, name='test_handler')
-        ready.set()
 
-    thread = threading.Thread(target=spin_until_shutdown, args=(node,),
-                              kwargs={'autostart': True, 'on_active': on_active,
-                                      'signals': stop})
-    thread.start()
-    try:
-        assert ready.wait(20)
+    with kernel_support.active_kernel(config, rclpy_context, on_active) as node:
         talker = processes.start(
             [sys.executable, str(support.ROOT / 'test' / 'nodes' / 'talker.py'),
              '--topic', '/chatter', '--count', '50', '--rate', '100'],
@@ -62,10 +53,6 @@ def test_dds_messages_reach_a_bus_handler_with_type_and_cdr(rclpy_context, ros_e
         assert isinstance(got[7].cdr, bytes)
         assert deserialize_message(got[7].cdr, String).data == '7'
         assert all(b.seq > a.seq for a, b in zip(got, got[1:]))
-    finally:
-        stop.request()
-        thread.join(30)
-        node.destroy_node()
     assert node.state_label == 'finalized'
 
 
@@ -74,24 +61,15 @@ def test_critical_topics_are_taken_in_on_an_intake_node_and_thread_of_their_own(
     config = tmp_path / 'kernel.yaml'
     config.write_text(f'kernel: {{discovery_period_s: 0.2, state_dir: {tmp_path}, '
                       'intake: python}\nredis: {enabled: false}\n')
-    node = KernelNode(config_file=config, context=rclpy_context)
     taken_on = {}  # topic -> the threads that published its events on the bus
-    ready = threading.Event()
-    stop = ShutdownSignals()
 
     def tap(event):  # taps run on the publishing (intake) thread
         taken_on.setdefault(event.topic, set()).add(threading.current_thread().name)
 
     def on_active(n):
         n.bus.add_tap(tap)
-        ready.set()
 
-    thread = threading.Thread(target=spin_until_shutdown, args=(node,),
-                              kwargs={'autostart': True, 'on_active': on_active,
-                                      'signals': stop})
-    thread.start()
-    try:
-        assert ready.wait(20)
+    with kernel_support.active_kernel(config, rclpy_context, on_active) as node:
         talkers = [processes.start(
             [sys.executable, str(support.ROOT / 'test' / 'nodes' / 'talker.py'),
              '--topic', topic, '--count', '30', '--rate', '100'],
@@ -107,10 +85,6 @@ def test_critical_topics_are_taken_in_on_an_intake_node_and_thread_of_their_own(
         subs = node.get_subscriber_names_and_types_by_node('unity_kernel_intake', '/')
         assert '/chatter' in [name for name, _types in subs]
         assert '/safety/estop' not in [name for name, _types in subs]
-    finally:
-        stop.request()
-        thread.join(30)
-        node.destroy_node()
 
 
 def test_the_kernel_bounds_how_long_critical_threads_wait_for_the_interpreter_lock(
@@ -136,21 +110,12 @@ def test_the_native_intake_takes_critical_topics_on_a_thread_of_their_own(
     config = tmp_path / 'kernel.yaml'
     config.write_text(f'kernel: {{discovery_period_s: 0.2, state_dir: {tmp_path}, '
                       'intake: native}\nredis: {enabled: false}\nlive: {enabled: false}\n')
-    node = KernelNode(config_file=config, context=rclpy_context)
     got = {}  # topic -> events on the bus
-    ready = threading.Event()
-    stop = ShutdownSignals()
 
     def on_active(n):
         n.bus.subscribe('/**', lambda e: got.setdefault(e.topic, []).append(e))
-        ready.set()
 
-    thread = threading.Thread(target=spin_until_shutdown, args=(node,),
-                              kwargs={'autostart': True, 'on_active': on_active,
-                                      'signals': stop})
-    thread.start()
-    try:
-        assert ready.wait(20)
+    with kernel_support.active_kernel(config, rclpy_context, on_active) as node:
         talkers = [processes.start(
             [sys.executable, str(support.ROOT / 'test' / 'nodes' / 'talker.py'),
              '--topic', topic, '--count', '30', '--rate', '100'],
@@ -170,7 +135,3 @@ def test_the_native_intake_takes_critical_topics_on_a_thread_of_their_own(
         assert comm == {0: 'intake-critical', 2: 'intake-normal'}
         subs = node.get_subscriber_names_and_types_by_node('unity_kernel_intake', '/')
         assert {'/chatter', '/safety/estop'} <= {name for name, _types in subs}
-    finally:
-        stop.request()
-        thread.join(30)
-        node.destroy_node()

@@ -21,17 +21,15 @@ share the one order (entry IDs in sequence order across every stream).
 """
 
 import sys
-import threading
 import time
 
+import kernel_support
 import pytest
 import redis
 import support
 
 from unity_kernel_core import native
 from unity_kernel_core.audit.record import AuditRecord, parse_id
-from unity_kernel_core.kernel.node import KernelNode
-from unity_kernel_core.ros.lifecycle_base import ShutdownSignals, spin_until_shutdown
 
 pytestmark = pytest.mark.skipif(native.rcl() is None, reason=native.why_not())
 
@@ -43,21 +41,12 @@ def test_only_wanted_topics_enter_the_interpreter_and_everything_is_audited_in_o
                       'intake: native}\n'
                       f'redis: {{url: "{redis_server.url}", flush_interval_ms: 2}}\n'
                       'live: {enabled: false}\n')
-    node = KernelNode(config_file=config, context=rclpy_context)
     watched = []
-    ready = threading.Event()
-    stop = ShutdownSignals()
 
     def on_active(n):
         n.bus.subscribe('/watched', watched.append, name='test_handler')
-        ready.set()
 
-    thread = threading.Thread(target=spin_until_shutdown, args=(node,),
-                              kwargs={'autostart': True, 'on_active': on_active,
-                                      'signals': stop})
-    thread.start()
-    try:
-        assert ready.wait(20)
+    with kernel_support.active_kernel(config, rclpy_context, on_active) as node:
         talkers = [processes.start(
             [sys.executable, str(support.ROOT / 'test' / 'nodes' / 'talker.py'),
              '--topic', topic, '--count', str(count), '--rate', '200'],
@@ -71,10 +60,6 @@ def test_only_wanted_topics_enter_the_interpreter_and_everything_is_audited_in_o
         support.wait_for(lambda: len(watched) == 100, 10, message='100 watched events')
         stats = node.intake.stats()
         assert stats['taken'] == 300 and stats['delivered'] == 100
-    finally:
-        stop.request()
-        thread.join(30)
-        node.destroy_node()
     client = redis.Redis.from_url(redis_server.url)
     records = [AuditRecord.from_entry(i, f)
                for topic in ('/audit_only', '/watched', '/py/event')
