@@ -15,8 +15,8 @@
 """
 The writer process: ring -> :class:`~unity_kernel_core.audit.batch_writer.BatchWriter` -> release.
 
-It takes batches of ring records (up to ``redis.batch_size``, or what is there once it waited
-``redis.flush_interval_ms``), turns them into stream entries
+It takes batches of ring records (up to ``redis.batch_size`` and ``BATCH_BYTES``, or what is
+there once it waited ``redis.flush_interval_ms``), turns them into stream entries
 (:class:`~unity_kernel_core.audit.encoder.RingDecoder`), writes them (Redis, or the journal)
 and only then releases them from the ring: the ring is the durable hand-off, so a writer
 killed at any point loses nothing (its successor resumes at the ring's tail; Redis refuses
@@ -59,8 +59,13 @@ from unity_kernel_core.errors import StateFileError
 
 _LOG = logging.getLogger('unity_kernel.mirror')
 
-NATIVE_BATCH_BYTES = 64 * 1024 * 1024
-"""Most record bytes one native batch packs (at least one record)."""
+BATCH_BYTES = 8 * 1024 * 1024
+"""
+Most record bytes one batch takes from the ring (at least one record); at most an eighth of it.
+
+A batch's records stay in the ring until Redis has them, so a batch of half the ring (500
+records of 64 KB in the default 64 MiB) left only half of it for what arrives meanwhile.
+"""
 
 
 class WriterProcess:
@@ -74,6 +79,7 @@ class WriterProcess:
         self.journal = self.writer.journal
         self.decoder = RingDecoder(self.writer.keys)
         self.batch = settings.batch_size
+        self.batch_bytes = max(1, min(BATCH_BYTES, settings.ring_bytes // 8))
         self.flush_s = settings.flush_interval_ms / 1000.0
         self.parent_gone = threading.Event()
         self._last_status = 0.0
@@ -121,16 +127,19 @@ class WriterProcess:
             done = self._write_out_native(ring, until_empty)
             if done is not None:
                 return done
-        records, position = ring.peek(self.batch)
+        records, position = ring.peek(self.batch, self.batch_bytes)
         if not records:
             return False
-        if len(records) < self.batch and not until_empty:
+        size = sum(map(len, records))
+        if not self._full(len(records), size) and not until_empty:
             first = time.monotonic()  # wait for a full batch, at most the flush interval
             while time.monotonic() - first < self.flush_s and not self.parent_gone.is_set():
                 time.sleep(min(0.001, self.flush_s))
-                more, position = ring.peek(self.batch - len(records), start=position)
+                more, position = ring.peek(self.batch - len(records), self.batch_bytes - size,
+                                           start=position)
                 records += more  # only the new ones: the CPU of a wait stays small
-                if len(records) >= self.batch:
+                size += sum(map(len, more))
+                if self._full(len(records), size):
                     break
         self.writer.write(self.decoder.decode(records))
         ring.release(position)
@@ -148,17 +157,16 @@ class WriterProcess:
         assert packer is not None
         buffer, tail = ring.buffer, ring.tail
         try:
-            count, _end, stop = packer.scan(buffer, tail, self.batch, NATIVE_BATCH_BYTES)
+            count, end, stop = packer.scan(buffer, tail, self.batch, self.batch_bytes)
             if not count:
                 return None if stop else False
-            if count < self.batch and not until_empty and not stop:
+            if not self._full(count, end - tail) and not until_empty and not stop:
                 first = time.monotonic()  # wait for a full batch, at most the flush interval
                 while time.monotonic() - first < self.flush_s and \
                         not self.parent_gone.is_set():
                     time.sleep(min(0.001, self.flush_s))
-                    count, _end, stop = packer.scan(buffer, tail, self.batch,
-                                                    NATIVE_BATCH_BYTES)
-                    if count >= self.batch or stop:
+                    count, end, stop = packer.scan(buffer, tail, self.batch, self.batch_bytes)
+                    if self._full(count, end - tail) or stop:
                         break
             sink = self.writer.sink
             now_ms = time.time_ns() // 1_000_000
@@ -169,7 +177,7 @@ class WriterProcess:
                 keys.append(sink.keys.topic(topic))
                 return sink.head_of(topic, now_ms)
             xadds, commands, count, end, last_id, last_seq = packer.pack(
-                buffer, tail, count, NATIVE_BATCH_BYTES, head_of)
+                buffer, tail, count, self.batch_bytes, head_of)
         except ValueError:  # UnicodeDecodeError too: the Python path reports it
             return None
         decoder = self.decoder
@@ -182,6 +190,10 @@ class WriterProcess:
         decoder.last_id, decoder.last_seq = tuple(last_id), last_seq
         self.writer.encoder.last_seq = last_seq
         return True
+
+    def _full(self, records: int, size: int) -> bool:
+        """Return whether a batch of ``records`` records in ``size`` ring bytes is full."""
+        return records >= self.batch or size >= self.batch_bytes
 
     def write_entries(self, entries: List[StreamEntry]) -> None:
         """Write entries recovered from a damaged ring, one batch at a time."""
