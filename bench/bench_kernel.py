@@ -675,8 +675,9 @@ def main() -> int:
         kernel_switch_interval()
         print(json.dumps(bench_isolation(options['paced'] == '1', float(options['busy']))))
         return 0
-    out_fields: dict = {'targets': {'ingest_ratio': '>= 0.8 (kernel-mirror / bare-events)',
-                                    'critical_p99_flood_over_idle': '<= 1.5'}}
+    out_fields: dict = {'targets': {
+        'ingest_ratio': '>= 1.2 (kernel-mirror / bare-events); stretch >= 0.8 (/ c-take)',
+        'critical_p99_flood_over_idle': '<= 1.2 (in-process handler, 40 000 msg/s LOW flood)'}}
     TALKER['kind'] = options.get('talker', TALKER['kind'])
     TALKER['size'] = int(options.get('size', TALKER['size']))
     global SECONDS_PER_STEP
