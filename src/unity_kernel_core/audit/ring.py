@@ -109,9 +109,16 @@ class Ring:
         self.finder = finder
         """Where the consumer resyncs after damage (see :data:`Finder`)."""
         self._mm = mm
+        self._words = memoryview(mm)[:HEADER].cast('Q')
+        """
+        The header as 64-bit words: head and tail are read and written whole, as the native side
+        does (``struct.pack_into`` zeroes its bytes before writing them, so a reader in the
+        other process could see a tail of 0 between the two, and a byte-wise read can mix an
+        old and a new value).
+        """
         self.capacity = capacity
-        self._head = _U64.unpack_from(mm, _HEAD_AT)[0]
-        self._tail = _U64.unpack_from(mm, _TAIL_AT)[0]
+        self._head = self._load(_HEAD_AT)
+        self._tail = self._load(_TAIL_AT)
         self._claimed = self._head
         """The head after the record being written (set by _claim, published by _publish)."""
         self.damage = Damage()
@@ -179,7 +186,16 @@ class Ring:
 
     def close(self) -> None:
         """Unmap the file (the records stay in it)."""
+        self._words.release()
         self._mm.close()
+
+    def _load(self, at: int) -> int:
+        """Return the header word at byte ``at`` (one aligned 8-byte load)."""
+        return int(self._words[at >> 3])
+
+    def _store(self, at: int, value: int) -> None:
+        """Set the header word at byte ``at`` (one aligned 8-byte store)."""
+        self._words[at >> 3] = value
 
     @property
     def buffer(self) -> mmap.mmap:
@@ -196,12 +212,12 @@ class Ring:
     @property
     def head(self) -> int:
         """Return the bytes ever published by the producer."""
-        return _U64.unpack_from(self._mm, _HEAD_AT)[0]
+        return self._load(_HEAD_AT)
 
     @property
     def tail(self) -> int:
         """Return the bytes ever released by the consumer."""
-        return _U64.unpack_from(self._mm, _TAIL_AT)[0]
+        return self._load(_TAIL_AT)
 
     @property
     def used(self) -> int:
@@ -263,7 +279,7 @@ class Ring:
         room = cap - pos
         skip = room if need > room else 0
         if head + skip + need - self._tail > cap:
-            self._tail = _U64.unpack_from(self._mm, _TAIL_AT)[0]
+            self._tail = self._load(_TAIL_AT)
             if head + skip + need - self._tail > cap:
                 if skip and need <= cap and head + skip - self._tail <= cap:
                     self._wrap(head, pos, room)
@@ -288,7 +304,7 @@ class Ring:
         if room >= FRAME:
             _LEN.pack_into(self._mm, HEADER + pos, _SKIP)
         self._head = head + room
-        _U64.pack_into(self._mm, _HEAD_AT, self._head)
+        self._store(_HEAD_AT, self._head)
 
     def fits(self, size: int) -> bool:
         """Return whether a record of ``size`` bytes can ever be put in this ring."""
@@ -297,7 +313,7 @@ class Ring:
     def _publish(self) -> None:
         """Make the record written after :meth:`_claim` visible to the consumer."""
         self._head = self._claimed
-        _U64.pack_into(self._mm, _HEAD_AT, self._head)
+        self._store(_HEAD_AT, self._head)
 
     # -- consumer --------------------------------------------------------------------------
 
@@ -312,7 +328,7 @@ class Ring:
         """
         mm = self._mm
         cap = self.capacity
-        head = _U64.unpack_from(mm, _HEAD_AT)[0]
+        head = self._load(_HEAD_AT)
         pos = self._tail if start is None else start
         out: List[bytes] = []
         taken = 0
@@ -363,13 +379,13 @@ class Ring:
     def release(self, position: int) -> None:
         """Mark everything before ``position`` (from :meth:`peek`) as consumed."""
         self._tail = position
-        _U64.pack_into(self._mm, _TAIL_AT, position)
+        self._store(_TAIL_AT, position)
 
     def reset(self) -> None:
         """Empty the ring (consumer, while no producer maps it)."""
         self._head = self._tail = 0
-        _U64.pack_into(self._mm, _HEAD_AT, 0)
-        _U64.pack_into(self._mm, _TAIL_AT, 0)
+        self._store(_HEAD_AT, 0)
+        self._store(_TAIL_AT, 0)
         self.set_closing(False)
 
 
@@ -427,6 +443,7 @@ def recover(path: pathlib.Path, max_size: int, finder: Finder = no_finder) -> Re
         mm = mmap.mmap(fd, size, prot=mmap.PROT_READ)
     finally:
         os.close(fd)
+    ring: Optional[Ring] = None
     try:
         problem = header_problem(mm, size)
         if not problem:
@@ -445,7 +462,10 @@ def recover(path: pathlib.Path, max_size: int, finder: Finder = no_finder) -> Re
         records, skipped = _scan(mm, size, finder)
         return Recovery(records, problem, skipped, False)
     finally:
-        mm.close()
+        if ring is not None:
+            ring.close()  # its header view first, then the mapping
+        else:
+            mm.close()
 
 
 def _scan(mm: mmap.mmap, size: int, finder: Finder) -> Tuple[List[bytes], int]:

@@ -14,7 +14,9 @@
 
 """The kernel's tap into the writer ring, without a writer process, Redis or ROS."""
 
+import multiprocessing
 import threading
+import time
 
 from unity_kernel_core.audit.record import event_fields, StreamEntry, StreamKeys
 from unity_kernel_core.audit.ring import Ring
@@ -140,3 +142,35 @@ def test_a_critical_event_larger_than_the_ring_is_counted_never_waited_for(tmp_p
     writer.offer(Event('/safety/stop', 'std_msgs/msg/Empty', Tier.CRITICAL, 2, cdr=b'',
                        stamp_ns=2))
     assert len(writer._ring.peek(10)[0]) == 1  # the next one goes in as ever
+
+
+def _release_forever(path, values, ready):
+    ring = Ring.open(path)
+    ring.release(values[0])
+    ready.set()
+    while True:
+        for value in values:
+            ring.release(value)
+
+
+def test_the_tail_is_never_seen_half_written_by_another_process(tmp_path):
+    # struct.pack_into zeroes a word's bytes before writing them: the native producer once
+    # read a tail of 0 between the two and dropped a record as if the ring were full
+    ring = Ring.create(tmp_path / 'ring', 1 << 16)
+    values = ((1 << 40) + 0x0101, (1 << 48) - 1, 0x00FF_FF00_FF00)
+    context = multiprocessing.get_context('fork')
+    ready = context.Event()
+    writer = context.Process(target=_release_forever, args=(ring.path, values, ready))
+    writer.start()
+    try:
+        assert ready.wait(10)
+        seen = set()
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            for _ in range(1000):
+                seen.add(ring.tail)
+    finally:
+        writer.kill()
+        writer.join()
+        ring.close()
+    assert seen == set(values)  # every value whole: never 0, never old and new bytes mixed
