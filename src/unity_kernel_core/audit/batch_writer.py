@@ -34,7 +34,7 @@ value Redis cannot take) is journaled, never dropped (``writer_errors``).
 
 import logging
 import pathlib
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List
 
 from unity_kernel_core.audit.counters import WriterCounts
 from unity_kernel_core.audit.encoder import EntryEncoder, Id
@@ -57,7 +57,9 @@ class BatchWriter:
     @classmethod
     def for_config(cls, config: KernelConfig, state_dir: pathlib.Path) -> 'BatchWriter':
         """Return the writer of ``config``: its journal under ``state_dir``, its connection."""
-        return cls(*writer_parts(config, state_dir))
+        settings = config.redis
+        return cls(settings, config.routes, StreamKeys.of(config),
+                   journal_for(settings, state_dir), lambda: connect(settings))
 
     def __init__(self, settings: RedisSettings, routes: TopicRoutes, keys: StreamKeys,
                  journal: Journal, client_factory: Callable[[], Client]) -> None:
@@ -196,14 +198,6 @@ class BatchWriter:
                     'durable': out['written'] - out['drained'] + out['journaled'],
                     'last_error': counts.last_error})
         return out
-
-
-def writer_parts(config: KernelConfig, state_dir: pathlib.Path) -> Tuple[
-        RedisSettings, TopicRoutes, StreamKeys, Journal, Callable[[], Client]]:
-    """Return what a writer of ``config`` is made of: settings, routes, keys, journal, connect."""
-    settings = config.redis
-    return (settings, config.routes, StreamKeys.of(config), journal_for(settings, state_dir),
-            lambda: connect(settings))
 
 
 def journal_for(settings: RedisSettings, state_dir: pathlib.Path) -> Journal:

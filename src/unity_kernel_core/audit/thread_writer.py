@@ -35,15 +35,13 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from unity_kernel_core.audit.batch_writer import BatchWriter, writer_parts
-from unity_kernel_core.audit.journal import Journal
-from unity_kernel_core.audit.record import StreamEntry, StreamKeys
-from unity_kernel_core.audit.redis_connection import Client
+from unity_kernel_core.audit.batch_writer import BatchWriter
+from unity_kernel_core.audit.record import StreamEntry
 from unity_kernel_core.audit.tap_queue import TapQueue
 from unity_kernel_core.bus.event_bus import DeadLetter
 from unity_kernel_core.bus.events import Event
 from unity_kernel_core.common.shutdown import stop_budget
-from unity_kernel_core.config.kernel_config import KernelConfig, RedisSettings, TopicRoutes
+from unity_kernel_core.config.kernel_config import KernelConfig, TopicRoutes
 
 _LOG = logging.getLogger('unity_kernel.mirror')
 
@@ -53,16 +51,14 @@ class MirrorWriter:
 
     @classmethod
     def for_config(cls, config: KernelConfig, state_dir: pathlib.Path) -> 'MirrorWriter':
-        """Return the writer of ``config``: its journal under ``state_dir``, its connection."""
-        return cls(*writer_parts(config, state_dir))
+        """Return the thread writer of ``config``, around ``BatchWriter.for_config``'s."""
+        return cls(BatchWriter.for_config(config, state_dir))
 
-    def __init__(self, settings: RedisSettings, routes: TopicRoutes, keys: StreamKeys,
-                 journal: Journal, client_factory: Callable[[], Client]) -> None:
-        self.settings = settings
-        self.keys = keys
-        self.journal = journal
-        self._writer = BatchWriter(settings, routes, keys, journal, client_factory)
-        self.url = self._writer.url
+    def __init__(self, writer: BatchWriter) -> None:
+        self._writer = writer
+        self.settings, self.keys, self.journal = writer.settings, writer.keys, writer.journal
+        self.url = writer.url
+        settings = self.settings
         self._queue = TapQueue(settings.queue_size, settings.batch_size,
                                settings.flush_interval_ms, self._writer.counts)
         self.offer: Callable[[Event], None] = self._queue.offer

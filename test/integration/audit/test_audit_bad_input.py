@@ -22,6 +22,7 @@ import redis
 from std_msgs.msg import String
 import support
 
+from unity_kernel_core.audit.batch_writer import BatchWriter
 from unity_kernel_core.audit.consumer import AuditConsumer
 from unity_kernel_core.audit.journal import Journal
 from unity_kernel_core.audit.mirror import MirrorWriter
@@ -127,8 +128,8 @@ def test_mirror_keeps_going_past_a_key_of_the_wrong_type_and_non_ros_payloads(
     client = redis.Redis.from_url(redis_server.url)
     client.set('unity:topic:/taken', 'not a stream')
     config = parse_config(f'redis: {{url: "{redis_server.url}", flush_interval_ms: 2}}')
-    writer = MirrorWriter(config.redis, config.routes, StreamKeys('unity'),
-                          Journal(tmp_path / 'j', 1 << 20), lambda: connect(config.redis))
+    writer = MirrorWriter(BatchWriter(config.redis, config.routes, StreamKeys('unity'),
+                          Journal(tmp_path / 'j', 1 << 20), lambda: connect(config.redis)))
     bus = EventBus(codec=message_types.CDR)
     bus.start()
     writer.start()

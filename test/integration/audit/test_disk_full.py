@@ -31,6 +31,7 @@ import redis
 from std_msgs.msg import String
 import support
 
+from unity_kernel_core.audit.batch_writer import BatchWriter
 from unity_kernel_core.audit.journal import Journal, JournalWriteError
 from unity_kernel_core.audit.mirror import MirrorWriter
 from unity_kernel_core.audit.record import AuditRecord, parse_id, StreamKeys
@@ -88,8 +89,8 @@ def make_writer(journal_dir, url):
     config = parse_config(f'redis: {{url: "{url}", flush_interval_ms: 2, batch_size: 100,'
                           ' reconnect_interval_ms: 100, queue_size: 20000}\n')
     journal = Journal(journal_dir, 256 * 1024 * 1024, segment_bytes=64 * 1024)
-    return MirrorWriter(config.redis, config.routes, StreamKeys('unity'), journal,
-                        lambda: connect(config.redis))
+    return MirrorWriter(BatchWriter(config.redis, config.routes, StreamKeys('unity'), journal,
+                        lambda: connect(config.redis)))
 
 
 @pytest.mark.timeout(180)

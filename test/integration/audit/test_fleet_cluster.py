@@ -33,6 +33,7 @@ import redis
 from std_msgs.msg import String
 import support
 
+from unity_kernel_core.audit.batch_writer import BatchWriter
 from unity_kernel_core.audit.consumer import AuditConsumer
 from unity_kernel_core.audit.journal import Journal
 from unity_kernel_core.audit.mirror import MirrorWriter
@@ -121,8 +122,8 @@ def test_a_master_killed_mid_stream_loses_nothing_once_its_replica_took_over(
 def make_writer(tmp_path, text):
     config = parse_config(text)
     journal = Journal(tmp_path / 'journal', config.redis.journal_max_bytes)
-    return MirrorWriter(config.redis, config.routes, StreamKeys.of(config), journal,
-                        lambda: connect(config.redis)), config
+    return MirrorWriter(BatchWriter(config.redis, config.routes, StreamKeys.of(config), journal,
+                        lambda: connect(config.redis))), config
 
 
 def cdr(i):

@@ -29,6 +29,7 @@ import redis
 from std_msgs.msg import String
 import support
 
+from unity_kernel_core.audit.batch_writer import BatchWriter
 from unity_kernel_core.audit.journal import Journal
 from unity_kernel_core.audit.mirror import MirrorWriter
 from unity_kernel_core.audit.record import AuditRecord, StreamKeys
@@ -46,8 +47,8 @@ def make_writer(tmp_path, url, extra=''):
                           'topics:\n  - {pattern: /safety/**, tier: CRITICAL}\n'
                           '  - {pattern: /**, tier: NORMAL}\n')
     journal = Journal(tmp_path / 'journal', config.redis.journal_max_bytes)
-    writer = MirrorWriter(config.redis, config.routes, StreamKeys('unity'), journal,
-                          lambda: connect(config.redis))
+    writer = MirrorWriter(BatchWriter(config.redis, config.routes, StreamKeys('unity'), journal,
+                          lambda: connect(config.redis)))
     bus = EventBus(config.policies(), classifier=lambda t: config.routes(t).tier,
                    codec=message_types.CDR)
     return writer, bus, config

@@ -22,6 +22,7 @@ import redis
 from std_msgs.msg import String
 import support
 
+from unity_kernel_core.audit.batch_writer import BatchWriter
 from unity_kernel_core.audit.journal import Journal
 from unity_kernel_core.audit.mirror import MirrorWriter
 from unity_kernel_core.audit.record import (AuditRecord, parse_id, StreamEntry,
@@ -38,8 +39,8 @@ def make_writer(tmp_path, url, extra=''):
     config = parse_config(f'redis: {{url: "{url}", flush_interval_ms: 2, batch_size: 50,'
                           f' reconnect_interval_ms: 100}}\n{extra}')
     journal = Journal(tmp_path / 'journal', config.redis.journal_max_bytes)
-    writer = MirrorWriter(config.redis, config.routes, StreamKeys('unity'), journal,
-                          lambda: connect(config.redis))
+    writer = MirrorWriter(BatchWriter(config.redis, config.routes, StreamKeys('unity'), journal,
+                          lambda: connect(config.redis)))
     return writer
 
 

@@ -28,6 +28,7 @@ from typing import List
 import pytest
 import redis
 
+from unity_kernel_core.audit.batch_writer import BatchWriter
 from unity_kernel_core.audit.journal import Journal
 from unity_kernel_core.audit.mirror import MirrorWriter
 from unity_kernel_core.audit.record import event_fields, StreamEntry, StreamKeys
@@ -46,8 +47,8 @@ def make_writer(tmp_path, url):
     config = parse_config(f'redis: {{url: "{url}", batch_size: 500, reconnect_interval_ms: 50}}'
                           f'\n{RULES}')
     journal = Journal(tmp_path / 'journal', config.redis.journal_max_bytes)
-    return MirrorWriter(config.redis, config.routes, StreamKeys('unity'), journal,
-                        lambda: connect(config.redis))
+    return MirrorWriter(BatchWriter(config.redis, config.routes, StreamKeys('unity'), journal,
+                        lambda: connect(config.redis)))
 
 
 def entries(n: int, topics=('/short', '/a', '/b'), first: int = 1) -> List[StreamEntry]:
